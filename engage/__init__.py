@@ -1,0 +1,1 @@
+"""engage: bulk SMS/USSD campaign and engagement engine."""

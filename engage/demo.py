@@ -1,0 +1,154 @@
+"""`engage demo`: the whole system in one process on the embedded default (SQLite file,
+in-process broker, SMSC simulator on a free port), with sample subscribers and a campaign."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import threading
+import time
+import uuid
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, insert
+
+from engage import config
+from engage.engine import campaigns
+from engage.engine import statuses as st
+from engage.engine.providers_admin import add_smpp
+from engage.engine.segments import store as segments
+from engage.engine.smpp.simulator import start_in_thread
+from engage.engine.store.database import make_engine
+from engage.engine.store.migrate import upgrade
+from engage.engine.store.schema import OptOut
+from engage.engine.subscribers_import import upsert
+from engage.engine.templates import store as templates
+from engage.workers import runner
+
+FIRST_NAMES = {"en": ["Alex", "Sam", "Chris", "Jordan"], "ru": ["Анна", "Иван", "Ольга", "Дмитрий"],
+               "uz": ["Aziz", "Dilnoza", "Jasur", "Malika"]}
+CITIES = ["Tashkent", "Samarkand", "Bukhara", "Namangan", "Andijan"]
+BODIES = {
+    "en": "Hi {{ first_name | default('friend') }}, your balance is {{ balance }} UZS. Top up 20000 this week "
+          "and get 500 bonus points!",
+    "ru": "Здравствуйте, {{ first_name | default('друг') }}! Баланс: {{ balance }} сум. Пополните на 20000 "
+          "и получите 500 бонусов!",
+    "uz": "Salom {{ first_name | default('do`st') }}! Balansingiz {{ balance }} so'm. 20000 so'mga to'ldiring "
+          "va 500 bonus ball oling!",
+}
+DEMO_ACTOR = "demo"
+
+
+def sample_subscribers(n: int, seed: int = 7) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        lang = rng.choices(["uz", "ru", "en"], weights=[6, 3, 1])[0]
+        rows.append({
+            "msisdn": f"+99890{1000000 + i:07d}", "first_name": rng.choice(FIRST_NAMES[lang]),
+            "language": lang, "gender": rng.choice("MF"), "city": rng.choice(CITIES), "branch": "central",
+            "birth_date": date(1960, 1, 1) + timedelta(days=rng.randrange(365 * 45)),
+            "timezone": "Asia/Tashkent", "balance": Decimal(rng.randrange(0, 200000)),
+            "attributes": {"plan": rng.choice(["prepaid", "postpaid"])},
+        })
+    return rows
+
+
+def seed(engine: Engine, recipients: int, smsc_port: int) -> int:
+    """Subscribers, one opted out in fifty, a provider, a segment, a template, a campaign launched now."""
+    rows = sample_subscribers(recipients)
+    for i in range(0, len(rows), 500):
+        upsert(engine, rows[i:i + 500])
+    with engine.begin() as conn:
+        opted = [{"msisdn": r["msisdn"], "channel": "sms", "source": "demo"} for r in rows[::50]]
+        if opted:
+            conn.execute(insert(OptOut.__table__), opted)
+        add_smpp(conn, name=f"simulator-{smsc_port}", host="127.0.0.1", port=smsc_port, system_id="engage",
+                 password="secret", tps=2000, binds=2, window=64, actor=DEMO_ACTOR)
+        segment_id = segments.create(conn, f"Everyone {uuid.uuid4().hex[:6]}",
+                                     {"and": [{"field": "msisdn", "op": "starts_with", "value": "+998"}]},
+                                     actor=DEMO_ACTOR)
+        template_id = templates.create(conn, f"Top-up bonus {uuid.uuid4().hex[:6]}", BODIES, default_language="en",
+                                       actor=DEMO_ACTOR)
+        campaign_id = campaigns.create(conn, name="Top-up bonus (demo)", segment_id=segment_id,
+                                       template_id=template_id, sender_id="Beeline", actor=DEMO_ACTOR)
+    campaigns.launch(engine, campaign_id, actor=DEMO_ACTOR)
+    return campaign_id
+
+
+def _demo_database_url(fresh: bool) -> str:
+    if "ENGAGE_DATABASE_URL" in os.environ:
+        return config.load().database_url
+    path = Path(os.environ.get("ENGAGE_HOME", ".engage")) / "demo.db"
+    if fresh:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return f"sqlite:///{path}"
+
+
+def run_demo(*, recipients: int, headless: bool, exit_when_done: bool, port: int, fresh: bool = True,
+             timeout: float = 900.0) -> int:
+    url = _demo_database_url(fresh)
+    upgrade(url)
+    engine = make_engine(url)
+    broker_url = f"memory://demo-{uuid.uuid4().hex[:8]}"
+    sim = start_in_thread(port=0)
+    started = time.monotonic()
+    campaign_id = seed(engine, recipients, sim.port)
+    stop = threading.Event()
+    runner.stop_on_signals(stop)
+    threads = runner.start(["receipts", "send", "dispatch"], engine, broker_url, stop)
+    result: dict[str, Any] = {}
+
+    def watch() -> None:
+        while not stop.is_set():
+            with engine.connect() as conn:
+                counts = campaigns.counts(conn, campaign_id)
+            if exit_when_done and not any(counts[s] for s in st.IN_FLIGHT):
+                result.update(campaign_id=campaign_id, recipients=sum(counts.values()), counts=counts,
+                              seconds=round(time.monotonic() - started, 2),
+                              simulator_received=len(sim.received))
+                stop.set()
+            elif exit_when_done and time.monotonic() - started > timeout:
+                result.update(error=f"not done after {timeout:.0f}s", counts=counts)
+                stop.set()
+            stop.wait(0.2)
+
+    watcher = threading.Thread(target=watch, name="demo-watch", daemon=True)
+    watcher.start()
+    if not headless:
+        _serve_until(engine, port, stop)
+    else:
+        if not exit_when_done:
+            print(f"demo running: campaign {campaign_id}, SMSC simulator on port {sim.port}; Ctrl-C stops",
+                  flush=True)
+        stop.wait()
+    if exit_when_done and not result:
+        result["error"] = "stopped before the campaign was done (see the log above)"
+    stop.set()
+    for t in threads:
+        t.join(timeout=30)
+    sim.stop_thread()
+    engine.dispose()
+    if exit_when_done:
+        print(json.dumps(result), flush=True)
+        return 1 if "error" in result else 0
+    return 0
+
+
+def _serve_until(engine: Engine, port: int, stop: threading.Event) -> None:
+    from engage.web.app import make_app
+
+    async def main() -> None:
+        server = make_app(engine).listen(port, address="127.0.0.1")
+        print(f"engage demo: open http://127.0.0.1:{port}/campaigns (Ctrl-C stops)", flush=True)
+        while not stop.is_set():
+            await asyncio.sleep(0.2)
+        server.stop()
+
+    asyncio.run(main())

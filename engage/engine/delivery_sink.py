@@ -1,0 +1,101 @@
+"""Receipts and MO messages from providers go to the broker in batches; the provider
+is acknowledged only once the broker confirmed, so a crash never loses one."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import queue
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from engage.engine.broker import connect
+from engage.engine.providers.base import InboundSms
+from engage.engine.queues import RECEIPTS
+from engage.engine.smpp.receipts_text import Receipt
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Item:
+    provider_id: int
+    kind: str  # "receipt" | "inbound"
+    payload: dict[str, Any]
+    done: asyncio.Future
+    loop: asyncio.AbstractEventLoop
+
+
+class BrokerDeliverySink:
+    def __init__(self, broker_url: str, *, max_batch: int = 1000, linger: float = 0.02):
+        self.broker_url = broker_url
+        self.max_batch = max_batch
+        self.linger = linger
+        self._queue: queue.Queue[_Item | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="engage-delivery-sink", daemon=True)
+        self._thread.start()
+
+    async def receipt(self, provider_id: int, receipt: Receipt) -> None:
+        await self._put(provider_id, "receipt", {
+            "id": receipt.message_id, "stat": receipt.stat, "err": receipt.err,
+            "done_at": receipt.done_at.isoformat() if receipt.done_at else None})
+
+    async def inbound(self, provider_id: int, sms: InboundSms) -> None:
+        await self._put(provider_id, "inbound", {"source": sms.source, "destination": sms.destination,
+                                                 "text": sms.text})
+
+    async def _put(self, provider_id: int, kind: str, payload: dict[str, Any]) -> None:
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        self._queue.put(_Item(provider_id, kind, payload, done, loop))
+        await done
+
+    def _run(self) -> None:
+        broker = connect(self.broker_url)
+        broker.declare(RECEIPTS)
+        while True:
+            first = self._queue.get()
+            if first is None:
+                break
+            items = [first]
+            try:
+                while len(items) < self.max_batch:
+                    nxt = self._queue.get(timeout=self.linger)
+                    if nxt is None:
+                        self._queue.put(None)
+                        break
+                    items.append(nxt)
+            except queue.Empty:
+                pass
+            self._publish(broker, items)
+        broker.close()
+
+    def _publish(self, broker, items: list[_Item]) -> None:  # noqa: ANN001
+        grouped: dict[int, dict[str, list]] = defaultdict(lambda: {"receipts": [], "inbound": []})
+        for item in items:
+            grouped[item.provider_id]["receipts" if item.kind == "receipt" else "inbound"].append(item.payload)
+        error: Exception | None = None
+        try:
+            for provider_id, body in grouped.items():
+                broker.publish(RECEIPTS, json.dumps({"provider_id": provider_id, **body}).encode())
+        except Exception as exc:  # the provider is told "try again later", never that it was stored
+            log.error("could not hand %d receipts to the broker: %s", len(items), exc)
+            error = exc
+        for item in items:
+            item.loop.call_soon_threadsafe(_settle, item.done, error)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+
+
+def _settle(future: asyncio.Future, error: Exception | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)

@@ -1,0 +1,76 @@
+"""What every provider kind offers the sender, whatever protocol it speaks."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from engage.engine.smpp.receipts_text import Receipt
+
+
+@dataclass(frozen=True)
+class OutboundSms:
+    id: int
+    to: str
+    sender: str
+    text: str
+
+
+@dataclass
+class SendOutcome:
+    message_id: int
+    part_ids: list[str] = field(default_factory=list)  # provider's ids, one per part, in order
+    error: str | None = None  # provider's code when the message could not be sent
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    source: str
+    destination: str
+    text: str
+
+
+class DeliverySink(Protocol):
+    """Where receipts and MO messages go; awaited before the provider is acknowledged."""
+
+    async def receipt(self, provider_id: int, receipt: Receipt) -> None: ...
+
+    async def inbound(self, provider_id: int, sms: InboundSms) -> None: ...
+
+
+class ProviderConnection(ABC):
+    kind: ClassVar[str]
+
+    def __init__(self, provider_id: int, name: str, config: dict[str, Any], tps: int, sink: DeliverySink):
+        self.provider_id = provider_id
+        self.name = name
+        self.config = config
+        self.tps = tps
+        self.sink = sink
+
+    @abstractmethod
+    async def start(self) -> None: ...
+
+    @abstractmethod
+    async def send(self, sms: OutboundSms) -> SendOutcome: ...
+
+    @abstractmethod
+    async def stop(self) -> None: ...
+
+
+KINDS: dict[str, type[ProviderConnection]] = {}
+
+
+def register(kind: str) -> Callable[[type[ProviderConnection]], type[ProviderConnection]]:
+    def add(cls: type[ProviderConnection]) -> type[ProviderConnection]:
+        cls.kind = kind
+        KINDS[kind] = cls
+        return cls
+
+    return add

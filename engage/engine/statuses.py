@@ -1,0 +1,29 @@
+"""Message and campaign states, and what a delivery receipt's `stat` means for a message."""
+
+from __future__ import annotations
+
+PENDING, QUEUED, SUBMITTED = "pending", "queued", "submitted"
+DELIVERED, UNDELIVERED, EXPIRED, REJECTED, FAILED, CANCELLED = (
+    "delivered", "undelivered", "expired", "rejected", "failed", "cancelled")
+IN_FLIGHT = (PENDING, QUEUED, SUBMITTED)
+FINAL = (DELIVERED, UNDELIVERED, EXPIRED, REJECTED, FAILED, CANCELLED)
+ALL = IN_FLIGHT + FINAL
+
+# Receipt stat words (SMPP 3.4 appendix B) -> final message status; absent = not final yet.
+RECEIPT_FINAL = {
+    "DELIVRD": DELIVERED, "UNDELIV": UNDELIVERED, "EXPIRED": EXPIRED,
+    "REJECTD": REJECTED, "DELETED": UNDELIVERED,
+}
+
+# When parts disagree, the message takes the worst of them.
+_SEVERITY = {DELIVERED: 0, EXPIRED: 1, UNDELIVERED: 2, REJECTED: 3, FAILED: 4}
+
+
+def combine_parts(statuses: list[str]) -> str | None:
+    """A multipart message is final when every part is; None while any part is still on its way."""
+    if any(s not in _SEVERITY for s in statuses):
+        return None
+    return max(statuses, key=_SEVERITY.__getitem__)
+
+
+CAMPAIGN_DRAFT, CAMPAIGN_RUNNING, CAMPAIGN_COMPLETED = "draft", "running", "completed"

@@ -1,0 +1,237 @@
+"""The tables. The database is the truth about every subscriber, campaign and message.
+
+Declared with SQLAlchemy 2's typed ORM mapping so that Alembic can compare them, and
+used through Core (`Model.__table__`) on the hot paths, which are set-based.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
+
+
+def _now() -> Any:
+    return func.now()
+
+
+class Subscriber(Base):
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    msisdn: Mapped[str] = mapped_column(String(16), unique=True)  # E.164
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    language: Mapped[str | None] = mapped_column(String(8))
+    gender: Mapped[str | None] = mapped_column(String(1))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    region: Mapped[str | None] = mapped_column(String(100))
+    city: Mapped[str | None] = mapped_column(String(100))
+    branch: Mapped[str | None] = mapped_column(String(64), index=True)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    balance: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(server_default=_now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=_now())
+
+
+class OptOut(Base):
+    """The consent registry: kept apart from subscribers so a re-import never undoes an opt-out."""
+
+    __tablename__ = "opt_outs"
+
+    msisdn: Mapped[str] = mapped_column(String(16), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)  # "sms", "ussd"
+    source: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(server_default=_now())
+
+
+class Segment(Base):
+    __tablename__ = "segments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(server_default=_now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=_now())
+
+
+class Template(Base):
+    __tablename__ = "templates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    default_language: Mapped[str] = mapped_column(String(8), default="en")
+    created_at: Mapped[datetime] = mapped_column(server_default=_now())
+
+
+class TemplateVariant(Base):
+    __tablename__ = "template_variants"
+    __table_args__ = (UniqueConstraint("template_id", "language", "arm"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    template_id: Mapped[int] = mapped_column(ForeignKey("templates.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(String(8))
+    arm: Mapped[str] = mapped_column(String(8), default="A")
+    body: Mapped[str] = mapped_column(Text)
+
+
+class Provider(Base):
+    __tablename__ = "providers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # a key of engine.providers' registry
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    tps: Mapped[int] = mapped_column(Integer, default=100)
+    priority: Mapped[int] = mapped_column(Integer, default=100)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(server_default=_now())
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"))
+    template_id: Mapped[int] = mapped_column(ForeignKey("templates.id"))
+    sender_id: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
+    audience_size: Mapped[int | None] = mapped_column(Integer)
+    set_aside: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # reason -> count
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(server_default=_now())
+    launched_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+
+
+class Message(Base):
+    """One recipient of one campaign: written once when the audience freezes."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_campaign_status", "campaign_id", "status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    subscriber_id: Mapped[int] = mapped_column(BigInteger)
+    msisdn: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    body: Mapped[str | None] = mapped_column(Text)
+    encoding: Mapped[str | None] = mapped_column(String(4))
+    parts: Mapped[int | None] = mapped_column(SmallInteger)
+    provider_id: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(server_default=_now())
+    queued_at: Mapped[datetime | None]
+    submitted_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+
+
+class MessagePart(Base):
+    """One submit_sm: a message of N parts has N rows, each with the provider's own id."""
+
+    __tablename__ = "message_parts"
+    __table_args__ = (
+        UniqueConstraint("provider_id", "provider_message_id", name="uq_parts_provider_id"),
+        Index("ix_parts_message", "message_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    part_no: Mapped[int] = mapped_column(SmallInteger)
+    provider_id: Mapped[int] = mapped_column(Integer)
+    provider_message_id: Mapped[str] = mapped_column(String(72))
+    status: Mapped[str] = mapped_column(String(12), default="submitted")
+    error: Mapped[str | None] = mapped_column(String(64))
+    submitted_at: Mapped[datetime] = mapped_column(server_default=_now())
+    done_at: Mapped[datetime | None]
+
+
+class Receipt(Base):
+    """Every delivery receipt as received, matched or not: none is dropped."""
+
+    __tablename__ = "receipts"
+    __table_args__ = (
+        Index("ix_receipts_lookup", "provider_id", "provider_message_id"),
+        Index("ix_receipts_unmatched", "matched", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(Integer)
+    provider_message_id: Mapped[str] = mapped_column(String(72))
+    stat: Mapped[str] = mapped_column(String(12))
+    err: Mapped[str | None] = mapped_column(String(16))
+    done_at: Mapped[datetime | None]
+    matched: Mapped[bool] = mapped_column(Boolean, default=False)
+    received_at: Mapped[datetime] = mapped_column(server_default=_now())
+
+
+class InboundMessage(Base):
+    """A subscriber's own SMS (MO): stored before anything handles it, so none is lost."""
+
+    __tablename__ = "inbound_messages"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(32))
+    destination: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    handled: Mapped[bool] = mapped_column(Boolean, default=False)
+    received_at: Mapped[datetime] = mapped_column(server_default=_now())
+
+
+class Event(Base):
+    """Every state change: the feed for progress, analytics, loyalty and alerts."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_campaign_at", "campaign_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(server_default=_now())
+    kind: Mapped[str] = mapped_column(String(32))
+    campaign_id: Mapped[int | None] = mapped_column(Integer)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class AuditEntry(Base):
+    """Who did what, when, to which object: every state change made by a person."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(server_default=_now())
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+metadata = Base.metadata

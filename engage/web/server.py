@@ -1,0 +1,28 @@
+"""Serving the web app on Tornado's IOLoop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy import Engine
+
+from engage.web.app import make_app
+
+log = logging.getLogger(__name__)
+
+
+async def _serve(engine: Engine, host: str, port: int, stop: asyncio.Event | None = None) -> None:
+    app = make_app(engine)
+    server = app.listen(port, address=host)
+    log.info("web UI at http://%s:%d", host, port)
+    await (stop or asyncio.Event()).wait()
+    server.stop()
+
+
+def serve(engine: Engine, host: str, port: int) -> None:
+    print(f"engage web UI at http://{host}:{port}", flush=True)
+    try:
+        asyncio.run(_serve(engine, host, port))
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,7 @@
+"""Fixtures live in tests/fixtures/, one module per real component."""
+
+pytest_plugins = [
+    "tests.fixtures.databases",
+    "tests.fixtures.brokers",
+    "tests.fixtures.smsc",
+]
