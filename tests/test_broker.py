@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pika
 import pytest
@@ -16,58 +17,26 @@ from engage.engine.broker import (
     REPLAYS_HEADER,
     Broker,
     BrokerError,
-    Delivery,
     connect,
     dead_letter_queue,
     memory,
 )
+from tests.fixtures.brokers import publish_numbered, reject_all, take, wait_for_depth
 
 IDLE = 0.05
 
 
-def take(consumer: Iterator[Delivery | None], n: int, timeout: float = 5.0) -> list[Delivery]:
-    """Pull ``n`` deliveries, skipping idle ticks, failing if they do not come in time."""
-    out: list[Delivery] = []
-    deadline = time.monotonic() + timeout
-    while len(out) < n:
-        assert time.monotonic() < deadline, f"only {len(out)} of {n} deliveries within {timeout}s"
-        delivery = next(consumer)
-        if delivery is not None:
-            out.append(delivery)
-    return out
-
-
-def wait_for_depth(broker: Broker, queue: str, expected: int, timeout: float = 5.0) -> None:
-    """RabbitMQ applies acks and nacks asynchronously, so a depth is asserted as 'becomes'."""
-    deadline = time.monotonic() + timeout
-    while (depth := broker.depth(queue)) != expected and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert depth == expected
-
-
-def publish_numbered(broker: Broker, queue: str, count: int) -> None:
-    for i in range(count):
-        broker.publish(queue, f"m{i}".encode())
-
-
-# -- publish and consume ------------------------------------------------------------------------------
-
-
 def test_a_published_message_is_consumed_with_its_body(broker: Broker, queue_name: str) -> None:
     broker.publish(queue_name, b'{"batch": 1}')
-
     [delivery] = take(broker.consume(queue_name, idle_timeout=IDLE), 1)
 
-    assert delivery.body == b'{"batch": 1}'
-    assert delivery.queue == queue_name
-    assert delivery.redelivered is False
+    assert (delivery.body, delivery.queue, delivery.redelivered) == (b'{"batch": 1}', queue_name, False)
 
 
 def test_headers_round_trip_unchanged(broker: Broker, queue_name: str) -> None:
     headers = {"campaign": "c-1", "batch": 7, "big": 2**40, "urgent": True, "none": None,
                "ids": [1, "two"], "meta": {"k": "v"}, "raw": b"\x00\xff", "name": "Zoë"}
     broker.publish(queue_name, b"x", headers)
-
     [delivery] = take(broker.consume(queue_name, idle_timeout=IDLE), 1)
 
     assert delivery.headers == headers
@@ -76,22 +45,14 @@ def test_headers_round_trip_unchanged(broker: Broker, queue_name: str) -> None:
 
 def test_messages_are_delivered_in_publish_order(broker: Broker, queue_name: str) -> None:
     publish_numbered(broker, queue_name, 20)
-
     deliveries = take(broker.consume(queue_name, prefetch=20, idle_timeout=IDLE), 20)
 
     assert [d.body for d in deliveries] == [f"m{i}".encode() for i in range(20)]
 
 
-def test_publish_declares_the_queue(broker: Broker, queue_name: str) -> None:
-    broker.publish(queue_name, b"x")
-
-    assert broker.depth(queue_name) == 1
-
-
 def test_declare_is_idempotent_and_keeps_messages(broker: Broker, queue_name: str) -> None:
     broker.declare(queue_name)
     broker.publish(queue_name, b"x")
-
     broker.declare(queue_name)
 
     assert broker.depth(queue_name) == 1
@@ -110,7 +71,6 @@ def test_a_header_that_would_not_survive_amqp_is_refused(broker: Broker, queue_n
 def test_publishing_1000_batches_of_10_kb_takes_under_2_seconds(broker: Broker, queue_name: str) -> None:
     body = b"x" * 10_240
     broker.declare(queue_name)
-
     started = time.monotonic()
     for _ in range(1000):
         broker.publish(queue_name, body)
@@ -123,18 +83,13 @@ def test_publishing_1000_batches_of_10_kb_takes_under_2_seconds(broker: Broker, 
 def test_two_broker_objects_on_one_url_share_queues(broker_url: str, queue_name: str) -> None:
     with connect(broker_url) as producer, connect(broker_url) as consumer:
         producer.publish(queue_name, b"hello")
-
         [delivery] = take(consumer.consume(queue_name, idle_timeout=IDLE), 1)
 
     assert delivery.body == b"hello"
 
 
-# -- flow control ------------------------------------------------------------------------------------
-
-
 def test_consume_yields_none_when_idle(broker: Broker, queue_name: str) -> None:
     consumer = broker.consume(queue_name, idle_timeout=IDLE)
-
     started = time.monotonic()
     assert next(consumer) is None
     assert next(consumer) is None
@@ -144,7 +99,6 @@ def test_consume_yields_none_when_idle(broker: Broker, queue_name: str) -> None:
 def test_no_more_than_prefetch_deliveries_are_unacked_at_once(broker: Broker, queue_name: str) -> None:
     publish_numbered(broker, queue_name, 5)
     consumer = broker.consume(queue_name, prefetch=2, idle_timeout=0.2)
-
     take(consumer, 2)
 
     assert next(consumer) is None
@@ -154,20 +108,15 @@ def test_an_ack_lets_the_next_message_through_a_full_prefetch(broker: Broker, qu
     publish_numbered(broker, queue_name, 5)
     consumer = broker.consume(queue_name, prefetch=2, idle_timeout=IDLE)
     first, _second = take(consumer, 2)
-
     first.ack()
 
     [third] = take(consumer, 1)
     assert third.body == b"m2"
 
 
-# -- settling ----------------------------------------------------------------------------------------
-
-
 def test_an_acked_message_is_gone(broker: Broker, queue_name: str) -> None:
     broker.publish(queue_name, b"x")
     consumer = broker.consume(queue_name, idle_timeout=IDLE)
-
     take(consumer, 1)[0].ack()
 
     assert next(consumer) is None
@@ -178,7 +127,6 @@ def test_an_acked_message_is_gone(broker: Broker, queue_name: str) -> None:
 def test_a_requeued_message_comes_back_marked_redelivered(broker: Broker, queue_name: str) -> None:
     broker.publish(queue_name, b"x")
     consumer = broker.consume(queue_name, idle_timeout=IDLE)
-
     take(consumer, 1)[0].requeue()
 
     [again] = take(consumer, 1)
@@ -199,7 +147,6 @@ def test_unacked_deliveries_return_when_the_consumer_is_closed(broker: Broker, q
     publish_numbered(broker, queue_name, 3)
     consumer = broker.consume(queue_name, prefetch=3, idle_timeout=IDLE)
     take(consumer, 2)
-
     consumer.close()
 
     again = take(broker.consume(queue_name, prefetch=3, idle_timeout=IDLE), 3)
@@ -220,8 +167,8 @@ def test_acking_after_the_consumer_closed_is_an_error(broker: Broker, queue_name
 def test_unacked_deliveries_return_when_the_broker_is_closed(broker_url: str, queue_name: str) -> None:
     first = connect(broker_url)
     first.publish(queue_name, b"x")
-    take(first.consume(queue_name, idle_timeout=IDLE), 1)
-
+    consumer = first.consume(queue_name, idle_timeout=IDLE)
+    take(consumer, 1)
     first.close()
 
     with connect(broker_url) as second:
@@ -247,42 +194,22 @@ def test_consuming_a_deleted_queue_is_an_error(broker: Broker, broker_url: str, 
         take(consumer, 1)
 
 
-# -- dead letters ------------------------------------------------------------------------------------
-
-
-def reject_all(broker: Broker, queue: str, count: int, reason: str = "bad batch") -> None:
-    consumer = broker.consume(queue, prefetch=count, idle_timeout=IDLE)
-    for delivery in take(consumer, count):
-        delivery.reject(reason)
-    consumer.close()
-
-
 def test_a_rejected_message_lands_in_the_dead_letter_queue_with_its_reason(
     broker: Broker, queue_name: str
 ) -> None:
     broker.publish(queue_name, b"x", {"campaign": "c-1"})
-
     reject_all(broker, queue_name, 1, reason="template missing")
 
+    wait_for_depth(broker, queue_name, 0)
     [dead] = broker.dead_letters(queue_name)
     assert dead.body == b"x"
     assert dead.headers == {"campaign": "c-1", REASON_HEADER: "template missing", ORIGIN_HEADER: queue_name}
     assert dead.queue == dead_letter_queue(queue_name)
 
 
-def test_a_rejected_message_leaves_its_queue(broker: Broker, queue_name: str) -> None:
-    publish_numbered(broker, queue_name, 2)
-
-    reject_all(broker, queue_name, 2)
-
-    wait_for_depth(broker, queue_name, 0)
-    assert broker.depth(dead_letter_queue(queue_name)) == 2
-
-
 def test_an_acked_dead_letter_is_dropped(broker: Broker, queue_name: str) -> None:
     broker.publish(queue_name, b"x")
     reject_all(broker, queue_name, 1)
-
     broker.dead_letters(queue_name)[0].ack()
 
     wait_for_depth(broker, dead_letter_queue(queue_name), 0)
@@ -292,7 +219,6 @@ def test_an_acked_dead_letter_is_dropped(broker: Broker, queue_name: str) -> Non
 def test_a_requeued_dead_letter_stays_in_the_dead_letter_queue(broker: Broker, queue_name: str) -> None:
     broker.publish(queue_name, b"x")
     reject_all(broker, queue_name, 1)
-
     broker.dead_letters(queue_name)[0].requeue()
 
     wait_for_depth(broker, dead_letter_queue(queue_name), 1)
@@ -319,7 +245,6 @@ def test_held_dead_letters_return_when_the_broker_is_closed(broker_url: str, que
 def test_replay_moves_dead_letters_back_to_the_queue(broker: Broker, queue_name: str) -> None:
     publish_numbered(broker, queue_name, 3)
     reject_all(broker, queue_name, 3)
-
     assert broker.replay_dead_letters(queue_name) == 3
 
     assert broker.depth(dead_letter_queue(queue_name)) == 0
@@ -329,7 +254,6 @@ def test_replay_moves_dead_letters_back_to_the_queue(broker: Broker, queue_name:
 def test_a_replayed_message_loses_its_reason_and_counts_the_replay(broker: Broker, queue_name: str) -> None:
     broker.publish(queue_name, b"x", {"campaign": "c-1"})
     reject_all(broker, queue_name, 1)
-
     broker.replay_dead_letters(queue_name)
 
     [replayed] = take(broker.consume(queue_name, idle_timeout=IDLE), 1)
@@ -339,18 +263,13 @@ def test_a_replayed_message_loses_its_reason_and_counts_the_replay(broker: Broke
 def test_replay_moves_at_most_limit(broker: Broker, queue_name: str) -> None:
     publish_numbered(broker, queue_name, 3)
     reject_all(broker, queue_name, 3)
-
     assert broker.replay_dead_letters(queue_name, limit=2) == 2
 
     assert broker.depth(dead_letter_queue(queue_name)) == 1
 
 
-# -- queue management --------------------------------------------------------------------------------
-
-
 def test_depth_counts_ready_messages_only(broker: Broker, queue_name: str) -> None:
     publish_numbered(broker, queue_name, 3)
-
     consumer = broker.consume(queue_name, prefetch=1, idle_timeout=IDLE)
     take(consumer, 1)
 
@@ -363,7 +282,6 @@ def test_depth_of_a_missing_queue_is_zero(broker: Broker, queue_name: str) -> No
 
 def test_purge_drops_ready_messages_and_counts_them(broker: Broker, queue_name: str) -> None:
     publish_numbered(broker, queue_name, 4)
-
     assert broker.purge(queue_name) == 4
 
     assert broker.depth(queue_name) == 0
@@ -373,61 +291,46 @@ def test_delete_removes_the_queue_and_its_dead_letter_queue(broker: Broker, queu
     broker.publish(queue_name, b"x")
     reject_all(broker, queue_name, 1)
     broker.publish(queue_name, b"y")
-
     broker.delete(queue_name)
 
     assert broker.depth(queue_name) == 0
     assert broker.depth(dead_letter_queue(queue_name)) == 0
 
 
-# -- concurrency -------------------------------------------------------------------------------------
-
-
 def test_two_consumers_share_the_work_without_duplicates(
     broker: Broker, broker_url: str, queue_name: str
 ) -> None:
     broker.declare(queue_name)
-    received: dict[str, list[bytes]] = {"a": [], "b": []}
-    errors: list[BaseException] = []
-    ready = threading.Barrier(3, timeout=10)
+    subscribed = threading.Barrier(3, timeout=10)
+    settled = itertools.count(1)  # next() on a count is atomic under the GIL
     done = threading.Event()
 
-    def work(name: str) -> None:
+    def work() -> list[bytes]:
+        got: list[bytes] = []
         try:
             with connect(broker_url) as own:
                 consumer = own.consume(queue_name, prefetch=8, idle_timeout=IDLE)
                 next(consumer)  # subscribed
-                ready.wait()
+                subscribed.wait()
                 while not done.is_set():
-                    delivery = next(consumer)
-                    if delivery is not None:
+                    if (delivery := next(consumer)) is not None:
                         time.sleep(0.001)  # a little work, so both threads get a turn
-                        received[name].append(delivery.body)
+                        got.append(delivery.body)
                         delivery.ack()
-                consumer.close()
-        except BaseException as exc:
-            errors.append(exc)
-            ready.abort()
+                        if next(settled) == 200:
+                            done.set()
+        finally:
+            done.set()  # success or failure, the other thread stops too
+        return got
 
-    threads = [threading.Thread(target=work, args=(n,)) for n in received]
-    for t in threads:
-        t.start()
-    ready.wait()
-    publish_numbered(broker, queue_name, 200)
-    deadline = time.monotonic() + 15
-    while len(received["a"]) + len(received["b"]) < 200 and time.monotonic() < deadline and not errors:
-        time.sleep(0.01)
-    done.set()
-    for t in threads:
-        t.join(10)
+    with ThreadPoolExecutor(2) as pool:
+        futures = [pool.submit(work), pool.submit(work)]
+        subscribed.wait()
+        publish_numbered(broker, queue_name, 200)
+        a, b = (f.result(timeout=20) for f in futures)
 
-    assert errors == []
-    everything = received["a"] + received["b"]
-    assert sorted(everything) == sorted(f"m{i}".encode() for i in range(200))
-    assert received["a"] and received["b"], "one consumer got all the work"
-
-
-# -- URLs and adapter-specific behaviour ----------------------------------------------------------------
+    assert sorted(a + b) == sorted(f"m{i}".encode() for i in range(200))
+    assert a and b, "one consumer got all the work"
 
 
 def test_connect_refuses_an_unknown_scheme() -> None:
@@ -455,61 +358,41 @@ def test_a_failed_rabbitmq_connection_names_the_url_with_the_password_masked() -
     assert "s3cret" not in str(failure.value)
 
 
-def test_rabbitmq_side_rejections_land_in_the_dead_letter_queue(rabbitmq_url: str) -> None:
-    queue = f"test.{uuid.uuid4().hex[:8]}.raw"
+def test_rabbitmq_side_rejections_land_in_the_dead_letter_queue(rabbitmq_url: str, rabbitmq_queue: str):
     with connect(rabbitmq_url) as broker:
-        try:
-            broker.publish(queue, b"x")
-            raw = pika.BlockingConnection(pika.URLParameters(rabbitmq_url))
-            channel = raw.channel()
-            method, _props, _body = channel.basic_get(queue, auto_ack=False)
-            channel.basic_reject(method.delivery_tag, requeue=False)
-            raw.close()
+        broker.publish(rabbitmq_queue, b"x")
+        raw = pika.BlockingConnection(pika.URLParameters(rabbitmq_url))
+        channel = raw.channel()
+        method, _props, _body = channel.basic_get(rabbitmq_queue, auto_ack=False)
+        channel.basic_reject(method.delivery_tag, requeue=False)
+        raw.close()
 
-            wait_for_depth(broker, dead_letter_queue(queue), 1)
-        finally:
-            broker.delete(queue)
+        wait_for_depth(broker, dead_letter_queue(rabbitmq_queue), 1)
 
 
-def test_publish_reconnects_after_the_connection_dropped(proxied_rabbitmq_url, rabbitmq_url: str) -> None:
-    url, proxy = proxied_rabbitmq_url
-    queue = f"test.{uuid.uuid4().hex[:8]}.reconnect"
-    with connect(url) as broker, connect(rabbitmq_url) as direct:
-        try:
-            broker.publish(queue, b"before")
-            proxy.drop_connections()
+def test_publish_reconnects_after_the_connection_dropped(proxied_broker, rabbitmq_queue: str) -> None:
+    broker, proxy = proxied_broker
+    broker.publish(rabbitmq_queue, b"before")
+    proxy.drop_connections()
+    broker.publish(rabbitmq_queue, b"after")
 
-            broker.publish(queue, b"after")
-
-            assert direct.depth(queue) == 2
-        finally:
-            direct.delete(queue)
+    assert broker.depth(rabbitmq_queue) == 2
 
 
-def test_consume_reconnects_after_the_connection_dropped(proxied_rabbitmq_url, rabbitmq_url: str) -> None:
-    url, proxy = proxied_rabbitmq_url
-    queue = f"test.{uuid.uuid4().hex[:8]}.reconnect"
-    with connect(url) as broker, connect(rabbitmq_url) as direct:
-        try:
-            broker.declare(queue)
-            direct.publish(queue, b"x")
-            proxy.drop_connections()
+def test_consume_reconnects_after_the_connection_dropped(proxied_broker, rabbitmq_queue: str) -> None:
+    broker, proxy = proxied_broker
+    broker.publish(rabbitmq_queue, b"x")
+    proxy.drop_connections()
+    [delivery] = take(broker.consume(rabbitmq_queue, idle_timeout=IDLE), 1)
 
-            [delivery] = take(broker.consume(queue, idle_timeout=IDLE), 1)
-
-            assert delivery.body == b"x"
-        finally:
-            direct.delete(queue)
+    assert delivery.body == b"x"
 
 
-def test_an_active_consumer_fails_fast_when_the_connection_drops(proxied_rabbitmq_url) -> None:
-    url, proxy = proxied_rabbitmq_url
-    queue = f"test.{uuid.uuid4().hex[:8]}.drop"
-    with connect(url) as broker:
-        consumer = broker.consume(queue, idle_timeout=IDLE)
-        assert next(consumer) is None
-        proxy.drop_connections()
+def test_an_active_consumer_fails_fast_when_the_connection_drops(proxied_broker, rabbitmq_queue: str) -> None:
+    broker, proxy = proxied_broker
+    consumer = broker.consume(rabbitmq_queue, idle_timeout=IDLE)
+    assert next(consumer) is None
+    proxy.drop_connections()
 
-        with pytest.raises(BrokerError, match="lost"):
-            take(consumer, 1, timeout=5)
-        broker.delete(queue)
+    with pytest.raises(BrokerError, match="lost"):
+        take(consumer, 1, timeout=5)

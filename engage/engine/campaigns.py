@@ -48,8 +48,8 @@ def launch(engine: Engine, campaign_id: int, *, actor: str) -> dict[str, Any]:
         audience = matching(row.definition).subquery()
         eligible = select(literal(campaign_id), Subscriber.id, Subscriber.msisdn, literal(st.PENDING)).where(
             Subscriber.id.in_(select(audience.c.id)), ~opted_out())
-        inserted = conn.execute(insert(messages).from_select(
-            ["campaign_id", "subscriber_id", "msisdn", "status"], eligible)).rowcount
+        conn.execute(insert(messages).from_select(["campaign_id", "subscriber_id", "msisdn", "status"], eligible))
+        inserted = conn.execute(select(func.count()).where(Message.campaign_id == campaign_id)).scalar_one()
         set_aside = conn.execute(select(func.count()).select_from(Subscriber).where(
             Subscriber.id.in_(select(audience.c.id)), opted_out())).scalar_one()
         conn.execute(update(campaigns).where(Campaign.id == campaign_id).values(

@@ -14,7 +14,7 @@ from typing import Any
 
 from engage.engine.broker import connect
 from engage.engine.providers.base import InboundSms
-from engage.engine.queues import RECEIPTS
+from engage.engine.queues import receipts_queue
 from engage.engine.smpp.receipts_text import Receipt
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ class BrokerDeliverySink:
 
     def _run(self) -> None:
         broker = connect(self.broker_url)
-        broker.declare(RECEIPTS)
+        broker.declare(receipts_queue())
         while True:
             first = self._queue.get()
             if first is None:
@@ -80,7 +80,7 @@ class BrokerDeliverySink:
         error: Exception | None = None
         try:
             for provider_id, body in grouped.items():
-                broker.publish(RECEIPTS, json.dumps({"provider_id": provider_id, **body}).encode())
+                broker.publish(receipts_queue(), json.dumps({"provider_id": provider_id, **body}).encode())
         except Exception as exc:  # the provider is told "try again later", never that it was stored
             log.error("could not hand %d receipts to the broker: %s", len(items), exc)
             error = exc

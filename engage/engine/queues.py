@@ -1,8 +1,20 @@
-"""The names of the broker's queues, in one place."""
+"""The names of the broker's queues, in one place.
 
-RECEIPTS = "engage.receipts"  # receipts and subscribers' MO messages from every provider
+ENGAGE_QUEUE_PREFIX namespaces them, so that two deployments (or two test runs) can share
+one RabbitMQ without taking each other's work."""
+
+import os
+
+
+def prefix() -> str:
+    return os.environ.get("ENGAGE_QUEUE_PREFIX", "engage")
+
+
+def receipts_queue() -> str:
+    """Receipts and subscribers' MO messages from every provider."""
+    return f"{prefix()}.receipts"
 
 
 def send_queue(provider_id: int) -> str:
     """One queue per provider, so a slow provider never holds up another."""
-    return f"engage.send.{provider_id}"
+    return f"{prefix()}.send.{provider_id}"

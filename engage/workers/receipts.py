@@ -10,16 +10,16 @@ from sqlalchemy import Engine
 
 from engage.engine import receipts
 from engage.engine.broker import connect
-from engage.engine.queues import RECEIPTS
+from engage.engine.queues import receipts_queue
 
 log = logging.getLogger(__name__)
 
 
 def run(engine: Engine, broker_url: str, stop: threading.Event) -> None:
     broker = connect(broker_url)
-    broker.declare(RECEIPTS)
+    broker.declare(receipts_queue())
     try:
-        for delivery in broker.consume(RECEIPTS, prefetch=16, idle_timeout=0.2):
+        for delivery in broker.consume(receipts_queue(), prefetch=16, idle_timeout=0.2):
             if delivery is None:
                 receipts.match_pending(engine)  # late submits may have made old receipts matchable
                 if stop.is_set():

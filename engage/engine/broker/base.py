@@ -96,6 +96,16 @@ def _normalize_value(key: str, value: Any) -> Any:
     )
 
 
+def _survives(key: str, value: Any) -> bool:
+    """Headers set by other clients or by RabbitMQ (x-death timestamps) may not pass normalize_headers;
+    a reject must not fail on them, since rejecting is how a poison message gets out of the way."""
+    try:
+        _normalize_value(key, value)
+    except TypeError:
+        return False
+    return True
+
+
 class Settler(Protocol):
     """What a Delivery needs from the adapter that produced it."""
 
@@ -145,7 +155,7 @@ class Delivery:
         self._check_unsettled()
         if is_dead_letter_queue(self.queue):
             raise BrokerError(f"{self.queue!r} is a dead-letter queue; ack() to drop or requeue() to keep")
-        headers = dict(self.headers)
+        headers = {k: v for k, v in self.headers.items() if _survives(k, v)}
         headers[REASON_HEADER] = str(reason)
         headers[ORIGIN_HEADER] = self.queue
         self._settler.publish(dead_letter_queue(self.queue), self.body, headers)
@@ -189,7 +199,10 @@ class Broker(ABC):
 
         Yields None after ``idle_timeout`` seconds with nothing to deliver so the caller's loop can
         check stop flags and ack finished work. Closing the generator cancels the consumer and its
-        unsettled deliveries return to the queue.
+        unsettled deliveries return to the queue, so keep a reference to it while deliveries are out:
+        a dropped generator is closed by the garbage collector. On RabbitMQ, heartbeats are only
+        answered while the caller is inside a broker call, so do not stay away much longer than the
+        60 s heartbeat.
         """
 
     @abstractmethod

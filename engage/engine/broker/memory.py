@@ -128,12 +128,14 @@ class MemoryBroker(Broker):
         return q
 
     def depth(self, queue: str) -> int:
+        check_queue_name(queue)
         with self._cond:
             self._check_open()
             q = self._server.queues.get(queue)
             return len(q.ready) if q else 0
 
     def purge(self, queue: str) -> int:
+        check_queue_name(queue)
         with self._cond:
             self._check_open()
             q = self._server.queues.get(queue)
@@ -144,6 +146,7 @@ class MemoryBroker(Broker):
             return count
 
     def delete(self, queue: str) -> None:
+        check_queue_name(queue)
         with self._cond:
             self._check_open()
             names = [queue] if is_dead_letter_queue(queue) else [queue, dead_letter_queue(queue)]
@@ -212,6 +215,7 @@ class MemoryBroker(Broker):
         )
 
     def dead_letters(self, queue: str, limit: int = 100) -> list[Delivery]:
+        check_queue_name(queue)
         with self._cond:
             self._check_open()
             dlq = self._server.queues.get(dead_letter_queue(queue))

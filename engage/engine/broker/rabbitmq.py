@@ -67,6 +67,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _delivery(queue: str, settler: _ChannelSettler, method: Any, props: Any, body: bytes) -> Delivery:
+    tag, headers = method.delivery_tag, _plain(props.headers or {})
+    return Delivery(body, headers, bool(method.redelivered), queue, _settler=settler, _tag=tag)
+
+
 class _ChannelSettler:
     """Settles deliveries on the channel they arrived on: AMQP delivery tags are per channel."""
 
@@ -246,12 +251,15 @@ class RabbitMqBroker(Broker):
         self._declared.add(queue)
 
     def depth(self, queue: str) -> int:
+        check_queue_name(queue)
         return self._probing(lambda ch: ch.queue_declare(queue, passive=True).method.message_count)
 
     def purge(self, queue: str) -> int:
+        check_queue_name(queue)
         return self._probing(lambda ch: ch.queue_purge(queue).method.message_count)
 
     def delete(self, queue: str) -> None:
+        check_queue_name(queue)
         names = [queue] if is_dead_letter_queue(queue) else [queue, dead_letter_queue(queue)]
         for name in names:
             self._declared.discard(name)
@@ -304,15 +312,7 @@ class RabbitMqBroker(Broker):
                 if not arrived:
                     yield None
                     continue
-                method, props, body = arrived.popleft()
-                yield Delivery(
-                    body=body,
-                    headers=_plain(props.headers or {}),
-                    redelivered=bool(method.redelivered),
-                    queue=queue,
-                    _settler=settler,
-                    _tag=method.delivery_tag,
-                )
+                yield _delivery(queue, settler, *arrived.popleft())
         finally:
             if channel.is_open and self._conn is not None and self._conn.is_open:
                 try:
@@ -351,16 +351,7 @@ class RabbitMqBroker(Broker):
                 method, props, body = channel.basic_get(dlq, auto_ack=False)
                 if method is None:
                     break
-                out.append(
-                    Delivery(
-                        body=body,
-                        headers=_plain(props.headers or {}),
-                        redelivered=bool(method.redelivered),
-                        queue=dlq,
-                        _settler=settler,
-                        _tag=method.delivery_tag,
-                    )
-                )
+                out.append(_delivery(dlq, settler, method, props, body))
             return out
 
         return self._with_reconnect(run)

@@ -22,7 +22,7 @@ from engage.engine.throttle import TokenBucket
 log = logging.getLogger(__name__)
 
 THROTTLED = {0x58, 0x14}  # ESME_RTHROTTLED, ESME_RMSGQFUL
-TEMPORARY = THROTTLED | {0x08, 0x45, 0x64}  # + system error, submit failed, temporary app error
+TEMPORARY = THROTTLED | {0x08, 0x64}  # + system error, temporary app error: retried with back-off
 MAX_ATTEMPTS = 8
 _CONFIG_KEYS = {"host", "port", "system_id", "password", "system_type", "bind_mode", "window",
                 "enquire_link_interval", "response_timeout", "source_ton", "source_npi", "dest_ton", "dest_npi"}

@@ -18,29 +18,10 @@ from typing import Any
 
 from smpplib import consts
 
-from engage.engine.smpp.codec import (
-    SUBMIT_SM_TLVS,
-    DecodeError,
-    FramingError,
-    SequenceSource,
-    as_str,
-    encode,
-    make,
-    opt_str,
-    read_pdu,
-)
+from engage.engine.smpp import codec
 
-__all__ = [
-    "BindError",
-    "DeliverSm",
-    "EsmeClient",
-    "ResponseTimeout",
-    "SmppConfig",
-    "SmppConnectionError",
-    "SmppError",
-    "SubmitResult",
-    "SubmitTimeout",
-]
+__all__ = ["BindError", "DeliverSm", "EsmeClient", "ResponseTimeout", "SmppConfig", "SmppConnectionError",
+           "SmppError", "SubmitResult", "SubmitTimeout", "deliver_from_pdu"]
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +105,7 @@ class EsmeClient:
         self.smsc_system_id: str | None = None
         self._on_deliver = on_deliver
         self._window = asyncio.Semaphore(config.window)
-        self._seq = SequenceSource()
+        self._seq = codec.SequenceSource()
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._deliveries: set[asyncio.Task[None]] = set()
         self._writer: asyncio.StreamWriter | None = None
@@ -158,7 +139,7 @@ class EsmeClient:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._writer = writer
         self._reader_task = asyncio.create_task(self._read_loop(reader, writer))
-        bind = make(
+        bind = codec.make(
             f"bind_{cfg.bind_mode}",
             sequence=self._seq.next_sequence(),
             system_id=cfg.system_id,
@@ -177,7 +158,7 @@ class EsmeClient:
             await self._teardown()
             raise BindError(resp.status)
         self._bound = True
-        self.smsc_system_id = opt_str(getattr(resp, "system_id", None))
+        self.smsc_system_id = codec.opt_str(getattr(resp, "system_id", None))
         log.info("bound %s as %s to %s:%s", cfg.system_id, cfg.bind_mode, cfg.host, cfg.port)
         if cfg.enquire_link_interval > 0:
             self._keepalive_task = asyncio.create_task(self._keepalive(cfg.enquire_link_interval))
@@ -204,13 +185,13 @@ class EsmeClient:
         if len(short_message) > 254:
             raise ValueError(f"short_message is {len(short_message)} octets; use the message_payload TLV")
         extra = dict(tlvs or {})
-        unknown = set(extra) - SUBMIT_SM_TLVS
+        unknown = set(extra) - codec.SUBMIT_SM_TLVS
         if unknown:
             raise ValueError(f"unknown submit_sm TLVs: {sorted(unknown)}")
         async with self._window:
             if not self._bound:
                 raise SmppConnectionError("not bound")
-            pdu = make(
+            pdu = codec.make(
                 "submit_sm",
                 sequence=self._seq.next_sequence(),
                 source_addr_ton=cfg.source_ton,
@@ -232,7 +213,7 @@ class EsmeClient:
                 self._in_flight -= 1
         if resp.command == "generic_nack":
             return SubmitResult(status=resp.status or consts.SMPP_ESME_RSYSERR, message_id=None)
-        return SubmitResult(status=resp.status, message_id=opt_str(getattr(resp, "message_id", None)))
+        return SubmitResult(status=resp.status, message_id=codec.opt_str(getattr(resp, "message_id", None)))
 
     async def close(self) -> None:
         """Let running deliver handlers finish, unbind politely, drop the socket. Safe to repeat."""
@@ -244,7 +225,7 @@ class EsmeClient:
                 task.cancel()
         if self._bound:
             self._bound = False
-            unbind = make("unbind", sequence=self._seq.next_sequence())
+            unbind = codec.make("unbind", sequence=self._seq.next_sequence())
             with contextlib.suppress(SmppError):
                 await self._request(unbind, timeout=min(self.config.response_timeout, UNBIND_WAIT))
         await self._teardown()
@@ -285,7 +266,7 @@ class EsmeClient:
         writer = self._writer
         if writer is None or writer.transport.is_closing():
             raise SmppConnectionError("not connected")
-        writer.write(encode(pdu))
+        writer.write(codec.encode(pdu))
 
     async def _drain(self) -> None:
         writer = self._writer
@@ -298,7 +279,7 @@ class EsmeClient:
 
     def _reply(self, command: str, sequence: int, status: int = consts.SMPP_ESME_ROK) -> None:
         try:
-            self._send(make(command, sequence=sequence, status=status))
+            self._send(codec.make(command, sequence=sequence, status=status))
         except SmppConnectionError:
             log.warning("could not send %s #%d: connection gone", command, sequence)
 
@@ -307,15 +288,15 @@ class EsmeClient:
         try:
             while True:
                 try:
-                    pdu = await read_pdu(reader)
-                except DecodeError as exc:
+                    pdu = await codec.read_pdu(reader)
+                except codec.DecodeError as exc:
                     log.warning("undecodable PDU from SMSC: %s", exc)
                     self._reply("generic_nack", exc.sequence, exc.nack_status)
                     continue
                 if pdu is None:
                     break
                 self._dispatch(pdu)
-        except (FramingError, ConnectionError, OSError) as exc:
+        except (codec.FramingError, ConnectionError, OSError) as exc:
             reason = exc
             log.warning("SMPP connection to %s:%s broken: %s", self.config.host, self.config.port, exc)
         finally:
@@ -359,7 +340,7 @@ class EsmeClient:
         while True:
             await asyncio.sleep(interval)
             try:
-                await self._request(make("enquire_link", sequence=self._seq.next_sequence()))
+                await self._request(codec.make("enquire_link", sequence=self._seq.next_sequence()))
             except ResponseTimeout:
                 log.warning("enquire_link unanswered; dropping the connection")
                 if self._writer is not None:
@@ -405,12 +386,12 @@ def deliver_from_pdu(pdu: Any) -> DeliverSm:
     ref, total, seq = pdu.sar_msg_ref_num, pdu.sar_total_segments, pdu.sar_segment_seqnum
     sar = (ref, total, seq) if None not in (ref, total, seq) else None
     return DeliverSm(
-        source_addr=as_str(pdu.source_addr),
-        destination_addr=as_str(pdu.destination_addr),
+        source_addr=codec.as_str(pdu.source_addr),
+        destination_addr=codec.as_str(pdu.destination_addr),
         esm_class=pdu.esm_class or 0,
         data_coding=pdu.data_coding or 0,
         short_message=pdu.short_message or b"",
-        receipted_message_id=opt_str(pdu.receipted_message_id),
+        receipted_message_id=codec.opt_str(pdu.receipted_message_id),
         message_state=pdu.message_state,
         network_error_code=pdu.network_error_code or None,
         sar=sar,

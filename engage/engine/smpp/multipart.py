@@ -6,7 +6,7 @@ payloads so the handset can reassemble them, and unframes parts arriving from th
 
 from __future__ import annotations
 
-__all__ = ["ESM_UDHI", "sar_parts", "split_udh", "udh_parts"]
+__all__ = ["ESM_UDHI", "concat_of", "sar_parts", "split_udh", "udh_parts"]
 
 ESM_UDHI = 0x40  # esm_class bit: short_message starts with a User Data Header
 
@@ -71,6 +71,20 @@ def split_udh(short_message: bytes) -> tuple[int, int, int, bytes] | None:
             return None
         return ref, total, seq, body
     return None
+
+
+def concat_of(
+    esm_class: int, short_message: bytes, sar: tuple[int, int, int] | None = None
+) -> tuple[tuple[int, int, int] | None, bytes]:
+    """``((ref, total, seq) or None, body)`` for an incoming part, whichever way it was framed."""
+    if esm_class & ESM_UDHI:
+        parts = split_udh(short_message)
+        if parts is not None:
+            return parts[:3], parts[3]
+        return None, short_message
+    if sar is not None and sar[1] and 1 <= sar[2] <= sar[1]:
+        return sar, short_message
+    return None, short_message
 
 
 def _check(payloads: list[bytes]) -> int:

@@ -26,6 +26,7 @@ __all__ = [
     "format_receipt_text",
     "is_final",
     "parse_receipt_text",
+    "receipt_deliver_fields",
     "receipt_from_deliver",
 ]
 
@@ -152,6 +153,42 @@ def receipt_from_deliver(d: DeliverSm) -> Receipt | None:
     if err is None and d.network_error_code and len(d.network_error_code) == 3:
         err = f"{int.from_bytes(d.network_error_code[1:], 'big'):03d}"
     return Receipt(message_id=message_id, stat=stat, err=err, done_at=parsed["done_date"])
+
+
+def receipt_deliver_fields(
+    message_id: str,
+    *,
+    handset: str,
+    sender: str,
+    stat: str,
+    err: str,
+    submit_date: datetime,
+    done_date: datetime,
+    text: str = "",
+) -> dict[str, Any]:
+    """deliver_sm fields (smpplib names) carrying a receipt, the inverse of :func:`receipt_from_deliver`.
+
+    The receipt comes *from* the handset *to* whoever sent the message, with the state in
+    both the TLVs and the text, since ESMEs differ in which one they read.
+    """
+    states = {word: number for number, word in MESSAGE_STATES.items()}
+    fields: dict[str, Any] = {
+        "source_addr_ton": 1,
+        "source_addr_npi": 1,
+        "source_addr": handset,
+        "dest_addr_ton": 5,
+        "destination_addr": sender,
+        "esm_class": 0x04,
+        "data_coding": 0,
+        "short_message": format_receipt_text(
+            message_id, stat, err=err, submit_date=submit_date, done_date=done_date, text=text
+        ).encode("ascii", "replace"),
+        "receipted_message_id": message_id,
+        "message_state": states.get(stat, 7),
+    }
+    if stat not in ("DELIVRD", "ACCEPTD", "ENROUTE"):
+        fields["network_error_code"] = b"\x03" + int(err if err.isdigit() else 0).to_bytes(2, "big")
+    return fields
 
 
 def _normalise_stat(stat: str) -> str:

@@ -1,11 +1,9 @@
-"""An SMSC that lives in-process, for tests, the demo and benchmarks.
+"""An SMSC that lives in-process, so tests, the demo and benchmarks exercise a real ESME over TCP.
 
-It speaks enough SMPP 3.4 to exercise a real ESME end to end: binds with credential
-checks, submit_sm with seeded random throttling/failures, delivery receipts routed
-round-robin to the account's receiver binds (held until one binds, re-sent when the
-ESME answers with an error or disconnects), and injected MO messages. It is built
-for throughput: one timer task flushes everything that has come due every 10 ms, and
-writes rely on transport buffering instead of per-PDU awaits.
+Receipts and MOs are owed to an account, not a socket: they wait until a receiver binds and
+are re-sent when the ESME answers with an error or disconnects, so nothing is lost. For
+throughput, one timer task flushes whatever has come due every 10 ms and writes rely on
+transport buffering rather than per-PDU awaits.
 """
 
 from __future__ import annotations
@@ -31,16 +29,17 @@ from typing import Any
 from smpplib import consts
 
 from engage.engine.smpp.codec import DecodeError, FramingError, SequenceSource, as_str, encode, make, read_pdu
-from engage.engine.smpp.multipart import ESM_UDHI, split_udh
-from engage.engine.smpp.receipts_text import format_receipt_text
+from engage.engine.smpp.multipart import concat_of
+from engage.engine.smpp.receipts_text import receipt_deliver_fields
 
 __all__ = ["Received", "SmscSimulator", "main", "start_in_thread"]
 
 log = logging.getLogger(__name__)
 
 TICK = 0.01
-STAT_NAMES = ("binds", "bind_failures", "submits", "accepted", "throttled", "failed", "receipts_sent",
-              "receipts_acked", "receipts_nacked", "mo_sent", "mo_acked", "max_outstanding")
+STAT_NAMES = ("binds", "bind_failures", "enquire_links", "submits", "accepted", "throttled", "failed",
+              "max_outstanding", "receipts_sent", "receipts_acked", "receipts_nacked",
+              "mo_sent", "mo_acked", "mo_nacked")
 WRITE_HIGH_WATER = 256 * 1024
 SIM_ID = "engage-sim"
 
@@ -61,11 +60,9 @@ class Received:
 @dataclass
 class _Outbound:
     """A deliver_sm owed to an account: a receipt or an MO, kept until some bind acks it."""
-
     system_id: str
-    kind: str  # "receipt" | "mo"
+    kind: str  # "receipts" | "mo": the prefix of its counters
     fields: dict[str, Any]
-    attempts: int = 0
 
 
 @dataclass(eq=False)
@@ -76,7 +73,6 @@ class _Session:
     seq: SequenceSource = field(default_factory=SequenceSource)
     unacked: dict[int, _Outbound] = field(default_factory=dict)
     outstanding: int = 0
-    max_outstanding: int = 0
 
     @property
     def closing(self) -> bool:
@@ -88,20 +84,11 @@ class _Session:
 
 
 class SmscSimulator:
-    def __init__(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        accounts: dict[str, str] | None = None,
-        receipt_delay: float = 0.05,
-        fail_rate: float = 0.0,
-        throttle_rate: float = 0.0,
-        undeliverable_rate: float = 0.0,
-        seed: int | None = None,
-        id_format: str = "hex",
-        response_delay: float = 0.0,
-        retry_delay: float = 0.2,
-    ) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, accounts: dict[str, str] | None = None,
+                 receipt_delay: float = 0.05, fail_rate: float = 0.0, throttle_rate: float = 0.0,
+                 undeliverable_rate: float = 0.0, seed: int | None = None, id_format: str = "hex",
+                 response_delay: float = 0.0, retry_delay: float = 0.2) -> None:
+        """``response_delay`` holds every submit_sm_resp back, so a client's window can be observed."""
         if id_format not in ("hex", "decimal", "uuid"):
             raise ValueError(f"id_format must be hex, decimal or uuid, not {id_format!r}")
         self.host, self.port, self.id_format = host, port, id_format
@@ -109,6 +96,7 @@ class SmscSimulator:
         self.receipt_delay, self.response_delay, self.retry_delay = receipt_delay, response_delay, retry_delay
         self.fail_rate, self.throttle_rate = fail_rate, throttle_rate
         self.undeliverable_rate = undeliverable_rate
+        self.receipt_stats: dict[str, str] = {}  # message id -> stat of the receipt it was given
         self.received: list[Received] = []
         self._rng = random.Random(seed)
         self._next_id = self._rng.getrandbits(32)
@@ -123,12 +111,11 @@ class SmscSimulator:
         self._server: asyncio.Server | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle -------------------------------------------------------------------------
+        self._loop_thread: threading.Thread | None = None
+        self._thread: threading.Thread | None = None  # set by start_in_thread
 
     async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
+        self._loop, self._loop_thread = asyncio.get_running_loop(), threading.current_thread()
         self._server = await asyncio.start_server(self._serve, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         self._ticker = asyncio.create_task(self._tick())
@@ -136,14 +123,12 @@ class SmscSimulator:
     async def stop(self) -> None:
         if self._ticker is not None:
             self._ticker.cancel()
-            self._ticker = None
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-            self._server = None
+        self._ticker, self._server = None, None
         tasks = list(self._sessions.values())
-        for session in list(self._sessions):
-            session.writer.transport.abort()
+        self.drop_connections()
         if tasks:
             await asyncio.wait(tasks, timeout=2)
 
@@ -155,27 +140,19 @@ class SmscSimulator:
         asyncio.run_coroutine_threadsafe(self.stop(), loop).result(timeout=10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
-
-    # -- test and demo hooks (callable from any thread) -----------------------------------
+        loop.close()
 
     def drop_connections(self) -> None:
         """Fault injection: abort every client socket at once, mid-whatever."""
         self._on_loop(lambda: [s.writer.transport.abort() for s in list(self._sessions)])
 
-    def deliver_mo(
-        self, source: str, destination: str, text: str | bytes, system_id: str | None = None
-    ) -> None:
+    def deliver_mo(self, source: str, destination: str, text: str | bytes, system_id: str = "") -> None:
         """Queue a subscriber's message for the account's receiver binds (first account by default)."""
-        if isinstance(text, bytes):
-            body, coding = text, 0
-        else:
-            try:
-                body, coding = text.encode("latin-1"), 0
-            except UnicodeEncodeError:
-                body, coding = text.encode("utf-16-be"), 8
+        ucs2 = isinstance(text, str) and not text.isascii()
+        body = text if isinstance(text, bytes) else text.encode("utf-16-be" if ucs2 else "ascii")
         sid = system_id or next(iter(self.accounts))
         fields = {"source_addr_ton": 1, "source_addr_npi": 1, "source_addr": source, "dest_addr_ton": 5,
-                  "destination_addr": destination, "esm_class": 0, "data_coding": coding,
+                  "destination_addr": destination, "esm_class": 0, "data_coding": 8 if ucs2 else 0,
                   "short_message": body}
         self._on_loop(self._dispatch, _Outbound(sid, "mo", fields))
 
@@ -187,34 +164,20 @@ class SmscSimulator:
         })
 
     def _on_loop(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn`` on the simulator's loop: state is only ever touched from that one thread."""
         loop = self._loop
-        if loop is None or not loop.is_running():
+        if loop is None or not loop.is_running() or threading.current_thread() is self._loop_thread:
             return fn(*args)
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop or threading.current_thread() is self._thread:
+
+        async def call() -> Any:
             return fn(*args)
-        result: concurrent.futures.Future[Any] = concurrent.futures.Future()
 
-        def run() -> None:
-            try:
-                result.set_result(fn(*args))
-            except BaseException as exc:  # handed back to the calling thread
-                result.set_exception(exc)
-
-        loop.call_soon_threadsafe(run)
-        return result.result(timeout=10)
-
-    # -- sessions --------------------------------------------------------------------------
+        return asyncio.run_coroutine_threadsafe(call(), loop).result(timeout=10)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         session = _Session(writer)
         self._sessions[session] = asyncio.current_task()  # type: ignore[assignment]
-        sock = writer.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             while True:
                 try:
@@ -237,7 +200,6 @@ class SmscSimulator:
             self._receivers[session.system_id].remove(session)
         for item in session.unacked.values():
             self._dispatch(item)
-        session.unacked.clear()
         session.writer.close()
 
     def _handle(self, session: _Session, pdu: Any) -> bool:
@@ -250,6 +212,7 @@ class SmscSimulator:
         elif command in ("deliver_sm_resp", "generic_nack"):
             self._delivery_answered(session, pdu)
         elif command == "enquire_link":
+            self._counts["enquire_links"] += 1
             session.send(make("enquire_link_resp", sequence=pdu.sequence))
         elif command == "unbind":
             session.send(make("unbind_resp", sequence=pdu.sequence))
@@ -261,14 +224,10 @@ class SmscSimulator:
     def _bind(self, session: _Session, pdu: Any) -> None:
         system_id, password = as_str(pdu.system_id), as_str(pdu.password)
         mode = pdu.command[len("bind_") :]
-        if session.mode is not None:
-            status = consts.SMPP_ESME_RALYBND
-        elif system_id not in self.accounts:
-            status = consts.SMPP_ESME_RINVSYSID
-        elif self.accounts[system_id] != password:
-            status = consts.SMPP_ESME_RINVPASWD
-        else:
-            status = consts.SMPP_ESME_ROK
+        status = (consts.SMPP_ESME_RALYBND if session.mode is not None
+                  else consts.SMPP_ESME_RINVSYSID if system_id not in self.accounts
+                  else consts.SMPP_ESME_RINVPASWD if self.accounts[system_id] != password
+                  else consts.SMPP_ESME_ROK)
         session.send(make(f"{pdu.command}_resp", sequence=pdu.sequence, status=status, system_id=SIM_ID))
         peer = session.writer.get_extra_info("peername")
         if status != consts.SMPP_ESME_ROK:
@@ -291,13 +250,10 @@ class SmscSimulator:
             return
         sid = session.system_id
         counts = self._by_sid[sid]
-        self._counts["submits"] += 1
-        counts["submits"] += 1
         session.outstanding += 1
-        if session.outstanding > session.max_outstanding:
-            session.max_outstanding = session.outstanding
-            counts["max_outstanding"] = max(counts["max_outstanding"], session.outstanding)
-            self._counts["max_outstanding"] = max(self._counts["max_outstanding"], session.outstanding)
+        for tally in (counts, self._counts):
+            tally["submits"] += 1
+            tally["max_outstanding"] = max(tally["max_outstanding"], session.outstanding)
         draw = self._rng.random()
         if draw < self.throttle_rate:
             outcome, status, message_id = "throttled", consts.SMPP_ESME_RTHROTTLED, None
@@ -314,19 +270,12 @@ class SmscSimulator:
             self._respond(session, resp)
         if message_id is None:
             return
-        now = time.time()
         short_message = pdu.short_message or pdu.message_payload or b""
         esm_class, data_coding = pdu.esm_class or 0, pdu.data_coding or 0
-        concat: tuple[int, int, int] | None = None
-        body = short_message
-        if esm_class & ESM_UDHI:
-            parts = split_udh(short_message)
-            if parts is not None:
-                concat, body = parts[:3], parts[3]
-        elif pdu.sar_msg_ref_num is not None and pdu.sar_total_segments and pdu.sar_segment_seqnum:
-            concat = (pdu.sar_msg_ref_num, pdu.sar_total_segments, pdu.sar_segment_seqnum)
+        sar = (pdu.sar_msg_ref_num, pdu.sar_total_segments, pdu.sar_segment_seqnum)
+        concat, body = concat_of(esm_class, short_message, None if None in sar else sar)
         received = Received(message_id, sid, as_str(pdu.source_addr), as_str(pdu.destination_addr),
-                            data_coding, short_message, esm_class, concat, now)
+                            data_coding, short_message, esm_class, concat, time.time())
         self.received.append(received)
         self._plan_receipt(received, body, (pdu.registered_delivery or 0) & 0x03)
 
@@ -338,23 +287,15 @@ class SmscSimulator:
         undeliverable = self._rng.random() < self.undeliverable_rate
         if not (wanted == 1 or (wanted == 2 and undeliverable)):
             return
-        stat, err, state = ("UNDELIV", "001", 5) if undeliverable else ("DELIVRD", "000", 2)
-        submitted = datetime.fromtimestamp(received.at)
-        done = datetime.fromtimestamp(received.at + self.receipt_delay)
-        preview = "" if received.data_coding not in (0, 1, 3) else "".join(
-            ch if ch.isprintable() else "?" for ch in body[:20].decode("latin-1")
-        )
-        text = format_receipt_text(received.message_id, stat, err=err, submit_date=submitted,
-                                   done_date=done, text=preview)
-        fields: dict[str, Any] = {
-            "source_addr_ton": 1, "source_addr_npi": 1, "source_addr": received.destination,
-            "dest_addr_ton": 5, "destination_addr": received.source, "esm_class": 0x04,
-            "data_coding": 0, "short_message": text.encode("ascii", "replace"),
-            "receipted_message_id": received.message_id, "message_state": state,
-        }
-        if undeliverable:
-            fields["network_error_code"] = b"\x03\x00\x01"
-        item = _Outbound(received.system_id, "receipt", fields)
+        self.receipt_stats[received.message_id] = "UNDELIV" if undeliverable else "DELIVRD"
+        text = body[:20].decode("latin-1") if received.data_coding in (0, 1, 3) else ""
+        preview = "".join(ch if ch.isprintable() else "?" for ch in text)
+        fields = receipt_deliver_fields(
+            received.message_id, handset=received.destination, sender=received.source,
+            stat="UNDELIV" if undeliverable else "DELIVRD", err="001" if undeliverable else "000",
+            submit_date=datetime.fromtimestamp(received.at),
+            done_date=datetime.fromtimestamp(received.at + self.receipt_delay), text=preview)
+        item = _Outbound(received.system_id, "receipts", fields)
         self._later(self.receipt_delay, lambda: self._dispatch(item))
 
     def _new_message_id(self) -> str:
@@ -362,8 +303,6 @@ class SmscSimulator:
             return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
         self._next_id += 1
         return format(self._next_id, "x") if self.id_format == "hex" else str(self._next_id)
-
-    # -- deliveries ------------------------------------------------------------------------
 
     def _dispatch(self, item: _Outbound) -> None:
         """Send to the next receiver bind of the account, or hold it until one binds."""
@@ -375,22 +314,17 @@ class SmscSimulator:
         self._round_robin[item.system_id] += 1
         seq = session.seq.next_sequence()
         session.unacked[seq] = item
-        item.attempts += 1
         session.send(make("deliver_sm", sequence=seq, **item.fields))
-        self._counts["receipts_sent" if item.kind == "receipt" else "mo_sent"] += 1
+        self._counts[f"{item.kind}_sent"] += 1
 
     def _delivery_answered(self, session: _Session, pdu: Any) -> None:
         item = session.unacked.pop(pdu.sequence, None)
         if item is None:
             return
-        if pdu.command == "deliver_sm_resp" and pdu.status == consts.SMPP_ESME_ROK:
-            self._counts["receipts_acked" if item.kind == "receipt" else "mo_acked"] += 1
-            return
-        if item.kind == "receipt":
-            self._counts["receipts_nacked"] += 1
-        self._later(self.retry_delay, lambda: self._dispatch(item))
-
-    # -- timer -----------------------------------------------------------------------------
+        acked = pdu.command == "deliver_sm_resp" and pdu.status == consts.SMPP_ESME_ROK
+        self._counts[f"{item.kind}_{'acked' if acked else 'nacked'}"] += 1
+        if not acked:
+            self._later(self.retry_delay, lambda: self._dispatch(item))
 
     def _later(self, delay: float, action: Callable[[], None]) -> None:
         heapq.heappush(self._due, (time.monotonic() + delay, next(self._order), action))
@@ -420,14 +354,9 @@ def start_in_thread(**kwargs: Any) -> SmscSimulator:
             loop.run_until_complete(sim.start())
         except BaseException as exc:
             started.set_exception(exc)
-            loop.close()
             return
         started.set_result(None)
-        try:
-            loop.run_forever()
-        finally:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
+        loop.run_forever()
 
     sim._thread = threading.Thread(target=run, name="smsc-simulator", daemon=True)
     sim._thread.start()
@@ -441,11 +370,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=2775)
     parser.add_argument("--system-id", action="append", default=[], help="repeat to add accounts")
     parser.add_argument("--password", action="append", default=[], help="one per --system-id, or one for all")
-    parser.add_argument("--receipt-delay", type=float, default=0.05)
-    parser.add_argument("--response-delay", type=float, default=0.0)
-    parser.add_argument("--fail-rate", type=float, default=0.0)
-    parser.add_argument("--throttle-rate", type=float, default=0.0)
-    parser.add_argument("--undeliverable-rate", type=float, default=0.0)
+    tunables = {"receipt_delay": 0.05, "response_delay": 0.0, "fail_rate": 0.0, "throttle_rate": 0.0,
+                "undeliverable_rate": 0.0}
+    for name, default in tunables.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=default)
     parser.add_argument("--id-format", choices=("hex", "decimal", "uuid"), default="hex")
     parser.add_argument("--seed", type=int, default=None)
     args = parser.parse_args(argv)
@@ -455,12 +383,8 @@ def main(argv: list[str] | None = None) -> int:
     if len(passwords) != len(ids):
         parser.error("give one --password per --system-id, or a single --password for all")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s smsc-sim %(message)s")
-    sim = SmscSimulator(
-        host=args.host, port=args.port, accounts=dict(zip(ids, passwords, strict=True)),
-        receipt_delay=args.receipt_delay, response_delay=args.response_delay, fail_rate=args.fail_rate,
-        throttle_rate=args.throttle_rate, undeliverable_rate=args.undeliverable_rate, seed=args.seed,
-        id_format=args.id_format,
-    )
+    sim = SmscSimulator(host=args.host, port=args.port, accounts=dict(zip(ids, passwords, strict=True)),
+                        seed=args.seed, id_format=args.id_format, **{k: getattr(args, k) for k in tunables})
 
     async def serve() -> None:
         stopping = asyncio.Event()
@@ -471,11 +395,6 @@ def main(argv: list[str] | None = None) -> int:
         log.info("listening on %s:%d for %s", sim.host, sim.port, ", ".join(sim.accounts))
         await stopping.wait()
         await sim.stop()
-        log.info("stopped: %s", {k: v for k, v in sim.stats().items() if k != "by_system_id"})
 
     asyncio.run(serve())
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

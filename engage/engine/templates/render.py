@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import ChainableUndefined, TemplateSyntaxError, meta
+from jinja2 import ChainableUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from engage.engine.templates.encoding import TextInfo, analyse
@@ -36,10 +36,15 @@ class CompiledTemplate:
 
     def __init__(self, body: str):
         try:
+            tree = _env.parse(body)
             self._template = _env.from_string(body)
-            names = meta.find_undeclared_variables(_env.parse(body))
+            names = meta.find_undeclared_variables(tree)
         except TemplateSyntaxError as exc:
             raise TemplateError(exc.message or "syntax error", exc.lineno) from None
+        for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+            key = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", "")
+            if isinstance(key, str) and key.startswith("_"):
+                raise TemplateError(f"{key!r} is not a field a template may use", node.lineno)
         allowed = set(FIELDS) | {"attributes", "sender"}
         unknown = sorted(names - allowed)
         if unknown:
@@ -47,7 +52,8 @@ class CompiledTemplate:
         self.static = not names
 
     def render(self, context: dict[str, Any]) -> Rendered:
-        text = self._template.render(context).strip()
+        # A NULL column is a missing value: `default` applies and nothing renders as "None".
+        text = self._template.render({k: v for k, v in context.items() if v is not None}).strip()
         return Rendered(text, analyse(text))
 
 

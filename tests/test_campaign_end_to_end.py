@@ -1,0 +1,113 @@
+"""One campaign end to end through real parts: CSV import, segment, template, launch,
+dispatcher, broker, SMPP over TCP to the simulator, receipts back, counts settled."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+
+import pytest
+
+from engage.engine.broker import connect
+from engage.engine.store.database import make_engine
+from engage.engine.store.migrate import upgrade
+from engage.workers import runner
+from tests.campaign_scenario import assert_simulator_agrees, launch_campaign, wait_until_done
+from tests.fixtures.databases import drop_postgres, fresh_postgres_url
+
+BACKENDS = {"embedded": ("sqlite", "memory"), "production": ("postgresql", "rabbitmq")}
+
+
+@pytest.fixture(params=list(BACKENDS))
+def backend(request, tmp_path, monkeypatch):
+    """(engine, broker_url, database_url) for SQLite + in-process broker, and PostgreSQL + RabbitMQ."""
+    db_kind, broker_kind = BACKENDS[request.param]
+    monkeypatch.setenv("ENGAGE_QUEUE_PREFIX", f"test-{uuid.uuid4().hex[:8]}")
+    if db_kind == "sqlite":
+        url, pg_name = f"sqlite:///{tmp_path / 'engage.db'}", None
+    else:
+        pg_name, url = fresh_postgres_url()
+    broker_url = (f"memory://e2e-{uuid.uuid4().hex[:8]}" if broker_kind == "memory"
+                  else request.getfixturevalue("rabbitmq_url"))
+    upgrade(url)
+    engine = make_engine(url)
+    yield engine, broker_url, url
+    engine.dispose()
+    _delete_queues(broker_url)
+    if pg_name:
+        drop_postgres(pg_name)
+
+
+def _delete_queues(broker_url: str) -> None:
+    from engage.engine.queues import receipts_queue, send_queue
+
+    broker = connect(broker_url)
+    for queue in (receipts_queue(), send_queue(1)):
+        broker.delete(queue)
+    broker.close()
+
+
+def _run_workers(engine, broker_url):
+    stop = threading.Event()
+    threads = runner.start(["receipts", "send", "dispatch"], engine, broker_url, stop)
+    return stop, threads
+
+
+def test_every_recipient_is_delivered_and_matches_what_the_smsc_received(backend, smsc_factory, tmp_path):
+    engine, broker_url, _ = backend
+    sim = smsc_factory(receipt_delay=0.05)
+    campaign_id = launch_campaign(engine, tmp_path, sim.port, 120)
+    stop, threads = _run_workers(engine, broker_url)
+    try:
+        counts = wait_until_done(engine, campaign_id)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+    assert counts["delivered"] == 117
+    assert sum(counts.values()) == 117
+    assert_simulator_agrees(engine, sim, campaign_id)
+
+
+def test_refused_throttled_and_undeliverable_messages_each_end_in_the_right_state(backend, smsc_factory, tmp_path):
+    engine, broker_url, _ = backend
+    sim = smsc_factory(receipt_delay=0.02, fail_rate=0.05, throttle_rate=0.2, undeliverable_rate=0.1, seed=11)
+    campaign_id = launch_campaign(engine, tmp_path, sim.port, 150)
+    stop, threads = _run_workers(engine, broker_url)
+    try:
+        counts = wait_until_done(engine, campaign_id)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+    assert sim.stats()["throttled"] > 0
+    assert counts["failed"] > 0 and counts["undelivered"] > 0 and counts["delivered"] > 0
+    assert counts["failed"] + counts["undelivered"] + counts["delivered"] == 147
+    assert_simulator_agrees(engine, sim, campaign_id)
+
+
+def _spawn(name: str, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "engage.cli", "worker", name], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+@pytest.mark.parametrize("backend", ["production"], indirect=True)
+def test_separate_worker_processes_run_the_campaign_on_postgres_and_rabbitmq(backend, smsc_factory, tmp_path):
+    engine, broker_url, url = backend
+    sim = smsc_factory(receipt_delay=0.05)
+    campaign_id = launch_campaign(engine, tmp_path, sim.port, 200)
+    env = {**os.environ, "ENGAGE_DATABASE_URL": url, "ENGAGE_BROKER_URL": broker_url}
+    workers = [_spawn(name, env) for name in ("receipts", "send", "dispatch")]
+    try:
+        counts = wait_until_done(engine, campaign_id)
+    finally:
+        for proc in workers:
+            proc.send_signal(signal.SIGTERM)
+        outputs = [proc.communicate(timeout=60)[0] for proc in workers]
+    assert [p.returncode for p in workers] == [0, 0, 0], outputs
+    assert counts["delivered"] == 197
+    assert_simulator_agrees(engine, sim, campaign_id)
