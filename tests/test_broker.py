@@ -339,16 +339,12 @@ def test_connect_refuses_an_unknown_scheme() -> None:
 
 
 def test_memory_brokers_with_different_names_do_not_share_queues() -> None:
-    left_name, right_name = f"left-{uuid.uuid4().hex}", f"right-{uuid.uuid4().hex}"
-    try:
-        with connect(f"memory://{left_name}") as left, connect(f"memory://{right_name}") as right:
-            left.publish("work", b"x")
-
-            assert right.depth("work") == 0
-    finally:
-        memory.reset(left_name)
-        memory.reset(right_name)
-
+    names = [f"test-{uuid.uuid4().hex}" for _ in range(2)]
+    with connect(f"memory://{names[0]}") as left, connect(f"memory://{names[1]}") as right:
+        left.publish("work", b"x")
+        assert right.depth("work") == 0
+    for name in names:
+        memory.reset(name)
 
 def test_a_failed_rabbitmq_connection_names_the_url_with_the_password_masked() -> None:
     with pytest.raises(BrokerError) as failure:
@@ -361,11 +357,10 @@ def test_a_failed_rabbitmq_connection_names_the_url_with_the_password_masked() -
 def test_rabbitmq_side_rejections_land_in_the_dead_letter_queue(rabbitmq_url: str, rabbitmq_queue: str):
     with connect(rabbitmq_url) as broker:
         broker.publish(rabbitmq_queue, b"x")
-        raw = pika.BlockingConnection(pika.URLParameters(rabbitmq_url))
-        channel = raw.channel()
-        method, _props, _body = channel.basic_get(rabbitmq_queue, auto_ack=False)
-        channel.basic_reject(method.delivery_tag, requeue=False)
-        raw.close()
+        with pika.BlockingConnection(pika.URLParameters(rabbitmq_url)) as raw:
+            channel = raw.channel()
+            method, _props, _body = channel.basic_get(rabbitmq_queue, auto_ack=False)
+            channel.basic_reject(method.delivery_tag, requeue=False)
 
         wait_for_depth(broker, dead_letter_queue(rabbitmq_queue), 1)
 
@@ -388,11 +383,16 @@ def test_consume_reconnects_after_the_connection_dropped(proxied_broker, rabbitm
     assert delivery.body == b"x"
 
 
-def test_an_active_consumer_fails_fast_when_the_connection_drops(proxied_broker, rabbitmq_queue: str) -> None:
+@pytest.mark.parametrize("reconnected_meanwhile", [False, True], ids=["dropped", "reconnected-by-publish"])
+def test_an_active_consumer_fails_fast_when_its_connection_is_lost(
+    proxied_broker, rabbitmq_queue: str, reconnected_meanwhile: bool
+) -> None:
     broker, proxy = proxied_broker
     consumer = broker.consume(rabbitmq_queue, idle_timeout=IDLE)
     assert next(consumer) is None
     proxy.drop_connections()
+    if reconnected_meanwhile:
+        broker.publish(rabbitmq_queue, b"x")  # the consumer's channel died with the old connection
 
     with pytest.raises(BrokerError, match="lost"):
         take(consumer, 1, timeout=5)

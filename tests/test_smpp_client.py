@@ -25,6 +25,7 @@ from engage.engine.smpp.receipts_text import receipt_from_deliver
 from engage.engine.smpp.simulator import SmscSimulator
 
 VENDOR_TLV = 0x1401  # in the vendor-specific range: no library knows it
+Factory = Callable[..., SmscSimulator]
 
 
 def run(coro: Coroutine[Any, Any, Any]) -> Any:
@@ -47,12 +48,14 @@ async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> Non
 
 
 async def send_one(client: EsmeClient, n: int = 0, **kwargs: Any) -> Any:
-    return await client.submit(source="ENGAGE", destination=f"2547{n:08d}", short_message=b"hi %d" % n, **kwargs)
+    return await client.submit(
+        source="ENGAGE", destination=f"2547{n:08d}", short_message=b"hi %d" % n, **kwargs
+    )
 
 
 @contextlib.asynccontextmanager
 async def scripted_smsc(script: Callable[[Any], list[bytes]]) -> AsyncIterator[int]:
-    """A bare SMSC whose every answer is written by the test, for wire situations the simulator never creates."""
+    """A bare SMSC answering as the test says, for wire situations the simulator never creates."""
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while (pdu := await codec.read_pdu(reader)) is not None:
@@ -123,7 +126,7 @@ def test_submits_return_distinct_message_ids(smsc: SmscSimulator) -> None:
     assert len({r.message_id for r in results}) == 20
 
 
-def test_window_caps_outstanding_submits_per_bind(smsc_factory: Callable[..., SmscSimulator]) -> None:
+def test_window_caps_outstanding_submits_per_bind(smsc_factory: Factory) -> None:
     sim = smsc_factory(response_delay=0.03)
     seen: list[int] = []
 
@@ -168,22 +171,22 @@ def test_receipts_arrive_with_matching_ids_and_both_tlvs(smsc: SmscSimulator) ->
     assert smsc.stats()["receipts_acked"] == 5
 
 
-def test_throttled_submit_returns_status_0x58_without_message_id(smsc_factory: Callable[..., SmscSimulator]) -> None:
+def test_throttled_submit_returns_status_0x58_without_message_id(smsc_factory: Factory) -> None:
     sim = smsc_factory(throttle_rate=1.0)
 
     async def scenario() -> Any:
-        async with contextlib.AsyncExitStack() as stack:
-            client = EsmeClient(config(sim))
-            await client.connect()
-            stack.push_async_callback(client.close)
-            return await send_one(client)
+        client = EsmeClient(config(sim))
+        await client.connect()
+        result = await send_one(client)
+        await client.close()
+        return result
 
     result = run(scenario())
     assert result.status == consts.SMPP_ESME_RTHROTTLED
     assert result.message_id is None
 
 
-def test_failed_submit_returns_submit_fail_status(smsc_factory: Callable[..., SmscSimulator]) -> None:
+def test_failed_submit_returns_submit_fail_status(smsc_factory: Factory) -> None:
     sim = smsc_factory(fail_rate=1.0)
 
     async def scenario() -> Any:
@@ -196,7 +199,7 @@ def test_failed_submit_returns_submit_fail_status(smsc_factory: Callable[..., Sm
     assert run(scenario()).status == consts.SMPP_ESME_RSUBMITFAIL
 
 
-def test_deliver_refused_by_on_deliver_is_resent_and_then_acked(smsc_factory: Callable[..., SmscSimulator]) -> None:
+def test_deliver_refused_by_on_deliver_is_resent_and_then_acked(smsc_factory: Factory) -> None:
     sim = smsc_factory(receipt_delay=0.0, retry_delay=0.05)
     attempts: list[str | None] = []
 
@@ -219,7 +222,7 @@ def test_deliver_refused_by_on_deliver_is_resent_and_then_acked(smsc_factory: Ca
 
 
 def test_dropped_connection_fails_pending_submits_with_connection_error(
-    smsc_factory: Callable[..., SmscSimulator],
+    smsc_factory: Factory,
 ) -> None:
     sim = smsc_factory(response_delay=10.0)
 
@@ -266,7 +269,7 @@ def test_client_can_bind_again_after_the_connection_dropped(smsc: SmscSimulator)
     assert smsc.stats()["binds"] == 2
 
 
-def test_unanswered_submit_raises_submit_timeout(smsc_factory: Callable[..., SmscSimulator]) -> None:
+def test_unanswered_submit_raises_submit_timeout(smsc_factory: Factory) -> None:
     sim = smsc_factory(response_delay=5.0)
 
     async def scenario() -> None:
@@ -361,9 +364,10 @@ def test_deliver_sm_with_an_unknown_tlv_is_delivered_and_acked() -> None:
 
     def script(pdu: Any) -> list[bytes]:
         if pdu.command.startswith("bind_"):
-            receipt = codec.make("deliver_sm", sequence=77, source_addr="254700000001", destination_addr="ENGAGE",
-                                 esm_class=4, short_message=b"id:abc stat:DELIVRD", receipted_message_id="abc",
-                                 message_state=2)
+            receipt = codec.make(
+                "deliver_sm", sequence=77, source_addr="254700000001", destination_addr="ENGAGE", esm_class=4,
+                short_message=b"id:abc stat:DELIVRD", receipted_message_id="abc", message_state=2,
+            )
             return [bind_ok(pdu), with_vendor_tlv(codec.encode(receipt))]
         if pdu.command == "deliver_sm_resp":
             acks.append(pdu)
@@ -401,7 +405,8 @@ def test_submit_sm_resp_error_with_empty_body_decodes() -> None:
 
 
 def test_error_responses_are_encoded_header_only() -> None:
-    raw = codec.encode(codec.make("submit_sm_resp", sequence=9, status=consts.SMPP_ESME_RTHROTTLED, message_id="x"))
+    resp = codec.make("submit_sm_resp", sequence=9, status=consts.SMPP_ESME_RTHROTTLED, message_id="x")
+    raw = codec.encode(resp)
     assert raw == struct.pack(">LLLL", 16, 0x80000004, 0x58, 9)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from sqlalchemy import Engine
@@ -22,7 +23,5 @@ async def _serve(engine: Engine, host: str, port: int, stop: asyncio.Event | Non
 
 def serve(engine: Engine, host: str, port: int) -> None:
     print(f"engage web UI at http://{host}:{port}", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(engine, host, port))
-    except KeyboardInterrupt:
-        pass

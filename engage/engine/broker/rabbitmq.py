@@ -305,10 +305,11 @@ class RabbitMqBroker(Broker):
             return channel
 
         channel = self._with_reconnect(subscribe)
+        conn = self._conn
         settler = _ChannelSettler(self, channel)
         try:
             while True:
-                self._wait_for(arrived, cancelled, idle_timeout)
+                self._wait_for(conn, channel, arrived, cancelled, idle_timeout)
                 if not arrived:
                     yield None
                     continue
@@ -320,18 +321,23 @@ class RabbitMqBroker(Broker):
                 except Exception:  # on the way out; the server requeues anyway
                     log.debug("error closing consumer channel", exc_info=True)
 
-    def _wait_for(self, arrived: deque, cancelled: list[str], idle_timeout: float) -> None:
+    def _wait_for(self, conn: Any, channel: BlockingChannel, arrived: deque, cancelled: list[str],
+                  idle_timeout: float) -> None:
+        """Pump the connection until a message arrives or idle_timeout passes.
+
+        Fails rather than idling forever if this consumer's connection or channel is gone, including
+        when another call on this broker already reconnected (the new connection knows nothing of it).
+        """
         deadline = time.monotonic() + idle_timeout
         while not arrived:
             self._check_open()
             if cancelled:
                 raise BrokerError(f"RabbitMQ cancelled the consumer on {cancelled[0]!r} (queue deleted?)")
+            if conn is not self._conn or not conn.is_open or not channel.is_open:
+                raise BrokerError(f"lost {mask_url(self._url)} while consuming; consume() again")
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
-            conn = self._conn
-            if conn is None or not conn.is_open:
-                raise BrokerError(f"connection to {mask_url(self._url)} lost while consuming")
             try:
                 conn.process_data_events(time_limit=remaining)
             except _CONNECTION_LOST as exc:

@@ -1,6 +1,13 @@
 """Provider kinds: each kind is one module that registers itself in KINDS."""
 
-from engage.engine.providers.base import KINDS, DeliverySink, InboundSms, OutboundSms, ProviderConnection, SendOutcome
 from engage.engine.providers import smpp as _smpp  # noqa: F401  (registers "smpp")
+from engage.engine.providers.base import (
+    KINDS,
+    DeliverySink,
+    InboundSms,
+    OutboundSms,
+    ProviderConnection,
+    SendOutcome,
+)
 
 __all__ = ["KINDS", "DeliverySink", "InboundSms", "OutboundSms", "ProviderConnection", "SendOutcome"]

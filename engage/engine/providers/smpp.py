@@ -49,7 +49,7 @@ class SmppProvider(ProviderConnection):
                 await client.connect()
                 log.info("provider %s: bound to %s:%s", self.name, self.smpp_config.host, self.smpp_config.port)
                 return
-            except (OSError, SmppConnectionError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, OSError, SmppConnectionError) as exc:
                 log.warning("provider %s: bind failed (%s); retrying in %.1fs", self.name, exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
@@ -96,7 +96,7 @@ class SmppProvider(ProviderConnection):
                 result = await client.submit(source=sms.sender, destination=sms.to.lstrip("+"),
                                              short_message=payload, data_coding=data_coding,
                                              esm_class=esm_class, registered_delivery=1)
-            except (SmppConnectionError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, SmppConnectionError) as exc:
                 log.warning("provider %s: submit of message %s interrupted (%s); retrying", self.name, sms.id, exc)
                 status = 0x08
                 await asyncio.sleep(delay)

@@ -1,0 +1,146 @@
+"""Delivery receipt text as SMSCs really write it, and receipts read from deliver_sm."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from engage.engine.smpp.client import DeliverSm
+from engage.engine.smpp.receipts_text import (
+    FINAL_STATS,
+    format_receipt_text,
+    is_final,
+    parse_receipt_text,
+    receipt_deliver_fields,
+    receipt_from_deliver,
+)
+
+STANDARD = (
+    "id:0123456789 sub:001 dlvrd:001 submit date:2405011200 done date:2405011201 stat:DELIVRD err:000 "
+    "text:Hello there"
+)
+
+
+def deliver(short_message: bytes = b"", esm_class: int = 0x04, **overrides: object) -> DeliverSm:
+    fields: dict[str, object] = {
+        "source_addr": "254700000001", "destination_addr": "ENGAGE", "esm_class": esm_class, "data_coding": 0,
+        "short_message": short_message, "receipted_message_id": None, "message_state": None,
+        "network_error_code": None, "sar": None, "message_payload": None,
+    }
+    fields.update(overrides)
+    return DeliverSm(**fields)  # type: ignore[arg-type]
+
+
+def test_standard_receipt_text_parses_into_every_field() -> None:
+    assert parse_receipt_text(STANDARD) == {
+        "id": "0123456789", "sub": "001", "dlvrd": "001",
+        "submit_date": datetime(2024, 5, 1, 12, 0), "done_date": datetime(2024, 5, 1, 12, 1),
+        "stat": "DELIVRD", "err": "000", "text": "Hello there",
+    }
+
+
+def test_keys_are_matched_in_any_case_including_capitalised_text() -> None:
+    parsed = parse_receipt_text("ID:ab12 SUB:001 DLVRD:001 Submit Date:2405011200 Done Date:2405011201 "
+                                "Stat:delivrd Err:000 Text:Hi")
+    assert (parsed["id"], parsed["stat"], parsed["err"], parsed["text"]) == ("ab12", "DELIVRD", "000", "Hi")
+    assert parsed["done_date"] == datetime(2024, 5, 1, 12, 1)
+
+
+def test_dates_with_seconds_are_understood() -> None:
+    parsed = parse_receipt_text("id:1 submit date:240501120005 done date:240501120159 stat:DELIVRD")
+    assert parsed["submit_date"] == datetime(2024, 5, 1, 12, 0, 5)
+    assert parsed["done_date"] == datetime(2024, 5, 1, 12, 1, 59)
+
+
+def test_missing_fields_come_back_as_none() -> None:
+    parsed = parse_receipt_text("id:77 stat:UNDELIV")
+    assert (parsed["id"], parsed["stat"]) == ("77", "UNDELIV")
+    assert parsed["sub"] is parsed["dlvrd"] is parsed["err"] is parsed["text"] is None
+    assert parsed["submit_date"] is parsed["done_date"] is None
+
+
+def test_extra_spaces_around_keys_and_values_are_tolerated() -> None:
+    parsed = parse_receipt_text("id: 55   sub:001  dlvrd:000   submit  date: 2405011200  done_date:2405011300 "
+                                " stat: EXPIRED   err: 012  text:")
+    assert (parsed["id"], parsed["stat"], parsed["err"]) == ("55", "EXPIRED", "012")
+    assert parsed["done_date"] == datetime(2024, 5, 1, 13, 0)
+
+
+def test_impossible_dates_become_none_instead_of_failing() -> None:
+    assert parse_receipt_text("id:1 done date:2413991299 stat:DELIVRD")["done_date"] is None
+
+
+def test_words_inside_the_message_text_do_not_override_real_fields() -> None:
+    parsed = parse_receipt_text("id:real stat:DELIVRD err:000 text:id:fake stat:REJECTD")
+    assert (parsed["id"], parsed["stat"], parsed["text"]) == ("real", "DELIVRD", "id:fake stat:REJECTD")
+
+
+@pytest.mark.parametrize(("written", "normalised"), [("DELIVERED", "DELIVRD"), ("undeliverable", "UNDELIV"),
+                                                     ("Rejected", "REJECTD"), ("ACCEPTED", "ACCEPTD")])
+def test_long_stat_spellings_are_normalised(written: str, normalised: str) -> None:
+    assert parse_receipt_text(f"id:1 stat:{written}")["stat"] == normalised
+
+
+def test_format_then_parse_round_trips_and_cuts_text_to_twenty_characters() -> None:
+    text = format_receipt_text("abc", "UNDELIV", err="034", submit_date=datetime(2024, 1, 2, 3, 4),
+                               done_date=datetime(2024, 1, 2, 3, 9), text="x" * 30)
+    parsed = parse_receipt_text(text)
+    assert (parsed["id"], parsed["stat"], parsed["err"], parsed["dlvrd"]) == ("abc", "UNDELIV", "034", "000")
+    assert parsed["done_date"] == datetime(2024, 1, 2, 3, 9)
+    assert parsed["text"] == "x" * 20
+
+
+def test_final_and_non_final_stats() -> None:
+    assert {"DELIVRD", "UNDELIV", "EXPIRED", "REJECTD", "DELETED"} == FINAL_STATS
+    assert is_final("delivered") and not is_final("ENROUTE") and not is_final("ACCEPTD")
+
+
+def test_receipt_tlvs_win_over_the_text() -> None:
+    d = deliver(b"id:from-text stat:DELIVRD err:000", receipted_message_id="from-tlv", message_state=5)
+    receipt = receipt_from_deliver(d)
+    assert receipt is not None
+    assert (receipt.message_id, receipt.stat, receipt.final) == ("from-tlv", "UNDELIV", True)
+
+
+def test_receipt_text_is_the_fallback_when_tlvs_are_absent() -> None:
+    receipt = receipt_from_deliver(deliver(STANDARD.encode()))
+    assert receipt is not None
+    assert (receipt.message_id, receipt.stat, receipt.err) == ("0123456789", "DELIVRD", "000")
+    assert receipt.done_at == datetime(2024, 5, 1, 12, 1)
+
+
+def test_receipt_text_in_message_payload_is_read() -> None:
+    receipt = receipt_from_deliver(deliver(message_payload=b"id:9 stat:EXPIRED err:001"))
+    assert receipt is not None and (receipt.message_id, receipt.stat) == ("9", "EXPIRED")
+
+
+def test_sme_delivery_acknowledgement_counts_as_a_receipt() -> None:
+    assert receipt_from_deliver(deliver(b"id:5 stat:DELIVRD", esm_class=0x08)) is not None
+
+
+def test_subscriber_message_is_not_a_receipt() -> None:
+    assert receipt_from_deliver(deliver(b"id:5 stat:DELIVRD", esm_class=0x00)) is None
+    assert receipt_from_deliver(deliver(b"hello", esm_class=0x40)) is None
+
+
+def test_receipt_without_any_message_id_is_dropped() -> None:
+    assert receipt_from_deliver(deliver(b"stat:DELIVRD")) is None
+
+
+def test_unknown_message_state_falls_back_to_the_text_stat() -> None:
+    receipt = receipt_from_deliver(deliver(b"id:1 stat:DELIVRD", message_state=42))
+    assert receipt is not None and receipt.stat == "DELIVRD"
+
+
+def test_network_error_code_fills_a_missing_err() -> None:
+    receipt = receipt_from_deliver(deliver(b"id:1", message_state=5, network_error_code=b"\x03\x00\x22"))
+    assert receipt is not None and receipt.err == "034"
+
+
+def test_receipt_deliver_fields_carry_state_in_both_tlvs_and_text() -> None:
+    fields = receipt_deliver_fields("m1", handset="254700000001", sender="ENGAGE", stat="EXPIRED", err="005",
+                                    submit_date=datetime(2024, 1, 1), done_date=datetime(2024, 1, 2))
+    assert (fields["receipted_message_id"], fields["message_state"], fields["esm_class"]) == ("m1", 3, 0x04)
+    assert (fields["source_addr"], fields["destination_addr"]) == ("254700000001", "ENGAGE")
+    assert parse_receipt_text(fields["short_message"].decode())["stat"] == "EXPIRED"

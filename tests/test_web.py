@@ -1,0 +1,66 @@
+"""The web process serves campaigns and their counts, as pages and as JSON, over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+from sqlalchemy import insert
+
+from engage.engine import campaigns
+from engage.engine.asyncloop import LoopThread
+from engage.engine.segments import store as segments
+from engage.engine.store.schema import Message
+from engage.engine.templates import store as templates
+from engage.web.app import make_app
+
+
+@pytest.fixture
+def site(engine):
+    loop = LoopThread()
+
+    async def listen():
+        return make_app(engine).listen(0, address="127.0.0.1")
+
+    server = loop.run(listen())
+    port = next(iter(server._sockets.values())).getsockname()[1]
+    yield engine, f"http://127.0.0.1:{port}"
+    loop.loop.call_soon_threadsafe(server.stop)
+    loop.stop()
+
+
+def _campaign(engine, name: str) -> int:
+    with engine.begin() as conn:
+        sid = segments.create(conn, f"s-{name}", {"field": "city", "value": "X"}, actor="t")
+        tid = templates.create(conn, f"t-{name}", {"en": "hi"}, default_language="en", actor="t")
+        cid = campaigns.create(conn, name=name, segment_id=sid, template_id=tid, sender_id="Engage", actor="t")
+        conn.execute(insert(Message.__table__), [
+            {"campaign_id": cid, "subscriber_id": i, "msisdn": f"+99890100000{i}", "status": status}
+            for i, status in enumerate(["delivered", "delivered", "failed", "submitted"])])
+    return cid
+
+
+def test_campaign_page_shows_counts_by_status_with_names_escaped(site):
+    engine, base = site
+    cid = _campaign(engine, "<script>alert(1)</script>")
+    html = urllib.request.urlopen(f"{base}/campaigns/{cid}").read().decode()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<script>alert(1)</script>" not in html
+    assert 'data-status="delivered">2<' in html
+
+
+def test_campaigns_api_gives_counts_as_json(site):
+    engine, base = site
+    cid = _campaign(engine, "Spring")
+    data = json.loads(urllib.request.urlopen(f"{base}/api/v1/campaigns/{cid}").read())
+    assert data["name"] == "Spring"
+    assert (data["counts"]["delivered"], data["counts"]["failed"], data["counts"]["submitted"]) == (2, 1, 1)
+
+
+def test_an_unknown_campaign_is_a_404(site):
+    _, base = site
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(f"{base}/api/v1/campaigns/999")
+    assert err.value.code == 404
