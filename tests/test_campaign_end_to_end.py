@@ -111,3 +111,24 @@ def test_separate_worker_processes_run_the_campaign_on_postgres_and_rabbitmq(bac
     assert [p.returncode for p in workers] == [0, 0, 0], outputs
     assert counts["delivered"] == 197
     assert_simulator_agrees(engine, sim, campaign_id)
+
+
+def test_a_malformed_send_batch_goes_to_the_dead_letter_queue_and_sending_goes_on(backend, smsc_factory, tmp_path):
+    from engage.engine.queues import send_queue
+
+    engine, broker_url, _ = backend
+    sim = smsc_factory(receipt_delay=0.02)
+    campaign_id = launch_campaign(engine, tmp_path, sim.port, 30)
+    broker = connect(broker_url)
+    broker.publish(send_queue(1), b'{"provider_id": 1, "messages": "not a list"}')
+    stop, threads = _run_workers(engine, broker_url)
+    try:
+        counts = wait_until_done(engine, campaign_id)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+    assert counts["delivered"] == 27
+    assert broker.depth(send_queue(1) + ".dlq") == 1
+    broker.delete(send_queue(1))
+    broker.close()

@@ -61,8 +61,8 @@ def test_missing_fields_come_back_as_none() -> None:
 
 
 def test_extra_spaces_around_keys_and_values_are_tolerated() -> None:
-    parsed = parse_receipt_text("id: 55   sub:001  dlvrd:000   submit  date: 2405011200  done_date:2405011300 "
-                                " stat: EXPIRED   err: 012  text:")
+    parsed = parse_receipt_text("id: 55   sub:001  dlvrd:000   submit  date: 2405011200 "
+                                " done_date:2405011300  stat: EXPIRED   err: 012  text:")
     assert (parsed["id"], parsed["stat"], parsed["err"]) == ("55", "EXPIRED", "012")
     assert parsed["done_date"] == datetime(2024, 5, 1, 13, 0)
 

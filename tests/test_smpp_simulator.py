@@ -150,6 +150,24 @@ def test_no_receipt_is_sent_when_none_was_requested(smsc_factory: Factory) -> No
     assert sim.stats()["receipts_sent"] == 0
 
 
+def test_receipts_wait_for_a_receiver_bind_when_only_a_transmitter_is_bound(smsc: SmscSimulator) -> None:
+    delivered: list[DeliverSm] = []
+
+    async def on_deliver(d: DeliverSm) -> None:
+        delivered.append(d)
+
+    async def scenario() -> str:
+        [result] = await submit_many(smsc, 1)
+        await asyncio.sleep(0.1)
+        receiver = EsmeClient(config(smsc, bind_mode="receiver"), on_deliver)
+        await receiver.connect()
+        await wait_until(lambda: len(delivered) == 1)
+        await receiver.close()
+        return result.message_id
+
+    assert run(scenario()) == delivered[0].receipted_message_id
+
+
 def test_receipts_round_robin_over_the_accounts_receiver_binds(smsc: SmscSimulator) -> None:
     counts = {"a": 0, "b": 0}
 
@@ -241,7 +259,9 @@ def test_absurd_command_length_closes_the_connection(smsc: SmscSimulator) -> Non
     async def scenario() -> Any:
         raw = await RawSession.open(smsc)
         raw.writer.write(struct.pack(">LLLL", 0x7FFFFFFF, 4, 0, 1))
-        return await codec.read_pdu(raw.reader)
+        after = await codec.read_pdu(raw.reader)
+        raw.close()
+        return after
 
     assert run(scenario()) is None
 
@@ -268,6 +288,27 @@ def test_receipt_left_unacked_by_a_vanished_receiver_goes_to_the_next_bind(smsc_
 
     assert run(scenario()) == delivered[0].receipted_message_id
     assert sim.stats()["receipts_sent"] == 2
+
+
+def test_mo_message_reaches_on_deliver_and_is_not_a_receipt(smsc: SmscSimulator) -> None:
+    delivered: list[DeliverSm] = []
+
+    async def on_deliver(d: DeliverSm) -> None:
+        delivered.append(d)
+
+    async def scenario() -> None:
+        client = EsmeClient(config(smsc, bind_mode="receiver"), on_deliver)
+        await client.connect()
+        smsc.deliver_mo("254700000001", "22555", "STOP")
+        await wait_until(lambda: len(delivered) == 1)
+        await client.close()
+
+    run(scenario())
+    [mo] = delivered
+    assert (mo.source_addr, mo.destination_addr, mo.short_message) == ("254700000001", "22555", b"STOP")
+    assert (mo.esm_class, mo.data_coding) == (0, 0)
+    assert receipt_from_deliver(mo) is None
+    assert smsc.stats()["mo_acked"] == 1
 
 
 def test_mo_text_outside_ascii_goes_out_as_ucs2(smsc: SmscSimulator) -> None:
@@ -321,4 +362,5 @@ def test_cli_rejects_mismatched_system_ids_and_passwords() -> None:
     from engage.engine.smpp.simulator import main
 
     with pytest.raises(SystemExit):
-        main(["--system-id", "a", "--system-id", "b", "--system-id", "c", "--password", "1", "--password", "2"])
+        main(["--system-id", "a", "--system-id", "b", "--system-id", "c", "--password", "1",
+              "--password", "2"])

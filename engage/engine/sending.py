@@ -5,6 +5,7 @@ redelivered after a crash skips what the database already shows as submitted).""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import logging
 import threading
@@ -42,10 +43,10 @@ class ProviderSendLoop:
             for delivery in broker.consume(queue, prefetch=self.prefetch, idle_timeout=0.02):
                 if delivery is not None:
                     started = self._start(delivery)
-                    if started is None:
-                        delivery.ack()
-                    else:
+                    if started is not None:
                         in_flight.append((delivery, *started))
+                    elif not delivery.settled:  # nothing left to send in it
+                        delivery.ack()
                 in_flight = self._finish(in_flight, block=len(in_flight) >= self.prefetch)
                 if self.stop.is_set() and not in_flight:
                     break
@@ -67,7 +68,10 @@ class ProviderSendLoop:
     def _finish(self, in_flight: list, *, block: bool) -> list:
         remaining = []
         for i, (delivery, campaign_id, future) in enumerate(in_flight):
-            if not future.done() and not (block and i == 0):
+            if block and i == 0:
+                # bounded, so the broker connection keeps answering heartbeats while we wait
+                concurrent.futures.wait([future], timeout=1.0)
+            if not future.done():
                 remaining.append((delivery, campaign_id, future))
                 continue
             try:

@@ -122,8 +122,6 @@ class RabbitMqBroker(Broker):
     def __repr__(self) -> str:
         return f"RabbitMqBroker({mask_url(self._url)!r})"
 
-    # -- connection -----------------------------------------------------------------------------------
-
     def _connect_once(self) -> None:
         try:
             self._conn = pika.BlockingConnection(self._params)
@@ -212,8 +210,8 @@ class RabbitMqBroker(Broker):
             self._hold = self._connection().channel()
         return self._hold
 
-    def _probing(self, op: Callable[[BlockingChannel], int], missing: int = 0) -> int:
-        """Run ``op`` on the probe channel; a missing queue yields ``missing`` instead of an error."""
+    def _probing(self, op: Callable[[BlockingChannel], int]) -> int:
+        """Run ``op`` on the probe channel; a missing queue yields 0 instead of an error."""
 
         def run() -> int:
             try:
@@ -221,12 +219,10 @@ class RabbitMqBroker(Broker):
             except px.ChannelClosedByBroker as exc:
                 self._probe = None
                 if exc.reply_code == _NOT_FOUND:
-                    return missing
+                    return 0
                 raise BrokerError(f"RabbitMQ refused: {exc.reply_text}") from exc
 
         return self._with_reconnect(run)
-
-    # -- queues -------------------------------------------------------------------------------------
 
     def declare(self, queue: str) -> None:
         check_queue_name(queue)
@@ -265,22 +261,23 @@ class RabbitMqBroker(Broker):
             self._declared.discard(name)
             self._probing(lambda ch, name=name: ch.queue_delete(name).method.message_count)
 
-    # -- messages -----------------------------------------------------------------------------------
-
     def publish(self, queue: str, body: bytes, headers: dict[str, Any] | None = None) -> None:
         check_queue_name(queue)
         body = check_body(body)
         properties = pika.BasicProperties(delivery_mode=2, headers=normalize_headers(headers))
 
         def run() -> None:
-            self._declare(queue)
-            try:
-                self._control_channel().basic_publish("", queue, body, properties, mandatory=True)
-            except px.UnroutableError as exc:
-                self._declared.discard(queue)
-                raise BrokerError(f"message to {queue!r} was unroutable (queue deleted?)") from exc
-            except px.NackError as exc:
-                raise BrokerError(f"RabbitMQ refused to store a message for {queue!r} (nack)") from exc
+            for attempt in (1, 2):  # the queue may have been deleted since we declared it: once more
+                self._declare(queue)
+                try:
+                    self._control_channel().basic_publish("", queue, body, properties, mandatory=True)
+                    return
+                except px.UnroutableError as exc:
+                    self._declared.discard(queue)
+                    if attempt == 2:
+                        raise BrokerError(f"message to {queue!r} was unroutable") from exc
+                except px.NackError as exc:
+                    raise BrokerError(f"RabbitMQ refused to store a message for {queue!r} (nack)") from exc
 
         self._with_reconnect(run)
 
@@ -297,6 +294,7 @@ class RabbitMqBroker(Broker):
         cancelled: list[str] = []
 
         def subscribe() -> BlockingChannel:
+            self._declared.discard(queue)  # really declare: consuming a deleted queue would fail
             self._declare(queue)
             channel = self._connection().channel()
             channel.basic_qos(prefetch_count=prefetch)
@@ -383,8 +381,6 @@ class RabbitMqBroker(Broker):
             self._drop()
             raise BrokerError(f"replay of {dlq!r} stopped after {moved} messages: {exc!r}") from exc
         return moved
-
-    # -- lifecycle ----------------------------------------------------------------------------------
 
     def close(self) -> None:
         if self._closed:

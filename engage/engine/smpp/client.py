@@ -105,6 +105,7 @@ class EsmeClient:
         self.smsc_system_id: str | None = None
         self._on_deliver = on_deliver
         self._window = asyncio.Semaphore(config.window)
+        self._connecting = asyncio.Lock()
         self._seq = codec.SequenceSource()
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._deliveries: set[asyncio.Task[None]] = set()
@@ -123,9 +124,15 @@ class EsmeClient:
         return self._in_flight
 
     async def connect(self) -> None:
-        """Open TCP and bind; a no-op when already bound, a fresh session after a loss or close."""
-        if self._bound:
-            return
+        """Open TCP and bind; a no-op when already bound, a fresh session after a loss or close.
+
+        Concurrent callers (say, every sender that just saw the connection drop) share one attempt.
+        """
+        async with self._connecting:
+            if not self._bound:
+                await self._connect()
+
+    async def _connect(self) -> None:
         await self._teardown()
         cfg = self.config
         try:
@@ -134,18 +141,11 @@ class EsmeClient:
             )
         except (OSError, TimeoutError) as exc:
             raise SmppConnectionError(f"cannot connect to {cfg.host}:{cfg.port}: {exc!r}") from exc
-        sock = writer.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._writer = writer
         self._reader_task = asyncio.create_task(self._read_loop(reader, writer))
-        bind = codec.make(
-            f"bind_{cfg.bind_mode}",
-            sequence=self._seq.next_sequence(),
-            system_id=cfg.system_id,
-            password=cfg.password,
-            system_type=cfg.system_type,
-        )
+        bind = codec.make(f"bind_{cfg.bind_mode}", sequence=self._seq.next_sequence(),
+                          system_id=cfg.system_id, password=cfg.password, system_type=cfg.system_type)
         try:
             resp = await self._request(bind)
         except ResponseTimeout as exc:
@@ -154,9 +154,9 @@ class EsmeClient:
         except BaseException:
             await self._teardown()
             raise
-        if resp.status != consts.SMPP_ESME_ROK:
+        if resp.status != consts.SMPP_ESME_ROK or resp.command == "generic_nack":
             await self._teardown()
-            raise BindError(resp.status)
+            raise BindError(resp.status or consts.SMPP_ESME_RBINDFAIL)
         self._bound = True
         self.smsc_system_id = codec.opt_str(getattr(resp, "system_id", None))
         log.info("bound %s as %s to %s:%s", cfg.system_id, cfg.bind_mode, cfg.host, cfg.port)
@@ -230,8 +230,6 @@ class EsmeClient:
                 await self._request(unbind, timeout=min(self.config.response_timeout, UNBIND_WAIT))
         await self._teardown()
 
-    # -- internals -------------------------------------------------------------------------
-
     async def _request(
         self, pdu: Any, timeout_error: type[ResponseTimeout] = ResponseTimeout, timeout: float | None = None
     ) -> Any:
@@ -296,9 +294,9 @@ class EsmeClient:
                 if pdu is None:
                     break
                 self._dispatch(pdu)
-        except (codec.FramingError, ConnectionError, OSError) as exc:
+        except Exception as exc:  # framing, a reset, or a bug: this session cannot go on either way
             reason = exc
-            log.warning("SMPP connection to %s:%s broken: %s", self.config.host, self.config.port, exc)
+            log.warning("SMPP connection to %s:%s broken: %r", self.config.host, self.config.port, exc)
         finally:
             self._connection_lost(writer, reason)
 

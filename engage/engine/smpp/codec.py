@@ -33,7 +33,6 @@ __all__ = [
     "as_str",
     "decode",
     "encode",
-    "is_response",
     "make",
     "opt_str",
     "read_pdu",
@@ -47,10 +46,10 @@ _HEADER = struct.Struct(">LLLL")
 _TLV_HEADER = struct.Struct(">HH")
 _TLV_NAMES = {code: name for name, code in consts.OPTIONAL_PARAMS.items()}
 
-# Responses whose body SMPP 3.4 says is omitted when command_status is non-zero.
 # Optional parameters smpplib can put on a submit_sm.
 SUBMIT_SM_TLVS = frozenset(name for name in command.SubmitSM.params if name in consts.OPTIONAL_PARAMS)
 
+# Responses whose body SMPP 3.4 says is omitted when command_status is non-zero.
 _BODYLESS_ON_ERROR = frozenset(
     {
         "submit_sm_resp",
@@ -114,10 +113,6 @@ def encode(pdu: Any) -> bytes:
         code = command_codes.get_command_code(pdu.command)
         return _HEADER.pack(MIN_PDU_LENGTH, code, pdu.status, pdu.sequence)
     return pdu.generate()
-
-
-def is_response(pdu: Any) -> bool:
-    return bool(command_codes.get_command_code(pdu.command) & 0x80000000)
 
 
 def decode(data: bytes) -> Any:

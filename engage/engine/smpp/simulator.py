@@ -74,12 +74,8 @@ class _Session:
     unacked: dict[int, _Outbound] = field(default_factory=dict)
     outstanding: int = 0
 
-    @property
-    def closing(self) -> bool:
-        return self.writer.transport.is_closing()
-
     def send(self, pdu: Any) -> None:
-        if not self.closing:
+        if not self.writer.is_closing():
             self.writer.write(encode(pdu))
 
 
@@ -127,9 +123,8 @@ class SmscSimulator:
             self._server.close()
             await self._server.wait_closed()
         self._ticker, self._server = None, None
-        tasks = list(self._sessions.values())
-        self.drop_connections()
-        if tasks:
+        if tasks := list(self._sessions.values()):
+            self.drop_connections()
             await asyncio.wait(tasks, timeout=2)
 
     def stop_thread(self) -> None:
@@ -191,6 +186,8 @@ class SmscSimulator:
                     await writer.drain()
         except (FramingError, ConnectionError, OSError) as exc:
             log.debug("session %s ended: %r", session.system_id, exc)
+        except Exception:
+            log.exception("session %s failed", session.system_id)
         finally:
             self._session_gone(session)
 
@@ -306,7 +303,7 @@ class SmscSimulator:
 
     def _dispatch(self, item: _Outbound) -> None:
         """Send to the next receiver bind of the account, or hold it until one binds."""
-        receivers = [s for s in self._receivers.get(item.system_id, ()) if not s.closing]
+        receivers = [s for s in self._receivers.get(item.system_id, ()) if not s.writer.is_closing()]
         if not receivers:
             self._backlog[item.system_id].append(item)
             return
