@@ -191,6 +191,29 @@ def test_receipts_round_robin_over_the_accounts_receiver_binds(smsc: SmscSimulat
     assert counts == {"a": 5, "b": 5}
 
 
+def test_unacked_deliveries_per_bind_never_exceed_the_deliver_window(smsc_factory: Factory) -> None:
+    sim = smsc_factory(receipt_delay=0.0, deliver_window=3)
+    busy, peak = 0, 0
+
+    async def slow(d: DeliverSm) -> None:
+        nonlocal busy, peak
+        busy += 1
+        peak = max(peak, busy)
+        await asyncio.sleep(0.02)
+        busy -= 1
+
+    async def scenario() -> None:
+        client = EsmeClient(config(sim), slow)
+        await client.connect()
+        await asyncio.gather(*(client.submit(source="ENGAGE", destination=f"2547{n:08d}", short_message=b"hi")
+                               for n in range(12)))
+        await wait_until(lambda: sim.stats()["receipts_acked"] == 12)
+        await client.close()
+
+    run(scenario())
+    assert peak == 3
+
+
 def test_stats_are_kept_per_system_id(smsc_factory: Factory) -> None:
     sim = smsc_factory(accounts={"alpha": "pw-a", "beta": "pw-b"})
 

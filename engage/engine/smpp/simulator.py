@@ -83,15 +83,15 @@ class SmscSimulator:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, accounts: dict[str, str] | None = None,
                  receipt_delay: float = 0.05, fail_rate: float = 0.0, throttle_rate: float = 0.0,
                  undeliverable_rate: float = 0.0, seed: int | None = None, id_format: str = "hex",
-                 response_delay: float = 0.0, retry_delay: float = 0.2) -> None:
-        """``response_delay`` holds every submit_sm_resp back, so a client's window can be observed."""
+                 response_delay: float = 0.0, retry_delay: float = 0.2, deliver_window: int = 10) -> None:
+        """``response_delay`` makes a client's window visible; ``deliver_window`` caps unacked deliver_sms."""
         if id_format not in ("hex", "decimal", "uuid"):
             raise ValueError(f"id_format must be hex, decimal or uuid, not {id_format!r}")
         self.host, self.port, self.id_format = host, port, id_format
         self.accounts = dict(accounts) if accounts is not None else {"engage": "secret"}
         self.receipt_delay, self.response_delay, self.retry_delay = receipt_delay, response_delay, retry_delay
         self.fail_rate, self.throttle_rate = fail_rate, throttle_rate
-        self.undeliverable_rate = undeliverable_rate
+        self.undeliverable_rate, self.deliver_window = undeliverable_rate, deliver_window
         self.receipt_stats: dict[str, str] = {}  # message id -> stat of the receipt it was given
         self.received: list[Received] = []
         self._rng = random.Random(seed)
@@ -302,8 +302,9 @@ class SmscSimulator:
         return format(self._next_id, "x") if self.id_format == "hex" else str(self._next_id)
 
     def _dispatch(self, item: _Outbound) -> None:
-        """Send to the next receiver bind of the account, or hold it until one binds."""
-        receivers = [s for s in self._receivers.get(item.system_id, ()) if not s.writer.is_closing()]
+        """Send to the account's next receiver bind with room in its window, or hold it until one has."""
+        receivers = [s for s in self._receivers.get(item.system_id, ())
+                     if not s.writer.is_closing() and len(s.unacked) < self.deliver_window]
         if not receivers:
             self._backlog[item.system_id].append(item)
             return
@@ -322,6 +323,8 @@ class SmscSimulator:
         self._counts[f"{item.kind}_{'acked' if acked else 'nacked'}"] += 1
         if not acked:
             self._later(self.retry_delay, lambda: self._dispatch(item))
+        if self._backlog.get(item.system_id):  # a window slot just opened
+            self._dispatch(self._backlog[item.system_id].popleft())
 
     def _later(self, delay: float, action: Callable[[], None]) -> None:
         heapq.heappush(self._due, (time.monotonic() + delay, next(self._order), action))
@@ -375,8 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None)
     args = parser.parse_args(argv)
     ids, passwords = args.system_id or ["engage"], args.password or ["secret"]
-    if len(passwords) == 1:
-        passwords = passwords * len(ids)
+    passwords = passwords * len(ids) if len(passwords) == 1 else passwords
     if len(passwords) != len(ids):
         parser.error("give one --password per --system-id, or a single --password for all")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s smsc-sim %(message)s")
