@@ -15,11 +15,6 @@ class Settings:
     broker_url: str
     exports_dir: Path
     default_region: str
-    cookie_secret: str
-
-    @property
-    def home(self) -> Path:
-        return DEFAULT_HOME
 
 
 def load() -> Settings:
@@ -29,5 +24,4 @@ def load() -> Settings:
         broker_url=os.environ.get("ENGAGE_BROKER_URL", "memory://"),
         exports_dir=Path(os.environ.get("ENGAGE_EXPORTS_DIR", "exports")),
         default_region=os.environ.get("ENGAGE_DEFAULT_REGION", "UZ"),
-        cookie_secret=os.environ.get("ENGAGE_COOKIE_SECRET", ""),
     )

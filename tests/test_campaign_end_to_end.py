@@ -3,6 +3,7 @@ dispatcher, broker, SMPP over TCP to the simulator, receipts back, counts settle
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -51,23 +52,25 @@ def _delete_queues(broker_url: str) -> None:
     broker.close()
 
 
-def _run_workers(engine, broker_url):
+@contextlib.contextmanager
+def running_workers(engine, broker_url):
+    """dispatch, send and receipts as threads of this process, stopped cleanly afterwards."""
     stop = threading.Event()
     threads = runner.start(["receipts", "send", "dispatch"], engine, broker_url, stop)
-    return stop, threads
+    try:
+        yield
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
 
 
 def test_every_recipient_is_delivered_and_matches_what_the_smsc_received(backend, smsc_factory, tmp_path):
     engine, broker_url, _ = backend
     sim = smsc_factory(receipt_delay=0.05)
     campaign_id = launch_campaign(engine, tmp_path, sim.port, 120)
-    stop, threads = _run_workers(engine, broker_url)
-    try:
+    with running_workers(engine, broker_url):
         counts = wait_until_done(engine, campaign_id)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(timeout=30)
     assert counts["delivered"] == 117
     assert sum(counts.values()) == 117
     assert_simulator_agrees(engine, sim, campaign_id)
@@ -77,13 +80,8 @@ def test_refused_throttled_and_undeliverable_messages_each_end_in_the_right_stat
     engine, broker_url, _ = backend
     sim = smsc_factory(receipt_delay=0.02, fail_rate=0.05, throttle_rate=0.2, undeliverable_rate=0.1, seed=11)
     campaign_id = launch_campaign(engine, tmp_path, sim.port, 150)
-    stop, threads = _run_workers(engine, broker_url)
-    try:
+    with running_workers(engine, broker_url):
         counts = wait_until_done(engine, campaign_id)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(timeout=30)
     assert sim.stats()["throttled"] > 0
     assert counts["failed"] > 0 and counts["undelivered"] > 0 and counts["delivered"] > 0
     assert counts["failed"] + counts["undelivered"] + counts["delivered"] == 147
@@ -121,13 +119,8 @@ def test_a_malformed_send_batch_goes_to_the_dead_letter_queue_and_sending_goes_o
     campaign_id = launch_campaign(engine, tmp_path, sim.port, 30)
     broker = connect(broker_url)
     broker.publish(send_queue(1), b'{"provider_id": 1, "messages": "not a list"}')
-    stop, threads = _run_workers(engine, broker_url)
-    try:
+    with running_workers(engine, broker_url):
         counts = wait_until_done(engine, campaign_id)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(timeout=30)
     assert counts["delivered"] == 27
     assert broker.depth(send_queue(1) + ".dlq") == 1
     broker.delete(send_queue(1))

@@ -313,7 +313,8 @@ def test_receipt_left_unacked_by_a_vanished_receiver_goes_to_the_next_bind(smsc_
     assert sim.stats()["receipts_sent"] == 2
 
 
-def test_mo_message_reaches_on_deliver_and_is_not_a_receipt(smsc: SmscSimulator) -> None:
+def receive_mo(smsc: SmscSimulator, text: str) -> list[DeliverSm]:
+    """Bind a receiver, have the simulator send one MO message, return what arrived."""
     delivered: list[DeliverSm] = []
 
     async def on_deliver(d: DeliverSm) -> None:
@@ -322,12 +323,16 @@ def test_mo_message_reaches_on_deliver_and_is_not_a_receipt(smsc: SmscSimulator)
     async def scenario() -> None:
         client = EsmeClient(config(smsc, bind_mode="receiver"), on_deliver)
         await client.connect()
-        smsc.deliver_mo("254700000001", "22555", "STOP")
+        smsc.deliver_mo("254700000001", "22555", text)
         await wait_until(lambda: len(delivered) == 1)
         await client.close()
 
     run(scenario())
-    [mo] = delivered
+    return delivered
+
+
+def test_mo_message_reaches_on_deliver_and_is_not_a_receipt(smsc: SmscSimulator) -> None:
+    [mo] = receive_mo(smsc, "STOP")
     assert (mo.source_addr, mo.destination_addr, mo.short_message) == ("254700000001", "22555", b"STOP")
     assert (mo.esm_class, mo.data_coding) == (0, 0)
     assert receipt_from_deliver(mo) is None
@@ -335,19 +340,7 @@ def test_mo_message_reaches_on_deliver_and_is_not_a_receipt(smsc: SmscSimulator)
 
 
 def test_mo_text_outside_ascii_goes_out_as_ucs2(smsc: SmscSimulator) -> None:
-    delivered: list[DeliverSm] = []
-
-    async def on_deliver(d: DeliverSm) -> None:
-        delivered.append(d)
-
-    async def scenario() -> None:
-        client = EsmeClient(config(smsc, bind_mode="receiver"), on_deliver)
-        await client.connect()
-        smsc.deliver_mo("254700000001", "22555", "Habari 😀")
-        await wait_until(lambda: len(delivered) == 1)
-        await client.close()
-
-    run(scenario())
+    delivered = receive_mo(smsc, "Habari 😀")
     assert delivered[0].data_coding == 8
     assert delivered[0].short_message.decode("utf-16-be") == "Habari 😀"
     assert receipt_from_deliver(delivered[0]) is None
