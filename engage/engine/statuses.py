@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-PENDING, QUEUED, SUBMITTED = "pending", "queued", "submitted"
+PENDING, QUEUED, SENDING, SUBMITTED = "pending", "queued", "sending", "submitted"
 DELIVERED, UNDELIVERED, EXPIRED, REJECTED, FAILED, CANCELLED = (
     "delivered", "undelivered", "expired", "rejected", "failed", "cancelled")
-IN_FLIGHT = (PENDING, QUEUED, SUBMITTED)
+IN_FLIGHT = (PENDING, QUEUED, SENDING, SUBMITTED)
 FINAL = (DELIVERED, UNDELIVERED, EXPIRED, REJECTED, FAILED, CANCELLED)
 ALL = IN_FLIGHT + FINAL
 

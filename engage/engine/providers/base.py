@@ -44,6 +44,18 @@ class DeliverySink(Protocol):
     async def inbound(self, provider_id: int, sms: InboundSms) -> None: ...
 
 
+@dataclass
+class ProviderStats:
+    """Counters a provider kind keeps as it sends; read for `engage provider status`, the
+    router's health and /metrics. Only ever incremented, from the provider's event loop."""
+
+    submitted_parts: int = 0
+    throttled: int = 0  # ESME_RTHROTTLED / ESME_RMSGQFUL / HTTP 429 answers
+    temporary_errors: int = 0  # retried: timeouts, dropped connections, 5xx, temporary SMPP codes
+    permanent_errors: int = 0  # messages failed with the provider's code
+    reconnects: int = 0
+
+
 class ProviderConnection(ABC):
     kind: ClassVar[str]
 
@@ -53,6 +65,17 @@ class ProviderConnection(ABC):
         self.config = config
         self.tps = tps
         self.sink = sink
+        self.stats = ProviderStats()
+
+    @classmethod
+    def validate_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """The config as stored, or ValueError naming the bad field: checked when a provider is
+        added or updated, so a typo never reaches a running sender."""
+        return config
+
+    def status(self) -> dict[str, Any]:
+        """Live figures for `engage provider status`: binds_up, binds, in_flight, window, healthy."""
+        return {"binds_up": 1, "binds": 1, "in_flight": 0, "window": 0, "healthy": True}
 
     @abstractmethod
     async def start(self) -> None: ...

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -114,6 +115,28 @@ class Provider(Base):
     created_at: Mapped[datetime] = mapped_column(server_default=_now())
 
 
+class ProviderStatus(Base):
+    """What each sender last saw of its providers, written every few seconds: health for the
+    router, figures for `engage provider status`."""
+
+    __tablename__ = "provider_status"
+
+    provider_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    worker: Mapped[str] = mapped_column(String(100), primary_key=True)  # host:pid of the sender
+    healthy: Mapped[bool] = mapped_column(Boolean, default=True)
+    binds_up: Mapped[int] = mapped_column(Integer, default=0)
+    binds: Mapped[int] = mapped_column(Integer, default=0)
+    in_flight: Mapped[int] = mapped_column(Integer, default=0)
+    window: Mapped[int] = mapped_column(Integer, default=0)  # in-flight capacity: binds x window
+    tps: Mapped[float] = mapped_column(Float, default=0.0)  # parts per second over the last interval
+    submitted: Mapped[int] = mapped_column(BigInteger, default=0)  # counters since the sender started
+    throttled: Mapped[int] = mapped_column(BigInteger, default=0)
+    temporary_errors: Mapped[int] = mapped_column(BigInteger, default=0)
+    permanent_errors: Mapped[int] = mapped_column(BigInteger, default=0)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(server_default=_now())
+
+
 class Campaign(Base):
     __tablename__ = "campaigns"
 
@@ -147,8 +170,13 @@ class Message(Base):
     parts: Mapped[int | None] = mapped_column(SmallInteger)
     provider_id: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(String(64))
+    price: Mapped[Decimal | None] = mapped_column(Numeric(14, 6))  # for all its parts, in `currency`
+    currency: Mapped[str | None] = mapped_column(String(3))
+    network: Mapped[str | None] = mapped_column(String(16))  # MCC-MNC or matched prefix the route was priced on
+    tried_providers: Mapped[str | None] = mapped_column(String(200))  # "3,7": routes that rejected it (failover)
     created_at: Mapped[datetime] = mapped_column(server_default=_now())
     queued_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]  # a sender took it (status "sending"); a lease, swept when stale
     submitted_at: Mapped[datetime | None]
     done_at: Mapped[datetime | None]
 
@@ -167,6 +195,8 @@ class MessagePart(Base):
     part_no: Mapped[int] = mapped_column(SmallInteger)
     provider_id: Mapped[int] = mapped_column(Integer)
     provider_message_id: Mapped[str] = mapped_column(String(72))
+    # the same id in the other base (hex <-> decimal): providers' receipts may quote either
+    alt_message_id: Mapped[str | None] = mapped_column(String(72), index=True)
     status: Mapped[str] = mapped_column(String(12), default="submitted")
     error: Mapped[str | None] = mapped_column(String(64))
     submitted_at: Mapped[datetime] = mapped_column(server_default=_now())

@@ -1,0 +1,37 @@
+"""`engage`: the one command line. Every command works against ENGAGE_DATABASE_URL and
+ENGAGE_BROKER_URL (SQLite file and in-process broker by default).
+
+Each command group lives in its own module with a `register(sub)` function; add a module
+to COMMAND_GROUPS to add a group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import sys
+
+from engage.cli import campaign_commands, data_commands, process_commands, provider_commands
+
+COMMAND_GROUPS = [data_commands, provider_commands, campaign_commands, process_commands]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="engage", description=__doc__.split("\n\n")[0])
+    p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = p.add_subparsers(dest="command", required=True)
+    for group in COMMAND_GROUPS:
+        group.register(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["smsc-sim"]:  # the simulator parses its own options, --help included
+        return process_commands.cmd_smsc_sim(argparse.Namespace(rest=argv[1:]))
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args.actor = f"cli:{getpass.getuser()}"
+    return args.fn(args)

@@ -1,0 +1,103 @@
+"""Commands that load data: the schema, subscribers, segments, templates."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from engage import config
+from engage.cli.common import emit, engine, json_arg
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from engage.engine.store.migrate import current, upgrade
+
+    url = config.load().database_url
+    upgrade(url)
+    print(f"database at revision {current(url)}")
+    return 0
+
+
+def cmd_import_subscribers(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from engage.engine.subscribers_import import RowError, import_csv, write_rejections
+
+    settings = config.load()
+    path = Path(args.file)
+    if not path.exists():
+        raise SystemExit(f"error: {path}: no such file")
+    total = max(sum(1 for _ in path.open(encoding="utf-8-sig")) - 1, 0)
+    with Progress(disable=args.quiet, transient=True) as progress:
+        task = progress.add_task(f"importing {path.name}", total=total)
+        try:
+            report = import_csv(engine(), path, args.region or settings.default_region,
+                                progress=lambda n: progress.update(task, completed=n))
+        except RowError as exc:
+            raise SystemExit(f"error: {exc}") from None
+    out = report.as_dict()
+    if report.rejected:
+        report_path = Path(args.report or path.with_suffix(".rejected.csv"))
+        write_rejections(report, report_path)
+        out["report"] = str(report_path)
+    emit(out)
+    return 0
+
+
+def cmd_segment_create(args: argparse.Namespace) -> int:
+    from engage.engine.segments import audience, store
+    from engage.engine.segments.criteria import SegmentError
+
+    db = engine()
+    definition = json_arg(args.definition)
+    try:
+        with db.begin() as conn:
+            segment_id = store.create(conn, args.name, definition, actor=args.actor)
+            counted = audience.count(conn, definition)
+    except SegmentError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    emit({"segment_id": segment_id, **counted})
+    return 0
+
+
+def cmd_template_create(args: argparse.Namespace) -> int:
+    from engage.engine.templates import store
+
+    variants = {args.language: args.body}
+    for item in args.variant or []:
+        lang, _, body = item.partition("=")
+        variants[lang.strip()] = body
+    try:
+        with engine().begin() as conn:
+            template_id = store.create(conn, args.name, variants, default_language=args.language, actor=args.actor)
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    emit({"template_id": template_id})
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="action", required=True)
+    db.add_parser("upgrade", help="run migrations up to the latest").set_defaults(fn=cmd_db_upgrade)
+
+    imp = sub.add_parser("import", help="import data").add_subparsers(dest="what", required=True)
+    s = imp.add_parser("subscribers", help="upsert subscribers from a CSV file (msisdn column required)")
+    s.add_argument("file")
+    s.add_argument("--region", help="default region for numbers without a country code (ENGAGE_DEFAULT_REGION)")
+    s.add_argument("--report", help="where to write rejected rows (default FILE.rejected.csv)")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(fn=cmd_import_subscribers)
+
+    seg = sub.add_parser("segment", help="audiences").add_subparsers(dest="action", required=True)
+    s = seg.add_parser("create", help="save a segment from a JSON tree of criteria and print its count")
+    s.add_argument("--name", required=True)
+    s.add_argument("--definition", required=True, help='JSON or @file, e.g. {"and": [{"field": "city", "value": "X"}]}')
+    s.set_defaults(fn=cmd_segment_create)
+
+    tpl = sub.add_parser("template", help="message templates").add_subparsers(dest="action", required=True)
+    s = tpl.add_parser("create", help="save a template (Jinja2, sandboxed)")
+    s.add_argument("--name", required=True)
+    s.add_argument("--body", required=True, help="e.g. 'Hello {{ first_name | default(\"friend\") }}'")
+    s.add_argument("--language", default="en", help="language of --body, and the default variant")
+    s.add_argument("--variant", action="append", help="another language: LANG=BODY (repeatable)")
+    s.set_defaults(fn=cmd_template_create)
