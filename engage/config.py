@@ -15,6 +15,10 @@ class Settings:
     broker_url: str
     exports_dir: Path
     default_region: str
+    send_lease: float = 60.0  # s a sender may hold a claimed message before the sweeper takes it back
+    republish_after: float = 30.0  # s a queued message may wait, its provider's queue empty, before re-publish
+    orphan_after: float = 86_400.0  # s an unmatched receipt is re-scanned before it is set aside as orphaned
+    max_queued_batches: int = 40  # per provider queue: the dispatcher waits while a queue holds this many
 
 
 def load() -> Settings:
@@ -24,4 +28,8 @@ def load() -> Settings:
         broker_url=os.environ.get("ENGAGE_BROKER_URL", "memory://"),
         exports_dir=Path(os.environ.get("ENGAGE_EXPORTS_DIR", "exports")),
         default_region=os.environ.get("ENGAGE_DEFAULT_REGION", "UZ"),
+        send_lease=float(os.environ.get("ENGAGE_SEND_LEASE", "60")),
+        republish_after=float(os.environ.get("ENGAGE_REPUBLISH_AFTER", "30")),
+        orphan_after=float(os.environ.get("ENGAGE_ORPHAN_AFTER", "86400")),
+        max_queued_batches=int(os.environ.get("ENGAGE_MAX_QUEUED_BATCHES", "40")),
     )

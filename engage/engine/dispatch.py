@@ -1,27 +1,35 @@
 """The dispatcher: takes a campaign's pending messages a batch at a time, renders them,
-routes them, marks them queued, and publishes one broker message per provider per batch.
+routes them (least cost, healthy, not a provider that already rejected the message), marks
+them queued with their route and price, and publishes one broker message per provider.
 
 The database is marked first and the broker second: a crash in between leaves messages
-`queued` in the database, where they can be found again; never a message the broker
+`queued` in the database, where the sweeper finds them again; never a message the broker
 carries that the database does not know about.
+
+A provider whose queue already holds `max_queued_batches` gets nothing more until it drains:
+its messages wait as `pending` in the database, not in RabbitMQ's memory.
 """
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
+from decimal import Decimal
 from typing import Any
 
 from jinja2.exceptions import SecurityError
-from sqlalchemy import Engine, bindparam, func, select, update
+from sqlalchemy import Engine, func, select
 
+from engage import config
+from engage.engine import send_batches
 from engage.engine import statuses as st
 from engage.engine.broker import Broker
 from engage.engine.campaigns import complete_finished
 from engage.engine.events import record
+from engage.engine.providers.base import OutboundSms
 from engage.engine.queues import send_queue
-from engage.engine.routing import NoRoute, Router
-from engage.engine.store.schema import Campaign, Message, Subscriber
+from engage.engine.routing import NoRoute, RouterCache
+from engage.engine.store.bulk import update_from_values
+from engage.engine.store.schema import Campaign, Message, Provider, Subscriber
 from engage.engine.templates.render import FIELDS, TemplateError
 from engage.engine.templates.store import TemplateSet
 
@@ -29,10 +37,13 @@ messages = Message.__table__
 
 
 class Dispatcher:
-    def __init__(self, engine: Engine, broker: Broker, *, batch_size: int = 500):
+    def __init__(self, engine: Engine, broker: Broker, *, batch_size: int = 500,
+                 max_queued_batches: int | None = None):
         self.engine = engine
         self.broker = broker
         self.batch_size = batch_size
+        self.max_queued_batches = max_queued_batches or config.load().max_queued_batches
+        self.routers = RouterCache()
         self._templates: dict[int, TemplateSet] = {}
 
     def run_once(self) -> int:
@@ -40,7 +51,9 @@ class Dispatcher:
         with self.engine.connect() as conn:
             running = conn.execute(select(Campaign.id, Campaign.template_id, Campaign.sender_id).where(
                 Campaign.status == st.CAMPAIGN_RUNNING).order_by(Campaign.id)).all()
-        queued = sum(self.dispatch_batch(c.id, c.template_id, c.sender_id) for c in running)
+            provider_ids = conn.execute(select(Provider.id).where(Provider.enabled.is_(True))).scalars().all()
+        busy = {p for p in provider_ids if self.broker.depth(send_queue(p)) >= self.max_queued_batches}
+        queued = sum(self.dispatch_batch(c.id, c.template_id, c.sender_id, busy) for c in running)
         complete_finished(self.engine)
         return queued
 
@@ -49,46 +62,58 @@ class Dispatcher:
             self._templates[template_id] = TemplateSet(conn, template_id)
         return self._templates[template_id]
 
-    def dispatch_batch(self, campaign_id: int, template_id: int, sender_id: str) -> int:
+    def dispatch_batch(self, campaign_id: int, template_id: int, sender_id: str,
+                       busy: set[int] | frozenset[int] = frozenset()) -> int:
         columns = [getattr(Subscriber, f) for f in FIELDS if f != "msisdn"] + [Subscriber.attributes]
-        query = (select(Message.id, Message.msisdn, *columns)
+        query = (select(Message.id, Message.msisdn, Message.tried_providers, Message.error.label("last_error"),
+                        *columns)
                  .join(Subscriber, Subscriber.id == Message.subscriber_id)
                  .where(Message.campaign_id == campaign_id, Message.status == st.PENDING)
                  .order_by(Message.id).limit(self.batch_size))
         if self.engine.dialect.name == "postgresql":
             query = query.with_for_update(of=Message, skip_locked=True)
-        by_provider: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        by_provider: dict[int, list[OutboundSms]] = defaultdict(list)
         with self.engine.begin() as conn:
             rows = conn.execute(query).mappings().all()
             if not rows:
                 return 0
             templates = self._template_set(conn, template_id)
-            router = Router(conn)
+            router = self.routers.get(conn)
             updates, failures = [], []
             for row in rows:
-                context = dict(row)
-                context["sender"] = sender_id
+                tried = [int(t) for t in (row["tried_providers"] or "").split(",") if t]
                 try:
+                    route = router.choose(row["msisdn"], exclude=tried)
+                    if route.provider_id in busy:
+                        continue  # stays pending until that provider's queue drains
+                    context: dict[str, Any] = dict(row)
+                    context["sender"] = sender_id
                     rendered = templates.for_language(row["language"]).render(context)
-                    route = router.choose(row["msisdn"])
-                except (NoRoute, TemplateError, SecurityError) as exc:
-                    failures.append({"mid": row["id"], "error": str(exc)[:64]})
+                except NoRoute as exc:  # after a failover, the last provider's own code says most
+                    failures.append({"id": row["id"], "error": (row["last_error"] if tried else None)
+                                     or str(exc)[:64]})
                     continue
-                updates.append({"mid": row["id"], "body": rendered.text, "encoding": rendered.info.encoding,
-                                "parts": rendered.info.parts, "provider_id": route.provider_id})
-                by_provider[route.provider_id].append(
-                    {"id": row["id"], "to": row["msisdn"], "from": sender_id, "text": rendered.text})
+                except (TemplateError, SecurityError) as exc:
+                    failures.append({"id": row["id"], "error": str(exc)[:64]})
+                    continue
+                parts = rendered.info.parts
+                price = route.price * parts if route.price is not None else None
+                updates.append({"id": row["id"], "body": rendered.text, "encoding": rendered.info.encoding,
+                                "parts": parts, "provider_id": route.provider_id,
+                                "price": Decimal(price) if price is not None else None,
+                                "currency": route.currency, "network": route.network})
+                by_provider[route.provider_id].append(OutboundSms(row["id"], row["msisdn"], sender_id,
+                                                                  rendered.text))
+            pending = messages.c.status == st.PENDING
             if updates:
-                conn.execute(update(messages).where(messages.c.id == bindparam("mid")).values(
-                    status=st.QUEUED, body=bindparam("body"), encoding=bindparam("encoding"),
-                    parts=bindparam("parts"), provider_id=bindparam("provider_id"), queued_at=func.now()),
-                    updates)
-                record(conn, "queued", ({"campaign_id": campaign_id, "message_id": u["mid"]} for u in updates))
+                update_from_values(conn, messages, "id", updates,
+                                   extra={"status": st.QUEUED, "queued_at": func.now()}, where=pending)
+                record(conn, "queued", ({"campaign_id": campaign_id, "message_id": u["id"]} for u in updates))
             if failures:
-                conn.execute(update(messages).where(messages.c.id == bindparam("mid")).values(
-                    status=st.FAILED, error=bindparam("error"), done_at=func.now()), failures)
-                record(conn, "failed", ({"campaign_id": campaign_id, "message_id": f["mid"]} for f in failures))
+                update_from_values(conn, messages, "id", failures,
+                                   extra={"status": st.FAILED, "done_at": func.now()}, where=pending)
+                record(conn, "failed", ({"campaign_id": campaign_id, "message_id": f["id"],
+                                         "data": {"error": f["error"]}} for f in failures))
         for provider_id, batch in by_provider.items():
-            body = json.dumps({"provider_id": provider_id, "campaign_id": campaign_id, "messages": batch})
-            self.broker.publish(send_queue(provider_id), body.encode())
-        return len(rows)
+            send_batches.publish(self.broker, provider_id, campaign_id, batch)
+        return len(updates) + len(failures)

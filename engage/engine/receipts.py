@@ -1,6 +1,9 @@
 """Delivery receipts: stored as they arrive, then matched to message parts by
 (provider, provider message id). A receipt that matches nothing yet stays stored
 and unmatched, and is matched when its submit response is recorded: never dropped.
+
+Ids are compared lower-cased, and also in the other base (provider_ids.alternate_id): some
+SMSCs answer a submit with a hex id and quote it in decimal in the receipt.
 """
 
 from __future__ import annotations
@@ -9,31 +12,34 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, func, insert, or_, select
 
 from engage.engine import statuses as st
 from engage.engine.events import record
+from engage.engine.provider_ids import alternate_id, normalise_id
+from engage.engine.store.bulk import update_from_values, update_ids
+from engage.engine.store.database import seconds_ago
 from engage.engine.store.schema import InboundMessage, Message, MessagePart, Receipt
 
 receipts = Receipt.__table__
 parts = MessagePart.__table__
 messages = Message.__table__
 
-
-def normalise_id(provider_message_id: str) -> str:
-    """Providers echo their ids back in another case than they gave them."""
-    return provider_message_id.strip().lower()
+ALT_MATCH_AFTER = 2.0  # seconds: first give the receipt a chance to match its id as quoted
 
 
 def store(engine: Engine, provider_id: int, items: list[dict[str, Any]], inbound: list[dict[str, Any]]) -> None:
     """items: {"id", "stat", "err", "done_at" (ISO or None)} as the sender's sink published them."""
     with engine.begin() as conn:
         if items:
-            conn.execute(insert(receipts), [
-                {"provider_id": provider_id, "provider_message_id": normalise_id(r["id"]), "stat": r["stat"],
-                 "err": r.get("err"), "matched": False,
-                 "done_at": datetime.fromisoformat(r["done_at"]) if r.get("done_at") else None}
-                for r in items])
+            rows = []
+            for r in items:
+                norm = normalise_id(r["id"])
+                rows.append({"provider_id": provider_id, "provider_message_id": norm,
+                             "alt_message_id": alternate_id(norm), "stat": r["stat"], "err": r.get("err"),
+                             "matched": False, "orphaned": False,
+                             "done_at": datetime.fromisoformat(r["done_at"]) if r.get("done_at") else None})
+            conn.execute(insert(receipts), rows)
         if inbound:
             conn.execute(insert(InboundMessage.__table__), [
                 {"provider_id": provider_id, "source": m["source"], "destination": m["destination"],
@@ -44,24 +50,39 @@ def store(engine: Engine, provider_id: int, items: list[dict[str, Any]], inbound
 
 def match_pending(engine: Engine, limit: int = 5000) -> int:
     """Match unmatched receipts to parts, and settle every message whose parts are all final."""
+    same_provider = MessagePart.provider_id == Receipt.provider_id
+    unmatched = and_(Receipt.matched.is_(False), Receipt.orphaned.is_(False))
+    columns = (Receipt.id.label("rid"), MessagePart.id.label("pid"), MessagePart.message_id,
+               Receipt.stat, Receipt.err)
     with engine.begin() as conn:
-        rows = conn.execute(
-            select(Receipt.id.label("rid"), MessagePart.id.label("pid"), MessagePart.message_id,
-                   Receipt.stat, Receipt.err, Receipt.done_at)
-            .join(MessagePart, (MessagePart.provider_id == Receipt.provider_id)
-                  & (MessagePart.provider_message_id == Receipt.provider_message_id))
-            .where(Receipt.matched.is_(False)).order_by(Receipt.id).limit(limit)).all()
+        rows = conn.execute(select(*columns).join(MessagePart, same_provider & (
+            MessagePart.provider_message_id == Receipt.provider_message_id))
+            .where(unmatched).order_by(Receipt.id).limit(limit)).all()
+        if len(rows) < limit:  # then try the other base, for receipts old enough not to be merely early
+            rows += conn.execute(select(*columns).join(MessagePart, same_provider & or_(
+                MessagePart.alt_message_id == Receipt.provider_message_id,
+                MessagePart.provider_message_id == Receipt.alt_message_id))
+                .where(unmatched, Receipt.received_at < seconds_ago(engine, ALT_MATCH_AFTER),
+                       Receipt.id.notin_([r.rid for r in rows]))
+                .order_by(Receipt.id).limit(limit - len(rows))).all()
         if not rows:
             return 0
-        conn.execute(update(receipts).where(receipts.c.id == bindparam("r")).values(matched=True),
-                     [{"r": r.rid} for r in rows])
+        update_ids(conn, receipts, list({r.rid for r in rows}), {"matched": True})
         final = [r for r in rows if r.stat in st.RECEIPT_FINAL]
         if final:
-            conn.execute(update(parts).where(parts.c.id == bindparam("p")).values(
-                status=bindparam("s"), error=bindparam("e"), done_at=func.now()),
-                [{"p": r.pid, "s": st.RECEIPT_FINAL[r.stat], "e": r.err} for r in final])
+            update_from_values(conn, parts, "id", [{"id": r.pid, "status": st.RECEIPT_FINAL[r.stat],
+                                                    "error": r.err} for r in final],
+                               extra={"done_at": func.now()})
         _settle(conn, {r.message_id for r in final})
     return len(rows)
+
+
+def orphan_stale(engine: Engine, older_than: float) -> int:
+    """Receipts that matched nothing for this long stop being re-scanned; they stay stored and counted."""
+    with engine.begin() as conn:
+        return conn.execute(receipts.update().where(
+            receipts.c.matched.is_(False), receipts.c.orphaned.is_(False),
+            receipts.c.received_at < seconds_ago(engine, older_than)).values(orphaned=True)).rowcount
 
 
 def _settle(conn, message_ids: set[int]) -> None:  # noqa: ANN001
@@ -71,18 +92,16 @@ def _settle(conn, message_ids: set[int]) -> None:  # noqa: ANN001
     for message_id, status in conn.execute(select(MessagePart.message_id, MessagePart.status).where(
             MessagePart.message_id.in_(message_ids))):
         by_message[message_id].append(status)
-    settled = []
+    settled: dict[str, list[int]] = defaultdict(list)
     for message_id, statuses in by_message.items():
         outcome = st.combine_parts(statuses)
         if outcome is not None:
-            settled.append({"m": message_id, "s": outcome})
+            settled[outcome].append(message_id)
     if not settled:
         return
-    in_flight = or_(*(messages.c.status == s for s in st.IN_FLIGHT))  # no IN list: executemany
-    conn.execute(update(messages).where(messages.c.id == bindparam("m"), in_flight).values(
-        status=bindparam("s"), done_at=func.now()), settled)
-    campaign_of = dict(conn.execute(select(Message.id, Message.campaign_id).where(
-        Message.id.in_([s["m"] for s in settled]))).all())
-    for status in {s["s"] for s in settled}:
-        record(conn, status, ({"campaign_id": campaign_of.get(s["m"]), "message_id": s["m"]}
-                              for s in settled if s["s"] == status))
+    all_ids = [m for ids in settled.values() for m in ids]
+    campaign_of = dict(conn.execute(select(Message.id, Message.campaign_id).where(Message.id.in_(all_ids))).all())
+    for status, ids in settled.items():
+        update_ids(conn, messages, ids, {"status": status, "done_at": func.now()},
+                   where=messages.c.status.in_(st.IN_FLIGHT))
+        record(conn, status, ({"campaign_id": campaign_of.get(m), "message_id": m} for m in ids))

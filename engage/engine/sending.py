@@ -1,21 +1,24 @@
 """The sending loop of one provider: broker batches in, provider submits out, outcomes
-recorded in the database, and only then the batch acknowledged (at-least-once; a batch
-redelivered after a crash skips what the database already shows as submitted)."""
+recorded in the database, and only then the batch acknowledged (at-least-once).
+
+Each message is claimed in the database before it is sent, so a batch delivered twice (a
+redelivery after a crash, a sweeper re-publish) sends only what nobody has claimed yet."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import json
 import logging
 import threading
 from concurrent.futures import Future
 
 from engage.engine.asyncloop import LoopThread
-from engage.engine.broker import Delivery, connect
+from engage.engine.broker import BrokerError, Delivery
+from engage.engine.broker.consuming import consume_forever
 from engage.engine.providers.base import OutboundSms, ProviderConnection, SendOutcome
 from engage.engine.queues import send_queue
-from engage.engine.submits import record_outcomes, still_queued
+from engage.engine.send_batches import MalformedBatch, decode
+from engage.engine.submits import claim, record_outcomes
 
 log = logging.getLogger(__name__)
 
@@ -35,35 +38,41 @@ class ProviderSendLoop:
         self.prefetch = prefetch
 
     def run(self) -> None:
-        broker = connect(self.broker_url)
         queue = send_queue(self.provider.provider_id)
-        broker.declare(queue)
         in_flight: list[tuple[Delivery, int, Future]] = []
-        try:
-            for delivery in broker.consume(queue, prefetch=self.prefetch, idle_timeout=0.02):
-                if delivery is not None:
+        # in_flight outlives a lost broker connection: what was sent is still recorded
+        for _broker, delivery in consume_forever(self.broker_url, queue, self.stop, prefetch=self.prefetch,
+                                                 idle_timeout=0.02):
+            if delivery is not None:
+                try:
                     started = self._start(delivery)
-                    if started is not None:
-                        in_flight.append((delivery, *started))
-                    elif not delivery.settled:  # nothing left to send in it
-                        delivery.ack()
-                in_flight = self._finish(in_flight, block=len(in_flight) >= self.prefetch)
-                if self.stop.is_set() and not in_flight:
-                    break
-        finally:
-            broker.close()
+                except Exception:  # the database is unreachable: give the batch back, try later
+                    log.exception("provider %s: could not claim a batch; returning it", self.provider.name)
+                    _settle(delivery.requeue)
+                    self.stop.wait(1.0)
+                    continue
+                if started is not None:
+                    in_flight.append((delivery, *started))
+                elif not delivery.settled:  # nothing left to send in it
+                    _settle(delivery.ack)
+            in_flight = self._finish(in_flight, block=len(in_flight) >= self.prefetch)
+            if self.stop.is_set() and not in_flight:
+                break
+        # stopping while the broker was away: still record what was sent
+        concurrent.futures.wait([future for _, _, future in in_flight], timeout=60)
+        self._finish(in_flight, block=False)
 
     def _start(self, delivery: Delivery) -> tuple[int, Future] | None:
         try:
-            batch = json.loads(delivery.body)
-            todo = still_queued(self.engine, [m["id"] for m in batch["messages"]])
-            sms = [OutboundSms(m["id"], m["to"], m["from"], m["text"]) for m in batch["messages"] if m["id"] in todo]
-        except (ValueError, KeyError, TypeError) as exc:
-            delivery.reject(f"malformed send batch: {exc}")
+            batch = decode(delivery.body)
+        except MalformedBatch as exc:
+            delivery.reject(str(exc))
             return None
+        mine = claim(self.engine, self.provider.provider_id, [m.id for m in batch.messages])
+        sms = [m for m in batch.messages if m.id in mine]
         if not sms:
             return None
-        return batch["campaign_id"], self.loop.submit(_send_all(self.provider, sms))
+        return batch.campaign_id, self.loop.submit(_send_all(self.provider, sms))
 
     def _finish(self, in_flight: list, *, block: bool) -> list:
         remaining = []
@@ -76,9 +85,26 @@ class ProviderSendLoop:
                 continue
             try:
                 outcomes = future.result()
-                record_outcomes(self.engine, self.provider.provider_id, campaign_id, outcomes)
-                delivery.ack()
-            except Exception:
-                log.exception("provider %s: batch failed; returning it to the queue", self.provider.name)
-                delivery.requeue()
+            except Exception:  # a provider bug: the claims stay, the sweeper re-queues them after the lease
+                log.exception("provider %s: a batch failed to send", self.provider.name)
+                _settle(delivery.requeue)
+                continue
+            self._record(delivery, campaign_id, outcomes)
         return remaining
+
+    def _record(self, delivery: Delivery, campaign_id: int, outcomes: list[SendOutcome]) -> None:
+        try:
+            record_outcomes(self.engine, self.provider.provider_id, campaign_id, outcomes)
+        except Exception:  # the claims stay; the sweeper re-queues them once the lease runs out
+            log.exception("provider %s: could not record a batch's outcomes", self.provider.name)
+            _settle(delivery.requeue)
+            return
+        _settle(delivery.ack)
+
+
+def _settle(action) -> None:  # noqa: ANN001
+    """A delivery from a connection that is gone cannot be settled; RabbitMQ delivers it again."""
+    try:
+        action()
+    except BrokerError as exc:
+        log.warning("could not settle a send batch (%s); it will be delivered again", exc)

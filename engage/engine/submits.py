@@ -1,46 +1,88 @@
-"""Recording what the sender did with a batch: one statement per kind of change, per batch."""
+"""What a sender does with the database around a batch: claim the messages before sending,
+record the outcomes after. One statement per kind of change, per batch.
+
+The claim (queued -> sending) is what makes a batch that the broker delivers twice, or that the
+sweeper re-published, go out once: only the sender whose UPDATE took a message sends it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Engine, bindparam, func, insert, select, update
+from sqlalchemy import Engine, func, insert, or_, select
 
 from engage.engine import statuses as st
 from engage.engine.events import record
+from engage.engine.provider_ids import alternate_id, normalise_id
 from engage.engine.providers.base import SendOutcome
-from engage.engine.receipts import match_pending, normalise_id
+from engage.engine.receipts import match_pending
+from engage.engine.store.bulk import update_from_values, update_ids
 from engage.engine.store.schema import Message, MessagePart
 
 messages = Message.__table__
 parts = MessagePart.__table__
 
-
-def still_queued(engine: Engine, message_ids: Sequence[int]) -> set[int]:
-    """A redelivered batch skips what was already submitted (or cancelled) since it was published."""
-    with engine.connect() as conn:
-        return set(conn.execute(select(Message.id).where(
-            Message.id.in_(message_ids), Message.status == st.QUEUED)).scalars())
+MAX_ROUTES = 3  # a message rejected by this many providers fails for good
 
 
-def record_outcomes(engine: Engine, provider_id: int, campaign_id: int, outcomes: Sequence[SendOutcome]) -> None:
+def claim(engine: Engine, provider_id: int, message_ids: Sequence[int]) -> set[int]:
+    """Take the messages still queued for this provider; returns the ids this sender now owns."""
+    if not message_ids:
+        return set()
+    stmt = (messages.update()
+            .where(messages.c.id.in_(message_ids), messages.c.status == st.QUEUED,
+                   messages.c.provider_id == provider_id)
+            .values(status=st.SENDING, claimed_at=func.now())
+            .returning(messages.c.id))
+    with engine.begin() as conn:
+        return set(conn.execute(stmt).scalars())
+
+
+def record_outcomes(engine: Engine, provider_id: int, campaign_id: int, outcomes: Sequence[SendOutcome],
+                    *, max_routes: int = MAX_ROUTES) -> None:
+    """Sent messages become submitted with one part row per provider id; failed ones fail over
+    to the next route (back to pending, this provider remembered) or, out of routes, fail."""
     sent = [o for o in outcomes if o.ok]
     failed = [o for o in outcomes if not o.ok]
     with engine.begin() as conn:
         if sent:
-            conn.execute(insert(parts), [
-                {"message_id": o.message_id, "part_no": i + 1, "provider_id": provider_id,
-                 "provider_message_id": normalise_id(pid), "status": st.SUBMITTED}
-                for o in sent for i, pid in enumerate(o.part_ids)])
-            conn.execute(update(messages).where(messages.c.id == bindparam("mid"),
-                                                messages.c.status == st.QUEUED).values(
-                status=st.SUBMITTED, submitted_at=func.now()), [{"mid": o.message_id} for o in sent])
+            rows = []
+            for o in sent:
+                for i, pid in enumerate(o.part_ids):
+                    norm = normalise_id(pid)
+                    rows.append({"message_id": o.message_id, "part_no": i + 1, "provider_id": provider_id,
+                                 "provider_message_id": norm, "alt_message_id": alternate_id(norm),
+                                 "status": st.SUBMITTED})
+            conn.execute(insert(parts), rows)
+            # a claim the sweeper took back meanwhile (status queued again) is still this send
+            update_ids(conn, messages, [o.message_id for o in sent],
+                       {"status": st.SUBMITTED, "submitted_at": func.now()},
+                       where=messages.c.status.in_((st.SENDING, st.QUEUED)))
             record(conn, "submitted", ({"campaign_id": campaign_id, "message_id": o.message_id} for o in sent))
         if failed:
-            conn.execute(update(messages).where(messages.c.id == bindparam("mid")).values(
-                status=st.FAILED, error=bindparam("error"), done_at=func.now()),
-                [{"mid": o.message_id, "error": o.error} for o in failed])
-            record(conn, "failed", ({"campaign_id": campaign_id, "message_id": o.message_id,
-                                     "data": {"error": o.error}} for o in failed))
+            _fail_over(conn, provider_id, campaign_id, failed, max_routes)
     if sent:
         match_pending(engine)  # receipts that overtook their submit response
+
+
+def _fail_over(conn, provider_id: int, campaign_id: int, failed: Sequence[SendOutcome],  # noqa: ANN001
+               max_routes: int) -> None:
+    tried_before = dict(conn.execute(select(Message.id, Message.tried_providers).where(
+        Message.id.in_([o.message_id for o in failed]))).all())
+    retry, final = [], []
+    for o in failed:
+        tried = [t for t in (tried_before.get(o.message_id) or "").split(",") if t] + [str(provider_id)]
+        row = {"id": o.message_id, "error": (o.error or "failed")[:64], "tried_providers": ",".join(tried)}
+        (retry if len(tried) < max_routes else final).append(row)
+    # no IN (...) here: SQLite runs these as executemany, which cannot expand a list
+    in_flight = or_(messages.c.status == st.SENDING, messages.c.status == st.QUEUED)
+    if retry:
+        update_from_values(conn, messages, "id", retry,
+                           extra={"status": st.PENDING, "provider_id": None, "claimed_at": None}, where=in_flight)
+        record(conn, "failover", ({"campaign_id": campaign_id, "message_id": r["id"],
+                                   "data": {"provider_id": provider_id, "error": r["error"]}} for r in retry))
+    if final:
+        update_from_values(conn, messages, "id", final, extra={"status": st.FAILED, "done_at": func.now()},
+                           where=in_flight)
+        record(conn, "failed", ({"campaign_id": campaign_id, "message_id": r["id"],
+                                 "data": {"error": r["error"]}} for r in final))

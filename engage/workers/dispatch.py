@@ -1,24 +1,33 @@
-"""The dispatch worker: running campaigns' pending messages -> provider queues."""
+"""The dispatch worker: running campaigns' pending messages -> provider queues; and every few
+seconds the sweeper, which gives lost work back (engine/sweeper.py)."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from sqlalchemy import Engine
 
 from engage.engine.broker import connect
 from engage.engine.dispatch import Dispatcher
+from engage.engine.sweeper import sweep
 
 log = logging.getLogger(__name__)
+
+SWEEP_EVERY = 5.0  # seconds
 
 
 def run(engine: Engine, broker_url: str, stop: threading.Event, *, idle: float = 0.2) -> None:
     broker = connect(broker_url)
     dispatcher = Dispatcher(engine, broker)
+    next_sweep = time.monotonic() + SWEEP_EVERY
     try:
         while not stop.is_set():
             try:
+                if time.monotonic() >= next_sweep:
+                    sweep(engine, broker)
+                    next_sweep = time.monotonic() + SWEEP_EVERY
                 if dispatcher.run_once() == 0:
                     stop.wait(idle)
             except Exception:

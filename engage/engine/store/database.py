@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -23,9 +24,10 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling defers BEGIN; we want BEGIN IMMEDIATE-like
-        # behaviour from SQLAlchemy instead, so writers queue on the busy timeout.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        # BEGIN IMMEDIATE: a transaction that reads and then writes (launch, dispatch, matching)
+        # would otherwise fail at once with "database is locked" when another writer got in
+        # between, since SQLite cannot wait on the busy timeout to upgrade a read lock.
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
@@ -42,3 +44,10 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API objec
 
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+def seconds_ago(engine: Engine, seconds: float) -> datetime:
+    """A moment to compare with timestamps the database wrote with now(): SQLite keeps
+    CURRENT_TIMESTAMP as naive UTC text, PostgreSQL compares aware datetimes."""
+    at = datetime.now(UTC) - timedelta(seconds=seconds)
+    return at.replace(tzinfo=None) if engine.dialect.name == "sqlite" else at

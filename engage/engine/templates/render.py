@@ -50,8 +50,14 @@ class CompiledTemplate:
         if unknown:
             raise TemplateError(f"unknown field {unknown[0]!r}; use one of {', '.join(sorted(allowed))}")
         self.static = not names
+        self._static: Rendered | None = None
 
     def render(self, context: dict[str, Any]) -> Rendered:
+        if self.static:  # the same text for everyone: render and measure it once
+            if self._static is None:
+                text = self._template.render().strip()
+                self._static = Rendered(text, analyse(text))
+            return self._static
         # A NULL column is a missing value: `default` applies and nothing renders as "None".
         text = self._template.render({k: v for k, v in context.items() if v is not None}).strip()
         return Rendered(text, analyse(text))

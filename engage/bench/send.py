@@ -1,0 +1,238 @@
+"""`engage bench send`: one campaign end to end (launch, submit, receipts) on the configured
+database and broker, against built-in SMSC simulators or the configured providers, measured.
+
+Workers run as separate processes (as in production) when the broker is RabbitMQ, and as
+threads of this process with the in-process broker, which cannot be shared between processes.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, func, insert, select, text, update
+
+from engage import config
+from engage.engine import campaigns
+from engage.engine import statuses as st
+from engage.engine.segments import store as segments
+from engage.engine.smpp.simulator import SmscSimulator, start_in_thread
+from engage.engine.store.database import make_engine
+from engage.engine.store.migrate import upgrade
+from engage.engine.store.schema import Campaign, Message, Provider
+from engage.engine.templates import store as templates
+
+PREFIX = "+99897"  # bench subscribers: +99897 followed by a 7-digit index
+BODY = "Hi {{ first_name }}, your weekly offer is here: 2x points on every top-up. Reply STOP to opt out."
+WORKERS = ("receipts", "send", "dispatch")
+
+
+@dataclass
+class Options:
+    recipients: int
+    providers: int = 1
+    window: int = 64
+    binds: int = 2
+    use_configured: bool = False
+    receipt_delay: float = 0.5
+    stall_timeout: float = 60.0  # seconds without progress before the rest counts as lost
+    progress: bool = True
+
+
+@dataclass
+class Run:
+    started: float = 0.0
+    launch_seconds: float = 0.0
+    all_submitted_at: float | None = None
+    all_final_at: float | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    peak_rss_mb: dict[str, float] = field(default_factory=dict)
+
+
+def run(options: Options) -> dict[str, Any]:
+    settings = config.load()
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    seed_subscribers(engine, options.recipients)
+    with ExitStack() as stack:
+        sims: list[SmscSimulator] = []
+        if not options.use_configured:
+            sims = [start_in_thread(receipt_delay=options.receipt_delay, deliver_window=options.window)
+                    for _ in range(options.providers)]
+            for sim in sims:
+                stack.callback(sim.stop_thread)
+            stack.callback(_use_bench_providers(engine, sims, options))
+        campaign_id = _create_campaign(engine, options.recipients)
+        peaks = stack.enter_context(_workers(settings))
+        result = Run(started=time.monotonic())
+        launched = campaigns.launch(engine, campaign_id, actor="bench")
+        result.launch_seconds = time.monotonic() - result.started
+        _wait(engine, campaign_id, launched["recipients"], result, options)
+    result.peak_rss_mb = peaks
+    return _report(options, launched["recipients"], result, sims)
+
+
+def seed_subscribers(engine: Engine, n: int) -> None:
+    """Bench subscribers are made by the database itself: a million rows in seconds, none over the wire."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(
+                "INSERT INTO subscribers (msisdn, first_name, language, attributes, created_at, updated_at) "
+                "SELECT :prefix || lpad(g::text, 7, '0'), 'Name' || g, 'en', '{}', now(), now() "
+                "FROM generate_series(0, :n - 1) g ON CONFLICT (msisdn) DO NOTHING"), {"prefix": PREFIX, "n": n})
+        else:
+            conn.execute(text(
+                "WITH RECURSIVE g(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM g WHERE x < :n - 1) "
+                "INSERT OR IGNORE INTO subscribers (msisdn, first_name, language, attributes, created_at, updated_at) "
+                "SELECT :prefix || printf('%07d', x), 'Name' || x, 'en', '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP "
+                "FROM g"), {"prefix": PREFIX, "n": n})
+
+
+def _create_campaign(engine: Engine, n: int) -> int:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    definition = {"and": [{"field": "msisdn", "op": "ge", "value": f"{PREFIX}0000000"},
+                          {"field": "msisdn", "op": "lt", "value": f"{PREFIX}{n:07d}"}]}
+    with engine.begin() as conn:
+        segment_id = segments.create(conn, f"bench {n} {stamp}", definition, actor="bench")
+        template_id = templates.create(conn, f"bench {stamp}", {"en": BODY}, default_language="en", actor="bench")
+        return campaigns.create(conn, name=f"bench {n} {stamp}", segment_id=segment_id, template_id=template_id,
+                                sender_id="Bench", actor="bench")
+
+
+def _use_bench_providers(engine: Engine, sims: list[SmscSimulator], options: Options):  # noqa: ANN202
+    """Route only to the bench's simulators while it runs; the operator's providers come back after."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    with engine.begin() as conn:
+        others = conn.execute(select(Provider.id).where(Provider.enabled.is_(True))).scalars().all()
+        conn.execute(update(Provider.__table__).where(Provider.id.in_(others)).values(enabled=False))
+        ids = [conn.execute(insert(Provider.__table__).values(
+            name=f"bench-{i}-{stamp}", kind="smpp", tps=1_000_000, priority=100, enabled=True,
+            config={"host": "127.0.0.1", "port": sim.port, "system_id": "engage", "password": "secret",
+                    "binds": options.binds, "window": options.window})).inserted_primary_key[0]
+            for i, sim in enumerate(sims)]
+
+    def restore() -> None:
+        with engine.begin() as conn:
+            conn.execute(update(Provider.__table__).where(Provider.id.in_(ids)).values(enabled=False))
+            conn.execute(update(Provider.__table__).where(Provider.id.in_(others)).values(enabled=True))
+
+    return restore
+
+
+class _workers:
+    """The three workers, as processes on a shared broker or as threads on the in-process one."""
+
+    def __init__(self, settings: config.Settings):
+        self.settings = settings
+        self.peaks: dict[str, float] = {}
+
+    def __enter__(self) -> dict[str, float]:
+        env = {**os.environ, "ENGAGE_DATABASE_URL": self.settings.database_url,
+               "ENGAGE_BROKER_URL": self.settings.broker_url}
+        self.in_process = self.settings.broker_url.startswith("memory")
+        if self.in_process:
+            from engage.workers.runner import start
+
+            self.stop = threading.Event()
+            self.threads = start(list(WORKERS), make_engine(self.settings.database_url), self.settings.broker_url,
+                                 self.stop)
+        else:
+            self.procs = {name: subprocess.Popen([sys.executable, "-m", "engage.cli", "worker", name], env=env,
+                                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                          for name in WORKERS}
+        return self.peaks
+
+    def __exit__(self, *exc: object) -> None:
+        if self.in_process:
+            self.stop.set()
+            for t in self.threads:
+                t.join(timeout=30)
+            self.peaks["all-in-one"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            return
+        for name, proc in self.procs.items():
+            self.peaks[name] = _peak_rss_mb(proc.pid)
+            proc.send_signal(signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _peak_rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return -1.0
+
+
+def _counts(engine: Engine, campaign_id: int) -> dict[str, int]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(Message.status, func.count()).where(
+            Message.campaign_id == campaign_id).group_by(Message.status)).all()
+    return {s: n for s, n in rows}
+
+
+def _wait(engine: Engine, campaign_id: int, total: int, result: Run, options: Options) -> None:
+    last_change, last = time.monotonic(), None
+    while True:
+        time.sleep(1.0)
+        now = time.monotonic()
+        counts = _counts(engine, campaign_id)
+        in_flight_before_submit = sum(counts.get(s, 0) for s in (st.PENDING, st.QUEUED, st.SENDING))
+        final = sum(counts.get(s, 0) for s in st.FINAL)
+        if result.all_submitted_at is None and in_flight_before_submit == 0:
+            result.all_submitted_at = now
+        if options.progress:
+            print(f"\r{now - result.started:6.1f}s  submitted+ {total - in_flight_before_submit:>9}"
+                  f"  final {final:>9} / {total}", end="", file=sys.stderr, flush=True)
+        if final >= total:
+            result.all_final_at = now
+            break
+        if counts != last:
+            last, last_change = counts, now
+        elif now - last_change > options.stall_timeout:
+            break
+    if options.progress:
+        print(file=sys.stderr)
+    result.counts = _counts(engine, campaign_id)
+    with engine.begin() as conn:  # the bench's campaign is over either way
+        conn.execute(update(Campaign.__table__).where(Campaign.id == campaign_id).values(
+            status=st.CAMPAIGN_COMPLETED))
+
+
+def _report(options: Options, total: int, result: Run, sims: list[SmscSimulator]) -> dict[str, Any]:
+    end = result.all_final_at or time.monotonic()
+    submit_end = result.all_submitted_at or end
+    seconds = end - result.started
+    counts = result.counts
+    final = sum(counts.get(s, 0) for s in st.FINAL)
+    duplicates = None
+    if sims:
+        per_destination = Counter(r.destination for sim in sims for r in sim.received)
+        duplicates = sum(n - 1 for n in per_destination.values())
+    return {
+        "recipients": total, "providers": options.providers, "window": options.window,
+        "seconds": round(seconds, 2), "launch_seconds": round(result.launch_seconds, 2),
+        "submitted_per_s": round(total / max(submit_end - result.started, 1e-9), 1),
+        "receipts_per_s": round(final / max(seconds, 1e-9), 1),
+        "delivered": counts.get(st.DELIVERED, 0),
+        "failed": sum(counts.get(s, 0) for s in st.FINAL if s != st.DELIVERED),
+        "lost": total - final, "duplicates": duplicates,
+        "peak_rss_mb": result.peak_rss_mb,
+        "database": make_engine(config.load().database_url).dialect.name,
+        "broker": "memory" if config.load().broker_url.startswith("memory") else "rabbitmq",
+    }

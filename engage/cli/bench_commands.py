@@ -1,0 +1,31 @@
+"""`engage bench ...`: measured runs of the real system; each prints one JSON line."""
+
+from __future__ import annotations
+
+import argparse
+
+from engage.cli.common import emit
+
+
+def cmd_bench_send(args: argparse.Namespace) -> int:
+    from engage.bench.send import Options, run
+
+    emit(run(Options(recipients=args.recipients, providers=args.providers, window=args.window, binds=args.binds,
+                     use_configured=args.use_configured, receipt_delay=args.receipt_delay,
+                     stall_timeout=args.stall_timeout, progress=not args.quiet)))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    bench = sub.add_parser("bench", help="benchmarks (JSON figures)").add_subparsers(dest="what", required=True)
+    s = bench.add_parser("send", help="a campaign end to end: launch, submit, receipts")
+    s.add_argument("--recipients", type=int, default=100_000)
+    s.add_argument("--providers", type=int, default=1, help="built-in SMSC simulators, one provider each")
+    s.add_argument("--window", type=int, default=64, help="outstanding submit_sm per bind")
+    s.add_argument("--binds", type=int, default=2, help="binds per provider")
+    s.add_argument("--use-configured", action="store_true", help="send through the configured providers instead")
+    s.add_argument("--receipt-delay", type=float, default=0.5, help="seconds before the simulator's receipt")
+    s.add_argument("--stall-timeout", type=float, default=60.0,
+                   help="seconds without progress after which what is not final counts as lost")
+    s.add_argument("--quiet", action="store_true", help="no progress line on stderr")
+    s.set_defaults(fn=cmd_bench_send)

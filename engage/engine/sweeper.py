@@ -1,0 +1,78 @@
+"""The sweeper: finds messages whose work was lost and gives it back, so every message reaches
+a final state or stays visibly pending.
+
+- A claim older than the lease (its sender was killed mid-batch) goes back to `queued` and is
+  re-published: the SMSC may have accepted some of it, so these are the only duplicates.
+- A `queued` message whose publish never reached the broker (a crash between the database
+  commit and the publish, or an in-process broker that died with its process) is re-published
+  once its provider's queue is empty; the claim keeps a second copy from being sent twice.
+- Receipts that matched nothing for a long time are set aside as orphaned (kept, counted).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, select
+
+from engage import config
+from engage.engine import send_batches
+from engage.engine import statuses as st
+from engage.engine.broker import Broker
+from engage.engine.providers.base import OutboundSms
+from engage.engine.queues import send_queue
+from engage.engine.receipts import orphan_stale
+from engage.engine.store.database import seconds_ago
+from engage.engine.store.schema import Campaign, Message
+
+log = logging.getLogger(__name__)
+messages = Message.__table__
+
+
+@dataclass
+class SweepReport:
+    reclaimed: int = 0  # stale claims taken back from dead senders
+    republished: int = 0  # messages published again
+    orphaned: int = 0  # receipts set aside
+
+    def __bool__(self) -> bool:
+        return bool(self.reclaimed or self.republished or self.orphaned)
+
+
+def sweep(engine: Engine, broker: Broker, settings: config.Settings | None = None, *, limit: int = 5000) -> SweepReport:
+    settings = settings or config.load()
+    report = SweepReport()
+    with engine.begin() as conn:
+        report.reclaimed = conn.execute(messages.update().where(
+            messages.c.status == st.SENDING, messages.c.claimed_at < seconds_ago(engine, settings.send_lease))
+            .values(status=st.QUEUED, claimed_at=None)).rowcount
+    report.republished = _republish_lost(engine, broker, settings.republish_after, limit)
+    report.orphaned = orphan_stale(engine, settings.orphan_after)
+    if report:
+        log.warning("sweeper: %s", report)
+    return report
+
+
+def _republish_lost(engine: Engine, broker: Broker, after: float, limit: int) -> int:
+    stale = seconds_ago(engine, after)
+    query = (select(Message.id, Message.msisdn, Message.body, Message.campaign_id, Message.provider_id,
+                    Campaign.sender_id)
+             .join(Campaign, Campaign.id == Message.campaign_id)
+             .where(Message.status == st.QUEUED, Message.provider_id.is_not(None), Message.queued_at < stale)
+             .order_by(Message.id).limit(limit))
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    groups: dict[tuple[int, int], list[OutboundSms]] = defaultdict(list)
+    for r in rows:
+        groups[(r.provider_id, r.campaign_id)].append(OutboundSms(r.id, r.msisdn, r.sender_id, r.body or ""))
+    idle = {p for p in {p for p, _ in groups} if broker.depth(send_queue(p)) == 0}
+    published = 0
+    for (provider_id, campaign_id), batch in groups.items():
+        if provider_id not in idle:
+            continue  # its queue still holds work: these may be in it
+        for start in range(0, len(batch), 500):
+            send_batches.publish(broker, provider_id, campaign_id, batch[start:start + 500])
+        published += len(batch)
+    return published
