@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Engine, and_, exists, func, insert, literal, 
 
 from engage.engine import statuses as st
 from engage.engine.audit import audit
+from engage.engine.costs import campaign_cost
 from engage.engine.events import record_one
 from engage.engine.segments.audience import matching, opted_out
 from engage.engine.store.schema import Campaign, Message, Segment, Subscriber, Template
@@ -89,4 +90,5 @@ def summary(conn: Connection, campaign_id: int) -> dict[str, Any] | None:
             "audience_size": c.audience_size, "set_aside": c.set_aside,
             "launched_at": c.launched_at.isoformat() if c.launched_at else None,
             "completed_at": c.completed_at.isoformat() if c.completed_at else None,
-            "counts": counts(conn, campaign_id)}
+            "counts": counts(conn, campaign_id),
+            "cost": {currency: str(total) for currency, total in campaign_cost(conn, campaign_id).items()}}

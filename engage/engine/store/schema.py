@@ -215,10 +215,13 @@ class Receipt(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     provider_id: Mapped[int] = mapped_column(Integer)
     provider_message_id: Mapped[str] = mapped_column(String(72))
+    alt_message_id: Mapped[str | None] = mapped_column(String(72))  # the id in the other base, see provider_ids
     stat: Mapped[str] = mapped_column(String(12))
     err: Mapped[str | None] = mapped_column(String(16))
     done_at: Mapped[datetime | None]
     matched: Mapped[bool] = mapped_column(Boolean, default=False)
+    # matched nothing for ENGAGE_ORPHAN_AFTER seconds: kept, counted, no longer re-scanned
+    orphaned: Mapped[bool] = mapped_column(Boolean, default=False)
     received_at: Mapped[datetime] = mapped_column(server_default=_now())
 
 
@@ -262,6 +265,27 @@ class AuditEntry(Base):
     object_type: Mapped[str] = mapped_column(String(32))
     object_id: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class RoutePrice(Base):
+    """One line of a provider's price table: what one part to a prefix or a network costs from
+    `valid_from` on. A row with both a prefix and an MCC-MNC also says which network the prefix is.
+
+    "No prefix" / "no MCC-MNC" is stored as '' rather than NULL: NULLs are distinct in a unique
+    index on both databases, and the key must be unique for a re-import to update in place."""
+
+    __tablename__ = "route_prices"
+    __table_args__ = (UniqueConstraint("provider_id", "prefix", "mcc_mnc", "valid_from", name="uq_route_prices_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id", ondelete="CASCADE"))
+    prefix: Mapped[str] = mapped_column(String(15), default="", server_default="")  # digits of E.164, no "+"
+    mcc_mnc: Mapped[str] = mapped_column(String(7), default="", server_default="")  # "434-05"
+    network: Mapped[str | None] = mapped_column(String(64))  # the operator's name, e.g. "Beeline UZ"
+    price: Mapped[Decimal] = mapped_column(Numeric(14, 6))  # per message part
+    currency: Mapped[str] = mapped_column(String(3))  # ISO 4217
+    valid_from: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(server_default=_now())
 
 
 metadata = Base.metadata

@@ -1,0 +1,199 @@
+"""Delivery callbacks from HTTP providers, through the web app over real HTTP into a real database."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, select
+
+from engage.engine import campaigns
+from engage.engine.asyncloop import LoopThread
+from engage.engine.http_callbacks import MalformedCallback, json_receipts, kannel_receipts
+from engage.engine.http_sim import fill_dlr_url
+from engage.engine.providers.http_json import HttpJsonProvider
+from engage.engine.providers.kannel import KannelProvider
+from engage.engine.segments import store as segments
+from engage.engine.store.schema import Message, MessagePart, Provider, Receipt
+from engage.engine.templates import store as templates
+from engage.web.app import make_app
+
+TOKEN = "callback-token-0123456789"
+MAPPING = {"id_field": "id", "status_field": "status", "error_field": "error_code",
+           "status_map": {"delivered": "DELIVRD", "failed": "UNDELIV", "sent": "ACCEPTD"}}
+
+
+@pytest.fixture
+def site(engine):
+    loop = LoopThread()
+
+    async def listen():
+        return make_app(engine).listen(0, address="127.0.0.1")
+
+    server = loop.run(listen())
+    port = next(iter(server._sockets.values())).getsockname()[1]
+    yield engine, f"http://127.0.0.1:{port}"
+    loop.loop.call_soon_threadsafe(server.stop)
+    loop.stop()
+
+
+def add_provider(engine, kind: str, base: str) -> dict[str, Any]:
+    """A provider row as `engage provider add` stores it: the config as validate_config returned it."""
+    if kind == "kannel":
+        config = KannelProvider.validate_config({"url": "http://kannel:13013/cgi-bin/sendsms", "username": "u",
+                                                 "password": "p", "callback_base": base, "callback_token": TOKEN})
+    else:
+        config = HttpJsonProvider.validate_config({"url": "https://api.example.com/sms", "body": {"to": "{to}"},
+                                                   "callback": MAPPING, "callback_base": base,
+                                                   "callback_token": TOKEN})
+    with engine.begin() as conn:
+        pid = conn.execute(insert(Provider.__table__).values(name=f"{kind}-gw", kind=kind, config=config, tps=100,
+                                                             priority=1, enabled=True)).inserted_primary_key[0]
+    return {"id": pid, "config": config}
+
+
+def submitted_message(engine, provider_id: int, part_ids: list[str]) -> int:
+    with engine.begin() as conn:
+        sid = segments.create(conn, "s", {"field": "city", "value": "X"}, actor="t")
+        tid = templates.create(conn, "t", {"en": "hi"}, default_language="en", actor="t")
+        cid = campaigns.create(conn, name="c", segment_id=sid, template_id=tid, sender_id="Engage", actor="t")
+        mid = conn.execute(insert(Message.__table__).values(
+            campaign_id=cid, subscriber_id=1, msisdn="+998901234567", status="submitted", body="hi",
+            parts=len(part_ids), provider_id=provider_id)).inserted_primary_key[0]
+        conn.execute(insert(MessagePart.__table__), [
+            {"message_id": mid, "part_no": i + 1, "provider_id": provider_id, "provider_message_id": p.lower(),
+             "status": "submitted"} for i, p in enumerate(part_ids)])
+    return mid
+
+
+def message_status(engine, message_id: int) -> str:
+    with engine.connect() as conn:
+        return conn.execute(select(Message.status).where(Message.id == message_id)).scalar_one()
+
+
+def call(url: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=body, headers=headers or {}, method="POST" if body else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def kannel_dlr(provider: dict[str, Any], our_id: str, dlr_type: int, reply: str = "") -> str:
+    """The URL Kannel calls: our dlr-url with its escapes filled in."""
+    dlr_url = KannelProvider(provider["id"], "k", provider["config"], 100, None).dlr_url(our_id)
+    return fill_dlr_url(dlr_url, {"d": str(dlr_type), "T": "1767225600", "A": reply})
+
+
+def test_a_kannel_delivery_report_settles_the_message_part_it_names(site):
+    engine, base = site
+    provider = add_provider(engine, "kannel", base)
+    mid = submitted_message(engine, provider["id"], ["41-abcdef12"])
+    status, body = call(kannel_dlr(provider, "41-ABCDEF12", 1, "id:x sub:001 dlvrd:001 stat:DELIVRD err:000"))
+    assert (status, body) == (200, {"stored": 1})
+    assert message_status(engine, mid) == "delivered"
+    with engine.connect() as conn:
+        receipt = conn.execute(select(Receipt.__table__)).one()
+    assert (receipt.stat, receipt.err, receipt.matched) == ("DELIVRD", "000", True)
+    assert receipt.done_at.year == 2026
+
+
+def test_a_kannel_smsc_acknowledgement_is_stored_but_settles_nothing(site):
+    engine, base = site
+    provider = add_provider(engine, "kannel", base)
+    mid = submitted_message(engine, provider["id"], ["42-aa"])
+    assert call(kannel_dlr(provider, "42-aa", 8, "ACK/"))[0] == 200
+    assert message_status(engine, mid) == "submitted"
+    assert call(kannel_dlr(provider, "42-aa", 16, "NACK/0x0000000b/Invalid Destination Address"))[0] == 200
+    assert message_status(engine, mid) == "rejected"
+
+
+def test_a_kannel_callback_also_works_as_a_post(site):
+    engine, base = site
+    provider = add_provider(engine, "kannel", base)
+    mid = submitted_message(engine, provider["id"], ["43-bb"])
+    url = kannel_dlr(provider, "43-bb", 2)
+    path, query = url.split("?", 1)
+    token_part, rest = query.split("&", 1)
+    status, _ = call(f"{path}?{token_part}", rest.encode(), {"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 200 and message_status(engine, mid) == "undelivered"
+
+
+@pytest.mark.parametrize("token", ["wrong-token-0123456789", ""])
+def test_a_callback_with_a_bad_token_is_refused_and_stores_nothing(site, token):
+    engine, base = site
+    provider = add_provider(engine, "kannel", base)
+    url = kannel_dlr(provider, "44-cc", 1).replace(f"token={TOKEN}", f"token={token}")
+    status, body = call(url)
+    assert status == 403 and "token" in body["error"]
+    with engine.connect() as conn:
+        assert conn.execute(select(Receipt.id)).first() is None
+
+
+def test_a_callback_for_another_kind_of_provider_is_refused(site):
+    engine, base = site
+    provider = add_provider(engine, "http_json", base)
+    status, _ = call(f"{base}/callbacks/kannel/{provider['id']}?token={TOKEN}&id=1&status=1")
+    assert status == 403
+    status, _ = call(f"{base}/callbacks/http/999?token={TOKEN}", b"{}")
+    assert status == 403
+
+
+@pytest.mark.parametrize(("query", "field"), [("id=1&status=x", "status"), ("id=1&status=3", "status"),
+                                              ("status=1", "id"), ("id=1&status=%25d", "status")])
+def test_a_malformed_kannel_callback_is_a_400_naming_the_field(site, query, field):
+    engine, base = site
+    provider = add_provider(engine, "kannel", base)
+    status, body = call(f"{base}/callbacks/kannel/{provider['id']}?token={TOKEN}&{query}")
+    assert status == 400 and f"{field}:" in body["error"]
+
+
+def test_a_json_list_of_receipts_settles_each_part_it_names(site):
+    engine, base = site
+    provider = add_provider(engine, "http_json", base)
+    first = submitted_message(engine, provider["id"], ["AB12"])
+    with engine.begin() as conn:
+        second = conn.execute(insert(Message.__table__).values(
+            campaign_id=1, subscriber_id=2, msisdn="+998901234568", status="submitted", parts=1,
+            provider_id=provider["id"])).inserted_primary_key[0]
+        conn.execute(insert(MessagePart.__table__).values(message_id=second, part_no=1, provider_id=provider["id"],
+                                                          provider_message_id="cd34", status="submitted"))
+    receipts = [{"id": "ab12", "status": "Delivered"}, {"id": "CD34", "status": "failed", "error_code": 34}]
+    status, body = call(f"{base}/callbacks/http/{provider['id']}", json.dumps(receipts).encode(),
+                        {"Content-Type": "application/json", "X-Callback-Token": TOKEN})
+    assert (status, body) == (200, {"stored": 2})
+    assert (message_status(engine, first), message_status(engine, second)) == ("delivered", "undelivered")
+
+
+@pytest.mark.parametrize(("payload", "words"), [
+    (b"not json", "body: not JSON"),
+    (b'[{"status": "delivered"}]', "receipt 0: id: missing"),
+    (b'{"id": "1"}', "status: missing"),
+    (b'["x"]', "must be a JSON object"),
+])
+def test_a_malformed_json_callback_is_a_400_saying_what_is_wrong(site, payload, words):
+    engine, base = site
+    provider = add_provider(engine, "http_json", base)
+    status, body = call(f"{base}/callbacks/http/{provider['id']}?token={TOKEN}", payload)
+    assert status == 400 and words in body["error"]
+
+
+def test_kannel_receipts_read_the_error_from_the_smsc_reply():
+    [nack] = kannel_receipts({"id": "1-a", "status": "16", "smsc_reply": "NACK/0x0000000b/Invalid Destination"})
+    [undeliv] = kannel_receipts({"id": "1-a", "status": "2", "ts": "x", "smsc_reply": "id:9 stat:UNDELIV err:034"})
+    assert (nack["stat"], nack["err"]) == ("REJECTD", "0x0000000b")
+    assert (undeliv["stat"], undeliv["err"], undeliv["done_at"]) == ("UNDELIV", "034", None)
+
+
+def test_json_receipts_map_words_case_blind_and_keep_unmapped_ones_as_unknown():
+    items = json_receipts({**MAPPING, "items_path": "results", "done_at_field": "at"}, json.dumps({"results": [
+        {"id": 7, "status": "SENT", "at": "2026-01-01T10:00:00Z"}, {"id": "8", "status": "weird"},
+        {"id": "9", "status": "delivrd"}]}).encode())
+    assert [(r["id"], r["stat"]) for r in items] == [("7", "ACCEPTD"), ("8", "UNKNOWN"), ("9", "DELIVRD")]
+    assert items[0]["done_at"] == "2026-01-01T10:00:00+00:00"
+    with pytest.raises(MalformedCallback, match="results: missing"):
+        json_receipts({**MAPPING, "items_path": "results"}, b"{}")
