@@ -38,14 +38,15 @@ def write_subscribers(path: Path, n: int) -> Path:
     return path
 
 
-def launch_campaign(engine: Engine, tmp_path: Path, sim_port: int, n: int, *, opted_out: int = 3) -> int:
+def launch_campaign(engine: Engine, tmp_path: Path, sim_port: int, n: int, *, opted_out: int = 3,
+                    tps: int = 5000, window: int = 16) -> int:
     report = import_csv(engine, write_subscribers(tmp_path / "subs.csv", n), "UZ")
     assert report.imported == n and len(report.rejected) == 1
     with engine.begin() as conn:
         conn.execute(insert(OptOut.__table__), [
             {"msisdn": f"+9989{i % 2}{2000000 + i:07d}", "channel": "sms"} for i in range(1, 1 + opted_out)])
         add_smpp(conn, name="sim", host="127.0.0.1", port=sim_port, system_id="engage", password="secret",
-                 tps=5000, binds=2, window=16, actor="test")
+                 tps=tps, binds=2, window=window, actor="test")
         segment_id = segments.create(conn, "all", {"field": "msisdn", "op": "starts_with", "value": "+998"},
                                      actor="test")
         template_id = templates.create(conn, "promo", BODIES, default_language="en", actor="test")

@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.databases",
     "tests.fixtures.brokers",
     "tests.fixtures.smsc",
+    "tests.fixtures.backends",
 ]

@@ -3,66 +3,16 @@ dispatcher, broker, SMPP over TCP to the simulator, receipts back, counts settle
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
 import sys
-import threading
-import uuid
 
 import pytest
 
 from engage.engine.broker import connect
-from engage.engine.store.database import make_engine
-from engage.engine.store.migrate import upgrade
-from engage.workers import runner
 from tests.campaign_scenario import assert_simulator_agrees, launch_campaign, wait_until_done
-from tests.fixtures.databases import drop_postgres, fresh_postgres_url
-
-BACKENDS = {"embedded": ("sqlite", "memory"), "production": ("postgresql", "rabbitmq")}
-
-
-@pytest.fixture(params=list(BACKENDS))
-def backend(request, tmp_path, monkeypatch):
-    """(engine, broker_url, database_url) for SQLite + in-process broker, and PostgreSQL + RabbitMQ."""
-    db_kind, broker_kind = BACKENDS[request.param]
-    monkeypatch.setenv("ENGAGE_QUEUE_PREFIX", f"test-{uuid.uuid4().hex[:8]}")
-    if db_kind == "sqlite":
-        url, pg_name = f"sqlite:///{tmp_path / 'engage.db'}", None
-    else:
-        pg_name, url = fresh_postgres_url()
-    broker_url = (f"memory://e2e-{uuid.uuid4().hex[:8]}" if broker_kind == "memory"
-                  else request.getfixturevalue("rabbitmq_url"))
-    upgrade(url)
-    engine = make_engine(url)
-    yield engine, broker_url, url
-    engine.dispose()
-    _delete_queues(broker_url)
-    if pg_name:
-        drop_postgres(pg_name)
-
-
-def _delete_queues(broker_url: str) -> None:
-    from engage.engine.queues import receipts_queue, send_queue
-
-    broker = connect(broker_url)
-    for queue in (receipts_queue(), send_queue(1)):
-        broker.delete(queue)
-    broker.close()
-
-
-@contextlib.contextmanager
-def running_workers(engine, broker_url):
-    """dispatch, send and receipts as threads of this process, stopped cleanly afterwards."""
-    stop = threading.Event()
-    threads = runner.start(["receipts", "send", "dispatch"], engine, broker_url, stop)
-    try:
-        yield
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(timeout=30)
+from tests.fixtures.backends import running_workers
 
 
 def test_every_recipient_is_delivered_and_matches_what_the_smsc_received(backend, smsc_factory, tmp_path):

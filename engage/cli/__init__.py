@@ -12,9 +12,18 @@ import getpass
 import logging
 import sys
 
-from engage.cli import campaign_commands, data_commands, process_commands, provider_commands
+from engage.cli import (
+    bench_commands,
+    campaign_commands,
+    data_commands,
+    dlq_commands,
+    process_commands,
+    provider_commands,
+    route_commands,
+)
 
-COMMAND_GROUPS = [data_commands, provider_commands, campaign_commands, process_commands]
+COMMAND_GROUPS = [data_commands, provider_commands, route_commands, campaign_commands, dlq_commands,
+                  process_commands, bench_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:

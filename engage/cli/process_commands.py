@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from engage import config
 from engage.cli.common import engine
@@ -19,12 +20,20 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from engage.workers.runner import WORKERS, run_forever
 
     names = list(WORKERS) if args.name == "all" else [args.name]
-    run_forever(names, engine(), config.load().broker_url)
+    port = _metrics_port_default() if args.metrics_port is None else args.metrics_port
+    run_forever(names, engine(), config.load().broker_url, metrics_port=port, metrics_addr=args.metrics_addr)
     return 0
 
 
+def _metrics_port_default() -> int:
+    raw = os.environ.get("ENGAGE_METRICS_PORT", "").strip() or "0"
+    if not raw.isdigit() or int(raw) > 65535:
+        raise SystemExit(f"error: ENGAGE_METRICS_PORT must be a TCP port number (0 for none), got {raw!r}")
+    return int(raw)
+
+
 def cmd_smsc_sim(args: argparse.Namespace) -> int:
-    from engage.engine.smpp.simulator import main as sim_main
+    from engage.engine.smpp.simulator_cli import main as sim_main
 
     return sim_main(args.rest)
 
@@ -44,6 +53,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     s = sub.add_parser("worker", help="run a worker process")
     s.add_argument("name", choices=["dispatch", "send", "receipts", "all"])
+    s.add_argument("--metrics-port", type=int, default=None,
+                   help="serve Prometheus /metrics on this port (default $ENGAGE_METRICS_PORT; 0: none)")
+    s.add_argument("--metrics-addr", default=os.environ.get("ENGAGE_METRICS_ADDR", "0.0.0.0"),
+                   help="address for /metrics (default $ENGAGE_METRICS_ADDR or all interfaces)")
     s.set_defaults(fn=cmd_worker)
 
     s = sub.add_parser("smsc-sim", help="run the SMSC simulator (see `engage smsc-sim --help`)", add_help=False)

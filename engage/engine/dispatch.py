@@ -20,7 +20,7 @@ from jinja2.exceptions import SecurityError
 from sqlalchemy import Engine, func, select
 
 from engage import config
-from engage.engine import send_batches
+from engage.engine import metrics, send_batches
 from engage.engine import statuses as st
 from engage.engine.broker import Broker
 from engage.engine.campaigns import complete_finished
@@ -116,4 +116,5 @@ class Dispatcher:
                                          "data": {"error": f["error"]}} for f in failures))
         for provider_id, batch in by_provider.items():
             send_batches.publish(self.broker, provider_id, campaign_id, batch)
+            metrics.dispatched(len(batch))
         return len(updates) + len(failures)

@@ -8,12 +8,13 @@ SMSCs answer a submit with a hex id and quote it in decimal in the receipt.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, and_, func, insert, or_, select
 
+from engage.engine import metrics
 from engage.engine import statuses as st
 from engage.engine.events import record
 from engage.engine.provider_ids import alternate_id, normalise_id
@@ -46,6 +47,8 @@ def store(engine: Engine, provider_id: int, items: list[dict[str, Any]], inbound
                  "text": m["text"], "handled": False} for m in inbound])
             record(conn, "inbound", ({"data": {"provider_id": provider_id, "source": m["source"]}}
                                      for m in inbound))
+    if items:
+        metrics.receipts(provider_id, Counter(r["stat"] for r in items))
 
 
 def match_pending(engine: Engine, limit: int = 5000) -> int:

@@ -12,6 +12,7 @@ import logging
 import threading
 from concurrent.futures import Future
 
+from engage.engine import metrics
 from engage.engine.asyncloop import LoopThread
 from engage.engine.broker import BrokerError, Delivery
 from engage.engine.broker.consuming import consume_forever
@@ -67,6 +68,7 @@ class ProviderSendLoop:
             batch = decode(delivery.body)
         except MalformedBatch as exc:
             delivery.reject(str(exc))
+            metrics.dead_lettered(delivery.queue)
             return None
         mine = claim(self.engine, self.provider.provider_id, [m.id for m in batch.messages])
         sms = [m for m in batch.messages if m.id in mine]

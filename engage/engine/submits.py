@@ -7,10 +7,12 @@ sweeper re-published, go out once: only the sender whose UPDATE took a message s
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from sqlalchemy import Engine, func, insert, or_, select
 
+from engage.engine import metrics
 from engage.engine import statuses as st
 from engage.engine.events import record
 from engage.engine.provider_ids import alternate_id, normalise_id
@@ -61,6 +63,10 @@ def record_outcomes(engine: Engine, provider_id: int, campaign_id: int, outcomes
             record(conn, "submitted", ({"campaign_id": campaign_id, "message_id": o.message_id} for o in sent))
         if failed:
             _fail_over(conn, provider_id, campaign_id, failed, max_routes)
+    if sent:
+        metrics.submitted(provider_id, len(sent), sum(len(o.part_ids) for o in sent))
+    for reason, n in Counter(metrics.reason_class(o.error) for o in failed).items():
+        metrics.failed(provider_id, reason, n)
     if sent:
         match_pending(engine)  # receipts that overtook their submit response
 

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, select
 
 from engage.engine import campaigns
 from engage.engine.store.schema import Campaign
+from engage.web.callbacks import callback_routes
 
 TEMPLATES = __import__("pathlib").Path(__file__).with_name("templates")
 
@@ -62,6 +63,8 @@ def make_app(engine: Engine, *, debug: bool = False) -> tornado.web.Application:
             (r"/campaigns/(\d+)", CampaignPage),
             (r"/api/v1/campaigns", CampaignsApi),
             (r"/api/v1/campaigns/(\d+)", CampaignApi),
+            (r"/metrics", "engage.web.metrics_handler.MetricsHandler"),
+            *callback_routes(engine),
         ],
         template_path=str(TEMPLATES),
         db=engine,

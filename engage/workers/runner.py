@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine
 
+from engage.engine import metrics
 from engage.workers import dispatch, receipts, send
 
 WORKERS: dict[str, Callable[[Engine, str, threading.Event], None]] = {
@@ -43,12 +44,23 @@ def stop_on_signals(stop: threading.Event) -> None:
         signal.signal(sig, lambda *_: stop.set())
 
 
-def run_forever(names: list[str], engine: Engine, broker_url: str) -> None:
+def run_forever(names: list[str], engine: Engine, broker_url: str, *, metrics_port: int | None = None,
+                metrics_addr: str = "0.0.0.0") -> None:
+    """Run until a signal or a worker's error; with ``metrics_port``, serve /metrics there meanwhile."""
     stop = threading.Event()
     stop_on_signals(stop)
+    server = None
+    if metrics_port:
+        metrics.watch(engine, broker_url)
+        try:
+            server = metrics.serve(metrics_port, metrics_addr)
+        except OSError as exc:
+            raise SystemExit(f"error: cannot serve /metrics on {metrics_addr}:{metrics_port}: {exc.strerror}") from None
     threads = start(names, engine, broker_url, stop)
     while any(t.is_alive() for t in threads) and not stop.is_set():
         stop.wait(0.5)
     stop.set()
     for t in threads:
         t.join(timeout=30)
+    if server is not None:
+        server.shutdown()

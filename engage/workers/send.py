@@ -1,4 +1,5 @@
-"""The send worker: one sending loop per enabled provider, SMPP on a shared asyncio loop."""
+"""The send worker: one sending loop per enabled provider, SMPP on a shared asyncio loop, and a
+heartbeat that reports each provider's health to the provider_status table and /metrics."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy import Engine, select
 
 from engage.engine.asyncloop import LoopThread
 from engage.engine.delivery_sink import BrokerDeliverySink
+from engage.engine.provider_status import Heartbeat
 from engage.engine.providers import KINDS
 from engage.engine.sending import ProviderSendLoop
 from engage.engine.store.schema import Provider
@@ -34,10 +36,12 @@ def run(engine: Engine, broker_url: str, stop: threading.Event) -> None:
         providers.append(provider)
     threads = [threading.Thread(target=ProviderSendLoop(engine, broker_url, p, loop, stop).run,
                                 name=f"send-{p.name}", daemon=True) for p in providers]
-    for t in threads:
+    heartbeat = threading.Thread(target=Heartbeat(engine, providers, loop=loop).run, args=(stop,),
+                                 name="send-heartbeat", daemon=True)
+    for t in [*threads, heartbeat]:
         t.start()
     stop.wait()
-    for t in threads:
+    for t in [*threads, heartbeat]:
         t.join(timeout=30)
     for p in providers:
         loop.run(p.stop(), timeout=10)
