@@ -345,42 +345,6 @@ def test_unanswered_enquire_link_drops_the_connection() -> None:
     run(scenario())
 
 
-def test_unknown_tlv_in_a_pdu_is_skipped_and_kept_aside() -> None:
-    raw = codec.encode(codec.make("deliver_sm", sequence=3, source_addr="1", destination_addr="2",
-                                  short_message=b"x", message_state=5))
-    pdu = codec.decode(with_vendor_tlv(raw))
-    assert (pdu.message_state, pdu.short_message) == (5, b"x")
-    assert pdu.unknown_tlvs == {VENDOR_TLV: b"\xde\xad\xbe\xef"}
-
-
-def test_submit_sm_resp_error_goes_out_header_only_and_decodes_without_message_id() -> None:
-    resp = codec.make("submit_sm_resp", sequence=42, status=consts.SMPP_ESME_RTHROTTLED, message_id="x")
-    assert codec.encode(resp) == struct.pack(">LLLL", 16, 0x80000004, 0x58, 42)
-    pdu = codec.decode(codec.encode(resp))
-    assert (pdu.command, pdu.status, pdu.sequence, pdu.message_id) == ("submit_sm_resp", 0x58, 42, None)
-
-
-async def read_from(data: bytes) -> Any:
-    reader = asyncio.StreamReader()
-    reader.feed_data(data)
-    reader.feed_eof()
-    return await codec.read_pdu(reader)
-
-
-def test_read_pdu_rejects_an_absurd_command_length() -> None:
-    with pytest.raises(codec.FramingError, match="command_length"):
-        run(read_from(struct.pack(">LL", 1 << 20, 4)))
-
-
-def test_read_pdu_returns_none_on_clean_eof() -> None:
-    assert run(read_from(b"")) is None
-
-
-def test_sequence_source_wraps_back_to_one_after_the_maximum() -> None:
-    seq = codec.SequenceSource(start=0x7FFFFFFF)
-    assert [seq.next_sequence(), seq.next_sequence()] == [0x7FFFFFFF, 1]
-
-
 def test_thousand_submits_through_a_window_of_fifty_all_get_ids_and_receipts(smsc: SmscSimulator) -> None:
     receipt_ids: set[str] = set()
 
@@ -396,3 +360,25 @@ def test_thousand_submits_through_a_window_of_fifty_all_get_ids_and_receipts(sms
     ids = run(scenario())
     assert len(ids) == 1000
     assert receipt_ids == ids
+
+
+def test_a_response_after_its_timeout_is_ignored_and_the_bind_goes_on() -> None:
+    held: list[Any] = []
+
+    def script(pdu: Any) -> list[bytes]:
+        if pdu.command != "submit_sm":
+            return reply(pdu)
+        if not held:
+            held.append(pdu)
+            return []
+        late = codec.encode(codec.make("submit_sm_resp", sequence=held[0].sequence, message_id="late"))
+        return [late, *reply(pdu, message_id="on-time")]
+
+    async def scenario() -> Any:
+        async with scripted_smsc(script) as port, bound(config(port, response_timeout=0.2)) as client:
+            with pytest.raises(SubmitTimeout):
+                await send_one(client)
+            return await send_one(client), client.bound
+
+    result, still_bound = run(scenario())
+    assert (result.message_id, still_bound) == ("on-time", True)

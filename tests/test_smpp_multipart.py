@@ -1,4 +1,5 @@
-"""Concatenated SMS framing, both ways, and what the SMSC makes of it over real TCP."""
+"""Concatenated SMS framing, both ways, and what the SMSC makes of it over real TCP; and how a text
+is cut into parts under each long-message setting (longsms)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import asyncio
 
 import pytest
 
+from engage.engine.smpp import longsms
 from engage.engine.smpp.client import EsmeClient, SmppConfig
 from engage.engine.smpp.multipart import concat_of, sar_parts, split_udh, udh_parts
 from engage.engine.smpp.simulator import SmscSimulator
+from engage.engine.templates import encoding
 
 PAYLOADS = [b"first part ", b"second part ", b"third"]
 
@@ -96,3 +99,59 @@ def test_smsc_sees_sar_parts_as_one_concatenated_message(smsc: SmscSimulator) ->
     submit_all(smsc, [(0, sm, tlvs) for tlvs, sm in sar_parts(PAYLOADS, ref=300)])
     assert [r.concat for r in smsc.received] == [(300, 3, 1), (300, 3, 2), (300, 3, 3)]
     assert [r.short_message for r in smsc.received] == PAYLOADS
+
+
+def bodies(parts: list[longsms.Part]) -> list[bytes]:
+    """Each part's share of the text, its UDH taken off."""
+    return [split_udh(sm)[3] if esm & 0x40 else sm for esm, sm, _ in parts]
+
+
+def test_an_escape_pair_is_never_split_across_parts() -> None:
+    text = "a" * 152 + "€" + "b" * 10
+    coding, parts = longsms.plan(text, "udh8")
+    first, second = bodies(parts)
+    assert (coding, len(first), second[:2]) == (0, 152, b"\x1b\x65")
+    assert "".join(encoding.decode_gsm7(b) for b in (first, second)) == text
+
+
+def test_a_surrogate_pair_is_never_split_across_parts() -> None:
+    text = "x" * 66 + "😀" + "y" * 10
+    coding, parts = longsms.plan(text, "udh8")
+    pieces = [b.decode("utf-16-be") for b in bodies(parts)]  # strict: a split pair would not decode
+    assert (coding, pieces) == (8, ["x" * 66, "😀" + "y" * 10])
+
+
+@pytest.mark.parametrize(("mode", "sizes"), [("udh8", [153, 153, 94]), ("udh16", [152, 152, 96]),
+                                             ("sar", [153, 153, 94]), ("payload", [400])])
+def test_part_sizes_follow_the_long_message_mode(mode: str, sizes: list[int]) -> None:
+    _, parts = longsms.plan("z" * 400, mode, ref=0x1234)
+    if mode == "payload":
+        assert parts == [(0, b"", {"message_payload": b"z" * 400})]
+        return
+    assert [len(b) for b in bodies(parts)] == sizes
+    if mode == "sar":
+        assert [t for _, _, t in parts] == [{"sar_msg_ref_num": 0x1234, "sar_total_segments": 3,
+                                             "sar_segment_seqnum": n} for n in (1, 2, 3)]
+    else:
+        assert {concat_of(esm, sm)[0][:2] for esm, sm, _ in parts} == {(0x34 if mode == "udh8" else 0x1234, 3)}
+
+
+@pytest.mark.parametrize(("text", "count"), [("g" * 160, 1), ("g" * 161, 2), ("ж" * 70, 1), ("ж" * 71, 2),
+                                             ("{" * 80, 1), ("{" * 81, 2)])
+def test_a_text_fits_one_part_up_to_160_septets_or_70_ucs2_units(text: str, count: int) -> None:
+    assert len(longsms.plan(text)[1]) == count
+
+
+@pytest.mark.parametrize("text", ["Hello " * 60, "Привет " * 30, "[]{}~^|€\\" * 40, "😀a" * 50, "é" * 400])
+def test_udh8_part_counts_agree_with_what_the_template_editor_shows(text: str) -> None:
+    assert len(longsms.plan(text, "udh8")[1]) == encoding.analyse(text).parts
+
+
+def test_ia5_parts_are_cut_where_the_septets_would_be() -> None:
+    coding, parts = longsms.plan("[" * 100, "udh8", data_coding=1)
+    assert (coding, bodies(parts)) == (1, [b"[" * 76, b"[" * 24])
+
+
+def test_a_text_over_255_parts_is_refused() -> None:
+    with pytest.raises(ValueError, match="255"):
+        longsms.plan("x" * 153 * 256)

@@ -144,3 +144,54 @@ def test_receipt_deliver_fields_carry_state_in_both_tlvs_and_text() -> None:
     assert (fields["receipted_message_id"], fields["message_state"], fields["esm_class"]) == ("m1", 3, 0x04)
     assert (fields["source_addr"], fields["destination_addr"]) == ("254700000001", "ENGAGE")
     assert parse_receipt_text(fields["short_message"].decode())["stat"] == "EXPIRED"
+
+
+# Receipt texts as vendors write them, beyond the Appendix B layout.
+VENDOR_VARIANTS = [
+    ("seconds after a space",
+     "id:1001 sub:001 dlvrd:001 submit date:2611221530 45 done date:2611221531 12 stat:DELIVRD err:000 text:Hi",
+     {"id": "1001", "stat": "DELIVRD", "submit_date": datetime(2026, 11, 22, 15, 30, 45),
+      "done_date": datetime(2026, 11, 22, 15, 31, 12)}),
+    ("four-digit years", "id:1002 submit date:20261122153045 done date:20261122153110 stat:DELIVRD err:0",
+     {"submit_date": datetime(2026, 11, 22, 15, 30, 45), "done_date": datetime(2026, 11, 22, 15, 31, 10),
+      "err": "0"}),
+    ("commas, capitals, underscores", "ID:1003,SUB:1,DLVRD:1,SUBMIT_DATE:2611221530,DONE_DATE:2611221531,"
+     "STAT:DELIVERED,ERR:000,TEXT:x", {"id": "1003", "dlvrd": "1", "stat": "DELIVRD", "text": "x",
+                                       "done_date": datetime(2026, 11, 22, 15, 31)}),
+    ("vendor fields and another order", "stat:UNDELIV imsi:639010000000001 id:1004 msc:254700 err:0x0B "
+     "mcc:639 done date:2611221531", {"id": "1004", "stat": "UNDELIV", "err": "0x0B"}),
+    ("an empty field before the next", "id:1005 err: stat:EXPIRED", {"id": "1005", "err": None, "stat": "EXPIRED"}),
+    ("no space after keys", "id:AB12CD34EF sub:001 dlvrd:000 submitdate:2611221530 donedate:2611221535 "
+     "stat:REJECTD err:008", {"id": "AB12CD34EF", "stat": "REJECTD", "done_date": datetime(2026, 11, 22, 15, 35)}),
+    ("leading zeros kept", "id:0000012345 stat:DELIVRD", {"id": "0000012345"}),
+    ("failed spelt out", "id:1006 stat:FAILED err:001", {"stat": "UNDELIV"}),
+    ("buffered is not final", "id:1007 stat:BUFFRED err:000", {"stat": "ENROUTE"}),
+    ("lower case everything", "id:1008 sub:001 dlvrd:001 submit date:2611221530 done date:2611221531 "
+     "stat:delivrd err:000 text:hello", {"stat": "DELIVRD", "text": "hello"}),
+    ("a date too short to read", "id:1009 done date:26112215 stat:DELIVRD", {"done_date": None}),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [v[1:] for v in VENDOR_VARIANTS], ids=[v[0] for v in VENDOR_VARIANTS])
+def test_vendor_receipt_text_variants_are_read(text: str, expected: dict) -> None:
+    parsed = parse_receipt_text(text)
+    assert {key: parsed[key] for key in expected} == expected
+
+
+def test_a_receipt_with_tlvs_and_no_text_is_read_from_the_tlvs() -> None:
+    receipt = receipt_from_deliver(deliver(b"", receipted_message_id="77aa", message_state=3,
+                                           network_error_code=b"\x03\x00\x05"))
+    assert receipt is not None
+    assert (receipt.message_id, receipt.stat, receipt.err, receipt.done_at) == ("77aa", "EXPIRED", "005", None)
+
+
+def test_a_text_only_receipt_keeps_its_done_date_with_seconds() -> None:
+    receipt = receipt_from_deliver(deliver(b"id:55 done date:261122153059 stat:delivered err:000"))
+    assert receipt is not None
+    assert (receipt.message_id, receipt.stat, receipt.final) == ("55", "DELIVRD", True)
+    assert receipt.done_at == datetime(2026, 11, 22, 15, 30, 59)
+
+
+def test_a_receipt_tlv_id_wins_over_an_id_in_another_base_in_the_text() -> None:
+    receipt = receipt_from_deliver(deliver(b"id:4660 stat:DELIVRD", receipted_message_id="1234"))
+    assert receipt is not None and receipt.message_id == "1234"

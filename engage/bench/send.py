@@ -12,6 +12,7 @@ import resource
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -72,13 +73,13 @@ def run(options: Options) -> dict[str, Any]:
                 stack.callback(sim.stop_thread)
             stack.callback(_use_bench_providers(engine, sims, options))
         campaign_id = _create_campaign(engine, options.recipients)
-        peaks = stack.enter_context(_workers(settings))
+        workers = stack.enter_context(_workers(settings))
         result = Run(started=time.monotonic())
         launched = campaigns.launch(engine, campaign_id, actor="bench")
         result.launch_seconds = time.monotonic() - result.started
         _wait(engine, campaign_id, launched["recipients"], result, options)
-    result.peak_rss_mb = peaks
-    return _report(options, launched["recipients"], result, sims)
+    result.peak_rss_mb = workers.peaks
+    return _report(options, launched["recipients"], result, sims) | {"worker_logs": workers.log_dir}
 
 
 def seed_subscribers(engine: Engine, n: int) -> None:
@@ -134,8 +135,9 @@ class _workers:
     def __init__(self, settings: config.Settings):
         self.settings = settings
         self.peaks: dict[str, float] = {}
+        self.log_dir: str | None = None  # worker processes' stderr, for when a figure looks wrong
 
-    def __enter__(self) -> dict[str, float]:
+    def __enter__(self) -> _workers:
         env = {**os.environ, "ENGAGE_DATABASE_URL": self.settings.database_url,
                "ENGAGE_BROKER_URL": self.settings.broker_url}
         self.in_process = self.settings.broker_url.startswith("memory")
@@ -146,10 +148,13 @@ class _workers:
             self.threads = start(list(WORKERS), make_engine(self.settings.database_url), self.settings.broker_url,
                                  self.stop)
         else:
+            self.log_dir = tempfile.mkdtemp(prefix="engage-bench-")
+            self.logs = {name: open(os.path.join(self.log_dir, f"{name}.log"), "w")  # noqa: SIM115
+                         for name in WORKERS}
             self.procs = {name: subprocess.Popen([sys.executable, "-m", "engage.cli", "worker", name], env=env,
-                                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                                                 stdout=subprocess.DEVNULL, stderr=self.logs[name])
                           for name in WORKERS}
-        return self.peaks
+        return self
 
     def __exit__(self, *exc: object) -> None:
         if self.in_process:
@@ -163,9 +168,11 @@ class _workers:
             proc.send_signal(signal.SIGTERM)
         for proc in self.procs.values():
             try:
-                proc.communicate(timeout=60)
+                proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        for log in self.logs.values():
+            log.close()
 
 
 def _peak_rss_mb(pid: int) -> float:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection
 
+from engage.engine.store.bulk import insert_rows
 from engage.engine.store.schema import Event
 
 events = Event.__table__
@@ -16,8 +17,7 @@ def record(conn: Connection, kind: str, rows: Iterable[dict[str, Any]]) -> None:
     """rows carry campaign_id, message_id and optional data; one INSERT for the batch."""
     batch = [{"kind": kind, "campaign_id": r.get("campaign_id"), "message_id": r.get("message_id"),
               "data": r.get("data")} for r in rows]
-    if batch:
-        conn.execute(insert(events), batch)
+    insert_rows(conn, events, batch)
 
 
 def record_one(conn: Connection, kind: str, campaign_id: int | None = None, **data: Any) -> None:

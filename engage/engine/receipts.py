@@ -12,13 +12,13 @@ from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, or_, select
+from sqlalchemy import Engine, and_, func, insert, select
 
 from engage.engine import metrics
 from engage.engine import statuses as st
 from engage.engine.events import record
 from engage.engine.provider_ids import alternate_id, normalise_id
-from engage.engine.store.bulk import update_from_values, update_ids
+from engage.engine.store.bulk import insert_rows, update_from_values, update_ids
 from engage.engine.store.database import seconds_ago
 from engage.engine.store.schema import InboundMessage, Message, MessagePart, Receipt
 
@@ -40,7 +40,7 @@ def store(engine: Engine, provider_id: int, items: list[dict[str, Any]], inbound
                              "alt_message_id": alternate_id(norm), "stat": r["stat"], "err": r.get("err"),
                              "matched": False, "orphaned": False,
                              "done_at": datetime.fromisoformat(r["done_at"]) if r.get("done_at") else None})
-            conn.execute(insert(receipts), rows)
+            insert_rows(conn, receipts, rows)
         if inbound:
             conn.execute(insert(InboundMessage.__table__), [
                 {"provider_id": provider_id, "source": m["source"], "destination": m["destination"],
@@ -61,13 +61,16 @@ def match_pending(engine: Engine, limit: int = 5000) -> int:
         rows = conn.execute(select(*columns).join(MessagePart, same_provider & (
             MessagePart.provider_message_id == Receipt.provider_message_id))
             .where(unmatched).order_by(Receipt.id).limit(limit)).all()
-        if len(rows) < limit:  # then try the other base, for receipts old enough not to be merely early
-            rows += conn.execute(select(*columns).join(MessagePart, same_provider & or_(
-                MessagePart.alt_message_id == Receipt.provider_message_id,
-                MessagePart.provider_message_id == Receipt.alt_message_id))
-                .where(unmatched, Receipt.received_at < seconds_ago(engine, ALT_MATCH_AFTER),
-                       Receipt.id.notin_([r.rid for r in rows]))
-                .order_by(Receipt.id).limit(limit - len(rows))).all()
+        # then the other base, for receipts old enough not to be merely early; one equality join
+        # each, so both use an index (an OR would scan every part of the provider)
+        for part_id, receipt_id in ((MessagePart.alt_message_id, Receipt.provider_message_id),
+                                    (MessagePart.provider_message_id, Receipt.alt_message_id)):
+            if len(rows) >= limit:
+                break
+            found = {r.rid for r in rows}
+            rows += [r for r in conn.execute(select(*columns).join(MessagePart, same_provider & (part_id == receipt_id))
+                     .where(unmatched, Receipt.received_at < seconds_ago(engine, ALT_MATCH_AFTER))
+                     .order_by(Receipt.id).limit(limit - len(rows))).all() if r.rid not in found]
         if not rows:
             return 0
         update_ids(conn, receipts, list({r.rid for r in rows}), {"matched": True})

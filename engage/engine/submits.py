@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from sqlalchemy import Engine, func, insert, or_, select
+from sqlalchemy import Engine, func, or_, select
 
 from engage.engine import metrics
 from engage.engine import statuses as st
@@ -18,7 +18,7 @@ from engage.engine.events import record
 from engage.engine.provider_ids import alternate_id, normalise_id
 from engage.engine.providers.base import SendOutcome
 from engage.engine.receipts import match_pending
-from engage.engine.store.bulk import update_from_values, update_ids
+from engage.engine.store.bulk import insert_rows, update_from_values, update_ids
 from engage.engine.store.schema import Message, MessagePart
 
 messages = Message.__table__
@@ -55,7 +55,7 @@ def record_outcomes(engine: Engine, provider_id: int, campaign_id: int, outcomes
                     rows.append({"message_id": o.message_id, "part_no": i + 1, "provider_id": provider_id,
                                  "provider_message_id": norm, "alt_message_id": alternate_id(norm),
                                  "status": st.SUBMITTED})
-            conn.execute(insert(parts), rows)
+            insert_rows(conn, parts, rows)
             # a claim the sweeper took back meanwhile (status queued again) is still this send
             update_ids(conn, messages, [o.message_id for o in sent],
                        {"status": st.SUBMITTED, "submitted_at": func.now()},

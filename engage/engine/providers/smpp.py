@@ -1,115 +1,224 @@
 """The SMPP provider kind: a set of binds to one SMSC, windowed, paced by parts.
 
-Throttling answers (ESME_RTHROTTLED, ESME_RMSGQFUL) slow down and retry; a dropped bind
-reconnects with back-off; only a permanent error fails a message, with the SMSC's code.
+* Binds: ``binds`` transceivers, or (``bind_mode: transmitter_receiver``) ``binds`` transmitters
+  for submits plus ``receiver_binds`` receivers for receipts and MOs. Each bind has a
+  supervisor that rebinds a dropped or dead one (enquire_link unanswered) with back-off.
+* Pacing: one token bucket per provider counts parts. ESME_RTHROTTLED (0x58) and
+  ESME_RMSGQFUL (0x14) cut the bucket's rate for the whole provider, which then recovers
+  gradually; the part is retried without using up its attempts.
+* Errors: timeouts, dropped connections, 0x08 (system error) and 0x64 (temporary app error)
+  are retried with bounded exponential back-off, ``max_attempts`` times per part; any other
+  status fails the message with "smpp:0x..", the SMSC's own code.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import random
+import time
 from typing import Any
 
 from engage.engine.providers.base import InboundSms, OutboundSms, ProviderConnection, SendOutcome, register
-from engage.engine.smpp.client import DeliverSm, EsmeClient, SmppConfig, SmppConnectionError
-from engage.engine.smpp.multipart import split_udh, udh_parts
+from engage.engine.smpp import longsms, settings
+from engage.engine.smpp.client import BindError, DeliverSm, EsmeClient, ResponseTimeout, SmppConfig, SmppConnectionError
+from engage.engine.smpp.multipart import split_udh
 from engage.engine.smpp.receipts_text import receipt_from_deliver
-from engage.engine.templates import encoding
 from engage.engine.throttle import TokenBucket
 
 log = logging.getLogger(__name__)
 
-THROTTLED = {0x58, 0x14}  # ESME_RTHROTTLED, ESME_RMSGQFUL
-TEMPORARY = THROTTLED | {0x08, 0x64}  # + system error, temporary app error: retried with back-off
-MAX_ATTEMPTS = 8
-_CONFIG_KEYS = {"host", "port", "system_id", "password", "system_type", "bind_mode", "window",
-                "enquire_link_interval", "response_timeout", "source_ton", "source_npi", "dest_ton", "dest_npi"}
+THROTTLED = frozenset({0x58, 0x14})  # ESME_RTHROTTLED, ESME_RMSGQFUL: slow the provider down, retry
+TEMPORARY = frozenset({0x08, 0x64})  # system error, temporary app error: retried with back-off
+INVALID_SOURCE = 0x0A  # what an SMSC would answer to a sender it cannot encode; we answer it ourselves
+INVALID_LENGTH = 0x01  # a text over 255 parts
+RETRY_DELAY, RETRY_DELAY_MAX = 0.05, 5.0
+REBIND_DELAY, REBIND_DELAY_MAX, REFUSED_BIND_DELAY = 0.2, 30.0, 10.0
+THROTTLE_GIVE_UP = 300.0  # seconds of uninterrupted throttling of one part before it fails
+
+
+def _jitter(delay: float) -> float:
+    return delay * random.uniform(0.75, 1.25)
 
 
 @register("smpp")
 class SmppProvider(ProviderConnection):
-    async def start(self) -> None:
-        cfg = {k: v for k, v in self.config.items() if k in _CONFIG_KEYS}
-        self.smpp_config = SmppConfig(**cfg)
-        self.bucket = TokenBucket(self.tps)
-        self.clients = [EsmeClient(self.smpp_config, on_deliver=self._on_deliver)
-                        for _ in range(int(self.config.get("binds", 1)))]
-        self._next = itertools.cycle(range(len(self.clients)))
-        self._ref = random.randrange(256)
-        self._stopping = False
-        await asyncio.gather(*(self._bind(c) for c in self.clients))
-        self._keeper = asyncio.create_task(self._keep_bound())
+    @classmethod
+    def validate_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """See :mod:`engage.engine.smpp.settings` for the keys, defaults and limits."""
+        return settings.validate(config)
 
-    async def _bind(self, client: EsmeClient) -> None:
-        delay = 0.2
+    async def start(self) -> None:
+        """Start every bind's supervisor; return once each bind has bound or failed its first try."""
+        s = self.settings = settings.SmppSettings(**settings.validate(self.config))
+        self.bucket = TokenBucket(self.tps)
+        split = s.bind_mode == "transmitter_receiver"
+        self.senders = [self._client("transmitter" if split else "transceiver") for _ in range(s.binds)]
+        self.receivers = [self._client("receiver") for _ in range(s.receiver_binds if split else 0)]
+        self._stopping = False
+        self._bind_up = asyncio.Event()
+        self._ref = random.randrange(0x10000)
+        self._ref_mask = 0xFF if s.long_messages == "udh8" else 0xFFFF
+        first_tries = [asyncio.get_running_loop().create_future() for _ in (*self.senders, *self.receivers)]
+        self._supervisors = [asyncio.create_task(self._supervise(client, tried))
+                             for client, tried in zip((*self.senders, *self.receivers), first_tries, strict=True)]
+        await asyncio.wait(first_tries, timeout=s.response_timeout + 1)
+
+    def _client(self, mode: str) -> EsmeClient:
+        s = self.settings
+        config = SmppConfig(host=s.host, port=s.port, system_id=s.system_id, password=s.password,
+                            system_type=s.system_type, service_type=s.service_type, bind_mode=mode,
+                            window=s.window, enquire_link_interval=s.enquire_link_interval,
+                            response_timeout=s.response_timeout, source_ton=5 if s.source_ton is None else
+                            s.source_ton, source_npi=0 if s.source_npi is None else s.source_npi,
+                            dest_ton=s.dest_ton, dest_npi=s.dest_npi)
+        return EsmeClient(config, on_deliver=self._on_deliver)
+
+    async def _supervise(self, client: EsmeClient, first_try: asyncio.Future[None]) -> None:
+        """Keep one bind up for as long as the provider runs."""
+        delay, bound_before, mode = REBIND_DELAY, False, client.config.bind_mode
+        where = f"{self.settings.host}:{self.settings.port}"
         while not self._stopping:
             try:
                 await client.connect()
-                log.info("provider %s: bound to %s:%s", self.name, self.smpp_config.host, self.smpp_config.port)
-                return
-            except (TimeoutError, OSError, SmppConnectionError) as exc:
-                log.warning("provider %s: bind failed (%s); retrying in %.1fs", self.name, exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
-            except Exception as exc:  # a refused bind (bad password) is logged, and retried slowly
-                log.error("provider %s: bind refused: %s", self.name, exc)
-                await asyncio.sleep(10.0)
+            except BindError as exc:
+                log.error("provider %s: %s bind to %s refused: %s", self.name, mode, where, exc)
+                delay = max(delay, REFUSED_BIND_DELAY)
+            except (SmppConnectionError, ResponseTimeout, OSError) as exc:
+                log.warning("provider %s: %s bind to %s failed (%s); retrying in %.1fs", self.name, mode, where,
+                            exc, delay)
+            else:
+                if bound_before:
+                    self.stats.reconnects += 1
+                bound_before, delay = True, REBIND_DELAY
+                log.info("provider %s: %s bound to %s", self.name, mode, where)
+                self._binds_changed()
+                if not first_try.done():
+                    first_try.set_result(None)
+                await client.wait_unbound()
+                self._binds_changed()
+                if self._stopping:
+                    return
+                log.warning("provider %s: %s bind to %s lost; rebinding", self.name, mode, where)
+                await asyncio.sleep(_jitter(0.05))
+                continue
+            if not first_try.done():
+                first_try.set_result(None)
+            await asyncio.sleep(_jitter(delay))
+            delay = min(delay * 2, REBIND_DELAY_MAX)
 
-    async def _keep_bound(self) -> None:
+    def _binds_changed(self) -> None:
+        if any(c.bound for c in self.senders):
+            self._bind_up.set()
+        else:
+            self._bind_up.clear()
+
+    def _pick(self) -> EsmeClient | None:
+        """The bound sender with the least work queued on it, if any is bound."""
+        best: EsmeClient | None = None
+        for client in self.senders:
+            if client.bound and (best is None or client.load < best.load):
+                best = client
+        return best
+
+    async def _sender(self) -> EsmeClient:
+        """A bound sender, waiting up to ``response_timeout`` for one to come up."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.response_timeout
         while not self._stopping:
-            for client in self.clients:
-                if not client.bound and not self._stopping:
-                    await self._bind(client)
-            await asyncio.sleep(0.2)
-
-    async def _client(self) -> EsmeClient:
-        for _ in range(len(self.clients) * 50):
-            client = self.clients[next(self._next)]
-            if client.bound:
-                return client
-            await asyncio.sleep(0.02)
+            best = self._pick()
+            if best is not None:
+                return best
+            self._bind_up.clear()  # none is bound, whatever the supervisors have seen so far
+            try:
+                await asyncio.wait_for(self._bind_up.wait(), timeout=max(deadline - loop.time(), 0))
+            except TimeoutError:
+                break
         raise SmppConnectionError(f"provider {self.name}: no bind is up")
 
+    def _source(self, sender: str) -> tuple[str, int | None, int | None]:
+        """The sender as source_addr with its TON/NPI: configured, or read from its form."""
+        s = self.settings
+        digits = sender[1:] if sender.startswith("+") else sender
+        if s.source_ton is not None:
+            return (digits if digits.isdigit() else sender), s.source_ton, s.source_npi
+        if digits.isdigit() and (sender.startswith("+") or len(digits) > 8):
+            return digits, 1, 1  # international
+        if digits.isdigit():
+            return digits, 0, 1  # a short code
+        return sender, 5, 0  # alphanumeric
+
     async def send(self, sms: OutboundSms) -> SendOutcome:
-        info = encoding.analyse(sms.text)
-        self._ref = (self._ref + 1) % 256
-        pieces = udh_parts(encoding.split(sms.text, info), self._ref)
         outcome = SendOutcome(sms.id)
-        for esm_class, payload in pieces:
-            status, part_id = await self._submit_part(sms, esm_class, payload, info.data_coding)
+        s = self.settings
+        self._ref = (self._ref + 1) & self._ref_mask
+        try:
+            data_coding, parts = longsms.plan(sms.text, s.long_messages, s.data_coding, self._ref)
+        except ValueError as exc:
+            log.warning("provider %s: message %s not sent: %s", self.name, sms.id, exc)
+            return self._failed(outcome, f"smpp:{INVALID_LENGTH:#04x}")
+        source, ton, npi = self._source(sms.sender)
+        destination = sms.to[1:] if sms.to.startswith("+") else sms.to
+        for esm_class, short_message, tlvs in parts:
+            status, part_id = await self._submit_part(sms.id, source, ton, npi, destination, esm_class,
+                                                      short_message, tlvs, data_coding)
             if part_id is None:
-                outcome.error = f"smpp:{status:#04x}"
-                return outcome
-            outcome.part_ids.append(part_id)
+                return self._failed(outcome, status if isinstance(status, str) else f"smpp:{status:#04x}")
+            outcome.part_ids.append(part_id)  # kept on a later failure: these parts did reach the SMSC
         return outcome
 
-    async def _submit_part(self, sms: OutboundSms, esm_class: int, payload: bytes,
-                           data_coding: int) -> tuple[int, str | None]:
-        delay = 0.05
-        status = 0
-        for _attempt in range(MAX_ATTEMPTS):
-            await self.bucket.acquire(1)
+    def _failed(self, outcome: SendOutcome, error: str) -> SendOutcome:
+        self.stats.permanent_errors += 1
+        outcome.error = error
+        return outcome
+
+    async def _submit_part(self, message_id: int, source: str, ton: int | None, npi: int | None,
+                           destination: str, esm_class: int, short_message: bytes, tlvs: dict[str, Any] | None,
+                           data_coding: int) -> tuple[int | str, str | None]:
+        """``(0, provider id)``, or ``(status or "smpp:why", None)`` once the part cannot go."""
+        stats, bucket = self.stats, self.bucket
+        attempts, delay, throttled_since = 0, RETRY_DELAY, 0.0
+        while True:
+            if not bucket.try_acquire(1):
+                await bucket.acquire(1)
             try:
-                client = await self._client()
-                result = await client.submit(source=sms.sender, destination=sms.to.lstrip("+"),
-                                             short_message=payload, data_coding=data_coding,
-                                             esm_class=esm_class, registered_delivery=1)
-            except (TimeoutError, SmppConnectionError) as exc:
-                log.warning("provider %s: submit of message %s interrupted (%s); retrying", self.name, sms.id, exc)
-                status = 0x08
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-                continue
-            status = result.status
-            if status == 0 and result.message_id:
-                return 0, result.message_id
-            if status not in TEMPORARY:
+                client = self._pick() or await self._sender()
+                result = await client.submit(source=source, destination=destination, short_message=short_message,
+                                             data_coding=data_coding, esm_class=esm_class, tlvs=tlvs,
+                                             registered_delivery=self.settings.registered_delivery,
+                                             source_ton=ton, source_npi=npi)
+            except (ResponseTimeout, SmppConnectionError) as exc:
+                status: int | str = "smpp:timeout" if isinstance(exc, ResponseTimeout) else "smpp:connection"
+                log.debug("provider %s: submit of message %s interrupted: %s", self.name, message_id, exc)
+            except (UnicodeEncodeError, ValueError) as exc:
+                log.warning("provider %s: message %s has an unusable address: %s", self.name, message_id, exc)
+                return INVALID_SOURCE, None
+            else:
+                status = result.status
+                if status == 0:
+                    if result.message_id:
+                        stats.submitted_parts += 1
+                        return 0, result.message_id
+                    log.warning("provider %s: part of message %s accepted without a message id", self.name,
+                                message_id)
+                    return "smpp:no-message-id", None
+                if status in THROTTLED:
+                    stats.throttled += 1
+                    bucket.slow_down()
+                    now = time.monotonic()
+                    throttled_since = throttled_since or now
+                    if now - throttled_since < THROTTLE_GIVE_UP:
+                        continue  # the bucket, now slower, paces the retry; attempts are not used up
+                    return status, None
+                if status not in TEMPORARY:
+                    return status, None
+            throttled_since = 0.0
+            stats.temporary_errors += 1
+            attempts += 1
+            if attempts >= self.settings.max_attempts or self._stopping:
                 return status, None
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
-        return status, None
+            await asyncio.sleep(_jitter(delay))
+            delay = min(delay * 2, RETRY_DELAY_MAX)
 
     async def _on_deliver(self, deliver: DeliverSm) -> None:
         receipt = receipt_from_deliver(deliver)
@@ -120,14 +229,21 @@ class SmppProvider(ProviderConnection):
         if deliver.esm_class & 0x40:
             split = split_udh(body)
             body = split[3] if split else body
-        text = encoding.decode(body, deliver.data_coding)
+        text = longsms.decode_text(body, deliver.data_coding)
         await self.sink.inbound(self.provider_id, InboundSms(deliver.source_addr, deliver.destination_addr, text))
 
     async def stop(self) -> None:
         self._stopping = True
-        self._keeper.cancel()
-        await asyncio.gather(*(c.close() for c in self.clients), return_exceptions=True)
+        self._bind_up.set()  # wake anyone waiting for a bind: they will find none and give up
+        for task in self._supervisors:
+            task.cancel()
+        await asyncio.gather(*self._supervisors, return_exceptions=True)
+        await asyncio.gather(*(c.close() for c in (*self.senders, *self.receivers)), return_exceptions=True)
 
     def status(self) -> dict[str, Any]:
-        return {"binds_up": sum(c.bound for c in self.clients), "binds": len(self.clients),
-                "in_flight": sum(c.in_flight for c in self.clients)}
+        clients = (*self.senders, *self.receivers)
+        senders_up = sum(c.bound for c in self.senders)
+        return {"binds_up": sum(c.bound for c in clients), "binds": len(clients),
+                "in_flight": sum(c.in_flight for c in self.senders),
+                "window": len(self.senders) * self.settings.window, "healthy": senders_up > 0,
+                "rate": round(self.bucket.rate, 1), "rate_cuts": self.bucket.cuts}

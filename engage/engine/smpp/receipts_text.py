@@ -1,10 +1,13 @@
 """Delivery receipts: the SMPP 3.4 Appendix B text, and turning a deliver_sm into a Receipt.
 
 The receipt text format is only "suggested" by the spec, so every SMSC bends it: keys
-in other cases, dates with seconds, fields missing, ``Text:`` capitalised, ``submit_date``
-with an underscore. The parser looks for each field on its own instead of matching one
-rigid pattern, and the TLVs (receipted_message_id, message_state) win whenever present
-because they are the machine-readable part.
+in other cases, dates with seconds (``2611221530``, ``261122153045``, ``2611221530 45``,
+``20261122153045``), fields missing or in another order, vendor fields added (``imsi:``,
+``msc:``), ``Text:`` capitalised, ``submit_date`` with an underscore, fields separated by
+commas, stat words spelt out (``DELIVERED``, ``FAILED``). The parser picks each known field
+out of one scan instead of matching one rigid pattern, and the TLVs (receipted_message_id,
+message_state, network_error_code) win whenever present because they are the
+machine-readable part.
 """
 
 from __future__ import annotations
@@ -47,29 +50,36 @@ MESSAGE_STATES = {
     8: "REJECTD",
 }
 
+_STATE_NUMBERS = {word: number for number, word in MESSAGE_STATES.items()}
+
 # Long spellings some SMSCs write instead of the 7-letter words.
 _STAT_ALIASES = {
     "DELIVERED": "DELIVRD",
+    "DELIVERD": "DELIVRD",
     "UNDELIVERABLE": "UNDELIV",
     "UNDELIVERED": "UNDELIV",
+    "FAILED": "UNDELIV",
     "ACCEPTED": "ACCEPTD",
     "REJECTED": "REJECTD",
     "EXPIRD": "EXPIRED",
     "DELETD": "DELETED",
+    "BUFFERED": "ENROUTE",
+    "BUFFRED": "ENROUTE",
 }
 
 _ESM_RECEIPT_KINDS = (0x04, 0x08)  # SMSC delivery receipt, SME delivery acknowledgement
 
 _TEXT = re.compile(r"\btext\s*:", re.IGNORECASE)
-_FIELDS = {
-    "id": re.compile(r"\bid\s*:\s*(\S+)", re.IGNORECASE),
-    "sub": re.compile(r"\bsub\s*:\s*(\S+)", re.IGNORECASE),
-    "dlvrd": re.compile(r"\bdlvrd\s*:\s*(\S+)", re.IGNORECASE),
-    "submit_date": re.compile(r"\bsubmit[\s_]*date\s*:\s*(\d+)", re.IGNORECASE),
-    "done_date": re.compile(r"\bdone[\s_]*date\s*:\s*(\d+)", re.IGNORECASE),
-    "stat": re.compile(r"\bstat\s*:\s*(\w+)", re.IGNORECASE),
-    "err": re.compile(r"\berr\s*:\s*(\w+)", re.IGNORECASE),
-}
+# One scan for every known key; a date may carry its seconds after a space ("2611221530 45").
+# A key left empty ("err: stat:DELIVRD") does not swallow the next key as its value.
+_KEY = r"(id|sub|dlvrd|submit[\s_]*date|done[\s_]*date|stat|err)"
+_FIELD = re.compile(rf"\b{_KEY}\s*:\s*(?!(?:{_KEY[1:-1]}|text)\s*:)([^\s,;]*)(?:\s(\d\d)(?=[\s,;]|$))?",
+                    re.IGNORECASE)
+_APPENDIX_B = re.compile(r"id:([^\s,;:]+) sub:(\d+) dlvrd:(\d+) submit date:(\d{10}|\d{12}) "
+                         r"done date:(\d{10}|\d{12}) stat:([A-Za-z]+) err:(\w+) text:(.*)\Z", re.DOTALL)
+_KEY_SPELLINGS: dict[str, str] = {}
+_KEYS = {"id": "id", "sub": "sub", "dlvrd": "dlvrd", "submitdate": "submit_date", "donedate": "done_date",
+         "stat": "stat", "err": "err"}
 
 
 @dataclass
@@ -94,24 +104,42 @@ def parse_receipt_text(text: str) -> dict[str, Any]:
     Dates come back as naive datetimes, in whatever zone the SMSC writes them (usually
     its own local time, often UTC); the format carries no zone.
     """
+    exact = _APPENDIX_B.match(text)
+    if exact:  # the layout as the spec writes it, the common case: read in one match
+        message_id, sub, dlvrd, submitted, done, stat, err, body = exact.groups()
+        return {"id": message_id, "sub": sub, "dlvrd": dlvrd, "submit_date": _parse_date(submitted),
+                "done_date": _parse_date(done), "stat": _normalise_stat(stat), "err": err, "text": body}
     head, body = text, None
     match = _TEXT.search(text)
     if match:
         head, body = text[: match.start()], text[match.end() :]
-    found: dict[str, str | None] = {}
-    for key, pattern in _FIELDS.items():
-        hit = pattern.search(head)
-        found[key] = hit.group(1) if hit else None
+    found: dict[str, str | None] = dict.fromkeys(_KEYS.values())
+    seconds: dict[str, str] = {}
+    for hit in _FIELD.finditer(head):
+        raw, value, secs = hit.groups()
+        key = _KEY_SPELLINGS.get(raw) or _spelling(raw)
+        if found[key] is None and value:
+            found[key] = value
+            if secs:
+                seconds[key] = secs
     return {
         "id": found["id"],
         "sub": found["sub"],
         "dlvrd": found["dlvrd"],
-        "submit_date": _parse_date(found["submit_date"]),
-        "done_date": _parse_date(found["done_date"]),
+        "submit_date": _parse_date(found["submit_date"], seconds.get("submit_date")),
+        "done_date": _parse_date(found["done_date"], seconds.get("done_date")),
         "stat": _normalise_stat(found["stat"]) if found["stat"] else None,
         "err": found["err"],
         "text": body,
     }
+
+
+def _spelling(raw: str) -> str:
+    """Which field a key as written ("Submit Date", "DONE_DATE") names; remembered for next time."""
+    key = _KEYS["".join(raw.lower().split()).replace("_", "")]
+    if len(_KEY_SPELLINGS) < 1000:
+        _KEY_SPELLINGS[raw] = key
+    return key
 
 
 def format_receipt_text(
@@ -165,13 +193,14 @@ def receipt_deliver_fields(
     submit_date: datetime,
     done_date: datetime,
     text: str = "",
+    tlvs: bool = True,
 ) -> dict[str, Any]:
     """deliver_sm fields (smpplib names) carrying a receipt, the inverse of :func:`receipt_from_deliver`.
 
     The receipt comes *from* the handset *to* whoever sent the message, with the state in
-    both the TLVs and the text, since ESMEs differ in which one they read.
+    both the TLVs and the text, since ESMEs differ in which one they read (``tlvs=False``:
+    the text alone, as older SMSCs send it).
     """
-    states = {word: number for number, word in MESSAGE_STATES.items()}
     fields: dict[str, Any] = {
         "source_addr_ton": 1,
         "source_addr_npi": 1,
@@ -183,9 +212,11 @@ def receipt_deliver_fields(
         "short_message": format_receipt_text(
             message_id, stat, err=err, submit_date=submit_date, done_date=done_date, text=text
         ).encode("ascii", "replace"),
-        "receipted_message_id": message_id,
-        "message_state": states.get(stat, 7),
     }
+    if not tlvs:
+        return fields
+    fields["receipted_message_id"] = message_id
+    fields["message_state"] = _STATE_NUMBERS.get(stat, 7)
     if stat not in ("DELIVRD", "ACCEPTD", "ENROUTE"):
         fields["network_error_code"] = b"\x03" + int(err if err.isdigit() else 0).to_bytes(2, "big")
     return fields
@@ -196,10 +227,18 @@ def _normalise_stat(stat: str) -> str:
     return _STAT_ALIASES.get(word, word)
 
 
-def _parse_date(value: str | None) -> datetime | None:
-    if not value or len(value) not in (10, 12):
+def _parse_date(value: str | None, seconds: str | None = None) -> datetime | None:
+    """YYMMDDhhmm, YYMMDDhhmmss or YYYYMMDDhhmmss (seconds may also come apart, after a space)."""
+    if not value or not value.isdigit() or len(value) not in (10, 12, 14):
         return None
+    if len(value) == 14:
+        year, rest = int(value[:4]), value[4:]
+    else:
+        year, rest = 2000 + int(value[:2]), value[2:]
+    if len(rest) == 8 and seconds:
+        rest += seconds
     try:
-        return datetime.strptime(value, "%y%m%d%H%M%S" if len(value) == 12 else "%y%m%d%H%M")
+        return datetime(year, int(rest[0:2]), int(rest[2:4]), int(rest[4:6]), int(rest[6:8]),
+                        int(rest[8:10]) if len(rest) == 10 else 0)
     except ValueError:
         return None

@@ -2,21 +2,25 @@
 
 Receipts and MOs are owed to an account, not a socket: they wait until a receiver binds and
 are re-sent when the ESME answers with an error or disconnects, so nothing is lost. For
-throughput, one timer task flushes whatever has come due every 10 ms and writes rely on
-transport buffering rather than per-PDU awaits.
+throughput, PDUs are decoded and encoded by hand (:mod:`fastpdu`), one timer task flushes
+whatever has come due every 10 ms, and everything a session sends in one loop turn leaves
+in one write (:mod:`wire`).
+
+Fault injection, for the tests that prove nothing is lost: ``throttle_rate`` (0x58),
+``msgqful_rate`` (0x14), ``fail_rate`` (0x45 submit failed), ``reject_rate`` (``reject_status``,
+by default 0x0B invalid destination), ``undeliverable_rate`` (UNDELIV receipts),
+:meth:`SmscSimulator.drop_connections`, ``response_delay``. ``receipt_id_base`` makes the
+receipts quote ids the way some SMSCs do: in decimal when the submit_sm_resp said hex, or in
+upper case.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import concurrent.futures
 import heapq
 import itertools
 import logging
 import random
-import signal
-import socket
 import threading
 import time
 import uuid
@@ -28,33 +32,23 @@ from typing import Any
 
 from smpplib import consts
 
-from engage.engine.smpp.codec import DecodeError, FramingError, SequenceSource, as_str, encode, make, read_pdu
-from engage.engine.smpp.multipart import concat_of
+from engage.engine.smpp import fastpdu
+from engage.engine.smpp.codec import DecodeError, SequenceSource, as_str, encode, make
 from engage.engine.smpp.receipts_text import receipt_deliver_fields
+from engage.engine.smpp.simulator_log import Received, SimMessage, SubmitLog, reassemble
+from engage.engine.smpp.wire import PduStream
 
-__all__ = ["Received", "SmscSimulator", "main", "start_in_thread"]
+__all__ = ["Received", "SimMessage", "SmscSimulator", "start_in_thread"]
 
 log = logging.getLogger(__name__)
 
 TICK = 0.01
-STAT_NAMES = ("binds", "bind_failures", "enquire_links", "submits", "accepted", "throttled", "failed",
-              "max_outstanding", "receipts_sent", "receipts_acked", "receipts_nacked",
+STAT_NAMES = ("binds", "bind_failures", "enquire_links", "submits", "accepted", "throttled", "queue_full",
+              "failed", "rejected", "max_outstanding", "receipts_sent", "receipts_acked", "receipts_nacked",
               "mo_sent", "mo_acked", "mo_nacked")
-WRITE_HIGH_WATER = 256 * 1024
 SIM_ID = "engage-sim"
-
-
-@dataclass
-class Received:
-    message_id: str
-    system_id: str
-    source: str
-    destination: str
-    data_coding: int
-    short_message: bytes
-    esm_class: int
-    concat: tuple[int, int, int] | None
-    at: float
+ID_BASES = ("same", "decimal", "hex_upper")
+_PRINTABLE = bytes(c if 32 <= c < 127 else ord("?") for c in range(256))
 
 
 @dataclass
@@ -67,38 +61,57 @@ class _Outbound:
 
 @dataclass(eq=False)
 class _Session:
-    writer: asyncio.StreamWriter
+    stream: PduStream
     system_id: str | None = None
     mode: str | None = None
     seq: SequenceSource = field(default_factory=SequenceSource)
     unacked: dict[int, _Outbound] = field(default_factory=dict)
     outstanding: int = 0
 
-    def send(self, pdu: Any) -> None:
-        if not self.writer.is_closing():
-            self.writer.write(encode(pdu))
-
 
 class SmscSimulator:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, accounts: dict[str, str] | None = None,
                  receipt_delay: float = 0.05, fail_rate: float = 0.0, throttle_rate: float = 0.0,
                  undeliverable_rate: float = 0.0, seed: int | None = None, id_format: str = "hex",
-                 response_delay: float = 0.0, retry_delay: float = 0.2, deliver_window: int = 10) -> None:
-        """``response_delay`` makes a client's window visible; ``deliver_window`` caps unacked deliver_sms."""
+                 response_delay: float = 0.0, retry_delay: float = 0.2, deliver_window: int = 10,
+                 msgqful_rate: float = 0.0, reject_rate: float = 0.0,
+                 reject_status: int = consts.SMPP_ESME_RINVDSTADR, receipt_id_base: str = "same",
+                 receipt_tlvs: bool = True, max_tps: float = 0.0) -> None:
+        """``response_delay`` makes a client's window visible; ``deliver_window`` caps unacked deliver_sms;
+        ``receipt_tlvs=False`` sends receipts as text only, as older SMSCs do; ``max_tps`` answers 0x58
+        to submits beyond that many per second, as a real SMSC does."""
         if id_format not in ("hex", "decimal", "uuid"):
             raise ValueError(f"id_format must be hex, decimal or uuid, not {id_format!r}")
+        if receipt_id_base not in ID_BASES:
+            raise ValueError(f"receipt_id_base must be one of {ID_BASES}, not {receipt_id_base!r}")
+        if receipt_id_base == "decimal" and id_format == "uuid":
+            raise ValueError("receipt_id_base='decimal' needs hex or decimal message ids, not uuid")
+        rates = {"fail_rate": fail_rate, "throttle_rate": throttle_rate, "msgqful_rate": msgqful_rate,
+                 "reject_rate": reject_rate, "undeliverable_rate": undeliverable_rate}
+        for name, rate in rates.items():
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, not {rate!r}")
         self.host, self.port, self.id_format = host, port, id_format
         self.accounts = dict(accounts) if accounts is not None else {"engage": "secret"}
         self.receipt_delay, self.response_delay, self.retry_delay = receipt_delay, response_delay, retry_delay
-        self.fail_rate, self.throttle_rate = fail_rate, throttle_rate
+        self.fail_rate, self.throttle_rate, self.msgqful_rate = fail_rate, throttle_rate, msgqful_rate
+        self.reject_rate, self.reject_status = reject_rate, reject_status
         self.undeliverable_rate, self.deliver_window = undeliverable_rate, deliver_window
-        self.receipt_stats: dict[str, str] = {}  # message id -> stat of the receipt it was given
-        self.received: list[Received] = []
+        self.receipt_id_base, self.receipt_tlvs = receipt_id_base, receipt_tlvs
+        self.max_tps, self._tokens, self._tokens_at = max_tps, max(max_tps / 10, 1.0), time.monotonic()
+        # Refusals by cumulative probability: one random draw per submit picks at most one.
+        bands = [(throttle_rate, "throttled", consts.SMPP_ESME_RTHROTTLED),
+                 (msgqful_rate, "queue_full", consts.SMPP_ESME_RMSGQFUL),
+                 (fail_rate, "failed", consts.SMPP_ESME_RSUBMITFAIL), (reject_rate, "rejected", reject_status)]
+        edges = itertools.accumulate(rate for rate, _, _ in bands)
+        self._refusals = [(edge, name, status) for edge, (_, name, status) in zip(edges, bands, strict=True)]
+        self._refusal_edge = sum(rate for rate, _, _ in bands)
+        self._log = SubmitLog()
         self._rng = random.Random(seed)
         self._next_id = self._rng.getrandbits(32)
         self._counts: Counter[str] = Counter()
         self._by_sid: defaultdict[str, Counter[str]] = defaultdict(Counter)
-        self._sessions: dict[_Session, asyncio.Task[Any]] = {}
+        self._sessions: set[_Session] = set()
         self._receivers: defaultdict[str, list[_Session]] = defaultdict(list)
         self._round_robin: Counter[str] = Counter()
         self._backlog: defaultdict[str, deque[_Outbound]] = defaultdict(deque)
@@ -110,22 +123,25 @@ class SmscSimulator:
         self._loop_thread: threading.Thread | None = None
         self._thread: threading.Thread | None = None  # set by start_in_thread
 
+    # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
         self._loop, self._loop_thread = asyncio.get_running_loop(), threading.current_thread()
-        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        self._server = await self._loop.create_server(self._new_session, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         self._ticker = asyncio.create_task(self._tick())
 
     async def stop(self) -> None:
         if self._ticker is not None:
             self._ticker.cancel()
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-        self._ticker, self._server = None, None
-        if tasks := list(self._sessions.values()):
-            self.drop_connections()
-            await asyncio.wait(tasks, timeout=2)
+        server, self._ticker, self._server = self._server, None, None
+        if server is not None:
+            server.close()
+        deadline = time.monotonic() + 2
+        self.drop_connections()
+        while self._sessions and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        if server is not None:
+            await asyncio.wait_for(server.wait_closed(), timeout=2)
 
     def stop_thread(self) -> None:
         """Stop a simulator started with :func:`start_in_thread` and join its thread."""
@@ -137,9 +153,10 @@ class SmscSimulator:
         thread.join(timeout=10)
         loop.close()
 
+    # -- what tests ask --------------------------------------------------------------------------
     def drop_connections(self) -> None:
         """Fault injection: abort every client socket at once, mid-whatever."""
-        self._on_loop(lambda: [s.writer.transport.abort() for s in list(self._sessions)])
+        self._on_loop(lambda: [s.stream.abort() for s in list(self._sessions)])
 
     def deliver_mo(self, source: str, destination: str, text: str | bytes, system_id: str = "") -> None:
         """Queue a subscriber's message for the account's receiver binds (first account by default)."""
@@ -151,12 +168,29 @@ class SmscSimulator:
                   "short_message": body}
         self._on_loop(self._dispatch, _Outbound(sid, "mo", fields))
 
+    @property
+    def received(self) -> list[Received]:
+        """Every accepted part, in arrival order (a snapshot: safe to read from any thread)."""
+        return self._on_loop(lambda: list(self._log.received))
+
+    @property
+    def receipt_stats(self) -> dict[str, str]:
+        """message id (as the submit_sm_resp gave it) -> stat of its receipt (a snapshot)."""
+        return self._on_loop(lambda: dict(self._log.receipt_stats))
+
+    def messages(self) -> list[SimMessage]:
+        """Whole messages reassembled from their parts (UDH 8/16-bit, SAR, message_payload)."""
+        return reassemble(self.received)
+
     def stats(self) -> dict[str, Any]:
-        """Counters; ``max_outstanding`` is the most unanswered submits one bind ever had."""
-        return self._on_loop(lambda: {
-            **{name: self._counts[name] for name in STAT_NAMES},
-            "by_system_id": {sid: dict(counts) for sid, counts in self._by_sid.items()},
-        })
+        """Counters. ``max_outstanding`` is the most unanswered submits one bind ever had;
+        ``duplicates`` maps each message id whose (destination, text, part position) was accepted
+        more than once to how many times it was; ``duplicate_submits`` is the number of extra copies."""
+        def read() -> dict[str, Any]:
+            return {**{name: self._counts[name] for name in STAT_NAMES},
+                    "by_system_id": {sid: dict(counts) for sid, counts in self._by_sid.items()},
+                    "duplicates": self._log.duplicates(), "duplicate_submits": self._log.duplicate_submits()}
+        return self._on_loop(read)
 
     def _on_loop(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run ``fn`` on the simulator's loop: state is only ever touched from that one thread."""
@@ -169,54 +203,43 @@ class SmscSimulator:
 
         return asyncio.run_coroutine_threadsafe(call(), loop).result(timeout=10)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        session = _Session(writer)
-        self._sessions[session] = asyncio.current_task()  # type: ignore[assignment]
-        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        try:
-            while True:
-                try:
-                    pdu = await read_pdu(reader)
-                except DecodeError as exc:
-                    session.send(make("generic_nack", sequence=exc.sequence, status=exc.nack_status))
-                    continue
-                if pdu is None or not self._handle(session, pdu):
-                    break
-                if writer.transport.get_write_buffer_size() > WRITE_HIGH_WATER:
-                    await writer.drain()
-        except (FramingError, ConnectionError, OSError) as exc:
-            log.debug("session %s ended: %r", session.system_id, exc)
-        except Exception:
-            log.exception("session %s failed", session.system_id)
-        finally:
-            self._session_gone(session)
+    # -- sessions --------------------------------------------------------------------------------
+    def _new_session(self) -> PduStream:
+        holder: list[_Session] = []
+        stream = PduStream(lambda pdu: self._handle(holder[0], pdu), lambda exc: self._bad_pdu(holder[0], exc),
+                           lambda why: self._session_gone(holder[0], why), pause_reading_when_blocked=True)
+        holder.append(_Session(stream))
+        self._sessions.add(holder[0])
+        return stream
 
-    def _session_gone(self, session: _Session) -> None:
-        self._sessions.pop(session, None)
+    def _bad_pdu(self, session: _Session, exc: DecodeError) -> None:
+        session.stream.send(fastpdu.header_only(fastpdu.GENERIC_NACK, exc.nack_status, exc.sequence))
+
+    def _session_gone(self, session: _Session, why: BaseException | None) -> None:
+        log.debug("session %s ended: %r", session.system_id, why)
+        self._sessions.discard(session)
         if session.system_id and session in self._receivers[session.system_id]:
             self._receivers[session.system_id].remove(session)
-        for item in session.unacked.values():
+        unacked, session.unacked = session.unacked, {}
+        for item in unacked.values():
             self._dispatch(item)
-        session.writer.close()
 
-    def _handle(self, session: _Session, pdu: Any) -> bool:
-        """Act on one PDU; ``False`` ends the session."""
-        command = pdu.command
-        if command.startswith("bind_") and not command.endswith("_resp"):
-            self._bind(session, pdu)
-        elif command == "submit_sm":
+    def _handle(self, session: _Session, pdu: Any) -> None:
+        command_id = pdu.command_id
+        if command_id == fastpdu.SUBMIT_SM:
             self._submit(session, pdu)
-        elif command in ("deliver_sm_resp", "generic_nack"):
+        elif command_id in (fastpdu.DELIVER_SM_RESP, fastpdu.GENERIC_NACK):
             self._delivery_answered(session, pdu)
-        elif command == "enquire_link":
+        elif command_id == fastpdu.ENQUIRE_LINK:
             self._counts["enquire_links"] += 1
-            session.send(make("enquire_link_resp", sequence=pdu.sequence))
-        elif command == "unbind":
-            session.send(make("unbind_resp", sequence=pdu.sequence))
-            return False
-        elif not command.endswith("_resp"):
-            session.send(make("generic_nack", sequence=pdu.sequence, status=consts.SMPP_ESME_RINVCMDID))
-        return True
+            session.stream.send(fastpdu.header_only(fastpdu.ENQUIRE_LINK_RESP, 0, pdu.sequence))
+        elif command_id == fastpdu.UNBIND:
+            session.stream.send(fastpdu.header_only(fastpdu.UNBIND_RESP, 0, pdu.sequence))
+            session.stream.close()
+        elif pdu.command.startswith("bind_") and not pdu.command.endswith("_resp"):
+            self._bind(session, pdu)
+        elif not command_id & 0x80000000:
+            session.stream.send(fastpdu.header_only(fastpdu.GENERIC_NACK, consts.SMPP_ESME_RINVCMDID, pdu.sequence))
 
     def _bind(self, session: _Session, pdu: Any) -> None:
         system_id, password = as_str(pdu.system_id), as_str(pdu.password)
@@ -225,8 +248,9 @@ class SmscSimulator:
                   else consts.SMPP_ESME_RINVSYSID if system_id not in self.accounts
                   else consts.SMPP_ESME_RINVPASWD if self.accounts[system_id] != password
                   else consts.SMPP_ESME_ROK)
-        session.send(make(f"{pdu.command}_resp", sequence=pdu.sequence, status=status, system_id=SIM_ID))
-        peer = session.writer.get_extra_info("peername")
+        session.stream.send(encode(make(f"{pdu.command}_resp", sequence=pdu.sequence, status=status,
+                                        system_id=SIM_ID)))
+        peer = session.stream.transport.get_extra_info("peername") if session.stream.transport else None
         if status != consts.SMPP_ESME_ROK:
             self._counts["bind_failures"] += 1
             log.info("bind %s refused for %r from %s: status %#04x", mode, system_id, peer, status)
@@ -241,59 +265,51 @@ class SmscSimulator:
             while backlog:
                 self._dispatch(backlog.popleft())
 
+    # -- submits ---------------------------------------------------------------------------------
     def _submit(self, session: _Session, pdu: Any) -> None:
-        if session.mode not in ("transmitter", "transceiver") or session.system_id is None:
-            session.send(make("submit_sm_resp", sequence=pdu.sequence, status=consts.SMPP_ESME_RINVBNDSTS))
-            return
         sid = session.system_id
-        counts = self._by_sid[sid]
+        if session.mode not in ("transmitter", "transceiver") or sid is None:
+            session.stream.send(fastpdu.header_only(fastpdu.SUBMIT_SM_RESP, consts.SMPP_ESME_RINVBNDSTS,
+                                                    pdu.sequence))
+            return
+        counts, totals = self._by_sid[sid], self._counts
         session.outstanding += 1
-        for tally in (counts, self._counts):
+        outstanding = session.outstanding
+        for tally in (counts, totals):
             tally["submits"] += 1
-            tally["max_outstanding"] = max(tally["max_outstanding"], session.outstanding)
-        draw = self._rng.random()
-        if draw < self.throttle_rate:
-            outcome, status, message_id = "throttled", consts.SMPP_ESME_RTHROTTLED, None
-        elif draw < self.throttle_rate + self.fail_rate:
-            outcome, status, message_id = "failed", consts.SMPP_ESME_RSUBMITFAIL, None
+            if outstanding > tally["max_outstanding"]:
+                tally["max_outstanding"] = outstanding
+        draw = self._rng.random() if self._refusal_edge else 1.0
+        outcome, status, message_id = "accepted", 0, None
+        if self.max_tps and self._over_tps():
+            outcome, status = "throttled", consts.SMPP_ESME_RTHROTTLED
+        elif draw < self._refusal_edge:
+            outcome, status = next((name, code) for edge, name, code in self._refusals if draw < edge)
         else:
-            outcome, status, message_id = "accepted", consts.SMPP_ESME_ROK, self._new_message_id()
-        self._counts[outcome] += 1
+            message_id = self._new_message_id()
+        totals[outcome] += 1
         counts[outcome] += 1
-        resp = make("submit_sm_resp", sequence=pdu.sequence, status=status, message_id=message_id)
+        resp = fastpdu.sm_resp(fastpdu.SUBMIT_SM_RESP, pdu.sequence, status, message_id)
         if self.response_delay > 0:
             self._later(self.response_delay, lambda: self._respond(session, resp))
         else:
             self._respond(session, resp)
-        if message_id is None:
-            return
-        short_message = pdu.short_message or pdu.message_payload or b""
-        esm_class, data_coding = pdu.esm_class or 0, pdu.data_coding or 0
-        sar = (pdu.sar_msg_ref_num, pdu.sar_total_segments, pdu.sar_segment_seqnum)
-        concat, body = concat_of(esm_class, short_message, None if None in sar else sar)
-        received = Received(message_id, sid, as_str(pdu.source_addr), as_str(pdu.destination_addr),
-                            data_coding, short_message, esm_class, concat, time.time())
-        self.received.append(received)
-        self._plan_receipt(received, body, (pdu.registered_delivery or 0) & 0x03)
+        if message_id is not None:
+            self._plan_receipt(self._log.record(sid, message_id, pdu), (pdu.registered_delivery or 0) & 0x03)
 
-    def _respond(self, session: _Session, resp: Any) -> None:
+    def _over_tps(self) -> bool:
+        """A token bucket of 100 ms' worth: how SMSCs enforce an account's TPS."""
+        now = time.monotonic()
+        self._tokens = min(max(self.max_tps / 10, 1.0), self._tokens + (now - self._tokens_at) * self.max_tps)
+        self._tokens_at = now
+        if self._tokens < 1:
+            return True
+        self._tokens -= 1
+        return False
+
+    def _respond(self, session: _Session, resp: bytes) -> None:
         session.outstanding -= 1
-        session.send(resp)
-
-    def _plan_receipt(self, received: Received, body: bytes, wanted: int) -> None:
-        undeliverable = self._rng.random() < self.undeliverable_rate
-        if not (wanted == 1 or (wanted == 2 and undeliverable)):
-            return
-        self.receipt_stats[received.message_id] = "UNDELIV" if undeliverable else "DELIVRD"
-        text = body[:20].decode("latin-1") if received.data_coding in (0, 1, 3) else ""
-        preview = "".join(ch if ch.isprintable() else "?" for ch in text)
-        fields = receipt_deliver_fields(
-            received.message_id, handset=received.destination, sender=received.source,
-            stat="UNDELIV" if undeliverable else "DELIVRD", err="001" if undeliverable else "000",
-            submit_date=datetime.fromtimestamp(received.at),
-            done_date=datetime.fromtimestamp(received.at + self.receipt_delay), text=preview)
-        item = _Outbound(received.system_id, "receipts", fields)
-        self._later(self.receipt_delay, lambda: self._dispatch(item))
+        session.stream.send(resp)
 
     def _new_message_id(self) -> str:
         if self.id_format == "uuid":
@@ -301,10 +317,33 @@ class SmscSimulator:
         self._next_id += 1
         return format(self._next_id, "x") if self.id_format == "hex" else str(self._next_id)
 
+    # -- receipts and MOs ------------------------------------------------------------------------
+    def _plan_receipt(self, received: Received, wanted: int) -> None:
+        undeliverable = self.undeliverable_rate > 0 and self._rng.random() < self.undeliverable_rate
+        if not (wanted == 1 or (wanted == 2 and undeliverable)):
+            return
+        stat, err = ("UNDELIV", "001") if undeliverable else ("DELIVRD", "000")
+        self._log.receipt_stats[received.message_id] = stat
+        item = _Outbound(received.system_id, "receipts", self._receipt_fields(received, stat, err))
+        self._later(self.receipt_delay, lambda: self._dispatch(item))
+
+    def _receipt_fields(self, received: Received, stat: str, err: str) -> dict[str, Any]:
+        """A receipt as SMPP 3.4 Appendix B writes it, quoting the id in ``receipt_id_base``."""
+        quoted = received.message_id
+        if self.receipt_id_base == "decimal" and self.id_format == "hex":
+            quoted = str(int(quoted, 16))
+        elif self.receipt_id_base == "hex_upper":
+            quoted = quoted.upper()
+        preview = received.body[:20].translate(_PRINTABLE).decode() if received.data_coding in (0, 1, 3) else ""
+        return receipt_deliver_fields(quoted, handset=received.destination, sender=received.source, stat=stat,
+                                      err=err, submit_date=datetime.fromtimestamp(received.at), text=preview,
+                                      done_date=datetime.fromtimestamp(received.at + self.receipt_delay),
+                                      tlvs=self.receipt_tlvs)
+
     def _dispatch(self, item: _Outbound) -> None:
         """Send to the account's next receiver bind with room in its window, or hold it until one has."""
         receivers = [s for s in self._receivers.get(item.system_id, ())
-                     if not s.writer.is_closing() and len(s.unacked) < self.deliver_window]
+                     if not s.stream.closing and len(s.unacked) < self.deliver_window]
         if not receivers:
             self._backlog[item.system_id].append(item)
             return
@@ -312,14 +351,14 @@ class SmscSimulator:
         self._round_robin[item.system_id] += 1
         seq = session.seq.next_sequence()
         session.unacked[seq] = item
-        session.send(make("deliver_sm", sequence=seq, **item.fields))
+        session.stream.send(fastpdu.encode_sm(fastpdu.DELIVER_SM, seq, item.fields))
         self._counts[f"{item.kind}_sent"] += 1
 
     def _delivery_answered(self, session: _Session, pdu: Any) -> None:
         item = session.unacked.pop(pdu.sequence, None)
         if item is None:
             return
-        acked = pdu.command == "deliver_sm_resp" and pdu.status == consts.SMPP_ESME_ROK
+        acked = pdu.command_id == fastpdu.DELIVER_SM_RESP and pdu.status == consts.SMPP_ESME_ROK
         self._counts[f"{item.kind}_{'acked' if acked else 'nacked'}"] += 1
         if not acked:
             self._later(self.retry_delay, lambda: self._dispatch(item))
@@ -344,56 +383,6 @@ class SmscSimulator:
 
 def start_in_thread(**kwargs: Any) -> SmscSimulator:
     """Run a simulator on its own event loop in a daemon thread; returns once it is listening."""
-    sim = SmscSimulator(**kwargs)
-    loop = asyncio.new_event_loop()
-    started: concurrent.futures.Future[None] = concurrent.futures.Future()
+    from engage.engine.smpp.simulator_cli import run_in_thread
 
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(sim.start())
-        except BaseException as exc:
-            started.set_exception(exc)
-            return
-        started.set_result(None)
-        loop.run_forever()
-
-    sim._thread = threading.Thread(target=run, name="smsc-simulator", daemon=True)
-    sim._thread.start()
-    started.result(timeout=10)
-    return sim
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="engage smsc-sim", description="Run the SMPP 3.4 SMSC simulator.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=2775)
-    parser.add_argument("--system-id", action="append", default=[], help="repeat to add accounts")
-    parser.add_argument("--password", action="append", default=[], help="one per --system-id, or one for all")
-    tunables = {"receipt_delay": 0.05, "response_delay": 0.0, "fail_rate": 0.0, "throttle_rate": 0.0,
-                "undeliverable_rate": 0.0}
-    for name, default in tunables.items():
-        parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=default)
-    parser.add_argument("--id-format", choices=("hex", "decimal", "uuid"), default="hex")
-    parser.add_argument("--seed", type=int, default=None)
-    args = parser.parse_args(argv)
-    ids, passwords = args.system_id or ["engage"], args.password or ["secret"]
-    passwords = passwords * len(ids) if len(passwords) == 1 else passwords
-    if len(passwords) != len(ids):
-        parser.error("give one --password per --system-id, or a single --password for all")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s smsc-sim %(message)s")
-    sim = SmscSimulator(host=args.host, port=args.port, accounts=dict(zip(ids, passwords, strict=True)),
-                        seed=args.seed, id_format=args.id_format, **{k: getattr(args, k) for k in tunables})
-
-    async def serve() -> None:
-        stopping = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stopping.set)
-        await sim.start()
-        log.info("listening on %s:%d for %s", sim.host, sim.port, ", ".join(sim.accounts))
-        await stopping.wait()
-        await sim.stop()
-
-    asyncio.run(serve())
-    return 0
+    return run_in_thread(SmscSimulator(**kwargs))

@@ -1,18 +1,21 @@
 """Set-based writes for the hot paths: one statement per batch, never one per row.
 
-`update_from_values` is UPDATE ... FROM (VALUES ...) on PostgreSQL, one join instead of one
-round trip and plan per row. SQLite runs in-process, where executemany of one prepared
-statement is just as fast (and SQLite cannot name the columns of a VALUES list).
+On PostgreSQL each batch travels as one array per column through unnest(): the SQL text is
+the same for every batch, so it is prepared once, and no per-row SQL is built in Python
+(SQLAlchemy's multi-row VALUES costs more CPU to compile than the database spends running it).
+SQLite runs in-process, where executemany of one prepared statement is just as fast.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table, bindparam, cast, values
+from sqlalchemy import JSON, Connection, Table, bindparam, insert
+from sqlalchemy.sql.elements import ClauseElement
 
-# SQLite allows 32,766 bound parameters per statement; PostgreSQL 65,535.
+# SQLite allows 32,766 bound parameters per statement.
 MAX_PARAMS = 30_000
 
 
@@ -21,45 +24,99 @@ def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start:start + size]
 
 
+def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows that all have the same keys."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(table), rows)
+        return
+    names = list(rows[0])
+    sql = (f"INSERT INTO {table.name} ({', '.join(names)}) "
+           f"SELECT * FROM unnest({', '.join(_array_param(conn, table, n) for n in names)})")
+    conn.exec_driver_sql(sql, tuple(_column(table, n, rows) for n in names))
+
+
 def update_from_values(conn: Connection, table: Table, key: str, rows: Sequence[dict[str, Any]],
-                       extra: dict[str, Any] | None = None, where: Any = None) -> int:
+                       extra: dict[str, Any] | None = None, where: ClauseElement | None = None) -> int:
     """Set each row's columns (every key of the row dicts but `key`) on the row whose `key` matches.
 
-    extra: constant values or SQL expressions set on every matched row (e.g. status, now()).
+    extra: constant values or SQL expressions (e.g. func.now()) set on every matched row.
     where: an extra condition on the target table (e.g. only rows still in flight); no IN lists,
-    as SQLite runs this as executemany, which cannot expand them.
+    as SQLite runs this as executemany, which cannot expand them. Its values are our own
+    constants (statuses), rendered into the SQL.
     """
     if not rows:
         return 0
     names = list(rows[0])
-    if conn.dialect.name == "sqlite":
+    extra = extra or {}
+    if conn.dialect.name != "postgresql":
         stmt = table.update().where(table.c[key] == bindparam(f"_{key}")).values(
-            {n: bindparam(f"_{n}") for n in names if n != key} | (extra or {}))
+            {n: bindparam(f"_{n}") for n in names if n != key} | extra)
         if where is not None:
             stmt = stmt.where(where)
         return conn.execute(stmt, [{f"_{n}": r[n] for n in names} for r in rows]).rowcount
-    per_chunk = max(1, MAX_PARAMS // len(names))
-    updated = 0
-    for part in chunks(rows, per_chunk):
-        v = values(*(Column(n, table.c[n].type) for n in names), name="v").data(
-            [tuple(r[n] for n in names) for r in part])
-        # PostgreSQL types VALUES columns from their first row; cast so a NULL there is typed
-        cols = {n: cast(v.c[n], table.c[n].type) for n in names}
-        stmt = table.update().where(table.c[key] == cols[key]).values(
-            {n: cols[n] for n in names if n != key} | (extra or {}))
-        if where is not None:
-            stmt = stmt.where(where)
-        updated += conn.execute(stmt).rowcount
-    return updated
+    sets = [f"{n} = v.{n}" for n in names if n != key]
+    constants: list[Any] = []  # their placeholders come before unnest's in the SQL text
+    for name, value in extra.items():
+        if isinstance(value, ClauseElement):
+            sets.append(f"{name} = {_literal(conn, value)}")
+        else:
+            sets.append(f"{name} = %s")
+            constants.append(value)
+    condition = f"{table.name}.{key} = v.{key}"
+    if where is not None:
+        condition += f" AND {_literal(conn, where)}"
+    arrays = ", ".join(_array_param(conn, table, n) for n in names)
+    sql = (f"UPDATE {table.name} SET {', '.join(sets)} "
+           f"FROM unnest({arrays}) AS v({', '.join(names)}) WHERE {condition}")
+    return conn.exec_driver_sql(sql, (*constants, *(_column(table, n, rows) for n in names))).rowcount
 
 
-def update_ids(conn: Connection, table: Table, ids: Sequence[Any], changes: dict[str, Any], where: Any = None,
-               key: str = "id") -> int:
-    """The same change for many rows, chosen by id: one statement per chunk of ids."""
-    updated = 0
-    for part in chunks(list(ids), MAX_PARAMS):
-        stmt = table.update().where(table.c[key].in_(part)).values(changes)
-        if where is not None:
-            stmt = stmt.where(where)
-        updated += conn.execute(stmt).rowcount
-    return updated
+def update_ids(conn: Connection, table: Table, ids: Sequence[Any], changes: dict[str, Any],
+               where: ClauseElement | None = None, key: str = "id") -> int:
+    """The same change for many rows, chosen by id: one statement per batch of ids."""
+    if not ids:
+        return 0
+    if conn.dialect.name != "postgresql":
+        updated = 0
+        for part in chunks(list(ids), MAX_PARAMS):
+            stmt = table.update().where(table.c[key].in_(part)).values(changes)
+            if where is not None:
+                stmt = stmt.where(where)
+            updated += conn.execute(stmt).rowcount
+        return updated
+    sets, params = [], []
+    for name, value in changes.items():
+        if isinstance(value, ClauseElement):
+            sets.append(f"{name} = {_literal(conn, value)}")
+        else:
+            sets.append(f"{name} = %s")
+            params.append(value)
+    condition = f"{key} = ANY({_array_param(conn, table, key)})"
+    if where is not None:
+        condition += f" AND {_literal(conn, where)}"
+    params.append(list(ids))
+    return conn.exec_driver_sql(f"UPDATE {table.name} SET {', '.join(sets)} WHERE {condition}",
+                                tuple(params)).rowcount
+
+
+def _column(table: Table, name: str, rows: Sequence[dict[str, Any]]) -> list[Any]:
+    if isinstance(table.c[name].type, JSON):
+        return [None if r[name] is None else json.dumps(r[name]) for r in rows]
+    return [r[name] for r in rows]
+
+
+_PG_TYPES: dict[tuple[str, str], str] = {}
+
+
+def _array_param(conn: Connection, table: Table, name: str) -> str:
+    pg_type = _PG_TYPES.get((table.name, name))
+    if pg_type is None:
+        pg_type = _PG_TYPES[(table.name, name)] = table.c[name].type.compile(dialect=conn.dialect)
+    return f"%s::{pg_type}[]"
+
+
+def _literal(conn: Connection, clause: ClauseElement) -> str:
+    sql = str(clause.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    return sql.replace("%", "%%")  # the driver's own placeholders are %s
