@@ -1,6 +1,6 @@
-"""Delivery receipts: stored as they arrive, then matched to message parts by
-(provider, provider message id). A receipt that matches nothing yet stays stored
-and unmatched, and is matched when its submit response is recorded: never dropped.
+"""Delivery receipts: matched to message parts by (provider, provider message id) as they
+arrive, and stored either way. A receipt that matches nothing yet (it overtook its submit
+response) is stored unmatched and matched when the submit is recorded: never dropped.
 
 Ids are compared lower-cased, and also in the other base (provider_ids.alternate_id): some
 SMSCs answer a submit with a hex id and quote it in decimal in the receipt.
@@ -9,10 +9,12 @@ SMSCs answer a submit with a hex id and quote it in decimal in the receipt.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, select
+from sqlalchemy import Connection, Engine, func, select
 
 from engage.engine import metrics
 from engage.engine import statuses as st
@@ -26,11 +28,21 @@ receipts = Receipt.__table__
 parts = MessagePart.__table__
 messages = Message.__table__
 
-ALT_MATCH_AFTER = 2.0  # seconds: first give the receipt a chance to match its id as quoted
+ALT_MATCH_AFTER = 2.0  # seconds: first give an unmatched receipt a chance to match its id as quoted
+
+
+@dataclass(frozen=True)
+class _Match:
+    part_id: int
+    message_id: int
+    parts: int  # how many parts the message has
+    stat: str
+    err: str | None
 
 
 def store(engine: Engine, provider_id: int, items: list[dict[str, Any]], inbound: list[dict[str, Any]]) -> None:
-    """items: {"id", "stat", "err", "done_at" (ISO or None)} as the sender's sink published them."""
+    """items: {"id", "stat", "err", "done_at" (ISO or None)} as the sender's sink published them.
+    Matched and settled in the same transaction as they are stored."""
     with engine.begin() as conn:
         if items:
             rows = []
@@ -40,9 +52,17 @@ def store(engine: Engine, provider_id: int, items: list[dict[str, Any]], inbound
                              "alt_message_id": alternate_id(norm), "stat": r["stat"], "err": r.get("err"),
                              "matched": False, "orphaned": False,
                              "done_at": datetime.fromisoformat(r["done_at"]) if r.get("done_at") else None})
+            found = _parts_by_id(conn, provider_id, {r["provider_message_id"] for r in rows})
+            matches = []
+            for row in rows:
+                part = found.get(row["provider_message_id"])
+                if part is not None:
+                    row["matched"] = True
+                    matches.append(_Match(part[0], part[1], part[2], row["stat"], row["err"]))
             insert_rows(conn, receipts, rows)
+            _apply(conn, matches)
         if inbound:
-            conn.execute(insert(InboundMessage.__table__), [
+            insert_rows(conn, InboundMessage.__table__, [
                 {"provider_id": provider_id, "source": m["source"], "destination": m["destination"],
                  "text": m["text"], "handled": False} for m in inbound])
             record(conn, "inbound", ({"data": {"provider_id": provider_id, "source": m["source"]}}
@@ -51,36 +71,60 @@ def store(engine: Engine, provider_id: int, items: list[dict[str, Any]], inbound
         metrics.receipts(provider_id, Counter(r["stat"] for r in items))
 
 
+def _parts_by_id(conn: Connection, provider_id: int, ids: set[str],
+                 by: Any = MessagePart.provider_message_id) -> dict[str, tuple[int, int, int]]:
+    """id -> (part id, message id, parts of the message), looking the ids up in column `by`.
+
+    Index lookups rather than joins: with a young table's missing statistics (autovacuum off,
+    or not yet run) PostgreSQL may plan a join as a scan of every part or message.
+    """
+    if not ids:
+        return {}
+    found = conn.execute(select(by, MessagePart.id, MessagePart.message_id).where(
+        MessagePart.provider_id == provider_id, by.in_(list(ids)))).all()
+    if not found:
+        return {}
+    sizes = dict(conn.execute(select(Message.id, Message.parts).where(
+        Message.id.in_(list({r[2] for r in found})))).all())
+    return {r[0]: (r[1], r[2], sizes.get(r[2]) or 1) for r in found}
+
+
 def match_pending(engine: Engine, limit: int = 5000) -> int:
-    """Match unmatched receipts to parts, and settle every message whose parts are all final."""
-    same_provider = MessagePart.provider_id == Receipt.provider_id
-    unmatched = and_(Receipt.matched.is_(False), Receipt.orphaned.is_(False))
-    columns = (Receipt.id.label("rid"), MessagePart.id.label("pid"), MessagePart.message_id,
-               Receipt.stat, Receipt.err)
+    """Match stored receipts that matched nothing when they arrived, and settle their messages.
+
+    A receipt older than ALT_MATCH_AFTER is also tried in the other base: by then it is not
+    merely early, so its id may be the submit's id spelt in decimal (or hex)."""
     with engine.begin() as conn:
-        rows = conn.execute(select(*columns).join(MessagePart, same_provider & (
-            MessagePart.provider_message_id == Receipt.provider_message_id))
-            .where(unmatched).order_by(Receipt.id).limit(limit)).all()
-        # then the other base, for receipts old enough not to be merely early; one equality join
-        # each, so both use an index (an OR would scan every part of the provider)
-        for part_id, receipt_id in ((MessagePart.alt_message_id, Receipt.provider_message_id),
-                                    (MessagePart.provider_message_id, Receipt.alt_message_id)):
-            if len(rows) >= limit:
-                break
-            found = {r.rid for r in rows}
-            rows += [r for r in conn.execute(select(*columns).join(MessagePart, same_provider & (part_id == receipt_id))
-                     .where(unmatched, Receipt.received_at < seconds_ago(engine, ALT_MATCH_AFTER))
-                     .order_by(Receipt.id).limit(limit - len(rows))).all() if r.rid not in found]
-        if not rows:
+        pending = conn.execute(select(Receipt.id, Receipt.provider_id, Receipt.provider_message_id,
+                                      Receipt.alt_message_id, Receipt.stat, Receipt.err, Receipt.received_at)
+                               .where(Receipt.matched.is_(False), Receipt.orphaned.is_(False))
+                               .order_by(Receipt.id).limit(limit)).all()
+        if not pending:
             return 0
-        update_ids(conn, receipts, list({r.rid for r in rows}), {"matched": True})
-        final = [r for r in rows if r.stat in st.RECEIPT_FINAL]
-        if final:
-            update_from_values(conn, parts, "id", [{"id": r.pid, "status": st.RECEIPT_FINAL[r.stat],
-                                                    "error": r.err} for r in final],
-                               extra={"done_at": func.now()})
-        _settle(conn, {r.message_id for r in final})
-    return len(rows)
+        old_enough = seconds_ago(engine, ALT_MATCH_AFTER)
+        by_provider: dict[int, list[Any]] = defaultdict(list)
+        for r in pending:
+            by_provider[r.provider_id].append(r)
+        matched, matches = [], []
+        for provider_id, rows in by_provider.items():
+            old = [r for r in rows if r.received_at is not None and r.received_at < old_enough]
+            as_quoted = _parts_by_id(conn, provider_id, {r.provider_message_id for r in rows}
+                                     | {r.alt_message_id for r in old if r.alt_message_id})
+            by_alternate = _parts_by_id(conn, provider_id, {r.provider_message_id for r in old},
+                                        by=MessagePart.alt_message_id)
+            old_ids = {r.id for r in old}
+            for r in rows:
+                part = as_quoted.get(r.provider_message_id)
+                if part is None and r.id in old_ids:
+                    part = as_quoted.get(r.alt_message_id or "") or by_alternate.get(r.provider_message_id)
+                if part is not None:
+                    matched.append(r.id)
+                    matches.append(_Match(part[0], part[1], part[2], r.stat, r.err))
+        if not matched:
+            return 0
+        update_ids(conn, receipts, matched, {"matched": True})
+        _apply(conn, matches)
+    return len(matched)
 
 
 def orphan_stale(engine: Engine, older_than: float) -> int:
@@ -91,23 +135,37 @@ def orphan_stale(engine: Engine, older_than: float) -> int:
             receipts.c.received_at < seconds_ago(engine, older_than)).values(orphaned=True)).rowcount
 
 
-def _settle(conn, message_ids: set[int]) -> None:  # noqa: ANN001
-    if not message_ids:
+def _apply(conn: Connection, matches: Sequence[_Match]) -> None:
+    """Final receipts set their part's status; a message is settled once all its parts are final."""
+    final = [m for m in matches if m.stat in st.RECEIPT_FINAL]
+    if not final:
         return
+    update_from_values(conn, parts, "id", [{"id": m.part_id, "status": st.RECEIPT_FINAL[m.stat],
+                                            "error": m.err} for m in final], extra={"done_at": func.now()})
+    outcome: dict[int, str] = {m.message_id: st.RECEIPT_FINAL[m.stat] for m in final if m.parts == 1}
+    outcome.update(_multipart_outcomes(conn, {m.message_id for m in final if m.parts > 1}))
+    by_status: dict[str, list[int]] = defaultdict(list)
+    for message_id, status in outcome.items():
+        by_status[status].append(message_id)
+    for status, ids in by_status.items():
+        # only messages still in flight change, and only they get an event: a repeated receipt is a no-op
+        changed = update_ids(conn, messages, ids, {"status": status, "done_at": func.now()},
+                             where=messages.c.status.in_(st.IN_FLIGHT), returning=("id", "campaign_id"))
+        record(conn, status, ({"campaign_id": campaign_id, "message_id": message_id}
+                              for message_id, campaign_id in changed))
+
+
+def _multipart_outcomes(conn: Connection, message_ids: Iterable[int]) -> dict[int, str]:
+    ids = list(message_ids)
+    if not ids:
+        return {}
     by_message: dict[int, list[str]] = defaultdict(list)
     for message_id, status in conn.execute(select(MessagePart.message_id, MessagePart.status).where(
-            MessagePart.message_id.in_(message_ids))):
+            MessagePart.message_id.in_(ids))):
         by_message[message_id].append(status)
-    settled: dict[str, list[int]] = defaultdict(list)
+    out = {}
     for message_id, statuses in by_message.items():
-        outcome = st.combine_parts(statuses)
-        if outcome is not None:
-            settled[outcome].append(message_id)
-    if not settled:
-        return
-    all_ids = [m for ids in settled.values() for m in ids]
-    campaign_of = dict(conn.execute(select(Message.id, Message.campaign_id).where(Message.id.in_(all_ids))).all())
-    for status, ids in settled.items():
-        update_ids(conn, messages, ids, {"status": status, "done_at": func.now()},
-                   where=messages.c.status.in_(st.IN_FLIGHT))
-        record(conn, status, ({"campaign_id": campaign_of.get(m), "message_id": m} for m in ids))
+        combined = st.combine_parts(statuses)
+        if combined is not None:
+            out[message_id] = combined
+    return out

@@ -29,15 +29,11 @@ MAX_ROUTES = 3  # a message rejected by this many providers fails for good
 
 def claim(engine: Engine, provider_id: int, message_ids: Sequence[int]) -> set[int]:
     """Take the messages still queued for this provider; returns the ids this sender now owns."""
-    if not message_ids:
-        return set()
-    stmt = (messages.update()
-            .where(messages.c.id.in_(message_ids), messages.c.status == st.QUEUED,
-                   messages.c.provider_id == provider_id)
-            .values(status=st.SENDING, claimed_at=func.now())
-            .returning(messages.c.id))
     with engine.begin() as conn:
-        return set(conn.execute(stmt).scalars())
+        taken = update_ids(conn, messages, message_ids, {"status": st.SENDING, "claimed_at": func.now()},
+                           where=(messages.c.status == st.QUEUED) & (messages.c.provider_id == provider_id),
+                           returning=("id",))
+    return {row[0] for row in taken}
 
 
 def record_outcomes(engine: Engine, provider_id: int, campaign_id: int, outcomes: Sequence[SendOutcome],
@@ -46,16 +42,16 @@ def record_outcomes(engine: Engine, provider_id: int, campaign_id: int, outcomes
     to the next route (back to pending, this provider remembered) or, out of routes, fail."""
     sent = [o for o in outcomes if o.ok]
     failed = [o for o in outcomes if not o.ok]
+    # a long message that failed after some parts were accepted: those parts are out there and
+    # their receipts must match, so they are recorded; the message fails rather than fail over
+    partial = [o for o in failed if o.part_ids]
     with engine.begin() as conn:
+        insert_rows(conn, parts, [
+            {"message_id": o.message_id, "part_no": i + 1, "provider_id": provider_id,
+             "provider_message_id": (norm := normalise_id(pid)), "alt_message_id": alternate_id(norm),
+             "status": st.SUBMITTED}
+            for o in sent + partial for i, pid in enumerate(o.part_ids)])
         if sent:
-            rows = []
-            for o in sent:
-                for i, pid in enumerate(o.part_ids):
-                    norm = normalise_id(pid)
-                    rows.append({"message_id": o.message_id, "part_no": i + 1, "provider_id": provider_id,
-                                 "provider_message_id": norm, "alt_message_id": alternate_id(norm),
-                                 "status": st.SUBMITTED})
-            insert_rows(conn, parts, rows)
             # a claim the sweeper took back meanwhile (status queued again) is still this send
             update_ids(conn, messages, [o.message_id for o in sent],
                        {"status": st.SUBMITTED, "submitted_at": func.now()},
@@ -79,7 +75,7 @@ def _fail_over(conn, provider_id: int, campaign_id: int, failed: Sequence[SendOu
     for o in failed:
         tried = [t for t in (tried_before.get(o.message_id) or "").split(",") if t] + [str(provider_id)]
         row = {"id": o.message_id, "error": (o.error or "failed")[:64], "tried_providers": ",".join(tried)}
-        (retry if len(tried) < max_routes else final).append(row)
+        (retry if len(tried) < max_routes and not o.part_ids else final).append(row)
     # no IN (...) here: SQLite runs these as executemany, which cannot expand a list
     in_flight = or_(messages.c.status == st.SENDING, messages.c.status == st.QUEUED)
     if retry:

@@ -74,18 +74,25 @@ def update_from_values(conn: Connection, table: Table, key: str, rows: Sequence[
 
 
 def update_ids(conn: Connection, table: Table, ids: Sequence[Any], changes: dict[str, Any],
-               where: ClauseElement | None = None, key: str = "id") -> int:
-    """The same change for many rows, chosen by id: one statement per batch of ids."""
+               where: ClauseElement | None = None, key: str = "id",
+               returning: tuple[str, ...] | None = None) -> Any:
+    """The same change for many rows, chosen by id: one statement per batch of ids.
+
+    Returns the row count, or with `returning` the listed columns of the rows it changed.
+    """
     if not ids:
-        return 0
+        return [] if returning else 0
     if conn.dialect.name != "postgresql":
-        updated = 0
+        updated, changed = 0, []
         for part in chunks(list(ids), MAX_PARAMS):
             stmt = table.update().where(table.c[key].in_(part)).values(changes)
             if where is not None:
                 stmt = stmt.where(where)
-            updated += conn.execute(stmt).rowcount
-        return updated
+            if returning:
+                changed += [tuple(r) for r in conn.execute(stmt.returning(*(table.c[c] for c in returning)))]
+            else:
+                updated += conn.execute(stmt).rowcount
+        return changed if returning else updated
     sets, params = [], []
     for name, value in changes.items():
         if isinstance(value, ClauseElement):
@@ -97,8 +104,11 @@ def update_ids(conn: Connection, table: Table, ids: Sequence[Any], changes: dict
     if where is not None:
         condition += f" AND {_literal(conn, where)}"
     params.append(list(ids))
-    return conn.exec_driver_sql(f"UPDATE {table.name} SET {', '.join(sets)} WHERE {condition}",
-                                tuple(params)).rowcount
+    sql = f"UPDATE {table.name} SET {', '.join(sets)} WHERE {condition}"
+    if returning:
+        sql += f" RETURNING {', '.join(returning)}"
+        return [tuple(r) for r in conn.exec_driver_sql(sql, tuple(params))]
+    return conn.exec_driver_sql(sql, tuple(params)).rowcount
 
 
 def _column(table: Table, name: str, rows: Sequence[dict[str, Any]]) -> list[Any]:

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -158,7 +159,14 @@ class Message(Base):
     """One recipient of one campaign: written once when the audience freezes."""
 
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_campaign_status", "campaign_id", "status"),)
+    __table_args__ = (
+        # the dispatcher's "next pending of this campaign, in id order" reads this index in order
+        Index("ix_messages_campaign_status_id", "campaign_id", "status", "id"),
+        # the sweeper's "stale claims and lost publishes": few rows at any time, so a small index
+        Index("ix_messages_in_transit", "status", "claimed_at", "queued_at",
+              postgresql_where=text("status IN ('queued', 'sending')"),
+              sqlite_where=text("status IN ('queued', 'sending')")),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))

@@ -44,6 +44,13 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('tried_providers', sa.String(length=200), nullable=True))
         batch_op.add_column(sa.Column('claimed_at', sa.DateTime(timezone=True), nullable=True))
 
+    with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.drop_index('ix_messages_campaign_status')
+        batch_op.create_index('ix_messages_campaign_status_id', ['campaign_id', 'status', 'id'], unique=False)
+        batch_op.create_index('ix_messages_in_transit', ['status', 'claimed_at', 'queued_at'], unique=False,
+                              postgresql_where=sa.text("status IN ('queued', 'sending')"),
+                              sqlite_where=sa.text("status IN ('queued', 'sending')"))
+
     with op.batch_alter_table('receipts', schema=None) as batch_op:
         batch_op.add_column(sa.Column('alt_message_id', sa.String(length=72), nullable=True))
         batch_op.add_column(sa.Column('orphaned', sa.Boolean(), nullable=False, server_default=sa.false()))
@@ -58,6 +65,9 @@ def downgrade() -> None:
         batch_op.drop_column('alt_message_id')
 
     with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.drop_index('ix_messages_in_transit')
+        batch_op.drop_index('ix_messages_campaign_status_id')
+        batch_op.create_index('ix_messages_campaign_status', ['campaign_id', 'status'], unique=False)
         batch_op.drop_column('claimed_at')
         batch_op.drop_column('tried_providers')
         batch_op.drop_column('network')

@@ -1,0 +1,82 @@
+"""Receipts are matched to the message part they are about whatever the provider does with
+its id: another case, the other base, or a receipt that overtakes its submit response."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import insert, select
+
+from engage.engine import receipts
+from engage.engine import statuses as st
+from engage.engine.providers.base import SendOutcome
+from engage.engine.store.schema import Campaign, Message, Receipt, Segment, Template
+from engage.engine.submits import record_outcomes
+from tests.campaign_scenario import launch_campaign, wait_until_done
+from tests.fixtures.backends import running_workers
+
+
+def _one_message(engine, status: str = st.SENDING) -> int:  # noqa: ANN001
+    with engine.begin() as conn:
+        conn.execute(insert(Segment.__table__).values(id=1, name="s", definition={}))
+        conn.execute(insert(Template.__table__).values(id=1, name="t", default_language="en"))
+        conn.execute(insert(Campaign.__table__).values(id=1, name="c", segment_id=1, template_id=1, sender_id="X",
+                                                       status="running", set_aside={}))
+        return conn.execute(insert(Message.__table__).values(
+            campaign_id=1, subscriber_id=1, msisdn="+998901234567", status=status, parts=1,
+            provider_id=1)).inserted_primary_key[0]
+
+
+def _status(engine, message_id: int) -> str:  # noqa: ANN001
+    with engine.connect() as conn:
+        return conn.execute(select(Message.status).where(Message.id == message_id)).scalar_one()
+
+
+@pytest.mark.parametrize("quoted", ["0A1B2C3D", "169552957"], ids=["upper-case", "decimal"])
+def test_a_receipt_quoting_the_id_in_another_case_or_base_settles_the_message(engine, quoted, monkeypatch):
+    monkeypatch.setattr(receipts, "ALT_MATCH_AFTER", 0.0)
+    message_id = _one_message(engine)
+    record_outcomes(engine, 1, 1, [SendOutcome(message_id, ["0a1b2c3d"])])
+    receipts.store(engine, 1, [{"id": quoted, "stat": "DELIVRD", "err": "000", "done_at": None}], [])
+    receipts.match_pending(engine)
+    assert _status(engine, message_id) == st.DELIVERED
+
+
+def test_a_receipt_that_overtakes_its_submit_response_is_kept_and_matched_later(engine):
+    message_id = _one_message(engine)
+    receipts.store(engine, 1, [{"id": "77aa", "stat": "UNDELIV", "err": "001", "done_at": None}], [])
+    with engine.connect() as conn:
+        assert conn.execute(select(Receipt.matched)).scalar_one() is False
+    record_outcomes(engine, 1, 1, [SendOutcome(message_id, ["77AA"])])
+    assert _status(engine, message_id) == st.UNDELIVERED
+
+
+def test_a_repeated_receipt_records_one_event(engine):
+    from engage.engine.store.schema import Event
+
+    message_id = _one_message(engine)
+    record_outcomes(engine, 1, 1, [SendOutcome(message_id, ["abc1"])])
+    for _ in range(2):
+        receipts.store(engine, 1, [{"id": "abc1", "stat": "DELIVRD", "err": None, "done_at": None}], [])
+    with engine.connect() as conn:
+        kinds = conn.execute(select(Event.kind).where(Event.message_id == message_id)).scalars().all()
+    assert kinds.count("delivered") == 1
+
+
+def test_a_receipt_matching_nothing_is_orphaned_after_a_while_and_kept(engine):
+    receipts.store(engine, 1, [{"id": "nobody", "stat": "DELIVRD", "err": None, "done_at": None}], [])
+    assert receipts.orphan_stale(engine, older_than=-1) == 1
+    with engine.connect() as conn:
+        row = conn.execute(select(Receipt.matched, Receipt.orphaned)).one()
+    assert (row.matched, row.orphaned) == (False, True)
+    assert receipts.match_pending(engine) == 0
+
+
+@pytest.mark.parametrize("receipt_id_base", ["decimal", "hex_upper"])
+def test_a_campaign_whose_smsc_quotes_ids_in_another_base_is_all_delivered(backend, smsc_factory, tmp_path,
+                                                                            receipt_id_base):
+    engine, broker_url, _ = backend
+    sim = smsc_factory(receipt_delay=0.02, receipt_id_base=receipt_id_base)
+    campaign_id = launch_campaign(engine, tmp_path, sim.port, 40)
+    with running_workers(engine, broker_url):
+        counts = wait_until_done(engine, campaign_id, timeout=60)
+    assert counts["delivered"] == 37
