@@ -30,10 +30,9 @@ class _Item:
 
 
 class BrokerDeliverySink:
-    def __init__(self, broker_url: str, *, max_batch: int = 1000, linger: float = 0.02):
+    def __init__(self, broker_url: str, *, max_batch: int = 1000):
         self.broker_url = broker_url
         self.max_batch = max_batch
-        self.linger = linger
         self._queue: queue.Queue[_Item | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="engage-delivery-sink", daemon=True)
         self._thread.start()
@@ -61,15 +60,18 @@ class BrokerDeliverySink:
             if first is None:
                 break
             items = [first]
-            try:
-                while len(items) < self.max_batch:
-                    nxt = self._queue.get(timeout=self.linger)
-                    if nxt is None:
-                        self._queue.put(None)
-                        break
-                    items.append(nxt)
-            except queue.Empty:
-                pass
+            # natural batching: take what is waiting now, never wait for more. The SMSC's window
+            # of unacknowledged deliver_sm is full until this batch is confirmed, so lingering
+            # would only leave the pipe idle.
+            while len(items) < self.max_batch:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._queue.put(None)
+                    break
+                items.append(nxt)
             self._publish(broker, items)
         broker.close()
 

@@ -43,32 +43,41 @@ class _Match:
 def store(engine: Engine, provider_id: int, items: list[dict[str, Any]], inbound: list[dict[str, Any]]) -> None:
     """items: {"id", "stat", "err", "done_at" (ISO or None)} as the sender's sink published them.
     Matched and settled in the same transaction as they are stored."""
+    store_batches(engine, [(provider_id, items, inbound)])
+
+
+def store_batches(engine: Engine, batches: Sequence[tuple[int, list[dict[str, Any]], list[dict[str, Any]]]]) -> None:
+    """Several (provider_id, receipts, inbound) batches in one transaction: at thousands of
+    receipts a second the commit, not the rows, is what costs."""
     with engine.begin() as conn:
-        if items:
-            rows = []
+        rows, matches, inbound_rows = [], [], []
+        by_provider: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for provider_id, items, inbound in batches:
             for r in items:
                 norm = normalise_id(r["id"])
-                rows.append({"provider_id": provider_id, "provider_message_id": norm,
-                             "alt_message_id": alternate_id(norm), "stat": r["stat"], "err": r.get("err"),
-                             "matched": False, "orphaned": False,
-                             "done_at": datetime.fromisoformat(r["done_at"]) if r.get("done_at") else None})
-            found = _parts_by_id(conn, provider_id, {r["provider_message_id"] for r in rows})
-            matches = []
-            for row in rows:
+                row = {"provider_id": provider_id, "provider_message_id": norm,
+                       "alt_message_id": alternate_id(norm), "stat": r["stat"], "err": r.get("err"),
+                       "matched": False, "orphaned": False,
+                       "done_at": datetime.fromisoformat(r["done_at"]) if r.get("done_at") else None}
+                rows.append(row)
+                by_provider[provider_id].append(row)
+            inbound_rows += [{"provider_id": provider_id, "source": m["source"], "destination": m["destination"],
+                              "text": m["text"], "handled": False} for m in inbound]
+        for provider_id, provider_rows in by_provider.items():
+            found = _parts_by_id(conn, provider_id, {r["provider_message_id"] for r in provider_rows})
+            for row in provider_rows:
                 part = found.get(row["provider_message_id"])
                 if part is not None:
                     row["matched"] = True
                     matches.append(_Match(part[0], part[1], part[2], row["stat"], row["err"]))
-            insert_rows(conn, receipts, rows)
-            _apply(conn, matches)
-        if inbound:
-            insert_rows(conn, InboundMessage.__table__, [
-                {"provider_id": provider_id, "source": m["source"], "destination": m["destination"],
-                 "text": m["text"], "handled": False} for m in inbound])
-            record(conn, "inbound", ({"data": {"provider_id": provider_id, "source": m["source"]}}
-                                     for m in inbound))
-    if items:
-        metrics.receipts(provider_id, Counter(r["stat"] for r in items))
+        insert_rows(conn, receipts, rows)
+        _apply(conn, matches)
+        if inbound_rows:
+            insert_rows(conn, InboundMessage.__table__, inbound_rows)
+            record(conn, "inbound", ({"data": {"provider_id": m["provider_id"], "source": m["source"]}}
+                                     for m in inbound_rows))
+    for provider_id, provider_rows in by_provider.items():
+        metrics.receipts(provider_id, Counter(r["stat"] for r in provider_rows))
 
 
 def _parts_by_id(conn: Connection, provider_id: int, ids: set[str],
