@@ -19,6 +19,7 @@ class Settings:
     republish_after: float = 30.0  # s a queued message may wait, its provider's queue empty, before re-publish
     orphan_after: float = 86_400.0  # s an unmatched receipt is re-scanned before it is set aside as orphaned
     max_queued_batches: int = 40  # per provider queue: the dispatcher waits while a queue holds this many
+    failover_after: float = 30.0  # s a provider must be down before its queued messages go elsewhere
 
 
 def load() -> Settings:
@@ -32,4 +33,5 @@ def load() -> Settings:
         republish_after=float(os.environ.get("ENGAGE_REPUBLISH_AFTER", "30")),
         orphan_after=float(os.environ.get("ENGAGE_ORPHAN_AFTER", "86400")),
         max_queued_batches=int(os.environ.get("ENGAGE_MAX_QUEUED_BATCHES", "40")),
+        failover_after=float(os.environ.get("ENGAGE_FAILOVER_AFTER", "30")),
     )

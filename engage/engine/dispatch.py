@@ -12,6 +12,7 @@ its messages wait as `pending` in the database, not in RabbitMQ's memory.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
@@ -27,13 +28,15 @@ from engage.engine.campaigns import complete_finished
 from engage.engine.events import record
 from engage.engine.providers.base import OutboundSms
 from engage.engine.queues import send_queue
-from engage.engine.routing import NoRoute, RouterCache
+from engage.engine.routing import NoRoute, Route, Router, RouterCache
 from engage.engine.store.bulk import update_from_values
 from engage.engine.store.schema import Campaign, Message, Provider, Subscriber
+from engage.engine.submits import provider_trouble
 from engage.engine.templates.render import FIELDS, TemplateError
 from engage.engine.templates.store import TemplateSet
 
 messages = Message.__table__
+COMPLETION_CHECK_EVERY = 1.0  # seconds; finding finished campaigns scans their messages
 
 
 class Dispatcher:
@@ -45,6 +48,7 @@ class Dispatcher:
         self.max_queued_batches = max_queued_batches or config.load().max_queued_batches
         self.routers = RouterCache()
         self._templates: dict[int, TemplateSet] = {}
+        self._next_completion_check = 0.0
 
     def run_once(self) -> int:
         """Dispatch one batch of every running campaign; returns how many messages were queued."""
@@ -54,7 +58,9 @@ class Dispatcher:
             provider_ids = conn.execute(select(Provider.id).where(Provider.enabled.is_(True))).scalars().all()
         busy = {p for p in provider_ids if self.broker.depth(send_queue(p)) >= self.max_queued_batches}
         queued = sum(self.dispatch_batch(c.id, c.template_id, c.sender_id, busy) for c in running)
-        complete_finished(self.engine)
+        if time.monotonic() >= self._next_completion_check:
+            complete_finished(self.engine)
+            self._next_completion_check = time.monotonic() + COMPLETION_CHECK_EVERY
         return queued
 
     def _template_set(self, conn, template_id: int) -> TemplateSet:  # noqa: ANN001
@@ -83,7 +89,7 @@ class Dispatcher:
             for row in rows:
                 tried = [int(t) for t in (row["tried_providers"] or "").split(",") if t]
                 try:
-                    route = router.choose(row["msisdn"], exclude=tried)
+                    route = _route(router, row["msisdn"], tried, row["last_error"])
                     if route.provider_id in busy:
                         continue  # stays pending until that provider's queue drains
                     context: dict[str, Any] = dict(row)
@@ -118,3 +124,14 @@ class Dispatcher:
             send_batches.publish(self.broker, provider_id, campaign_id, batch)
             metrics.dispatched(len(batch))
         return len(updates) + len(failures)
+
+
+def _route(router: Router, msisdn: str, tried: list[int], last_error: str | None) -> Route:
+    """The cheapest route not yet tried; after a provider was merely down or overloaded and no
+    other route is left, the tried ones again: the message waits for a provider, never fails for it."""
+    try:
+        return router.choose(msisdn, exclude=tried)
+    except NoRoute:
+        if tried and provider_trouble(last_error):
+            return router.choose(msisdn)
+        raise

@@ -23,6 +23,8 @@ from engage.engine.submits import claim, record_outcomes
 
 log = logging.getLogger(__name__)
 
+DOWN_PAUSE = 1.0  # seconds between looks at a provider that is down, batches left in the queue
+
 
 async def _send_all(provider: ProviderConnection, batch: list[OutboundSms]) -> list[SendOutcome]:
     return list(await asyncio.gather(*(provider.send(sms) for sms in batch)))
@@ -44,6 +46,11 @@ class ProviderSendLoop:
         # in_flight outlives a lost broker connection: what was sent is still recorded
         for _broker, delivery in consume_forever(self.broker_url, queue, self.stop, prefetch=self.prefetch,
                                                  idle_timeout=0.02):
+            if delivery is not None and not self._can_send():
+                # down: leave the batch queued, where the sweeper can move it to another provider
+                self.stop.wait(DOWN_PAUSE)
+                _settle(delivery.requeue)
+                delivery = None
             if delivery is not None:
                 try:
                     started = self._start(delivery)
@@ -62,6 +69,12 @@ class ProviderSendLoop:
         # stopping while the broker was away: still record what was sent
         concurrent.futures.wait([future for _, _, future in in_flight], timeout=60)
         self._finish(in_flight, block=False)
+
+    def _can_send(self) -> bool:
+        try:
+            return bool(self.provider.status().get("healthy", True))
+        except Exception:  # a status that cannot be read is no reason to stop sending
+            return True
 
     def _start(self, delivery: Delivery) -> tuple[int, Future] | None:
         try:

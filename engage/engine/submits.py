@@ -26,6 +26,15 @@ parts = MessagePart.__table__
 
 MAX_ROUTES = 3  # a message rejected by this many providers fails for good
 
+# The provider could not take the message at all (down, unreachable, overloaded): not a verdict on
+# the message, so with no other route it waits for this provider again instead of failing.
+PROVIDER_TROUBLE = {"smpp:connection", "smpp:timeout", "http:connection", "http:timeout",
+                    "smpp:0x08", "smpp:0x14", "smpp:0x58", "smpp:0x64", "http:429", "http:503"}
+
+
+def provider_trouble(error: str | None) -> bool:
+    return error is not None and (error in PROVIDER_TROUBLE or (error.startswith("http:5") and len(error) == 8))
+
 
 def claim(engine: Engine, provider_id: int, message_ids: Sequence[int]) -> set[int]:
     """Take the messages still queued for this provider; returns the ids this sender now owns."""
@@ -75,7 +84,8 @@ def _fail_over(conn, provider_id: int, campaign_id: int, failed: Sequence[SendOu
     for o in failed:
         tried = [t for t in (tried_before.get(o.message_id) or "").split(",") if t] + [str(provider_id)]
         row = {"id": o.message_id, "error": (o.error or "failed")[:64], "tried_providers": ",".join(tried)}
-        (retry if len(tried) < max_routes and not o.part_ids else final).append(row)
+        again = len(tried) < max_routes or provider_trouble(o.error)
+        (retry if again and not o.part_ids else final).append(row)
     # no IN (...) here: SQLite runs these as executemany, which cannot expand a list
     in_flight = or_(messages.c.status == st.SENDING, messages.c.status == st.QUEUED)
     if retry:

@@ -6,12 +6,16 @@ a final state or stays visibly pending.
 - A `queued` message whose publish never reached the broker (a crash between the database
   commit and the publish, or an in-process broker that died with its process) is re-published
   once its provider's queue is empty; the claim keeps a second copy from being sent twice.
+- A provider whose live senders all report it down (no bind up, or failing) for longer than
+  `failover_after` hands its queued messages back to the dispatcher, which routes them to the
+  next cheapest healthy provider; messages with nowhere else to go wait for it instead.
 - Receipts that matched nothing for a long time are set aside as orphaned (kept, counted).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -21,9 +25,12 @@ from engage import config
 from engage.engine import send_batches
 from engage.engine import statuses as st
 from engage.engine.broker import Broker
+from engage.engine.provider_status import read_status
 from engage.engine.providers.base import OutboundSms
 from engage.engine.queues import send_queue
 from engage.engine.receipts import orphan_stale
+from engage.engine.routing import NoRoute, Router
+from engage.engine.store.bulk import update_from_values
 from engage.engine.store.database import seconds_ago
 from engage.engine.store.schema import Campaign, Message
 
@@ -36,12 +43,65 @@ class SweepReport:
     reclaimed: int = 0  # stale claims taken back from dead senders
     republished: int = 0  # messages published again
     orphaned: int = 0  # receipts set aside
+    failed_over: int = 0  # queued messages taken from a provider that is down
 
     def __bool__(self) -> bool:
-        return bool(self.reclaimed or self.republished or self.orphaned)
+        return bool(self.reclaimed or self.republished or self.orphaned or self.failed_over)
+
+
+class Sweeper:
+    """Runs the sweep; remembers since when each provider has been down, across sweeps."""
+
+    def __init__(self, engine: Engine, broker: Broker, settings: config.Settings | None = None):
+        self.engine, self.broker = engine, broker
+        self.settings = settings or config.load()
+        self.down_since: dict[int, float] = {}
+
+    def sweep(self, *, limit: int = 5000) -> SweepReport:
+        report = sweep(self.engine, self.broker, self.settings, limit=limit)
+        report.failed_over = self._fail_over_down_providers(limit)
+        if report.failed_over:
+            log.warning("sweeper: %d queued messages moved off providers that are down", report.failed_over)
+        return report
+
+    def _fail_over_down_providers(self, limit: int) -> int:
+        with self.engine.connect() as conn:
+            statuses = read_status(conn)
+        now = time.monotonic()
+        for s in statuses:
+            if s["enabled"] and s["workers"] and not s["healthy"]:
+                self.down_since.setdefault(s["provider_id"], now)
+            else:
+                self.down_since.pop(s["provider_id"], None)
+        down = [p for p, since in self.down_since.items() if now - since >= self.settings.failover_after]
+        return sum(_fail_over_queued(self.engine, p, limit) for p in down)
+
+
+def _fail_over_queued(engine: Engine, provider_id: int, limit: int) -> int:
+    """Queued (not yet claimed) messages of a provider that is down go back to pending with it
+    excluded, but only those another healthy provider can take."""
+    with engine.begin() as conn:
+        rows = conn.execute(select(Message.id, Message.msisdn, Message.tried_providers).where(
+            Message.status == st.QUEUED, Message.provider_id == provider_id).order_by(Message.id).limit(limit)).all()
+        if not rows:
+            return 0
+        router = Router(conn)
+        moved = []
+        for r in rows:
+            tried = [t for t in (r.tried_providers or "").split(",") if t] + [str(provider_id)]
+            try:
+                route = router.choose(r.msisdn, exclude=[int(t) for t in tried])
+            except NoRoute:
+                continue
+            if route.healthy:
+                moved.append({"id": r.id, "tried_providers": ",".join(tried), "error": "provider down"})
+        update_from_values(conn, messages, "id", moved, extra={"status": st.PENDING, "provider_id": None},
+                           where=messages.c.status == st.QUEUED)
+    return len(moved)
 
 
 def sweep(engine: Engine, broker: Broker, settings: config.Settings | None = None, *, limit: int = 5000) -> SweepReport:
+    """The stateless part of the sweep: stale claims, lost publishes, orphaned receipts."""
     settings = settings or config.load()
     report = SweepReport()
     with engine.begin() as conn:

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from engage.engine.broker import connect
 from engage.engine.dispatch import Dispatcher
-from engage.engine.sweeper import sweep
+from engage.engine.sweeper import Sweeper
 
 log = logging.getLogger(__name__)
 
@@ -21,12 +21,13 @@ SWEEP_EVERY = 5.0  # seconds
 def run(engine: Engine, broker_url: str, stop: threading.Event, *, idle: float = 0.2) -> None:
     broker = connect(broker_url)
     dispatcher = Dispatcher(engine, broker)
+    sweeper = Sweeper(engine, broker)
     next_sweep = time.monotonic() + SWEEP_EVERY
     try:
         while not stop.is_set():
             try:
                 if time.monotonic() >= next_sweep:
-                    sweep(engine, broker)
+                    sweeper.sweep()
                     next_sweep = time.monotonic() + SWEEP_EVERY
                 if dispatcher.run_once() == 0:
                     stop.wait(idle)
