@@ -3,8 +3,6 @@ gateway simulator, delivery reports called back into the web app on a real port,
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import uuid
 
 import pytest
@@ -24,8 +22,8 @@ from engage.engine.store.schema import Message, MessagePart, Provider
 from engage.engine.subscribers_import import import_csv
 from engage.engine.templates import store as templates
 from engage.web.app import make_app
-from engage.workers import runner
 from tests.campaign_scenario import BODIES, wait_until_done, write_subscribers
+from tests.fixtures.backends import running_workers
 from tests.fixtures.databases import drop_postgres, fresh_postgres_url
 
 BACKENDS = {"embedded": ("sqlite", "memory"), "production": ("postgresql", "rabbitmq")}
@@ -72,18 +70,6 @@ def gateway():
                           smsc_reject_rate=0.05, seed=5)
     yield sim
     sim.stop_thread()
-
-
-@contextlib.contextmanager
-def running_workers(engine, broker_url):
-    stop = threading.Event()
-    threads = runner.start(["receipts", "send", "dispatch"], engine, broker_url, stop)
-    try:
-        yield
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(timeout=30)
 
 
 def launch_through_kannel(engine, tmp_path, sim: HttpSmscSimulator, callback_base: str) -> int:

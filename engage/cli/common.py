@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,3 +30,29 @@ def json_arg(text: str) -> Any:
 def emit(data: Any) -> None:
     """One JSON document per line on stdout, so scripts can read every command's answer."""
     print(json.dumps(data, default=str))
+
+
+def run_csv_import(path: Path, do_import: Callable[[Callable[[int], None]], Any],
+                   write_rejections: Callable[[Any, Path], None], *, quiet: bool, report: str | None,
+                   known_errors: tuple[type[Exception], ...]) -> int:
+    """A CSV import with a progress bar; rejected rows go to FILE.rejected.csv (or `report`)
+    with their line and reason, and the summary is printed as JSON."""
+    from rich.progress import Progress
+
+    if not path.is_file():
+        raise SystemExit(f"error: {path}: no such file")
+    total = max(sum(1 for _ in path.open(encoding="utf-8-sig")) - 1, 0)
+    with Progress(disable=quiet, transient=True) as progress:
+        task = progress.add_task(f"importing {path.name}", total=total)
+        try:
+            result = do_import(lambda n: progress.update(task, completed=n))
+        except known_errors as exc:
+            raise SystemExit(f"error: {exc}") from None
+    out = result.as_dict()
+    if result.rejected:
+        report_path = Path(report or path.with_suffix(".rejected.csv"))
+        write_rejections(result, report_path)
+        out["report"] = str(report_path)
+    emit(out)
+    return 0
+

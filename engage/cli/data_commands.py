@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from engage import config
-from engage.cli.common import emit, engine, json_arg
+from engage.cli.common import emit, engine, json_arg, run_csv_import
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -19,29 +19,12 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_import_subscribers(args: argparse.Namespace) -> int:
-    from rich.progress import Progress
-
     from engage.engine.subscribers_import import RowError, import_csv, write_rejections
 
-    settings = config.load()
-    path = Path(args.file)
-    if not path.exists():
-        raise SystemExit(f"error: {path}: no such file")
-    total = max(sum(1 for _ in path.open(encoding="utf-8-sig")) - 1, 0)
-    with Progress(disable=args.quiet, transient=True) as progress:
-        task = progress.add_task(f"importing {path.name}", total=total)
-        try:
-            report = import_csv(engine(), path, args.region or settings.default_region,
-                                progress=lambda n: progress.update(task, completed=n))
-        except RowError as exc:
-            raise SystemExit(f"error: {exc}") from None
-    out = report.as_dict()
-    if report.rejected:
-        report_path = Path(args.report or path.with_suffix(".rejected.csv"))
-        write_rejections(report, report_path)
-        out["report"] = str(report_path)
-    emit(out)
-    return 0
+    region = args.region or config.load().default_region
+    return run_csv_import(Path(args.file), lambda progress: import_csv(engine(), Path(args.file), region,
+                                                                     progress=progress),
+                          write_rejections, quiet=args.quiet, report=args.report, known_errors=(RowError,))
 
 
 def cmd_segment_create(args: argparse.Namespace) -> int:

@@ -7,32 +7,15 @@ import argparse
 from pathlib import Path
 
 from engage import config
-from engage.cli.common import emit, engine
+from engage.cli.common import emit, engine, run_csv_import
 
 
 def cmd_routes_import(args: argparse.Namespace) -> int:
-    from rich.progress import Progress
-
     from engage.engine.price_tables import PriceTableError, import_csv, write_rejections
 
-    path = Path(args.file)
-    if not path.is_file():
-        raise SystemExit(f"error: {path}: no such file")
-    total = max(sum(1 for _ in path.open(encoding="utf-8-sig")) - 1, 0)
-    with Progress(disable=args.quiet, transient=True) as progress:
-        task = progress.add_task(f"importing {path.name}", total=total)
-        try:
-            report = import_csv(engine(), path, actor=args.actor,
-                                progress=lambda n: progress.update(task, completed=n))
-        except PriceTableError as exc:
-            raise SystemExit(f"error: {exc}") from None
-    out = report.as_dict()
-    if report.rejected:
-        report_path = Path(args.report or path.with_suffix(".rejected.csv"))
-        write_rejections(report, report_path)
-        out["report"] = str(report_path)
-    emit(out)
-    return 0
+    return run_csv_import(Path(args.file), lambda progress: import_csv(engine(), Path(args.file), actor=args.actor,
+                                                                     progress=progress),
+                          write_rejections, quiet=args.quiet, report=args.report, known_errors=(PriceTableError,))
 
 
 def cmd_routes_list(args: argparse.Namespace) -> int:

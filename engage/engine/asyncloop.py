@@ -7,7 +7,7 @@ import asyncio
 import threading
 from collections.abc import Coroutine
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -31,3 +31,35 @@ class LoopThread:
     def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=5)
+
+
+class _Server(Protocol):
+    _thread: threading.Thread | None
+
+    async def start(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Server)
+
+
+def serve_in_thread(server: S, name: str) -> S:
+    """Run an asyncio server (the simulators) on its own loop in a daemon thread; returns once
+    it listens, or raises what its start() raised."""
+    loop = asyncio.new_event_loop()
+    started: Future[None] = Future()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(server.start())
+        except BaseException as exc:
+            started.set_exception(exc)
+            return
+        started.set_result(None)
+        loop.run_forever()
+
+    server._thread = threading.Thread(target=run, name=name, daemon=True)
+    server._thread.start()
+    started.result(timeout=10)
+    return server
+

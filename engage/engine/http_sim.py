@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import concurrent.futures
 import heapq
 import itertools
 import json
@@ -31,6 +30,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
+from engage.engine.asyncloop import serve_in_thread
 from engage.engine.smpp.receipts_text import format_receipt_text
 from engage.engine.templates import encoding
 
@@ -351,24 +351,7 @@ class _JsonMessages(_Handler):
 
 def start_in_thread(**kwargs: Any) -> HttpSmscSimulator:
     """Run a simulator on its own event loop in a daemon thread; returns once it is listening."""
-    sim = HttpSmscSimulator(**kwargs)
-    loop = asyncio.new_event_loop()
-    started: concurrent.futures.Future[None] = concurrent.futures.Future()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(sim.start())
-        except BaseException as exc:
-            started.set_exception(exc)
-            return
-        started.set_result(None)
-        loop.run_forever()
-
-    sim._thread = threading.Thread(target=run, name="http-smsc-simulator", daemon=True)
-    sim._thread.start()
-    started.result(timeout=10)
-    return sim
+    return serve_in_thread(HttpSmscSimulator(**kwargs), "http-smsc-simulator")
 
 
 def main(argv: list[str] | None = None) -> int:

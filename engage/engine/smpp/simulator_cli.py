@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import concurrent.futures
 import logging
 import signal
-import threading
 
+from engage.engine.asyncloop import serve_in_thread
 from engage.engine.smpp.simulator import ID_BASES, SmscSimulator
 
 __all__ = ["main", "run_in_thread"]
@@ -20,23 +19,7 @@ RATES = ("fail_rate", "throttle_rate", "msgqful_rate", "reject_rate", "undeliver
 
 def run_in_thread(sim: SmscSimulator) -> SmscSimulator:
     """Run ``sim`` on its own event loop in a daemon thread; returns once it is listening."""
-    loop = asyncio.new_event_loop()
-    started: concurrent.futures.Future[None] = concurrent.futures.Future()
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(sim.start())
-        except BaseException as exc:
-            started.set_exception(exc)
-            return
-        started.set_result(None)
-        loop.run_forever()
-
-    sim._thread = threading.Thread(target=run, name="smsc-simulator", daemon=True)
-    sim._thread.start()
-    started.result(timeout=10)
-    return sim
+    return serve_in_thread(sim, "smsc-simulator")
 
 
 def _parser() -> argparse.ArgumentParser:

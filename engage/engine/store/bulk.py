@@ -56,14 +56,9 @@ def update_from_values(conn: Connection, table: Table, key: str, rows: Sequence[
         if where is not None:
             stmt = stmt.where(where)
         return conn.execute(stmt, [{f"_{n}": r[n] for n in names} for r in rows]).rowcount
-    sets = [f"{n} = v.{n}" for n in names if n != key]
-    constants: list[Any] = []  # their placeholders come before unnest's in the SQL text
-    for name, value in extra.items():
-        if isinstance(value, ClauseElement):
-            sets.append(f"{name} = {_literal(conn, value)}")
-        else:
-            sets.append(f"{name} = %s")
-            constants.append(value)
+    # the constants' placeholders come before unnest's in the SQL text
+    constant_sets, constants = _set_clauses(conn, extra)
+    sets = [f"{n} = v.{n}" for n in names if n != key] + constant_sets
     condition = f"{table.name}.{key} = v.{key}"
     if where is not None:
         condition += f" AND {_literal(conn, where)}"
@@ -93,13 +88,7 @@ def update_ids(conn: Connection, table: Table, ids: Sequence[Any], changes: dict
             else:
                 updated += conn.execute(stmt).rowcount
         return changed if returning else updated
-    sets, params = [], []
-    for name, value in changes.items():
-        if isinstance(value, ClauseElement):
-            sets.append(f"{name} = {_literal(conn, value)}")
-        else:
-            sets.append(f"{name} = %s")
-            params.append(value)
+    sets, params = _set_clauses(conn, changes)
     condition = f"{key} = ANY({_array_param(conn, table, key)})"
     if where is not None:
         condition += f" AND {_literal(conn, where)}"
@@ -109,6 +98,18 @@ def update_ids(conn: Connection, table: Table, ids: Sequence[Any], changes: dict
         sql += f" RETURNING {', '.join(returning)}"
         return [tuple(r) for r in conn.exec_driver_sql(sql, tuple(params))]
     return conn.exec_driver_sql(sql, tuple(params)).rowcount
+
+
+def _set_clauses(conn: Connection, changes: dict[str, Any]) -> tuple[list[str], list[Any]]:
+    """SQL expressions (now()) are written into the text, constants become placeholders."""
+    sets, params = [], []
+    for name, value in changes.items():
+        if isinstance(value, ClauseElement):
+            sets.append(f"{name} = {_literal(conn, value)}")
+        else:
+            sets.append(f"{name} = %s")
+            params.append(value)
+    return sets, params
 
 
 def _column(table: Table, name: str, rows: Sequence[dict[str, Any]]) -> list[Any]:
