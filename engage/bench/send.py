@@ -15,7 +15,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
@@ -161,7 +160,7 @@ class _workers:
             self.stop.set()
             for t in self.threads:
                 t.join(timeout=30)
-            self.peaks["all-in-one"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            self.peaks["all-in-one"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
             return
         for name, proc in self.procs.items():
             self.peaks[name] = _peak_rss_mb(proc.pid)
@@ -227,12 +226,11 @@ def _report(options: Options, total: int, result: Run, sims: list[SmscSimulator]
     seconds = end - result.started
     counts = result.counts
     final = sum(counts.get(s, 0) for s in st.FINAL)
-    duplicates = None
-    if sims:
-        per_destination = Counter(r.destination for sim in sims for r in sim.received)
-        duplicates = sum(n - 1 for n in per_destination.values())
+    # the simulators count every (destination, text, part) they accepted more than once
+    duplicates = sum(sim.stats()["duplicate_submits"] for sim in sims) if sims else None
     return {
-        "recipients": total, "providers": options.providers, "window": options.window,
+        "recipients": total, "providers": "configured" if options.use_configured else options.providers,
+        "window": options.window,
         "seconds": round(seconds, 2), "launch_seconds": round(result.launch_seconds, 2),
         "submitted_per_s": round(total / max(submit_end - result.started, 1e-9), 1),
         "receipts_per_s": round(final / max(seconds, 1e-9), 1),

@@ -1,0 +1,35 @@
+"""The dispatcher's batches: rendered, routed and priced in one pass, and held back while a
+provider's queue is full, so RabbitMQ never fills up with work a slow provider cannot take."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from engage.engine.broker import connect
+from engage.engine.dispatch import Dispatcher
+from engage.engine.queues import send_queue
+from engage.engine.store.schema import Message
+from tests.campaign_scenario import launch_campaign
+
+
+def _statuses(engine, campaign_id: int) -> set[str]:  # noqa: ANN001
+    with engine.connect() as conn:
+        return set(conn.execute(select(Message.status).where(Message.campaign_id == campaign_id)).scalars())
+
+
+def test_a_provider_whose_queue_is_full_gets_nothing_more_and_its_messages_wait_pending(engine, broker_url,
+                                                                                       tmp_path):
+    campaign_id = launch_campaign(engine, tmp_path, 2775, 20)
+    broker = connect(broker_url)
+    try:
+        broker.declare(send_queue(1))
+        broker.publish(send_queue(1), b"{}")  # one batch already waiting
+        assert Dispatcher(engine, broker, max_queued_batches=1).run_once() == 0
+        assert _statuses(engine, campaign_id) == {"pending"}
+        broker.purge(send_queue(1))
+        assert Dispatcher(engine, broker, max_queued_batches=1).run_once() == 17
+        assert _statuses(engine, campaign_id) == {"queued"}
+        assert broker.depth(send_queue(1)) == 1
+    finally:
+        broker.delete(send_queue(1))
+        broker.close()
