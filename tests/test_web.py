@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import insert
@@ -37,7 +38,9 @@ def _campaign(engine, name: str) -> int:
         tid = templates.create(conn, f"t-{name}", {"en": "hi"}, default_language="en", actor="t")
         cid = campaigns.create(conn, name=name, segment_id=sid, template_id=tid, sender_id="Engage", actor="t")
         conn.execute(insert(Message.__table__), [
-            {"campaign_id": cid, "subscriber_id": i, "msisdn": f"+99890100000{i}", "status": status}
+            {"campaign_id": cid, "subscriber_id": i, "msisdn": f"+99890100000{i}", "status": status,
+             "price": "0.020000", "currency": "USD",
+             "submitted_at": None if status == "failed" else datetime(2026, 11, 22, tzinfo=UTC)}
             for i, status in enumerate(["delivered", "delivered", "failed", "submitted"])])
     return cid
 
@@ -57,6 +60,15 @@ def test_campaigns_api_gives_counts_as_json(site):
     data = json.loads(urllib.request.urlopen(f"{base}/api/v1/campaigns/{cid}").read())
     assert data["name"] == "Spring"
     assert (data["counts"]["delivered"], data["counts"]["failed"], data["counts"]["submitted"]) == (2, 1, 1)
+
+
+def test_campaign_page_and_api_show_what_the_accepted_messages_cost(site):
+    engine, base = site
+    cid = _campaign(engine, "Priced")
+    html = urllib.request.urlopen(f"{base}/campaigns/{cid}").read().decode()
+    data = json.loads(urllib.request.urlopen(f"{base}/api/v1/campaigns/{cid}").read())
+    assert data["cost"] == {"USD": "0.060000"}
+    assert '<span id="cost">0.060000 USD</span>' in html
 
 
 def test_an_unknown_campaign_is_a_404(site):
