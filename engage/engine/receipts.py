@@ -20,7 +20,7 @@ from engage.engine import metrics
 from engage.engine import statuses as st
 from engage.engine.events import record
 from engage.engine.provider_ids import alternate_id, normalise_id
-from engage.engine.store.bulk import insert_rows, update_from_values, update_ids
+from engage.engine.store.bulk import insert_rows, one_of, update_from_values, update_ids
 from engage.engine.store.database import seconds_ago
 from engage.engine.store.schema import InboundMessage, Message, MessagePart, Receipt
 
@@ -90,11 +90,11 @@ def _parts_by_id(conn: Connection, provider_id: int, ids: set[str],
     if not ids:
         return {}
     found = conn.execute(select(by, MessagePart.id, MessagePart.message_id).where(
-        MessagePart.provider_id == provider_id, by.in_(list(ids)))).all()
+        MessagePart.provider_id == provider_id, one_of(conn, by, list(ids)))).all()
     if not found:
         return {}
     sizes = dict(conn.execute(select(Message.id, Message.parts).where(
-        Message.id.in_(list({r[2] for r in found})))).all())
+        one_of(conn, Message.id, list({r[2] for r in found})))).all())
     return {r[0]: (r[1], r[2], sizes.get(r[2]) or 1) for r in found}
 
 
