@@ -20,7 +20,7 @@ from typing import Any
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, false, func, select
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +217,8 @@ class SharedGauges(Collector):
         with engine.connect() as conn:
             queues = known_queues(conn)
             unmatched.add_metric([], conn.execute(
-                select(func.count()).select_from(Receipt).where(Receipt.matched.is_(False), Receipt.orphaned.is_(False))
+                select(func.count()).select_from(Receipt).where(Receipt.matched == false(),
+                                                                Receipt.orphaned == false())
             ).scalar() or 0)
         with connect(broker_url) as broker:
             for queue in queues:

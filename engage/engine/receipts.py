@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, false, func, select
 
 from engage.engine import metrics
 from engage.engine import statuses as st
@@ -106,7 +106,7 @@ def match_pending(engine: Engine, limit: int = 5000) -> int:
     with engine.begin() as conn:
         pending = conn.execute(select(Receipt.id, Receipt.provider_id, Receipt.provider_message_id,
                                       Receipt.alt_message_id, Receipt.stat, Receipt.err, Receipt.received_at)
-                               .where(Receipt.matched.is_(False), Receipt.orphaned.is_(False))
+                               .where(Receipt.matched == false(), Receipt.orphaned == false())
                                .order_by(Receipt.id).limit(limit)).all()
         if not pending:
             return 0
@@ -140,7 +140,7 @@ def orphan_stale(engine: Engine, older_than: float) -> int:
     """Receipts that matched nothing for this long stop being re-scanned; they stay stored and counted."""
     with engine.begin() as conn:
         return conn.execute(receipts.update().where(
-            receipts.c.matched.is_(False), receipts.c.orphaned.is_(False),
+            receipts.c.matched == false(), receipts.c.orphaned == false(),
             receipts.c.received_at < seconds_ago(engine, older_than)).values(orphaned=True)).rowcount
 
 

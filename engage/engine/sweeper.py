@@ -19,7 +19,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, literal_column, select
 
 from engage import config
 from engage.engine import send_batches
@@ -36,6 +36,9 @@ from engage.engine.store.schema import Campaign, Message
 
 log = logging.getLogger(__name__)
 messages = Message.__table__
+# Written into the SQL rather than bound: only then can PostgreSQL prove that a prepared
+# statement's rows lie in the small partial index ix_messages_in_transit (status IN (...)).
+IN_TRANSIT = {s: literal_column(f"'{s}'") for s in (st.QUEUED, st.SENDING)}
 
 
 @dataclass
@@ -82,7 +85,8 @@ def _fail_over_queued(engine: Engine, provider_id: int, limit: int) -> int:
     excluded, but only those another healthy provider can take."""
     with engine.begin() as conn:
         rows = conn.execute(select(Message.id, Message.msisdn, Message.tried_providers).where(
-            Message.status == st.QUEUED, Message.provider_id == provider_id).order_by(Message.id).limit(limit)).all()
+            Message.status == IN_TRANSIT[st.QUEUED], Message.provider_id == provider_id)
+            .order_by(Message.id).limit(limit)).all()
         if not rows:
             return 0
         router = Router(conn)
@@ -105,9 +109,10 @@ def sweep(engine: Engine, broker: Broker, settings: config.Settings | None = Non
     settings = settings or config.load()
     report = SweepReport()
     with engine.begin() as conn:
-        report.reclaimed = conn.execute(messages.update().where(
-            messages.c.status == st.SENDING, messages.c.claimed_at < seconds_ago(engine, settings.send_lease))
-            .values(status=st.QUEUED, claimed_at=None)).rowcount
+        stale_claims = messages.update().where(
+            messages.c.status == IN_TRANSIT[st.SENDING],
+            messages.c.claimed_at < seconds_ago(engine, settings.send_lease))
+        report.reclaimed = conn.execute(stale_claims.values(status=st.QUEUED, claimed_at=None)).rowcount
     report.republished = _republish_lost(engine, broker, settings.republish_after, limit)
     report.orphaned = orphan_stale(engine, settings.orphan_after)
     if report:
@@ -120,7 +125,8 @@ def _republish_lost(engine: Engine, broker: Broker, after: float, limit: int) ->
     query = (select(Message.id, Message.msisdn, Message.body, Message.campaign_id, Message.provider_id,
                     Campaign.sender_id)
              .join(Campaign, Campaign.id == Message.campaign_id)
-             .where(Message.status == st.QUEUED, Message.provider_id.is_not(None), Message.queued_at < stale)
+             .where(Message.status == IN_TRANSIT[st.QUEUED], Message.provider_id.is_not(None),
+                    Message.queued_at < stale)
              .order_by(Message.id).limit(limit))
     with engine.connect() as conn:
         rows = conn.execute(query).all()

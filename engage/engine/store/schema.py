@@ -217,7 +217,9 @@ class Receipt(Base):
     __tablename__ = "receipts"
     __table_args__ = (
         Index("ix_receipts_lookup", "provider_id", "provider_message_id"),
-        Index("ix_receipts_unmatched", "matched", "id"),
+        # the few receipts still waiting for their submit: a small index, whatever the table's size
+        Index("ix_receipts_waiting", "id", postgresql_where=text("NOT matched AND NOT orphaned"),
+              sqlite_where=text("NOT matched AND NOT orphaned")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
