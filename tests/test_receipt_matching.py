@@ -47,6 +47,7 @@ def test_a_receipt_that_overtakes_its_submit_response_is_kept_and_matched_later(
     with engine.connect() as conn:
         assert conn.execute(select(Receipt.matched)).scalar_one() is False
     record_outcomes(engine, 1, 1, [SendOutcome(message_id, ["77AA"])])
+    assert receipts.match_pending(engine) == 1
     assert _status(engine, message_id) == st.UNDELIVERED
 
 

@@ -17,7 +17,6 @@ from engage.engine import statuses as st
 from engage.engine.events import record
 from engage.engine.provider_ids import alternate_id, normalise_id
 from engage.engine.providers.base import SendOutcome
-from engage.engine.receipts import match_pending
 from engage.engine.store.bulk import insert_rows, update_from_values, update_ids
 from engage.engine.store.schema import Message, MessagePart
 
@@ -72,8 +71,7 @@ def record_outcomes(engine: Engine, provider_id: int, campaign_id: int, outcomes
         metrics.submitted(provider_id, len(sent), sum(len(o.part_ids) for o in sent))
     for reason, n in Counter(metrics.reason_class(o.error) for o in failed).items():
         metrics.failed(provider_id, reason, n)
-    if sent:
-        match_pending(engine)  # receipts that overtook their submit response
+    # receipts that overtook their submit response are matched by the receipts worker's next look
 
 
 def _fail_over(conn, provider_id: int, campaign_id: int, failed: Sequence[SendOutcome],  # noqa: ANN001
