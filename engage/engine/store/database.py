@@ -29,7 +29,10 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
         # between, since SQLite cannot wait on the busy timeout to upgrade a read lock.
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # Custom plans only: psycopg prepares statements that run often, and PostgreSQL may then keep
+    # a generic plan chosen while the tables were small (a scan), long after they hold millions.
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                         connect_args={"options": "-c plan_cache_mode=force_custom_plan"})
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API objects
