@@ -40,8 +40,8 @@ def run(engine: Engine, broker_url: str, stop: threading.Event) -> None:
         if held:
             _write(engine, held, stop)
             held = []
-            continue
-        if time.monotonic() >= next_match:  # late submits may have made old receipts matchable
+        # also under a steady stream: late submits may have made earlier receipts matchable
+        if time.monotonic() >= next_match:
             try:
                 receipts.match_pending(engine)
             except Exception:
