@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.brokers",
     "tests.fixtures.smsc",
     "tests.fixtures.backends",
+    "tests.fixtures.web",
 ]

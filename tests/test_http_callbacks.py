@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import insert, select
 
 from engage.engine import campaigns
-from engage.engine.asyncloop import LoopThread
 from engage.engine.http_callbacks import MalformedCallback, json_receipts, kannel_receipts
 from engage.engine.http_sim import fill_dlr_url
 from engage.engine.providers.http_json import HttpJsonProvider
@@ -19,25 +18,10 @@ from engage.engine.providers.kannel import KannelProvider
 from engage.engine.segments import store as segments
 from engage.engine.store.schema import Message, MessagePart, Provider, Receipt
 from engage.engine.templates import store as templates
-from engage.web.app import make_app
 
 TOKEN = "callback-token-0123456789"
 MAPPING = {"id_field": "id", "status_field": "status", "error_field": "error_code",
            "status_map": {"delivered": "DELIVRD", "failed": "UNDELIV", "sent": "ACCEPTD"}}
-
-
-@pytest.fixture
-def site(engine):
-    loop = LoopThread()
-
-    async def listen():
-        return make_app(engine).listen(0, address="127.0.0.1")
-
-    server = loop.run(listen())
-    port = next(iter(server._sockets.values())).getsockname()[1]
-    yield engine, f"http://127.0.0.1:{port}"
-    loop.loop.call_soon_threadsafe(server.stop)
-    loop.stop()
 
 
 def add_provider(engine, kind: str, base: str) -> dict[str, Any]:

@@ -3,65 +3,29 @@ gateway simulator, delivery reports called back into the web app on a real port,
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from sqlalchemy import insert, select
 
 from engage.engine import campaigns
 from engage.engine import statuses as st
-from engage.engine.asyncloop import LoopThread
-from engage.engine.broker import connect
 from engage.engine.http_sim import HttpSmscSimulator, start_in_thread
 from engage.engine.providers.kannel import KannelProvider
-from engage.engine.queues import receipts_queue, send_queue
 from engage.engine.segments import store as segments
-from engage.engine.store.database import make_engine
-from engage.engine.store.migrate import upgrade
 from engage.engine.store.schema import Message, MessagePart, Provider
 from engage.engine.subscribers_import import import_csv
 from engage.engine.templates import store as templates
-from engage.web.app import make_app
 from tests.campaign_scenario import BODIES, wait_until_done, write_subscribers
 from tests.fixtures.backends import running_workers
-from tests.fixtures.databases import drop_postgres, fresh_postgres_url
+from tests.fixtures.web import serving
 
-BACKENDS = {"embedded": ("sqlite", "memory"), "production": ("postgresql", "rabbitmq")}
 RECIPIENTS = 80
-
-
-@pytest.fixture(params=list(BACKENDS))
-def backend(request, tmp_path, monkeypatch):
-    """(engine, broker_url) for SQLite + in-process broker, and PostgreSQL + RabbitMQ."""
-    db_kind, broker_kind = BACKENDS[request.param]
-    monkeypatch.setenv("ENGAGE_QUEUE_PREFIX", f"test-{uuid.uuid4().hex[:8]}")
-    pg_name, url = fresh_postgres_url() if db_kind == "postgresql" else (None, f"sqlite:///{tmp_path / 'e.db'}")
-    broker_url = (f"memory://http-{uuid.uuid4().hex[:8]}" if broker_kind == "memory"
-                  else request.getfixturevalue("rabbitmq_url"))
-    upgrade(url)
-    engine = make_engine(url)
-    yield engine, broker_url
-    engine.dispose()
-    broker = connect(broker_url)
-    for queue in (receipts_queue(), send_queue(1)):
-        broker.delete(queue)
-    broker.close()
-    if pg_name:
-        drop_postgres(pg_name)
 
 
 @pytest.fixture
 def web(backend):
     """The web app serving delivery callbacks on a real port; its base URL."""
-    loop = LoopThread()
-
-    async def listen():
-        return make_app(backend[0]).listen(0, address="127.0.0.1")
-
-    server = loop.run(listen())
-    yield f"http://127.0.0.1:{next(iter(server._sockets.values())).getsockname()[1]}"
-    loop.loop.call_soon_threadsafe(server.stop)
-    loop.stop()
+    with serving(backend[0]) as base:
+        yield base
 
 
 @pytest.fixture
@@ -91,7 +55,7 @@ def launch_through_kannel(engine, tmp_path, sim: HttpSmscSimulator, callback_bas
 
 def test_a_kannel_campaign_ends_with_every_message_final_as_the_gateway_reported_it(backend, web, gateway,
                                                                                     tmp_path):
-    engine, broker_url = backend
+    engine, broker_url, _ = backend
     campaign_id = launch_through_kannel(engine, tmp_path, gateway, web)
     gateway.fail_next("throttle", "error")
     with running_workers(engine, broker_url):

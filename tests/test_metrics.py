@@ -18,16 +18,15 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import insert
 
 from engage.engine import metrics
-from engage.engine.asyncloop import LoopThread
 from engage.engine.broker import connect
 from engage.engine.providers_admin import add_smpp
 from engage.engine.queues import receipts_queue, send_queue
 from engage.engine.store.database import make_engine
 from engage.engine.store.migrate import upgrade
 from engage.engine.store.schema import Receipt
-from engage.web.app import make_app
 from tests.campaign_scenario import launch_campaign, wait_until_done
 from tests.fixtures.brokers import reject_all
+from tests.fixtures.web import serving
 
 
 def value(name: str, **labels: str) -> float:
@@ -129,22 +128,12 @@ def test_queue_depths_and_unmatched_receipts_are_read_when_scraped(engine, broke
 def test_the_web_process_serves_metrics_over_http(engine, prefix):
     with engine.begin() as conn:
         add_smpp(conn, name="web", host="h", port=1, system_id="a", password="p", actor="t")
-    loop = LoopThread()
-
-    async def listen():
-        return make_app(engine).listen(0, address="127.0.0.1")
-
-    server = loop.run(listen())
-    port = next(iter(server._sockets.values())).getsockname()[1]
-    try:
+    with serving(engine) as base:
         metrics.submitted("web", 3, 3)
-        samples = scrape(f"http://127.0.0.1:{port}/metrics")
-        assert samples[("engage_messages_submitted_total", (("provider", "web"),))] >= 3
-        assert ("engage_queue_depth", (("queue", receipts_queue()),)) in samples
-        assert ("engage_receipts_unmatched", ()) in samples
-    finally:
-        loop.loop.call_soon_threadsafe(server.stop)
-        loop.stop()
+        samples = scrape(f"{base}/metrics")
+    assert samples[("engage_messages_submitted_total", (("provider", "web"),))] >= 3
+    assert ("engage_queue_depth", (("queue", receipts_queue()),)) in samples
+    assert ("engage_receipts_unmatched", ()) in samples
 
 
 @pytest.fixture

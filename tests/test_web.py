@@ -11,25 +11,9 @@ import pytest
 from sqlalchemy import insert
 
 from engage.engine import campaigns
-from engage.engine.asyncloop import LoopThread
 from engage.engine.segments import store as segments
 from engage.engine.store.schema import Message
 from engage.engine.templates import store as templates
-from engage.web.app import make_app
-
-
-@pytest.fixture
-def site(engine):
-    loop = LoopThread()
-
-    async def listen():
-        return make_app(engine).listen(0, address="127.0.0.1")
-
-    server = loop.run(listen())
-    port = next(iter(server._sockets.values())).getsockname()[1]
-    yield engine, f"http://127.0.0.1:{port}"
-    loop.loop.call_soon_threadsafe(server.stop)
-    loop.stop()
 
 
 def _campaign(engine, name: str) -> int:

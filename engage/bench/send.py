@@ -73,7 +73,7 @@ def run(options: Options) -> dict[str, Any]:
             stack.callback(_use_bench_providers(engine, sims, options))
         campaign_id = _create_campaign(engine, options.recipients)
         _vacuum(engine)
-        workers = stack.enter_context(_workers(settings))
+        workers = stack.enter_context(_WorkerProcesses(settings))
         result = Run(started=time.monotonic())
         launched = campaigns.launch(engine, campaign_id, actor="bench")
         result.launch_seconds = time.monotonic() - result.started
@@ -138,7 +138,7 @@ def _use_bench_providers(engine: Engine, sims: list[SmscSimulator], options: Opt
     return restore
 
 
-class _workers:
+class _WorkerProcesses:
     """The three workers, as processes on a shared broker or as threads on the in-process one."""
 
     def __init__(self, settings: config.Settings):
@@ -146,7 +146,7 @@ class _workers:
         self.peaks: dict[str, float] = {}
         self.log_dir: str | None = None  # worker processes' stderr, for when a figure looks wrong
 
-    def __enter__(self) -> _workers:
+    def __enter__(self) -> _WorkerProcesses:
         env = {**os.environ, "ENGAGE_DATABASE_URL": self.settings.database_url,
                "ENGAGE_BROKER_URL": self.settings.broker_url}
         self.in_process = self.settings.broker_url.startswith("memory")

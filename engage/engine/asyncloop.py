@@ -35,8 +35,11 @@ class LoopThread:
 
 class _Server(Protocol):
     _thread: threading.Thread | None
+    _loop: asyncio.AbstractEventLoop | None  # set by start(), on the loop it runs on
 
     async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 S = TypeVar("S", bound=_Server)
@@ -63,3 +66,13 @@ def serve_in_thread(server: S, name: str) -> S:
     started.result(timeout=10)
     return server
 
+
+def stop_served(server: _Server) -> None:
+    """Stop a server started with serve_in_thread, and join its thread."""
+    loop, thread = server._loop, server._thread
+    if loop is None or thread is None or not thread.is_alive():
+        return
+    asyncio.run_coroutine_threadsafe(server.stop(), loop).result(timeout=10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=10)
+    loop.close()

@@ -30,7 +30,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from engage.engine.asyncloop import serve_in_thread
+from engage.engine.asyncloop import serve_in_thread, stop_served
 from engage.engine.smpp.receipts_text import format_receipt_text
 from engage.engine.templates import encoding
 
@@ -157,13 +157,7 @@ class HttpSmscSimulator:
         self._server, self._client, self._ticker = None, None, None
 
     def stop_thread(self) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None or not thread.is_alive():
-            return
-        asyncio.run_coroutine_threadsafe(self.stop(), loop).result(timeout=10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
+        stop_served(self)
 
     # -- what the handlers call -------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from smpplib import consts
 
+from engage.engine.asyncloop import stop_served
 from engage.engine.smpp import fastpdu
 from engage.engine.smpp.codec import DecodeError, SequenceSource, as_str, encode, make
 from engage.engine.smpp.receipts_text import receipt_deliver_fields
@@ -145,13 +146,7 @@ class SmscSimulator:
 
     def stop_thread(self) -> None:
         """Stop a simulator started with :func:`start_in_thread` and join its thread."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None or not thread.is_alive():
-            return
-        asyncio.run_coroutine_threadsafe(self.stop(), loop).result(timeout=10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
+        stop_served(self)
 
     # -- what tests ask --------------------------------------------------------------------------
     def drop_connections(self) -> None:
