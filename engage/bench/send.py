@@ -7,6 +7,7 @@ threads of this process with the in-process broker, which cannot be shared betwe
 
 from __future__ import annotations
 
+import fcntl
 import os
 import resource
 import signal
@@ -15,7 +16,8 @@ import sys
 import tempfile
 import threading
 import time
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +36,7 @@ from engage.engine.templates import store as templates
 PREFIX = "+99897"  # bench subscribers: +99897 followed by a 7-digit index
 BODY = "Hi {{ first_name }}, your weekly offer is here: 2x points on every top-up. Reply STOP to opt out."
 WORKERS = ("receipts", "send", "dispatch")
+BENCH_LOCK = 0x656E6761  # pg advisory lock key: "enga"
 
 
 @dataclass
@@ -62,8 +65,9 @@ def run(options: Options) -> dict[str, Any]:
     settings = config.load()
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
-    seed_subscribers(engine, options.recipients)
     with ExitStack() as stack:
+        stack.enter_context(one_bench_at_a_time(engine))
+        seed_subscribers(engine, options.recipients)
         sims: list[SmscSimulator] = []
         if not options.use_configured:
             sims = [start_in_thread(receipt_delay=options.receipt_delay, deliver_window=options.window)
@@ -80,6 +84,34 @@ def run(options: Options) -> dict[str, Any]:
         _wait(engine, campaign_id, launched["recipients"], result, options)
     result.peak_rss_mb = workers.peaks
     return _report(options, launched["recipients"], result, sims) | {"worker_logs": workers.log_dir}
+
+
+class BenchBusy(RuntimeError):
+    """Another bench runs on this database: two would take each other's providers away."""
+
+
+@contextmanager
+def one_bench_at_a_time(engine: Engine) -> Iterator[None]:
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            if not conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": BENCH_LOCK}).scalar():
+                raise BenchBusy("another `engage bench send` is running on this database; wait for it to end")
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": BENCH_LOCK})
+        return
+    database = engine.url.database or ""
+    path = f"{database}.bench-lock" if database not in ("", ":memory:") else None
+    if path is None:  # a private in-memory database: nobody else can be on it
+        yield
+        return
+    with open(path, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BenchBusy("another `engage bench send` is running on this database; wait for it to end") from None
+        yield
 
 
 def seed_subscribers(engine: Engine, n: int) -> None:
@@ -236,9 +268,18 @@ def _wait(engine: Engine, campaign_id: int, total: int, result: Run, options: Op
     if options.progress:
         print(file=sys.stderr)
     result.counts = _counts(engine, campaign_id)
-    with engine.begin() as conn:  # the bench's campaign is over either way
+    end_campaign(engine, campaign_id)
+
+
+def end_campaign(engine: Engine, campaign_id: int) -> None:
+    """The bench's campaign is over either way. What never reached a provider is cancelled: left
+    queued, the next run's workers (or the sweeper) would send it during that run."""
+    with engine.begin() as conn:
         conn.execute(update(Campaign.__table__).where(Campaign.id == campaign_id).values(
             status=st.CAMPAIGN_COMPLETED))
+        conn.execute(update(Message.__table__).where(
+            Message.campaign_id == campaign_id, Message.status.in_((st.PENDING, st.QUEUED, st.SENDING))).values(
+            status=st.CANCELLED, error="bench ended", done_at=func.now()))
 
 
 def _report(options: Options, total: int, result: Run, sims: list[SmscSimulator]) -> dict[str, Any]:

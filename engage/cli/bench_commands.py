@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from engage.cli.common import emit
 
 
 def cmd_bench_send(args: argparse.Namespace) -> int:
-    from engage.bench.send import Options, run
+    from engage.bench.send import BenchBusy, Options, run
 
-    emit(run(Options(recipients=args.recipients, providers=args.providers, window=args.window, binds=args.binds,
-                     use_configured=args.use_configured, receipt_delay=args.receipt_delay,
-                     stall_timeout=args.stall_timeout, progress=not args.quiet)))
+    try:
+        emit(run(Options(recipients=args.recipients, providers=args.providers, window=args.window,
+                         binds=args.binds, use_configured=args.use_configured, receipt_delay=args.receipt_delay,
+                         stall_timeout=args.stall_timeout, progress=not args.quiet)))
+    except BenchBusy as exc:
+        print(f"engage bench send: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
