@@ -57,9 +57,71 @@ class Subscriber(Base):
     branch: Mapped[str | None] = mapped_column(String(64), index=True)
     timezone: Mapped[str | None] = mapped_column(String(64))
     balance: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    network: Mapped[str | None] = mapped_column(String(7))  # MCC-MNC, e.g. "43405"
+    contract_type: Mapped[str | None] = mapped_column(String(16))  # prepaid | postpaid | hybrid
+    tariff_plan: Mapped[str | None] = mapped_column(String(64))
+    device_os: Mapped[str | None] = mapped_column(String(32))
+    device_model: Mapped[str | None] = mapped_column(String(64))
+    activation_date: Mapped[date | None] = mapped_column(Date)
+    last_activity_at: Mapped[datetime | None]
+    last_recharge_at: Mapped[datetime | None]
+    last_recharge_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    arpu: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    data_mb_month: Mapped[int | None] = mapped_column(Integer)
+    voice_min_month: Mapped[int | None] = mapped_column(Integer)
+    sms_month: Mapped[int | None] = mapped_column(Integer)
+    roaming: Mapped[bool | None] = mapped_column(Boolean)
+    loyalty_tier: Mapped[str | None] = mapped_column(String(32))
+    loyalty_points: Mapped[int | None] = mapped_column(BigInteger)
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(server_default=_now())
     updated_at: Mapped[datetime] = mapped_column(server_default=_now())
+
+
+class SubscriberTag(Base):
+    """A subscriber's VAS subscriptions (and other tags): a row each, so "has tag X" is an index lookup."""
+
+    __tablename__ = "subscriber_tags"
+    __table_args__ = (Index("ix_subscriber_tags_tag", "tag", "subscriber_id"),)
+
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class UsageEvent(Base):
+    """What a subscriber did on the network (calls, data, SMS, recharges, purchases): read by usage
+    criteria ("100+ outgoing minutes in the last 30 days") and, later, by loyalty earning rules.
+    ``amount`` is in the kind's unit: minutes, MB, messages, money. A float, because criteria sum
+    millions of them and PostgreSQL sums float8 several times faster than numeric."""
+
+    __tablename__ = "usage_events"
+    __table_args__ = (Index("ix_usage_kind_at", "kind", "at", "subscriber_id", "amount"),
+                      Index("ix_usage_subscriber_at", "subscriber_id", "at"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))  # call_out | call_in | data | sms_out | recharge | purchase
+    at: Mapped[datetime] = mapped_column()
+    amount: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class StaticList(Base):
+    """Numbers uploaded as a list ("the 5,000 winners"), usable as a segment criterion."""
+
+    __tablename__ = "static_lists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    branch: Mapped[str | None] = mapped_column(String(64))
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(server_default=_now())
+
+
+class StaticListMember(Base):
+    __tablename__ = "static_list_members"
+
+    list_id: Mapped[int] = mapped_column(ForeignKey("static_lists.id", ondelete="CASCADE"), primary_key=True)
+    msisdn: Mapped[str] = mapped_column(String(16), primary_key=True)  # E.164
 
 
 class OptOut(Base):
@@ -79,6 +141,7 @@ class Segment(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    branch: Mapped[str | None] = mapped_column(String(64))  # set: made by (and for) that branch's users
     created_at: Mapped[datetime] = mapped_column(server_default=_now())
     updated_at: Mapped[datetime] = mapped_column(server_default=_now())
 
@@ -146,6 +209,7 @@ class Campaign(Base):
     segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id"))
     template_id: Mapped[int] = mapped_column(ForeignKey("templates.id"))
     sender_id: Mapped[str] = mapped_column(String(16))
+    branch: Mapped[str | None] = mapped_column(String(64))  # set: only this branch's subscribers receive it
     status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
     audience_size: Mapped[int | None] = mapped_column(Integer)
     set_aside: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # reason -> count
@@ -239,6 +303,7 @@ class InboundMessage(Base):
     """A subscriber's own SMS (MO): stored before anything handles it, so none is lost."""
 
     __tablename__ = "inbound_messages"
+    __table_args__ = (Index("ix_inbound_source_at", "source", "received_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     provider_id: Mapped[int] = mapped_column(Integer)
