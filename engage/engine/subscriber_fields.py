@@ -5,7 +5,7 @@ operators by it; one list, so a new field is added once."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -85,7 +85,7 @@ def _date(f: SubscriberField, raw: Any) -> date:
 
 def _datetime(f: SubscriberField, raw: Any) -> datetime:
     value = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _bool(f: SubscriberField, raw: Any) -> bool:
