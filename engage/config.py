@@ -20,6 +20,7 @@ class Settings:
     orphan_after: float = 86_400.0  # s an unmatched receipt is re-scanned before it is set aside as orphaned
     max_queued_batches: int = 40  # per provider queue: the dispatcher waits while a queue holds this many
     failover_after: float = 30.0  # s a provider must be down before its queued messages go elsewhere
+    api_tokens: str = ""  # ENGAGE_API_TOKENS: "token[@branch],..." for /api/v1 clients (integrations)
 
 
 def load() -> Settings:
@@ -34,4 +35,5 @@ def load() -> Settings:
         orphan_after=float(os.environ.get("ENGAGE_ORPHAN_AFTER", "86400")),
         max_queued_batches=int(os.environ.get("ENGAGE_MAX_QUEUED_BATCHES", "40")),
         failover_after=float(os.environ.get("ENGAGE_FAILOVER_AFTER", "30")),
+        api_tokens=os.environ.get("ENGAGE_API_TOKENS", ""),
     )

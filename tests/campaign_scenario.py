@@ -16,7 +16,7 @@ from engage.engine.segments import store as segments
 from engage.engine.smpp.multipart import split_udh
 from engage.engine.smpp.simulator import SmscSimulator
 from engage.engine.store.schema import Message, MessagePart, OptOut
-from engage.engine.subscribers_import import import_csv
+from engage.engine.subscribers import import_file as import_csv
 from engage.engine.templates import encoding
 from engage.engine.templates import store as templates
 

@@ -12,7 +12,7 @@ from engage.engine.http_sim import HttpSmscSimulator, start_in_thread
 from engage.engine.providers.kannel import KannelProvider
 from engage.engine.segments import store as segments
 from engage.engine.store.schema import Message, MessagePart, Provider
-from engage.engine.subscribers_import import import_csv
+from engage.engine.subscribers import import_file as import_csv
 from engage.engine.templates import store as templates
 from tests.campaign_scenario import BODIES, wait_until_done, write_subscribers
 from tests.fixtures.backends import running_workers

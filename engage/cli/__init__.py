@@ -13,6 +13,7 @@ import logging
 import sys
 
 from engage.cli import (
+    audience_commands,
     bench_commands,
     campaign_commands,
     data_commands,
@@ -22,7 +23,7 @@ from engage.cli import (
     route_commands,
 )
 
-COMMAND_GROUPS = [data_commands, provider_commands, route_commands, campaign_commands, dlq_commands,
+COMMAND_GROUPS = [data_commands, audience_commands, provider_commands, route_commands, campaign_commands, dlq_commands,
                   process_commands, bench_commands]
 
 

@@ -21,6 +21,20 @@ def cmd_bench_send(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_segments(args: argparse.Namespace) -> int:
+    from engage.bench.segments import run
+
+    emit(run(args.subscribers, args.events_per_subscriber, args.repeats, launch=not args.no_launch))
+    return 0
+
+
+def cmd_bench_import(args: argparse.Namespace) -> int:
+    from engage.bench.imports import run
+
+    emit(run(args.rows))
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     bench = sub.add_parser("bench", help="benchmarks (JSON figures)").add_subparsers(dest="what", required=True)
     s = bench.add_parser("send", help="a campaign end to end: launch, submit, receipts")
@@ -34,3 +48,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="seconds without progress after which what is not final counts as lost")
     s.add_argument("--quiet", action="store_true", help="no progress line on stderr")
     s.set_defaults(fn=cmd_bench_send)
+
+    s = bench.add_parser("segments", help="synthetic audience data, then segment count times and a launch")
+    s.add_argument("--subscribers", type=int, default=1_000_000)
+    s.add_argument("--events-per-subscriber", type=int, default=10)
+    s.add_argument("--repeats", type=int, default=15, help="timed counts per segment")
+    s.add_argument("--no-launch", action="store_true", help="skip timing the launch of the whole audience")
+    s.set_defaults(fn=cmd_bench_segments)
+
+    s = bench.add_parser("import", help="a generated subscriber CSV imported into the configured database")
+    s.add_argument("--rows", type=int, default=1_000_000)
+    s.set_defaults(fn=cmd_bench_import)

@@ -34,16 +34,17 @@ def emit(data: Any) -> None:
 
 def run_csv_import(path: Path, do_import: Callable[[Callable[[int], None]], Any],
                    write_rejections: Callable[[Any, Path], None], *, quiet: bool, report: str | None,
-                   known_errors: tuple[type[Exception], ...]) -> int:
-    """A CSV import with a progress bar; rejected rows go to FILE.rejected.csv (or `report`)
-    with their line and reason, and the summary is printed as JSON."""
+                   known_errors: tuple[type[Exception], ...], total: Callable[[Path], int] | None = None) -> int:
+    """A file import with a progress bar; rejected rows go to FILE.rejected.csv (or `report`)
+    with their line and reason, and the summary is printed as JSON. total(path) sizes the bar
+    for files that are not one row a line (Parquet)."""
     from rich.progress import Progress
 
     if not path.is_file():
         raise SystemExit(f"error: {path}: no such file")
-    total = max(sum(1 for _ in path.open(encoding="utf-8-sig")) - 1, 0)
+    rows = total(path) if total else max(sum(1 for _ in path.open(encoding="utf-8-sig")) - 1, 0)
     with Progress(disable=quiet, transient=True) as progress:
-        task = progress.add_task(f"importing {path.name}", total=total)
+        task = progress.add_task(f"importing {path.name}", total=rows)
         try:
             result = do_import(lambda n: progress.update(task, completed=n))
         except known_errors as exc:

@@ -1,4 +1,4 @@
-"""Commands that load data: the schema, subscribers, segments, templates."""
+"""Commands that load data: the schema, subscribers, templates."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from engage import config
-from engage.cli.common import emit, engine, json_arg, run_csv_import
+from engage.cli.common import emit, engine, run_csv_import
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -19,28 +19,13 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_import_subscribers(args: argparse.Namespace) -> int:
-    from engage.engine.subscribers_import import RowError, import_csv, write_rejections
+    from engage.engine.subscribers import RowError, count_rows, import_file, write_rejections
 
     region = args.region or config.load().default_region
-    return run_csv_import(Path(args.file), lambda progress: import_csv(engine(), Path(args.file), region,
-                                                                     progress=progress),
-                          write_rejections, quiet=args.quiet, report=args.report, known_errors=(RowError,))
-
-
-def cmd_segment_create(args: argparse.Namespace) -> int:
-    from engage.engine.segments import audience, store
-    from engage.engine.segments.criteria import SegmentError
-
-    db = engine()
-    definition = json_arg(args.definition)
-    try:
-        with db.begin() as conn:
-            segment_id = store.create(conn, args.name, definition, actor=args.actor)
-            counted = audience.count(conn, definition)
-    except SegmentError as exc:
-        raise SystemExit(f"error: {exc}") from None
-    emit({"segment_id": segment_id, **counted})
-    return 0
+    return run_csv_import(Path(args.file), lambda progress: import_file(engine(), Path(args.file), region,
+                                                                      progress=progress),
+                          write_rejections, quiet=args.quiet, report=args.report, known_errors=(RowError,),
+                          total=count_rows)
 
 
 def cmd_template_create(args: argparse.Namespace) -> int:
@@ -64,18 +49,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     db.add_parser("upgrade", help="run migrations up to the latest").set_defaults(fn=cmd_db_upgrade)
 
     imp = sub.add_parser("import", help="import data").add_subparsers(dest="what", required=True)
-    s = imp.add_parser("subscribers", help="upsert subscribers from a CSV file (msisdn column required)")
+    s = imp.add_parser("subscribers", help="upsert subscribers from a CSV or Parquet file (msisdn column "
+                                                "required; tags/vas: ';'-separated, replace the set)")
     s.add_argument("file")
     s.add_argument("--region", help="default region for numbers without a country code (ENGAGE_DEFAULT_REGION)")
     s.add_argument("--report", help="where to write rejected rows (default FILE.rejected.csv)")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(fn=cmd_import_subscribers)
-
-    seg = sub.add_parser("segment", help="audiences").add_subparsers(dest="action", required=True)
-    s = seg.add_parser("create", help="save a segment from a JSON tree of criteria and print its count")
-    s.add_argument("--name", required=True)
-    s.add_argument("--definition", required=True, help='JSON or @file, e.g. {"and": [{"field": "city", "value": "X"}]}')
-    s.set_defaults(fn=cmd_segment_create)
 
     tpl = sub.add_parser("template", help="message templates").add_subparsers(dest="action", required=True)
     s = tpl.add_parser("create", help="save a template (Jinja2, sandboxed)")

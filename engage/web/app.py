@@ -9,6 +9,7 @@ from sqlalchemy import Engine, select
 
 from engage.engine import campaigns
 from engage.engine.store.schema import Campaign
+from engage.web.audience_api import AUDIENCE_ROUTES, api_tokens
 from engage.web.callbacks import callback_routes
 
 TEMPLATES = __import__("pathlib").Path(__file__).with_name("templates")
@@ -55,7 +56,8 @@ class CampaignApi(Base):
         self.write(summary)
 
 
-def make_app(engine: Engine, *, debug: bool = False) -> tornado.web.Application:
+def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None) -> tornado.web.Application:
+    """``tokens``: the API tokens spec ("token[@branch],..."); ENGAGE_API_TOKENS when None."""
     return tornado.web.Application(
         [
             (r"/", tornado.web.RedirectHandler, {"url": "/campaigns"}),
@@ -63,11 +65,13 @@ def make_app(engine: Engine, *, debug: bool = False) -> tornado.web.Application:
             (r"/campaigns/(\d+)", CampaignPage),
             (r"/api/v1/campaigns", CampaignsApi),
             (r"/api/v1/campaigns/(\d+)", CampaignApi),
+            *AUDIENCE_ROUTES,
             (r"/metrics", "engage.web.metrics_handler.MetricsHandler"),
             *callback_routes(engine),
         ],
         template_path=str(TEMPLATES),
         db=engine,
+        api_tokens=api_tokens(tokens),
         debug=debug,
         autoescape="xhtml_escape",
     )

@@ -1,33 +1,77 @@
-"""From a segment definition to the subscribers it selects: count, sample, and the
-SELECT that launching a campaign freezes into recipients."""
+"""From a segment definition to the subscribers it selects: the live count with a sample, and
+the condition that launching a campaign freezes into recipients.
+
+Every question is asked within a scope: a user limited to a branch sees, counts and sends only
+within it, and numbers are masked unless the scope may see them. Opted-out numbers are counted
+apart, never silently dropped: one LEFT JOIN to the (small) opt-out registry in the same pass."""
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, exists, func, select
+from sqlalchemy import ColumnElement, Connection, and_, func, select
 
-from engage.engine.segments.criteria import compile_node
-from engage.engine.store.schema import OptOut, Subscriber
+from engage.engine.phones import mask
+from engage.engine.segments.criteria import CompileContext, compile_node
+from engage.engine.store.schema import OptOut, Segment, Subscriber
 
-
-def matching(definition: dict[str, Any], *, branch: str | None = None) -> Select:
-    """Subscribers the definition selects, before consent; branch limits a branch-scoped user."""
-    condition = compile_node(definition)
-    if branch is not None:
-        condition = and_(condition, Subscriber.branch == branch)
-    return select(Subscriber.id, Subscriber.msisdn).where(condition)
+SAMPLE_COLUMNS = (Subscriber.id, Subscriber.msisdn, Subscriber.first_name, Subscriber.last_name,
+                  Subscriber.language, Subscriber.city, Subscriber.branch)
 
 
-def opted_out(channel: str = "sms"):  # noqa: ANN201 - a SQL expression
-    return exists().where(OptOut.msisdn == Subscriber.msisdn, OptOut.channel == channel)
+@dataclass(frozen=True)
+class Scope:
+    """Who is asking: ``branch`` None sees every branch; ``show_numbers`` False masks numbers."""
+
+    branch: str | None = None
+    show_numbers: bool = False
 
 
-def count(conn: Connection, definition: dict[str, Any], *, branch: str | None = None) -> dict[str, int]:
-    base = matching(definition, branch=branch).subquery()
-    total = conn.execute(select(func.count()).select_from(base)).scalar_one()
-    out = conn.execute(
-        select(func.count()).select_from(Subscriber)
-        .where(Subscriber.id.in_(select(base.c.id)), opted_out())
-    ).scalar_one()
-    return {"matching": total, "opted_out": out, "reachable": total - out}
+EVERYONE = Scope(show_numbers=True)
+
+
+def context(conn: Connection, now: datetime | None = None) -> CompileContext:
+    """A compile context whose in_segment criteria read saved segments through this connection."""
+    def load_segment(segment_id: int) -> dict[str, Any] | None:
+        return conn.execute(select(Segment.definition).where(Segment.id == segment_id)).scalar()
+
+    return CompileContext(now=now or datetime.now(UTC), load_segment=load_segment)
+
+
+def condition(conn: Connection, definition: Any, scope: Scope = EVERYONE,
+              now: datetime | None = None) -> ColumnElement[bool]:
+    """The definition as one SQL condition on subscribers, limited to the scope's branch."""
+    compiled = compile_node(definition, ctx=context(conn, now))
+    return and_(compiled, Subscriber.branch == scope.branch) if scope.branch is not None else compiled
+
+
+def opt_out_join(channel: str = "sms"):  # noqa: ANN201 - the ON clause of a LEFT JOIN
+    return and_(OptOut.msisdn == Subscriber.msisdn, OptOut.channel == channel)
+
+
+def count(conn: Connection, definition: Any, *, scope: Scope = EVERYONE, channel: str = "sms",
+          sample: int = 10, now: datetime | None = None) -> dict[str, Any]:
+    """How many match, how many of them opted out of the channel, how many can be reached, and
+    a few of the reachable ones to look at."""
+    started = time.perf_counter()
+    where = condition(conn, definition, scope, now)
+    joined = Subscriber.__table__.outerjoin(OptOut.__table__, opt_out_join(channel))
+    matching, out = conn.execute(
+        select(func.count(), func.count(OptOut.msisdn)).select_from(joined).where(where)).one()
+    rows = []
+    if sample > 0 and matching > out:
+        rows = conn.execute(select(*SAMPLE_COLUMNS).select_from(joined).where(
+            where, OptOut.msisdn.is_(None)).limit(sample)).all()
+    return {"matching": matching, "opted_out": out, "reachable": matching - out,
+            "sample": [_sample_row(r, scope) for r in rows],
+            "took_ms": round((time.perf_counter() - started) * 1000, 1)}
+
+
+def _sample_row(row: Any, scope: Scope) -> dict[str, Any]:
+    out = dict(row._mapping)
+    if not scope.show_numbers:
+        out["msisdn"] = mask(out["msisdn"])
+    return out

@@ -1,19 +1,24 @@
-"""Criterion kinds: each is one small unit that registers itself, and turns one JSON
-criterion into a SQL condition with bound values (never pasted into the SQL text)."""
+"""A segment definition is a JSON tree: {"and": [...]}, {"or": [...]}, {"not": {...}} groups of
+criteria, each criterion an object with a "kind" (default "field"). This module owns the tree:
+the groups, the registry of criterion kinds, and the errors that say where in the tree a
+criterion is wrong. Each kind lives in its own small module under `segments/kinds/` and
+registers itself with `@criterion`, so a new kind is one new file, and this module never
+grows with them. Values are always bound parameters, never pasted into the SQL text."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, not_, or_
-from sqlalchemy.sql import operators
-
-from engage.engine.store.schema import Subscriber
+from sqlalchemy import ColumnElement, and_, false, func, not_, or_
 
 
 class SegmentError(ValueError):
-    """A criterion that cannot be compiled; `path` says where it sits in the tree."""
+    """A criterion that cannot be compiled; `path` says where it sits in the tree
+    ("segment.and[1].or[0]"), `message` why, so the editor can point at it."""
 
     def __init__(self, path: str, message: str):
         super().__init__(f"{path}: {message}")
@@ -21,110 +26,114 @@ class SegmentError(ValueError):
         self.message = message
 
 
-CriterionFn = Callable[[dict[str, Any], str], ColumnElement[bool]]
-CRITERIA: dict[str, CriterionFn] = {}
+@dataclass(frozen=True)
+class CompileContext:
+    """What compiling needs besides the tree. `now` is fixed once per compile so that every
+    relative date ("last 30 days", "birthday this week") is computed in Python from the same
+    moment and bound as a constant, which keeps the SQL index-friendly and tests deterministic."""
+
+    now: datetime  # timezone-aware; "today" = now.date()
+    load_segment: Callable[[int], dict[str, Any] | None] | None = None  # for in_segment
+    stack: tuple[int, ...] = ()  # saved segment ids being compiled, for cycle detection
+
+    def __post_init__(self) -> None:
+        if self.now.tzinfo is None:
+            raise ValueError("CompileContext.now must be timezone-aware")
 
 
-def criterion(kind: str) -> Callable[[CriterionFn], CriterionFn]:
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a criterion kind, as shown to the UI and checked for typos."""
+
+    name: str
+    type: str  # "integer", "number", "string", "boolean", "list[string]", "date", "operator", ...
+    description: str
+    required: bool = True
+
+
+CriterionFn = Callable[[dict[str, Any], str, CompileContext], ColumnElement[bool]]
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    compile: CriterionFn
+    description: str
+    params: tuple[Param, ...]
+    details: Callable[[], dict[str, Any]] | None = field(default=None)
+
+
+KINDS: dict[str, Kind] = {}
+# keys any criterion may carry for the editor's own use; everything else must be a declared param
+FREE_KEYS = frozenset({"kind", "label", "comment"})
+KINDS_PACKAGE = "engage.engine.segments.kinds"
+
+
+def criterion(name: str, *, params: tuple[Param, ...] = (),
+              details: Callable[[], dict[str, Any]] | None = None) -> Callable[[CriterionFn], CriterionFn]:
+    """Register a criterion kind; its docstring's first line is its description for the UI."""
+
     def register(fn: CriterionFn) -> CriterionFn:
-        CRITERIA[kind] = fn
+        doc = (fn.__doc__ or name).strip().splitlines()[0]
+        KINDS[name] = Kind(name, fn, doc, params, details)
         return fn
 
     return register
 
 
-FIELDS = {
-    "msisdn": Subscriber.msisdn, "first_name": Subscriber.first_name, "last_name": Subscriber.last_name,
-    "language": Subscriber.language, "gender": Subscriber.gender, "birth_date": Subscriber.birth_date,
-    "region": Subscriber.region, "city": Subscriber.city, "branch": Subscriber.branch,
-    "timezone": Subscriber.timezone, "balance": Subscriber.balance,
-}
-NUMERIC_FIELDS = {"balance"}
+def _registry() -> dict[str, Kind]:
+    """Every kind: importing the kinds package registers them (once; Python caches the import)."""
+    importlib.import_module(KINDS_PACKAGE)
+    return KINDS
 
 
-def _scalar(value: Any, path: str, field: str) -> Any:
-    if isinstance(value, list | dict):
-        raise SegmentError(path, f"{field} needs a single value, not {type(value).__name__}")
-    if field in NUMERIC_FIELDS:
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise SegmentError(path, f"{field} needs a number, got {value!r}") from None
-    return value
+def compile_node(node: Any, path: str = "segment", ctx: CompileContext | None = None) -> ColumnElement[bool]:
+    """A tree of groups and criteria -> one boolean SQL expression over the subscribers table.
 
-
-def _list(value: Any, path: str, field: str) -> list[Any]:
-    if not isinstance(value, list) or not value:
-        raise SegmentError(path, f"{field} needs a non-empty list of values")
-    return [_scalar(v, path, field) for v in value]
-
-
-_COMPARISONS = {"eq": operators.eq, "ne": operators.ne, "lt": operators.lt, "le": operators.le,
-                "gt": operators.gt, "ge": operators.ge}
-
-
-@criterion("field")
-def field_criterion(node: dict[str, Any], path: str) -> ColumnElement[bool]:
-    """A subscriber column compared with a value: {"field": "city", "op": "eq", "value": "Tashkent"}."""
-    name = node.get("field")
-    column = FIELDS.get(name)
-    if column is None:
-        raise SegmentError(path, f"unknown field {name!r}; known: {', '.join(sorted(FIELDS))}")
-    op = node.get("op", "eq")
-    value = node.get("value")
-    if op in _COMPARISONS:
-        return _COMPARISONS[op](column, _scalar(value, path, name))
-    if op == "in":
-        return column.in_(_list(value, path, name))
-    if op == "not_in":
-        return or_(column.not_in(_list(value, path, name)), column.is_(None))
-    if op == "between":
-        low, high = _list(value, path, name) if isinstance(value, list) and len(value) == 2 else (None, None)
-        if low is None:
-            raise SegmentError(path, f"between needs [low, high] for {name}")
-        return and_(column >= low, column <= high)
-    if op in ("contains", "starts_with"):
-        text = str(_scalar(value, path, name)).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{text}%" if op == "contains" else f"{text}%"
-        return column.like(pattern, escape="\\")
-    if op == "empty":
-        return or_(column.is_(None), column == "") if name not in NUMERIC_FIELDS else column.is_(None)
-    if op == "not_empty":
-        return and_(column.is_not(None), column != "") if name not in NUMERIC_FIELDS else column.is_not(None)
-    raise SegmentError(path, f"unknown operator {op!r} for field {name}")
-
-
-@criterion("attribute")
-def attribute_criterion(node: dict[str, Any], path: str) -> ColumnElement[bool]:
-    """A custom attribute from the import's extra columns: {"kind": "attribute", "name": "plan", "value": "gold"}."""
-    name = node.get("name")
-    if not isinstance(name, str) or not name.isidentifier():
-        raise SegmentError(path, f"attribute name {name!r} must be a plain identifier")
-    op = node.get("op", "eq")
-    value = Subscriber.attributes[name].as_string()
-    if op == "eq":
-        return value == str(node.get("value"))
-    if op == "ne":
-        return or_(value != str(node.get("value")), value.is_(None))
-    if op == "in":
-        return value.in_([str(v) for v in _list(node.get("value"), path, name)])
-    raise SegmentError(path, f"unknown operator {op!r} for attribute {name}")
-
-
-def compile_node(node: Any, path: str = "segment") -> ColumnElement[bool]:
-    """AND / OR / NOT groups, nested, of criteria."""
+    "not" means "does not match", including subscribers for whom the criterion is unknown (a
+    NULL city is "not Tashkent"), which is what people building audiences expect; SQL's own NOT
+    would drop them."""
+    ctx = ctx or CompileContext(now=datetime.now(UTC))
     if not isinstance(node, dict):
         raise SegmentError(path, f"expected an object, got {type(node).__name__}")
     for group, combine in (("and", and_), ("or", or_)):
         if group in node:
+            _only(node, {group}, path)
             children = node[group]
             if not isinstance(children, list) or not children:
                 raise SegmentError(path, f"{group!r} needs a non-empty list")
-            return combine(*(compile_node(c, f"{path}.{group}[{i}]") for i, c in enumerate(children)))
+            return combine(*(compile_node(c, f"{path}.{group}[{i}]", ctx) for i, c in enumerate(children)))
     if "not" in node:
-        return not_(compile_node(node["not"], f"{path}.not"))
-    kind = node.get("kind", "field")
-    fn = CRITERIA.get(kind)
-    if fn is None:
-        raise SegmentError(path, f"unknown criterion kind {kind!r}; known: {', '.join(sorted(CRITERIA))}")
-    return fn(node, path)
+        _only(node, {"not"}, path)
+        return not_(func.coalesce(compile_node(node["not"], f"{path}.not", ctx), false()))
+    name = node.get("kind", "field")
+    kind = _registry().get(name) if isinstance(name, str) else None
+    if kind is None:
+        raise SegmentError(path, f"unknown criterion kind {name!r}; known: {', '.join(sorted(KINDS))}")
+    _only(node, {p.name for p in kind.params}, path, kind.name)
+    return kind.compile(node, path, ctx)
+
+
+def _only(node: dict[str, Any], allowed: set[str], path: str, kind: str | None = None) -> None:
+    """A misspelt parameter ("dayz") would otherwise be ignored silently and select the wrong people."""
+    unknown = sorted(set(node) - allowed - FREE_KEYS - ({"kind"} if kind else set()))
+    if unknown:
+        where = f" for kind {kind!r}" if kind else " in a group"
+        known = f"; known: {', '.join(sorted(allowed))}" if kind else ""
+        raise SegmentError(path, f"unknown parameter {unknown[0]!r}{where}{known}")
+
+
+def describe_kinds() -> list[dict[str, Any]]:
+    """Every criterion kind for the UI and the API: name, one-line description, parameters, and
+    kind-specific details (for "field": each field with its type and allowed operators)."""
+    out = []
+    for kind in sorted(_registry().values(), key=lambda k: k.name):
+        entry: dict[str, Any] = {
+            "kind": kind.name, "description": kind.description,
+            "params": [{"name": p.name, "type": p.type, "required": p.required, "description": p.description}
+                       for p in kind.params],
+        }
+        if kind.details is not None:
+            entry.update(kind.details())
+        out.append(entry)
+    return out

@@ -1,0 +1,113 @@
+"""Kind "field": a subscriber profile field compared with a value.
+
+    {"field": "city", "op": "eq", "value": "Tashkent"}             ("kind": "field" may be omitted)
+    {"field": "balance", "op": "between", "value": [10, 50]}
+    {"field": "city", "op": "in", "value": ["Tashkent", "Bukhara"]}
+    {"field": "first_name", "op": "starts_with", "value": "Az"}
+    {"field": "roaming", "op": "eq", "value": true}
+    {"field": "birth_date", "op": "empty"}                          (no "value")
+
+Which fields exist and which operators fit each comes from the profile catalogue
+(`engage.engine.subscriber_fields`), and every value goes through the catalogue's own `parse`,
+so a segment accepts exactly what an import would store ("gender": "f" matches the stored "F")
+and a bad value is an error naming the field. "ne" and "not_in" include subscribers whose field
+is empty: an unknown city is "not Tashkent". contains / starts_with are case-sensitive on both
+databases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_
+
+from engage.engine import subscriber_fields as sf
+from engage.engine.segments.criteria import CompileContext, Param, SegmentError, criterion
+from engage.engine.segments.kinds._values import Threshold, compare, text_position, utc
+
+_COMMON = ("eq", "ne", "in", "not_in")
+_ORDERED = ("lt", "le", "gt", "ge", "between")
+_PRESENCE = ("empty", "not_empty")
+OPERATORS: dict[str, tuple[str, ...]] = {
+    sf.TEXT: _COMMON + _ORDERED + ("contains", "starts_with") + _PRESENCE,  # ordered: number ranges
+    sf.CHOICE: _COMMON + _PRESENCE,
+    sf.NUMBER: _COMMON + _ORDERED + _PRESENCE,
+    sf.INTEGER: _COMMON + _ORDERED + _PRESENCE,
+    sf.DATE: _COMMON + _ORDERED + _PRESENCE,
+    sf.DATETIME: _ORDERED + _PRESENCE,
+    sf.BOOL: ("eq", "ne") + _PRESENCE,
+}
+
+
+def parse_value(field: sf.SubscriberField, raw: Any, path: str) -> Any:
+    """One value as the catalogue would store it; errors name the field."""
+    if isinstance(raw, list | dict):
+        raise SegmentError(path, f"{field.name}: needs a single value, not a {type(raw).__name__}")
+    try:
+        value = field.parse(raw)
+    except sf.FieldValueError as exc:
+        raise SegmentError(path, str(exc)) from None
+    if value is None:
+        raise SegmentError(path, f"{field.name}: 'value' is required (use op 'empty' for no value)")
+    return utc(value) if field.type == sf.DATETIME else value
+
+
+def parse_list(field: sf.SubscriberField, raw: Any, path: str) -> list[Any]:
+    if not isinstance(raw, list) or not raw:
+        raise SegmentError(path, f"{field.name}: 'value' must be a non-empty list")
+    return [parse_value(field, v, path) for v in raw]
+
+
+def field_condition(field: sf.SubscriberField, op: str, raw: Any, path: str) -> ColumnElement[bool]:
+    """The condition for one catalogue field: shared with the loyalty kinds."""
+    column = field.column
+    if op not in OPERATORS[field.type]:
+        raise SegmentError(path, f"unknown operator {op!r} for {field.type} field {field.name}; "
+                                 f"allowed: {', '.join(OPERATORS[field.type])}")
+    text_like = field.type in (sf.TEXT, sf.CHOICE)
+    if op == "empty":
+        return or_(column.is_(None), column == "") if text_like else column.is_(None)
+    if op == "not_empty":
+        return and_(column.is_not(None), column != "") if text_like else column.is_not(None)
+    if op == "in":
+        return column.in_(parse_list(field, raw, path))
+    if op == "not_in":
+        return or_(column.not_in(parse_list(field, raw, path)), column.is_(None))
+    if op == "between":
+        if not isinstance(raw, list) or len(raw) != 2:
+            raise SegmentError(path, f"{field.name}: 'between' needs 'value': [low, high]")
+        low, high = (parse_value(field, v, path) for v in raw)
+        if low > high:
+            raise SegmentError(path, f"{field.name}: 'between' needs low <= high")
+        return and_(column >= low, column <= high)
+    value = parse_value(field, raw, path)
+    if op == "contains":
+        return text_position(column, value) > 0
+    if op == "starts_with":
+        return func.substr(column, 1, len(value)) == value
+    if op == "ne":
+        return or_(column != value, column.is_(None))
+    return compare(column, Threshold(op, value))
+
+
+def lookup(name: Any, path: str) -> sf.SubscriberField:
+    field = sf.FIELDS.get(name) if isinstance(name, str) else None
+    if field is None:
+        raise SegmentError(path, f"unknown field {name!r}; known: {', '.join(sorted(sf.FIELDS))}")
+    return field
+
+
+def _details() -> dict[str, Any]:
+    return {"fields": [{"name": f.name, "type": f.type, "operators": list(OPERATORS[f.type]),
+                        **({"choices": list(f.choices)} if f.choices else {})} for f in sf.FIELDS.values()]}
+
+
+@criterion("field", details=_details, params=(
+    Param("field", "field", "a profile field, see 'fields'"),
+    Param("op", "operator", "one of the field's operators; default eq", required=False),
+    Param("value", "any", "a value of the field's type; a list for in/not_in/between; none for empty/not_empty",
+          required=False),
+))
+def field_criterion(node: dict[str, Any], path: str, ctx: CompileContext) -> ColumnElement[bool]:
+    """A subscriber profile field compared with a value."""
+    field = lookup(node.get("field"), path)
+    return field_condition(field, node.get("op", "eq"), node.get("value"), path)

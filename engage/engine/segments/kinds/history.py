@@ -1,0 +1,116 @@
+"""Message history: what engage already sent to a subscriber, and what they sent back.
+
+    {"kind": "received_campaign", "campaign_id": 12, "status": "any"}
+        status: any (was a recipient, unless cancelled; default) | delivered | not_delivered
+        (finally undelivered, expired, rejected or failed: "resend to those who did not get it")
+    {"kind": "replied", "days": 7}
+        an inbound SMS from the subscriber's number in the last N days
+    {"kind": "replied", "campaign_id": 12, "days": 7}
+        ... after that campaign's message to them (days optional when campaign_id is given)
+    {"kind": "not_messaged_in", "days": 7}
+        no message submitted to them in the last N days (also: never messaged)
+    {"kind": "messages_received", "days": 30, "status": "any", "op": "ge", "value": 5}
+        how many messages were submitted (status any) or delivered to them in the last N days;
+        zero-including comparisons match subscribers who got none
+
+Messages are found through their campaign (the campaign_id index): "recent" messages are those
+of campaigns launched by now and not completed before the window, submitted within it, so no
+index on messages.submitted_at is needed. Inbound sources are E.164 with or without the '+'."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, case, exists, func, literal, or_, select
+
+from engage.engine import statuses as st
+from engage.engine.segments.criteria import CompileContext, Param, SegmentError, criterion
+from engage.engine.segments.kinds._values import OPS, by_threshold, get_choice, get_int, get_threshold, utc
+from engage.engine.store.schema import Campaign, InboundMessage, Message, Subscriber
+
+NOT_DELIVERED = (st.UNDELIVERED, st.EXPIRED, st.REJECTED, st.FAILED)
+MAX_ID = 2**63 - 1
+
+
+def recent_messages(now: datetime, days: int) -> Select:
+    """SELECT subscriber_id of messages submitted in now - days .. now, reached by campaign."""
+    cutoff = now - timedelta(days=days)
+    campaigns = select(Campaign.id).where(
+        Campaign.launched_at.is_not(None), Campaign.launched_at <= now,
+        or_(Campaign.completed_at.is_(None), Campaign.completed_at >= cutoff)).correlate(None)
+    return select(Message.subscriber_id).where(
+        Message.campaign_id.in_(campaigns), Message.submitted_at >= cutoff, Message.submitted_at <= now,
+    ).correlate(None)
+
+
+def _campaign_id(node: dict[str, Any], path: str, required: bool = True) -> int | None:
+    if not required and node.get("campaign_id") is None:
+        return None
+    return get_int(node, "campaign_id", path, minimum=1, maximum=MAX_ID)
+
+
+@criterion("received_campaign", params=(
+    Param("campaign_id", "integer", "the campaign"),
+    Param("status", "string", "any (default), delivered or not_delivered", required=False),
+))
+def received_campaign(node: dict[str, Any], path: str, ctx: CompileContext) -> ColumnElement[bool]:
+    """The subscriber was a recipient of a campaign (any, delivered, or finally not delivered)."""
+    campaign_id = _campaign_id(node, path)
+    status = get_choice(node, "status", path, ("any", "delivered", "not_delivered"), "any")
+    condition = {"any": Message.status != st.CANCELLED, "delivered": Message.status == st.DELIVERED,
+                 "not_delivered": Message.status.in_(NOT_DELIVERED)}[status]
+    return Subscriber.id.in_(
+        select(Message.subscriber_id).where(Message.campaign_id == campaign_id, condition).correlate(None))
+
+
+def _normalised_source() -> Any:
+    """The inbound source as E.164 with its '+', to compare with subscribers.msisdn."""
+    return case((InboundMessage.source.startswith("+"), InboundMessage.source),
+                else_=literal("+") + InboundMessage.source)
+
+
+@criterion("replied", params=(
+    Param("days", "integer", "within the last N days; required unless campaign_id is given", required=False),
+    Param("campaign_id", "integer", "only replies after this campaign's message to them", required=False),
+))
+def replied(node: dict[str, Any], path: str, ctx: CompileContext) -> ColumnElement[bool]:
+    """The subscriber sent us an SMS in the last N days, or after a given campaign's message to them."""
+    campaign_id = _campaign_id(node, path, required=False)
+    if campaign_id is None and node.get("days") is None:
+        raise SegmentError(path, "'days' is required (or 'campaign_id')")
+    now = utc(ctx.now)
+    window = [InboundMessage.received_at <= now]
+    if node.get("days") is not None:
+        window.append(InboundMessage.received_at >= now - timedelta(days=get_int(node, "days", path, minimum=1)))
+    if campaign_id is None:
+        return Subscriber.msisdn.in_(select(_normalised_source()).where(*window).correlate(None))
+    reply = exists().where(
+        InboundMessage.source.in_([Message.msisdn, func.substr(Message.msisdn, 2)]),
+        InboundMessage.received_at >= Message.submitted_at, *window).correlate_except(InboundMessage)
+    return Subscriber.id.in_(select(Message.subscriber_id).where(
+        Message.campaign_id == campaign_id, Message.submitted_at.is_not(None), reply).correlate(None))
+
+
+@criterion("not_messaged_in", params=(Param("days", "integer", "the last N days"),))
+def not_messaged_in(node: dict[str, Any], path: str, ctx: CompileContext) -> ColumnElement[bool]:
+    """No message was submitted to the subscriber in the last N days (or ever)."""
+    days = get_int(node, "days", path, minimum=1)
+    return Subscriber.id.not_in(recent_messages(utc(ctx.now), days))
+
+
+@criterion("messages_received", params=(
+    Param("days", "integer", "the last N days"),
+    Param("status", "string", "any (submitted, default) or delivered", required=False),
+    Param("op", "operator", f"one of {', '.join(OPS)}; default ge", required=False),
+    Param("value", "integer", "how many messages; [low, high] for between"),
+))
+def messages_received(node: dict[str, Any], path: str, ctx: CompileContext) -> ColumnElement[bool]:
+    """How many messages were submitted (or delivered) to the subscriber in the last N days."""
+    days = get_int(node, "days", path, minimum=1)
+    status = get_choice(node, "status", path, ("any", "delivered"), "any")
+    threshold = get_threshold(node, path, integer=True, minimum=0)
+    recent = recent_messages(utc(ctx.now), days)
+    if status == "delivered":
+        recent = recent.where(Message.status == st.DELIVERED)
+    return by_threshold(recent.group_by(Message.subscriber_id), func.count(), threshold)

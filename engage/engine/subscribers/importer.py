@@ -1,0 +1,121 @@
+"""Import subscribers from a CSV or Parquet file, or from JSON records: every row validated,
+good rows stored in chunks of one transaction each, rejected rows reported with their line
+(CSV), row (Parquet) or index (JSON) and the reason. Nothing good is lost to a bad neighbour.
+
+Parsing (Python, one core) and storing (mostly the database's work) overlap: chunk N is written
+on a second thread while chunk N+1 is parsed, so a two-core machine keeps both cores busy."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from engage.engine.subscribers import csv_source, parquet_source
+from engage.engine.subscribers.rows import REJECTIONS, RowParser
+from engage.engine.subscribers.storage import open_writer
+
+CHUNK_ROWS = 50_000
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    imported: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)  # (line, row or index; reason)
+    label: str = "line"  # what the first number of a rejection is: line (CSV), row (Parquet), index (JSON)
+
+    def as_dict(self, *, details: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {"rows": self.rows, "imported": self.imported, "rejected": len(self.rejected)}
+        if details:
+            out["rejections"] = [{self.label: where, "reason": reason} for where, reason in self.rejected]
+        return out
+
+
+def import_file(engine: Engine, path: Path, region: str, *, progress: Callable[[int], None] | None = None,
+                chunk_rows: int = CHUNK_ROWS) -> ImportReport:
+    """Import a CSV or Parquet file (told apart by content); progress(rows read) after each chunk.
+    Raises RowError for a file that cannot be read at all (no header, no number column)."""
+    path = Path(path)
+    source = parquet_source.ParquetSource(path) if parquet_source.is_parquet(path) else csv_source.CsvSource(path)
+    with source:
+        parser = RowParser(source.header, region)
+        report = ImportReport(label=source.label)
+        with open_writer(engine, parser.columns) as writer, ThreadPoolExecutor(1) as pool:
+            pending: tuple[Future[None], int] | None = None  # the chunk being written, rows read up to it
+            chunk: dict[str, tuple[Any, ...]] = {}
+            parse, rejected, rows, good = parser.parse, report.rejected, 0, 0
+            for where, cells in source.records():
+                rows += 1
+                try:
+                    row = parse(cells)
+                except REJECTIONS as exc:
+                    rejected.append((where, str(exc)))
+                    continue
+                good += 1
+                chunk[row[0]] = row  # a number seen again in the chunk: its last row wins
+                if len(chunk) >= chunk_rows:
+                    _wait(pending, progress)
+                    pending = pool.submit(writer.write, list(chunk.values())), rows
+                    chunk = {}
+            _wait(pending, progress)
+            writer.write(list(chunk.values()))
+        report.rows, report.imported = rows, good
+        if progress:
+            progress(rows)
+    return report
+
+
+def _wait(pending: tuple[Future[None], int] | None, progress: Callable[[int], None] | None) -> None:
+    """Let the previous chunk finish (re-raising its error) before the next one is handed over."""
+    if pending is None:
+        return
+    pending[0].result()
+    if progress:
+        progress(pending[1])
+
+
+def upsert_records(engine: Engine, records: Sequence[Any], region: str) -> ImportReport:
+    """JSON records (objects keyed like a CSV header) for the API: each bad one reported by its
+    index, the good ones stored; a number given twice keeps its last record."""
+    report = ImportReport(label="index", rows=len(records))
+    parsers: dict[tuple[str, ...], RowParser] = {}
+    rows: dict[str, tuple[tuple[str, ...], tuple[Any, ...]]] = {}
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            report.rejected.append((index, "not an object"))
+            continue
+        keys = tuple(str(k) for k in record)
+        try:
+            parser = parsers.get(keys) or parsers.setdefault(keys, RowParser(keys, region))
+            row = parser.parse(list(record.values()))
+        except REJECTIONS as exc:
+            report.rejected.append((index, str(exc)))
+            continue
+        rows[row[0]] = (parser.columns, row)
+        report.imported += 1
+    by_columns: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    for columns, row in rows.values():
+        by_columns.setdefault(columns, []).append(row)
+    for columns, group in by_columns.items():
+        with open_writer(engine, columns) as writer:
+            writer.write(group)
+    return report
+
+
+def count_rows(path: Path) -> int:
+    """Rows in a file, to size a progress bar."""
+    path = Path(path)
+    return parquet_source.count_rows(path) if parquet_source.is_parquet(path) else csv_source.count_rows(path)
+
+
+def write_rejections(report: ImportReport, path: Path) -> None:
+    with Path(path).open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow([report.label, "reason"])
+        writer.writerows(report.rejected)

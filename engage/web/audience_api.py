@@ -1,0 +1,146 @@
+"""/api/v1 for audiences: count a segment while it is being written, save it, list the criterion
+kinds, and upsert subscribers in JSON batches. Every request needs an API token; a token bound to
+a branch works only within that branch."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import tornado.web
+from sqlalchemy import Engine
+
+from engage import config
+from engage.engine.segments import audience, store
+from engage.engine.segments.audience import Scope
+from engage.engine.segments.criteria import SegmentError, describe_kinds
+from engage.engine.subscribers import upsert_records
+from engage.web.api_auth import ApiTokens
+
+MAX_BATCH = 10_000  # subscribers per upsert request
+
+
+class ApiBase(tornado.web.RequestHandler):
+    scope: Scope
+
+    @property
+    def db(self) -> Engine:
+        return self.application.settings["db"]
+
+    def check_xsrf_cookie(self) -> None:
+        """Bearer tokens are not sent by browsers on their own, so a forged cross-site request has none."""
+
+    def prepare(self) -> None:
+        scope = self.application.settings["api_tokens"].scope(self.request.headers.get("Authorization"))
+        if scope is None:
+            self.fail(401, "an API token is needed: Authorization: Bearer <token> (ENGAGE_API_TOKENS)")
+            return
+        self.scope = scope
+
+    def body(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.request.body or b"{}")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ApiError(400, f"body: not JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise ApiError(400, "body: expected a JSON object")
+        return data
+
+    def fail(self, status: int, message: str, **extra: Any) -> None:
+        self.set_status(status)
+        self.finish({"error": message, **extra})
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None))[1]
+        if isinstance(exc, ApiError):
+            self.set_status(exc.status)
+            self.finish({"error": exc.message})
+        else:
+            self.finish({"error": self._reason})
+
+
+class ApiError(tornado.web.HTTPError):
+    def __init__(self, status: int, message: str):
+        super().__init__(status, reason=None)
+        self.status = status
+        self.message = message
+
+
+def _definition(data: dict[str, Any]) -> Any:
+    if "definition" not in data:
+        raise ApiError(400, "definition: missing (a JSON tree of criteria)")
+    return data["definition"]
+
+
+class SegmentCountApi(ApiBase):
+    def post(self) -> None:
+        data = self.body()
+        sample = data.get("sample", 10)
+        if not isinstance(sample, int) or not 0 <= sample <= 100:
+            raise ApiError(400, "sample: a whole number from 0 to 100")
+        try:
+            with self.db.connect() as conn:
+                counted = audience.count(conn, _definition(data), scope=self.scope,
+                                         channel=data.get("channel", "sms"), sample=sample)
+        except SegmentError as exc:
+            self.fail(400, str(exc), path=exc.path)
+            return
+        self.write(counted)
+
+
+class SegmentsApi(ApiBase):
+    def get(self) -> None:
+        with self.db.connect() as conn:
+            self.write({"segments": store.visible(conn, self.scope.branch)})
+
+    def post(self) -> None:
+        data = self.body()
+        name = data.get("name")
+        if not isinstance(name, str):
+            raise ApiError(400, "name: a text is needed")
+        try:
+            with self.db.begin() as conn:
+                segment_id = store.create(conn, name, _definition(data), actor="api", branch=self.scope.branch)
+                counted = audience.count(conn, data["definition"], scope=self.scope, sample=0)
+        except SegmentError as exc:
+            self.fail(400, str(exc), path=exc.path)
+            return
+        self.set_status(201)
+        self.write({"segment_id": segment_id, **counted})
+
+
+class SubscribersApi(ApiBase):
+    """Upsert a JSON batch with the import's validation: each bad record named by its index, the
+    good ones stored. A branch token may only write subscribers of its own branch."""
+
+    def post(self) -> None:
+        records = self.body().get("subscribers")
+        if not isinstance(records, list) or not records:
+            raise ApiError(400, "subscribers: a non-empty list of objects is needed")
+        if len(records) > MAX_BATCH:
+            raise ApiError(413, f"subscribers: at most {MAX_BATCH} per request")
+        branch = self.scope.branch
+        if branch is not None:
+            for i, record in enumerate(records):
+                if isinstance(record, dict) and record.get("branch") not in (None, "", branch):
+                    raise ApiError(403, f"subscribers[{i}].branch: this token may only write branch {branch!r}")
+            records = [{**r, "branch": branch} if isinstance(r, dict) else r for r in records]
+        report = upsert_records(self.db, records, config.load().default_region)
+        self.write(report.as_dict(details=True))
+
+
+class CriterionKindsApi(ApiBase):
+    def get(self) -> None:
+        self.write({"kinds": describe_kinds()})
+
+
+def api_tokens(spec: str | None = None) -> ApiTokens:
+    return ApiTokens(config.load().api_tokens if spec is None else spec)
+
+
+AUDIENCE_ROUTES = [
+    (r"/api/v1/segments/count", SegmentCountApi),
+    (r"/api/v1/segments/kinds", CriterionKindsApi),
+    (r"/api/v1/segments", SegmentsApi),
+    (r"/api/v1/subscribers", SubscribersApi),
+]

@@ -1,0 +1,162 @@
+"""Usage and message-history kinds: aggregates over a window ending at the context's `now`, and
+what was sent and replied, on both databases."""
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import insert, select
+
+from engage.engine.segments.criteria import CompileContext, SegmentError, compile_node
+from engage.engine.store.schema import Campaign, InboundMessage, Message, Segment, Subscriber, Template, UsageEvent
+
+NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
+PEOPLE = ["ali", "bea", "cem", "dan", "eve", "fay"]
+
+
+def at(*args):
+    return datetime(*args, tzinfo=UTC)
+
+
+def who(engine, definition):
+    with engine.connect() as conn:
+        return sorted(conn.execute(select(Subscriber.first_name).where(
+            compile_node(definition, ctx=CompileContext(now=NOW)))).scalars())
+
+
+def _subscribers(conn):
+    conn.execute(insert(Subscriber.__table__), [
+        {"id": i, "msisdn": f"+99890100000{i}", "first_name": name} for i, name in enumerate(PEOPLE, start=1)])
+
+
+@pytest.fixture
+def usage(engine):
+    events = [
+        (1, "call_out", at(2025, 1, 10, 9), 60), (1, "call_out", at(2025, 1, 14, 23, 30), 50),
+        (1, "call_out", at(2024, 11, 1), 500),
+        (2, "call_out", at(2025, 1, 14, 10), 30), (2, "call_out", at(2025, 1, 14, 11), 30),
+        (3, "call_out", at(2024, 10, 1), 200),
+        (4, "data", at(2025, 1, 13), 1000),
+        (6, "call_out", at(2025, 1, 15, 13), 10),  # after now: not yet
+    ]
+    with engine.begin() as conn:
+        _subscribers(conn)
+        conn.execute(insert(UsageEvent.__table__), [
+            {"subscriber_id": s, "kind": k, "at": t, "amount": a} for s, k, t, a in events])
+    return engine
+
+
+def _usage(agg, op, value, days=30):
+    return {"kind": "usage", "usage": "call_out", "days": days, "agg": agg, "op": op, "value": value}
+
+
+def test_usage_sum_over_the_window_reaches_a_threshold(usage):
+    assert who(usage, _usage("sum", "ge", 100)) == ["ali"]
+
+
+def test_usage_below_a_threshold_includes_subscribers_with_no_events(usage):
+    assert who(usage, _usage("sum", "lt", 100)) == ["bea", "cem", "dan", "eve", "fay"]
+
+
+def test_usage_count_of_zero_is_everyone_without_events_in_the_window(usage):
+    assert who(usage, _usage("count", "eq", 0)) == ["cem", "dan", "eve", "fay"]
+
+
+def test_usage_between_from_zero_includes_no_events_and_between_above_zero_does_not(usage):
+    assert who(usage, _usage("sum", "between", [0, 60])) == ["bea", "cem", "dan", "eve", "fay"]
+    assert who(usage, _usage("sum", "between", [50, 70])) == ["bea"]
+
+
+def test_usage_days_active_counts_distinct_utc_days(usage):
+    assert who(usage, _usage("days_active", "ge", 2)) == ["ali"]
+    assert who(usage, _usage("days_active", "eq", 1)) == ["bea"]
+
+
+def test_usage_window_length_is_in_days(usage):
+    assert who(usage, _usage("sum", "ge", 500, days=90)) == ["ali"]
+
+
+@pytest.mark.parametrize(("definition", "why"), [
+    ({"kind": "usage", "usage": "calls", "days": 30, "value": 1}, "'usage' must be one of call_out"),
+    ({"kind": "usage", "usage": "call_out", "days": -30, "value": 1}, "'days' must be between 1 and 3660"),
+    ({"kind": "usage", "usage": "call_out", "days": 30, "agg": "avg", "value": 1}, "'agg' must be one of"),
+    ({"kind": "usage", "usage": "call_out", "days": 30, "op": "ge"}, "'value' is required"),
+    ({"kind": "usage", "usage": "call_out", "days": 30, "value": "100"}, "'value' must be a number"),
+    ({"kind": "usage", "usage": "call_out", "days": 30, "op": "like", "value": 1}, "'op' must be one of"),
+])
+def test_a_bad_usage_criterion_is_an_error_saying_why(definition, why):
+    with pytest.raises(SegmentError) as err:
+        compile_node({"or": [{"kind": "all"}, {"and": [definition]}]}, ctx=CompileContext(now=NOW))
+    assert err.value.path == "segment.or[1].and[0]"
+    assert why in err.value.message
+
+
+@pytest.fixture
+def history(engine):
+    with engine.begin() as conn:
+        _subscribers(conn)
+        conn.execute(insert(Segment.__table__).values(id=1, name="all", definition={"kind": "all"}))
+        conn.execute(insert(Template.__table__).values(id=1, name="t"))
+        conn.execute(insert(Campaign.__table__), [
+            {"id": c, "name": f"c{c}", "segment_id": 1, "template_id": 1, "sender_id": "X", "status": "running",
+             "launched_at": launched, "completed_at": done}
+            for c, launched, done in [(1, at(2025, 1, 10), at(2025, 1, 11)), (2, at(2024, 11, 1), at(2024, 11, 2)),
+                                      (3, at(2024, 12, 1), None)]])
+        messages = [  # campaign, subscriber, status, submitted_at
+            (1, 1, "delivered", at(2025, 1, 10, 10)), (1, 2, "undelivered", at(2025, 1, 10, 10)),
+            (1, 3, "submitted", at(2025, 1, 10, 10)), (1, 4, "cancelled", None),
+            (2, 5, "delivered", at(2024, 11, 1)), (3, 6, "delivered", at(2025, 1, 12)),
+        ]
+        conn.execute(insert(Message.__table__), [
+            {"campaign_id": c, "subscriber_id": s, "msisdn": f"+99890100000{s}", "status": st, "submitted_at": t}
+            for c, s, st, t in messages])
+        conn.execute(insert(InboundMessage.__table__), [
+            {"provider_id": 1, "source": source, "destination": "1234", "text": "hi", "received_at": when}
+            for source, when in [("998901000001", at(2025, 1, 10, 11)), ("+998901000002", at(2025, 1, 10, 9)),
+                                 ("+998901000005", at(2024, 12, 1)), ("+998909999999", at(2025, 1, 14))]])
+    return engine
+
+
+def test_received_campaign_any_is_every_recipient_not_cancelled(history):
+    assert who(history, {"kind": "received_campaign", "campaign_id": 1}) == ["ali", "bea", "cem"]
+
+
+def test_received_campaign_by_delivery_outcome(history):
+    assert who(history, {"kind": "received_campaign", "campaign_id": 1, "status": "delivered"}) == ["ali"]
+    assert who(history, {"kind": "received_campaign", "campaign_id": 1, "status": "not_delivered"}) == ["bea"]
+
+
+def test_not_messaged_in_counts_messages_of_campaigns_still_running_from_before_the_window(history):
+    assert who(history, {"kind": "not_messaged_in", "days": 7}) == ["dan", "eve"]
+    assert who(history, {"kind": "not_messaged_in", "days": 90}) == ["dan"]
+
+
+def test_messages_received_counts_submitted_or_delivered_in_the_window(history):
+    assert who(history, {"kind": "messages_received", "days": 7, "op": "ge", "value": 1}) == ["ali", "bea", "cem",
+                                                                                             "fay"]
+    assert who(history, {"kind": "messages_received", "days": 7, "op": "eq", "value": 0}) == ["dan", "eve"]
+    assert who(history, {"kind": "messages_received", "days": 7, "status": "delivered", "value": 1}) == ["ali",
+                                                                                                        "fay"]
+
+
+def test_replied_matches_the_number_with_or_without_its_plus(history):
+    assert who(history, {"kind": "replied", "days": 7}) == ["ali", "bea"]
+    assert who(history, {"kind": "replied", "days": 60}) == ["ali", "bea", "eve"]
+
+
+def test_replied_to_a_campaign_means_after_its_message_to_them(history):
+    assert who(history, {"kind": "replied", "campaign_id": 1}) == ["ali"]
+    assert who(history, {"kind": "replied", "campaign_id": 1, "days": 1}) == []
+
+
+@pytest.mark.parametrize(("definition", "why"), [
+    ({"kind": "replied"}, "'days' is required (or 'campaign_id')"),
+    ({"kind": "received_campaign", "campaign_id": 1, "status": "read"}, "'status' must be one of"),
+    ({"kind": "received_campaign"}, "'campaign_id' is required"),
+    ({"kind": "not_messaged_in", "days": 0}, "'days' must be between 1"),
+    ({"kind": "messages_received", "days": 7, "value": -1}, "'value' must be at least 0"),
+])
+def test_a_bad_history_criterion_is_an_error_saying_why(definition, why):
+    with pytest.raises(SegmentError) as err:
+        compile_node({"not": definition}, ctx=CompileContext(now=NOW))
+    assert err.value.path == "segment.not"
+    assert why in err.value.message
