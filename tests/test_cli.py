@@ -85,3 +85,11 @@ def test_headless_demo_prints_final_counts_and_exits_zero(tmp_path):
     assert result["counts"]["delivered"] == 147  # one in fifty is opted out
     assert result["recipients"] == 147
     assert not any(result["counts"][s] for s in ("pending", "queued", "submitted"))
+
+
+def test_a_command_on_a_database_without_the_schema_says_to_run_db_upgrade(env):
+    done = subprocess.run([*ENGAGE, "segment", "count", "--definition", '{"field": "city", "value": "X"}'],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "has no engage schema yet; run `engage db upgrade`" in done.stderr
+    assert "Traceback" not in done.stderr

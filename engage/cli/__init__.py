@@ -12,6 +12,10 @@ import getpass
 import logging
 import sys
 
+from sqlalchemy import make_url
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from engage import config
 from engage.cli import (
     audience_commands,
     bench_commands,
@@ -44,4 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args.actor = f"cli:{getpass.getuser()}"
-    return args.fn(args)
+    try:
+        return args.fn(args)
+    except (OperationalError, ProgrammingError) as exc:
+        text = str(exc.orig)
+        where = make_url(config.load().database_url).render_as_string(hide_password=True)
+        if "no such table" in text or ("relation" in text and "does not exist" in text):
+            print(f"error: the database {where} has no engage schema yet; run `engage db upgrade`", file=sys.stderr)
+        else:
+            print(f"error: database {where}: {text.strip().splitlines()[0]}", file=sys.stderr)
+        return 1

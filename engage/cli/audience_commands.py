@@ -68,7 +68,7 @@ def cmd_list_import(args: argparse.Namespace) -> int:
         raise SystemExit(f"error: {exc}") from None
     out = report.as_dict()
     if report.rejected:
-        rejected = Path(args.report or f"{path}.rejected.csv")
+        rejected = Path(args.report or path.with_suffix(".rejected.csv"))
         with rejected.open("w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
             writer.writerow(["line", "reason"])
@@ -124,7 +124,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("file")
     s.add_argument("--region", help="default region for numbers without a country code")
     s.add_argument("--branch")
-    s.add_argument("--report", help="where to write rejected lines (default FILE.rejected.csv)")
+    s.add_argument("--report", help="where to write rejected lines (default NAME.rejected.csv beside FILE)")
     s.set_defaults(fn=cmd_list_import)
 
     con = sub.add_parser("consent", help="the opt-out registry").add_subparsers(dest="action", required=True)
