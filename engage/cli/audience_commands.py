@@ -4,7 +4,6 @@ lists are uploaded numbers, consent is the opt-out registry per channel."""
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 
 from engage import config
@@ -55,6 +54,7 @@ def cmd_segment_kinds(args: argparse.Namespace) -> int:
 
 def cmd_list_import(args: argparse.Namespace) -> int:
     from engage.engine import static_lists
+    from engage.engine.subscribers import write_rejections
 
     path = Path(args.file)
     if not path.is_file():
@@ -69,10 +69,7 @@ def cmd_list_import(args: argparse.Namespace) -> int:
     out = report.as_dict()
     if report.rejected:
         rejected = Path(args.report or path.with_suffix(".rejected.csv"))
-        with rejected.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["line", "reason"])
-            writer.writerows(report.rejected)
+        write_rejections(report, rejected)
         out["report"] = str(rejected)
     emit(out)
     return 0

@@ -14,8 +14,7 @@ from engage.engine.audit import audit
 from engage.engine.phones import InvalidNumber, to_e164
 from engage.engine.store.bulk import insert_rows
 from engage.engine.store.schema import StaticList, StaticListMember
-
-NUMBER_HEADERS = ("msisdn", "number", "phone")
+from engage.engine.subscribers.rows import NUMBER_HEADERS
 
 
 class ListError(ValueError):
@@ -27,6 +26,7 @@ class ListReport:
     list_id: int
     members: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
+    label: str = "line"  # what the first column of the rejections report counts
 
     def as_dict(self) -> dict[str, object]:
         return {"list_id": self.list_id, "members": self.members, "rejected": len(self.rejected)}

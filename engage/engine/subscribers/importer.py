@@ -114,7 +114,8 @@ def count_rows(path: Path) -> int:
     return parquet_source.count_rows(path) if parquet_source.is_parquet(path) else csv_source.count_rows(path)
 
 
-def write_rejections(report: ImportReport, path: Path) -> None:
+def write_rejections(report: ImportReport | Any, path: Path) -> None:
+    """Any report with ``label`` and ``rejected`` (where, reason) pairs: imports, static lists."""
     with Path(path).open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow([report.label, "reason"])
