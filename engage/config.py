@@ -21,6 +21,10 @@ class Settings:
     max_queued_batches: int = 40  # per provider queue: the dispatcher waits while a queue holds this many
     failover_after: float = 30.0  # s a provider must be down before its queued messages go elsewhere
     api_tokens: str = ""  # ENGAGE_API_TOKENS: "token[@branch],..." for /api/v1 clients (integrations)
+    default_timezone: str = "Asia/Tashkent"  # schedules', and recipients' whose profile has none
+    approval_above: int = 0  # reachable audience above which a second person must approve; 0: never
+    frequency_cap: str = ""  # "3/7": at most 3 marketing messages per subscriber per 7 days; "": none
+    missed_run_grace: float = 900.0  # s a run may start late; missed by more, it is skipped and recorded
 
 
 def load() -> Settings:
@@ -36,4 +40,8 @@ def load() -> Settings:
         max_queued_batches=int(os.environ.get("ENGAGE_MAX_QUEUED_BATCHES", "40")),
         failover_after=float(os.environ.get("ENGAGE_FAILOVER_AFTER", "30")),
         api_tokens=os.environ.get("ENGAGE_API_TOKENS", ""),
+        default_timezone=os.environ.get("ENGAGE_DEFAULT_TIMEZONE", "Asia/Tashkent"),
+        approval_above=int(os.environ.get("ENGAGE_APPROVAL_ABOVE", "0")),
+        frequency_cap=os.environ.get("ENGAGE_FREQUENCY_CAP", ""),
+        missed_run_grace=float(os.environ.get("ENGAGE_MISSED_RUN_GRACE", "900")),
     )

@@ -102,7 +102,7 @@ def run_demo(*, recipients: int, headless: bool, exit_when_done: bool, port: int
     campaign_id = seed(engine, recipients, sim.port)
     stop = threading.Event()
     runner.stop_on_signals(stop)
-    threads = runner.start(["receipts", "send", "dispatch"], engine, broker_url, stop)
+    threads = runner.start(["receipts", "send", "dispatch", "scheduler"], engine, broker_url, stop)
     result: dict[str, Any] = {}
 
     def watch() -> None:

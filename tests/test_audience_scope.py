@@ -39,8 +39,9 @@ def test_the_sample_holds_only_reachable_subscribers(people):
 
 def test_sample_numbers_are_masked_unless_the_scope_may_see_them(people):
     with people.connect() as conn:
-        masked = count(conn, {"field": "first_name", "value": "Aziz"}, scope=Scope(show_numbers=False))["sample"]
-        shown = count(conn, {"field": "first_name", "value": "Aziz"}, scope=Scope(show_numbers=True))["sample"]
+        aziz = {"field": "first_name", "value": "Aziz"}
+        masked = count(conn, aziz, scope=Scope(show_numbers=False), sample=1)["sample"]
+        shown = count(conn, aziz, scope=Scope(show_numbers=True), sample=1)["sample"]
     assert masked[0]["msisdn"] == "+99890*****01"
     assert shown[0]["msisdn"] == "+998901000001"
 

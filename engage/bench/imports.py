@@ -14,13 +14,12 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete
-
 from engage import config
 from engage.engine.store.database import make_engine
 from engage.engine.store.migrate import upgrade
 from engage.engine.store.schema import Subscriber
 from engage.engine.subscribers import import_file
+from engage.engine.subscribers.storage import delete_subscribers
 
 PREFIX = "99833"
 HEADER = ["msisdn", "first_name", "last_name", "language", "gender", "birth_date", "city", "balance",
@@ -47,7 +46,7 @@ def run(rows: int, *, keep: bool = False) -> dict[str, Any]:
         seconds = time.perf_counter() - started
         if not keep:
             with engine.begin() as conn:
-                conn.execute(delete(Subscriber).where(Subscriber.msisdn.like(f"+{PREFIX}%")))
+                delete_subscribers(conn, Subscriber.msisdn.like(f"+{PREFIX}%"))
         return {"rows": rows, "seconds": round(seconds, 2), "rows_per_s": round(rows / seconds) if seconds else 0,
                 "imported": report.imported, "rejected": len(report.rejected),
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, text
 
 from engage.engine.store.schema import OptOut, Subscriber, SubscriberTag, UsageEvent
+from engage.engine.subscribers.storage import delete_subscribers
 
 PREFIX = "+99899"  # reserved fake range: +99899 followed by a 7-digit index
 LOW, HIGH = PREFIX + "0000000", PREFIX + "9999999"
@@ -179,12 +180,8 @@ def _figures(conn: Connection) -> dict[str, int]:
 
 def _delete_bench(conn: Connection) -> None:
     """Only the reserved range goes: an operator's own subscribers are never touched."""
-    conn.execute(text(f"DELETE FROM usage_events WHERE subscriber_id IN "
-                      f"(SELECT id FROM subscribers WHERE {bench_range()})"))
-    conn.execute(text(f"DELETE FROM subscriber_tags WHERE subscriber_id IN "
-                      f"(SELECT id FROM subscribers WHERE {bench_range()})"))
     conn.execute(text(f"DELETE FROM opt_outs WHERE {bench_range()}"))
-    conn.execute(text(f"DELETE FROM subscribers WHERE {bench_range()}"))
+    delete_subscribers(conn, Subscriber.msisdn.between(LOW, HIGH))
 
 
 # --- PostgreSQL: everything in the database ---

@@ -25,10 +25,11 @@ from engage.cli import (
     process_commands,
     provider_commands,
     route_commands,
+    usage_commands,
 )
 
-COMMAND_GROUPS = [data_commands, audience_commands, provider_commands, route_commands, campaign_commands, dlq_commands,
-                  process_commands, bench_commands]
+COMMAND_GROUPS = [data_commands, audience_commands, usage_commands, provider_commands, route_commands,
+                  campaign_commands, dlq_commands, process_commands, bench_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:

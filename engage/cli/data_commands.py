@@ -35,12 +35,30 @@ def cmd_template_create(args: argparse.Namespace) -> int:
     for item in args.variant or []:
         lang, _, body = item.partition("=")
         variants[lang.strip()] = body
+    arms: dict[str, dict[str, str]] = {}
+    for item in args.arm or []:  # B:en=Hello ...
+        arm, _, rest = item.partition(":")
+        lang, _, body = rest.partition("=")
+        arms.setdefault(arm.strip(), {})[lang.strip()] = body
     try:
         with engine().begin() as conn:
-            template_id = store.create(conn, args.name, variants, default_language=args.language, actor=args.actor)
+            template_id = store.create(conn, args.name, variants, default_language=args.language, actor=args.actor,
+                                       arms=arms or None)
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
     emit({"template_id": template_id})
+    return 0
+
+
+def cmd_template_preview(args: argparse.Namespace) -> int:
+    from engage.engine.templates.preview import preview
+
+    try:
+        with engine().connect() as conn:
+            emit(preview(conn, args.id, subscriber_id=args.subscriber, msisdn=args.msisdn, arm=args.arm,
+                         sender=args.sender or "", region=config.load().default_region))
+    except LookupError as exc:
+        raise SystemExit(f"error: {exc.args[0] if exc.args else exc}") from None
     return 0
 
 
@@ -63,4 +81,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--body", required=True, help="e.g. 'Hello {{ first_name | default(\"friend\") }}'")
     s.add_argument("--language", default="en", help="language of --body, and the default variant")
     s.add_argument("--variant", action="append", help="another language: LANG=BODY (repeatable)")
+    s.add_argument("--arm", action="append", help="an A/B arm's variant: ARM:LANG=BODY (repeatable)")
     s.set_defaults(fn=cmd_template_create)
+    s = tpl.add_parser("preview", help="a template rendered for a subscriber (or a sample one): text, encoding, parts")
+    s.add_argument("id", type=int)
+    s.add_argument("--subscriber", type=int)
+    s.add_argument("--msisdn")
+    s.add_argument("--arm")
+    s.add_argument("--sender")
+    s.set_defaults(fn=cmd_template_preview)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -25,18 +27,54 @@ from engage.engine import metrics, send_batches
 from engage.engine import statuses as st
 from engage.engine.broker import Broker
 from engage.engine.campaigns import complete_finished
+from engage.engine.campaigns.test_sends import TEST_KIND
 from engage.engine.events import record
 from engage.engine.providers.base import OutboundSms
 from engage.engine.queues import send_queue
 from engage.engine.routing import NoRoute, Route, Router, RouterCache
+from engage.engine.scheduler.quiet_hours import QuietHours, parse_quiet_hours
 from engage.engine.store.bulk import update_from_values
 from engage.engine.store.schema import Campaign, Message, Provider, Subscriber
 from engage.engine.submits import provider_trouble
-from engage.engine.templates.render import FIELDS, TemplateError
+from engage.engine.templates.render import FIELDS, TemplateError, check_parts, sample_context
 from engage.engine.templates.store import TemplateSet
 
 messages = Message.__table__
 COMPLETION_CHECK_EVERY = 1.0  # seconds; finding finished campaigns scans their messages
+
+
+@dataclass(frozen=True)
+class SendRules:
+    """What a campaign's own rules ask of each batch: its name for templates, quiet hours in the
+    recipient's zone (default `timezone`), and the cap on parts."""
+
+    name: str = ""
+    quiet: QuietHours | None = None
+    max_parts: int | None = None
+    timezone: str = "UTC"
+    test: bool = False  # a test send: staff who are not subscribers see a sample recipient
+
+
+class Pacer:
+    """A campaign's maximum rate (messages per second), on top of the providers' own limits: a token
+    bucket per campaign, one second deep, refilled as time passes."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[int, float] = {}
+        self._at: dict[int, float] = {}
+
+    def allowance(self, campaign_id: int, rate: int | None, most: int) -> int:
+        if not rate:
+            return most
+        now = time.monotonic()
+        tokens = self._tokens.get(campaign_id, float(rate))
+        tokens = min(float(rate), tokens + (now - self._at.get(campaign_id, now)) * rate)
+        self._tokens[campaign_id], self._at[campaign_id] = tokens, now
+        return min(most, int(tokens))
+
+    def spent(self, campaign_id: int, count: int) -> None:
+        if campaign_id in self._tokens:
+            self._tokens[campaign_id] -= count
 
 
 class Dispatcher:
@@ -49,15 +87,27 @@ class Dispatcher:
         self.routers = RouterCache()
         self._templates: dict[int, TemplateSet] = {}
         self._next_completion_check = 0.0
+        self.pace = Pacer()
+        self.default_timezone = config.load().default_timezone
 
     def run_once(self) -> int:
         """Dispatch one batch of every running campaign; returns how many messages were queued."""
         with self.engine.connect() as conn:
-            running = conn.execute(select(Campaign.id, Campaign.template_id, Campaign.sender_id).where(
+            running = conn.execute(select(Campaign.id, Campaign.template_id, Campaign.sender_id, Campaign.name,
+                                          Campaign.max_rate, Campaign.quiet_hours, Campaign.max_parts,
+                                          Campaign.timezone, Campaign.kind).where(
                 Campaign.status == st.CAMPAIGN_RUNNING).order_by(Campaign.id)).all()
             provider_ids = conn.execute(select(Provider.id).where(Provider.enabled.is_(True))).scalars().all()
         busy = {p for p in provider_ids if self.broker.depth(send_queue(p)) >= self.max_queued_batches}
-        queued = sum(self.dispatch_batch(c.id, c.template_id, c.sender_id, busy) for c in running)
+        queued = 0
+        for c in running:
+            allowed = self.pace.allowance(c.id, c.max_rate, self.batch_size)
+            if allowed:
+                rules = SendRules(name=c.name, quiet=parse_quiet_hours(c.quiet_hours), max_parts=c.max_parts,
+                                  timezone=c.timezone or self.default_timezone, test=c.kind == TEST_KIND)
+                sent = self.dispatch_batch(c.id, c.template_id, c.sender_id, busy, rules=rules, limit=allowed)
+                self.pace.spent(c.id, sent)
+                queued += sent
         if time.monotonic() >= self._next_completion_check:
             complete_finished(self.engine)
             self._next_completion_check = time.monotonic() + COMPLETION_CHECK_EVERY
@@ -69,13 +119,15 @@ class Dispatcher:
         return self._templates[template_id]
 
     def dispatch_batch(self, campaign_id: int, template_id: int, sender_id: str,
-                       busy: set[int] | frozenset[int] = frozenset()) -> int:
+                       busy: set[int] | frozenset[int] = frozenset(), *, rules: SendRules | None = None,
+                       limit: int | None = None) -> int:
+        rules = rules or SendRules(timezone=self.default_timezone)
         columns = [getattr(Subscriber, f) for f in FIELDS if f != "msisdn"] + [Subscriber.attributes]
         query = (select(Message.id, Message.msisdn, Message.tried_providers, Message.error.label("last_error"),
-                        *columns)
-                 .join(Subscriber, Subscriber.id == Message.subscriber_id)
+                        Message.arm, Subscriber.id.label("profile"), *columns)
+                 .outerjoin(Subscriber, Subscriber.id == Message.subscriber_id)
                  .where(Message.campaign_id == campaign_id, Message.status == st.PENDING)
-                 .order_by(Message.id).limit(self.batch_size))
+                 .order_by(Message.id).limit(min(limit or self.batch_size, self.batch_size)))
         if self.engine.dialect.name == "postgresql":
             query = query.with_for_update(of=Message, skip_locked=True)
         by_provider: dict[int, list[OutboundSms]] = defaultdict(list)
@@ -85,21 +137,31 @@ class Dispatcher:
                 return 0
             templates = self._template_set(conn, template_id)
             router = self.routers.get(conn)
-            updates, failures = [], []
+            updates, failures, held = [], [], []
+            now = datetime.now(UTC)
             for row in rows:
+                if rules.quiet is not None and rules.quiet.is_quiet(now, row["timezone"], rules.timezone):
+                    held.append({"id": row["id"], "not_before": rules.quiet.next_allowed(
+                        now, row["timezone"], rules.timezone)})
+                    continue  # quiet hours began while it waited: held until they end, never dropped
                 tried = [int(t) for t in (row["tried_providers"] or "").split(",") if t]
                 try:
                     route = _route(router, row["msisdn"], tried, row["last_error"])
                     if route.provider_id in busy:
                         continue  # stays pending until that provider's queue drains
                     context: dict[str, Any] = dict(row)
-                    context["sender"] = sender_id
-                    rendered = templates.for_language(row["language"]).render(context)
+                    if row["profile"] is None:
+                        if not rules.test:
+                            raise TemplateError("the subscriber no longer exists")
+                        context = {**sample_context(), "msisdn": row["msisdn"]}
+                    context["sender"], context["campaign"] = sender_id, rules.name
+                    rendered = templates.pick(row["language"], row["arm"] or "A").render(context)
+                    check_parts(rendered, rules.max_parts)
                 except NoRoute as exc:  # after a failover, the last provider's own code says most
                     failures.append({"id": row["id"], "error": (row["last_error"] if tried else None)
                                      or str(exc)[:64]})
                     continue
-                except (TemplateError, SecurityError) as exc:
+                except (TemplateError, SecurityError, LookupError) as exc:
                     failures.append({"id": row["id"], "error": str(exc)[:64]})
                     continue
                 parts = rendered.info.parts
@@ -115,6 +177,8 @@ class Dispatcher:
                 update_from_values(conn, messages, "id", updates,
                                    extra={"status": st.QUEUED, "queued_at": func.now()}, where=pending)
                 record(conn, "queued", ({"campaign_id": campaign_id, "message_id": u["id"]} for u in updates))
+            if held:
+                update_from_values(conn, messages, "id", held, extra={"status": st.HELD}, where=pending)
             if failures:
                 update_from_values(conn, messages, "id", failures,
                                    extra={"status": st.FAILED, "done_at": func.now()}, where=pending)
@@ -123,7 +187,7 @@ class Dispatcher:
         for provider_id, batch in by_provider.items():
             send_batches.publish(self.broker, provider_id, campaign_id, batch)
             metrics.dispatched(len(batch))
-        return len(updates) + len(failures)
+        return len(updates) + len(failures) + len(held)
 
 
 def _route(router: Router, msisdn: str, tried: list[int], last_error: str | None) -> Route:

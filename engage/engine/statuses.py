@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 PENDING, QUEUED, SENDING, SUBMITTED = "pending", "queued", "sending", "submitted"
+HELD = "held"  # waits for its not_before: the recipient's local send time, or the end of quiet hours
+CONTROL = "control"  # held out in the control group: recorded, never sent
 DELIVERED, UNDELIVERED, EXPIRED, REJECTED, FAILED, CANCELLED = (
     "delivered", "undelivered", "expired", "rejected", "failed", "cancelled")
-IN_FLIGHT = (PENDING, QUEUED, SENDING, SUBMITTED)
+IN_FLIGHT = (HELD, PENDING, QUEUED, SENDING, SUBMITTED)
 FINAL = (DELIVERED, UNDELIVERED, EXPIRED, REJECTED, FAILED, CANCELLED)
-ALL = IN_FLIGHT + FINAL
+UNSENT = (HELD, PENDING, QUEUED)  # not yet with a sender: what pause takes back and cancel ends
+ALL = IN_FLIGHT + FINAL + (CONTROL,)
 
 # Receipt stat words (SMPP 3.4 appendix B) -> final message status; absent = not final yet.
 RECEIPT_FINAL = {
@@ -27,3 +30,8 @@ def combine_parts(statuses: list[str]) -> str | None:
 
 
 CAMPAIGN_DRAFT, CAMPAIGN_RUNNING, CAMPAIGN_COMPLETED = "draft", "running", "completed"
+CAMPAIGN_AWAITING_APPROVAL, CAMPAIGN_SCHEDULED, CAMPAIGN_PAUSED = "awaiting_approval", "scheduled", "paused"
+CAMPAIGN_CANCELLED, CAMPAIGN_FAILED = "cancelled", "failed"
+CAMPAIGN_ENDED = (CAMPAIGN_COMPLETED, CAMPAIGN_CANCELLED, CAMPAIGN_FAILED)
+RUN_RUNNING, RUN_COMPLETED, RUN_SKIPPED, RUN_CANCELLED, RUN_FAILED = (
+    "running", "completed", "skipped", "cancelled", "failed")

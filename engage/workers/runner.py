@@ -11,12 +11,13 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 
 from engage.engine import metrics
-from engage.workers import dispatch, receipts, send
+from engage.workers import dispatch, receipts, scheduler, send
 
 WORKERS: dict[str, Callable[[Engine, str, threading.Event], None]] = {
     "receipts": receipts.run,
     "send": send.run,
     "dispatch": dispatch.run,
+    "scheduler": scheduler.run,
 }
 log = logging.getLogger(__name__)
 

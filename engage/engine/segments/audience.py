@@ -8,15 +8,18 @@ apart, never silently dropped: one LEFT JOIN to the (small) opt-out registry in 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, and_, func, select
 
 from engage.engine.phones import mask
 from engage.engine.segments.criteria import CompileContext, compile_node
 from engage.engine.store.schema import OptOut, Segment, Subscriber
+from engage.engine.usage import totals as usage_totals
 
 SAMPLE_COLUMNS = (Subscriber.id, Subscriber.msisdn, Subscriber.first_name, Subscriber.last_name,
                   Subscriber.language, Subscriber.city, Subscriber.branch)
@@ -38,7 +41,8 @@ def context(conn: Connection, now: datetime | None = None) -> CompileContext:
     def load_segment(segment_id: int) -> dict[str, Any] | None:
         return conn.execute(select(Segment.definition).where(Segment.id == segment_id)).scalar()
 
-    return CompileContext(now=now or datetime.now(UTC), load_segment=load_segment)
+    return CompileContext(now=now or datetime.now(UTC), load_segment=load_segment,
+                          usage=usage_totals.Reader(conn))
 
 
 def condition(conn: Connection, definition: Any, scope: Scope = EVERYONE,
@@ -53,21 +57,47 @@ def opt_out_join(channel: str = "sms"):  # noqa: ANN201 - the ON clause of a LEF
 
 
 def count(conn: Connection, definition: Any, *, scope: Scope = EVERYONE, channel: str = "sms",
-          sample: int = 10, now: datetime | None = None) -> dict[str, Any]:
-    """How many match, how many of them opted out of the channel, how many can be reached, and
-    a few of the reachable ones to look at."""
+          sample: int = 0, now: datetime | None = None) -> dict[str, Any]:
+    """How many match, how many of them opted out of the channel, how many can be reached, and on
+    request a few of the reachable ones to look at (a second pass: live counting goes without)."""
     started = time.perf_counter()
-    where = condition(conn, definition, scope, now)
-    joined = Subscriber.__table__.outerjoin(OptOut.__table__, opt_out_join(channel))
-    matching, out = conn.execute(
-        select(func.count(), func.count(OptOut.msisdn)).select_from(joined).where(where)).one()
-    rows = []
-    if sample > 0 and matching > out:
-        rows = conn.execute(select(*SAMPLE_COLUMNS).select_from(joined).where(
-            where, OptOut.msisdn.is_(None)).limit(sample)).all()
+    with consistent(conn):
+        where = condition(conn, definition, scope, now)
+        joined = Subscriber.__table__.outerjoin(OptOut.__table__, opt_out_join(channel))
+        matching, out = conn.execute(
+            select(func.count(), func.count(OptOut.msisdn)).select_from(joined).where(where)).one()
+        rows = []
+        if sample > 0 and matching > out:
+            rows = conn.execute(select(*SAMPLE_COLUMNS).select_from(joined).where(
+                where, OptOut.msisdn.is_(None)).limit(sample)).all()
     return {"matching": matching, "opted_out": out, "reachable": matching - out,
             "sample": [_sample_row(r, scope) for r in rows],
             "took_ms": round((time.perf_counter() - started) * 1000, 1)}
+
+
+@contextmanager
+def consistent(conn: Connection) -> Iterator[None]:
+    """Compiling reads the usage totals' as_of and the query then reads the totals: on PostgreSQL
+    both happen in one REPEATABLE READ snapshot, so a refresh committing in between cannot make
+    the correction count events twice. Also no JIT (its compile time exceeds a count's run time)
+    and room for the hash tables. A connection already in a transaction is used as it is."""
+    if conn.dialect.name != "postgresql" or conn.in_transaction():
+        yield
+        return
+    conn.execution_options(isolation_level="REPEATABLE READ")
+    try:
+        with conn.begin():
+            tune(conn)
+            yield
+    finally:
+        conn.execution_options(isolation_level=conn.default_isolation_level)
+
+
+def tune(conn: Connection) -> None:
+    """Settings for one segment query on PostgreSQL, for the current transaction only."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL jit = off")
+        conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
 
 
 def _sample_row(row: Any, scope: Scope) -> dict[str, Any]:
@@ -75,3 +105,12 @@ def _sample_row(row: Any, scope: Scope) -> dict[str, Any]:
     if not scope.show_numbers:
         out["msisdn"] = mask(out["msisdn"])
     return out
+
+
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[Connection]:
+    """A transaction that sees one snapshot throughout (REPEATABLE READ on PostgreSQL), for writing
+    an audience: see consistent()."""
+    level = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
+    with engine.connect().execution_options(**level) as conn, conn.begin():
+        yield conn

@@ -11,9 +11,12 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, and_, false, func, not_, or_
+
+if TYPE_CHECKING:
+    from engage.engine.usage.totals import Reader as UsageTotals
 
 
 class SegmentError(ValueError):
@@ -35,6 +38,7 @@ class CompileContext:
     now: datetime  # timezone-aware; "today" = now.date()
     load_segment: Callable[[int], dict[str, Any] | None] | None = None  # for in_segment
     stack: tuple[int, ...] = ()  # saved segment ids being compiled, for cycle detection
+    usage: UsageTotals | None = None  # usage totals through the compile's connection, for usage criteria
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None:

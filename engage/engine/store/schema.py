@@ -79,12 +79,13 @@ class Subscriber(Base):
 
 
 class SubscriberTag(Base):
-    """A subscriber's VAS subscriptions (and other tags): a row each, so "has tag X" is an index lookup."""
+    """A subscriber's VAS subscriptions (and other tags): a row each, so "has tag X" is an index lookup.
+    No foreign key (checking it doubled an import's cost); storage.delete_subscribers removes them."""
 
     __tablename__ = "subscriber_tags"
     __table_args__ = (Index("ix_subscriber_tags_tag", "tag", "subscriber_id"),)
 
-    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     tag: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
@@ -103,6 +104,34 @@ class UsageEvent(Base):
     kind: Mapped[str] = mapped_column(String(16))  # call_out | call_in | data | sms_out | recharge | purchase
     at: Mapped[datetime] = mapped_column()
     amount: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class UsageTotal(Base):
+    """Each subscriber's usage per kind over the standard windows (the last 7, 30, 60, 90 days) as
+    of the summary's `as_of`: usage criteria read these ~1 row per subscriber instead of summing
+    millions of events, and correct them exactly with the few events since (engine.usage.totals)."""
+
+    __tablename__ = "usage_totals"
+    # a threshold on the sum is a range of this index; one on the count reads the slice from it alone
+    __table_args__ = (Index("ix_usage_totals_total", "kind", "days", "total",
+                            postgresql_include=["subscriber_id", "events"]),)
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    days: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    total: Mapped[float] = mapped_column(Float)
+    events: Mapped[int] = mapped_column(Integer)
+
+
+class UsageTotalsState(Base):
+    """The one row saying when usage_totals were computed; no row: never, criteria read the events."""
+
+    __tablename__ = "usage_totals_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1
+    as_of: Mapped[datetime] = mapped_column()
+    windows: Mapped[str] = mapped_column(String(64))  # "7,30,60,90"
+    refreshed_at: Mapped[datetime] = mapped_column(server_default=_now())
 
 
 class StaticList(Base):
@@ -202,7 +231,11 @@ class ProviderStatus(Base):
 
 
 class Campaign(Base):
+    """What to send to whom, when and under which rules; each occurrence of its schedule is a
+    CampaignRun with its own frozen audience (engine.campaigns, engine.scheduler)."""
+
     __tablename__ = "campaigns"
+    __table_args__ = (Index("ix_campaigns_next_run", "status", "next_run_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -211,12 +244,48 @@ class Campaign(Base):
     sender_id: Mapped[str] = mapped_column(String(16))
     branch: Mapped[str | None] = mapped_column(String(64))  # set: only this branch's subscribers receive it
     status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="marketing", server_default="marketing")
+    schedule: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # scheduler.schedule spec; None: now
+    timezone: Mapped[str | None] = mapped_column(String(64))  # the schedule's, and recipients' default
+    local_time: Mapped[str | None] = mapped_column(String(5))  # "10:00": at that time in each recipient's zone
+    quiet_hours: Mapped[str | None] = mapped_column(String(11))  # "21:00-09:00" in the recipient's zone
+    deadline_minutes: Mapped[int | None] = mapped_column(Integer)  # a run's unsent messages expire then
+    max_rate: Mapped[int | None] = mapped_column(Integer)  # messages per second, on top of provider limits
+    cap: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # {"count": 1, "days": 7}: this campaign's own
+    control_share: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    seed: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    arms: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # [{"arm": "A", "share": 50}, ...]
+    max_parts: Mapped[int | None] = mapped_column(SmallInteger)
+    next_run_at: Mapped[datetime | None]
     audience_size: Mapped[int | None] = mapped_column(Integer)
     set_aside: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # reason -> count
     created_by: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(server_default=_now())
+    submitted_by: Mapped[str | None] = mapped_column(String(200))
+    submitted_at: Mapped[datetime | None]
+    approved_by: Mapped[str | None] = mapped_column(String(200))
+    approved_at: Mapped[datetime | None]
     launched_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
+
+
+class CampaignRun(Base):
+    """One occurrence of a campaign's schedule: launched once (unique per scheduled time, whoever
+    races for it), with its own audience and figures; skipped runs say why."""
+
+    __tablename__ = "campaign_runs"
+    __table_args__ = (UniqueConstraint("campaign_id", "scheduled_for", name="uq_runs_campaign_time"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    scheduled_for: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16))  # running | completed | skipped | cancelled | failed
+    started_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]  # the deadline: what is unsent then is expired
+    audience_size: Mapped[int | None] = mapped_column(Integer)
+    set_aside: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(String(300))
 
 
 class Message(Base):
@@ -230,6 +299,9 @@ class Message(Base):
         Index("ix_messages_in_transit", "status", "claimed_at", "queued_at",
               postgresql_where=text("status IN ('queued', 'sending')"),
               sqlite_where=text("status IN ('queued', 'sending')")),
+        # held messages (recipient-local time, quiet hours) released when their time comes
+        Index("ix_messages_held", "not_before", postgresql_where=text("status = 'held'"),
+              sqlite_where=text("status = 'held'")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -246,6 +318,9 @@ class Message(Base):
     currency: Mapped[str | None] = mapped_column(String(3))
     network: Mapped[str | None] = mapped_column(String(16))  # MCC-MNC or matched prefix the route was priced on
     tried_providers: Mapped[str | None] = mapped_column(String(200))  # "3,7": routes that rejected it (failover)
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    arm: Mapped[str | None] = mapped_column(String(8))  # the A/B arm it was sent (or held out) in
+    not_before: Mapped[datetime | None]  # a `held` message waits until then (local time, quiet hours)
     created_at: Mapped[datetime] = mapped_column(server_default=_now())
     queued_at: Mapped[datetime | None]
     claimed_at: Mapped[datetime | None]  # a sender took it (status "sending"); a lease, swept when stale

@@ -3,7 +3,8 @@ good rows stored in chunks of one transaction each, rejected rows reported with 
 (CSV), row (Parquet) or index (JSON) and the reason. Nothing good is lost to a bad neighbour.
 
 Parsing (Python, one core) and storing (mostly the database's work) overlap: chunk N is written
-on a second thread while chunk N+1 is parsed, so a two-core machine keeps both cores busy."""
+on a second thread while chunk N+1 is parsed, so a two-core machine keeps both cores busy. The
+writer thread only sends prepared bytes and waits: any Python work there would contend for the GIL."""
 
 from __future__ import annotations
 
@@ -61,7 +62,8 @@ def import_file(engine: Engine, path: Path, region: str, *, progress: Callable[[
                 chunk[row[0]] = row  # a number seen again in the chunk: its last row wins
                 if len(chunk) >= chunk_rows:
                     _wait(pending, progress)
-                    pending = pool.submit(writer.write, list(chunk.values())), rows
+                    prepared = writer.prepare(list(chunk.values()))  # CPU work stays on this thread
+                    pending = pool.submit(writer.write_prepared, prepared), rows
                     chunk = {}
             _wait(pending, progress)
             writer.write(list(chunk.values()))

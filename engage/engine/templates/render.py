@@ -1,28 +1,58 @@
 """Message templates: Jinja2 in a sandbox, because marketing staff write them and a template
-must never reach Python internals. Missing fields render empty or with `default`."""
+must never reach Python internals.
+
+Every mistake that can be found without a recipient is found when the template is saved (syntax,
+unknown fields, filters and tests, tags that need files), with the line and column to fix, so a
+campaign never fails at send time for a typo. Missing values render empty or with a fallback
+(`default('friend')` or `or 'friend'`); NULL never renders as "None". Numbers, money and dates
+are written in the variant's language (see formatting.py).
+"""
 
 from __future__ import annotations
 
+import difflib
+import re
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any, NamedTuple
 
-from jinja2 import ChainableUndefined, TemplateSyntaxError, meta, nodes
+from jinja2 import ChainableUndefined, TemplateSyntaxError, Undefined, meta, nodes
+from jinja2.lexer import TokenStream, ignored_tokens
+from jinja2.parser import Parser
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from engage.engine import subscriber_fields
+from engage.engine.store.schema import Subscriber
+from engage.engine.templates import formatting
 from engage.engine.templates.encoding import TextInfo, analyse
 
-_env = ImmutableSandboxedEnvironment(undefined=ChainableUndefined, autoescape=False, keep_trailing_newline=False)
-
-FIELDS = ("msisdn", "first_name", "last_name", "language", "gender", "birth_date", "region", "city",
-          "branch", "timezone", "balance")
+# The subscriber columns a template may use, msisdn first: what the dispatcher loads per recipient.
+FIELDS: tuple[str, ...] = ("msisdn", *(name for name in subscriber_fields.FIELDS
+                                       if name != "msisdn" and name in Subscriber.__table__.c))
+EXTRA_NAMES = ("attributes", "sender", "campaign")  # custom JSON, the campaign's sender id and name
+NAMES = frozenset(FIELDS) | frozenset(EXTRA_NAMES)
+_TAGS = ("if", "elif", "else", "endif", "for", "endfor", "set", "endset", "with", "endwith", "filter",
+         "endfilter", "macro", "endmacro", "call", "endcall", "raw", "endraw")
+_BLOCK_TAGS = frozenset({"if", "for", "with", "filter", "macro", "call", "block", "autoescape", "trans"})
+_UNPARSED = ignored_tokens | {"raw_begin", "raw_end"}  # tokens the lexer drops before the parser
+_NEEDS_FILES = {nodes.Include: "include", nodes.Extends: "extends", nodes.Import: "import",
+                nodes.FromImport: "from ... import"}
 
 
 class TemplateError(ValueError):
-    """A template that cannot be used, with where: line and column when known."""
+    """A template that cannot be used, with where: line and column (1-based) when known, and which
+    variant when the template has several."""
 
-    def __init__(self, message: str, line: int | None = None):
-        super().__init__(f"line {line}: {message}" if line else message)
-        self.line = line
+    def __init__(self, message: str, line: int | None = None, column: int | None = None, *, where: str = ""):
+        self.message, self.line, self.column, self.where = message, line, column, where
+        position = f"line {line}, column {column}" if line and column else f"line {line}" if line else ""
+        super().__init__(": ".join(part for part in (where, position, message) if part))
+
+    def within(self, where: str) -> TemplateError:
+        """The same error, saying which variant it is in ("variant 'ru' arm 'B'")."""
+        return TemplateError(self.message, self.line, self.column, where=where)
 
 
 @dataclass(frozen=True)
@@ -31,38 +61,335 @@ class Rendered:
     info: TextInfo
 
 
-class CompiledTemplate:
-    """Parsed once per campaign, rendered once per recipient."""
+def _default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
+    """Jinja's `default`, also for NULL and empty text: a subscriber without a first name is greeted
+    as "friend", whether the name is absent, NULL or "" (custom attributes reach here as None)."""
+    if value is None or isinstance(value, Undefined) or (isinstance(value, str) and not value.strip()):
+        return default_value
+    return default_value if boolean and not value else value
 
-    def __init__(self, body: str):
+
+def _empty_text(value: Any) -> bool:
+    return isinstance(value, str) and value == ""
+
+
+def _finalize(value: Any) -> Any:
+    return "" if value is None else value
+
+
+@lru_cache(maxsize=64)
+def environment(language: str | None = "en") -> ImmutableSandboxedEnvironment:
+    """The sandbox for one language: the same everywhere except the formatting filters' locale."""
+    env = ImmutableSandboxedEnvironment(undefined=ChainableUndefined, autoescape=False,
+                                        keep_trailing_newline=False, finalize=_finalize)
+    env.filters["default"] = env.filters["d"] = _default
+    env.filters.update(formatting.filters(formatting.locale_for(language)))
+    return env
+
+
+class CompiledTemplate:
+    """Parsed and checked once per campaign, rendered once per recipient."""
+
+    def __init__(self, body: str, language: str | None = "en"):
+        self.body = body
+        self.language = language or "en"
+        self.locale = formatting.locale_for(language)
+        env = environment(str(self.locale))
+        tree = _parse(env, body)
+        names = _undeclared(tree)
+        problems = _problems(env, tree, body, names)
+        if problems:
+            raise min(problems, key=lambda e: (e.line or 0, e.column or 0))
         try:
-            tree = _env.parse(body)
-            self._template = _env.from_string(body)
-            names = meta.find_undeclared_variables(tree)
-        except TemplateSyntaxError as exc:
-            raise TemplateError(exc.message or "syntax error", exc.lineno) from None
-        for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-            key = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", "")
-            if isinstance(key, str) and key.startswith("_"):
-                raise TemplateError(f"{key!r} is not a field a template may use", node.lineno)
-        allowed = set(FIELDS) | {"attributes", "sender"}
-        unknown = sorted(names - allowed)
-        if unknown:
-            raise TemplateError(f"unknown field {unknown[0]!r}; use one of {', '.join(sorted(allowed))}")
-        self.static = not names
+            self._template = env.from_string(tree)
+        except TemplateSyntaxError as exc:  # anything the checks above did not foresee
+            raise TemplateError(_tidy(exc.message), exc.lineno) from None
+        uses_zone = any(f.name in formatting.ZONE_FILTERS for f in tree.find_all(nodes.Filter))
+        # The subscriber columns to load for it (attributes included); sender/campaign come from the campaign.
+        self.fields: frozenset[str] = frozenset(
+            n for n in names if n in FIELDS or n == "attributes") | ({"timezone"} if uses_zone else set())
+        self.static = not names and not uses_zone  # a time shown in each recipient's zone differs per recipient
         self._static: Rendered | None = None
 
     def render(self, context: dict[str, Any]) -> Rendered:
+        """The text for one recipient; a failure at render time (the sandbox refusing something, a
+        type error in an expression) is a TemplateError with the template line, never a crash."""
         if self.static:  # the same text for everyone: render and measure it once
             if self._static is None:
-                text = self._template.render().strip()
-                self._static = Rendered(text, analyse(text))
+                self._static = self._render({})
             return self._static
-        # A NULL column is a missing value: `default` applies and nothing renders as "None".
-        text = self._template.render({k: v for k, v in context.items() if v is not None}).strip()
+        # NULL and "" are missing values: `default`, `or` and `if` all treat them alike.
+        return self._render({k: v for k, v in context.items() if v is not None and not _empty_text(v)})
+
+    def _render(self, context: dict[str, Any]) -> Rendered:
+        try:
+            text = self._template.render(context).strip()
+        except Exception as exc:  # any template failure fails one message, never the batch
+            raise TemplateError(f"cannot render: {_tidy(str(exc)) or type(exc).__name__}",
+                                _template_line(exc)) from None
         return Rendered(text, analyse(text))
 
 
-def check(body: str) -> None:
-    """Raise TemplateError if the template would fail at send time."""
-    CompiledTemplate(body)
+def check(body: str, language: str | None = "en") -> CompiledTemplate:
+    """Raise TemplateError if the template would fail at send time; the compiled template otherwise."""
+    return CompiledTemplate(body, language)
+
+
+def check_parts(rendered: Rendered | TextInfo, max_parts: int | None) -> None:
+    """A campaign may cap how many parts one message costs; over the cap is an error, not a surprise bill."""
+    info = rendered.info if isinstance(rendered, Rendered) else rendered
+    if max_parts is not None and info.parts > max_parts:
+        raise TemplateError(f"{info.parts} parts, over the campaign's cap of {max_parts}")
+
+
+_SAMPLE = {
+    "msisdn": "+998901234567", "first_name": "Alexander", "last_name": "Karimov", "language": "en",
+    "gender": "M", "birth_date": date(1990, 5, 17), "region": "Tashkent Region", "city": "Tashkent",
+    "branch": "north", "timezone": "Asia/Tashkent", "balance": Decimal("125000.50"), "network": "43405",
+    "tariff_plan": "Smart 30", "device_os": "Android", "device_model": "Galaxy A54",
+    "last_recharge_amount": Decimal("20000"), "arpu": Decimal("45000"), "loyalty_tier": "gold",
+    "loyalty_points": 1250,
+}
+_SAMPLE_BY_TYPE = {
+    subscriber_fields.TEXT: "Sample", subscriber_fields.NUMBER: Decimal("1000"), subscriber_fields.INTEGER: 10,
+    subscriber_fields.DATE: date(2024, 1, 15), subscriber_fields.DATETIME: datetime(2024, 3, 5, 9, 30, tzinfo=UTC),
+    subscriber_fields.BOOL: False,
+}
+
+
+def sample_context(*, sender: str = "Engage", campaign: str = "Spring offer") -> dict[str, Any]:
+    """A plausible recipient (every catalogue field filled, typical lengths) to measure a template's
+    encoding and parts before any real subscriber is at hand."""
+    context: dict[str, Any] = {}
+    for name in FIELDS:
+        spec = subscriber_fields.FIELDS[name]
+        context[name] = _SAMPLE.get(name, spec.choices[0] if spec.choices else _SAMPLE_BY_TYPE.get(spec.type))
+    return {**context, "attributes": {}, "sender": sender, "campaign": campaign}
+
+
+# --- checks at save time ---------------------------------------------------------------------
+
+def _problems(env: ImmutableSandboxedEnvironment, tree: nodes.Template, body: str,
+              names: set[str]) -> list[TemplateError]:
+    """Every mistake in a parsed template, each at its place; the caller reports the first."""
+    tokens = _tokens(env, body)
+    found: list[TemplateError] = []
+
+    def at(message: str, line: int, value: str, after: frozenset[str] | None = None,
+           exclude_after: frozenset[str] = frozenset()) -> None:
+        found.append(TemplateError(message, line, _column(tokens, line, value, after, exclude_after)))
+
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        key = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", "")
+        if isinstance(key, str) and key.startswith("_"):
+            at(f"{key!r} is not a field a template may use", node.lineno, key, frozenset({".", "["}))
+    for node_type, tag in _NEEDS_FILES.items():
+        for node in tree.find_all(node_type):
+            at(f"'{tag}' is not available in message templates", node.lineno, tag.split()[0])
+    for node in tree.find_all(nodes.Filter):
+        if node.name not in env.filters:
+            at(f"unknown filter {node.name!r}{_did_you_mean(node.name, env.filters)}", node.lineno, node.name,
+               frozenset({"|", "filter"}))
+        elif node.name == "money":
+            _check_currency(node, at)
+    for node in tree.find_all(nodes.Test):
+        if node.name not in env.tests:
+            at(f"unknown test {node.name!r}{_did_you_mean(node.name, env.tests)}", node.lineno, node.name,
+               frozenset({"is", "not"}))
+    unknown = names - NAMES
+    for node in tree.find_all(nodes.Name):
+        if node.ctx == "load" and node.name in unknown:
+            unknown.discard(node.name)  # the first use of each is enough
+            at(f"unknown field {node.name!r}{_did_you_mean(node.name, NAMES) or _FIELD_HINT}", node.lineno,
+               node.name, exclude_after=frozenset({".", "|", "is", "not"}))
+    return found
+
+
+_FIELD_HINT = "; use a subscriber field (first_name, balance...), attributes.NAME, sender or campaign"
+
+
+def _check_currency(node: nodes.Filter, at: Any) -> None:
+    if not node.args and not any(k.key == "currency" for k in node.kwargs):
+        at("money needs a currency code, e.g. money('UZS')", node.lineno, "money", frozenset({"|"}))
+        return
+    code = node.args[0] if node.args else next(k.value for k in node.kwargs if k.key == "currency")
+    if isinstance(code, nodes.Const) and not (isinstance(code.value, str) and formatting.known_currency(code.value)):
+        at(f"unknown currency {code.value!r}", node.lineno, "money", frozenset({"|"}))
+
+
+def _undeclared(tree: nodes.Template) -> set[str]:
+    """The names a template reads from its context. Jinja's own analysis stops at an unknown filter
+    or test; then a simpler one (names read, less names assigned) lets every problem be reported."""
+    try:
+        return meta.find_undeclared_variables(tree)
+    except TemplateSyntaxError:
+        names = list(tree.find_all(nodes.Name))
+        assigned = {n.name for n in names if n.ctx in ("store", "param")}
+        return {n.name for n in names if n.ctx == "load"} - assigned
+
+
+def _did_you_mean(name: str, choices: Any) -> str:
+    close = difflib.get_close_matches(name, sorted(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# --- positions ---------------------------------------------------------------------------------
+
+class _Token(NamedTuple):
+    line: int
+    column: int  # 1-based
+    type: str
+    value: str
+    significant: bool  # the parser sees it (not whitespace or a comment)
+
+
+def _normalized(body: str) -> str:
+    return re.sub(r"\r\n|\r", "\n", body)  # as Jinja's lexer reads it
+
+
+def _position(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def _tokens(env: ImmutableSandboxedEnvironment, body: str) -> list[_Token]:
+    """Jinja's tokens with their columns, which Jinja does not keep: each raw token text is found in
+    the source from where the previous one ended (whitespace control may drop some characters between
+    tokens, never reorder them)."""
+    return _lex(env, body)[0]
+
+
+def _lex(env: ImmutableSandboxedEnvironment, body: str) -> tuple[list[_Token], int | None]:
+    """The placed tokens, and where the lexer failed (the offset it could not read past), if it did."""
+    text, offset, out = _normalized(body), 0, []
+    try:
+        for _, kind, raw in env.lexer.tokeniter(body, None):
+            found = text.find(raw, offset)
+            if found < 0:
+                return out, None
+            line, column = _position(text, found)
+            out.append(_Token(line, column, kind, raw, kind not in _UNPARSED))
+            offset = found + len(raw)
+    except TemplateSyntaxError:
+        return out, offset + len(text[offset:]) - len(text[offset:].lstrip())
+    return out, None
+
+
+def _column(tokens: list[_Token], line: int, value: str, after: frozenset[str] | None = None,
+            exclude_after: frozenset[str] = frozenset()) -> int | None:
+    """Column of the first name token `value` on `line` whose preceding token fits; None if none does."""
+    previous = ""
+    for tok in tokens:
+        if tok.type == "name" and tok.value == value and tok.line == line and (
+                (after is None or previous in after) and previous not in exclude_after):
+            return tok.column
+        if tok.significant:
+            previous = tok.value
+    return None
+
+
+def _parse(env: ImmutableSandboxedEnvironment, body: str) -> nodes.Template:
+    try:
+        return env.parse(body)
+    except TemplateSyntaxError as exc:
+        message, line, column = _located_syntax_error(env, body, exc)
+        raise TemplateError(message, line, column) from None
+
+
+def _located_syntax_error(env: ImmutableSandboxedEnvironment, body: str,
+                          exc: TemplateSyntaxError) -> tuple[str, int | None, int | None]:
+    message, line = _tidy(exc.message or "syntax error"), exc.lineno
+    tokens, lex_failed_at = _lex(env, body)
+    lexed_at = re.search(r" at (\d+)$", message)
+    if lexed_at:  # the lexer names the offset of the character it could not read
+        line, column = _position(_normalized(body), int(lexed_at.group(1)))
+        return message[:lexed_at.start()], line, column
+    if lex_failed_at is not None:  # e.g. an unbalanced bracket: the character after the last token read
+        line, column = _position(_normalized(body), lex_failed_at)
+        return message, line, column
+    if message.lower().startswith("unexpected end of template"):
+        return _unclosed(tokens) or (message, line, None)
+    unknown_tag = re.match(r"Encountered unknown tag '(\w+)'", message)
+    if unknown_tag:
+        name = unknown_tag.group(1)
+        column = _column(tokens, line, name, frozenset({"{%", "{%-", "{%+"}))
+        expected = re.search(r"looking for the following tags: (.*?)\. ", message + " ")
+        if name in _TAGS and expected:  # a real tag in the wrong place, e.g. {% endfor %} closing an if
+            return f"unexpected tag {name!r}; expected {expected.group(1)}", line, column
+        return f"unknown tag {name!r}{_did_you_mean(name, _TAGS)}", line, column
+    failing = _failing_token(env, body, tokens)
+    return message, (failing.line if failing else line), (failing.column if failing else None)
+
+
+def _unclosed(tokens: list[_Token]) -> tuple[str, int, int] | None:
+    """Where an unexpected end of template began: an unclosed '{{' or '{%', else the innermost block
+    tag ({% if %}, {% for %}...) that has no end tag."""
+    opener: _Token | None = None
+    stack: list[tuple[str, _Token]] = []
+    significant = [t for t in tokens if t.significant]
+    for i, tok in enumerate(significant):
+        if tok.type in ("variable_begin", "block_begin"):
+            opener = tok
+            nxt = significant[i + 1] if i + 1 < len(significant) else None
+            if tok.type == "block_begin" and nxt is not None and nxt.type == "name":
+                if nxt.value in _BLOCK_TAGS:
+                    stack.append((nxt.value, tok))
+                elif nxt.value.startswith("end") and stack and stack[-1][0] == nxt.value[3:]:
+                    stack.pop()
+        elif tok.type in ("variable_end", "block_end"):
+            opener = None
+    if opener is not None:
+        close = "}}" if opener.type == "variable_begin" else "%}"
+        return f"'{opener.value}' is never closed with '{close}'", opener.line, opener.column
+    if stack:
+        tag, tok = stack[-1]
+        return f"'{{% {tag} %}}' is never closed with '{{% end{tag} %}}'", tok.line, tok.column
+    return None
+
+
+def _failing_token(env: ImmutableSandboxedEnvironment, body: str, tokens: list[_Token]) -> _Token | None:
+    """The token the parser stopped at: parse again counting the tokens it reads. Jinja's own error
+    only carries the line."""
+    read, in_lexer = 0, False
+
+    def counted() -> Any:
+        nonlocal read, in_lexer
+        stream = env.lexer.wrap(env.lexer.tokeniter(body, None))
+        while True:
+            try:
+                token = next(stream)
+            except StopIteration:
+                return
+            except TemplateSyntaxError:
+                in_lexer = True  # the token being read is the bad one
+                raise
+            read += 1
+            yield token
+
+    try:
+        parser = Parser(env, body)
+        parser.stream = TokenStream(counted(), None, None)
+    except TemplateSyntaxError:
+        return None
+    try:
+        parser.parse()
+    except TemplateSyntaxError:
+        index = read if in_lexer else read - 1 - len(getattr(parser.stream, "_pushed", ()))
+        significant = [t for t in tokens if t.significant]
+        return significant[index] if 0 <= index < len(significant) else None
+    return None
+
+
+def _tidy(message: str) -> str:
+    return message.strip().rstrip(".")
+
+
+def _template_line(exc: BaseException) -> int | None:
+    """The template line a render failure happened on: Jinja rewrites tracebacks so that frames of
+    the compiled template carry the template's own line numbers."""
+    tb, line = exc.__traceback__, None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line

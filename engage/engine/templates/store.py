@@ -1,42 +1,189 @@
-"""Saved templates and their variants per language: checked when saved, not at send time."""
+"""Saved templates: variants per language and per A/B arm, checked when saved, not at send time.
+
+A template has at least arm "A"; more arms ("B", "C"...) are alternative texts for A/B tests.
+Every arm has a variant in the template's default language, so any recipient of any arm gets a
+text: their own language's variant when the arm has one, else the default language's.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, insert, select
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
 
+from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import update as sql_update
+
+from engage.engine import statuses as st
 from engage.engine.audit import audit
-from engage.engine.store.schema import Template, TemplateVariant
-from engage.engine.templates.render import CompiledTemplate, check
+from engage.engine.store.schema import Campaign, Template, TemplateVariant
+from engage.engine.templates.render import CompiledTemplate, TemplateError, sample_context
+
+DEFAULT_ARM = "A"
+_ARM = re.compile(r"[A-Za-z0-9]{1,8}")
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,4})?")  # fits template_variants.language (8)
 
 
-def create(conn: Connection, name: str, variants: dict[str, str], *, default_language: str,
-           actor: str) -> int:
-    """variants: language -> body; the default language must be one of them."""
-    if default_language not in variants:
-        raise ValueError(f"default language {default_language!r} has no variant")
-    for language, body in variants.items():
-        try:
-            check(body)
-        except ValueError as exc:
-            raise ValueError(f"variant {language!r}: {exc}") from None
+def create(conn: Connection, name: str, variants: Mapping[str, str], *, default_language: str, actor: str,
+           arms: Mapping[str, Mapping[str, str]] | None = None) -> int:
+    """Save a template. ``variants``: language -> body, arm "A"; ``arms``: more arms, arm -> {language ->
+    body}. Raises TemplateError (a ValueError) naming the variant, line and column of a mistake."""
+    name = (name or "").strip()
+    if not name:
+        raise ValueError("a template needs a name")
+    if conn.execute(select(Template.id).where(Template.name == name)).first():
+        raise ValueError(f"a template called {name!r} exists")
+    by_arm = _checked(variants, arms, default_language)
     template_id = conn.execute(insert(Template.__table__).values(
         name=name, default_language=default_language)).inserted_primary_key[0]
-    conn.execute(insert(TemplateVariant.__table__), [
-        {"template_id": template_id, "language": lang, "arm": "A", "body": body}
-        for lang, body in variants.items()])
-    audit(conn, actor, "template.create", "template", template_id, name=name)
+    _write_variants(conn, template_id, by_arm)
+    audit(conn, actor, "template.create", "template", template_id, name=name, default_language=default_language,
+          arms=sorted(by_arm), languages=sorted({lang for arm in by_arm.values() for lang in arm}))
     return template_id
 
 
+def update(conn: Connection, template_id: int, variants: Mapping[str, str], *, actor: str,
+           default_language: str | None = None, arms: Mapping[str, Mapping[str, str]] | None = None,
+           name: str | None = None) -> None:
+    """Replace a template's variants (all arms), checked as when created. Refused while a running
+    campaign uses the template: its recipients would get two different texts, and dispatchers keep
+    the text they compiled at the start."""
+    row = conn.execute(select(Template.name, Template.default_language).where(Template.id == template_id)).first()
+    if row is None:
+        raise LookupError(f"no template with id {template_id}")
+    running = conn.execute(select(Campaign.id).where(Campaign.template_id == template_id,
+                                                     Campaign.status == st.CAMPAIGN_RUNNING)).scalars().first()
+    if running is not None:
+        raise ValueError(f"template {template_id} is used by running campaign {running}; change it when that "
+                         f"campaign is over, or save a new template")
+    new_name = row.name if name is None else name.strip()
+    if not new_name:
+        raise ValueError("a template needs a name")
+    if new_name != row.name and conn.execute(select(Template.id).where(Template.name == new_name)).first():
+        raise ValueError(f"a template called {new_name!r} exists")
+    language = default_language or row.default_language
+    by_arm = _checked(variants, arms, language)
+    conn.execute(sql_update(Template.__table__).where(Template.id == template_id).values(
+        name=new_name, default_language=language))
+    conn.execute(delete(TemplateVariant.__table__).where(TemplateVariant.template_id == template_id))
+    _write_variants(conn, template_id, by_arm)
+    audit(conn, actor, "template.update", "template", template_id, name=new_name, default_language=language,
+          arms=sorted(by_arm), languages=sorted({lang for arm in by_arm.values() for lang in arm}))
+
+
+def get(conn: Connection, template_id: int) -> dict[str, Any]:
+    """A template with its variants, each measured (encoding, parts) on a sample recipient, as the
+    editor shows it."""
+    row = conn.execute(select(Template.id, Template.name, Template.default_language, Template.created_at).where(
+        Template.id == template_id)).first()
+    if row is None:
+        raise LookupError(f"no template with id {template_id}")
+    variants = []
+    for language, arm, body in _variant_rows(conn, template_id):
+        entry: dict[str, Any] = {"language": language, "arm": arm, "body": body, "encoding": None, "parts": None,
+                                 "error": None}
+        try:
+            info = CompiledTemplate(body, language).render(sample_context()).info
+            entry.update(encoding=info.encoding, parts=info.parts)
+        except TemplateError as exc:  # saved before a check existed: show it, do not hide the template
+            entry["error"] = str(exc)
+        variants.append(entry)
+    return {"id": row.id, "name": row.name, "default_language": row.default_language,
+            "created_at": row.created_at, "variants": variants}
+
+
+def list_all(conn: Connection) -> list[dict[str, Any]]:
+    """Every template, with the languages and arms it has, in id order."""
+    rows = conn.execute(select(Template.id, Template.name, Template.default_language, Template.created_at)
+                        .order_by(Template.id)).all()
+    found: dict[int, tuple[set[str], set[str]]] = {r.id: (set(), set()) for r in rows}
+    for template_id, language, arm in conn.execute(select(
+            TemplateVariant.template_id, TemplateVariant.language, TemplateVariant.arm)):
+        if template_id in found:
+            found[template_id][0].add(language)
+            found[template_id][1].add(arm)
+    return [{"id": r.id, "name": r.name, "default_language": r.default_language, "created_at": r.created_at,
+             "languages": sorted(found[r.id][0]), "arms": sorted(found[r.id][1])} for r in rows]
+
+
+def choose_language(available: Iterable[str], language: str | None, default: str) -> str:
+    """The variant language for a recipient: theirs exactly, else ignoring case, else their base
+    language ("uz" for "uz-Cyrl"), else the template's default."""
+    available = list(available)
+    wanted = (language or "").strip()
+    if wanted in available:
+        return wanted
+    folded = {lang.lower().replace("_", "-"): lang for lang in available}
+    wanted = wanted.lower().replace("_", "-")
+    return folded.get(wanted) or folded.get(wanted.split("-")[0]) or default
+
+
 class TemplateSet:
-    """A template's variants compiled once; picks the recipient's language, else the default."""
+    """A template's variants compiled once per campaign; picks the recipient's language, else the default."""
 
     def __init__(self, conn: Connection, template_id: int):
-        default = conn.execute(select(Template.default_language).where(Template.id == template_id)).scalar_one()
-        rows = conn.execute(select(TemplateVariant.language, TemplateVariant.body).where(
-            TemplateVariant.template_id == template_id, TemplateVariant.arm == "A")).all()
-        self.variants = {lang: CompiledTemplate(body) for lang, body in rows}
-        self.default = self.variants[default]
+        default = conn.execute(select(Template.default_language).where(Template.id == template_id)).scalar()
+        if default is None:
+            raise LookupError(f"no template with id {template_id}")
+        self.template_id = template_id
+        self.default_language: str = default
+        self.by_arm: dict[str, dict[str, CompiledTemplate]] = {}
+        for language, arm, body in _variant_rows(conn, template_id):
+            self.by_arm.setdefault(arm, {})[language] = CompiledTemplate(body, language)
+        self.variants = self.by_arm.get(DEFAULT_ARM, {})  # arm A, as before arms existed
+        self.default = self.variants.get(default)
+
+    @property
+    def arms(self) -> list[str]:
+        return sorted(self.by_arm)
+
+    def pick(self, language: str | None, arm: str = DEFAULT_ARM) -> CompiledTemplate:
+        """The arm's variant in the recipient's language, else the arm's default-language variant."""
+        variants = self.by_arm.get(arm)
+        if not variants:
+            raise LookupError(f"template {self.template_id} has no arm {arm!r}")
+        return variants[choose_language(variants, language, self.default_language)]
 
     def for_language(self, language: str | None) -> CompiledTemplate:
-        return self.variants.get(language or "", self.default)
+        return self.pick(language, DEFAULT_ARM)
+
+
+def _variant_rows(conn: Connection, template_id: int) -> list[tuple[str, str, str]]:
+    return [tuple(r) for r in conn.execute(
+        select(TemplateVariant.language, TemplateVariant.arm, TemplateVariant.body)
+        .where(TemplateVariant.template_id == template_id)
+        .order_by(TemplateVariant.arm, TemplateVariant.language))]
+
+
+def _checked(variants: Mapping[str, str], arms: Mapping[str, Mapping[str, str]] | None,
+             default_language: str) -> dict[str, dict[str, str]]:
+    """All arms' variants, each compiled with its language's locale; the first mistake is raised
+    naming its variant ("variant 'ru' arm 'B': line 2, column 5: ...")."""
+    arms = dict(arms or {})
+    if DEFAULT_ARM in arms:
+        raise ValueError(f"arm {DEFAULT_ARM!r} is given by the variants; name the other arms B, C...")
+    by_arm = {DEFAULT_ARM: dict(variants), **{arm: dict(v) for arm, v in arms.items()}}
+    several = len(by_arm) > 1
+    for arm, bodies in by_arm.items():
+        if not isinstance(arm, str) or not _ARM.fullmatch(arm):
+            raise ValueError(f"arm {arm!r}: an arm is named by 1 to 8 letters or digits")
+        in_arm = f" in arm {arm!r}" if several else ""
+        if default_language not in bodies:
+            raise ValueError(f"default language {default_language!r} has no variant{in_arm}")
+        for language, body in bodies.items():
+            where = f"variant {language!r}" + (f" arm {arm!r}" if several else "")
+            if not isinstance(language, str) or not _LANGUAGE.fullmatch(language):
+                raise ValueError(f"{where}: {language!r} is not a language code (e.g. en, ru, uz, pt-BR)")
+            if not isinstance(body, str) or not body.strip():
+                raise TemplateError("the text is empty", where=where)
+            try:
+                CompiledTemplate(body, language)
+            except TemplateError as exc:
+                raise exc.within(where) from None
+    return by_arm
+
+
+def _write_variants(conn: Connection, template_id: int, by_arm: dict[str, dict[str, str]]) -> None:
+    conn.execute(insert(TemplateVariant.__table__), [
+        {"template_id": template_id, "language": language, "arm": arm, "body": body}
+        for arm, bodies in by_arm.items() for language, body in bodies.items()])

@@ -91,7 +91,13 @@ class Threshold:
         """Whether 0 satisfies it: then people with nothing recorded (no events, no points) match too."""
         if self.op == "between":
             return self.value[0] <= 0 <= self.value[1]
-        return bool(_COMPARE[self.op](0, self.value))
+        return self.holds(0)
+
+    def holds(self, x: float) -> bool:
+        """The comparison evaluated in Python, for values already known."""
+        if self.op == "between":
+            return bool(self.value[0] <= x <= self.value[1])
+        return bool(_COMPARE[self.op](x, self.value))
 
 
 def get_threshold(node: dict[str, Any], path: str, *, integer: bool = False, minimum: float | None = None,

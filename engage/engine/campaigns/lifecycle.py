@@ -1,0 +1,157 @@
+"""A campaign's states and who may move it between them. Every move is audited with who and when.
+
+    draft --submit--> awaiting_approval --approve--> scheduled --(scheduler: a run is due)--> running
+      ^                      |reject                    ^                                     |  ^
+      +----------------------+                          +---- (run done, more to come) -------+  |
+    running --pause--> paused --resume--> running         (run done, no more) --> completed      |
+    draft, awaiting_approval, scheduled, running, paused --cancel--> cancelled
+
+Maker-checker: a campaign whose reachable audience is above ENGAGE_APPROVAL_ABOVE, or made by a role
+that needs approval, waits for a second person; the maker cannot approve their own campaign.
+Pausing takes back what no sender holds yet (queued -> pending), so nothing is sent twice on
+resume; what a sender already holds finishes within seconds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select, update
+
+from engage import config
+from engage.engine import statuses as st
+from engage.engine.audit import audit
+from engage.engine.campaigns.launching import launch_run
+from engage.engine.campaigns.records import CampaignError
+from engage.engine.scheduler.schedule import parse_schedule
+from engage.engine.segments import audience
+from engage.engine.segments.audience import Scope
+from engage.engine.store.schema import Campaign, CampaignRun, Message, Segment
+
+campaigns, messages, runs = Campaign.__table__, Message.__table__, CampaignRun.__table__
+APPROVAL_ROLES = frozenset({"marketer"})  # roles whose campaigns always need a second person
+
+
+def _now(now: datetime | None) -> datetime:
+    return (now or datetime.now(UTC)).astimezone(UTC)
+
+
+def _row(conn: Connection, campaign_id: int, *allowed: str, action: str) -> Any:
+    query = select(campaigns).where(Campaign.id == campaign_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    c = conn.execute(query).first()
+    if c is None:
+        raise CampaignError(f"campaign {campaign_id} does not exist")
+    if c.status not in allowed:
+        raise CampaignError(f"campaign {campaign_id} is {c.status}; {action} needs it {' or '.join(allowed)}")
+    return c
+
+
+def _move(conn: Connection, c: Any, status: str, actor: str, action: str, **values: Any) -> None:
+    conn.execute(update(campaigns).where(Campaign.id == c.id).values(status=status, **values))
+    audit(conn, actor, f"campaign.{action}", "campaign", c.id, **{"from": c.status, "to": status})
+
+
+def approval_needed(conn: Connection, c: Any, role: str | None) -> str | None:
+    """Why this campaign needs a second person's approval, or None."""
+    if role in APPROVAL_ROLES:
+        return f"campaigns made by a {role} are approved by a second person"
+    above = config.load().approval_above
+    if above:
+        definition = conn.execute(select(Segment.definition).where(Segment.id == c.segment_id)).scalar_one()
+        reachable = audience.count(conn, definition, scope=Scope(branch=c.branch))["reachable"]
+        if reachable > above:
+            return f"its audience of {reachable} is above {above}"
+    return None
+
+
+def first_run(c: Any, now: datetime) -> datetime:
+    """When a submitted campaign first runs: now, or its schedule's first time from now."""
+    if not c.schedule:
+        return now
+    schedule = parse_schedule(c.schedule, default_timezone=c.timezone or config.load().default_timezone)
+    first = schedule.first(now)
+    if first is None:
+        raise CampaignError(f"campaign {c.id}: its schedule has no time left after {now.isoformat()}")
+    return first
+
+
+def submit(conn: Connection, campaign_id: int, *, actor: str, role: str | None = None,
+           now: datetime | None = None) -> str:
+    """Draft -> awaiting_approval, or straight to scheduled when no approval is needed."""
+    now = _now(now)
+    c = _row(conn, campaign_id, st.CAMPAIGN_DRAFT, action="submit")
+    why = approval_needed(conn, c, role)
+    values = {"submitted_by": actor, "submitted_at": now}
+    if why:
+        _move(conn, c, st.CAMPAIGN_AWAITING_APPROVAL, actor, "submit", **values)
+        audit(conn, actor, "campaign.approval_required", "campaign", c.id, why=why)
+        return st.CAMPAIGN_AWAITING_APPROVAL
+    _move(conn, c, st.CAMPAIGN_SCHEDULED, actor, "submit", next_run_at=first_run(c, now), **values)
+    return st.CAMPAIGN_SCHEDULED
+
+
+def approve(conn: Connection, campaign_id: int, *, actor: str, now: datetime | None = None) -> None:
+    """A second person's approval: never the campaign's maker or submitter."""
+    now = _now(now)
+    c = _row(conn, campaign_id, st.CAMPAIGN_AWAITING_APPROVAL, action="approve")
+    if actor in {c.created_by, c.submitted_by}:
+        raise CampaignError(f"campaign {campaign_id}: {actor} made or submitted it; another person must approve")
+    _move(conn, c, st.CAMPAIGN_SCHEDULED, actor, "approve", approved_by=actor, approved_at=now,
+          next_run_at=first_run(c, now))
+
+
+def reject(conn: Connection, campaign_id: int, *, actor: str, reason: str) -> None:
+    c = _row(conn, campaign_id, st.CAMPAIGN_AWAITING_APPROVAL, action="reject")
+    if not reason.strip():
+        raise CampaignError("a rejection needs a reason")
+    _move(conn, c, st.CAMPAIGN_DRAFT, actor, "reject", submitted_by=None, submitted_at=None)
+    audit(conn, actor, "campaign.rejected", "campaign", c.id, reason=reason)
+
+
+def pause(engine: Engine, campaign_id: int, *, actor: str) -> int:
+    """Stops sending within seconds; returns how many queued messages were taken back."""
+    with engine.begin() as conn:
+        c = _row(conn, campaign_id, st.CAMPAIGN_RUNNING, action="pause")
+        _move(conn, c, st.CAMPAIGN_PAUSED, actor, "pause")
+        return conn.execute(update(messages).where(
+            Message.campaign_id == campaign_id, Message.status == st.QUEUED).values(
+            status=st.PENDING, provider_id=None)).rowcount
+
+
+def resume(conn: Connection, campaign_id: int, *, actor: str) -> None:
+    c = _row(conn, campaign_id, st.CAMPAIGN_PAUSED, action="resume")
+    _move(conn, c, st.CAMPAIGN_RUNNING, actor, "resume")
+
+
+def cancel(engine: Engine, campaign_id: int, *, actor: str) -> int:
+    """Whatever is not with a sender yet is cancelled; returns how many messages."""
+    with engine.begin() as conn:
+        c = _row(conn, campaign_id, st.CAMPAIGN_DRAFT, st.CAMPAIGN_AWAITING_APPROVAL, st.CAMPAIGN_SCHEDULED,
+                 st.CAMPAIGN_RUNNING, st.CAMPAIGN_PAUSED, action="cancel")
+        _move(conn, c, st.CAMPAIGN_CANCELLED, actor, "cancel", next_run_at=None, completed_at=func.now())
+        conn.execute(update(runs).where(CampaignRun.campaign_id == campaign_id,
+                                        CampaignRun.status == st.RUN_RUNNING).values(
+            status=st.RUN_CANCELLED, completed_at=func.now()))
+        return conn.execute(update(messages).where(
+            Message.campaign_id == campaign_id, Message.status.in_(st.UNSENT)).values(
+            status=st.CANCELLED, done_at=func.now())).rowcount
+
+
+def send_now(engine: Engine, campaign_id: int, *, actor: str, role: str | None = None,
+             now: datetime | None = None) -> dict[str, Any]:
+    """A draft sent at once (the command line's `campaign launch`), or a scheduled campaign's run
+    started early. Approval rules apply as for submit."""
+    now = _now(now)
+    with engine.begin() as conn:
+        c = _row(conn, campaign_id, st.CAMPAIGN_DRAFT, st.CAMPAIGN_SCHEDULED, action="launch")
+        if c.status == st.CAMPAIGN_DRAFT:
+            why = approval_needed(conn, c, role)
+            if why:
+                raise CampaignError(f"campaign {campaign_id} needs approval first: {why}; submit it")
+            _move(conn, c, st.CAMPAIGN_SCHEDULED, actor, "submit", submitted_by=actor, submitted_at=now)
+    launched = launch_run(engine, campaign_id, now, actor=actor, now=now)
+    if launched is None:
+        raise CampaignError(f"campaign {campaign_id}: a run for {now.isoformat()} exists already")
+    return launched

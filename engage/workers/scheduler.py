@@ -1,0 +1,39 @@
+"""The scheduler process: any number may run; the one holding the leadership lock ticks the clock
+(engine/scheduler/clock.py), the others wait to take over."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy import Engine
+
+from engage.engine.scheduler import clock
+from engage.engine.scheduler.leadership import Leadership
+
+log = logging.getLogger(__name__)
+USAGE_CHECK_EVERY = 60  # ticks
+
+
+def run(engine: Engine, broker_url: str, stop: threading.Event, *, every: float = 1.0) -> None:
+    leadership = Leadership(engine, "scheduler")
+    ticks = 0
+    try:
+        while not stop.is_set():
+            try:
+                if leadership.held and not leadership.check():
+                    log.warning("scheduler: lost leadership (database connection gone)")
+                if not leadership.held and leadership.acquire():
+                    log.info("scheduler: leading")
+                if leadership.held:
+                    done = clock.tick(engine)
+                    if any(done.values()):
+                        log.info("scheduler: %s", done)
+                    if ticks % USAGE_CHECK_EVERY == 0:
+                        clock.refresh_usage_if_stale(engine)
+                    ticks += 1
+            except Exception:
+                log.exception("scheduler tick failed; retrying")
+            stop.wait(every)
+    finally:
+        leadership.release()

@@ -1,0 +1,43 @@
+"""A small population and a campaign over it, for the lifecycle tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, insert, select
+
+from engage.engine import campaigns
+from engage.engine.segments import store as segments
+from engage.engine.store.schema import Message, Subscriber
+from engage.engine.templates import store as templates
+
+EVERYONE = {"field": "msisdn", "op": "starts_with", "value": "+99890"}
+
+
+def add_subscribers(engine: Engine, n: int, *, zones: tuple[str | None, ...] = ("Asia/Tashkent",)) -> None:
+    with engine.begin() as conn:
+        conn.execute(insert(Subscriber.__table__), [
+            {"id": i, "msisdn": f"+99890{i:07d}", "first_name": f"N{i}", "language": "en",
+             "timezone": zones[i % len(zones)], "attributes": {}} for i in range(1, n + 1)])
+
+
+def make_campaign(engine: Engine, *, name: str = "offer", actor: str = "maker", variants: dict[str, str] | None = None,
+                  **options: Any) -> int:
+    with engine.begin() as conn:
+        extra = {arm: {"en": body} for arm, body in (variants or {}).items()}
+        template_id = templates.create(conn, f"t {name}", {"en": "Hi {{ first_name }}"}, default_language="en",
+                                       actor=actor, arms=extra or None)
+        segment_id = segments.create(conn, f"s {name}", EVERYONE, actor=actor)
+        return campaigns.create(conn, name=name, segment_id=segment_id, template_id=template_id, sender_id="Shop",
+                                actor=actor, **options)
+
+
+def statuses(engine: Engine, campaign_id: int) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {k: v for k, v in campaigns.counts(conn, campaign_id).items() if v}
+
+
+def column(engine: Engine, campaign_id: int, name: str) -> list[Any]:
+    with engine.connect() as conn:
+        return list(conn.execute(select(getattr(Message, name)).where(Message.campaign_id == campaign_id)
+                                 .order_by(Message.subscriber_id)).scalars())

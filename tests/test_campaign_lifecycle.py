@@ -1,0 +1,155 @@
+"""A campaign's states: submit, approval by a second person, scheduled runs, pause, resume, cancel;
+each move allowed only from the right state and audited with who."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from engage.engine import statuses as st
+from engage.engine.campaigns import CampaignError, lifecycle
+from engage.engine.campaigns.completion import complete_finished, launch_due
+from engage.engine.store.schema import AuditEntry, Campaign
+from tests.campaign_setup import add_subscribers, make_campaign, statuses
+
+NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def base(engine):
+    add_subscribers(engine, 6)
+    return engine
+
+
+def status(engine, campaign_id):
+    with engine.connect() as conn:
+        return conn.execute(select(Campaign.status).where(Campaign.id == campaign_id)).scalar_one()
+
+
+def audited(engine, campaign_id):
+    with engine.connect() as conn:
+        return [(a.actor, a.action) for a in conn.execute(select(AuditEntry.actor, AuditEntry.action).where(
+            AuditEntry.object_id == str(campaign_id)).order_by(AuditEntry.id))]
+
+
+def test_a_submitted_campaign_without_approval_rules_is_scheduled_to_run_now(base):
+    campaign_id = make_campaign(base)
+    with base.begin() as conn:
+        assert lifecycle.submit(conn, campaign_id, actor="maker", now=NOW) == st.CAMPAIGN_SCHEDULED
+        assert conn.execute(select(Campaign.next_run_at).where(Campaign.id == campaign_id)).scalar_one() \
+            .replace(tzinfo=UTC) == NOW
+
+
+def test_an_audience_above_the_threshold_waits_for_approval(base, monkeypatch):
+    monkeypatch.setenv("ENGAGE_APPROVAL_ABOVE", "5")
+    campaign_id = make_campaign(base)
+    with base.begin() as conn:
+        assert lifecycle.submit(conn, campaign_id, actor="maker", now=NOW) == st.CAMPAIGN_AWAITING_APPROVAL
+    assert ("maker", "campaign.approval_required") in audited(base, campaign_id)
+
+
+def test_a_role_that_needs_approval_waits_whatever_the_audience(base):
+    campaign_id = make_campaign(base)
+    with base.begin() as conn:
+        assert lifecycle.submit(conn, campaign_id, actor="maker", role="marketer") == st.CAMPAIGN_AWAITING_APPROVAL
+
+
+def test_the_maker_cannot_approve_their_own_campaign(base):
+    campaign_id = make_campaign(base, actor="maker")
+    with base.begin() as conn:
+        lifecycle.submit(conn, campaign_id, actor="maker", role="marketer")
+    with base.begin() as conn, pytest.raises(CampaignError, match="another person must approve"):
+        lifecycle.approve(conn, campaign_id, actor="maker")
+
+
+def test_a_second_person_approves_and_the_campaign_is_scheduled(base):
+    campaign_id = make_campaign(base, actor="maker")
+    with base.begin() as conn:
+        lifecycle.submit(conn, campaign_id, actor="maker", role="marketer")
+        lifecycle.approve(conn, campaign_id, actor="checker", now=NOW)
+    assert status(base, campaign_id) == st.CAMPAIGN_SCHEDULED
+    assert ("checker", "campaign.approve") in audited(base, campaign_id)
+
+
+def test_a_rejection_sends_the_campaign_back_to_draft_with_the_reason(base):
+    campaign_id = make_campaign(base)
+    with base.begin() as conn:
+        lifecycle.submit(conn, campaign_id, actor="maker", role="marketer")
+        lifecycle.reject(conn, campaign_id, actor="checker", reason="wrong offer")
+    assert status(base, campaign_id) == st.CAMPAIGN_DRAFT
+
+
+def test_launching_a_campaign_that_needs_approval_is_refused(base, monkeypatch):
+    monkeypatch.setenv("ENGAGE_APPROVAL_ABOVE", "2")
+    campaign_id = make_campaign(base)
+    with pytest.raises(CampaignError, match="needs approval first"):
+        lifecycle.send_now(base, campaign_id, actor="maker")
+
+
+def test_a_move_from_the_wrong_state_is_refused_naming_the_state(base):
+    campaign_id = make_campaign(base)
+    with pytest.raises(CampaignError, match="is draft; pause needs it running"):
+        lifecycle.pause(base, campaign_id, actor="maker")
+
+
+def test_the_scheduler_launches_a_due_run_once_and_completes_it(base):
+    campaign_id = make_campaign(base, schedule={"kind": "at", "at": "2026-12-01T13:00", "timezone": "Asia/Tashkent"})
+    with base.begin() as conn:
+        lifecycle.submit(conn, campaign_id, actor="maker", now=NOW - timedelta(hours=1))
+    assert launch_due(base, NOW - timedelta(minutes=1)) == []  # 13:00 Tashkent is 08:00 UTC
+    launched = launch_due(base, NOW)
+    assert [run["recipients"] for run in launched] == [6]
+    assert launch_due(base, NOW + timedelta(seconds=5)) == []
+    assert status(base, campaign_id) == st.CAMPAIGN_RUNNING
+
+
+def test_pause_takes_queued_messages_back_and_resume_continues(base):
+    campaign_id = make_campaign(base)
+    lifecycle.send_now(base, campaign_id, actor="maker")
+    with base.begin() as conn:
+        conn.exec_driver_sql(f"UPDATE messages SET status = 'queued' WHERE campaign_id = {campaign_id}")
+    assert lifecycle.pause(base, campaign_id, actor="ops") == 6
+    assert statuses(base, campaign_id) == {st.PENDING: 6}
+    with base.begin() as conn:
+        lifecycle.resume(conn, campaign_id, actor="ops")
+    assert status(base, campaign_id) == st.CAMPAIGN_RUNNING
+
+
+def test_cancel_ends_every_unsent_message_as_cancelled(base):
+    campaign_id = make_campaign(base)
+    lifecycle.send_now(base, campaign_id, actor="maker")
+    assert lifecycle.cancel(base, campaign_id, actor="ops") == 6
+    assert statuses(base, campaign_id) == {st.CANCELLED: 6}
+    assert status(base, campaign_id) == st.CAMPAIGN_CANCELLED
+
+
+def test_a_recurring_campaign_goes_back_to_scheduled_after_each_run(base):
+    campaign_id = make_campaign(base, schedule={"kind": "daily", "time": "13:00", "timezone": "Asia/Tashkent"})
+    with base.begin() as conn:
+        lifecycle.submit(conn, campaign_id, actor="maker", now=NOW - timedelta(hours=1))
+    launch_due(base, NOW)
+    with base.begin() as conn:
+        conn.exec_driver_sql(f"UPDATE messages SET status = 'delivered' WHERE campaign_id = {campaign_id}")
+    complete_finished(base, NOW + timedelta(minutes=10))
+    with base.connect() as conn:
+        row = conn.execute(select(Campaign.status, Campaign.next_run_at).where(Campaign.id == campaign_id)).one()
+    assert row.status == st.CAMPAIGN_SCHEDULED
+    assert row.next_run_at.replace(tzinfo=UTC) == NOW + timedelta(days=1)
+
+
+def test_a_run_missed_beyond_the_grace_is_skipped_and_recorded(base):
+    campaign_id = make_campaign(base, schedule={"kind": "daily", "time": "13:00", "timezone": "Asia/Tashkent"})
+    with base.begin() as conn:
+        lifecycle.submit(conn, campaign_id, actor="maker", now=NOW - timedelta(hours=1))
+    out = launch_due(base, NOW + timedelta(hours=3))
+    assert out[0]["reason"].startswith("missed by 3h")
+    assert statuses(base, campaign_id) == {}
+    assert status(base, campaign_id) == st.CAMPAIGN_SCHEDULED
+
+
+def test_a_run_a_little_late_is_launched_and_says_so(base):
+    campaign_id = make_campaign(base, schedule={"kind": "at", "at": "2026-12-01T13:00", "timezone": "Asia/Tashkent"})
+    with base.begin() as conn:
+        lifecycle.submit(conn, campaign_id, actor="maker", now=NOW - timedelta(hours=1))
+    launched = launch_due(base, NOW + timedelta(minutes=5))
+    assert launched[0]["recipients"] == 6
