@@ -9,7 +9,7 @@ from sqlalchemy import select
 from engage.engine import statuses as st
 from engage.engine.campaigns import CampaignError, lifecycle
 from engage.engine.campaigns.completion import complete_finished, launch_due
-from engage.engine.store.schema import AuditEntry, Campaign
+from engage.engine.store.schema import AuditEntry, Campaign, Segment
 from tests.campaign_setup import add_subscribers, make_campaign, statuses
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
@@ -153,3 +153,17 @@ def test_a_run_a_little_late_is_launched_and_says_so(base):
         lifecycle.submit(conn, campaign_id, actor="maker", now=NOW - timedelta(hours=1))
     launched = launch_due(base, NOW + timedelta(minutes=5))
     assert launched[0]["recipients"] == 6
+
+
+def test_a_run_that_cannot_launch_fails_the_campaign_with_the_reason_and_others_still_launch(base):
+    broken = make_campaign(base, name="broken")
+    fine = make_campaign(base, name="fine")
+    with base.begin() as conn:
+        for campaign_id in (broken, fine):
+            lifecycle.submit(conn, campaign_id, actor="maker", now=NOW)
+        segment_id = conn.execute(select(Campaign.segment_id).where(Campaign.id == broken)).scalar_one()
+        conn.execute(Segment.__table__.update().where(Segment.id == segment_id).values(
+            definition={"field": "nope", "value": 1}))
+    out = launch_due(base, NOW)
+    assert "unknown field 'nope'" in out[0]["reason"] and out[1]["recipients"] == 6
+    assert status(base, broken) == st.CAMPAIGN_FAILED and status(base, fine) == st.CAMPAIGN_RUNNING

@@ -47,12 +47,33 @@ def launch_due(engine: Engine, now: datetime | None = None, *, actor: str = "sch
         if decision.launch:
             late = int(decision.late_by.total_seconds())
             note = f"started {late} s late: no scheduler was running at its time" if late > LATE_NOTE else None
-            launched = launch_run(engine, campaign_id, at, actor=actor, now=now, note=note)
+            try:
+                launched = launch_run(engine, campaign_id, at, actor=actor, now=now, note=note)
+            except Exception as exc:  # noqa: BLE001 - one campaign's bad segment must not stop the others
+                out.append(_fail(engine, campaign_id, at, exc, now))
+                continue
             if launched:
                 out.append(launched)
         else:
             out.append(_skip(engine, campaign_id, at, decision.reason or "missed", now))
     return out
+
+
+def _fail(engine: Engine, campaign_id: int, at: datetime, exc: Exception, now: datetime) -> dict[str, Any]:
+    """A run that cannot launch (its segment became invalid, its template was deleted...): the run and
+    the campaign are failed with the reason, for a person to fix; the scheduler goes on."""
+    reason = f"{type(exc).__name__}: {exc}"[:300]
+    log.error("campaign %s: run of %s failed to launch: %s", campaign_id, at.isoformat(), reason)
+    with engine.begin() as conn:
+        exists_already = conn.execute(select(CampaignRun.id).where(
+            CampaignRun.campaign_id == campaign_id, CampaignRun.scheduled_for == at)).first()
+        if not exists_already:
+            conn.execute(insert(runs).values(campaign_id=campaign_id, scheduled_for=at, status=st.RUN_FAILED,
+                                             completed_at=now, note=reason))
+        conn.execute(update(campaigns).where(Campaign.id == campaign_id).values(
+            status=st.CAMPAIGN_FAILED, next_run_at=None, completed_at=now))
+        audit(conn, "scheduler", "campaign.failed", "campaign", campaign_id, scheduled_for=at.isoformat(), why=reason)
+    return {"campaign_id": campaign_id, "failed": at.isoformat(), "reason": reason}
 
 
 def _skip(engine: Engine, campaign_id: int, at: datetime, reason: str, now: datetime) -> dict[str, Any]:
