@@ -167,3 +167,53 @@ def test_a_run_that_cannot_launch_fails_the_campaign_with_the_reason_and_others_
     out = launch_due(base, NOW)
     assert "unknown field 'nope'" in out[0]["reason"] and out[1]["recipients"] == 6
     assert status(base, broken) == st.CAMPAIGN_FAILED and status(base, fine) == st.CAMPAIGN_RUNNING
+
+
+ACTIONS = {
+    "submit": lambda engine, cid: _in_tx(engine, lambda c: lifecycle.submit(c, cid, actor="maker")),
+    "approve": lambda engine, cid: _in_tx(engine, lambda c: lifecycle.approve(c, cid, actor="checker")),
+    "reject": lambda engine, cid: _in_tx(engine, lambda c: lifecycle.reject(c, cid, actor="checker", reason="no")),
+    "pause": lambda engine, cid: lifecycle.pause(engine, cid, actor="ops"),
+    "resume": lambda engine, cid: _in_tx(engine, lambda c: lifecycle.resume(c, cid, actor="ops")),
+    "cancel": lambda engine, cid: lifecycle.cancel(engine, cid, actor="ops"),
+}
+ALLOWED = {  # state -> the actions allowed from it
+    st.CAMPAIGN_DRAFT: {"submit", "cancel"},
+    st.CAMPAIGN_AWAITING_APPROVAL: {"approve", "reject", "cancel"},
+    st.CAMPAIGN_SCHEDULED: {"cancel"},
+    st.CAMPAIGN_RUNNING: {"pause", "cancel"},
+    st.CAMPAIGN_PAUSED: {"resume", "cancel"},
+    st.CAMPAIGN_COMPLETED: set(), st.CAMPAIGN_CANCELLED: set(), st.CAMPAIGN_FAILED: set(),
+}
+
+
+def _in_tx(engine, fn):
+    with engine.begin() as conn:
+        return fn(conn)
+
+
+@pytest.mark.parametrize("state", list(ALLOWED))
+@pytest.mark.parametrize("action", list(ACTIONS))
+def test_each_action_is_allowed_only_from_its_states(base, state, action):
+    campaign_id = make_campaign(base)
+    with base.begin() as conn:
+        conn.execute(Campaign.__table__.update().where(Campaign.id == campaign_id).values(
+            status=state, created_by="maker", submitted_by="maker"))
+    if action in ALLOWED[state]:
+        ACTIONS[action](base, campaign_id)
+        assert status(base, campaign_id) != state
+        who = {"submit": "maker", "approve": "checker", "reject": "checker"}.get(action, "ops")
+        assert (who, f"campaign.{action}") in audited(base, campaign_id)
+    else:
+        with pytest.raises(CampaignError, match=f"is {state}; {action} needs it"):
+            ACTIONS[action](base, campaign_id)
+        assert status(base, campaign_id) == state
+
+
+def test_completion_of_the_last_run_is_audited_by_the_scheduler(base):
+    campaign_id = make_campaign(base)
+    lifecycle.send_now(base, campaign_id, actor="maker")
+    with base.begin() as conn:
+        conn.exec_driver_sql(f"UPDATE messages SET status = 'delivered' WHERE campaign_id = {campaign_id}")
+    complete_finished(base)
+    assert ("scheduler", "campaign.complete") in audited(base, campaign_id)

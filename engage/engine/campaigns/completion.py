@@ -98,9 +98,13 @@ def _advance(conn: Any, campaign_id: int, after: datetime, now: datetime) -> str
     if nxt is not None:
         conn.execute(update(campaigns).where(Campaign.id == campaign_id).values(
             status=st.CAMPAIGN_SCHEDULED, next_run_at=nxt))
+        audit(conn, "scheduler", "campaign.next_run", "campaign", campaign_id,
+              **{"from": c.status, "to": st.CAMPAIGN_SCHEDULED, "next_run_at": nxt.isoformat()})
         return st.CAMPAIGN_SCHEDULED
     conn.execute(update(campaigns).where(Campaign.id == campaign_id).values(
         status=st.CAMPAIGN_COMPLETED, next_run_at=None, completed_at=now))
+    audit(conn, "scheduler", "campaign.complete", "campaign", campaign_id,
+          **{"from": c.status, "to": st.CAMPAIGN_COMPLETED})
     return st.CAMPAIGN_COMPLETED
 
 
