@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import random
+import secrets
 import threading
 import time
 import uuid
@@ -28,6 +29,7 @@ from engage.engine.store.migrate import upgrade
 from engage.engine.store.schema import OptOut
 from engage.engine.subscribers_import import upsert
 from engage.engine.templates import store as templates
+from engage.engine.users import ensure_user, set_password
 from engage.workers import runner
 
 FIRST_NAMES = {"en": ["Alex", "Sam", "Chris", "Jordan"], "ru": ["Анна", "Иван", "Ольга", "Дмитрий"],
@@ -100,6 +102,7 @@ def run_demo(*, recipients: int, headless: bool, exit_when_done: bool, port: int
     sim = start_in_thread(port=0)
     started = time.monotonic()
     campaign_id = seed(engine, recipients, sim.port)
+    password = demo_users(engine)
     stop = threading.Event()
     runner.stop_on_signals(stop)
     threads = runner.start(["receipts", "send", "dispatch", "scheduler"], engine, broker_url, stop)
@@ -122,7 +125,7 @@ def run_demo(*, recipients: int, headless: bool, exit_when_done: bool, port: int
     watcher = threading.Thread(target=watch, name="demo-watch", daemon=True)
     watcher.start()
     if not headless:
-        _serve_until(engine, port, stop)
+        _serve_until(engine, port, stop, password)
     else:
         if not exit_when_done:
             print(f"demo running: campaign {campaign_id}, SMSC simulator on port {sim.port}; Ctrl-C stops",
@@ -141,12 +144,27 @@ def run_demo(*, recipients: int, headless: bool, exit_when_done: bool, port: int
     return 0
 
 
-def _serve_until(engine: Engine, port: int, stop: threading.Event) -> None:
+DEMO_USERS = {"admin@example.com": "admin", "marketer@example.com": "marketer", "approver@example.com": "approver"}
+
+
+def demo_users(engine: Engine) -> str:
+    """An admin, a marketer and an approver to sign in as, all with this run's password
+    (ENGAGE_DEMO_PASSWORD, else a random one printed at start)."""
+    password = os.environ.get("ENGAGE_DEMO_PASSWORD") or secrets.token_urlsafe(12)
+    with engine.begin() as conn:
+        for email, role in DEMO_USERS.items():
+            ensure_user(conn, email, role, password, "demo")
+            set_password(conn, email, password, actor="demo")  # a kept database gets this run's password
+    return password
+
+
+def _serve_until(engine: Engine, port: int, stop: threading.Event, password: str) -> None:
     from engage.web.app import make_app
 
     async def main() -> None:
         server = make_app(engine).listen(port, address="127.0.0.1")
-        print(f"engage demo: open http://127.0.0.1:{port}/campaigns (Ctrl-C stops)", flush=True)
+        print(f"engage demo: open http://127.0.0.1:{port}/login and sign in as admin@example.com, "
+              f"marketer@example.com or approver@example.com with password {password} (Ctrl-C stops)", flush=True)
         while not stop.is_set():
             await asyncio.sleep(0.2)
         server.stop()

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy import insert
 
 from engage.engine import campaigns
 from engage.engine.segments import store as segments
 from engage.engine.store.schema import Message
 from engage.engine.templates import store as templates
+from tests.fixtures.web import signed_in
 
 
 def _campaign(engine, name: str) -> int:
@@ -32,7 +29,7 @@ def _campaign(engine, name: str) -> int:
 def test_campaign_page_shows_counts_by_status_with_names_escaped(site):
     engine, base = site
     cid = _campaign(engine, "<script>alert(1)</script>")
-    html = urllib.request.urlopen(f"{base}/campaigns/{cid}").read().decode()
+    html = signed_in(engine, base, "analyst").get(f"/campaigns/{cid}").body
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<script>alert(1)</script>" not in html
     assert 'data-status="delivered">2<' in html
@@ -41,7 +38,7 @@ def test_campaign_page_shows_counts_by_status_with_names_escaped(site):
 def test_campaigns_api_gives_counts_as_json(site):
     engine, base = site
     cid = _campaign(engine, "Spring")
-    data = json.loads(urllib.request.urlopen(f"{base}/api/v1/campaigns/{cid}").read())
+    data = signed_in(engine, base, "analyst").get(f"/api/v1/campaigns/{cid}").json()
     assert data["name"] == "Spring"
     assert (data["counts"]["delivered"], data["counts"]["failed"], data["counts"]["submitted"]) == (2, 1, 1)
 
@@ -49,14 +46,15 @@ def test_campaigns_api_gives_counts_as_json(site):
 def test_campaign_page_and_api_show_what_the_accepted_messages_cost(site):
     engine, base = site
     cid = _campaign(engine, "Priced")
-    html = urllib.request.urlopen(f"{base}/campaigns/{cid}").read().decode()
-    data = json.loads(urllib.request.urlopen(f"{base}/api/v1/campaigns/{cid}").read())
+    browser = signed_in(engine, base, "marketer")
+    html = browser.get(f"/campaigns/{cid}").body
+    data = browser.get(f"/api/v1/campaigns/{cid}").json()
     assert data["cost"] == {"USD": "0.060000"}
     assert '<span id="cost">0.060000 USD</span>' in html
 
 
 def test_an_unknown_campaign_is_a_404(site):
-    _, base = site
-    with pytest.raises(urllib.error.HTTPError) as err:
-        urllib.request.urlopen(f"{base}/api/v1/campaigns/999")
-    assert err.value.code == 404
+    engine, base = site
+    browser = signed_in(engine, base, "support")
+    assert browser.get("/api/v1/campaigns/999").status == 404
+    assert browser.get("/campaigns/999").status == 404

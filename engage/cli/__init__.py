@@ -26,10 +26,11 @@ from engage.cli import (
     provider_commands,
     route_commands,
     usage_commands,
+    user_commands,
 )
 
 COMMAND_GROUPS = [data_commands, audience_commands, usage_commands, provider_commands, route_commands,
-                  campaign_commands, dlq_commands, process_commands, bench_commands]
+                  campaign_commands, dlq_commands, process_commands, bench_commands, user_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,66 +1,85 @@
-"""The web process: pages and /api/v1 over engage.engine. Handlers parse, call, format."""
+"""The web process: pages and /api/v1 over engage.engine. Handlers parse, call, format.
+
+Pages need a signed-in user (engage.web.sessions_web); /api/v1 takes a bearer token or a session.
+A user or token bound to a branch sees only that branch's campaigns."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import tornado.web
 from sqlalchemy import Engine, select
 
 from engage.engine import campaigns
+from engage.engine.segments.audience import Scope
 from engage.engine.store.schema import Campaign
-from engage.web.audience_api import AUDIENCE_ROUTES, api_tokens
+from engage.engine.users.roles import CAMPAIGN_READERS
+from engage.web.audience_api import AUDIENCE_ROUTES, ApiBase, api_tokens
 from engage.web.callbacks import callback_routes
+from engage.web.sessions_web import SESSION_ROUTES, PageHandler, cookie_secret, requires
 
 TEMPLATES = __import__("pathlib").Path(__file__).with_name("templates")
 
 
-class Base(tornado.web.RequestHandler):
-    @property
-    def db(self) -> Engine:
-        return self.application.settings["db"]
-
-    def campaign_list(self) -> list[dict[str, Any]]:
-        with self.db.connect() as conn:
-            ids = conn.execute(select(Campaign.id).order_by(Campaign.id.desc()).limit(100)).scalars().all()
-            return [campaigns.summary(conn, i) for i in ids]
+def campaign_list(db: Engine, branch: str | None) -> list[dict[str, Any]]:
+    query = select(Campaign.id).order_by(Campaign.id.desc()).limit(100)
+    if branch is not None:
+        query = query.where(Campaign.branch == branch)
+    with db.connect() as conn:
+        return [campaigns.summary(conn, i) for i in conn.execute(query).scalars().all()]
 
 
-class CampaignsPage(Base):
+def campaign_summary(db: Engine, campaign_id: int, branch: str | None) -> dict[str, Any] | None:
+    """The campaign's summary; None also when it belongs to another branch than the one asking."""
+    with db.connect() as conn:
+        if branch is not None and conn.execute(select(Campaign.branch).where(Campaign.id == campaign_id)
+                                               ).scalar() != branch:
+            return None
+        return campaigns.summary(conn, campaign_id)
+
+
+class CampaignsPage(PageHandler):
+    @requires()
     def get(self) -> None:
-        self.render("campaigns.html", campaigns=self.campaign_list())
+        self.render("campaigns.html", campaigns=campaign_list(self.db, self.current_user.branch))
 
 
-class CampaignPage(Base):
+class CampaignPage(PageHandler):
+    @requires()
     def get(self, campaign_id: str) -> None:
-        with self.db.connect() as conn:
-            summary = campaigns.summary(conn, int(campaign_id))
+        summary = campaign_summary(self.db, int(campaign_id), self.current_user.branch)
         if summary is None:
             raise tornado.web.HTTPError(404)
         self.render("campaign.html", c=summary)
 
 
-class CampaignsApi(Base):
+class CampaignsApi(ApiBase):
+    session_roles: ClassVar[dict[str, frozenset[str]]] = {"GET": CAMPAIGN_READERS}
+    scope: Scope
+
     def get(self) -> None:
-        self.write({"campaigns": self.campaign_list()})
+        self.write({"campaigns": campaign_list(self.db, self.scope.branch)})
 
 
-class CampaignApi(Base):
+class CampaignApi(ApiBase):
+    session_roles: ClassVar[dict[str, frozenset[str]]] = {"GET": CAMPAIGN_READERS}
+
     def get(self, campaign_id: str) -> None:
-        with self.db.connect() as conn:
-            summary = campaigns.summary(conn, int(campaign_id))
+        summary = campaign_summary(self.db, int(campaign_id), self.scope.branch)
         if summary is None:
-            self.set_status(404)
-            self.write({"error": f"campaign {campaign_id} does not exist"})
+            self.fail(404, f"campaign {campaign_id} does not exist")
             return
         self.write(summary)
 
 
-def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None) -> tornado.web.Application:
-    """``tokens``: the API tokens spec ("token[@branch],..."); ENGAGE_API_TOKENS when None."""
+def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None,
+             secret: str | None = None) -> tornado.web.Application:
+    """``tokens``: the API tokens spec ("token[@branch],..."); ENGAGE_API_TOKENS when None.
+    ``secret``: the cookie secret; sessions_web.cookie_secret() (ENGAGE_COOKIE_SECRET) when None."""
     return tornado.web.Application(
         [
             (r"/", tornado.web.RedirectHandler, {"url": "/campaigns"}),
+            *SESSION_ROUTES,
             (r"/campaigns", CampaignsPage),
             (r"/campaigns/(\d+)", CampaignPage),
             (r"/api/v1/campaigns", CampaignsApi),
@@ -72,6 +91,10 @@ def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None) 
         template_path=str(TEMPLATES),
         db=engine,
         api_tokens=api_tokens(tokens),
+        cookie_secret=secret or cookie_secret(),
+        xsrf_cookies=True,
+        xsrf_cookie_kwargs={"samesite": "Lax"},
+        login_url="/login",
         debug=debug,
         autoescape="xhtml_escape",
     )

@@ -1,41 +1,38 @@
 """/api/v1 for audiences: count a segment while it is being written, save it, list the criterion
-kinds, and upsert subscribers in JSON batches. Every request needs an API token; a token bound to
-a branch works only within that branch."""
+kinds, and upsert subscribers in JSON batches. Every request needs an API token or a signed-in
+session; a token or a user bound to a branch works only within that branch."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 import tornado.web
-from sqlalchemy import Engine
 
 from engage import config
 from engage.engine.segments import audience, store
 from engage.engine.segments.audience import Scope
 from engage.engine.segments.criteria import SegmentError, describe_kinds
 from engage.engine.subscribers import upsert_records
+from engage.engine.users.roles import AUDIENCE_READERS, AUDIENCE_WRITERS, SUBSCRIBER_WRITERS
 from engage.web.api_auth import ApiTokens
+from engage.web.sessions_web import Denied, SessionApiHandler
 
 MAX_BATCH = 10_000  # subscribers per upsert request
 
 
-class ApiBase(tornado.web.RequestHandler):
+class ApiBase(SessionApiHandler):
+    """A bearer token, or a signed-in session of one of ``session_roles[method]`` (with XSRF)."""
+
     scope: Scope
-
-    @property
-    def db(self) -> Engine:
-        return self.application.settings["db"]
-
-    def check_xsrf_cookie(self) -> None:
-        """Bearer tokens are not sent by browsers on their own, so a forged cross-site request has none."""
+    session_roles: ClassVar[dict[str, frozenset[str]]] = {}
 
     def prepare(self) -> None:
-        scope = self.application.settings["api_tokens"].scope(self.request.headers.get("Authorization"))
-        if scope is None:
-            self.fail(401, "an API token is needed: Authorization: Bearer <token> (ENGAGE_API_TOKENS)")
+        access = self.access(self.session_roles.get(self.request.method or "", frozenset()))
+        if isinstance(access, Denied):
+            self.fail(access.status, access.message)
             return
-        self.scope = scope
+        self.scope = access
 
     def body(self) -> dict[str, Any]:
         try:
@@ -73,6 +70,8 @@ def _definition(data: dict[str, Any]) -> Any:
 
 
 class SegmentCountApi(ApiBase):
+    session_roles: ClassVar[dict[str, frozenset[str]]] = {"POST": AUDIENCE_READERS}
+
     def post(self) -> None:
         data = self.body()
         sample = data.get("sample", 0)  # a sample is a second pass: asked for, not given while typing
@@ -89,6 +88,8 @@ class SegmentCountApi(ApiBase):
 
 
 class SegmentsApi(ApiBase):
+    session_roles: ClassVar[dict[str, frozenset[str]]] = {"GET": AUDIENCE_READERS, "POST": AUDIENCE_WRITERS}
+
     def get(self) -> None:
         with self.db.connect() as conn:
             self.write({"segments": store.visible(conn, self.scope.branch)})
@@ -100,7 +101,7 @@ class SegmentsApi(ApiBase):
             raise ApiError(400, "name: a text is needed")
         try:
             with self.db.begin() as conn:
-                segment_id = store.create(conn, name, _definition(data), actor="api", branch=self.scope.branch)
+                segment_id = store.create(conn, name, _definition(data), actor=self.actor(), branch=self.scope.branch)
                 counted = audience.count(conn, data["definition"], scope=self.scope, sample=0)
         except SegmentError as exc:
             self.fail(400, str(exc), path=exc.path)
@@ -112,6 +113,8 @@ class SegmentsApi(ApiBase):
 class SubscribersApi(ApiBase):
     """Upsert a JSON batch with the import's validation: each bad record named by its index, the
     good ones stored. A branch token may only write subscribers of its own branch."""
+
+    session_roles: ClassVar[dict[str, frozenset[str]]] = {"POST": SUBSCRIBER_WRITERS}
 
     def post(self) -> None:
         records = self.body().get("subscribers")
@@ -130,6 +133,8 @@ class SubscribersApi(ApiBase):
 
 
 class CriterionKindsApi(ApiBase):
+    session_roles: ClassVar[dict[str, frozenset[str]]] = {"GET": AUDIENCE_READERS}
+
     def get(self) -> None:
         self.write({"kinds": describe_kinds()})
 

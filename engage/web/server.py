@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 
 from sqlalchemy import Engine
 
@@ -15,7 +16,8 @@ log = logging.getLogger(__name__)
 
 async def _serve(engine: Engine, host: str, port: int, stop: asyncio.Event | None = None) -> None:
     app = make_app(engine)
-    server = app.listen(port, address=host)
+    # behind a load balancer the client's address is in X-Forwarded-For (sign-in limits are per address)
+    server = app.listen(port, address=host, xheaders=os.environ.get("ENGAGE_BEHIND_PROXY", "") == "1")
     log.info("web UI at http://%s:%d", host, port)
     await (stop or asyncio.Event()).wait()
     server.stop()

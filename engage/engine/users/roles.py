@@ -1,0 +1,32 @@
+"""Who may do what. A user has one role; the web layer asks these sets, never role names ad hoc.
+
+- admin: everything, users included
+- marketer: audiences, templates, campaigns (drafts, submitting)
+- approver: approves or rejects what marketers submit
+- analyst: reads campaigns, counts and reports
+- support: reads campaigns and a subscriber's history, to answer customers
+- partner: an integration's account: the API only, never the pages
+"""
+
+from __future__ import annotations
+
+ROLES = ("admin", "marketer", "approver", "analyst", "support", "partner")
+
+# the server-rendered pages: every role but partner
+PAGE_ROLES = frozenset(ROLES) - {"partner"}
+# reading campaigns and their counts (pages and /api/v1/campaigns)
+CAMPAIGN_READERS = PAGE_ROLES
+# counting segments, listing saved segments and criterion kinds
+AUDIENCE_READERS = frozenset({"admin", "marketer", "approver", "analyst"})
+# saving segments
+AUDIENCE_WRITERS = frozenset({"admin", "marketer"})
+# writing subscriber data through the API with a session (integrations use tokens)
+SUBSCRIBER_WRITERS = frozenset({"admin"})
+
+
+def is_role(role: str) -> bool:
+    return role in ROLES
+
+
+def may_use_pages(role: str) -> bool:
+    return role in PAGE_ROLES

@@ -1,0 +1,221 @@
+"""Signing in to the web UI: /login and /logout, who the current user is, and which roles may
+open what.
+
+The session cookie holds the session's random token, signed with the app's cookie_secret
+(ENGAGE_COOKIE_SECRET, else one generated once into $ENGAGE_HOME/cookie_secret, mode 0600);
+HttpOnly, SameSite=Lax, Secure over HTTPS. The database decides whether it is still a live session
+(engine.users.sessions). XSRF protection is on for the whole app: every form and XHR that changes
+something carries the _xsrf field or the X-XSRFToken header. API clients that authenticate with an
+Authorization header are exempt, since their requests are never authenticated by the cookie.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import secrets
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import tornado.web
+from sqlalchemy import Engine
+from tornado.escape import url_escape, xhtml_escape
+from tornado.ioloop import IOLoop
+
+from engage import config
+from engage.engine.segments.audience import Scope
+from engage.engine.users import SignInError, User, authenticate, sessions
+from engage.engine.users.roles import PAGE_ROLES
+
+SESSION_COOKIE = "engage_session"
+DEFAULT_NEXT = "/campaigns"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def cookie_secret() -> str:
+    """ENGAGE_COOKIE_SECRET, else the secret in $ENGAGE_HOME/cookie_secret, made (0600) on first use.
+    Several web processes on several machines need the same ENGAGE_COOKIE_SECRET."""
+    configured = os.environ.get("ENGAGE_COOKIE_SECRET", "").strip()
+    if configured:
+        return configured
+    home = Path(os.environ.get("ENGAGE_HOME", str(config.DEFAULT_HOME)))
+    path = home / "cookie_secret"
+    if path.is_file() and (existing := path.read_text(encoding="ascii").strip()):
+        return existing
+    home.mkdir(parents=True, exist_ok=True)
+    draft = home / f".cookie_secret.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(secrets.token_urlsafe(48))
+    try:
+        os.link(draft, path)  # whole and at once: a process racing us reads its secret or ours, never half
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+    return path.read_text(encoding="ascii").strip()
+
+
+def safe_next(value: str | None, default: str = DEFAULT_NEXT) -> str:
+    """``value`` if it is a path on this site (so that ?next= cannot send anyone elsewhere), else default."""
+    if not value or len(value) > 2000 or not value.startswith("/") or value.startswith("//"):
+        return default
+    if "\\" in value or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return default
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or parts.path in ("/login", "/logout"):
+        return default
+    return value
+
+
+@dataclass(frozen=True)
+class Denied:
+    status: int
+    message: str
+
+
+class SignedInHandler(tornado.web.RequestHandler):
+    """A handler that knows the signed-in user (``self.current_user``: a User, or None)."""
+
+    @property
+    def db(self) -> Engine:
+        return self.application.settings["db"]
+
+    def session_token(self) -> str | None:
+        days = sessions.max_age().total_seconds() / 86_400 + 1
+        raw = self.get_signed_cookie(SESSION_COOKIE, max_age_days=days)
+        return raw.decode() if raw else None
+
+    def get_current_user(self) -> User | None:
+        token = self.session_token()
+        if token is None:
+            return None
+        with self.db.connect() as conn:
+            user = sessions.resolve(conn, token)
+            conn.commit()
+        return user
+
+    def is_https(self) -> bool:
+        return self.request.protocol == "https" or self.request.headers.get("X-Forwarded-Proto") == "https"
+
+
+class SessionApiHandler(SignedInHandler):
+    """/api/v1: a bearer token (Authorization header) or a signed-in session, the latter with XSRF
+    for unsafe methods. A request with an Authorization header is judged by it alone."""
+
+    def check_xsrf_cookie(self) -> None:
+        if "Authorization" in self.request.headers or self.current_user is None:
+            return  # not authenticated by the cookie: a forged cross-site request gains nothing (prepare answers 401)
+        try:
+            super().check_xsrf_cookie()
+        except tornado.web.HTTPError:
+            raise tornado.web.HTTPError(403, reason="XSRF check failed: send the _xsrf cookie's value as the "
+                                                    "X-XSRFToken header") from None
+
+    def access(self, roles: Collection[str]) -> Scope | Denied:
+        """The scope the request acts in, or why not. A session user's branch limits it as a branch token's does."""
+        authorization = self.request.headers.get("Authorization")
+        if authorization is not None:
+            scope = self.settings["api_tokens"].scope(authorization)
+            return scope if scope is not None else Denied(401, "this API token is not valid")
+        user = self.current_user
+        if user is None:
+            return Denied(401, "an API token is needed: Authorization: Bearer <token> (ENGAGE_API_TOKENS), "
+                               "or a signed-in session")
+        if user.role not in roles:
+            return Denied(403, f"the {user.role} role may not {self.request.method} {self.request.path}")
+        return Scope(branch=user.branch, show_numbers=False)
+
+    def actor(self) -> str:
+        """Who the audit log names: the signed-in user, or "api" for a token."""
+        user = None if "Authorization" in self.request.headers else self.current_user
+        return user.email if user is not None else "api"
+
+
+class PageHandler(SignedInHandler):
+    """Server-rendered pages."""
+
+    def set_default_headers(self) -> None:
+        self.set_header("X-Frame-Options", "DENY")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Referrer-Policy", "same-origin")
+        self.set_header("Cache-Control", "no-store")
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        self.finish(f"<!doctype html><title>{status_code}</title><p>{status_code}: {xhtml_escape(self._reason)}</p>"
+                    '<p><a href="/campaigns">Campaigns</a> · <a href="/login">Sign in</a></p>')
+
+
+def requires(*roles: str) -> Callable[[F], F]:
+    """A page method for signed-in users of these roles (no roles: any role that has pages). Without
+    a session a GET is sent to /login?next=<this page>; a wrong role is a 403. Partners never get pages."""
+    allowed = (frozenset(roles) or PAGE_ROLES) & PAGE_ROLES
+
+    def decorate(method: F) -> F:
+        @functools.wraps(method)
+        def wrapper(self: PageHandler, *args: Any, **kwargs: Any) -> Any:
+            user = self.current_user
+            if user is None:
+                if self.request.method in ("GET", "HEAD"):
+                    self.redirect("/login?next=" + url_escape(self.request.uri or DEFAULT_NEXT))
+                    return None
+                raise tornado.web.HTTPError(403, reason="sign in first")
+            if user.role not in allowed:
+                raise tornado.web.HTTPError(403, reason=f"not open to the {user.role} role")
+            return method(self, *args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+class LoginPage(PageHandler):
+    def get(self) -> None:
+        next_url = safe_next(self.get_query_argument("next", None))
+        if self.current_user is not None and self.current_user.role in PAGE_ROLES:
+            self.redirect(next_url)
+            return
+        self.render("login.html", error=None, email="", next_url=next_url)
+
+    async def post(self) -> None:
+        email = self.get_body_argument("email", "")[:300]
+        password = self.get_body_argument("password", "")
+        next_url = safe_next(self.get_body_argument("next", None))
+        try:  # argon2 takes tens of milliseconds of CPU: off the IOLoop
+            token = await IOLoop.current().run_in_executor(
+                None, self._sign_in, email, password, self.request.remote_ip,
+                self.request.headers.get("User-Agent"), self.session_token())
+        except SignInError as exc:
+            self.set_status(429 if exc.reason == "throttled" else 401)
+            if exc.retry_after:
+                self.set_header("Retry-After", str(int(exc.retry_after) + 1))
+            self.render("login.html", error=str(exc), email=email, next_url=next_url)
+            return
+        self.set_signed_cookie(SESSION_COOKIE, token, expires_days=None, httponly=True, samesite="Lax",
+                               secure=self.is_https())
+        self.redirect(next_url, status=303)
+
+    def _sign_in(self, email: str, password: str, ip: str | None, user_agent: str | None,
+                 previous: str | None) -> str:
+        with self.db.connect() as conn:
+            user = authenticate(conn, email, password, ip=ip)
+            sessions.end(conn, previous)  # a new session at each sign-in, never one chosen beforehand
+            token = sessions.start(conn, user, ip=ip, user_agent=user_agent)
+            conn.commit()
+        return token
+
+
+class LogoutHandler(PageHandler):
+    def post(self) -> None:
+        token = self.session_token()
+        if token is not None:
+            with self.db.begin() as conn:
+                sessions.end(conn, token)
+        self.clear_cookie(SESSION_COOKIE)
+        self.redirect("/login", status=303)
+
+
+SESSION_ROUTES = [(r"/login", LoginPage), (r"/logout", LogoutHandler)]
