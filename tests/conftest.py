@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.smsc",
     "tests.fixtures.backends",
     "tests.fixtures.web",
+    "tests.fixtures.browser",
 ]
