@@ -23,6 +23,7 @@ class Settings:
     api_tokens: str = ""  # ENGAGE_API_TOKENS: "token[@branch],..." for /api/v1 clients (integrations)
     default_timezone: str = "Asia/Tashkent"  # schedules', and recipients' whose profile has none
     approval_above: int = 0  # reachable audience above which a second person must approve; 0: never
+    approval_roles: str = "marketer"  # comma-separated roles whose campaigns always need approval
     frequency_cap: str = ""  # "3/7": at most 3 marketing messages per subscriber per 7 days; "": none
     missed_run_grace: float = 900.0  # s a run may start late; missed by more, it is skipped and recorded
 
@@ -42,6 +43,7 @@ def load() -> Settings:
         api_tokens=os.environ.get("ENGAGE_API_TOKENS", ""),
         default_timezone=os.environ.get("ENGAGE_DEFAULT_TIMEZONE", "Asia/Tashkent"),
         approval_above=int(os.environ.get("ENGAGE_APPROVAL_ABOVE", "0")),
+        approval_roles=os.environ.get("ENGAGE_APPROVAL_ROLES", "marketer"),
         frequency_cap=os.environ.get("ENGAGE_FREQUENCY_CAP", ""),
         missed_run_grace=float(os.environ.get("ENGAGE_MISSED_RUN_GRACE", "900")),
     )

@@ -16,6 +16,7 @@ from engage.engine.store.schema import Campaign
 from engage.engine.users.roles import CAMPAIGN_READERS
 from engage.web.audience_api import AUDIENCE_ROUTES, ApiBase, api_tokens
 from engage.web.callbacks import callback_routes
+from engage.web.campaign_pages import CAMPAIGN_ACTION_ROUTES, actions_for
 from engage.web.sessions_web import SESSION_ROUTES, PageHandler, cookie_secret, requires
 
 TEMPLATES = __import__("pathlib").Path(__file__).with_name("templates")
@@ -50,7 +51,8 @@ class CampaignPage(PageHandler):
         summary = campaign_summary(self.db, int(campaign_id), self.current_user.branch)
         if summary is None:
             raise tornado.web.HTTPError(404)
-        self.render("campaign.html", c=summary)
+        self.render("campaign.html", c=summary, actions=actions_for(summary["status"], self.current_user.role),
+                    notice=self.get_query_argument("done", None), error=self.get_query_argument("error", None))
 
 
 class CampaignsApi(ApiBase):
@@ -82,6 +84,7 @@ def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None,
             *SESSION_ROUTES,
             (r"/campaigns", CampaignsPage),
             (r"/campaigns/(\d+)", CampaignPage),
+            *CAMPAIGN_ACTION_ROUTES,
             (r"/api/v1/campaigns", CampaignsApi),
             (r"/api/v1/campaigns/(\d+)", CampaignApi),
             *AUDIENCE_ROUTES,

@@ -7,7 +7,8 @@
     draft, awaiting_approval, scheduled, running, paused --cancel--> cancelled
 
 Maker-checker: a campaign whose reachable audience is above ENGAGE_APPROVAL_ABOVE, or made by a role
-that needs approval, waits for a second person; the maker cannot approve their own campaign.
+in ENGAGE_APPROVAL_ROLES (default: marketer), waits for a second person; the maker cannot approve
+their own campaign.
 Pausing takes back what no sender holds yet (queued -> pending), so nothing is sent twice on
 resume; what a sender already holds finishes within seconds."""
 
@@ -29,7 +30,6 @@ from engage.engine.segments.audience import Scope
 from engage.engine.store.schema import Campaign, CampaignRun, Message, Segment
 
 campaigns, messages, runs = Campaign.__table__, Message.__table__, CampaignRun.__table__
-APPROVAL_ROLES = frozenset({"marketer"})  # roles whose campaigns always need a second person
 
 
 def _now(now: datetime | None) -> datetime:
@@ -55,9 +55,10 @@ def _move(conn: Connection, c: Any, status: str, actor: str, action: str, **valu
 
 def approval_needed(conn: Connection, c: Any, role: str | None) -> str | None:
     """Why this campaign needs a second person's approval, or None."""
-    if role in APPROVAL_ROLES:
+    settings = config.load()
+    if role and role in {r.strip() for r in settings.approval_roles.split(",")}:
         return f"campaigns made by a {role} are approved by a second person"
-    above = config.load().approval_above
+    above = settings.approval_above
     if above:
         definition = conn.execute(select(Segment.definition).where(Segment.id == c.segment_id)).scalar_one()
         reachable = audience.count(conn, definition, scope=Scope(branch=c.branch))["reachable"]

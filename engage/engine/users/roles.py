@@ -30,3 +30,8 @@ def is_role(role: str) -> bool:
 
 def may_use_pages(role: str) -> bool:
     return role in PAGE_ROLES
+
+# who may move campaigns: make and submit them; approve or reject others'; pause, resume, cancel
+CAMPAIGN_MAKERS = frozenset({"admin", "marketer"})
+CAMPAIGN_APPROVERS = frozenset({"admin", "approver"})
+CAMPAIGN_OPERATORS = frozenset({"admin", "marketer", "approver"})

@@ -1,0 +1,93 @@
+"""Campaign actions from the browser (submit, approve, reject, pause, resume, cancel) and the
+approvals page. Each action is a POST with the XSRF token, checked against the user's role and
+branch here and against the campaign's state in engine.campaigns.lifecycle (which also refuses a
+maker approving their own campaign); the outcome or the reason it was refused is shown on the page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tornado.web
+from sqlalchemy import select
+
+from engage.engine import statuses as st
+from engage.engine.campaigns import CampaignError, lifecycle
+from engage.engine.segments import audience
+from engage.engine.segments.audience import Scope
+from engage.engine.store.schema import Campaign, Segment
+from engage.engine.users.roles import CAMPAIGN_APPROVERS, CAMPAIGN_MAKERS, CAMPAIGN_OPERATORS
+from engage.web.sessions_web import PageHandler, requires
+
+ACTION_ROLES = {"submit": CAMPAIGN_MAKERS, "approve": CAMPAIGN_APPROVERS, "reject": CAMPAIGN_APPROVERS,
+                "pause": CAMPAIGN_OPERATORS, "resume": CAMPAIGN_OPERATORS, "cancel": CAMPAIGN_OPERATORS}
+DONE = {"submit": "submitted", "approve": "approved", "reject": "sent back to draft", "pause": "paused",
+        "resume": "resumed", "cancel": "cancelled"}
+
+
+def actions_for(status: str, role: str) -> list[str]:
+    """The buttons a user of this role sees on a campaign in this state."""
+    by_state = {st.CAMPAIGN_DRAFT: ["submit", "cancel"], st.CAMPAIGN_AWAITING_APPROVAL: ["approve", "reject", "cancel"],
+                st.CAMPAIGN_SCHEDULED: ["cancel"], st.CAMPAIGN_RUNNING: ["pause", "cancel"],
+                st.CAMPAIGN_PAUSED: ["resume", "cancel"]}
+    return [a for a in by_state.get(status, []) if role in ACTION_ROLES[a]]
+
+
+class CampaignAction(PageHandler):
+    @requires()
+    def post(self, campaign_id: str, action: str) -> None:
+        user, cid = self.current_user, int(campaign_id)
+        if user.role not in ACTION_ROLES[action]:
+            raise tornado.web.HTTPError(403, reason=f"the {user.role} role may not {action} campaigns")
+        with self.db.connect() as conn:
+            branch = conn.execute(select(Campaign.branch).where(Campaign.id == cid)).first()
+        if branch is None or (user.branch is not None and branch[0] != user.branch):
+            raise tornado.web.HTTPError(404)
+        try:
+            message = self._apply(action, cid, user)
+        except CampaignError as exc:
+            self.redirect(f"/campaigns/{cid}?" + tornado.httputil.urlencode({"error": str(exc)}))
+            return
+        self.redirect(f"/campaigns/{cid}?" + tornado.httputil.urlencode({"done": message}))
+
+    def _apply(self, action: str, cid: int, user: Any) -> str:
+        actor = user.email
+        if action in ("pause", "cancel"):
+            getattr(lifecycle, action)(self.db, cid, actor=actor)
+            return DONE[action]
+        with self.db.begin() as conn:
+            if action == "submit":
+                state = lifecycle.submit(conn, cid, actor=actor, role=user.role)
+                return "submitted: waiting for approval" if state == st.CAMPAIGN_AWAITING_APPROVAL else "scheduled"
+            if action == "reject":
+                reason = self.get_body_argument("reason", "").strip()
+                lifecycle.reject(conn, cid, actor=actor, reason=reason)
+            else:
+                getattr(lifecycle, action)(conn, cid, actor=actor)
+        return DONE[action]
+
+
+class ApprovalsPage(PageHandler):
+    """What waits for a second person, with the audience it would reach now."""
+
+    @requires(*CAMPAIGN_APPROVERS, *CAMPAIGN_MAKERS)
+    def get(self) -> None:
+        user = self.current_user
+        query = select(Campaign.id, Campaign.name, Campaign.branch, Campaign.submitted_by, Campaign.submitted_at,
+                       Segment.definition).join(Segment, Segment.id == Campaign.segment_id).where(
+            Campaign.status == st.CAMPAIGN_AWAITING_APPROVAL).order_by(Campaign.submitted_at)
+        if user.branch is not None:
+            query = query.where(Campaign.branch == user.branch)
+        waiting = []
+        with self.db.connect() as conn:
+            for row in conn.execute(query).all():
+                reach = audience.count(conn, row.definition, scope=Scope(branch=row.branch))["reachable"]
+                waiting.append({"id": row.id, "name": row.name, "submitted_by": row.submitted_by,
+                                "submitted_at": row.submitted_at, "reachable": reach,
+                                "can_decide": user.role in CAMPAIGN_APPROVERS and row.submitted_by != user.email})
+        self.render("approvals.html", waiting=waiting)
+
+
+CAMPAIGN_ACTION_ROUTES = [
+    (r"/campaigns/(\d+)/(submit|approve|reject|pause|resume|cancel)", CampaignAction),
+    (r"/approvals", ApprovalsPage),
+]

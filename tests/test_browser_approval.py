@@ -1,0 +1,79 @@
+"""Maker-checker in the browser: a marketer submits a campaign, which waits for approval; the
+marketer cannot approve it; an approver sees it on the approvals page with its reach and approves
+it; an analyst gets no campaign buttons and is refused if they post anyway."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from engage.engine import statuses as st
+from engage.engine.store.schema import Campaign
+from tests.campaign_setup import add_subscribers, make_campaign
+from tests.fixtures.browser import screenshot
+from tests.fixtures.web import PASSWORD, add_user
+
+
+@pytest.fixture
+def ui(site, quick_hashes):
+    engine, base = site
+    add_subscribers(engine, 12)
+    for email, role in (("mara@example.com", "marketer"), ("abe@example.com", "approver"),
+                        ("ana@example.com", "analyst")):
+        add_user(engine, email, role)
+    return engine, base, make_campaign(engine, actor="mara@example.com")
+
+
+def sign_in(page, base, email, path="/campaigns"):
+    page.goto(f"{base}/login?next={path}")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form.login button[type=submit]")
+    page.wait_for_url(f"{base}{path}")
+
+
+def status(engine, campaign_id):
+    with engine.connect() as conn:
+        return conn.execute(select(Campaign.status).where(Campaign.id == campaign_id)).scalar_one()
+
+
+def test_a_marketers_campaign_is_approved_by_an_approver(page, ui):
+    engine, base, campaign_id = ui
+    sign_in(page, base, "mara@example.com", f"/campaigns/{campaign_id}")
+    page.click("button[value=submit]")
+    assert page.locator("#done").inner_text() == "Campaign submitted: waiting for approval."
+    assert page.locator("#status").inner_text() == st.CAMPAIGN_AWAITING_APPROVAL
+    assert page.locator("button[value=approve]").count() == 0  # a marketer gets no approve button
+    page.click("text=Sign out")
+    sign_in(page, base, "abe@example.com", "/approvals")
+    row = page.locator(f"tr[data-campaign='{campaign_id}']")
+    assert row.locator("td.num").inner_text() == "12"
+    screenshot(page, "approvals")
+    row.locator("text=Approve").click()
+    assert page.locator("#done").inner_text() == "Campaign approved."
+    assert status(engine, campaign_id) == st.CAMPAIGN_SCHEDULED
+
+
+def test_a_marketer_cannot_approve_their_own_campaign_even_by_posting(page, ui):
+    engine, base, campaign_id = ui
+    sign_in(page, base, "mara@example.com", f"/campaigns/{campaign_id}")
+    page.click("button[value=submit]")
+    answer = page.evaluate(f"""async () => {{
+        const xsrf = document.querySelector('input[name=_xsrf]').value;
+        const r = await fetch('/campaigns/{campaign_id}/approve', {{method: 'POST',
+            body: new URLSearchParams({{_xsrf: xsrf}})}});
+        return r.status;
+    }}""")
+    assert answer == 403 and status(engine, campaign_id) == st.CAMPAIGN_AWAITING_APPROVAL
+
+
+def test_an_analyst_sees_no_buttons_and_cannot_submit(page, ui):
+    engine, base, campaign_id = ui
+    sign_in(page, base, "ana@example.com", f"/campaigns/{campaign_id}")
+    assert page.locator("#actions").count() == 0
+    answer = page.evaluate(f"""async () => {{
+        const xsrf = document.querySelector('input[name=_xsrf]').value;
+        return (await fetch('/campaigns/{campaign_id}/submit', {{method: 'POST',
+            body: new URLSearchParams({{_xsrf: xsrf}})}})).status;
+    }}""")
+    assert answer == 403 and status(engine, campaign_id) == st.CAMPAIGN_DRAFT
