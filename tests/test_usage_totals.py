@@ -6,7 +6,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from engage.engine.segments.criteria import CompileContext, compile_node
 from engage.engine.segments.kinds import usage as usage_kind
@@ -54,7 +54,7 @@ def base(engine):
 
 
 def test_a_refresh_stores_each_subscribers_sum_and_count_per_kind_and_window(base):
-    totals.refresh(base, AS_OF)
+    refreshed = totals.refresh(base, AS_OF)
     with base.connect() as conn:
         raw = conn.execute(select(UsageEvent.subscriber_id, UsageEvent.amount).where(
             UsageEvent.kind == "call_out", UsageEvent.at >= AS_OF - timedelta(days=30))).all()
@@ -67,6 +67,8 @@ def test_a_refresh_stores_each_subscribers_sum_and_count_per_kind_and_window(bas
         expected[sid][0] += amount
         expected[sid][1] += 1
     assert stored == {sid: (t, n) for sid, (t, n) in expected.items()}
+    with base.connect() as conn:
+        assert refreshed["rows"] == conn.execute(select(func.count()).select_from(UsageTotal)).scalar_one() > 0
 
 
 @pytest.mark.parametrize("later", [timedelta(0), timedelta(minutes=5), timedelta(hours=30), timedelta(days=6),

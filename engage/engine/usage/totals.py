@@ -73,7 +73,8 @@ def refresh(engine: Engine, now: datetime | None = None) -> dict[str, Any]:
             rows = _rebuild_postgres(conn, moment)
         else:
             conn.execute(delete(totals))
-            rows = conn.execute(insert(totals).from_select(COLUMNS, _windowed(moment))).rowcount
+            conn.execute(insert(totals).from_select(COLUMNS, _windowed(moment)))
+            rows = conn.execute(select(func.count()).select_from(totals)).scalar_one()
         conn.execute(delete(UsageTotalsState.__table__))
         conn.execute(insert(UsageTotalsState.__table__).values(
             id=STATE_ID, as_of=moment, windows=",".join(map(str, WINDOWS))))
@@ -92,7 +93,8 @@ def _rebuild_postgres(conn: Connection, moment: datetime) -> int:
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {NEXT}")
     conn.exec_driver_sql(f"CREATE TABLE {NEXT} (LIKE usage_totals INCLUDING DEFAULTS)")
     nxt = Table(NEXT, MetaData(), *(Column(c.name, c.type) for c in totals.columns))
-    rows = conn.execute(insert(nxt).from_select(COLUMNS, _windowed(moment))).rowcount
+    conn.execute(insert(nxt).from_select(COLUMNS, _windowed(moment)))
+    rows = conn.execute(select(func.count()).select_from(nxt)).scalar_one()  # rowcount is -1 for this INSERT
     conn.exec_driver_sql(f"ALTER TABLE {NEXT} ADD CONSTRAINT {NEXT}_pkey PRIMARY KEY (kind, days, subscriber_id)")
     conn.exec_driver_sql(f"CREATE INDEX ix_{NEXT}_total ON {NEXT} (kind, days, total) INCLUDE (subscriber_id, events)")
     conn.exec_driver_sql("DROP TABLE usage_totals")
