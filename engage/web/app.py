@@ -18,6 +18,7 @@ from engage.web.audience_api import AUDIENCE_ROUTES, ApiBase, api_tokens
 from engage.web.callbacks import callback_routes
 from engage.web.campaign_pages import CAMPAIGN_ACTION_ROUTES, actions_for
 from engage.web.sessions_web import SESSION_ROUTES, PageHandler, cookie_secret, requires
+from engage.web.template_pages import TEMPLATE_ROUTES
 
 TEMPLATES = __import__("pathlib").Path(__file__).with_name("templates")
 
@@ -85,6 +86,7 @@ def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None,
             (r"/campaigns", CampaignsPage),
             (r"/campaigns/(\d+)", CampaignPage),
             *CAMPAIGN_ACTION_ROUTES,
+            *TEMPLATE_ROUTES,
             (r"/api/v1/campaigns", CampaignsApi),
             (r"/api/v1/campaigns/(\d+)", CampaignApi),
             *AUDIENCE_ROUTES,
