@@ -17,6 +17,7 @@ from engage.engine.users.roles import CAMPAIGN_READERS
 from engage.web.audience_api import AUDIENCE_ROUTES, ApiBase, api_tokens
 from engage.web.callbacks import callback_routes
 from engage.web.campaign_pages import CAMPAIGN_ACTION_ROUTES, actions_for
+from engage.web.segment_pages import SEGMENT_ROUTES
 from engage.web.sessions_web import SESSION_ROUTES, PageHandler, cookie_secret, requires
 from engage.web.template_pages import TEMPLATE_ROUTES
 
@@ -87,6 +88,7 @@ def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None,
             (r"/campaigns/(\d+)", CampaignPage),
             *CAMPAIGN_ACTION_ROUTES,
             *TEMPLATE_ROUTES,
+            *SEGMENT_ROUTES,
             (r"/api/v1/campaigns", CampaignsApi),
             (r"/api/v1/campaigns/(\d+)", CampaignApi),
             *AUDIENCE_ROUTES,
