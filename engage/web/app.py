@@ -13,10 +13,11 @@ from sqlalchemy import Engine, select
 from engage.engine import campaigns
 from engage.engine.segments.audience import Scope
 from engage.engine.store.schema import Campaign
-from engage.engine.users.roles import CAMPAIGN_READERS
+from engage.engine.users.roles import CAMPAIGN_MAKERS, CAMPAIGN_READERS
 from engage.web.audience_api import AUDIENCE_ROUTES, ApiBase, api_tokens
 from engage.web.callbacks import callback_routes
 from engage.web.campaign_pages import CAMPAIGN_ACTION_ROUTES, actions_for
+from engage.web.campaign_wizard import WIZARD_ROUTES
 from engage.web.segment_pages import SEGMENT_ROUTES
 from engage.web.sessions_web import SESSION_ROUTES, PageHandler, cookie_secret, requires
 from engage.web.template_pages import TEMPLATE_ROUTES
@@ -54,6 +55,7 @@ class CampaignPage(PageHandler):
         if summary is None:
             raise tornado.web.HTTPError(404)
         self.render("campaign.html", c=summary, actions=actions_for(summary["status"], self.current_user.role),
+                    can_test=self.current_user.role in CAMPAIGN_MAKERS and summary["kind"] != "test",
                     notice=self.get_query_argument("done", None), error=self.get_query_argument("error", None))
 
 
@@ -85,6 +87,7 @@ def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None,
             (r"/", tornado.web.RedirectHandler, {"url": "/campaigns"}),
             *SESSION_ROUTES,
             (r"/campaigns", CampaignsPage),
+            *WIZARD_ROUTES,
             (r"/campaigns/(\d+)", CampaignPage),
             *CAMPAIGN_ACTION_ROUTES,
             *TEMPLATE_ROUTES,

@@ -1,0 +1,91 @@
+"""The marketing journey in the browser, end to end through real workers and the SMPP simulator:
+a marketer builds a segment and sees the count change, writes a template and sees the parts counter
+react to a Cyrillic letter, creates the campaign in the wizard and submits it; an approver approves
+it; the scheduler launches it, it is sent, and its page shows the progress bar at 100 %."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+from playwright.sync_api import expect
+
+from engage.engine.providers_admin import add_smpp
+from engage.workers import runner
+from tests.audience_people import add_people
+from tests.fixtures.browser import screenshot
+from tests.fixtures.web import PASSWORD, add_user
+
+
+def sign_in(page, base, email, path):
+    page.goto(f"{base}/login?next={path}")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form.login button[type=submit]")
+    page.wait_for_url(f"{base}{path}")
+
+
+def test_a_marketer_and_an_approver_take_a_campaign_from_segment_to_delivered(site, quick_hashes, page,
+                                                                            smsc_factory):
+    engine, base = site
+    sim = smsc_factory(receipt_delay=0.01)
+    add_people(engine)
+    add_user(engine, "mara@example.com", "marketer")
+    add_user(engine, "abe@example.com", "approver")
+    with engine.begin() as conn:
+        add_smpp(conn, name="sim", host="127.0.0.1", port=sim.port, system_id="engage", password="secret",
+                 actor="test")
+    stop = threading.Event()
+    workers = runner.start(["receipts", "send", "dispatch", "scheduler"], engine,
+                           f"memory://journey-{uuid.uuid4().hex[:8]}", stop)
+    try:
+        sign_in(page, base, "mara@example.com", "/segments/new")
+        count = page.locator("#count")
+        expect(count).to_have_attribute("data-reachable", "5")
+        row = page.locator(".criterion").first
+        row.locator("[data-param=field]").select_option("city")
+        row.locator("[data-param=value]").fill("Tashkent")
+        expect(count).to_have_attribute("data-reachable", "4")
+        page.fill("#segment-name", "Tashkent")
+        page.click("#save")
+        page.locator("#saved").filter(has_text="4 reachable").wait_for()
+
+        page.goto(f"{base}/templates/new")
+        page.fill("input[name=name]", "Hello")
+        box = page.locator("fieldset.variant textarea").first
+        box.fill("Hi {{ first_name }}!")
+        meter = page.locator("fieldset.variant .meter").first
+        expect(meter).to_contain_text("GSM-7")
+        box.type(" Й")
+        expect(meter).to_contain_text("UCS-2")
+        box.fill("Hi {{ first_name }}!")
+        expect(meter).to_contain_text("GSM-7")
+        page.click("#save")
+        page.locator("#done").wait_for()
+
+        page.goto(f"{base}/campaigns/new")
+        page.fill("input[name=name]", "Tashkent hello")
+        page.locator("select[name=segment]").select_option(label="Tashkent")
+        page.locator("select[name=template]").select_option(label="Hello (en; arms A)")
+        page.fill("input[name=sender]", "Shop")
+        page.fill("input[name=quiet_hours]", "")
+        page.click("#create")
+        expect(page.locator("#status")).to_have_text("draft")
+        campaign_path = page.url.split("?")[0].removeprefix(base)
+        page.click("button[value=submit]")
+        expect(page.locator("#status")).to_have_text("awaiting_approval")
+        page.click("text=Sign out")
+
+        sign_in(page, base, "abe@example.com", "/approvals")
+        page.locator("#approvals").locator("text=Approve").click()
+        expect(page.locator("#done")).to_have_text("Campaign approved.")
+        page.goto(f"{base}{campaign_path}")
+        expect(page.locator("#status")).to_have_text("completed", timeout=60_000)
+        expect(page.locator(".bar span")).to_have_attribute("style", "width:100%")
+        screenshot(page, "campaign-completed")
+    finally:
+        stop.set()
+        for thread in workers:
+            thread.join(timeout=30)
+    assert sorted(r.destination for r in sim.received) == ["998901000001", "998901000002", "998901000004",
+                                                           "998901000005"]
