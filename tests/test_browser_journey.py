@@ -1,10 +1,12 @@
 """The marketing journey in the browser, end to end through real workers and the SMPP simulator:
 a marketer builds a segment and sees the count change, writes a template and sees the parts counter
 react to a Cyrillic letter, creates the campaign in the wizard and submits it; an approver approves
-it; the scheduler launches it, it is sent, and its page shows the progress bar at 100 %."""
+it; the scheduler launches it, it is sent, and its page, live over a websocket, shows the progress bar
+at 100 % and the charts filled."""
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 
@@ -80,8 +82,12 @@ def test_a_marketer_and_an_approver_take_a_campaign_from_segment_to_delivered(si
         page.locator("#approvals").locator("text=Approve").click()
         expect(page.locator("#done")).to_have_text("Campaign approved.")
         page.goto(f"{base}{campaign_path}")
-        expect(page.locator("#status")).to_have_text("completed", timeout=60_000)
-        expect(page.locator(".bar span")).to_have_attribute("style", "width:100%")
+        expect(page.locator("#status")).to_have_text("completed", timeout=60_000)  # pushed by the websocket
+        expect(page.locator(".bar span")).to_have_attribute("style", re.compile(r"width: ?100%"))
+        expect(page.locator("#timeline polyline[data-kind=delivered]")).to_have_count(1)
+        expect(page.locator("#providers tbody tr")).to_contain_text(["sim"])
+        expect(page.locator("#counts td[data-status=delivered]")).to_have_text("4")
+        expect(page.locator("button[value=pause]")).to_have_count(0)  # a completed campaign has no actions
         screenshot(page, "campaign-completed")
     finally:
         stop.set()

@@ -16,6 +16,7 @@ from engage.engine.store.schema import Campaign
 from engage.engine.users.roles import CAMPAIGN_MAKERS, CAMPAIGN_READERS
 from engage.web.audience_api import AUDIENCE_ROUTES, ApiBase, api_tokens
 from engage.web.callbacks import callback_routes
+from engage.web.campaign_live import LIVE_ROUTES
 from engage.web.campaign_pages import CAMPAIGN_ACTION_ROUTES, actions_for
 from engage.web.campaign_wizard import WIZARD_ROUTES
 from engage.web.segment_pages import SEGMENT_ROUTES
@@ -88,6 +89,7 @@ def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None,
             *SESSION_ROUTES,
             (r"/campaigns", CampaignsPage),
             *WIZARD_ROUTES,
+            *LIVE_ROUTES,
             (r"/campaigns/(\d+)", CampaignPage),
             *CAMPAIGN_ACTION_ROUTES,
             *TEMPLATE_ROUTES,

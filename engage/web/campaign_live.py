@@ -1,0 +1,76 @@
+"""A campaign's page, live: a websocket that pushes the campaign's figures every second (status,
+counts, progress, cost, messages over time, by provider and by network) while it runs, and once more
+when it ends. Signed-in users of the campaign's branch only; the figures are the engine's
+(campaigns.records, campaigns.progress), computed in the database, a few rows per push."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import tornado.escape
+import tornado.httputil
+import tornado.websocket
+from sqlalchemy import select
+
+from engage.engine import statuses as st
+from engage.engine.campaigns import progress, summary
+from engage.engine.store.schema import Campaign
+from engage.engine.users.roles import CAMPAIGN_READERS
+from engage.web.sessions_web import SignedInHandler
+
+PUSH_EVERY = 1.0  # s
+FINAL_STATES = (*st.FINAL, st.CONTROL)
+
+
+def figures(db: Any, campaign_id: int) -> dict[str, Any] | None:
+    with db.connect() as conn:
+        out = summary(conn, campaign_id)
+        if out is None:
+            return None
+        total = out["audience_size"] or 0
+        done = sum(out["counts"].get(s, 0) for s in FINAL_STATES if s != st.CONTROL)
+        out.update(done=done, total=total, timeline=progress.timeline(conn, campaign_id),
+                   providers=progress.by_provider(conn, campaign_id), networks=progress.by_network(conn, campaign_id))
+    return out
+
+
+class CampaignLive(SignedInHandler, tornado.websocket.WebSocketHandler):
+    async def open(self, campaign_id: str) -> None:  # type: ignore[override]
+        user = self.current_user
+        cid = int(campaign_id)
+        with self.db.connect() as conn:
+            branch = conn.execute(select(Campaign.branch).where(Campaign.id == cid)).first()
+        if user is None or user.role not in CAMPAIGN_READERS or branch is None or (
+                user.branch is not None and branch[0] != user.branch):
+            self.close(4403, "not yours to watch")
+            return
+        self._task = asyncio.ensure_future(self._push(cid))
+
+    async def _push(self, campaign_id: int) -> None:
+        while self.ws_connection is not None:
+            data = await asyncio.get_running_loop().run_in_executor(None, figures, self.db, campaign_id)
+            if data is None or self.ws_connection is None:
+                return
+            try:
+                await self.write_message(tornado.escape.json_encode(data))
+            except tornado.websocket.WebSocketClosedError:
+                return
+            if data["status"] in st.CAMPAIGN_ENDED:
+                return
+            await asyncio.sleep(PUSH_EVERY)
+
+    def on_message(self, message: str | bytes) -> None:
+        """The page only listens."""
+
+    def on_close(self) -> None:
+        task = getattr(self, "_task", None)
+        if task is not None:
+            task.cancel()
+
+    def check_origin(self, origin: str) -> bool:
+        """Same origin only: a signed-in user's cookie must not let another site watch."""
+        return tornado.httputil.urlparse(origin).netloc == self.request.host
+
+
+LIVE_ROUTES = [(r"/campaigns/(\d+)/live", CampaignLive)]
