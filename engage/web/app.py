@@ -5,20 +5,20 @@ A user or token bound to a branch sees only that branch's campaigns."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import tornado.web
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from engage.engine import campaigns
-from engage.engine.segments.audience import Scope
-from engage.engine.store.schema import Campaign
-from engage.engine.users.roles import CAMPAIGN_MAKERS, CAMPAIGN_READERS
-from engage.web.audience_api import AUDIENCE_ROUTES, ApiBase, api_tokens
+from engage.engine.users.roles import CAMPAIGN_MAKERS
+from engage.web.audience_api import AUDIENCE_ROUTES, api_tokens
 from engage.web.callbacks import callback_routes
 from engage.web.campaign_live import LIVE_ROUTES
 from engage.web.campaign_pages import CAMPAIGN_ACTION_ROUTES, actions_for
 from engage.web.campaign_wizard import WIZARD_ROUTES
+from engage.web.campaigns_api import CAMPAIGN_API_ROUTES, campaign_list, visible
+from engage.web.openapi import OPENAPI_ROUTES
 from engage.web.segment_pages import SEGMENT_ROUTES
 from engage.web.sessions_web import SESSION_ROUTES, PageHandler, cookie_secret, requires
 from engage.web.template_pages import TEMPLATE_ROUTES
@@ -26,20 +26,11 @@ from engage.web.template_pages import TEMPLATE_ROUTES
 TEMPLATES = __import__("pathlib").Path(__file__).with_name("templates")
 
 
-def campaign_list(db: Engine, branch: str | None) -> list[dict[str, Any]]:
-    query = select(Campaign.id).order_by(Campaign.id.desc()).limit(100)
-    if branch is not None:
-        query = query.where(Campaign.branch == branch)
-    with db.connect() as conn:
-        return [campaigns.summary(conn, i) for i in conn.execute(query).scalars().all()]
-
-
 def campaign_summary(db: Engine, campaign_id: int, branch: str | None) -> dict[str, Any] | None:
     """The campaign's summary; None also when it belongs to another branch than the one asking."""
+    if not visible(db, campaign_id, branch):
+        return None
     with db.connect() as conn:
-        if branch is not None and conn.execute(select(Campaign.branch).where(Campaign.id == campaign_id)
-                                               ).scalar() != branch:
-            return None
         return campaigns.summary(conn, campaign_id)
 
 
@@ -60,25 +51,6 @@ class CampaignPage(PageHandler):
                     notice=self.get_query_argument("done", None), error=self.get_query_argument("error", None))
 
 
-class CampaignsApi(ApiBase):
-    session_roles: ClassVar[dict[str, frozenset[str]]] = {"GET": CAMPAIGN_READERS}
-    scope: Scope
-
-    def get(self) -> None:
-        self.write({"campaigns": campaign_list(self.db, self.scope.branch)})
-
-
-class CampaignApi(ApiBase):
-    session_roles: ClassVar[dict[str, frozenset[str]]] = {"GET": CAMPAIGN_READERS}
-
-    def get(self, campaign_id: str) -> None:
-        summary = campaign_summary(self.db, int(campaign_id), self.scope.branch)
-        if summary is None:
-            self.fail(404, f"campaign {campaign_id} does not exist")
-            return
-        self.write(summary)
-
-
 def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None,
              secret: str | None = None) -> tornado.web.Application:
     """``tokens``: the API tokens spec ("token[@branch],..."); ENGAGE_API_TOKENS when None.
@@ -94,8 +66,8 @@ def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None,
             *CAMPAIGN_ACTION_ROUTES,
             *TEMPLATE_ROUTES,
             *SEGMENT_ROUTES,
-            (r"/api/v1/campaigns", CampaignsApi),
-            (r"/api/v1/campaigns/(\d+)", CampaignApi),
+            *CAMPAIGN_API_ROUTES,
+            *OPENAPI_ROUTES,
             *AUDIENCE_ROUTES,
             (r"/metrics", "engage.web.metrics_handler.MetricsHandler"),
             *callback_routes(engine),

@@ -1,0 +1,173 @@
+"""/api/v1 for campaigns and templates, mirroring the pages: create, read, move through their states
+(submit, approve, reject, launch, pause, resume, cancel), live figures; templates listed, read,
+created and changed. Bearer tokens act as "api" within their branch; signed-in sessions by role."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from sqlalchemy import select
+
+from engage.engine import campaigns
+from engage.engine.campaigns import CampaignError, lifecycle
+from engage.engine.store.schema import Campaign, Template
+from engage.engine.templates import store as templates
+from engage.engine.users.roles import CAMPAIGN_APPROVERS, CAMPAIGN_MAKERS, CAMPAIGN_OPERATORS, CAMPAIGN_READERS
+from engage.web.audience_api import ApiBase, ApiError
+from engage.web.campaign_live import figures
+
+ACTION_ROLES = {"submit": CAMPAIGN_MAKERS, "launch": CAMPAIGN_MAKERS, "approve": CAMPAIGN_APPROVERS,
+                "reject": CAMPAIGN_APPROVERS, "pause": CAMPAIGN_OPERATORS, "resume": CAMPAIGN_OPERATORS,
+                "cancel": CAMPAIGN_OPERATORS}
+CREATE_KEYS = ("name", "segment_id", "template_id", "sender_id")
+
+
+def campaign_list(db: Any, branch: str | None) -> list[dict[str, Any]]:
+    query = select(Campaign.id).order_by(Campaign.id.desc()).limit(100)
+    if branch is not None:
+        query = query.where(Campaign.branch == branch)
+    with db.connect() as conn:
+        return [campaigns.summary(conn, i) for i in conn.execute(query).scalars().all()]
+
+
+def visible(db: Any, campaign_id: int, branch: str | None) -> bool:
+    """Whether the campaign exists for someone of this branch (None: every branch)."""
+    with db.connect() as conn:
+        row = conn.execute(select(Campaign.branch).where(Campaign.id == campaign_id)).first()
+    return row is not None and (branch is None or row[0] == branch)
+
+
+class CampaignsApi(ApiBase):
+    session_roles: ClassVar[dict[str, frozenset[str]]] = {"GET": CAMPAIGN_READERS, "POST": CAMPAIGN_MAKERS}
+
+    def get(self) -> None:
+        self.write({"campaigns": campaign_list(self.db, self.scope.branch)})
+
+    def post(self) -> None:
+        data = self.body()
+        missing = [k for k in CREATE_KEYS if k not in data]
+        if missing:
+            raise ApiError(400, f"{missing[0]}: missing (needs {', '.join(CREATE_KEYS)})")
+        options = {k: v for k, v in data.items() if k not in CREATE_KEYS}
+        try:
+            with self.db.begin() as conn:
+                campaign_id = campaigns.create(conn, name=data["name"], segment_id=data["segment_id"],
+                                               template_id=data["template_id"], sender_id=data["sender_id"],
+                                               actor=self.actor(), branch=self.scope.branch, **options)
+        except (CampaignError, TypeError) as exc:
+            raise ApiError(400, str(exc)) from None
+        self.set_status(201)
+        self.write({"campaign_id": campaign_id})
+
+
+class CampaignApi(ApiBase):
+    session_roles: ClassVar[dict[str, frozenset[str]]] = {"GET": CAMPAIGN_READERS}
+
+    def get(self, campaign_id: str) -> None:
+        if not visible(self.db, int(campaign_id), self.scope.branch):
+            raise ApiError(404, f"campaign {campaign_id} does not exist")
+        with self.db.connect() as conn:
+            self.write(campaigns.summary(conn, int(campaign_id)))
+
+
+class CampaignStatsApi(ApiBase):
+    session_roles: ClassVar[dict[str, frozenset[str]]] = {"GET": CAMPAIGN_READERS}
+
+    def get(self, campaign_id: str) -> None:
+        if not visible(self.db, int(campaign_id), self.scope.branch):
+            raise ApiError(404, f"campaign {campaign_id} does not exist")
+        self.write(figures(self.db, int(campaign_id)))
+
+
+class CampaignActionApi(ApiBase):
+    """POST /api/v1/campaigns/N/<action>; reject takes {"reason": ...}."""
+
+    session_roles: ClassVar[dict[str, frozenset[str]]] = {"POST": frozenset().union(*ACTION_ROLES.values())}
+
+    def post(self, campaign_id: str, action: str) -> None:
+        user = None if "Authorization" in self.request.headers else self.current_user
+        if user is not None and user.role not in ACTION_ROLES[action]:
+            raise ApiError(403, f"the {user.role} role may not {action} campaigns")
+        cid = int(campaign_id)
+        if not visible(self.db, cid, self.scope.branch):
+            raise ApiError(404, f"campaign {campaign_id} does not exist")
+        try:
+            self.write({"campaign_id": cid, "action": action, **self._apply(action, cid, user)})
+        except CampaignError as exc:
+            raise ApiError(409, str(exc)) from None
+
+    def _apply(self, action: str, cid: int, user: Any) -> dict[str, Any]:
+        actor = self.actor()
+        if action == "launch":
+            return lifecycle.send_now(self.db, cid, actor=actor, role=user.role if user else None)
+        if action in ("pause", "cancel"):
+            return {"messages": getattr(lifecycle, action)(self.db, cid, actor=actor)}
+        with self.db.begin() as conn:
+            if action == "submit":
+                return {"status": lifecycle.submit(conn, cid, actor=actor, role=user.role if user else None)}
+            if action == "reject":
+                lifecycle.reject(conn, cid, actor=actor, reason=str(self.body().get("reason", "")))
+            else:
+                getattr(lifecycle, action)(conn, cid, actor=actor)
+        return {}
+
+
+class TemplatesApi(ApiBase):
+    session_roles: ClassVar[dict[str, frozenset[str]]] = {"GET": CAMPAIGN_READERS, "POST": CAMPAIGN_MAKERS}
+
+    def get(self) -> None:
+        with self.db.connect() as conn:
+            self.write({"templates": store_list(conn)})
+
+    def post(self) -> None:
+        data = self.body()
+        try:
+            with self.db.begin() as conn:
+                template_id = templates.create(conn, data.get("name", ""), data.get("variants") or {},
+                                               default_language=data.get("default_language", "en"),
+                                               actor=self.actor(), arms=data.get("arms"))
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise ApiError(400, str(exc)) from None
+        self.set_status(201)
+        self.write({"template_id": template_id})
+
+
+class TemplateApi(ApiBase):
+    session_roles: ClassVar[dict[str, frozenset[str]]] = {"GET": CAMPAIGN_READERS, "PUT": CAMPAIGN_MAKERS}
+
+    def get(self, template_id: str) -> None:
+        with self.db.connect() as conn:
+            if not conn.execute(select(Template.id).where(Template.id == int(template_id))).first():
+                raise ApiError(404, f"template {template_id} does not exist")
+            self.write(_jsonable(templates.get(conn, int(template_id))))
+
+    def put(self, template_id: str) -> None:
+        data = self.body()
+        try:
+            with self.db.begin() as conn:
+                templates.update(conn, int(template_id), data.get("variants") or {}, actor=self.actor(),
+                                 default_language=data.get("default_language"), arms=data.get("arms"),
+                                 name=data.get("name"))
+        except LookupError as exc:
+            raise ApiError(404, str(exc.args[0] if exc.args else exc)) from None
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise ApiError(400, str(exc)) from None
+        self.write({"template_id": int(template_id)})
+
+
+def store_list(conn: Any) -> list[dict[str, Any]]:
+    return [_jsonable(t) for t in templates.list_all(conn)]
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in row.items()}
+
+
+CAMPAIGN_API_ROUTES = [
+    (r"/api/v1/campaigns", CampaignsApi),
+    (r"/api/v1/campaigns/(\d+)", CampaignApi),
+    (r"/api/v1/campaigns/(\d+)/stats", CampaignStatsApi),
+    (r"/api/v1/campaigns/(\d+)/(submit|approve|reject|launch|pause|resume|cancel)", CampaignActionApi),
+    (r"/api/v1/templates", TemplatesApi),
+    (r"/api/v1/templates/(\d+)", TemplateApi),
+]
