@@ -24,12 +24,12 @@ def _error_of(reply) -> str:
     return reply.body.split('id="error" role="alert">', 1)[1].split("<", 1)[0]
 
 
-def test_signing_in_sets_a_session_cookie_and_reaches_the_campaigns(site):
+def test_signing_in_sets_a_session_cookie_and_reaches_the_dashboard(site):
     engine, base = site
     add_user(engine, "ann@example.com", "marketer")
     browser = Browser(base)
     reply = browser.sign_in("Ann@Example.com")
-    assert (reply.status, reply.headers["Location"]) == (303, "/campaigns")
+    assert (reply.status, reply.headers["Location"]) == (303, "/dashboard")
     cookie = next(h for h in reply.headers.get_all("Set-Cookie") if h.startswith(f"{SESSION_COOKIE}="))
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "expires" not in cookie.lower()
     page = browser.get("/campaigns")
@@ -40,13 +40,13 @@ def test_signing_in_returns_to_the_page_asked_for_but_never_to_another_site(site
     engine, base = site
     add_user(engine, "ann@example.com")
     assert Browser(base).sign_in("ann@example.com", next_path="/campaigns/7").headers["Location"] == "/campaigns/7"
-    assert Browser(base).sign_in("ann@example.com", next_path="//evil.example/x").headers["Location"] == "/campaigns"
+    assert Browser(base).sign_in("ann@example.com", next_path="//evil.example/x").headers["Location"] == "/dashboard"
 
 
 @pytest.mark.parametrize(("asked", "given"), [
-    ("/campaigns/3?tab=counts", "/campaigns/3?tab=counts"), (None, "/campaigns"), ("", "/campaigns"),
-    ("https://evil.example/", "/campaigns"), ("//evil.example", "/campaigns"), ("/\\evil.example", "/campaigns"),
-    ("campaigns", "/campaigns"), ("/x\r\nSet-Cookie: a=b", "/campaigns"), ("/logout", "/campaigns"),
+    ("/campaigns/3?tab=counts", "/campaigns/3?tab=counts"), (None, "/dashboard"), ("", "/dashboard"),
+    ("https://evil.example/", "/dashboard"), ("//evil.example", "/dashboard"), ("/\\evil.example", "/dashboard"),
+    ("campaigns", "/dashboard"), ("/x\r\nSet-Cookie: a=b", "/dashboard"), ("/logout", "/dashboard"),
 ])
 def test_the_page_to_return_to_must_be_a_path_of_this_site(asked, given):
     assert safe_next(asked) == given

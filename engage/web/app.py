@@ -18,6 +18,7 @@ from engage.web.campaign_live import LIVE_ROUTES
 from engage.web.campaign_pages import CAMPAIGN_ACTION_ROUTES, actions_for
 from engage.web.campaign_wizard import WIZARD_ROUTES
 from engage.web.campaigns_api import CAMPAIGN_API_ROUTES, campaign_list, visible
+from engage.web.dashboard_page import DASHBOARD_ROUTES
 from engage.web.openapi import OPENAPI_ROUTES
 from engage.web.segment_pages import SEGMENT_ROUTES
 from engage.web.sessions_web import SESSION_ROUTES, PageHandler, cookie_secret, requires
@@ -57,7 +58,8 @@ def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None,
     ``secret``: the cookie secret; sessions_web.cookie_secret() (ENGAGE_COOKIE_SECRET) when None."""
     return tornado.web.Application(
         [
-            (r"/", tornado.web.RedirectHandler, {"url": "/campaigns"}),
+            (r"/", tornado.web.RedirectHandler, {"url": "/dashboard"}),
+            *DASHBOARD_ROUTES,
             *SESSION_ROUTES,
             (r"/campaigns", CampaignsPage),
             *WIZARD_ROUTES,

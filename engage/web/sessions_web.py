@@ -31,7 +31,7 @@ from engage.engine.users import SignInError, User, authenticate, sessions
 from engage.engine.users.roles import PAGE_ROLES
 
 SESSION_COOKIE = "engage_session"
-DEFAULT_NEXT = "/campaigns"
+DEFAULT_NEXT = "/dashboard"
 F = TypeVar("F", bound=Callable[..., Any])
 
 

@@ -1,0 +1,38 @@
+"""The figures on the staff dashboard: today's messages and delivery rate, campaigns running and
+scheduled, and provider health, all within the viewer's branch. A few aggregate queries over
+indexed columns, cheap enough to load with the page."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from engage.engine import statuses as st
+from engage.engine.provider_status import read_status
+from engage.engine.store.schema import Campaign, Message
+
+
+def figures(conn: Connection, *, branch: str | None, now: datetime | None = None) -> dict[str, Any]:
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    midnight = datetime.combine(now.date(), time(0), tzinfo=UTC)
+    today = select(Message.status, func.count()).where(Message.queued_at >= midnight)
+    campaigns_query = select(Campaign.id, Campaign.name, Campaign.status, Campaign.next_run_at,
+                             Campaign.audience_size).where(Campaign.status.in_(
+                                 (st.CAMPAIGN_RUNNING, st.CAMPAIGN_SCHEDULED, st.CAMPAIGN_PAUSED,
+                                  st.CAMPAIGN_AWAITING_APPROVAL))).order_by(Campaign.next_run_at, Campaign.id)
+    if branch is not None:
+        today = today.join(Campaign, Campaign.id == Message.campaign_id).where(Campaign.branch == branch)
+        campaigns_query = campaigns_query.where(Campaign.branch == branch)
+    counts = dict(conn.execute(today.group_by(Message.status)).all())
+    settled = sum(counts.get(s, 0) for s in (st.DELIVERED, st.UNDELIVERED, st.EXPIRED, st.REJECTED, st.FAILED))
+    active = [dict(r._mapping) for r in conn.execute(campaigns_query).all()]
+    return {
+        "messages_today": sum(counts.values()), "delivered_today": counts.get(st.DELIVERED, 0),
+        "delivery_rate": round(counts.get(st.DELIVERED, 0) / settled, 4) if settled else None,
+        "running": [c for c in active if c["status"] in (st.CAMPAIGN_RUNNING, st.CAMPAIGN_PAUSED)],
+        "scheduled": [c for c in active if c["status"] == st.CAMPAIGN_SCHEDULED],
+        "awaiting_approval": [c for c in active if c["status"] == st.CAMPAIGN_AWAITING_APPROVAL],
+        "providers": read_status(conn),
+    }

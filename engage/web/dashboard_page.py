@@ -1,0 +1,16 @@
+"""The dashboard: the first page after signing in."""
+
+from __future__ import annotations
+
+from engage.engine import dashboard
+from engage.web.sessions_web import PageHandler, requires
+
+
+class DashboardPage(PageHandler):
+    @requires()
+    def get(self) -> None:
+        with self.db.connect() as conn:
+            self.render("dashboard.html", f=dashboard.figures(conn, branch=self.current_user.branch))
+
+
+DASHBOARD_ROUTES = [(r"/dashboard", DashboardPage)]
