@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from engage.engine import campaigns
 from engage.engine.users.roles import CAMPAIGN_MAKERS
+from engage.web.admin_pages import ADMIN_ROUTES
 from engage.web.audience_api import AUDIENCE_ROUTES, api_tokens
 from engage.web.callbacks import callback_routes
 from engage.web.campaign_live import LIVE_ROUTES
@@ -60,6 +61,7 @@ def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None,
         [
             (r"/", tornado.web.RedirectHandler, {"url": "/dashboard"}),
             *DASHBOARD_ROUTES,
+            *ADMIN_ROUTES,
             *SESSION_ROUTES,
             (r"/campaigns", CampaignsPage),
             *WIZARD_ROUTES,
