@@ -21,6 +21,7 @@ from engage.web.campaign_wizard import WIZARD_ROUTES
 from engage.web.campaigns_api import CAMPAIGN_API_ROUTES, campaign_list, visible
 from engage.web.dashboard_page import DASHBOARD_ROUTES
 from engage.web.openapi import OPENAPI_ROUTES
+from engage.web.provider_pages import PROVIDER_ROUTES
 from engage.web.segment_pages import SEGMENT_ROUTES
 from engage.web.sessions_web import SESSION_ROUTES, PageHandler, cookie_secret, requires
 from engage.web.template_pages import TEMPLATE_ROUTES
@@ -62,6 +63,7 @@ def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None,
             (r"/", tornado.web.RedirectHandler, {"url": "/dashboard"}),
             *DASHBOARD_ROUTES,
             *ADMIN_ROUTES,
+            *PROVIDER_ROUTES,
             *SESSION_ROUTES,
             (r"/campaigns", CampaignsPage),
             *WIZARD_ROUTES,
