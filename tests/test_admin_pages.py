@@ -7,16 +7,8 @@ import pytest
 from playwright.sync_api import expect
 
 from engage.engine import audit_log
-from tests.fixtures.browser import screenshot
-from tests.fixtures.web import PASSWORD, Browser, add_user
-
-
-def sign_in(page, base, email, path):
-    page.goto(f"{base}/login?next={path}")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form.login button[type=submit]")
-    page.wait_for_url(f"{base}{path}")
+from tests.fixtures.browser import screenshot, sign_in
+from tests.fixtures.web import Browser, add_user
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from engage.engine import statuses as st
 from engage.engine.store.schema import Campaign
 from tests.campaign_setup import add_subscribers, make_campaign
-from tests.fixtures.browser import screenshot
-from tests.fixtures.web import PASSWORD, add_user
+from tests.fixtures.browser import screenshot, sign_in
+from tests.fixtures.web import add_user
 
 
 @pytest.fixture
@@ -24,12 +24,6 @@ def ui(site, quick_hashes):
     return engine, base, make_campaign(engine, actor="mara@example.com")
 
 
-def sign_in(page, base, email, path="/campaigns"):
-    page.goto(f"{base}/login?next={path}")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form.login button[type=submit]")
-    page.wait_for_url(f"{base}{path}")
 
 
 def status(engine, campaign_id):

@@ -9,7 +9,8 @@ from playwright.sync_api import expect
 from engage.engine import campaigns
 from engage.engine.segments import store as segments
 from engage.engine.templates import store as templates
-from tests.fixtures.web import PASSWORD, add_user
+from tests.fixtures.browser import sign_in
+from tests.fixtures.web import add_user
 
 
 @pytest.fixture
@@ -23,11 +24,7 @@ def branches(site, quick_hashes, page):
             ids[branch] = campaigns.create(conn, name=f"{branch} offer", segment_id=segment_id,
                                            template_id=template_id, sender_id="Shop", actor="t", branch=branch)
     add_user(engine, "nora@example.com", "marketer", branch="north")
-    page.goto(f"{base}/login?next=/campaigns")
-    page.fill("input[name=email]", "nora@example.com")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form.login button[type=submit]")
-    page.wait_for_url(f"{base}/campaigns")
+    sign_in(page, base, "nora@example.com", "/campaigns")
     return base, page, ids
 
 

@@ -15,16 +15,8 @@ from playwright.sync_api import expect
 from engage.engine.providers_admin import add_smpp
 from engage.workers import runner
 from tests.audience_people import add_people
-from tests.fixtures.browser import screenshot
-from tests.fixtures.web import PASSWORD, add_user
-
-
-def sign_in(page, base, email, path):
-    page.goto(f"{base}/login?next={path}")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form.login button[type=submit]")
-    page.wait_for_url(f"{base}{path}")
+from tests.fixtures.browser import screenshot, sign_in
+from tests.fixtures.web import add_user
 
 
 def test_a_marketer_and_an_approver_take_a_campaign_from_segment_to_delivered(site, quick_hashes, page,

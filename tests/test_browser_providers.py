@@ -7,8 +7,8 @@ import pytest
 from playwright.sync_api import expect
 
 from engage.engine.providers_admin import add_smpp
-from tests.fixtures.browser import screenshot
-from tests.fixtures.web import PASSWORD, Browser, add_user
+from tests.fixtures.browser import screenshot, sign_in
+from tests.fixtures.web import Browser, add_user
 
 
 @pytest.fixture
@@ -17,11 +17,7 @@ def providers(site, quick_hashes, page):
     with engine.begin() as conn:
         add_smpp(conn, name="mts", host="127.0.0.1", port=2775, system_id="e", password="p", actor="t")
     add_user(engine, "root@example.com", "admin")
-    page.goto(f"{base}/login?next=/providers")
-    page.fill("input[name=email]", "root@example.com")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form.login button[type=submit]")
-    page.wait_for_url(f"{base}/providers")
+    sign_in(page, base, "root@example.com", "/providers")
     return engine, base, page
 
 

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from engage.engine.store.schema import Segment
 from tests.audience_people import add_people
-from tests.fixtures.browser import screenshot
-from tests.fixtures.web import PASSWORD, add_user
+from tests.fixtures.browser import screenshot, sign_in
+from tests.fixtures.web import add_user
 
 
 @pytest.fixture
@@ -18,11 +18,7 @@ def builder(site, quick_hashes, page):
     engine, base = site
     add_people(engine)  # 5 people: 4 in Tashkent, 3 of them speak uz
     add_user(engine, "mara@example.com", "marketer")
-    page.goto(f"{base}/login?next=/segments/new")
-    page.fill("input[name=email]", "mara@example.com")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form.login button[type=submit]")
-    page.wait_for_url(f"{base}/segments/new")
+    sign_in(page, base, "mara@example.com", "/segments/new")
     page.locator("#count[data-reachable]").wait_for()
     return engine, page
 

@@ -8,19 +8,15 @@ import pytest
 from sqlalchemy import select
 
 from engage.engine.store.schema import Template, TemplateVariant
-from tests.fixtures.browser import screenshot
-from tests.fixtures.web import PASSWORD, add_user
+from tests.fixtures.browser import screenshot, sign_in
+from tests.fixtures.web import add_user
 
 
 @pytest.fixture
 def editor(site, quick_hashes, page):
     engine, base = site
     add_user(engine, "mara@example.com", "marketer")
-    page.goto(f"{base}/login?next=/templates/new")
-    page.fill("input[name=email]", "mara@example.com")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form.login button[type=submit]")
-    page.wait_for_url(f"{base}/templates/new")
+    sign_in(page, base, "mara@example.com", "/templates/new")
     return engine, page
 
 

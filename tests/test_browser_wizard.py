@@ -7,7 +7,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.campaign_setup import add_subscribers, make_campaign
-from tests.fixtures.web import PASSWORD, add_user
+from tests.fixtures.browser import sign_in
+from tests.fixtures.web import add_user
 
 
 @pytest.fixture
@@ -16,11 +17,7 @@ def wizard(site, quick_hashes, page):
     add_subscribers(engine, 3)
     campaign_id = make_campaign(engine, actor="mara@example.com")  # also a segment and a template
     add_user(engine, "mara@example.com", "marketer")
-    page.goto(f"{base}/login?next=/campaigns/new")
-    page.fill("input[name=email]", "mara@example.com")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form.login button[type=submit]")
-    page.wait_for_url(f"{base}/campaigns/new")
+    sign_in(page, base, "mara@example.com", "/campaigns/new")
     return engine, base, page, campaign_id
 
 
