@@ -60,24 +60,12 @@ def cmd_campaign_launch(args: argparse.Namespace) -> int:
 def cmd_campaign_move(args: argparse.Namespace) -> int:
     from engage.engine.campaigns import CampaignError, lifecycle
 
-    db = engine()
     try:
-        if args.action in ("pause", "cancel"):
-            changed = getattr(lifecycle, args.action)(db, args.id, actor=args.actor)
-            emit({"campaign_id": args.id, "action": args.action, "messages": changed})
-            return 0
-        with db.begin() as conn:
-            if args.action == "submit":
-                emit({"campaign_id": args.id, "status": lifecycle.submit(conn, args.id, actor=args.actor,
-                                                                          role=args.role)})
-                return 0
-            if args.action == "reject":
-                lifecycle.reject(conn, args.id, actor=args.actor, reason=args.reason)
-            else:
-                getattr(lifecycle, args.action)(conn, args.id, actor=args.actor)
-        emit({"campaign_id": args.id, "action": args.action})
+        result = lifecycle.perform(engine(), args.id, args.action, actor=args.actor, role=getattr(args, "role", None),
+                                   reason=getattr(args, "reason", "") or "")
     except CampaignError as exc:
         raise SystemExit(f"error: {exc}") from None
+    emit({"campaign_id": args.id, "action": args.action, **result})
     return 0
 
 

@@ -5,8 +5,6 @@ maker approving their own campaign); the outcome or the reason it was refused is
 
 from __future__ import annotations
 
-from typing import Any
-
 import tornado.web
 from sqlalchemy import select
 
@@ -15,11 +13,10 @@ from engage.engine.campaigns import CampaignError, lifecycle
 from engage.engine.segments import audience
 from engage.engine.segments.audience import Scope
 from engage.engine.store.schema import Campaign, Segment
-from engage.engine.users.roles import CAMPAIGN_APPROVERS, CAMPAIGN_MAKERS, CAMPAIGN_OPERATORS
+from engage.engine.users.roles import CAMPAIGN_ACTION_ROLES, CAMPAIGN_APPROVERS, CAMPAIGN_MAKERS
+from engage.web.campaigns_api import visible
 from engage.web.sessions_web import PageHandler, requires
 
-ACTION_ROLES = {"submit": CAMPAIGN_MAKERS, "approve": CAMPAIGN_APPROVERS, "reject": CAMPAIGN_APPROVERS,
-                "pause": CAMPAIGN_OPERATORS, "resume": CAMPAIGN_OPERATORS, "cancel": CAMPAIGN_OPERATORS}
 DONE = {"submit": "submitted", "approve": "approved", "reject": "sent back to draft", "pause": "paused",
         "resume": "resumed", "cancel": "cancelled"}
 
@@ -29,41 +26,28 @@ def actions_for(status: str, role: str) -> list[str]:
     by_state = {st.CAMPAIGN_DRAFT: ["submit", "cancel"], st.CAMPAIGN_AWAITING_APPROVAL: ["approve", "reject", "cancel"],
                 st.CAMPAIGN_SCHEDULED: ["cancel"], st.CAMPAIGN_RUNNING: ["pause", "cancel"],
                 st.CAMPAIGN_PAUSED: ["resume", "cancel"]}
-    return [a for a in by_state.get(status, []) if role in ACTION_ROLES[a]]
+    return [a for a in by_state.get(status, []) if role in CAMPAIGN_ACTION_ROLES[a]]
 
 
 class CampaignAction(PageHandler):
     @requires()
     def post(self, campaign_id: str, action: str) -> None:
         user, cid = self.current_user, int(campaign_id)
-        if user.role not in ACTION_ROLES[action]:
+        if user.role not in CAMPAIGN_ACTION_ROLES[action]:
             raise tornado.web.HTTPError(403, reason=f"the {user.role} role may not {action} campaigns")
-        with self.db.connect() as conn:
-            branch = conn.execute(select(Campaign.branch).where(Campaign.id == cid)).first()
-        if branch is None or (user.branch is not None and branch[0] != user.branch):
+        if not visible(self.db, cid, user.branch):
             raise tornado.web.HTTPError(404)
         try:
-            message = self._apply(action, cid, user)
+            result = lifecycle.perform(self.db, cid, action, actor=user.email, role=user.role,
+                                       reason=self.get_body_argument("reason", "").strip())
         except CampaignError as exc:
             self.redirect(f"/campaigns/{cid}?" + tornado.httputil.urlencode({"error": str(exc)}))
             return
+        message = DONE[action]
+        if action == "submit":
+            message = "submitted: waiting for approval" if result["status"] == st.CAMPAIGN_AWAITING_APPROVAL \
+                else "scheduled"
         self.redirect(f"/campaigns/{cid}?" + tornado.httputil.urlencode({"done": message}))
-
-    def _apply(self, action: str, cid: int, user: Any) -> str:
-        actor = user.email
-        if action in ("pause", "cancel"):
-            getattr(lifecycle, action)(self.db, cid, actor=actor)
-            return DONE[action]
-        with self.db.begin() as conn:
-            if action == "submit":
-                state = lifecycle.submit(conn, cid, actor=actor, role=user.role)
-                return "submitted: waiting for approval" if state == st.CAMPAIGN_AWAITING_APPROVAL else "scheduled"
-            if action == "reject":
-                reason = self.get_body_argument("reason", "").strip()
-                lifecycle.reject(conn, cid, actor=actor, reason=reason)
-            else:
-                getattr(lifecycle, action)(conn, cid, actor=actor)
-        return DONE[action]
 
 
 class ApprovalsPage(PageHandler):

@@ -10,15 +10,14 @@ from typing import Any
 
 import tornado.httputil
 import tornado.web
-from sqlalchemy import select
 
 from engage.engine.campaigns import CampaignError
 from engage.engine.campaigns import create as create_campaign
 from engage.engine.campaigns.test_sends import send_test
 from engage.engine.segments import store as segments
-from engage.engine.store.schema import Campaign
 from engage.engine.templates import store as templates
 from engage.engine.users.roles import CAMPAIGN_MAKERS
+from engage.web.campaigns_api import visible
 from engage.web.sessions_web import PageHandler, requires
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -97,9 +96,7 @@ class TestSendAction(PageHandler):
     @requires(*CAMPAIGN_MAKERS)
     def post(self, campaign_id: str) -> None:
         cid = int(campaign_id)
-        with self.db.connect() as conn:
-            branch = conn.execute(select(Campaign.branch).where(Campaign.id == cid)).first()
-        if branch is None or (self.current_user.branch is not None and branch[0] != self.current_user.branch):
+        if not visible(self.db, cid, self.current_user.branch):
             raise tornado.web.HTTPError(404)
         numbers = [n.strip() for n in re.split(r"[,;\n]", self.get_body_argument("numbers", "")) if n.strip()]
         try:

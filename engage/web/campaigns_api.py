@@ -12,13 +12,10 @@ from engage.engine import campaigns
 from engage.engine.campaigns import CampaignError, lifecycle
 from engage.engine.store.schema import Campaign, Template
 from engage.engine.templates import store as templates
-from engage.engine.users.roles import CAMPAIGN_APPROVERS, CAMPAIGN_MAKERS, CAMPAIGN_OPERATORS, CAMPAIGN_READERS
+from engage.engine.users.roles import CAMPAIGN_ACTION_ROLES, CAMPAIGN_MAKERS, CAMPAIGN_READERS
 from engage.web.audience_api import ApiBase, ApiError
 from engage.web.campaign_live import figures
 
-ACTION_ROLES = {"submit": CAMPAIGN_MAKERS, "launch": CAMPAIGN_MAKERS, "approve": CAMPAIGN_APPROVERS,
-                "reject": CAMPAIGN_APPROVERS, "pause": CAMPAIGN_OPERATORS, "resume": CAMPAIGN_OPERATORS,
-                "cancel": CAMPAIGN_OPERATORS}
 CREATE_KEYS = ("name", "segment_id", "template_id", "sender_id")
 
 
@@ -82,34 +79,23 @@ class CampaignStatsApi(ApiBase):
 class CampaignActionApi(ApiBase):
     """POST /api/v1/campaigns/N/<action>; reject takes {"reason": ...}."""
 
-    session_roles: ClassVar[dict[str, frozenset[str]]] = {"POST": frozenset().union(*ACTION_ROLES.values())}
+    session_roles: ClassVar[dict[str, frozenset[str]]] = {
+        "POST": frozenset().union(*CAMPAIGN_ACTION_ROLES.values())}
 
     def post(self, campaign_id: str, action: str) -> None:
         user = None if "Authorization" in self.request.headers else self.current_user
-        if user is not None and user.role not in ACTION_ROLES[action]:
+        if user is not None and user.role not in CAMPAIGN_ACTION_ROLES[action]:
             raise ApiError(403, f"the {user.role} role may not {action} campaigns")
         cid = int(campaign_id)
         if not visible(self.db, cid, self.scope.branch):
             raise ApiError(404, f"campaign {campaign_id} does not exist")
+        reason = str(self.body().get("reason", "")) if action == "reject" else ""
         try:
-            self.write({"campaign_id": cid, "action": action, **self._apply(action, cid, user)})
+            result = lifecycle.perform(self.db, cid, action, actor=self.actor(), role=user.role if user else None,
+                                       reason=reason)
         except CampaignError as exc:
             raise ApiError(409, str(exc)) from None
-
-    def _apply(self, action: str, cid: int, user: Any) -> dict[str, Any]:
-        actor = self.actor()
-        if action == "launch":
-            return lifecycle.send_now(self.db, cid, actor=actor, role=user.role if user else None)
-        if action in ("pause", "cancel"):
-            return {"messages": getattr(lifecycle, action)(self.db, cid, actor=actor)}
-        with self.db.begin() as conn:
-            if action == "submit":
-                return {"status": lifecycle.submit(conn, cid, actor=actor, role=user.role if user else None)}
-            if action == "reject":
-                lifecycle.reject(conn, cid, actor=actor, reason=str(self.body().get("reason", "")))
-            else:
-                getattr(lifecycle, action)(conn, cid, actor=actor)
-        return {}
+        self.write({"campaign_id": cid, "action": action, **result})
 
 
 class TemplatesApi(ApiBase):

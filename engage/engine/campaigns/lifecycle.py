@@ -156,3 +156,26 @@ def send_now(engine: Engine, campaign_id: int, *, actor: str, role: str | None =
     if launched is None:
         raise CampaignError(f"campaign {campaign_id}: a run for {now.isoformat()} exists already")
     return launched
+
+
+ACTIONS = ("submit", "approve", "reject", "launch", "pause", "resume", "cancel")
+
+
+def perform(engine: Engine, campaign_id: int, action: str, *, actor: str, role: str | None = None,
+            reason: str = "") -> dict[str, Any]:
+    """One of ACTIONS by name, each in its own transaction, for the command line, the pages and the API:
+    submit gives {"status": ...}, pause and cancel {"messages": n}, launch the launched run, others {}."""
+    if action not in ACTIONS:
+        raise CampaignError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
+    if action == "launch":
+        return send_now(engine, campaign_id, actor=actor, role=role)
+    if action in ("pause", "cancel"):
+        return {"messages": (pause if action == "pause" else cancel)(engine, campaign_id, actor=actor)}
+    with engine.begin() as conn:
+        if action == "submit":
+            return {"status": submit(conn, campaign_id, actor=actor, role=role)}
+        if action == "reject":
+            reject(conn, campaign_id, actor=actor, reason=reason)
+        else:
+            (approve if action == "approve" else resume)(conn, campaign_id, actor=actor)
+    return {}

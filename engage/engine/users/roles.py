@@ -35,3 +35,6 @@ def may_use_pages(role: str) -> bool:
 CAMPAIGN_MAKERS = frozenset({"admin", "marketer"})
 CAMPAIGN_APPROVERS = frozenset({"admin", "approver"})
 CAMPAIGN_OPERATORS = frozenset({"admin", "marketer", "approver"})
+CAMPAIGN_ACTION_ROLES = {"submit": CAMPAIGN_MAKERS, "launch": CAMPAIGN_MAKERS, "approve": CAMPAIGN_APPROVERS,
+                         "reject": CAMPAIGN_APPROVERS, "pause": CAMPAIGN_OPERATORS, "resume": CAMPAIGN_OPERATORS,
+                         "cancel": CAMPAIGN_OPERATORS}
