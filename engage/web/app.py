@@ -24,6 +24,7 @@ from engage.web.openapi import OPENAPI_ROUTES
 from engage.web.provider_pages import PROVIDER_ROUTES
 from engage.web.segment_pages import SEGMENT_ROUTES
 from engage.web.sessions_web import SESSION_ROUTES, PageHandler, cookie_secret, requires
+from engage.web.subscribers_api import SUBSCRIBER_API_ROUTES
 from engage.web.template_pages import TEMPLATE_ROUTES
 
 TEMPLATES = __import__("pathlib").Path(__file__).with_name("templates")
@@ -75,6 +76,7 @@ def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None,
             *CAMPAIGN_API_ROUTES,
             *OPENAPI_ROUTES,
             *AUDIENCE_ROUTES,
+            *SUBSCRIBER_API_ROUTES,
             (r"/metrics", "engage.web.metrics_handler.MetricsHandler"),
             *callback_routes(engine),
         ],

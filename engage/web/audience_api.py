@@ -1,5 +1,5 @@
 """/api/v1 for audiences: count a segment while it is being written, save it, list the criterion
-kinds, and upsert subscribers in JSON batches. Every request needs an API token or a signed-in
+kinds. Every request needs an API token or a signed-in
 session; a token or a user bound to a branch works only within that branch."""
 
 from __future__ import annotations
@@ -13,12 +13,9 @@ from engage import config
 from engage.engine.segments import audience, store
 from engage.engine.segments.audience import Scope
 from engage.engine.segments.criteria import SegmentError, describe_kinds
-from engage.engine.subscribers import upsert_records
-from engage.engine.users.roles import AUDIENCE_READERS, AUDIENCE_WRITERS, SUBSCRIBER_WRITERS
+from engage.engine.users.roles import AUDIENCE_READERS, AUDIENCE_WRITERS
 from engage.web.api_auth import ApiTokens
 from engage.web.sessions_web import Denied, SessionApiHandler
-
-MAX_BATCH = 10_000  # subscribers per upsert request
 
 
 class ApiBase(SessionApiHandler):
@@ -110,28 +107,6 @@ class SegmentsApi(ApiBase):
         self.write({"segment_id": segment_id, **counted})
 
 
-class SubscribersApi(ApiBase):
-    """Upsert a JSON batch with the import's validation: each bad record named by its index, the
-    good ones stored. A branch token may only write subscribers of its own branch."""
-
-    session_roles: ClassVar[dict[str, frozenset[str]]] = {"POST": SUBSCRIBER_WRITERS}
-
-    def post(self) -> None:
-        records = self.body().get("subscribers")
-        if not isinstance(records, list) or not records:
-            raise ApiError(400, "subscribers: a non-empty list of objects is needed")
-        if len(records) > MAX_BATCH:
-            raise ApiError(413, f"subscribers: at most {MAX_BATCH} per request")
-        branch = self.scope.branch
-        if branch is not None:
-            for i, record in enumerate(records):
-                if isinstance(record, dict) and record.get("branch") not in (None, "", branch):
-                    raise ApiError(403, f"subscribers[{i}].branch: this token may only write branch {branch!r}")
-            records = [{**r, "branch": branch} if isinstance(r, dict) else r for r in records]
-        report = upsert_records(self.db, records, config.load().default_region)
-        self.write(report.as_dict(details=True))
-
-
 class CriterionKindsApi(ApiBase):
     session_roles: ClassVar[dict[str, frozenset[str]]] = {"GET": AUDIENCE_READERS}
 
@@ -143,9 +118,16 @@ def api_tokens(spec: str | None = None) -> ApiTokens:
     return ApiTokens(config.load().api_tokens if spec is None else spec)
 
 
+# path -> method -> (summary, takes a JSON body), for engage.web.openapi
+OPERATIONS: dict[str, dict[str, tuple[str, bool]]] = {
+    "/api/v1/segments": {"get": ("Segments visible to the caller", False),
+                         "post": ("Save a segment (name, definition) and count it", True)},
+    "/api/v1/segments/count": {"post": ("Count a definition: matching, opted out, reachable, sample", True)},
+    "/api/v1/segments/kinds": {"get": ("Criterion kinds with their parameters and each field's operators", False)},
+}
+
 AUDIENCE_ROUTES = [
     (r"/api/v1/segments/count", SegmentCountApi),
     (r"/api/v1/segments/kinds", CriterionKindsApi),
     (r"/api/v1/segments", SegmentsApi),
-    (r"/api/v1/subscribers", SubscribersApi),
 ]

@@ -149,6 +149,25 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in row.items()}
 
 
+ACTIONS = ("submit", "approve", "reject", "launch", "pause", "resume", "cancel")
+# path -> method -> (summary, takes a JSON body), for engage.web.openapi
+OPERATIONS: dict[str, dict[str, tuple[str, bool]]] = {
+    "/api/v1/templates": {"get": ("Templates with their languages and arms", False),
+                          "post": ("Create a template (name, default_language, variants, arms)", True)},
+    "/api/v1/templates/{id}": {"get": ("A template with its variants, each measured", False),
+                               "put": ("Replace a template's variants (refused while a campaign runs it)", True)},
+    "/api/v1/templates/preview": {"post": ("Render a body for a sample subscriber: text, encoding, parts, "
+                                           "or the mistake's line and column", True)},
+    "/api/v1/campaigns": {"get": ("The latest campaigns with their counts", False),
+                          "post": ("Create a draft (name, segment_id, template_id, sender_id, options)", True)},
+    "/api/v1/campaigns/{id}": {"get": ("A campaign: rules, runs, counts by status and arm, cost", False)},
+    "/api/v1/campaigns/{id}/stats": {"get": ("Live figures: progress, messages over time, by provider "
+                                             "and network", False)},
+    **{f"/api/v1/campaigns/{{id}}/{action}": {"post": (f"{action.capitalize()} the campaign"
+                                                       + (" (body: reason)" if action == "reject" else ""),
+                                                       action == "reject")} for action in ACTIONS},
+}
+
 CAMPAIGN_API_ROUTES = [
     (r"/api/v1/campaigns", CampaignsApi),
     (r"/api/v1/campaigns/(\d+)", CampaignApi),

@@ -8,31 +8,16 @@ from typing import Any
 
 import tornado.web
 
+from engage.web import audience_api, campaigns_api, subscribers_api
+
 ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
 JSON_BODY = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
-ACTIONS = ("submit", "approve", "reject", "launch", "pause", "resume", "cancel")
 
-# path -> method -> (summary, takes a JSON body)
+# path -> method -> (summary, takes a JSON body): each API module declares its own operations
 OPERATIONS: dict[str, dict[str, tuple[str, bool]]] = {
-    "/api/v1/subscribers": {"post": ("Upsert a batch of subscribers; each bad record reported by index", True)},
-    "/api/v1/segments": {"get": ("Segments visible to the caller", False),
-                         "post": ("Save a segment (name, definition) and count it", True)},
-    "/api/v1/segments/count": {"post": ("Count a definition: matching, opted out, reachable, sample", True)},
-    "/api/v1/segments/kinds": {"get": ("Criterion kinds with their parameters and each field's operators", False)},
-    "/api/v1/templates": {"get": ("Templates with their languages and arms", False),
-                          "post": ("Create a template (name, default_language, variants, arms)", True)},
-    "/api/v1/templates/{id}": {"get": ("A template with its variants, each measured", False),
-                               "put": ("Replace a template's variants (refused while a campaign runs it)", True)},
-    "/api/v1/templates/preview": {"post": ("Render a body for a sample subscriber: text, encoding, parts, "
-                                           "or the mistake's line and column", True)},
-    "/api/v1/campaigns": {"get": ("The latest campaigns with their counts", False),
-                          "post": ("Create a draft (name, segment_id, template_id, sender_id, options)", True)},
-    "/api/v1/campaigns/{id}": {"get": ("A campaign: rules, runs, counts by status and arm, cost", False)},
-    "/api/v1/campaigns/{id}/stats": {"get": ("Live figures: progress, messages over time, by provider "
-                                             "and network", False)},
-    **{f"/api/v1/campaigns/{{id}}/{action}": {"post": (f"{action.capitalize()} the campaign"
-                                                       + (" (body: reason)" if action == "reject" else ""),
-                                                       action == "reject")} for action in ACTIONS},
+    **audience_api.OPERATIONS,
+    **subscribers_api.OPERATIONS,
+    **campaigns_api.OPERATIONS,
     "/api/v1/openapi.json": {"get": ("This document", False)},
 }
 
