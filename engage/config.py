@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_HOME = Path(".engage")
@@ -26,6 +26,16 @@ class Settings:
     approval_roles: str = "marketer"  # comma-separated roles whose campaigns always need approval
     frequency_cap: str = ""  # "3/7": at most 3 marketing messages per subscriber per 7 days; "": none
     missed_run_grace: float = 900.0  # s a run may start late; missed by more, it is skipped and recorded
+    # LDAP / Active Directory sign-in (engine.users.ldap_signin); off while ldap_url is empty
+    ldap_url: str = ""  # ENGAGE_LDAP_URL: ldaps://dc.example.com (or ldap://... with ENGAGE_LDAP_START_TLS)
+    ldap_bind_dn: str = ""  # ENGAGE_LDAP_BIND_DN: a service account that may search; "": an anonymous search
+    ldap_bind_password: str = field(default="", repr=False)  # ENGAGE_LDAP_BIND_PASSWORD: never printed
+    ldap_base_dn: str = ""  # ENGAGE_LDAP_BASE_DN: where people are searched for, e.g. DC=example,DC=com
+    ldap_user_filter: str = "(|(mail={email})(userPrincipalName={email}))"  # ENGAGE_LDAP_USER_FILTER
+    ldap_role_groups: str = ""  # ENGAGE_LDAP_ROLE_GROUPS: "admin=CN=engage-admins,OU=...;marketer=CN=..."
+    ldap_branch_attribute: str = ""  # ENGAGE_LDAP_BRANCH_ATTRIBUTE: e.g. department; "": no branch
+    ldap_start_tls: bool = False  # ENGAGE_LDAP_START_TLS: upgrade an ldap:// connection with StartTLS
+    ldap_ca_file: str = ""  # ENGAGE_LDAP_CA_FILE: the CA that signed the directory's certificate; "": the system's
 
 
 def load() -> Settings:
@@ -46,4 +56,14 @@ def load() -> Settings:
         approval_roles=os.environ.get("ENGAGE_APPROVAL_ROLES", "marketer"),
         frequency_cap=os.environ.get("ENGAGE_FREQUENCY_CAP", ""),
         missed_run_grace=float(os.environ.get("ENGAGE_MISSED_RUN_GRACE", "900")),
+        ldap_url=os.environ.get("ENGAGE_LDAP_URL", "").strip(),
+        ldap_bind_dn=os.environ.get("ENGAGE_LDAP_BIND_DN", "").strip(),
+        ldap_bind_password=os.environ.get("ENGAGE_LDAP_BIND_PASSWORD", ""),
+        ldap_base_dn=os.environ.get("ENGAGE_LDAP_BASE_DN", "").strip(),
+        ldap_user_filter=os.environ.get("ENGAGE_LDAP_USER_FILTER", "").strip()
+        or "(|(mail={email})(userPrincipalName={email}))",
+        ldap_role_groups=os.environ.get("ENGAGE_LDAP_ROLE_GROUPS", "").strip(),
+        ldap_branch_attribute=os.environ.get("ENGAGE_LDAP_BRANCH_ATTRIBUTE", "").strip(),
+        ldap_start_tls=os.environ.get("ENGAGE_LDAP_START_TLS", "").strip().lower() in ("1", "true", "yes", "on"),
+        ldap_ca_file=os.environ.get("ENGAGE_LDAP_CA_FILE", "").strip(),
     )

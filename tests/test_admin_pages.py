@@ -3,10 +3,14 @@ both in the audit log by filtering; other roles are refused both pages."""
 
 from __future__ import annotations
 
+import re
+import urllib.parse
+
 import pytest
 from playwright.sync_api import expect
 
 from engage.engine import audit_log
+from engage.engine.users import api_tokens
 from tests.fixtures.browser import screenshot, sign_in
 from tests.fixtures.web import Browser, add_user
 
@@ -50,3 +54,61 @@ def test_other_roles_are_refused_the_admin_pages(site, quick_hashes, path):
     browser = Browser(base)
     browser.sign_in("mara@example.com")
     assert browser.get(path).status == 403
+
+
+def _issued_secret(body: str) -> str:
+    found = re.search(r'<code id="secret">(eng_[^<]+)</code>', body)
+    assert found, "the page shows no new secret"
+    return found.group(1)
+
+
+def test_an_admin_creates_a_token_whose_secret_is_shown_once_then_revokes_it(site, quick_hashes):
+    engine, base = site
+    add_user(engine, "root@example.com", "admin")
+    add_user(engine, "crm@example.com", "partner")
+    admin = Browser(base)
+    admin.sign_in("root@example.com")
+    fields = {"action": "token_create", "email": "crm@example.com", "token_name": "CRM sync", "expires_days": "90"}
+    assert admin.post_form("/users", fields, xsrf=False).status == 403
+    reply = admin.post_form("/users", fields)
+    assert reply.status == 200 and reply.headers["Cache-Control"] == "no-store"
+    secret = _issued_secret(reply.body)
+    listing = admin.get("/users").body
+    assert secret not in listing and secret[:12] in listing and 'id="secret"' not in listing
+    with engine.connect() as conn:
+        token = api_tokens.find(conn, secret)
+    assert token.name == "CRM sync" and token.expires_at is not None
+    reply = admin.post_form("/users", {"action": "token_revoke", "token_id": str(token.id)})
+    assert reply.status == 302 and "revoked" in urllib.parse.unquote_plus(reply.headers["Location"])
+    assert 'class="state">revoked' in admin.get("/users").body
+    with engine.connect() as conn:
+        entries = audit_log.entries(conn, actor="root@example.com", action="api_token.")
+        assert api_tokens.resolve(conn, secret) is None
+    assert [e["action"] for e in entries] == ["api_token.revoke", "api_token.create"]
+    assert secret not in str(entries)
+
+
+@pytest.mark.parametrize(("fields", "words"), [
+    ({"email": "crm@example.com", "token_name": ""}, "name"),
+    ({"email": "crm@example.com", "token_name": "x", "expires_days": "soon"}, "expires_days"),
+    ({"email": "nobody@example.com", "token_name": "x"}, "no user"),
+])
+def test_a_bad_token_request_is_named_on_the_users_page(site, quick_hashes, fields, words):
+    engine, base = site
+    add_user(engine, "root@example.com", "admin")
+    add_user(engine, "crm@example.com", "partner")
+    admin = Browser(base)
+    admin.sign_in("root@example.com")
+    reply = admin.post_form("/users", {"action": "token_create", **fields})
+    assert reply.status == 302 and words in urllib.parse.unquote_plus(reply.headers["Location"])
+
+
+def test_other_roles_cannot_create_tokens(site, quick_hashes):
+    engine, base = site
+    add_user(engine, "mara@example.com", "marketer")
+    browser = Browser(base)
+    browser.sign_in("mara@example.com")
+    reply = browser.post_form("/users", {"action": "token_create", "email": "mara@example.com", "token_name": "x"})
+    assert reply.status == 403
+    with engine.connect() as conn:
+        assert api_tokens.list_all(conn) == {}

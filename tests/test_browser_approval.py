@@ -8,6 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from engage.engine import statuses as st
+from engage.engine.campaigns import lifecycle
+from engage.engine.price_tables import import_csv
+from engage.engine.providers_admin import add_smpp
 from engage.engine.store.schema import Campaign
 from tests.campaign_setup import add_subscribers, make_campaign
 from tests.fixtures.browser import screenshot, sign_in
@@ -71,3 +74,17 @@ def test_an_analyst_sees_no_buttons_and_cannot_submit(page, ui):
             body: new URLSearchParams({{_xsrf: xsrf}})}})).status;
     }}""")
     assert answer == 403 and status(engine, campaign_id) == st.CAMPAIGN_DRAFT
+
+
+def test_the_approvals_page_shows_what_sending_would_cost(page, ui, tmp_path):
+    engine, base, campaign_id = ui
+    with engine.begin() as conn:
+        add_smpp(conn, name="mts", host="127.0.0.1", port=2775, system_id="e", password="p", actor="t")
+    prices = tmp_path / "prices.csv"
+    prices.write_text("provider,prefix,price,currency,valid_from\nmts,99890,0.02,USD,2020-01-01\n", encoding="utf-8")
+    import_csv(engine, prices, actor="t")
+    lifecycle.perform(engine, campaign_id, "submit", actor="mara@example.com", role="marketer")
+    sign_in(page, base, "abe@example.com", "/approvals")
+    cost = page.locator(f"tr[data-campaign='{campaign_id}'] td.cost")
+    assert cost.locator(".estimate").inner_text() == "0.24 USD"  # 12 recipients x 1 part x 0.02
+    assert "12 parts to 12 recipients" in cost.inner_text()

@@ -1,6 +1,9 @@
 """`engage user ...`: the people who sign in to the web UI. A password is never an argument (it
 would sit in the shell history and the process list): it comes from an environment variable
-(--password-env VAR) or from standard input (--password-stdin; prompted for on a terminal)."""
+(--password-env VAR) or from standard input (--password-stdin; prompted for on a terminal).
+
+`engage user token ...` gives a user API tokens for /api/v1 that act with the user's role and
+branch (engine.users.api_tokens): the secret is printed once, by `create`, and never again."""
 
 from __future__ import annotations
 
@@ -71,6 +74,62 @@ def _state_command(name: str):  # noqa: ANN202
     return command
 
 
+def _owner(conn, email: str):  # noqa: ANN001, ANN202 - a connection; a User
+    from engage.engine.users import UserError, get_user
+
+    user = get_user(conn, email) if isinstance(email, str) and email.strip() else None
+    if user is None:
+        raise UserError("user", f"no user with the email {email!r}")
+    return user
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    """Prints the token with its secret: the only time the secret is shown."""
+    from engage.engine.users import api_tokens
+
+    def create(conn):  # noqa: ANN001, ANN202
+        user = _owner(conn, args.email)
+        secret = api_tokens.issue(conn, user.id, args.name, expires_days=args.expires_days, created_by=args.actor)
+        token = api_tokens.find(conn, secret)
+        assert token is not None
+        return {**token.as_dict(), "user": user.email, "secret": secret}
+
+    return _run_json(create, note="the secret is shown only now: keep it where the integration reads it")
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    from engage.engine.users import api_tokens
+
+    with engine().connect() as conn:
+        try:
+            user = _owner(conn, args.email)
+        except ValueError as exc:
+            raise SystemExit(f"error: {exc}") from None
+        for token in api_tokens.list_for(conn, user.id):
+            emit({**token.as_dict(), "user": user.email})
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    from engage.engine.users import api_tokens
+
+    return _run_json(lambda conn: api_tokens.revoke(conn, args.id, actor=args.actor).as_dict())
+
+
+def _run_json(action, note: str | None = None) -> int:  # noqa: ANN001 - a function of a connection
+    from engage.engine.users import UserError
+
+    try:
+        with engine().begin() as conn:
+            result = action(conn)
+    except UserError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    emit(result)
+    if note:
+        print(note, file=sys.stderr)
+    return 0
+
+
 def _password_options(s: argparse.ArgumentParser) -> None:
     source = s.add_mutually_exclusive_group(required=True)
     source.add_argument("--password-env", metavar="VAR", help="read the password from environment variable VAR")
@@ -104,3 +163,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("email")
     _password_options(s)
     s.set_defaults(fn=cmd_user_set_password)
+
+    token = user.add_parser("token", help="a user's API tokens for /api/v1 (acting with the user's role and branch)"
+                            ).add_subparsers(dest="token_action", required=True)
+    s = token.add_parser("create", help="issue a token; its secret is printed once, never again")
+    s.add_argument("email")
+    s.add_argument("--name", required=True, help="what uses it, e.g. 'CRM sync'")
+    s.add_argument("--expires-days", type=int, metavar="N", help="stop working N days from now (default: never)")
+    s.set_defaults(fn=cmd_token_create)
+    s = token.add_parser("list", help="a user's tokens as JSON lines (never their secrets)")
+    s.add_argument("email")
+    s.set_defaults(fn=cmd_token_list)
+    s = token.add_parser("revoke", help="stop a token working at once")
+    s.add_argument("id", type=int)
+    s.set_defaults(fn=cmd_token_revoke)

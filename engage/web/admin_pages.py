@@ -1,29 +1,44 @@
-"""Admin pages: the users (create, disable, enable, unlock; never a password shown) and the audit log
-(who did what, when, to which object; filterable). Admins only; everything they change is audited."""
+"""Admin pages: the users (create, disable, enable, unlock; never a password shown), their API
+tokens (issued, with the secret shown once on the page that answers the form, and revoked), and the
+audit log (who did what, when, to which object; filterable). Admins only; everything they change is
+audited."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import tornado.httputil
 
 from engage.engine import audit_log
-from engage.engine.users import UserError, create_user, disable, enable, list_users, unlock
+from engage.engine.users import UserError, api_tokens, create_user, disable, enable, get_user, list_users, unlock
+from engage.engine.users.ldap_signin import directory_user_ids
 from engage.engine.users.roles import ROLES
 from engage.web.sessions_web import PageHandler, requires
+
+DONE = {"create": "created", "disable": "disabled", "enable": "enabled", "unlock": "unlocked"}
 
 
 class UsersPage(PageHandler):
     @requires("admin")
     def get(self) -> None:
+        self._show(error=self.get_query_argument("error", None), notice=self.get_query_argument("done", None))
+
+    def _show(self, *, error: str | None = None, notice: str | None = None,
+              issued: dict[str, Any] | None = None) -> None:
         with self.db.connect() as conn:
             users = list_users(conn)
-        self.render("users.html", users=users, roles=ROLES, error=self.get_query_argument("error", None),
-                    notice=self.get_query_argument("done", None))
+            tokens = api_tokens.list_all(conn)
+            directory = directory_user_ids(conn)
+        self.render("users.html", users=users, roles=ROLES, error=error, notice=notice, tokens=tokens,
+                    directory=directory, issued=issued)
 
     @requires("admin")
     def post(self) -> None:
         action, email = self.get_body_argument("action", "create"), self.get_body_argument("email", "").strip()
+        if action == "token_create":
+            self._create_token(email)
+            return
         actor = self.current_user.email
         try:
             with self.db.begin() as conn:
@@ -32,15 +47,47 @@ class UsersPage(PageHandler):
                                 password=self.get_body_argument("password", ""),
                                 branch=self.get_body_argument("branch", "").strip() or None,
                                 name=self.get_body_argument("name", "").strip() or None, actor=actor)
+                    done = f"{email} created"
                 elif action in ("disable", "enable", "unlock"):
                     {"disable": disable, "enable": enable, "unlock": unlock}[action](conn, email, actor=actor)
+                    done = f"{email} {DONE[action]}"
+                elif action == "token_revoke":
+                    revoked = api_tokens.revoke(conn, _whole(self.get_body_argument("token_id", ""), "token"),
+                                                actor=actor)
+                    done = f"API token {revoked.name} ({revoked.prefix}…) revoked"
                 else:
                     raise UserError("action", f"unknown action {action!r}")
         except UserError as exc:
             self.redirect("/users?" + tornado.httputil.urlencode({"error": str(exc)}))
             return
-        done = {"create": "created", "disable": "disabled", "enable": "enabled", "unlock": "unlocked"}[action]
-        self.redirect("/users?" + tornado.httputil.urlencode({"done": f"{email} {done}"}))
+        self.redirect("/users?" + tornado.httputil.urlencode({"done": done}))
+
+    def _create_token(self, email: str) -> None:
+        """Answered with the page itself, not a redirect: the secret must not travel in a URL (history,
+        proxies' logs), and this answer is the only place it is ever shown (no-store)."""
+        name = self.get_body_argument("token_name", "")
+        days = self.get_body_argument("expires_days", "").strip()
+        try:
+            expires_days = _whole(days, "expires_days") if days else None
+            with self.db.begin() as conn:
+                user = get_user(conn, email) if email else None
+                if user is None:
+                    raise UserError("user", f"no user with the email {email!r}")
+                secret = api_tokens.issue(conn, user.id, name, expires_days=expires_days,
+                                          created_by=self.current_user.email)
+                token = api_tokens.find(conn, secret)
+        except UserError as exc:
+            self.redirect("/users?" + tornado.httputil.urlencode({"error": str(exc)}))
+            return
+        self._show(notice=f"API token {token.name} created for {user.email}",
+                   issued={"secret": secret, "email": user.email, "token": token})
+
+
+def _whole(raw: str, field: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise UserError(field, f"{raw[:20]!r} is not a whole number") from None
 
 
 class AuditPage(PageHandler):

@@ -1,7 +1,15 @@
-"""Who an /api/v1 request comes from. Integrations (a CRM pushing subscribers, a BI tool asking
-for counts) present a bearer token from ENGAGE_API_TOKENS, optionally bound to a branch
-("token@north"): such a client sees, counts and writes only within that branch. Tokens are
-compared in constant time and never logged."""
+"""Who an /api/v1 request comes from, when it brings an ``Authorization: Bearer ...`` header.
+
+Two kinds of token:
+- a user's token (engine.users.api_tokens; issued with `engage user token create` or on the users
+  page): it acts as that user, with their role and branch, and the audit log names them. This is
+  the way to give an integration (a CRM, a BI tool, a partner) exactly the rights it needs;
+- a deployment-level token from ENGAGE_API_TOKENS ("token[@branch],..."), for the operator's own
+  systems: it acts as "api" with every right, optionally bound to a branch ("token@north"), within
+  which such a client sees, counts and writes. It works exactly as before users' tokens existed.
+
+Deployment tokens are compared in constant time, users' tokens are looked up by their SHA-256;
+neither is ever logged."""
 
 from __future__ import annotations
 
@@ -9,8 +17,19 @@ import hmac
 
 from engage.engine.segments.audience import Scope
 
+SCHEME = "Bearer "
+
+
+def bearer(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header; None for anything else."""
+    if not authorization or not authorization.startswith(SCHEME):
+        return None
+    return authorization[len(SCHEME):].strip() or None
+
 
 class ApiTokens:
+    """The deployment-level tokens of ENGAGE_API_TOKENS."""
+
     def __init__(self, spec: str):
         self._tokens: list[tuple[str, str | None]] = []
         for item in (part.strip() for part in spec.split(",")):
@@ -20,11 +39,11 @@ class ApiTokens:
 
     def scope(self, authorization: str | None) -> Scope | None:
         """The scope of a valid ``Authorization: Bearer ...`` header; None for anything else."""
-        if not authorization or not authorization.startswith("Bearer "):
+        presented = bearer(authorization)
+        if presented is None:
             return None
-        presented = authorization[len("Bearer "):].strip().encode()
         found: Scope | None = None
         for token, branch in self._tokens:  # no early exit: the time taken does not tell which matched
-            if hmac.compare_digest(presented, token.encode()):
+            if hmac.compare_digest(presented.encode(), token.encode()):
                 found = Scope(branch=branch, show_numbers=False)
         return found

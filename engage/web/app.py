@@ -22,8 +22,10 @@ from engage.web.campaigns_api import CAMPAIGN_API_ROUTES, campaign_list, visible
 from engage.web.dashboard_page import DASHBOARD_ROUTES
 from engage.web.openapi import OPENAPI_ROUTES
 from engage.web.provider_pages import PROVIDER_ROUTES
+from engage.web.providers_api import PROVIDER_API_ROUTES
 from engage.web.segment_pages import SEGMENT_ROUTES
 from engage.web.sessions_web import SESSION_ROUTES, PageHandler, cookie_secret, requires
+from engage.web.subscriber_pages import SUBSCRIBER_PAGE_ROUTES
 from engage.web.subscribers_api import SUBSCRIBER_API_ROUTES
 from engage.web.template_pages import TEMPLATE_ROUTES
 
@@ -73,10 +75,12 @@ def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None,
             *CAMPAIGN_ACTION_ROUTES,
             *TEMPLATE_ROUTES,
             *SEGMENT_ROUTES,
+            *SUBSCRIBER_PAGE_ROUTES,
             *CAMPAIGN_API_ROUTES,
             *OPENAPI_ROUTES,
             *AUDIENCE_ROUTES,
             *SUBSCRIBER_API_ROUTES,
+            *PROVIDER_API_ROUTES,
             (r"/metrics", "engage.web.metrics_handler.MetricsHandler"),
             *callback_routes(engine),
         ],

@@ -1,10 +1,13 @@
-"""/api/v1 for audiences: count a segment while it is being written, save it, list the criterion
-kinds. Every request needs an API token or a signed-in
-session; a token or a user bound to a branch works only within that branch."""
+"""/api/v1 for audiences: count a segment while it is being written, save, read, change, duplicate and
+delete it, list the criterion kinds. Every request needs an API token or a signed-in session; a token
+or a user bound to a branch works only within that branch (shared segments it may read and duplicate,
+not change). Refusals say why: 404 not there (or another branch's), 403 shared, 409 in use."""
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import tornado.web
@@ -107,6 +110,69 @@ class SegmentsApi(ApiBase):
         self.write({"segment_id": segment_id, **counted})
 
 
+def _segment_errors(method: Callable[..., None]) -> Callable[..., None]:
+    """The store's refusals as API answers: 404 not found, 403 not this branch's to change, 409 in
+    use, 400 a bad name or criterion (with its path)."""
+    @functools.wraps(method)
+    def wrapper(self: ApiBase, *args: Any) -> None:
+        try:
+            method(self, *args)
+        except LookupError as exc:
+            raise ApiError(404, str(exc.args[0] if exc.args else exc)) from None
+        except PermissionError as exc:
+            raise ApiError(403, str(exc)) from None
+        except store.SegmentInUse as exc:
+            raise ApiError(409, str(exc)) from None
+        except SegmentError as exc:
+            self.fail(400, str(exc), path=exc.path)
+
+    return wrapper
+
+
+class SegmentApi(ApiBase):
+    """One saved segment: read (with the campaigns using it), change, delete."""
+
+    session_roles: ClassVar[dict[str, frozenset[str]]] = {
+        "GET": AUDIENCE_READERS, "PUT": AUDIENCE_WRITERS, "DELETE": AUDIENCE_WRITERS}
+
+    @_segment_errors
+    def get(self, segment_id: str) -> None:
+        with self.db.connect() as conn:
+            segment = store.get(conn, int(segment_id), self.scope.branch)
+        if segment is None:
+            raise LookupError(f"segment {segment_id} does not exist")
+        self.write(store.as_json(segment))
+
+    @_segment_errors
+    def put(self, segment_id: str) -> None:
+        data = self.body()
+        if "name" not in data and "definition" not in data:
+            raise ApiError(400, "body: give a name, a definition or both")
+        with self.db.begin() as conn:
+            segment = store.update(conn, int(segment_id), actor=self.actor(), branch=self.scope.branch,
+                                   name=data.get("name"), definition=data.get("definition"))
+            counted = audience.count(conn, segment["definition"], scope=self.scope)
+        self.write({**store.as_json(segment), **{k: counted[k] for k in ("matching", "opted_out", "reachable")}})
+
+    @_segment_errors
+    def delete(self, segment_id: str) -> None:
+        with self.db.begin() as conn:
+            store.remove(conn, int(segment_id), actor=self.actor(), branch=self.scope.branch)
+        self.write({"segment_id": int(segment_id), "deleted": True})
+
+
+class SegmentDuplicateApi(ApiBase):
+    session_roles: ClassVar[dict[str, frozenset[str]]] = {"POST": AUDIENCE_WRITERS}
+
+    @_segment_errors
+    def post(self, segment_id: str) -> None:
+        with self.db.begin() as conn:
+            copy_id = store.duplicate(conn, int(segment_id), actor=self.actor(), branch=self.scope.branch)
+            segment = store.get(conn, copy_id, self.scope.branch)
+        self.set_status(201)
+        self.write({"segment_id": copy_id, **store.as_json(segment or {})})
+
+
 class CriterionKindsApi(ApiBase):
     session_roles: ClassVar[dict[str, frozenset[str]]] = {"GET": AUDIENCE_READERS}
 
@@ -122,6 +188,13 @@ def api_tokens(spec: str | None = None) -> ApiTokens:
 OPERATIONS: dict[str, dict[str, tuple[str, bool]]] = {
     "/api/v1/segments": {"get": ("Segments visible to the caller", False),
                          "post": ("Save a segment (name, definition) and count it", True)},
+    "/api/v1/segments/{id}": {"get": ("A segment with the campaigns that use it and whether the caller may "
+                                       "change it", False),
+                              "put": ("Change a segment's name and/or definition (audited; 409 while a campaign "
+                                      "awaiting approval, scheduled, running or paused uses it)", True),
+                              "delete": ("Delete a segment (409 while a campaign or another segment uses it)", False)},
+    "/api/v1/segments/{id}/duplicate": {"post": ("Copy a segment as \"<name> (copy)\" into the caller's branch",
+                                                 False)},
     "/api/v1/segments/count": {"post": ("Count a definition: matching, opted out, reachable, sample", True)},
     "/api/v1/segments/kinds": {"get": ("Criterion kinds with their parameters and each field's operators", False)},
 }
@@ -130,4 +203,6 @@ AUDIENCE_ROUTES = [
     (r"/api/v1/segments/count", SegmentCountApi),
     (r"/api/v1/segments/kinds", CriterionKindsApi),
     (r"/api/v1/segments", SegmentsApi),
+    (r"/api/v1/segments/(\d+)", SegmentApi),
+    (r"/api/v1/segments/(\d+)/duplicate", SegmentDuplicateApi),
 ]

@@ -1,7 +1,8 @@
 """A campaign's page, live: a websocket that pushes the campaign's figures every second (status,
-counts, progress, cost, messages over time, by provider and by network) while it runs, and once more
-when it ends. Signed-in users of the campaign's branch only; the figures are the engine's
-(campaigns.records, campaigns.progress), computed in the database, a few rows per push."""
+counts, progress, cost, messages over time, by provider and by network, cost by provider) while it
+runs, and once more when it ends; the page draws its charts from them. Signed-in users of the
+campaign's branch only; the figures are the engine's (campaigns.records, campaigns.progress,
+campaigns.spend), computed in the database, a few rows per push."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import tornado.websocket
 from sqlalchemy import select
 
 from engage.engine import statuses as st
-from engage.engine.campaigns import progress, summary
+from engage.engine.campaigns import progress, spend, summary
 from engage.engine.store.schema import Campaign
 from engage.engine.users.roles import CAMPAIGN_READERS
 from engage.web.sessions_web import SignedInHandler
@@ -31,7 +32,8 @@ def figures(db: Any, campaign_id: int) -> dict[str, Any] | None:
         total = out["audience_size"] or 0
         done = sum(out["counts"].get(s, 0) for s in FINAL_STATES if s != st.CONTROL)
         out.update(done=done, total=total, timeline=progress.timeline(conn, campaign_id),
-                   providers=progress.by_provider(conn, campaign_id), networks=progress.by_network(conn, campaign_id))
+                   providers=progress.by_provider(conn, campaign_id), networks=progress.by_network(conn, campaign_id),
+                   spend=spend.by_provider(conn, campaign_id))
     return out
 
 

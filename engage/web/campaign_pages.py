@@ -5,14 +5,15 @@ maker approving their own campaign); the outcome or the reason it was refused is
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import tornado.web
 from sqlalchemy import select
 
 from engage.engine import statuses as st
 from engage.engine.campaigns import CampaignError, lifecycle
-from engage.engine.segments import audience
-from engage.engine.segments.audience import Scope
-from engage.engine.store.schema import Campaign, Segment
+from engage.engine.campaigns.estimate import estimate
+from engage.engine.store.schema import Campaign
 from engage.engine.users.roles import CAMPAIGN_ACTION_ROLES, CAMPAIGN_APPROVERS, CAMPAIGN_MAKERS
 from engage.web.campaigns_api import visible
 from engage.web.sessions_web import PageHandler, requires
@@ -51,24 +52,35 @@ class CampaignAction(PageHandler):
 
 
 class ApprovalsPage(PageHandler):
-    """What waits for a second person, with the audience it would reach now."""
+    """What waits for a second person, with the audience it would reach now and what sending it
+    would cost (campaigns.estimate: cheapest healthy routes in force x parts, per currency)."""
 
     @requires(*CAMPAIGN_APPROVERS, *CAMPAIGN_MAKERS)
     def get(self) -> None:
         user = self.current_user
-        query = select(Campaign.id, Campaign.name, Campaign.branch, Campaign.submitted_by, Campaign.submitted_at,
-                       Segment.definition).join(Segment, Segment.id == Campaign.segment_id).where(
+        query = select(Campaign.id, Campaign.name, Campaign.submitted_by, Campaign.submitted_at).where(
             Campaign.status == st.CAMPAIGN_AWAITING_APPROVAL).order_by(Campaign.submitted_at)
         if user.branch is not None:
             query = query.where(Campaign.branch == user.branch)
         waiting = []
         with self.db.connect() as conn:
             for row in conn.execute(query).all():
-                reach = audience.count(conn, row.definition, scope=Scope(branch=row.branch))["reachable"]
+                try:
+                    cost, problem = estimate(conn, row.id), None
+                except ValueError as exc:  # a segment or template that no longer compiles: say so, list the rest
+                    cost, problem = None, str(exc)
                 waiting.append({"id": row.id, "name": row.name, "submitted_by": row.submitted_by,
-                                "submitted_at": row.submitted_at, "reachable": reach,
+                                "submitted_at": row.submitted_at, "reachable": cost["reachable"] if cost else "?",
+                                "estimate": cost, "problem": problem,
                                 "can_decide": user.role in CAMPAIGN_APPROVERS and row.submitted_by != user.email})
-        self.render("approvals.html", waiting=waiting)
+        self.render("approvals.html", waiting=waiting, money=money)
+
+
+def money(amount: Decimal) -> str:
+    """A total as people read it: at least two decimals, no trailing zeros past them (0.0125, 12.40)."""
+    text = format(amount.normalize(), "f")
+    whole, _, fraction = text.partition(".")
+    return f"{whole}.{fraction.ljust(2, '0')}"
 
 
 CAMPAIGN_ACTION_ROUTES = [

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from engage.engine import campaigns
 from engage.engine.campaigns import CampaignError, lifecycle
+from engage.engine.campaigns.estimate import estimate, jsonable
 from engage.engine.store.schema import Campaign, Template
 from engage.engine.templates import store as templates
 from engage.engine.users.roles import CAMPAIGN_ACTION_ROLES, CAMPAIGN_MAKERS, CAMPAIGN_READERS
@@ -76,6 +77,21 @@ class CampaignStatsApi(ApiBase):
         self.write(figures(self.db, int(campaign_id)))
 
 
+class CampaignEstimateApi(ApiBase):
+    """What launching now would cost: audience by route, parts, per currency, the unpriced counted."""
+
+    session_roles: ClassVar[dict[str, frozenset[str]]] = {"GET": CAMPAIGN_READERS}
+
+    def get(self, campaign_id: str) -> None:
+        if not visible(self.db, int(campaign_id), self.scope.branch):
+            raise ApiError(404, f"campaign {campaign_id} does not exist")
+        try:
+            with self.db.connect() as conn:
+                self.write(jsonable(estimate(conn, int(campaign_id))))
+        except ValueError as exc:  # its segment no longer compiles (a criterion's field was removed)
+            raise ApiError(409, f"cannot estimate: {exc}") from None
+
+
 class CampaignActionApi(ApiBase):
     """POST /api/v1/campaigns/N/<action>; reject takes {"reason": ...}."""
 
@@ -83,7 +99,7 @@ class CampaignActionApi(ApiBase):
         "POST": frozenset().union(*CAMPAIGN_ACTION_ROLES.values())}
 
     def post(self, campaign_id: str, action: str) -> None:
-        user = None if "Authorization" in self.request.headers else self.current_user
+        user = self.request_user()  # a user token acts with its owner's role, approval rules included
         if user is not None and user.role not in CAMPAIGN_ACTION_ROLES[action]:
             raise ApiError(403, f"the {user.role} role may not {action} campaigns")
         cid = int(campaign_id)
@@ -163,6 +179,8 @@ OPERATIONS: dict[str, dict[str, tuple[str, bool]]] = {
     "/api/v1/campaigns/{id}": {"get": ("A campaign: rules, runs, counts by status and arm, cost", False)},
     "/api/v1/campaigns/{id}/stats": {"get": ("Live figures: progress, messages over time, by provider "
                                              "and network", False)},
+    "/api/v1/campaigns/{id}/estimate": {"get": ("Cost if launched now: reachable audience by cheapest healthy route "
+                                                "x parts of its variant, per currency; unpriced counted", False)},
     **{f"/api/v1/campaigns/{{id}}/{action}": {"post": (f"{action.capitalize()} the campaign"
                                                        + (" (body: reason)" if action == "reject" else ""),
                                                        action == "reject")} for action in ACTIONS},
@@ -172,6 +190,7 @@ CAMPAIGN_API_ROUTES = [
     (r"/api/v1/campaigns", CampaignsApi),
     (r"/api/v1/campaigns/(\d+)", CampaignApi),
     (r"/api/v1/campaigns/(\d+)/stats", CampaignStatsApi),
+    (r"/api/v1/campaigns/(\d+)/estimate", CampaignEstimateApi),
     (r"/api/v1/campaigns/(\d+)/(submit|approve|reject|launch|pause|resume|cancel)", CampaignActionApi),
     (r"/api/v1/templates", TemplatesApi),
     (r"/api/v1/templates/(\d+)", TemplateApi),

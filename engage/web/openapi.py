@@ -8,7 +8,7 @@ from typing import Any
 
 import tornado.web
 
-from engage.web import audience_api, campaigns_api, subscribers_api
+from engage.web import audience_api, campaigns_api, providers_api, subscribers_api
 
 ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
 JSON_BODY = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
@@ -18,6 +18,7 @@ OPERATIONS: dict[str, dict[str, tuple[str, bool]]] = {
     **audience_api.OPERATIONS,
     **subscribers_api.OPERATIONS,
     **campaigns_api.OPERATIONS,
+    **providers_api.OPERATIONS,
     "/api/v1/openapi.json": {"get": ("This document", False)},
 }
 

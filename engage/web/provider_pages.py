@@ -9,17 +9,18 @@ from pathlib import Path
 
 from engage.engine import price_tables
 from engage.engine.provider_status import read_status
+from engage.engine.users.roles import PROVIDER_ADMINS, PROVIDER_READERS
 from engage.web.sessions_web import PageHandler, requires
 
 MAX_UPLOAD = 20 * 1024 * 1024
 
 
 class ProvidersPage(PageHandler):
-    @requires("admin", "marketer", "approver", "analyst")
+    @requires(*PROVIDER_READERS)
     def get(self) -> None:
         self._page(None)
 
-    @requires("admin")
+    @requires(*PROVIDER_ADMINS)
     def post(self) -> None:
         files = self.request.files.get("prices") or []
         if not files or not files[0]["body"]:

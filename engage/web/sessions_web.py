@@ -27,8 +27,10 @@ from tornado.ioloop import IOLoop
 
 from engage import config
 from engage.engine.segments.audience import Scope
-from engage.engine.users import SignInError, User, authenticate, sessions
-from engage.engine.users.roles import PAGE_ROLES
+from engage.engine.users import SignInError, User, api_tokens, authenticate, sessions
+from engage.engine.users.roles import CAMPAIGN_ACTION_ROLES, PAGE_ROLES
+from engage.web import navigation
+from engage.web.api_auth import bearer
 
 SESSION_COOKIE = "engage_session"
 DEFAULT_NEXT = "/dashboard"
@@ -104,7 +106,14 @@ class SignedInHandler(tornado.web.RequestHandler):
 
 class SessionApiHandler(SignedInHandler):
     """/api/v1: a bearer token (Authorization header) or a signed-in session, the latter with XSRF
-    for unsafe methods. A request with an Authorization header is judged by it alone."""
+    for unsafe methods. A request with an Authorization header is judged by it alone.
+
+    Two kinds of bearer token: a deployment token of ENGAGE_API_TOKENS acts as "api" with every
+    right (within its branch, if it has one), as it always has; a user's token
+    (engine.users.api_tokens) acts as that user: their role decides by the same sets as a session
+    (``roles``), their branch limits it, and the audit log names their email."""
+
+    _token_user: User | None = None
 
     def check_xsrf_cookie(self) -> None:
         if "Authorization" in self.request.headers or self.current_user is None:
@@ -116,22 +125,58 @@ class SessionApiHandler(SignedInHandler):
                                                     "X-XSRFToken header") from None
 
     def access(self, roles: Collection[str]) -> Scope | Denied:
-        """The scope the request acts in, or why not. A session user's branch limits it as a branch token's does."""
+        """The scope the request acts in, or why not. A user's branch (session or token) limits it as a
+        branch token's does."""
         authorization = self.request.headers.get("Authorization")
         if authorization is not None:
             scope = self.settings["api_tokens"].scope(authorization)
-            return scope if scope is not None else Denied(401, "this API token is not valid")
-        user = self.current_user
-        if user is None:
-            return Denied(401, "an API token is needed: Authorization: Bearer <token> (ENGAGE_API_TOKENS), "
-                               "or a signed-in session")
+            if scope is not None:
+                return scope
+            user = self._resolve_token(authorization)
+            if user is None:
+                self.set_header("WWW-Authenticate", 'Bearer realm="engage"')
+                return Denied(401, "this API token is not valid (unknown, revoked or expired, or its user is disabled)")
+        else:
+            user = self.current_user
+            if user is None:
+                return Denied(401, "an API token is needed: Authorization: Bearer <token> (a user's token, or "
+                                   "ENGAGE_API_TOKENS), or a signed-in session")
         if user.role not in roles:
             return Denied(403, f"the {user.role} role may not {self.request.method} {self.request.path}")
+        action = self._campaign_action()
+        if action is not None and user.role not in CAMPAIGN_ACTION_ROLES[action]:
+            return Denied(403, f"the {user.role} role may not {action} campaigns")
         return Scope(branch=user.branch, show_numbers=False)
 
+    def _resolve_token(self, authorization: str) -> User | None:
+        """The owner of a user's token in this header, or None; the secret is neither kept nor logged."""
+        secret = bearer(authorization)
+        if secret is None:
+            return None
+        with self.db.connect() as conn:
+            user = api_tokens.resolve(conn, secret)
+            conn.commit()  # last_used_at
+        self._token_user = user
+        return user
+
+    def _campaign_action(self) -> str | None:
+        """The action of /api/v1/campaigns/N/<action>, whose roles differ by action. The handler checks
+        them itself for sessions only; asked here too, a user's token is held to them as well."""
+        last = self.path_args[-1] if self.path_args else None
+        if self.request.path.startswith("/api/v1/campaigns/") and last in CAMPAIGN_ACTION_ROLES:
+            return last
+        return None
+
+    def request_user(self) -> User | None:
+        """The user this request acts as: a user token's owner, else (no Authorization header) the
+        session's user; None for a deployment token (ENGAGE_API_TOKENS) or nobody."""
+        if "Authorization" in self.request.headers:
+            return self._token_user
+        return self.current_user
+
     def actor(self) -> str:
-        """Who the audit log names: the signed-in user, or "api" for a token."""
-        user = None if "Authorization" in self.request.headers else self.current_user
+        """Who the audit log names: the user (signed in, or owning the token), or "api" for a deployment token."""
+        user = self.request_user()
         return user.email if user is not None else "api"
 
 
@@ -143,6 +188,12 @@ class PageHandler(SignedInHandler):
         self.set_header("X-Content-Type-Options", "nosniff")
         self.set_header("Referrer-Policy", "same-origin")
         self.set_header("Cache-Control", "no-store")
+
+    def get_template_namespace(self) -> dict[str, Any]:
+        namespace = super().get_template_namespace()
+        user = self.current_user
+        namespace["nav_links"] = navigation.links(user.role if user is not None else None)
+        return namespace
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         self.finish(f"<!doctype html><title>{status_code}</title><p>{status_code}: {xhtml_escape(self._reason)}</p>"
@@ -189,7 +240,7 @@ class LoginPage(PageHandler):
                 None, self._sign_in, email, password, self.request.remote_ip,
                 self.request.headers.get("User-Agent"), self.session_token())
         except SignInError as exc:
-            self.set_status(429 if exc.reason == "throttled" else 401)
+            self.set_status({"throttled": 429, "unavailable": 503}.get(exc.reason, 401))
             if exc.retry_after:
                 self.set_header("Retry-After", str(int(exc.retry_after) + 1))
             self.render("login.html", error=str(exc), email=email, next_url=next_url)

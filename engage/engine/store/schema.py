@@ -302,6 +302,8 @@ class Message(Base):
         # held messages (recipient-local time, quiet hours) released when their time comes
         Index("ix_messages_held", "not_before", postgresql_where=text("status = 'held'"),
               sqlite_where=text("status = 'held'")),
+        # one number's messages, newest first: the subscriber page and the support desk
+        Index("ix_messages_msisdn_id", "msisdn", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

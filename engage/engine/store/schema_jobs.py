@@ -30,3 +30,4 @@ class ImportJob(Base):
     created_at: Mapped[datetime] = mapped_column(server_default=_now())
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime | None]  # touched at each step: a running job silent for long has died

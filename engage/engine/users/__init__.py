@@ -1,7 +1,8 @@
-"""People who use the web UI: accounts (argon2id passwords, roles, branches), sign-in with
-lockout and a per-address limit, and sessions. engine/ only: the web layer calls these."""
+"""People who use the web UI and the API: accounts (argon2id passwords, roles, branches), sign-in
+with lockout and a per-address limit (locally, or by an LDAP / Active Directory directory),
+sessions, and users' API tokens. engine/ only: the web layer calls these."""
 
-from engage.engine.users import roles, sessions, throttle
+from engage.engine.users import api_tokens, ldap_signin, roles, sessions, throttle
 from engage.engine.users.accounts import (
     User,
     UserError,
@@ -16,5 +17,6 @@ from engage.engine.users.accounts import (
 )
 from engage.engine.users.signin import SignInError, authenticate
 
-__all__ = ["SignInError", "User", "UserError", "authenticate", "create_user", "disable", "enable", "ensure_user",
-           "get_user", "list_users", "roles", "sessions", "set_password", "throttle", "unlock"]
+__all__ = ["SignInError", "User", "UserError", "api_tokens", "authenticate", "create_user", "disable", "enable",
+           "ensure_user", "get_user", "ldap_signin", "list_users", "roles", "sessions", "set_password", "throttle",
+           "unlock"]

@@ -1,11 +1,17 @@
 """Who may do what. A user has one role; the web layer asks these sets, never role names ad hoc.
+The same sets decide for a signed-in session and for an API token of that user
+(engine.users.api_tokens): a token never has more rights than its owner has in the browser.
 
 - admin: everything, users included
 - marketer: audiences, templates, campaigns (drafts, submitting)
 - approver: approves or rejects what marketers submit
 - analyst: reads campaigns, counts and reports
 - support: reads campaigns and a subscriber's history, to answer customers
-- partner: an integration's account: the API only, never the pages
+- partner: an integration's account: the API only, never the pages. It feeds and reads, it never
+  moves a campaign: it upserts subscribers (a CRM or billing sync), counts segments and lists the
+  saved ones and the criterion kinds (to size an audience), and reads campaigns, their live figures
+  and templates (to report on them). It cannot save segments, make, submit, approve or launch
+  campaigns, or change templates; a partner bound to a branch does all of this in that branch only.
 """
 
 from __future__ import annotations
@@ -14,14 +20,14 @@ ROLES = ("admin", "marketer", "approver", "analyst", "support", "partner")
 
 # the server-rendered pages: every role but partner
 PAGE_ROLES = frozenset(ROLES) - {"partner"}
-# reading campaigns and their counts (pages and /api/v1/campaigns)
-CAMPAIGN_READERS = PAGE_ROLES
+# reading campaigns, their figures and templates (/api/v1/campaigns, /api/v1/templates); pages ask PAGE_ROLES
+CAMPAIGN_READERS = PAGE_ROLES | {"partner"}
 # counting segments, listing saved segments and criterion kinds
-AUDIENCE_READERS = frozenset({"admin", "marketer", "approver", "analyst"})
+AUDIENCE_READERS = frozenset({"admin", "marketer", "approver", "analyst", "partner"})
 # saving segments
 AUDIENCE_WRITERS = frozenset({"admin", "marketer"})
-# writing subscriber data through the API with a session (integrations use tokens)
-SUBSCRIBER_WRITERS = frozenset({"admin"})
+# writing subscriber data through the API (with a session, or an admin's or partner's token)
+SUBSCRIBER_WRITERS = frozenset({"admin", "partner"})
 
 
 def is_role(role: str) -> bool:
@@ -38,3 +44,19 @@ CAMPAIGN_OPERATORS = frozenset({"admin", "marketer", "approver"})
 CAMPAIGN_ACTION_ROLES = {"submit": CAMPAIGN_MAKERS, "launch": CAMPAIGN_MAKERS, "approve": CAMPAIGN_APPROVERS,
                          "reject": CAMPAIGN_APPROVERS, "pause": CAMPAIGN_OPERATORS, "resume": CAMPAIGN_OPERATORS,
                          "cancel": CAMPAIGN_OPERATORS}
+
+# finding subscribers, reading a profile and its history (pages and /api/v1/subscribers); approvers
+# and partners have no need to look people up
+SUBSCRIBER_READERS = frozenset({"admin", "marketer", "analyst", "support"})
+# seeing whole phone numbers (support answers the phone, admin runs the system); every other role gets
+# them masked (+99890*****67) by the server, in pages and JSON alike, and may find a number only whole
+NUMBER_READERS = frozenset({"admin", "support"})
+# importing subscriber files from the browser (integrations use /api/v1 with a token)
+SUBSCRIBER_IMPORTERS = frozenset({"admin", "marketer"})
+
+# reading providers (health, throughput) and the prices in force: the people who plan, approve and
+# report on what sending costs; support and partners have no need of them
+PROVIDER_READERS = frozenset({"admin", "marketer", "approver", "analyst"})
+# adding, changing, enabling and disabling providers, importing price tables: their settings hold
+# the operator's credentials and decide where every message goes
+PROVIDER_ADMINS = frozenset({"admin"})

@@ -3,32 +3,44 @@
 Whatever goes wrong, the answer does not tell whether the email names an account: an unknown
 email gets the same message, the same lockout and about the same time (a hash is checked either
 way) as a known one with a wrong password.
+
+With a directory configured (engine.users.ldap_signin, ENGAGE_LDAP_URL), an email of a directory
+user, or one that names no account, is checked by the directory, under the same per-address limit
+and the same lockout; a local account (one with a local password) is checked locally only, never
+by the directory, so that a directory entry claiming its email cannot take it over, and a local
+administrator can still sign in while the directory is down.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, select, update
 
 from engage.engine.audit import audit
 from engage.engine.store.schema import User as UserRow
-from engage.engine.users import accounts, throttle
+from engage.engine.users import accounts, ldap_signin, throttle
 from engage.engine.users.accounts import User
 
 WRONG = "wrong email or password"
 LOCKED = "too many failed sign-ins for this email; try again later"
 THROTTLED = "too many failed sign-ins from this address; try again later"
 DISABLED = "this account is disabled; ask an administrator"
+NO_ROLE = "your directory account is in none of engage's groups; ask an administrator for access"
+UNAVAILABLE = "the directory cannot be reached to check your password; try again later"
 
 _DUMMY_HASH: str | None = None
+log = logging.getLogger(__name__)
 
 
 class SignInError(Exception):
     """Sign-in refused. str() is what the person may be told; ``reason`` (wrong, locked, throttled,
-    disabled) and ``retry_after`` (seconds, for an address refused a while) are for the caller's
-    status and headers."""
+    disabled; with a directory also no_role and unavailable) and ``retry_after`` (seconds, for an
+    address refused a while) are for the caller's status and headers."""
 
     def __init__(self, message: str, reason: str, retry_after: float | None = None):
         super().__init__(message)
@@ -49,9 +61,13 @@ def _verify(password_hash: str | None, password: str) -> bool:
         return False
 
 
-def authenticate(conn: Connection, email: str, password: str, *, ip: str | None,
-                 now: datetime | None = None) -> User:
-    """The user these credentials sign in, or SignInError.
+_CONFIGURED = object()
+
+
+def authenticate(conn: Connection, email: str, password: str, *, ip: str | None, now: datetime | None = None,
+                 directory: ldap_signin.Directory | None | object = _CONFIGURED) -> User:
+    """The user these credentials sign in, or SignInError. ``directory``: the directory to ask (tests
+    pass one on ldap3's mock); by default the ENGAGE_LDAP_* one, if any.
 
     Commits: what it records (the attempt, the failure count, a lock) must outlive the SignInError
     it raises, so ``conn`` is a connection from ``engine.connect()`` (commit as you go)."""
@@ -71,6 +87,15 @@ def authenticate(conn: Connection, email: str, password: str, *, ip: str | None,
         raise refuse(THROTTLED, "throttled", (blocked - now).total_seconds())
     row = conn.execute(select(UserRow.id, UserRow.password_hash, UserRow.locked_until, UserRow.active)
                        .where(UserRow.email == key)).first() if len(key) <= 254 else None
+    if directory is _CONFIGURED:
+        directory = ldap_signin.configured()
+    if isinstance(directory, ldap_signin.Directory) and (
+            row is None or ldap_signin.is_directory_user(row.password_hash)) and accounts.EMAIL.match(key):
+        if row is None and throttle.unknown_email_locked(conn, key, now, rules):
+            raise refuse(LOCKED, "locked")
+        if row is not None and row.locked_until is not None and throttle.utc(row.locked_until) > now:
+            raise refuse(LOCKED, "locked")
+        return _directory_sign_in(conn, directory, key, password, row, ip=ip, now=now, rules=rules, refuse=refuse)
     if row is None:
         _verify(None, password)
         if throttle.unknown_email_locked(conn, key, now, rules):
@@ -93,6 +118,38 @@ def authenticate(conn: Connection, email: str, password: str, *, ip: str | None,
     audit(conn, key, "user.sign_in", "user", row.id, email=key, ip=ip)
     conn.commit()
     user = accounts.get_user_by_id(conn, row.id)
+    assert user is not None
+    return user
+
+
+def _directory_sign_in(conn: Connection, directory: ldap_signin.Directory, key: str, password: str, row: Any, *,
+                       ip: str | None, now: datetime, rules: throttle.Policy,
+                       refuse: Callable[[str, str], SignInError]) -> User:
+    """The directory's half of authenticate: a wrong password counts towards the lock as a local one
+    does; a directory that cannot answer does not (nor does a person in no mapped group)."""
+    found = None
+    if password and len(password) <= accounts.MAX_PASSWORD:  # never an empty password: an anonymous bind
+        try:
+            found = directory.check(key, password)
+        except ldap_signin.DirectoryError as exc:
+            log.warning("directory sign-in unavailable: %s", exc)
+            raise refuse(UNAVAILABLE, "unavailable") from None
+    if found is None:
+        if row is not None:
+            _count_failure(conn, row.id, key, ip, now, rules)
+        raise refuse(WRONG, "wrong")
+    if found.role is None:
+        log.info("directory sign-in refused: %s is in none of the groups of ENGAGE_LDAP_ROLE_GROUPS", key)
+        raise refuse(NO_ROLE, "no_role")
+    if row is not None and not row.active:
+        raise refuse(DISABLED, "disabled")
+    user_id = ldap_signin.provision(conn, key, found, row, now=now)
+    conn.execute(update(UserRow.__table__).where(UserRow.id == user_id).values(
+        failed_logins=0, locked_until=None, last_login_at=now))
+    throttle.record(conn, ip=ip, email=key, ok=True, reason=None, now=now)
+    audit(conn, key, "user.sign_in", "user", user_id, email=key, ip=ip, via="directory")
+    conn.commit()
+    user = accounts.get_user_by_id(conn, user_id)
     assert user is not None
     return user
 

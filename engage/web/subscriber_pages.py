@@ -1,0 +1,153 @@
+"""The Subscribers pages: find subscribers by number or by a profile field, open one (profile and
+history: messages, receipts, replies, opt-outs), and import a CSV or Parquet file with a progress
+bar and a report of the rejected rows. They call what /api/v1/subscribers and /api/v1/imports call
+(the progress bar polls the latter), so a page and an integration get the same answers.
+
+Numbers are masked by the server for roles outside NUMBER_READERS; a branch user sees, opens and
+imports only their branch's subscribers, and another branch's subscriber or import is a 404."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import tornado.web
+
+from engage import config
+from engage.engine.segments.audience import Scope
+from engage.engine.subscribers import import_jobs
+from engage.engine.subscribers.history import history
+from engage.engine.subscribers.search import OPS, SEARCHABLE, SearchError, profile, search
+from engage.engine.users.roles import NUMBER_READERS, SUBSCRIBER_IMPORTERS, SUBSCRIBER_READERS
+from engage.web.sessions_web import PageHandler, requires
+from engage.web.subscribers_api import HISTORY, query_from, send_report, start_import
+from engage.web.uploads import StreamedUpload, UploadError
+
+
+def when(at: datetime | None) -> str:
+    """A moment as the pages show it: UTC, to the minute (the history's header says UTC)."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if at is not None else ""
+
+
+class SubscriberPageBase(PageHandler):
+    def shown(self) -> Scope:
+        user = self.current_user
+        return Scope(branch=user.branch, show_numbers=user.role in NUMBER_READERS)
+
+
+class SubscribersPage(SubscriberPageBase):
+    @requires(*SUBSCRIBER_READERS)
+    def get(self) -> None:
+        args = {name: self.get_query_argument(name, "") for name in ("q", "field", "op", "value")}
+        page: dict[str, Any] = {"subscribers": [], "next_after": None, "match": None}
+        error = None
+        try:
+            query = query_from(self)
+            with self.db.connect() as conn:
+                page = search(conn, query, self.shown(), config.load().default_region)
+        except SearchError as exc:
+            error = str(exc)
+            self.set_status(400)
+        asked = {k: v for k, v in args.items() if v}
+        next_url = (f"/subscribers?{urlencode({**asked, 'after': page['next_after']})}"
+                    if page["next_after"] is not None else None)
+        first_url = f"/subscribers?{urlencode(asked)}" if self.get_query_argument("after", "") else None
+        self.render("subscribers.html", args=args, page=page, error=error, fields=SEARCHABLE, ops=OPS,
+                    next_url=next_url, first_url=first_url,
+                    can_import=self.current_user.role in SUBSCRIBER_IMPORTERS,
+                    masked=self.current_user.role not in NUMBER_READERS)
+
+
+class SubscriberPage(SubscriberPageBase):
+    @requires(*SUBSCRIBER_READERS)
+    def get(self, subscriber_id: str) -> None:
+        with self.db.connect() as conn:
+            found = profile(conn, int(subscriber_id), self.shown())
+            if found is None:
+                raise tornado.web.HTTPError(404, reason=f"no subscriber {subscriber_id}")
+            entries = history(conn, int(subscriber_id), HISTORY)
+        self.render("subscriber.html", s=found, history=entries, when=when)
+
+
+@tornado.web.stream_request_body
+class ImportPage(StreamedUpload, SubscriberPageBase):
+    """The upload form. The file streams to disk as it arrives, so the form's _xsrf field is read
+    with it and checked before any job is made (an X-XSRFToken header is checked at once)."""
+
+    _xsrf_later = False
+
+    def check_xsrf_cookie(self) -> None:
+        headers = self.request.headers
+        if headers.get("X-Xsrftoken") or headers.get("X-Csrftoken") or self.get_query_argument("_xsrf", None):
+            super().check_xsrf_cookie()
+        else:
+            self._xsrf_later = True  # the body's _xsrf field, once it is in (post)
+
+    def prepare(self) -> None:
+        if self.request.method != "POST":
+            return
+        user = self.current_user
+        if user is None or user.role not in SUBSCRIBER_IMPORTERS:  # before a byte is written
+            raise tornado.web.HTTPError(403, reason="sign in as a user who may import subscribers")
+        try:
+            self.begin_upload(import_jobs.imports_dir(), import_jobs.max_upload_bytes())
+        except UploadError as exc:
+            self.set_status(exc.status)
+            self.form(exc.message)
+
+    def form(self, error: str | None = None) -> None:
+        limit = import_jobs.max_upload_bytes() // (1024 * 1024)
+        self.render("subscriber_import.html", error=error, limit_mb=limit, branch=self.current_user.branch)
+
+    @requires(*SUBSCRIBER_IMPORTERS)
+    def get(self) -> None:
+        self.form()
+
+    @requires(*SUBSCRIBER_IMPORTERS)
+    def post(self) -> None:
+        assert self.upload is not None
+        if self._xsrf_later:
+            self.request.arguments["_xsrf"] = [self.upload.fields.get("_xsrf", "").encode()]
+            super().check_xsrf_cookie()
+        try:
+            path = self.upload.end()
+        except UploadError as exc:
+            self.set_status(exc.status)
+            self.form(exc.message)
+            return
+        filename, self.upload = self.upload.filename, None  # the job owns the file now
+        with self.db.begin() as conn:
+            job_id = import_jobs.create(conn, filename=filename, path=path, actor=self.current_user.email,
+                                        branch=self.current_user.branch)
+        start_import(self.db, job_id)
+        self.redirect(f"/subscribers/import/{job_id}", status=303)
+
+
+class ImportJobPage(SubscriberPageBase):
+    @requires(*SUBSCRIBER_IMPORTERS)
+    def get(self, job_id: str) -> None:
+        with self.db.begin() as conn:  # get() may mark a job whose process died as failed
+            job = import_jobs.get(conn, int(job_id), self.current_user.branch)
+        if job is None:
+            raise tornado.web.HTTPError(404, reason=f"no import {job_id}")
+        self.render("subscriber_import_job.html", job=job)
+
+
+class RejectedRowsPage(SubscriberPageBase):
+    @requires(*SUBSCRIBER_IMPORTERS)
+    async def get(self, job_id: str) -> None:
+        with self.db.connect() as conn:
+            path = import_jobs.report_file(conn, int(job_id), self.current_user.branch)
+        if path is None:
+            raise tornado.web.HTTPError(404, reason=f"import {job_id} has no report of rejected rows")
+        await send_report(self, int(job_id), path)
+
+
+SUBSCRIBER_PAGE_ROUTES = [
+    (r"/subscribers", SubscribersPage),
+    (r"/subscribers/import", ImportPage),
+    (r"/subscribers/import/(\d+)", ImportJobPage),
+    (r"/subscribers/import/(\d+)/rejected\.csv", RejectedRowsPage),
+    (r"/subscribers/(\d+)", SubscriberPage),
+]

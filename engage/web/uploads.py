@@ -1,0 +1,240 @@
+"""Files uploaded to the web process, streamed to disk as they arrive (a 200 MB subscriber file
+never sits in memory): as the request's raw body (API clients: curl --data-binary) or as the
+"file" field of a multipart/form-data form (the browser). The size limit is ENGAGE_MAX_UPLOAD_MB.
+
+Used by handlers decorated with tornado.web.stream_request_body: begin() in prepare(), once the
+caller is known to be allowed, feed() from data_received(), end() in post()."""
+
+from __future__ import annotations
+
+import email.message
+import email.utils
+import re
+import secrets
+from pathlib import Path, PureWindowsPath
+from typing import Any, BinaryIO
+
+FILE_FIELD = "file"
+SLACK = 1 << 20  # multipart framing and form fields on top of the file's own size
+MAX_FIELDS = 64 * 1024  # bytes of ordinary form fields, all told
+MAX_PART_HEADERS = 16 * 1024
+
+
+class UploadError(Exception):
+    """An upload refused; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def clean_filename(name: str | None, default: str = "upload") -> str:
+    """The name a person gave the file, for showing: no directories, no control characters."""
+    base = PureWindowsPath(name or "").name  # also strips "C:\\Users\\..." and "../"
+    base = re.sub(r"[\x00-\x1f\x7f]", "", base).strip()
+    return base[:200] or default
+
+
+class Upload:
+    """One request body on its way to ``directory``: the file, and the form's other (small) fields."""
+
+    def __init__(self, directory: Path, content_type: str | None, limit: int, filename: str | None = None) -> None:
+        self.limit = limit
+        self.path = directory / f"upload-{secrets.token_hex(8)}"
+        self.filename = clean_filename(filename)
+        self.fields: dict[str, str] = {}
+        self.size = 0
+        self.error: UploadError | None = None
+        self._out: BinaryIO | None = self.path.open("wb")
+        self._multipart: _Multipart | None = None
+        kind, params = _header_params("content-type", content_type or "application/octet-stream")
+        if kind == "multipart/form-data":
+            if not params.get("boundary"):
+                self._fail(UploadError(400, "multipart/form-data without a boundary"))
+                return
+            self._multipart = _Multipart(params["boundary"].encode("latin-1"), self)
+        elif kind == "application/x-www-form-urlencoded":
+            self._fail(UploadError(415, "send the file as multipart/form-data, or as the request's raw body"))
+
+    def feed(self, data: bytes) -> None:
+        if self.error is not None:
+            return
+        try:
+            if self._multipart is not None:
+                self._multipart.feed(data)
+            else:
+                self.write(data)
+        except UploadError as exc:
+            self._fail(exc)
+
+    def write(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > self.limit:
+            raise UploadError(413, f"the file is larger than the limit of {_size(self.limit)}")
+        if self._out is not None and data:
+            self._out.write(data)
+
+    def end(self) -> Path:
+        """The file, once the whole body is in; UploadError (the file removed) for a bad upload."""
+        if self.error is None and self._multipart is not None and not self._multipart.complete:
+            self._fail(UploadError(400, "the multipart body ends early"))
+        if self.error is None and self._multipart is not None and not self._multipart.had_file:
+            self._fail(UploadError(400, f"the form has no {FILE_FIELD!r} field with a file"))
+        if self.error is None and self.size == 0:
+            self._fail(UploadError(400, "the file is empty"))
+        if self.error is not None:
+            raise self.error
+        self._close()
+        return self.path
+
+    def discard(self) -> None:
+        self._close()
+        self.path.unlink(missing_ok=True)
+
+    def _fail(self, error: UploadError) -> None:
+        self.error = error
+        self.discard()
+
+    def _close(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+
+class _Multipart:
+    """multipart/form-data parsed as it streams: the "file" part is written to the upload, other
+    fields are kept (small), further file parts are skipped."""
+
+    def __init__(self, boundary: bytes, upload: Upload) -> None:
+        self.delimiter = b"\r\n--" + boundary
+        self.upload = upload
+        self.buffer = b"\r\n"  # so that the first boundary reads like all the others
+        self.state = "preamble"
+        self.part: str | None = None  # "file", "field:<name>" or None (skipped)
+        self.value = b""
+        self.fields_size = 0
+        self.had_file = False
+        self.complete = False
+
+    def feed(self, data: bytes) -> None:
+        self.buffer += data
+        while self._step():
+            pass
+
+    def _step(self) -> bool:
+        """One move of the state machine; False when it needs more data."""
+        if self.state in ("preamble", "epilogue"):
+            if self.state == "epilogue":
+                self.buffer = b""
+                return False
+            at = self.buffer.find(self.delimiter)
+            if at < 0:
+                self.buffer = self.buffer[-len(self.delimiter):]
+                return False
+            self.buffer, self.state = self.buffer[at + len(self.delimiter):], "delimited"
+        if self.state == "delimited":
+            if len(self.buffer) < 2:
+                return False
+            if self.buffer.startswith(b"--"):
+                self.state, self.complete = "epilogue", True
+                return True
+            if not self.buffer.startswith(b"\r\n"):
+                raise UploadError(400, "a malformed multipart body")
+            self.buffer, self.state = self.buffer[2:], "headers"
+        if self.state == "headers":
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self.buffer) > MAX_PART_HEADERS:
+                    raise UploadError(400, "a multipart part's headers are too long")
+                return False
+            self._start_part(self.buffer[:end].decode("utf-8", "replace"))
+            self.buffer, self.state = self.buffer[end + 4:], "body"
+        at = self.buffer.find(self.delimiter)
+        if at < 0:  # all but what may be the start of a delimiter is the part's
+            keep = len(self.delimiter) - 1
+            if len(self.buffer) > keep:
+                self._data(self.buffer[:-keep])
+                self.buffer = self.buffer[-keep:]
+            return False
+        self._data(self.buffer[:at])
+        self._end_part()
+        self.buffer, self.state = self.buffer[at + len(self.delimiter):], "delimited"
+        return True
+
+    def _start_part(self, headers: str) -> None:
+        disposition = next((line.split(":", 1)[1].strip() for line in headers.split("\r\n")
+                            if line.lower().startswith("content-disposition:")), "")
+        _, params = _header_params("content-disposition", disposition)
+        name = params.get("name", "")
+        if "filename" in params:
+            self.part = FILE_FIELD if name == FILE_FIELD and not self.had_file else None
+            if self.part == FILE_FIELD:
+                self.had_file = True
+                self.upload.filename = clean_filename(params["filename"], self.upload.filename)
+        else:
+            self.part = f"field:{name}"
+        self.value = b""
+
+    def _data(self, data: bytes) -> None:
+        if self.part == FILE_FIELD:
+            self.upload.write(data)
+        elif self.part is not None:
+            self.fields_size += len(data)
+            if self.fields_size > MAX_FIELDS:
+                raise UploadError(413, "the form's fields are too large")
+            self.value += data
+
+    def _end_part(self) -> None:
+        if self.part is not None and self.part.startswith("field:"):
+            self.upload.fields[self.part[len("field:"):]] = self.value.decode("utf-8", "replace")
+        self.part = None
+
+
+def _size(n: int) -> str:
+    return f"{n / (1 << 20):g} MB" if n >= 1 << 20 else f"{n / 1024:g} KB" if n >= 1024 else f"{n} bytes"
+
+
+def _header_params(name: str, value: str) -> tuple[str, dict[str, str]]:
+    """("multipart/form-data", {"boundary": ...}) from a Content-Type or Content-Disposition value."""
+    message = email.message.Message()
+    message[name] = value
+    params = message.get_params(header=name) or []
+    out = {}
+    for key, raw in params[1:]:
+        out[key.lower()] = email.utils.collapse_rfc2231_value(raw)
+    return (params[0][0].lower() if params else ""), out
+
+
+class StreamedUpload:
+    """Mixin for a tornado.web.stream_request_body handler: ``begin_upload`` from prepare() once the
+    caller may upload; the body then streams into ``self.upload``. Whatever is not handed on (the
+    handler sets ``self.upload = None`` once it owns the file) is removed when the request ends."""
+
+    upload: Upload | None = None
+    request: Any
+
+    def begin_upload(self, directory: Path, limit: int, filename: str | None = None) -> None:
+        """Raises UploadError(413) for a body announced bigger than the limit, before it is read."""
+        length = self.request.headers.get("Content-Length")
+        if length is not None and length.isdigit() and int(length) > limit + SLACK:
+            raise UploadError(413, f"the file is larger than the limit of {_size(limit)}")
+        self.request.connection.set_max_body_size(limit + SLACK)
+        self.upload = Upload(directory, self.request.headers.get("Content-Type"), limit, filename)
+
+    def data_received(self, chunk: bytes) -> None:
+        if self.upload is not None:
+            self.upload.feed(chunk)
+
+    def on_connection_close(self) -> None:
+        self._drop_upload()
+        super().on_connection_close()  # type: ignore[misc]  # the handler's: fails the body's future
+
+    def on_finish(self) -> None:
+        self._drop_upload()
+        super().on_finish()  # type: ignore[misc]
+
+    def _drop_upload(self) -> None:
+        if self.upload is not None:
+            self.upload.discard()
+            self.upload = None
