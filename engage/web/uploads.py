@@ -14,6 +14,9 @@ import secrets
 from pathlib import Path, PureWindowsPath
 from typing import Any, BinaryIO
 
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser
+
 FILE_FIELD = "file"
 SLACK = 1 << 20  # multipart framing and form fields on top of the file's own size
 MAX_FIELDS = 64 * 1024  # bytes of ordinary form fields, all told
@@ -103,69 +106,47 @@ class Upload:
 
 
 class _Multipart:
-    """multipart/form-data parsed as it streams: the "file" part is written to the upload, other
-    fields are kept (small), further file parts are skipped."""
+    """multipart/form-data parsed as it streams, by python-multipart's parser: the "file" part is
+    written to the upload, other fields are kept (small), further file parts are skipped."""
 
     def __init__(self, boundary: bytes, upload: Upload) -> None:
-        self.delimiter = b"\r\n--" + boundary
         self.upload = upload
-        self.buffer = b"\r\n"  # so that the first boundary reads like all the others
-        self.state = "preamble"
         self.part: str | None = None  # "file", "field:<name>" or None (skipped)
         self.value = b""
         self.fields_size = 0
         self.had_file = False
         self.complete = False
+        self._header = [b"", b""]
+        self._headers: dict[str, str] = {}
+        self._parser = MultipartParser(boundary, callbacks={
+            "on_part_begin": self._headers.clear,
+            "on_header_field": lambda data, start, end: self._add_header(0, data[start:end]),
+            "on_header_value": lambda data, start, end: self._add_header(1, data[start:end]),
+            "on_header_end": self._end_header,
+            "on_headers_finished": self._start_part,
+            "on_part_data": lambda data, start, end: self._data(data[start:end]),
+            "on_part_end": self._end_part,
+            "on_end": self._end,
+        })
 
     def feed(self, data: bytes) -> None:
-        self.buffer += data
-        while self._step():
-            pass
+        try:
+            self._parser.write(data)
+        except MultipartParseError as exc:
+            raise UploadError(400, f"a malformed multipart body ({exc})") from None
 
-    def _step(self) -> bool:
-        """One move of the state machine; False when it needs more data."""
-        if self.state in ("preamble", "epilogue"):
-            if self.state == "epilogue":
-                self.buffer = b""
-                return False
-            at = self.buffer.find(self.delimiter)
-            if at < 0:
-                self.buffer = self.buffer[-len(self.delimiter):]
-                return False
-            self.buffer, self.state = self.buffer[at + len(self.delimiter):], "delimited"
-        if self.state == "delimited":
-            if len(self.buffer) < 2:
-                return False
-            if self.buffer.startswith(b"--"):
-                self.state, self.complete = "epilogue", True
-                return True
-            if not self.buffer.startswith(b"\r\n"):
-                raise UploadError(400, "a malformed multipart body")
-            self.buffer, self.state = self.buffer[2:], "headers"
-        if self.state == "headers":
-            end = self.buffer.find(b"\r\n\r\n")
-            if end < 0:
-                if len(self.buffer) > MAX_PART_HEADERS:
-                    raise UploadError(400, "a multipart part's headers are too long")
-                return False
-            self._start_part(self.buffer[:end].decode("utf-8", "replace"))
-            self.buffer, self.state = self.buffer[end + 4:], "body"
-        at = self.buffer.find(self.delimiter)
-        if at < 0:  # all but what may be the start of a delimiter is the part's
-            keep = len(self.delimiter) - 1
-            if len(self.buffer) > keep:
-                self._data(self.buffer[:-keep])
-                self.buffer = self.buffer[-keep:]
-            return False
-        self._data(self.buffer[:at])
-        self._end_part()
-        self.buffer, self.state = self.buffer[at + len(self.delimiter):], "delimited"
-        return True
+    def _add_header(self, which: int, data: bytes) -> None:
+        self._header[which] += data
+        if len(self._header[0]) + len(self._header[1]) > MAX_PART_HEADERS:
+            raise UploadError(400, "a multipart part's headers are too long")
 
-    def _start_part(self, headers: str) -> None:
-        disposition = next((line.split(":", 1)[1].strip() for line in headers.split("\r\n")
-                            if line.lower().startswith("content-disposition:")), "")
-        _, params = _header_params("content-disposition", disposition)
+    def _end_header(self) -> None:
+        name, value = (part.decode("utf-8", "replace") for part in self._header)
+        self._headers[name.strip().lower()] = value.strip()
+        self._header = [b"", b""]
+
+    def _start_part(self) -> None:
+        _, params = _header_params("content-disposition", self._headers.get("content-disposition", ""))
         name = params.get("name", "")
         if "filename" in params:
             self.part = FILE_FIELD if name == FILE_FIELD and not self.had_file else None
@@ -189,6 +170,9 @@ class _Multipart:
         if self.part is not None and self.part.startswith("field:"):
             self.upload.fields[self.part[len("field:"):]] = self.value.decode("utf-8", "replace")
         self.part = None
+
+    def _end(self) -> None:
+        self.complete = True
 
 
 def _size(n: int) -> str:
