@@ -11,7 +11,7 @@ import secrets
 import threading
 import time
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Engine, insert
 
 from engage import config
-from engage.engine import campaigns
+from engage.engine import campaigns, price_tables
 from engage.engine import statuses as st
 from engage.engine.providers_admin import add_smpp
 from engage.engine.segments import store as segments
@@ -44,6 +44,9 @@ BODIES = {
           "va 500 bonus ball oling!",
 }
 DEMO_ACTOR = "demo"
+# Uzbekistan's mobile networks: (prefix after +998, name, price per part in USD), for the price table
+NETWORKS = (("90", "Beeline", "0.0120"), ("91", "Beeline", "0.0120"), ("93", "Ucell", "0.0105"),
+            ("94", "Ucell", "0.0105"), ("97", "Mobiuz", "0.0098"), ("99", "Uzmobile", "0.0090"))
 
 
 def sample_subscribers(n: int, seed: int = 7) -> list[dict[str, Any]]:
@@ -52,7 +55,8 @@ def sample_subscribers(n: int, seed: int = 7) -> list[dict[str, Any]]:
     for i in range(n):
         lang = rng.choices(["uz", "ru", "en"], weights=[6, 3, 1])[0]
         rows.append({
-            "msisdn": f"+99890{1000000 + i:07d}", "first_name": rng.choice(FIRST_NAMES[lang]),
+            "msisdn": f"+998{NETWORKS[i % len(NETWORKS)][0]}{1000000 + i:07d}",
+            "first_name": rng.choice(FIRST_NAMES[lang]),
             "language": lang, "gender": rng.choice("MF"), "city": rng.choice(CITIES), "branch": "central",
             "birth_date": date(1960, 1, 1) + timedelta(days=rng.randrange(365 * 45)),
             "timezone": "Asia/Tashkent", "balance": Decimal(rng.randrange(0, 200000)),
@@ -62,7 +66,8 @@ def sample_subscribers(n: int, seed: int = 7) -> list[dict[str, Any]]:
 
 
 def seed(engine: Engine, recipients: int, smsc_port: int) -> int:
-    """Subscribers, one opted out in fifty, a provider, a segment, a template, a campaign launched now."""
+    """Subscribers on six networks, one opted out in fifty, a provider with its price table, a segment,
+    a template, a campaign launched now."""
     rows = sample_subscribers(recipients)
     for i in range(0, len(rows), 500):
         upsert(engine, rows[i:i + 500])
@@ -70,8 +75,12 @@ def seed(engine: Engine, recipients: int, smsc_port: int) -> int:
         opted = [{"msisdn": r["msisdn"], "channel": "sms", "source": "demo"} for r in rows[::50]]
         if opted:
             conn.execute(insert(OptOut.__table__), opted)
-        add_smpp(conn, name=f"simulator-{smsc_port}", host="127.0.0.1", port=smsc_port, system_id="engage",
-                 password="secret", tps=2000, binds=2, window=64, actor=DEMO_ACTOR)
+        provider_id = add_smpp(conn, name=f"simulator-{smsc_port}", host="127.0.0.1", port=smsc_port,
+                               system_id="engage", password="secret", tps=2000, binds=2, window=64, actor=DEMO_ACTOR)
+        since = datetime.now(UTC) - timedelta(days=1)
+        price_tables.upsert(conn, [{"provider_id": provider_id, "prefix": f"998{prefix}", "mcc_mnc": "",
+                                    "network": name, "price": Decimal(price), "currency": "USD", "valid_from": since}
+                                   for prefix, name, price in NETWORKS])
         segment_id = segments.create(conn, f"Everyone {uuid.uuid4().hex[:6]}",
                                      {"and": [{"field": "msisdn", "op": "starts_with", "value": "+998"}]},
                                      actor=DEMO_ACTOR)
