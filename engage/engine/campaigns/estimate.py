@@ -31,7 +31,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, case, func, literal, select
 
-from engage.engine.campaigns.launching import BUCKETS, _arm, bucket
+from engage.engine.campaigns.launching import BUCKETS, arm_of, bucket
 from engage.engine.price_tables import current_prices
 from engage.engine.routing import NoRoute, Route, Router
 from engage.engine.segments.audience import Scope, condition, consistent, opt_out_join
@@ -62,7 +62,7 @@ def audience_groups(conn: Connection, campaign: Any, definition: Any, length: in
     digits = func.substr(func.replace(Subscriber.msisdn, "+", ""), 1, length).label("digits")
     share = int(round((campaign.control_share or 0) * BUCKETS))
     control = (case((bucket(campaign.seed, 0) < share, 1), else_=0) if share else literal(0)).label("control")
-    arm = _arm(campaign).label("arm")
+    arm = arm_of(campaign).label("arm")
     # grouped over a subquery: PostgreSQL would not see a bound parameter in the SELECT list and the
     # same one in GROUP BY as the same expression
     each = select(digits, Subscriber.language.label("language"), arm, control).select_from(joined).where(

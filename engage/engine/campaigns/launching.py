@@ -86,7 +86,7 @@ def _launch(conn: Connection, campaign_id: int, scheduled_for: datetime, *, acto
     send_at, status = _timing(conn, campaign, joined, eligible, scheduled_for, now, settings.default_timezone)
     control = bucket(campaign.seed, 0) < int(round(campaign.control_share * BUCKETS))
     rows = select(literal(campaign_id), literal(run_id), Subscriber.id, Subscriber.msisdn,
-                  case((control, literal(st.CONTROL)), else_=status), _arm(campaign), send_at
+                  case((control, literal(st.CONTROL)), else_=status), arm_of(campaign), send_at
                   ).select_from(joined).where(eligible)
     inserted = conn.execute(insert(messages).from_select(
         ["campaign_id", "run_id", "subscriber_id", "msisdn", "status", "arm", "not_before"], rows)).rowcount
@@ -139,7 +139,9 @@ def parse_cap(text: str) -> tuple[int, int] | None:
     return out
 
 
-def _arm(campaign: Any) -> Any:
+def arm_of(campaign: Any) -> Any:
+    """The SQL expression of a subscriber's A/B arm, by hash of the campaign's seed: the launch and the
+    cost estimate use this one so that both split the audience alike."""
     arms = campaign.arms or [{"arm": "A", "share": 100}]
     if len(arms) == 1:
         return literal(arms[0]["arm"])
