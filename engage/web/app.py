@@ -43,7 +43,8 @@ def campaign_summary(db: Engine, campaign_id: int, branch: str | None) -> dict[s
 class CampaignsPage(PageHandler):
     @requires()
     def get(self) -> None:
-        self.render("campaigns.html", campaigns=campaign_list(self.db, self.current_user.branch))
+        self.render("campaigns.html", campaigns=campaign_list(self.db, self.current_user.branch),
+                    can_make=self.current_user.role in CAMPAIGN_MAKERS, notice=self.get_query_argument("done", None))
 
 
 class CampaignPage(PageHandler):

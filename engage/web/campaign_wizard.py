@@ -1,95 +1,126 @@
 """The campaign wizard: audience, content, sender id, schedule (once, recurring, recipients' local
 time), quiet hours, pacing, frequency cap, control group and A/B arms on one form, checked by
-engine.campaigns (the same messages the command line and the API give); and a test send to staff
-numbers from the campaign page."""
+engine.campaigns (the same messages the command line and the API give), shown beside the input
+they name with what was typed kept; the same form edits a draft, and a draft can be deleted; and a
+test send to staff numbers from the campaign page."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import tornado.httputil
 import tornado.web
+from sqlalchemy import select
+from tornado.escape import xhtml_escape
 
-from engage.engine.campaigns import CampaignError
+from engage.engine.campaigns import CampaignError, records
 from engage.engine.campaigns import create as create_campaign
 from engage.engine.campaigns.test_sends import send_test
 from engage.engine.segments import store as segments
+from engage.engine.store.schema import Campaign
 from engage.engine.templates import store as templates
 from engage.engine.users.roles import CAMPAIGN_MAKERS
+from engage.web.campaign_form import WEEKDAYS, arms_text, changes_from, fields_from, form_from, input_for, options_from
 from engage.web.campaigns_api import visible
 from engage.web.sessions_web import PageHandler, requires
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
+class CampaignFormPage(PageHandler):
+    """What the new and the edit page share: reading the form, and drawing it with a refusal."""
 
-def schedule_from(form: dict[str, str], days: list[str]) -> dict[str, Any] | None:
-    """The schedule spec from the form's fields; None for "now"."""
-    kind = form.get("schedule", "now")
-    if kind == "now":
-        return None
-    if kind == "at":
-        return {"kind": "at", "at": form.get("at", "")}
-    if kind == "cron":
-        return {"kind": "cron", "cron": form.get("cron", "")}
-    spec: dict[str, Any] = {"kind": kind, "time": form.get("time", "")}
-    if kind == "weekly":
-        spec["days"] = days
-    if kind == "monthly":
-        spec["day"] = int(form.get("day") or 0)
-    return spec
-
-
-def options_from(form: dict[str, str], days: list[str]) -> dict[str, Any]:
-    """Campaign options from the form; empty fields are left out (the defaults apply)."""
-    out: dict[str, Any] = {"kind": form.get("kind") or "marketing"}
-    schedule = schedule_from(form, days)
-    if schedule:
-        out["schedule"] = schedule
-    for name in ("local_time", "quiet_hours", "timezone"):
-        if form.get(name):
-            out[name] = form[name]
-    for name in ("deadline_minutes", "max_rate", "seed", "max_parts"):
-        if form.get(name):
-            try:
-                out[name] = int(form[name])
-            except ValueError:
-                raise CampaignError(f"{name}: {form[name]!r} is not a whole number") from None
-    if form.get("control_percent"):
-        out["control_share"] = float(form["control_percent"]) / 100
-    if form.get("cap_count") and form.get("cap_days"):
-        out["cap"] = {"count": int(form["cap_count"]), "days": int(form["cap_days"])}
-    if form.get("arm_b_percent"):
-        b = float(form["arm_b_percent"])
-        out["arms"] = [{"arm": "A", "share": 100 - b}, {"arm": "B", "share": b}]
-    return out
-
-
-class CampaignWizardPage(PageHandler):
-    @requires(*CAMPAIGN_MAKERS)
-    def get(self) -> None:
-        self._form({}, [], None)
-
-    @requires(*CAMPAIGN_MAKERS)
-    def post(self) -> None:
+    def read_form(self) -> tuple[dict[str, str], list[str]]:
         form = {k: self.get_body_argument(k, "").strip() for k in self.request.body_arguments if k != "days"}
-        days = [d for d in self.get_body_arguments("days") if d in WEEKDAYS]
-        try:
-            with self.db.begin() as conn:
-                campaign_id = create_campaign(
-                    conn, name=form.get("name", ""), segment_id=int(form.get("segment") or 0),
-                    template_id=int(form.get("template") or 0), sender_id=form.get("sender", ""),
-                    actor=self.current_user.email, branch=self.current_user.branch, **options_from(form, days))
-        except (CampaignError, ValueError) as exc:
-            self._form(form, days, str(exc))
-            return
-        self.redirect(f"/campaigns/{campaign_id}?" + tornado.httputil.urlencode({"done": "created as a draft"}))
+        return form, [d for d in self.get_body_arguments("days") if d in WEEKDAYS]
 
-    def _form(self, form: dict[str, str], days: list[str], error: str | None) -> None:
+    def show(self, form: dict[str, str], days: list[str], refusal: CampaignError | None = None,
+             campaign_id: int | None = None) -> None:
+        """The form; a refusal's message above it and beside the input it names, whose typed value stays."""
         with self.db.connect() as conn:
             options = {"segments": segments.visible(conn, self.current_user.branch),
                        "templates": templates.list_all(conn)}
-        self.render("campaign_new.html", form=form, days=days, weekdays=WEEKDAYS, error=error, **options)
+        error, at = (str(refusal), input_for(refusal)) if refusal else (None, None)
+
+        def invalid(name: str) -> str:
+            return f' aria-invalid="true" aria-describedby="error-{name}"' if name == at else ""
+
+        def field_error(name: str) -> str:
+            if name != at:
+                return ""
+            return f'<span class="field-error error" id="error-{name}">{xhtml_escape(error)}</span>'
+
+        self.render("campaign_new.html", form=form, days=days, weekdays=WEEKDAYS, error=error, invalid=invalid,
+                    field_error=field_error, campaign_id=campaign_id, kept_arms=arms_text(form.get("arms_json")),
+                    **options)
+
+
+class CampaignWizardPage(CampaignFormPage):
+    @requires(*CAMPAIGN_MAKERS)
+    def get(self) -> None:
+        self.show({}, [])
+
+    @requires(*CAMPAIGN_MAKERS)
+    def post(self) -> None:
+        form, days = self.read_form()
+        try:
+            with self.db.begin() as conn:
+                campaign_id = create_campaign(conn, **fields_from(form), actor=self.current_user.email,
+                                              branch=self.current_user.branch, **options_from(form, days))
+        except CampaignError as exc:
+            self.show(form, days, exc)
+            return
+        self.redirect(f"/campaigns/{campaign_id}?" + tornado.httputil.urlencode({"done": "created as a draft"}))
+
+
+class CampaignEditPage(CampaignFormPage):
+    """A draft in the wizard, its saved values filled in; saving is engine.campaigns.update_draft.
+    A campaign past its draft goes back to its page with the reason."""
+
+    @requires(*CAMPAIGN_MAKERS)
+    def get(self, campaign_id: str) -> None:
+        cid = self._visible(campaign_id)
+        try:
+            with self.db.connect() as conn:
+                form, days = form_from(records.editable(conn, cid))
+        except CampaignError as exc:
+            self.redirect(f"/campaigns/{cid}?" + tornado.httputil.urlencode({"error": str(exc)}))
+            return
+        self.show(form, days, campaign_id=cid)
+
+    @requires(*CAMPAIGN_MAKERS)
+    def post(self, campaign_id: str) -> None:
+        cid = self._visible(campaign_id)
+        form, days = self.read_form()
+        try:
+            with self.db.begin() as conn:
+                changes = records.update_draft(conn, cid, actor=self.current_user.email, **changes_from(form, days))
+        except CampaignError as exc:
+            self.show(form, days, exc, campaign_id=cid)
+            return
+        done = f"saved ({', '.join(sorted(changes))} changed)" if changes else "saved: nothing had changed"
+        self.redirect(f"/campaigns/{cid}?" + tornado.httputil.urlencode({"done": done}))
+
+    def _visible(self, campaign_id: str) -> int:
+        if not visible(self.db, int(campaign_id), self.current_user.branch):
+            raise tornado.web.HTTPError(404)
+        return int(campaign_id)
+
+
+class DeleteDraftAction(PageHandler):
+    """POST (with the XSRF token; the page asks to confirm first) deletes a draft that never ran."""
+
+    @requires(*CAMPAIGN_MAKERS)
+    def post(self, campaign_id: str) -> None:
+        cid = int(campaign_id)
+        if not visible(self.db, cid, self.current_user.branch):
+            raise tornado.web.HTTPError(404)
+        try:
+            with self.db.begin() as conn:
+                name = conn.execute(select(Campaign.name).where(Campaign.id == cid)).scalar()
+                records.delete_draft(conn, cid, actor=self.current_user.email)
+        except CampaignError as exc:
+            self.redirect(f"/campaigns/{cid}?" + tornado.httputil.urlencode({"error": str(exc)}))
+            return
+        self.redirect("/campaigns?" + tornado.httputil.urlencode({"done": f"draft “{name}” deleted"}), status=303)
 
 
 class TestSendAction(PageHandler):
@@ -110,5 +141,7 @@ class TestSendAction(PageHandler):
 
 WIZARD_ROUTES = [
     (r"/campaigns/new", CampaignWizardPage),
+    (r"/campaigns/(\d+)/edit", CampaignEditPage),
+    (r"/campaigns/(\d+)/delete", DeleteDraftAction),
     (r"/campaigns/(\d+)/test", TestSendAction),
 ]

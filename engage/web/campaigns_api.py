@@ -1,6 +1,9 @@
-"""/api/v1 for campaigns and templates, mirroring the pages: create, read, move through their states
-(submit, approve, reject, launch, pause, resume, cancel), live figures; templates listed, read,
-created and changed. Bearer tokens act as "api" within their branch; signed-in sessions by role."""
+"""/api/v1 for campaigns and templates, mirroring the pages: create, read, change and delete a draft,
+move it through its states (submit, approve, reject, launch, pause, resume, cancel), live figures;
+templates listed, read, created, changed and deleted. Bearer tokens act as "api" within their
+branch; signed-in sessions by role. Refusals carry the engine's own message (the wizard shows the
+same text): 400 bad input, with "field" when one is at fault; 404 not there (or another branch's);
+409 not in a state that allows it."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from typing import Any, ClassVar
 from sqlalchemy import select
 
 from engage.engine import campaigns
-from engage.engine.campaigns import CampaignError, lifecycle
+from engage.engine.campaigns import CampaignError, lifecycle, records
 from engage.engine.campaigns.estimate import estimate, jsonable
 from engage.engine.store.schema import Campaign, Template
 from engage.engine.templates import store as templates
@@ -35,7 +38,14 @@ def visible(db: Any, campaign_id: int, branch: str | None) -> bool:
     return row is not None and (branch is None or row[0] == branch)
 
 
-class CampaignsApi(ApiBase):
+class CampaignBase(ApiBase):
+    def refuse(self, exc: CampaignError) -> None:
+        """The engine's refusal as the answer: 409 for a campaign past its draft, else 400 naming the field."""
+        status = 409 if isinstance(exc, records.NotADraft) else 400
+        self.fail(status, str(exc), **({"field": exc.field} if exc.field else {}))
+
+
+class CampaignsApi(CampaignBase):
     session_roles: ClassVar[dict[str, frozenset[str]]] = {"GET": CAMPAIGN_READERS, "POST": CAMPAIGN_MAKERS}
 
     def get(self) -> None:
@@ -52,20 +62,54 @@ class CampaignsApi(ApiBase):
                 campaign_id = campaigns.create(conn, name=data["name"], segment_id=data["segment_id"],
                                                template_id=data["template_id"], sender_id=data["sender_id"],
                                                actor=self.actor(), branch=self.scope.branch, **options)
-        except (CampaignError, TypeError) as exc:
+        except CampaignError as exc:
+            self.refuse(exc)
+            return
+        except TypeError as exc:
             raise ApiError(400, str(exc)) from None
         self.set_status(201)
         self.write({"campaign_id": campaign_id})
 
 
-class CampaignApi(ApiBase):
-    session_roles: ClassVar[dict[str, frozenset[str]]] = {"GET": CAMPAIGN_READERS}
+class CampaignApi(CampaignBase):
+    """One campaign: read; while it is a draft, change (only the fields given; an option given as null
+    goes back to its default) or delete. The campaign stays in its branch."""
+
+    session_roles: ClassVar[dict[str, frozenset[str]]] = {
+        "GET": CAMPAIGN_READERS, "PUT": CAMPAIGN_MAKERS, "DELETE": CAMPAIGN_MAKERS}
 
     def get(self, campaign_id: str) -> None:
-        if not visible(self.db, int(campaign_id), self.scope.branch):
-            raise ApiError(404, f"campaign {campaign_id} does not exist")
+        self._visible(campaign_id)
         with self.db.connect() as conn:
             self.write(campaigns.summary(conn, int(campaign_id)))
+
+    def put(self, campaign_id: str) -> None:
+        self._visible(campaign_id)
+        data = self.body()
+        if not data:
+            raise ApiError(400, f"body: give the fields to change ({', '.join(records.FIELDS)} or options)")
+        try:
+            records.known_fields(data)
+            with self.db.begin() as conn:
+                changes = records.update_draft(conn, int(campaign_id), actor=self.actor(), **data)
+        except CampaignError as exc:
+            self.refuse(exc)
+            return
+        self.write({"campaign_id": int(campaign_id), "changes": changes})
+
+    def delete(self, campaign_id: str) -> None:
+        self._visible(campaign_id)
+        try:
+            with self.db.begin() as conn:
+                records.delete_draft(conn, int(campaign_id), actor=self.actor())
+        except CampaignError as exc:
+            self.refuse(exc)
+            return
+        self.write({"campaign_id": int(campaign_id), "deleted": True})
+
+    def _visible(self, campaign_id: str) -> None:
+        if not visible(self.db, int(campaign_id), self.scope.branch):
+            raise ApiError(404, f"campaign {campaign_id} does not exist")
 
 
 class CampaignStatsApi(ApiBase):
@@ -135,7 +179,8 @@ class TemplatesApi(ApiBase):
 
 
 class TemplateApi(ApiBase):
-    session_roles: ClassVar[dict[str, frozenset[str]]] = {"GET": CAMPAIGN_READERS, "PUT": CAMPAIGN_MAKERS}
+    session_roles: ClassVar[dict[str, frozenset[str]]] = {
+        "GET": CAMPAIGN_READERS, "PUT": CAMPAIGN_MAKERS, "DELETE": CAMPAIGN_MAKERS}
 
     def get(self, template_id: str) -> None:
         with self.db.connect() as conn:
@@ -156,6 +201,16 @@ class TemplateApi(ApiBase):
             raise ApiError(400, str(exc)) from None
         self.write({"template_id": int(template_id)})
 
+    def delete(self, template_id: str) -> None:
+        try:
+            with self.db.begin() as conn:
+                templates.delete(conn, int(template_id), actor=self.actor(), branch=self.scope.branch)
+        except LookupError as exc:
+            raise ApiError(404, str(exc.args[0] if exc.args else exc)) from None
+        except templates.TemplateInUse as exc:
+            raise ApiError(409, str(exc)) from None
+        self.write({"template_id": int(template_id), "deleted": True})
+
 
 def store_list(conn: Any) -> list[dict[str, Any]]:
     return [_jsonable(t) for t in templates.list_all(conn)]
@@ -171,12 +226,19 @@ OPERATIONS: dict[str, dict[str, tuple[str, bool]]] = {
     "/api/v1/templates": {"get": ("Templates with their languages and arms", False),
                           "post": ("Create a template (name, default_language, variants, arms)", True)},
     "/api/v1/templates/{id}": {"get": ("A template with its variants, each measured", False),
-                               "put": ("Replace a template's variants (refused while a campaign runs it)", True)},
+                               "put": ("Replace a template's variants (refused while a campaign runs it)", True),
+                               "delete": ("Delete a template (409 while any campaign uses it, naming the campaign)",
+                                          False)},
     "/api/v1/templates/preview": {"post": ("Render a body for a sample subscriber: text, encoding, parts, "
                                            "or the mistake's line and column", True)},
     "/api/v1/campaigns": {"get": ("The latest campaigns with their counts", False),
                           "post": ("Create a draft (name, segment_id, template_id, sender_id, options)", True)},
-    "/api/v1/campaigns/{id}": {"get": ("A campaign: rules, runs, counts by status and arm, cost", False)},
+    "/api/v1/campaigns/{id}": {"get": ("A campaign: rules, runs, counts by status and arm, cost", False),
+                               "put": ("Change a draft: any of name, segment_id, template_id, sender_id and the "
+                                       "options (null: back to the default); checked as when created, audited; "
+                                       "409 once it is not a draft", True),
+                               "delete": ("Delete a draft that never ran (audited); 409 once it is not a draft",
+                                          False)},
     "/api/v1/campaigns/{id}/stats": {"get": ("Live figures: progress, messages over time, by provider "
                                              "and network", False)},
     "/api/v1/campaigns/{id}/estimate": {"get": ("Cost if launched now: reachable audience by cheapest healthy route "

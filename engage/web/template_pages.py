@@ -1,13 +1,17 @@
 """The template editor: variants per language and A/B arm, and as the marketer types, a preview for
 a sample subscriber with its encoding, characters and parts, and any mistake at its line and
 column. The preview is POST /api/v1/templates/preview (the same check the save does), so the page
-and an integration see the same messages."""
+and an integration see the same messages. A refused save keeps what was typed and shows the
+store's message beside what it names (the name, the default language, a variant); a template no
+campaign uses can be deleted (POST with XSRF, confirmed in the browser)."""
 
 from __future__ import annotations
 
 import re
 from typing import Any, ClassVar
 
+import tornado.httputil
+import tornado.web
 from sqlalchemy import select
 
 from engage.engine.store.schema import Template
@@ -18,7 +22,24 @@ from engage.web.audience_api import ApiBase
 from engage.web.sessions_web import PageHandler, requires
 
 MAX_BODY = 5000
-_VARIANT = re.compile(r"^body\.([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,4})?)\.([A-Za-z0-9]{1,8})$")
+# every variant typed reaches the store, which judges its language and arm (a bad one is shown, not dropped)
+_VARIANT = re.compile(r"^body\.([^.]*)\.([^.]*)$")
+_WHERE = re.compile(r"^variant '([^']*)'(?: arm '([^']*)')?:")
+
+
+def error_place(exc: Exception) -> str | None:
+    """Where on the editor a refused save's message belongs: "name", "default_language", a variant as
+    "variant:<language>:<arm>", or None (above the form). A mistake in a text at a line and column
+    is shown by that variant's live preview already."""
+    message = str(exc)
+    if message.startswith(("a template needs a name", "a template called")):
+        return "name"
+    if message.startswith("default language"):
+        return "default_language"
+    found = _WHERE.match(message)
+    if found and not (isinstance(exc, TemplateError) and exc.line):
+        return f"variant:{found.group(1)}:{found.group(2) or 'A'}"
+    return None
 
 
 def preview_text(body: str, language: str) -> dict[str, Any]:
@@ -51,7 +72,8 @@ class TemplatesPage(PageHandler):
     @requires()
     def get(self) -> None:
         with self.db.connect() as conn:
-            self.render("templates.html", templates=store.list_all(conn))
+            self.render("templates.html", templates=store.list_all(conn),
+                        deleted=self.get_query_argument("deleted", None))
 
 
 class TemplateEditPage(PageHandler):
@@ -68,7 +90,7 @@ class TemplateEditPage(PageHandler):
                 return
             t = store.get(conn, int(template_id))
         self._form(template_id=t["id"], name=t["name"], default_language=t["default_language"],
-                   variants=t["variants"])
+                   variants=t["variants"], error=self.get_query_argument("error", None))
 
     @requires(*CAMPAIGN_MAKERS)
     def post(self, template_id: str | None = None) -> None:
@@ -93,20 +115,39 @@ class TemplateEditPage(PageHandler):
             rows = [{"language": lang, "arm": arm, "body": body}
                     for arm, bodies in {"A": variants, **by_arm}.items() for lang, body in bodies.items()]
             self._form(template_id=int(template_id) if template_id else None, name=name, default_language=default,
-                       variants=rows or [{"language": default, "arm": "A", "body": ""}], error=str(exc))
+                       variants=rows or [{"language": default, "arm": "A", "body": ""}], error=str(exc),
+                       error_at=error_place(exc))
             return
         self.redirect(f"/templates/{saved}?saved=1")
 
     def _form(self, *, name: str, default_language: str, variants: list[dict[str, Any]],
-              template_id: int | None = None, error: str | None = None) -> None:
+              template_id: int | None = None, error: str | None = None, error_at: str | None = None) -> None:
         self.render("template_edit.html", template_id=template_id, name=name, default_language=default_language,
-                    variants=variants, error=error, saved=self.get_query_argument("saved", None),
+                    variants=variants, error=error, error_at=error_at, saved=self.get_query_argument("saved", None),
                     can_save=self.current_user.role in CAMPAIGN_MAKERS)
+
+
+class TemplateDeleteAction(PageHandler):
+    """Deletes a template no campaign uses; else back to it with the store's reason."""
+
+    @requires(*CAMPAIGN_MAKERS)
+    def post(self, template_id: str) -> None:
+        try:
+            with self.db.begin() as conn:
+                name = conn.execute(select(Template.name).where(Template.id == int(template_id))).scalar()
+                store.delete(conn, int(template_id), actor=self.current_user.email, branch=self.current_user.branch)
+        except LookupError:
+            raise tornado.web.HTTPError(404) from None
+        except store.TemplateInUse as exc:
+            self.redirect(f"/templates/{template_id}?" + tornado.httputil.urlencode({"error": str(exc)}))
+            return
+        self.redirect("/templates?" + tornado.httputil.urlencode({"deleted": name}), status=303)
 
 
 TEMPLATE_ROUTES = [
     (r"/templates", TemplatesPage),
     (r"/templates/new", TemplateEditPage),
     (r"/templates/(\d+)", TemplateEditPage),
+    (r"/templates/(\d+)/delete", TemplateDeleteAction),
     (r"/api/v1/templates/preview", TemplatePreviewApi),
 ]

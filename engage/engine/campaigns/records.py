@@ -1,26 +1,41 @@
-"""Creating a campaign, and knowing where it and every one of its messages stands."""
+"""Creating a campaign, changing or deleting it while it is a draft, and knowing where it and every
+one of its messages stands."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from engage import config
 from engage.engine import statuses as st
 from engage.engine.audit import audit
-from engage.engine.campaigns.rules import RuleError, check
+from engage.engine.campaigns.rules import OPTIONS, RuleError, check
 from engage.engine.costs import campaign_cost
 from engage.engine.sender_ids import SenderIdError, parse_sender
 from engage.engine.store.schema import Campaign, CampaignRun, Message, Segment, Template
 from engage.engine.templates.store import TemplateSet
 
 campaigns = Campaign.__table__
+FIELDS = ("name", "segment_id", "template_id", "sender_id")  # what every campaign is given; OPTIONS may follow
+MAX_NAME = Campaign.__table__.c.name.type.length
+_NAMED = re.compile(r"^([a-z_]+)(?:\[\d+\])?:")  # a rule's message starts with its option: "cap: ", "arms[1]: "
 
 
 class CampaignError(ValueError):
-    pass
+    """A campaign refused; ``field`` names the field or option at fault when there is one (a page
+    shows the message next to that input, the API returns it beside the message)."""
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        found = _NAMED.match(message)
+        self.field = field or (found.group(1) if found else None)
+
+
+class NotADraft(CampaignError):
+    """The campaign has left the draft state, so it can no longer be changed or deleted."""
 
 
 def create(conn: Connection, *, name: str, segment_id: int, template_id: int, sender_id: str,
@@ -28,27 +43,140 @@ def create(conn: Connection, *, name: str, segment_id: int, template_id: int, se
     """A draft. ``branch`` set: a branch user's campaign, which reaches only that branch's
     subscribers and may use only that branch's segments or shared ones. ``options``: the sending
     rules of campaigns.rules (schedule, local_time, quiet_hours, cap, arms, ...)."""
-    segment = conn.execute(select(Segment.id, Segment.branch).where(Segment.id == segment_id)).first()
-    if segment is None:
-        raise CampaignError(f"segment {segment_id} does not exist")
-    if branch is not None and segment.branch not in (None, branch):
-        raise CampaignError(f"segment {segment_id} belongs to another branch")
-    if not conn.execute(select(Template.id).where(Template.id == template_id)).first():
-        raise CampaignError(f"template {template_id} does not exist")
+    values = _checked(conn, {"name": name, "segment_id": segment_id, "template_id": template_id,
+                             "sender_id": sender_id}, options, template_id=template_id, branch=branch)
+    campaign_id = conn.execute(insert(campaigns).values(
+        branch=branch, status=st.CAMPAIGN_DRAFT, created_by=actor, set_aside={}, **values)).inserted_primary_key[0]
+    audit(conn, actor, "campaign.create", "campaign", campaign_id,
+          **{k: v for k, v in values.items() if k not in ("segment_id", "template_id", "sender_id")})
+    return campaign_id
+
+
+def _checked(conn: Connection, given: dict[str, Any], options: dict[str, Any], *, template_id: int,
+             branch: str | None) -> dict[str, Any]:
+    """Column values for the ``given`` fields (any of FIELDS) and the sending ``options``, each checked
+    the one way, for create and update alike; the first mistake raises CampaignError naming its field.
+    ``template_id``: the template the campaign will have (its arms must exist there)."""
+    out: dict[str, Any] = {}
+    if "name" in given:
+        if not isinstance(given["name"], str):
+            raise CampaignError(f"name: {given['name']!r} is not a text")
+        name = given["name"].strip()
+        if not name:
+            raise CampaignError("name: a campaign needs a name")
+        if len(name) > MAX_NAME:
+            raise CampaignError(f"name: at most {MAX_NAME} characters, got {len(name)}")
+        out["name"] = name
+    if "segment_id" in given:
+        segment_id = _id(given["segment_id"], "segment_id")
+        segment = conn.execute(select(Segment.id, Segment.branch).where(Segment.id == segment_id)).first()
+        if segment is None:
+            raise CampaignError(f"segment {segment_id} does not exist", field="segment_id")
+        if branch is not None and segment.branch not in (None, branch):
+            raise CampaignError(f"segment {segment_id} belongs to another branch", field="segment_id")
+        out["segment_id"] = segment_id
+    if "template_id" in given:
+        template_id = _id(given["template_id"], "template_id")
+        if not conn.execute(select(Template.id).where(Template.id == template_id)).first():
+            raise CampaignError(f"template {template_id} does not exist", field="template_id")
+        out["template_id"] = template_id
     settings = config.load()
+    if "sender_id" in given:
+        sender = given["sender_id"] or ""
+        if not isinstance(sender, str):
+            raise CampaignError(f"sender id {sender!r}: give it as text, like \"Shop\" or \"7777\"", field="sender_id")
+        try:
+            out["sender_id"] = parse_sender(sender, region=settings.default_region).value
+        except SenderIdError as exc:
+            raise CampaignError(str(exc), field="sender_id") from None
     try:
-        sender = parse_sender(sender_id or "", region=settings.default_region)
         values = check(options, default_timezone=settings.default_timezone)
-    except (SenderIdError, RuleError) as exc:
+    except RuleError as exc:
         raise CampaignError(str(exc)) from None
     missing = sorted({a["arm"] for a in values.get("arms") or []} - set(TemplateSet(conn, template_id).arms))
     if missing:
         raise CampaignError(f"arms: template {template_id} has no variant for arm {missing[0]!r}")
-    campaign_id = conn.execute(insert(campaigns).values(
-        name=name, segment_id=segment_id, template_id=template_id, sender_id=sender.value, branch=branch,
-        status=st.CAMPAIGN_DRAFT, created_by=actor, set_aside={}, **values)).inserted_primary_key[0]
-    audit(conn, actor, "campaign.create", "campaign", campaign_id, name=name, **values)
-    return campaign_id
+    return {**out, **values}
+
+
+def _id(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise CampaignError(f"{field}: {value!r} is not an id (a whole number)")
+    return value
+
+
+def editable(conn: Connection, campaign_id: int, *, doing: str = "changed") -> Any:
+    """The campaign's row, locked (PostgreSQL) for the change to come, if it is still a draft; else
+    NotADraft saying what to do instead. Only a draft can be ``doing`` (changed, deleted): once
+    submitted, an approver agrees to what it is, and once scheduled, runs and messages are made from it."""
+    query = select(campaigns).where(Campaign.id == campaign_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        raise CampaignError(f"campaign {campaign_id} does not exist")
+    if row.status != st.CAMPAIGN_DRAFT:
+        if row.status == st.CAMPAIGN_AWAITING_APPROVAL:
+            instead = "an approver can reject it back to draft first"
+        elif row.status in st.CAMPAIGN_ENDED:
+            instead = "its history is kept" + ("; make a new draft" if doing == "changed" else "")
+        else:
+            instead = "cancel it and make a new draft" if doing == "changed" else "cancel it instead"
+        raise NotADraft(f"campaign {campaign_id} is {row.status}: only a draft can be {doing}; {instead}")
+    return row
+
+
+def known_fields(fields: Any) -> None:
+    """Refuse a name that is neither a field nor an option, before anything is looked up."""
+    unknown = sorted(set(fields) - set(FIELDS) - set(OPTIONS))
+    if unknown:
+        raise CampaignError(f"{unknown[0]}: not a campaign field (fields: {', '.join(FIELDS + OPTIONS)})")
+
+
+def update_draft(conn: Connection, campaign_id: int, *, actor: str, **fields: Any) -> dict[str, dict[str, Any]]:
+    """Change a draft: ``fields`` are any of FIELDS and the options of campaigns.rules; those not given
+    keep their value, an option given as None goes back to its default. The result is checked as a
+    new campaign would be (the options all together: arms against the template, a schedule in the
+    time zone) and stays within the campaign's branch. Returns what changed, {field: {before,
+    after}}, which is also what the audit log keeps; nothing changed, nothing is written."""
+    row = editable(conn, campaign_id)
+    known_fields(fields)
+    options = {k: getattr(row, k) for k in OPTIONS if getattr(row, k) is not None}
+    options.update({k: v for k, v in fields.items() if k in OPTIONS})
+    options = {k: v for k, v in options.items() if v is not None}
+    given = {k: v for k, v in fields.items() if k in FIELDS}
+    values = _checked(conn, given, options, template_id=given.get("template_id", row.template_id), branch=row.branch)
+    values = {**{k: _default(k) for k in OPTIONS}, **values}
+    changes = {k: {"before": getattr(row, k), "after": v} for k, v in values.items() if getattr(row, k) != v}
+    if changes:
+        conn.execute(update(campaigns).where(Campaign.id == campaign_id).values(
+            **{k: change["after"] for k, change in changes.items()}))
+        audit(conn, actor, "campaign.update", "campaign", campaign_id, name=values.get("name", row.name),
+              changes=changes)
+    return changes
+
+
+def _default(option: str) -> Any:
+    """An option's value when none is given: its column's default (kind marketing, seed 1, no control
+    group), else None."""
+    default = campaigns.c[option].default
+    return None if default is None else default.arg
+
+
+def delete_draft(conn: Connection, campaign_id: int, *, actor: str) -> None:
+    """Delete a draft that never ran, as if it had not been made; the audit log keeps what it was.
+    A campaign that was ever submitted is history (approved, scheduled, sent) and is cancelled
+    instead. Test sends made from the draft are campaigns of their own (kind "test", linked by the
+    audit log's campaign.test_send entry only): they keep their messages and stay."""
+    row = editable(conn, campaign_id, doing="deleted")
+    ran = conn.execute(select(func.count()).select_from(CampaignRun).where(
+        CampaignRun.campaign_id == campaign_id)).scalar_one() or conn.execute(
+        select(func.count()).select_from(Message).where(Message.campaign_id == campaign_id)).scalar_one()
+    if ran:
+        raise NotADraft(f"campaign {campaign_id} has run before: its history is kept; cancel it instead")
+    conn.execute(delete(campaigns).where(Campaign.id == campaign_id))
+    audit(conn, actor, "campaign.delete", "campaign", campaign_id,
+          **{k: getattr(row, k) for k in (*FIELDS, *OPTIONS, "branch", "created_by")})
 
 
 def counts(conn: Connection, campaign_id: int, run_id: int | None = None) -> dict[str, int]:

@@ -11,7 +11,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, insert, select
+from sqlalchemy import delete as sql_delete
 from sqlalchemy import update as sql_update
 
 from engage.engine import statuses as st
@@ -65,10 +66,39 @@ def update(conn: Connection, template_id: int, variants: Mapping[str, str], *, a
     by_arm = _checked(variants, arms, language)
     conn.execute(sql_update(Template.__table__).where(Template.id == template_id).values(
         name=new_name, default_language=language))
-    conn.execute(delete(TemplateVariant.__table__).where(TemplateVariant.template_id == template_id))
+    conn.execute(sql_delete(TemplateVariant.__table__).where(TemplateVariant.template_id == template_id))
     _write_variants(conn, template_id, by_arm)
     audit(conn, actor, "template.update", "template", template_id, name=new_name, default_language=language,
           arms=sorted(by_arm), languages=sorted({lang for arm in by_arm.values() for lang in arm}))
+
+
+class TemplateInUse(ValueError):
+    """The template cannot be deleted: a campaign uses it (the message names which)."""
+
+
+def delete(conn: Connection, template_id: int, *, actor: str, branch: str | None = None) -> None:
+    """Delete a template no campaign uses; the audit log keeps its variants. Refused while any campaign
+    refers to it, drafts and test sends included, and finished ones too: their history (what was
+    sent, the A/B arms) reads the template. A caller of ``branch`` is not told the name of another
+    branch's campaign."""
+    row = conn.execute(select(Template.name, Template.default_language).where(Template.id == template_id)).first()
+    if row is None:
+        raise LookupError(f"no template with id {template_id}")
+    user = conn.execute(select(Campaign.id, Campaign.name, Campaign.status, Campaign.branch).where(
+        Campaign.template_id == template_id).order_by(Campaign.id)).first()
+    if user is not None:
+        if branch is not None and user.branch != branch:
+            raise TemplateInUse(f"template {template_id} is used by a campaign of another branch: it is kept")
+        why = {st.CAMPAIGN_DRAFT: "delete that draft or give it another template first"}.get(
+            user.status, "its history refers to it" if user.status in st.CAMPAIGN_ENDED else "cancel it first")
+        raise TemplateInUse(f"template {template_id} is used by campaign {user.id} {user.name!r} ({user.status}): "
+                            f"{why}")
+    variants = [{"language": language, "arm": arm, "body": body} for language, arm, body in
+                _variant_rows(conn, template_id)]
+    conn.execute(sql_delete(TemplateVariant.__table__).where(TemplateVariant.template_id == template_id))
+    conn.execute(sql_delete(Template.__table__).where(Template.id == template_id))
+    audit(conn, actor, "template.delete", "template", template_id, name=row.name,
+          default_language=row.default_language, variants=variants)
 
 
 def get(conn: Connection, template_id: int) -> dict[str, Any]:
