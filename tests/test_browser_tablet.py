@@ -10,8 +10,9 @@ from tests.campaign_setup import make_campaign
 from tests.fixtures.browser import screenshot, sign_in
 from tests.fixtures.web import add_user
 
-PAGES = ["/dashboard", "/campaigns", "/campaigns/new", "/campaigns/{cid}", "/segments", "/segments/new",
-         "/templates", "/templates/new", "/approvals", "/providers", "/users", "/audit"]
+PAGES = ["/dashboard", "/campaigns", "/campaigns/new", "/campaigns/{cid}", "/campaigns/{cid}/edit", "/segments",
+         "/segments/new", "/subscribers", "/subscribers/1", "/subscribers/import", "/templates", "/templates/new",
+         "/approvals", "/providers", "/users", "/audit"]
 
 
 @pytest.fixture
