@@ -1,6 +1,6 @@
 """Maker-checker in the browser: a marketer submits a campaign, which waits for approval; the
 marketer cannot approve it; an approver sees it on the approvals page with its reach and approves
-it; an analyst gets no campaign buttons and is refused if they post anyway."""
+it; an analyst gets no campaign buttons and is refused if they post anyway, or launch through the API."""
 
 from __future__ import annotations
 
@@ -74,6 +74,23 @@ def test_an_analyst_sees_no_buttons_and_cannot_submit(page, ui):
             body: new URLSearchParams({{_xsrf: xsrf}})}})).status;
     }}""")
     assert answer == 403 and status(engine, campaign_id) == st.CAMPAIGN_DRAFT
+
+
+def test_an_analyst_cannot_launch_an_approved_campaign_even_through_the_api(page, ui):
+    engine, base, campaign_id = ui
+    with engine.begin() as conn:
+        lifecycle.submit(conn, campaign_id, actor="mara@example.com", role="marketer")
+        lifecycle.approve(conn, campaign_id, actor="abe@example.com")
+    sign_in(page, base, "ana@example.com", f"/campaigns/{campaign_id}")
+    assert page.locator("button[value=launch]").count() == 0
+    answer = page.evaluate(f"""async () => {{
+        const xsrf = document.querySelector('input[name=_xsrf]').value;
+        const r = await fetch('/api/v1/campaigns/{campaign_id}/launch', {{method: 'POST',
+            headers: {{'X-XSRFToken': xsrf, 'Content-Type': 'application/json'}}, body: '{{}}'}});
+        return [r.status, (await r.json()).error];
+    }}""")
+    assert answer[0] == 403 and "analyst" in answer[1]
+    assert status(engine, campaign_id) == st.CAMPAIGN_SCHEDULED
 
 
 def test_the_approvals_page_shows_what_sending_would_cost(page, ui, tmp_path):
