@@ -11,6 +11,9 @@ serve, and the same definition selects the same people on every run at the same 
     {"kind": "birthday_within", "days": 7}
         birth_date's month and day fall today or within the next N days (0 = today only),
         across the year end; people born on 29 February celebrate on 28 February in other years.
+        The SQL compares birthday_key (month * 100 + day, an integer) with one range of keys, or
+        two across the new year, which PostgreSQL's ix_subscribers_birthday (migration 0012)
+        serves; it must stay the very expression of that index.
 
 Fields: every date or datetime field of the profile catalogue, and created_at (when the
 subscriber was first imported)."""
@@ -21,7 +24,9 @@ from calendar import isleap
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, extract, or_
+from sqlalchemy import ColumnElement, Integer, and_, or_
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from engage.engine import subscriber_fields as sf
 from engage.engine.segments.criteria import CompileContext, Param, SegmentError, criterion
@@ -34,6 +39,8 @@ DATE_FIELDS: dict[str, tuple[Any, bool]] = {
     "created_at": (Subscriber.__table__.c.created_at, True),
 }
 _MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+# every month * 100 + day of a (leap) year, in calendar order: 101 .. 229 .. 1231
+_KEYS = tuple(m * 100 + d for m in range(1, 13) for d in range(1, _MONTH_DAYS[m - 1] + 1))
 
 
 def _date_field(node: dict[str, Any], path: str) -> tuple[Any, bool]:
@@ -91,17 +98,57 @@ def birthday_days(today: date, days: int) -> dict[int, set[int]]:
     return wanted
 
 
+class birthday_key(FunctionElement):
+    """A date's month * 100 + day as an integer (31 December = 1231), so a window of birthdays is
+    a range of one integer. On PostgreSQL it is written exactly as the expression of the index
+    ix_subscribers_birthday (migration 0012): the planner matches an index expression only when
+    the query has the same one. date_part() returns double precision, which is cheaper to index
+    than EXTRACT's numeric; the constants are SQL literals, not bound parameters, for the same
+    reason. SQLite has no date_part, and no such index."""
+
+    type = Integer()
+    inherit_cache = True
+    name = "birthday_key"
+
+
+@compiles(birthday_key)
+def _birthday_key_default(element: birthday_key, compiler: Any, **kw: Any) -> str:
+    (birth,) = list(element.clauses)
+    column = compiler.process(birth, **kw)
+    return f"CAST(date_part('month', {column}) * 100 + date_part('day', {column}) AS INTEGER)"
+
+
+@compiles(birthday_key, "sqlite")
+def _birthday_key_sqlite(element: birthday_key, compiler: Any, **kw: Any) -> str:
+    (birth,) = list(element.clauses)
+    return f"CAST(strftime('%m%d', {compiler.process(birth, **kw)}) AS INTEGER)"
+
+
+def birthday_ranges(today: date, days: int) -> list[tuple[int, int]]:
+    """birthday_days as inclusive ranges of birthday_key, in calendar order: one range, or two
+    when the window crosses the new year. A range may span keys that are no date (131 .. 201
+    covers 132 .. 200); no birth date has them, so they select nobody."""
+    wanted = {m * 100 + d for m, days_of_month in birthday_days(today, days).items() for d in days_of_month}
+    ranges: list[tuple[int, int]] = []
+    for previous, key in zip((None, *_KEYS), _KEYS, strict=False):
+        if key not in wanted:
+            continue
+        if previous in wanted:  # the run goes on
+            ranges[-1] = (ranges[-1][0], key)
+        else:
+            ranges.append((key, key))
+    return ranges
+
+
 @criterion("birthday_within", params=(
     Param("days", "integer", "0 = birthday today; N = today or within the next N days (up to 366)"),
 ))
 def birthday_within(node: dict[str, Any], path: str, ctx: CompileContext) -> ColumnElement[bool]:
     """The subscriber's birthday is today or within the next N days."""
     days = get_int(node, "days", path, minimum=0, maximum=366)
-    month, day = extract("month", Subscriber.birth_date), extract("day", Subscriber.birth_date)
-    terms = []
-    for m, days_of_month in sorted(birthday_days(ctx.now.date(), days).items()):
-        if len(days_of_month) >= _MONTH_DAYS[m - 1]:
-            terms.append(month == m)
-        else:
-            terms.append(and_(month == m, day.in_(sorted(days_of_month))))
-    return and_(Subscriber.birth_date.is_not(None), or_(*terms))
+    ranges = birthday_ranges(ctx.now.date(), days)
+    known = Subscriber.birth_date.is_not(None)  # also the index's predicate
+    if ranges == [(_KEYS[0], _KEYS[-1])]:  # the whole year: everyone with a birth date, no index wanted
+        return known
+    key = birthday_key(Subscriber.birth_date)
+    return and_(known, or_(*(key == low if low == high else key.between(low, high) for low, high in ranges)))
