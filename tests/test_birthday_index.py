@@ -16,17 +16,8 @@ from engage.engine.segments.kinds.dates import birthday_days, birthday_ranges
 from engage.engine.store.database import make_engine
 from engage.engine.store.migrate import alembic_config, upgrade
 from engage.engine.store.schema import Subscriber
-from tests.fixtures.databases import drop_postgres, fresh_postgres_url
 
 BIRTHDAY = "ix_subscribers_birthday"
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database: the index exists on PostgreSQL only."""
-    name, url = fresh_postgres_url()
-    yield url
-    drop_postgres(name)
 
 
 @pytest.fixture

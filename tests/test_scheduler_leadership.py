@@ -14,7 +14,6 @@ from sqlalchemy import Engine, text
 
 from engage.engine.scheduler.leadership import Leadership, advisory_key
 from engage.engine.store.database import make_engine
-from tests.fixtures.databases import drop_postgres, fresh_postgres_url
 
 REPO = Path(__file__).resolve().parents[1]
 CHILD = """
@@ -33,13 +32,6 @@ def other_engine(engine: Engine, database_url: str) -> Iterator[Engine]:
     eng = make_engine(database_url)
     yield eng
     eng.dispose()
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    name, url = fresh_postgres_url()
-    yield url
-    drop_postgres(name)
 
 
 @pytest.fixture
