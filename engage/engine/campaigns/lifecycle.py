@@ -23,7 +23,7 @@ from engage import config
 from engage.engine import statuses as st
 from engage.engine.audit import audit
 from engage.engine.campaigns.launching import launch_run
-from engage.engine.campaigns.records import CampaignError
+from engage.engine.campaigns.records import CampaignError, locked
 from engage.engine.scheduler.schedule import parse_schedule
 from engage.engine.segments import audience
 from engage.engine.segments.audience import Scope
@@ -37,12 +37,7 @@ def _now(now: datetime | None) -> datetime:
 
 
 def _row(conn: Connection, campaign_id: int, *allowed: str, action: str) -> Any:
-    query = select(campaigns).where(Campaign.id == campaign_id)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    c = conn.execute(query).first()
-    if c is None:
-        raise CampaignError(f"campaign {campaign_id} does not exist")
+    c = locked(conn, campaign_id)
     if c.status not in allowed:
         raise CampaignError(f"campaign {campaign_id} is {c.status}; {action} needs it {' or '.join(allowed)}")
     return c

@@ -105,16 +105,23 @@ def _id(value: Any, field: str) -> int:
     return value
 
 
-def editable(conn: Connection, campaign_id: int, *, doing: str = "changed") -> Any:
-    """The campaign's row, locked (PostgreSQL) for the change to come, if it is still a draft; else
-    NotADraft saying what to do instead. Only a draft can be ``doing`` (changed, deleted): once
-    submitted, an approver agrees to what it is, and once scheduled, runs and messages are made from it."""
+def locked(conn: Connection, campaign_id: int) -> Any:
+    """The campaign's row, locked (PostgreSQL) until the transaction ends, so that two people's
+    moves of one campaign happen one after the other; CampaignError if there is none."""
     query = select(campaigns).where(Campaign.id == campaign_id)
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()
     row = conn.execute(query).first()
     if row is None:
         raise CampaignError(f"campaign {campaign_id} does not exist")
+    return row
+
+
+def editable(conn: Connection, campaign_id: int, *, doing: str = "changed") -> Any:
+    """The campaign's row, locked (PostgreSQL) for the change to come, if it is still a draft; else
+    NotADraft saying what to do instead. Only a draft can be ``doing`` (changed, deleted): once
+    submitted, an approver agrees to what it is, and once scheduled, runs and messages are made from it."""
+    row = locked(conn, campaign_id)
     if row.status != st.CAMPAIGN_DRAFT:
         if row.status == st.CAMPAIGN_AWAITING_APPROVAL:
             instead = "an approver can reject it back to draft first"
