@@ -8,6 +8,12 @@ carries that the database does not know about.
 
 A provider whose queue already holds `max_queued_batches` gets nothing more until it drains:
 its messages wait as `pending` in the database, not in RabbitMQ's memory.
+
+Each campaign is read from a cursor (the last id taken), not from its first pending message: every
+message taken leaves a dead entry at the front of the (campaign, status, id) index until VACUUM, and
+starting each batch at the front walked all of them again. Messages that become pending behind the
+cursor (a failover, a held message released) are found when it starts over: when it reaches the end,
+and every RESCAN_EVERY seconds.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from engage.engine.templates.store import TemplateSet
 
 messages = Message.__table__
 COMPLETION_CHECK_EVERY = 1.0  # seconds; finding finished campaigns scans their messages
+RESCAN_EVERY = 10.0  # seconds between starts from a campaign's first pending message
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,9 @@ class Dispatcher:
         self._next_completion_check = 0.0
         self.pace = Pacer()
         self.default_timezone = config.load().default_timezone
+        self._after: dict[int, int] = {}  # campaign -> last message id taken
+        self._rescan_at: dict[int, float] = {}
+        self._drained: set[int] = set()  # campaigns whose last look found nothing pending
 
     def run_once(self) -> int:
         """Dispatch one batch of every running campaign; returns how many messages were queued."""
@@ -109,7 +119,7 @@ class Dispatcher:
                 self.pace.spent(c.id, sent)
                 queued += sent
         if time.monotonic() >= self._next_completion_check:
-            complete_finished(self.engine)
+            complete_finished(self.engine, only=self._drained & {c.id for c in running})
             self._next_completion_check = time.monotonic() + COMPLETION_CHECK_EVERY
         return queued
 
@@ -122,17 +132,10 @@ class Dispatcher:
                        busy: set[int] | frozenset[int] = frozenset(), *, rules: SendRules | None = None,
                        limit: int | None = None) -> int:
         rules = rules or SendRules(timezone=self.default_timezone)
-        columns = [getattr(Subscriber, f) for f in FIELDS if f != "msisdn"] + [Subscriber.attributes]
-        query = (select(Message.id, Message.msisdn, Message.tried_providers, Message.error.label("last_error"),
-                        Message.arm, Subscriber.id.label("profile"), *columns)
-                 .outerjoin(Subscriber, Subscriber.id == Message.subscriber_id)
-                 .where(Message.campaign_id == campaign_id, Message.status == st.PENDING)
-                 .order_by(Message.id).limit(min(limit or self.batch_size, self.batch_size)))
-        if self.engine.dialect.name == "postgresql":
-            query = query.with_for_update(of=Message, skip_locked=True)
+        wanted = min(limit or self.batch_size, self.batch_size)
         by_provider: dict[int, list[OutboundSms]] = defaultdict(list)
         with self.engine.begin() as conn:
-            rows = conn.execute(query).mappings().all()
+            rows = self._take(conn, campaign_id, wanted)
             if not rows:
                 return 0
             templates = self._template_set(conn, template_id)
@@ -148,7 +151,9 @@ class Dispatcher:
                 try:
                     route = _route(router, row["msisdn"], tried, row["last_error"])
                     if route.provider_id in busy:
-                        continue  # stays pending until that provider's queue drains
+                        # stays pending until that provider's queue drains; the next look starts here
+                        self._after[campaign_id] = min(self._after[campaign_id], row["id"] - 1)
+                        continue
                     context: dict[str, Any] = dict(row)
                     if row["profile"] is None:
                         if not rules.test:
@@ -188,6 +193,33 @@ class Dispatcher:
             send_batches.publish(self.broker, provider_id, campaign_id, batch)
             metrics.dispatched(len(batch))
         return len(updates) + len(failures) + len(held)
+
+
+    def _take(self, conn, campaign_id: int, wanted: int) -> list:  # noqa: ANN001
+        """The campaign's next pending messages after its cursor, from its first when it reaches the end."""
+        columns = [getattr(Subscriber, f) for f in FIELDS if f != "msisdn"] + [Subscriber.attributes]
+        now = time.monotonic()
+        after = self._after.get(campaign_id, 0)
+        if now >= self._rescan_at.get(campaign_id, 0.0):
+            after, self._rescan_at[campaign_id] = 0, now + RESCAN_EVERY
+        while True:
+            query = (select(Message.id, Message.msisdn, Message.tried_providers, Message.error.label("last_error"),
+                            Message.arm, Subscriber.id.label("profile"), *columns)
+                     .outerjoin(Subscriber, Subscriber.id == Message.subscriber_id)
+                     .where(Message.campaign_id == campaign_id, Message.status == st.PENDING, Message.id > after)
+                     .order_by(Message.id).limit(wanted))
+            if self.engine.dialect.name == "postgresql":
+                query = query.with_for_update(of=Message, skip_locked=True)
+            rows = conn.execute(query).mappings().all()
+            if rows or after == 0:
+                break
+            after = 0  # the end: start over for what became pending behind the cursor
+        self._after[campaign_id] = rows[-1]["id"] if len(rows) == wanted else 0
+        if rows:
+            self._drained.discard(campaign_id)
+        else:
+            self._drained.add(campaign_id)
+        return rows
 
 
 def _route(router: Router, msisdn: str, tried: list[int], last_error: str | None) -> Route:

@@ -37,8 +37,10 @@ from engage.engine.store.schema import Campaign, Message
 log = logging.getLogger(__name__)
 messages = Message.__table__
 # Written into the SQL rather than bound: only then can PostgreSQL prove that a prepared
-# statement's rows lie in the small partial index ix_messages_in_transit (status IN (...)).
+# statement's rows lie in the small partial index ix_messages_in_transit (status IN (...) AND
+# queued_at IS NOT NULL). Only the sweeper states the second half (see migration 0013).
 IN_TRANSIT = {s: literal_column(f"'{s}'") for s in (st.QUEUED, st.SENDING)}
+WAS_QUEUED = Message.queued_at.is_not(None)
 
 
 @dataclass
@@ -85,7 +87,7 @@ def _fail_over_queued(engine: Engine, provider_id: int, limit: int) -> int:
     excluded, but only those another healthy provider can take."""
     with engine.begin() as conn:
         rows = conn.execute(select(Message.id, Message.msisdn, Message.tried_providers).where(
-            Message.status == IN_TRANSIT[st.QUEUED], Message.provider_id == provider_id)
+            Message.status == IN_TRANSIT[st.QUEUED], WAS_QUEUED, Message.provider_id == provider_id)
             .order_by(Message.id).limit(limit)).all()
         if not rows:
             return 0
@@ -110,7 +112,7 @@ def sweep(engine: Engine, broker: Broker, settings: config.Settings | None = Non
     report = SweepReport()
     with engine.begin() as conn:
         stale_claims = messages.update().where(
-            messages.c.status == IN_TRANSIT[st.SENDING],
+            messages.c.status == IN_TRANSIT[st.SENDING], WAS_QUEUED,
             messages.c.claimed_at < seconds_ago(engine, settings.send_lease))
         report.reclaimed = conn.execute(stale_claims.values(status=st.QUEUED, claimed_at=None)).rowcount
     report.republished = _republish_lost(engine, broker, settings.republish_after, limit)

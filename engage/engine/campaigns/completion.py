@@ -6,6 +6,7 @@ and recurring campaigns set for their next run."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -134,14 +135,20 @@ def expire_overdue(engine: Engine, now: datetime | None = None) -> int:
     return total
 
 
-def complete_finished(engine: Engine, now: datetime | None = None) -> list[int]:
+def complete_finished(engine: Engine, now: datetime | None = None, *,
+                      only: Collection[int] | None = None) -> list[int]:
     """Running campaigns with nothing left in flight: their run completed; the campaign scheduled for
-    its next run, or completed."""
+    its next run, or completed. `only`: look at these campaigns alone (the dispatcher's drained ones:
+    the others have pending messages, and proving it costs a walk of their index while they send)."""
     now = _now(now)
     in_flight = exists().where(and_(Message.campaign_id == Campaign.id, Message.status.in_(st.IN_FLIGHT)))
+    running = Campaign.status == st.CAMPAIGN_RUNNING
+    if only is not None:
+        if not only:
+            return []
+        running = running & Campaign.id.in_(list(only))
     with engine.begin() as conn:
-        done = conn.execute(select(Campaign.id).where(
-            Campaign.status == st.CAMPAIGN_RUNNING, ~in_flight)).scalars().all()
+        done = conn.execute(select(Campaign.id).where(running, ~in_flight)).scalars().all()
         for campaign_id in done:
             last = conn.execute(select(func.max(CampaignRun.scheduled_for)).where(
                 CampaignRun.campaign_id == campaign_id)).scalar()

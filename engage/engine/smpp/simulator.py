@@ -187,6 +187,10 @@ class SmscSimulator:
                     "duplicates": self._log.duplicates(), "duplicate_submits": self._log.duplicate_submits()}
         return self._on_loop(read)
 
+    def counts(self) -> dict[str, int]:
+        """The counters alone: cheap enough to read every half second during a million-message run."""
+        return self._on_loop(lambda: {name: self._counts[name] for name in STAT_NAMES})
+
     def _on_loop(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run ``fn`` on the simulator's loop: state is only ever touched from that one thread."""
         loop = self._loop

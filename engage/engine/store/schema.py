@@ -295,10 +295,11 @@ class Message(Base):
     __table_args__ = (
         # the dispatcher's "next pending of this campaign, in id order" reads this index in order
         Index("ix_messages_campaign_status_id", "campaign_id", "status", "id"),
-        # the sweeper's "stale claims and lost publishes": few rows at any time, so a small index
+        # the sweeper's "stale claims and lost publishes": few rows at any time, so a small index.
+        # `queued_at IS NOT NULL` keeps the senders' updates by id off it (migration 0013)
         Index("ix_messages_in_transit", "status", "claimed_at", "queued_at",
-              postgresql_where=text("status IN ('queued', 'sending')"),
-              sqlite_where=text("status IN ('queued', 'sending')")),
+              postgresql_where=text("status IN ('queued', 'sending') AND queued_at IS NOT NULL"),
+              sqlite_where=text("status IN ('queued', 'sending') AND queued_at IS NOT NULL")),
         # held messages (recipient-local time, quiet hours) released when their time comes
         Index("ix_messages_held", "not_before", postgresql_where=text("status = 'held'"),
               sqlite_where=text("status = 'held'")),
@@ -335,7 +336,9 @@ class MessagePart(Base):
 
     __tablename__ = "message_parts"
     __table_args__ = (
-        UniqueConstraint("provider_id", "provider_message_id", name="uq_parts_provider_id"),
+        # the receipt's id leads: a batch of ids is then a range of index lookups, whatever the
+        # statistics think of the provider (migration 0013)
+        UniqueConstraint("provider_message_id", "provider_id", name="uq_parts_provider_id"),
         Index("ix_parts_message", "message_id"),
     )
 
