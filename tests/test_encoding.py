@@ -44,3 +44,23 @@ def test_a_surrogate_pair_is_never_split_across_parts():
     payloads = split(text)
     assert len(payloads[0]) == 66 * 2
     assert "".join(decode(p, 8) for p in payloads) == text
+
+
+def test_every_mix_of_basic_extension_and_other_characters_is_measured_one_character_at_a_time():
+    """The one-part GSM-7 shortcut agrees with counting each character's septets."""
+    import random
+
+    from engage.engine.templates.encoding import GSM7_ENCODE, _gsm_units
+
+    pool = [*list(GSM7_ENCODE)[:40], "€", "{", "^", "~", "Ж", "😀"]
+    rng = random.Random(7)
+    for _ in range(2000):
+        text = "".join(rng.choice(pool) for _ in range(rng.randint(0, 170)))
+        units = [_gsm_units(ch) for ch in text]
+        info = analyse(text)
+        if all(units):
+            single = sum(units) <= 160
+            assert (info.encoding, info.units) == ("gsm7", sum(units)), text
+            assert (info.parts == 1) == single, text
+        else:
+            assert info.encoding == "ucs2", text

@@ -14,6 +14,7 @@ from engage.engine.smpp.receipts_text import (
     parse_receipt_text,
     receipt_deliver_fields,
     receipt_from_deliver,
+    receipt_stamp,
 )
 
 STANDARD = (
@@ -89,6 +90,19 @@ def test_format_then_parse_round_trips_and_cuts_text_to_twenty_characters() -> N
     assert (parsed["id"], parsed["stat"], parsed["err"], parsed["dlvrd"]) == ("abc", "UNDELIV", "034", "000")
     assert parsed["done_date"] == datetime(2024, 1, 2, 3, 9)
     assert parsed["text"] == "x" * 20
+
+
+def test_dates_are_written_as_strftime_would_including_years_before_2010() -> None:
+    text = format_receipt_text("abc", "DELIVRD", submit_date=datetime(2009, 3, 4, 5, 6, 59),
+                               done_date=datetime(2031, 12, 31, 23, 59), text="")
+    assert "submit date:0903040506 done date:3112312359 " in text
+
+
+@pytest.mark.parametrize("timestamp", [1_700_000_000.0, 1_700_000_059.999, 1_700_000_060.0, 1_711_846_799.5,
+                                       1_711_846_800.25, 946_684_799.9])
+def test_a_receipt_stamp_is_the_local_minute_of_any_instant_in_its_second(timestamp: float) -> None:
+    assert receipt_stamp(timestamp) == f"{datetime.fromtimestamp(timestamp):%y%m%d%H%M}"
+    assert receipt_stamp(timestamp) == receipt_stamp(timestamp)  # remembered, unchanged
 
 
 def test_final_and_non_final_stats() -> None:

@@ -22,11 +22,16 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class _Item:
+    """What one provider handed over at once: a batch of deliveries, one future to settle."""
     provider_id: int
-    kind: str  # "receipt" | "inbound"
-    payload: dict[str, Any]
+    receipts: list[Receipt]
+    inbound: list[InboundSms]
     done: asyncio.Future
     loop: asyncio.AbstractEventLoop
+
+    @property
+    def size(self) -> int:
+        return len(self.receipts) + len(self.inbound)
 
 
 class BrokerDeliverySink:
@@ -38,18 +43,19 @@ class BrokerDeliverySink:
         self._thread.start()
 
     async def receipt(self, provider_id: int, receipt: Receipt) -> None:
-        await self._put(provider_id, "receipt", {
-            "id": receipt.message_id, "stat": receipt.stat, "err": receipt.err,
-            "done_at": receipt.done_at.isoformat() if receipt.done_at else None})
+        await self.hand_over(provider_id, [receipt], [])
 
     async def inbound(self, provider_id: int, sms: InboundSms) -> None:
-        await self._put(provider_id, "inbound", {"source": sms.source, "destination": sms.destination,
-                                                 "text": sms.text})
+        await self.hand_over(provider_id, [], [sms])
 
-    async def _put(self, provider_id: int, kind: str, payload: dict[str, Any]) -> None:
+    async def hand_over(self, provider_id: int, receipts: list[Receipt], inbound: list[InboundSms]) -> None:
+        """Return once the broker has confirmed them all (raise if it could not take them): one
+        future and one hand-off to the publishing thread for the lot, not one per receipt."""
+        if not receipts and not inbound:
+            return
         loop = asyncio.get_running_loop()
         done = loop.create_future()
-        self._queue.put(_Item(provider_id, kind, payload, done, loop))
+        self._queue.put(_Item(provider_id, receipts, inbound, done, loop))
         await done
 
     def _run(self) -> None:
@@ -59,11 +65,11 @@ class BrokerDeliverySink:
             first = self._queue.get()
             if first is None:
                 break
-            items = [first]
+            items, size = [first], first.size
             # natural batching: take what is waiting now, never wait for more. The SMSC's window
             # of unacknowledged deliver_sm is full until this batch is confirmed, so lingering
             # would only leave the pipe idle.
-            while len(items) < self.max_batch:
+            while size < self.max_batch:
                 try:
                     nxt = self._queue.get_nowait()
                 except queue.Empty:
@@ -72,19 +78,23 @@ class BrokerDeliverySink:
                     self._queue.put(None)
                     break
                 items.append(nxt)
+                size += nxt.size
             self._publish(broker, items)
         broker.close()
 
     def _publish(self, broker, items: list[_Item]) -> None:  # noqa: ANN001
         grouped: dict[int, dict[str, list]] = defaultdict(lambda: {"receipts": [], "inbound": []})
         for item in items:
-            grouped[item.provider_id]["receipts" if item.kind == "receipt" else "inbound"].append(item.payload)
+            body = grouped[item.provider_id]
+            body["receipts"].extend(_receipt_payload(r) for r in item.receipts)
+            body["inbound"].extend({"source": sms.source, "destination": sms.destination, "text": sms.text}
+                                   for sms in item.inbound)
         error: Exception | None = None
         try:
             for provider_id, body in grouped.items():
                 broker.publish(receipts_queue(), json.dumps({"provider_id": provider_id, **body}).encode())
         except Exception as exc:  # the provider is told "try again later", never that it was stored
-            log.error("could not hand %d receipts to the broker: %s", len(items), exc)
+            log.error("could not hand %d receipts to the broker: %s", sum(item.size for item in items), exc)
             error = exc
         for item in items:
             item.loop.call_soon_threadsafe(_settle, item.done, error)
@@ -92,6 +102,11 @@ class BrokerDeliverySink:
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join(timeout=10)
+
+
+def _receipt_payload(receipt: Receipt) -> dict[str, Any]:
+    return {"id": receipt.message_id, "stat": receipt.stat, "err": receipt.err,
+            "done_at": receipt.done_at.isoformat() if receipt.done_at else None}
 
 
 def _settle(future: asyncio.Future, error: Exception | None) -> None:

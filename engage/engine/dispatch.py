@@ -135,12 +135,13 @@ class Dispatcher:
         wanted = min(limit or self.batch_size, self.batch_size)
         by_provider: dict[int, list[OutboundSms]] = defaultdict(list)
         with self.engine.begin() as conn:
-            rows = self._take(conn, campaign_id, wanted)
+            templates = self._template_set(conn, template_id)
+            rows = self._take(conn, campaign_id, wanted, templates.fields)
             if not rows:
                 return 0
-            templates = self._template_set(conn, template_id)
             router = self.routers.get(conn)
             updates, failures, held = [], [], []
+            batch_ids: dict[int, str] = defaultdict(send_batches.new_batch_id)  # provider -> its batch
             now = datetime.now(UTC)
             for row in rows:
                 if rules.quiet is not None and rules.quiet.is_quiet(now, row["timezone"], rules.timezone):
@@ -174,7 +175,8 @@ class Dispatcher:
                 updates.append({"id": row["id"], "body": rendered.text, "encoding": rendered.info.encoding,
                                 "parts": parts, "provider_id": route.provider_id,
                                 "price": Decimal(price) if price is not None else None,
-                                "currency": route.currency, "network": route.network})
+                                "currency": route.currency, "network": route.network,
+                                "batch_id": batch_ids[route.provider_id]})
                 by_provider[route.provider_id].append(OutboundSms(row["id"], row["msisdn"], sender_id,
                                                                   rendered.text))
             pending = messages.c.status == st.PENDING
@@ -190,14 +192,16 @@ class Dispatcher:
                 record(conn, "failed", ({"campaign_id": campaign_id, "message_id": f["id"],
                                          "data": {"error": f["error"]}} for f in failures))
         for provider_id, batch in by_provider.items():
-            send_batches.publish(self.broker, provider_id, campaign_id, batch)
+            send_batches.publish(self.broker, provider_id, campaign_id, batch, batch_ids[provider_id])
             metrics.dispatched(len(batch))
         return len(updates) + len(failures) + len(held)
 
 
-    def _take(self, conn, campaign_id: int, wanted: int) -> list:  # noqa: ANN001
-        """The campaign's next pending messages after its cursor, from its first when it reaches the end."""
-        columns = [getattr(Subscriber, f) for f in FIELDS if f != "msisdn"] + [Subscriber.attributes]
+    def _take(self, conn, campaign_id: int, wanted: int, fields: frozenset[str]) -> list:  # noqa: ANN001
+        """The campaign's next pending messages after its cursor, from its first when it reaches the end,
+        with the subscriber columns its templates use (and those choosing the variant and the hour)."""
+        needed = fields | {"language", "timezone"}
+        columns = [getattr(Subscriber, f) for f in (*FIELDS, "attributes") if f in needed and f != "msisdn"]
         now = time.monotonic()
         after = self._after.get(campaign_id, 0)
         if now >= self._rescan_at.get(campaign_id, 0.0):

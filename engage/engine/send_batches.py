@@ -1,9 +1,11 @@
 """The wire format of send work: one broker message carries a batch of rendered messages
-for one provider and one campaign. Written by the dispatcher and the sweeper, read by senders."""
+for one provider and one campaign, under the batch id written on each of its messages (the id a
+sender claims, engine/submits.py). Written by the dispatcher and the sweeper, read by senders."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -22,20 +24,30 @@ class SendBatch:
     provider_id: int
     campaign_id: int
     messages: list[OutboundSms]
+    batch_id: str | None = None  # batches published before migration 0014 carry none
 
 
-def publish(broker: Broker, provider_id: int, campaign_id: int, messages: Iterable[OutboundSms]) -> None:
+def new_batch_id() -> str:
+    return uuid.uuid4().hex
+
+
+def publish(broker: Broker, provider_id: int, campaign_id: int, messages: Iterable[OutboundSms],
+            batch_id: str | None) -> None:
+    """batch_id None: messages queued before migration 0014, which are claimed one by one."""
     items = [{"id": m.id, "to": m.to, "from": m.sender, "text": m.text} for m in messages]
     if items:
-        body = {"provider_id": provider_id, "campaign_id": campaign_id, "messages": items}
+        body: dict[str, Any] = {"provider_id": provider_id, "campaign_id": campaign_id, "messages": items}
+        if batch_id is not None:
+            body["batch"] = batch_id
         broker.publish(send_queue(provider_id), json.dumps(body, separators=(",", ":")).encode())
 
 
 def decode(body: bytes) -> SendBatch:
     try:
         data: dict[str, Any] = json.loads(body)
+        batch_id = data.get("batch")
         return SendBatch(int(data["provider_id"]), int(data["campaign_id"]),
                          [OutboundSms(int(m["id"]), str(m["to"]), str(m["from"]), str(m["text"]))
-                          for m in data["messages"]])
+                          for m in data["messages"]], str(batch_id) if batch_id else None)
     except (ValueError, KeyError, TypeError) as exc:
         raise MalformedBatch(f"malformed send batch: {exc!r}") from None

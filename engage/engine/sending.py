@@ -6,7 +6,6 @@ redelivery after a crash, a sweeper re-publish) sends only what nobody has claim
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import logging
 import threading
@@ -27,7 +26,7 @@ DOWN_PAUSE = 1.0  # seconds between looks at a provider that is down, batches le
 
 
 async def _send_all(provider: ProviderConnection, batch: list[OutboundSms]) -> list[SendOutcome]:
-    return list(await asyncio.gather(*(provider.send(sms) for sms in batch)))
+    return await provider.send_batch(batch)
 
 
 class ProviderSendLoop:
@@ -83,7 +82,7 @@ class ProviderSendLoop:
             delivery.reject(str(exc))
             metrics.dead_lettered(delivery.queue)
             return None
-        mine = claim(self.engine, self.provider.provider_id, [m.id for m in batch.messages])
+        mine = claim(self.engine, self.provider.provider_id, [m.id for m in batch.messages], batch.batch_id)
         sms = [m for m in batch.messages if m.id in mine]
         if not sms:
             return None

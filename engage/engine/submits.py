@@ -1,8 +1,11 @@
-"""What a sender does with the database around a batch: claim the messages before sending,
+"""What a sender does with the database around a batch: claim the batch before sending,
 record the outcomes after. One statement per kind of change, per batch.
 
-The claim (queued -> sending) is what makes a batch that the broker delivers twice, or that the
-sweeper re-published, go out once: only the sender whose UPDATE took a message sends it.
+The claim is what makes a batch that the broker delivers twice, or that the sweeper re-published,
+go out once. A sender claims a batch by inserting its row in send_claims: only the sender whose row
+went in sends it, and only the batch's messages that are still queued in that very batch (one the
+sweeper or a failover moved to another batch since belongs to that batch). One row per batch: the
+per-message claim (queued -> sending) was a fourth of the updates of every message row.
 """
 
 from __future__ import annotations
@@ -10,18 +13,20 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from sqlalchemy import Engine, func, or_, select
+from sqlalchemy import Connection, Engine, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from engage.engine import metrics
 from engage.engine import statuses as st
 from engage.engine.events import record
 from engage.engine.provider_ids import alternate_id, normalise_id
 from engage.engine.providers.base import SendOutcome
-from engage.engine.store.bulk import insert_rows, update_from_values, update_ids
-from engage.engine.store.schema import Message, MessagePart
+from engage.engine.store.bulk import insert_rows, one_of, update_from_values, update_ids
+from engage.engine.store.schema import Message, MessagePart, SendClaim
 
 messages = Message.__table__
 parts = MessagePart.__table__
+claims = SendClaim.__table__
 
 MAX_ROUTES = 3  # a message rejected by this many providers fails for good
 
@@ -35,13 +40,37 @@ def provider_trouble(error: str | None) -> bool:
     return error is not None and (error in PROVIDER_TROUBLE or (error.startswith("http:5") and len(error) == 8))
 
 
-def claim(engine: Engine, provider_id: int, message_ids: Sequence[int]) -> set[int]:
-    """Take the messages still queued for this provider; returns the ids this sender now owns."""
+def claim(engine: Engine, provider_id: int, message_ids: Sequence[int], batch_id: str | None = None) -> set[int]:
+    """Take a batch; returns the ids of its messages this sender now owns (none if another took it).
+
+    A batch without an id (published before migration 0014) is claimed message by message."""
     with engine.begin() as conn:
-        taken = update_ids(conn, messages, message_ids, {"status": st.SENDING, "claimed_at": func.now()},
-                           where=(messages.c.status == st.QUEUED) & (messages.c.provider_id == provider_id),
-                           returning=("id",))
-    return {row[0] for row in taken}
+        if batch_id is None:
+            taken = update_ids(conn, messages, message_ids, {"status": st.SENDING, "claimed_at": func.now()},
+                               where=(messages.c.status == st.QUEUED) & (messages.c.provider_id == provider_id),
+                               returning=("id",))
+            return {row[0] for row in taken}
+        if not take_batches(conn, provider_id, [batch_id]):
+            return set()
+        return set(conn.execute(select(Message.id).where(
+            one_of(conn, Message.id, message_ids), Message.batch_id == batch_id,
+            Message.status == st.QUEUED, Message.provider_id == provider_id)).scalars())
+
+
+def take_batches(conn: Connection, provider_id: int, batch_ids: Sequence[str]) -> set[str]:
+    """Claim these batches; returns those this transaction won. The primary key decides, so a sender
+    and the sweeper (moving a down provider's batches elsewhere) never both act on one batch."""
+    won = set()
+    for batch_id in batch_ids:  # one row per batch a sender takes; the sweeper's few, rarely
+        row = conn.execute(_insert(conn, claims).values(batch_id=batch_id, provider_id=provider_id)
+                           .on_conflict_do_nothing().returning(claims.c.batch_id)).first()
+        if row is not None:
+            won.add(batch_id)
+    return won
+
+
+def _insert(conn, table):  # noqa: ANN001, ANN202
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
 def record_outcomes(engine: Engine, provider_id: int, campaign_id: int, outcomes: Sequence[SendOutcome],

@@ -1,8 +1,9 @@
 """The sweeper: finds messages whose work was lost and gives it back, so every message reaches
 a final state or stays visibly pending.
 
-- A claim older than the lease (its sender was killed mid-batch) goes back to `queued` and is
-  re-published: the SMSC may have accepted some of it, so these are the only duplicates.
+- A batch claimed longer ago than the lease whose messages are still queued (its sender was killed
+  mid-batch) is re-published, as a new batch: the SMSC may have accepted some of it, so these are
+  the only duplicates. Claims older than the lease are then deleted; their batches are done.
 - A `queued` message whose publish never reached the broker (a crash between the database
   commit and the publish, or an in-process broker that died with its process) is re-published
   once its provider's queue is empty; the claim keeps a second copy from being sent twice.
@@ -17,9 +18,11 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Engine, literal_column, select
+from sqlalchemy import Connection, Engine, Select, literal_column, select, text
 
 from engage import config
 from engage.engine import send_batches
@@ -30,17 +33,21 @@ from engage.engine.providers.base import OutboundSms
 from engage.engine.queues import send_queue
 from engage.engine.receipts import orphan_stale
 from engage.engine.routing import NoRoute, Router
-from engage.engine.store.bulk import update_from_values
+from engage.engine.store.bulk import one_of, update_from_values, update_ids
 from engage.engine.store.database import seconds_ago
-from engage.engine.store.schema import Campaign, Message
+from engage.engine.store.schema import Campaign, Message, SendClaim
+from engage.engine.submits import take_batches
 
 log = logging.getLogger(__name__)
 messages = Message.__table__
+BATCH = 500  # messages per re-published batch
 # Written into the SQL rather than bound: only then can PostgreSQL prove that a prepared
 # statement's rows lie in the small partial index ix_messages_in_transit (status IN (...) AND
 # queued_at IS NOT NULL). Only the sweeper states the second half (see migration 0013).
 IN_TRANSIT = {s: literal_column(f"'{s}'") for s in (st.QUEUED, st.SENDING)}
 WAS_QUEUED = Message.queued_at.is_not(None)
+UNCLAIMED = text("NOT EXISTS (SELECT 1 FROM send_claims WHERE send_claims.batch_id = messages.batch_id)")
+claims = SendClaim.__table__
 
 
 @dataclass
@@ -86,14 +93,19 @@ def _fail_over_queued(engine: Engine, provider_id: int, limit: int) -> int:
     """Queued (not yet claimed) messages of a provider that is down go back to pending with it
     excluded, but only those another healthy provider can take."""
     with engine.begin() as conn:
-        rows = conn.execute(select(Message.id, Message.msisdn, Message.tried_providers).where(
-            Message.status == IN_TRANSIT[st.QUEUED], WAS_QUEUED, Message.provider_id == provider_id)
+        rows = conn.execute(select(Message.id, Message.msisdn, Message.tried_providers, Message.batch_id).where(
+            Message.status == IN_TRANSIT[st.QUEUED], WAS_QUEUED, Message.provider_id == provider_id, UNCLAIMED)
             .order_by(Message.id).limit(limit)).all()
         if not rows:
             return 0
+        # the batches are claimed first, as a sender would: one a sender took meanwhile is its own
+        batches = {r.batch_id for r in rows if r.batch_id is not None}
+        won = take_batches(conn, provider_id, sorted(batches))
         router = Router(conn)
         moved = []
         for r in rows:
+            if r.batch_id is not None and r.batch_id not in won:
+                continue
             tried = [t for t in (r.tried_providers or "").split(",") if t] + [str(provider_id)]
             try:
                 route = router.choose(r.msisdn, exclude=[int(t) for t in tried])
@@ -110,11 +122,12 @@ def sweep(engine: Engine, broker: Broker, settings: config.Settings | None = Non
     """The stateless part of the sweep: stale claims, lost publishes, orphaned receipts."""
     settings = settings or config.load()
     report = SweepReport()
-    with engine.begin() as conn:
+    lease = seconds_ago(engine, settings.send_lease)
+    with engine.begin() as conn:  # claims per message, of batches published before migration 0014
         stale_claims = messages.update().where(
-            messages.c.status == IN_TRANSIT[st.SENDING], WAS_QUEUED,
-            messages.c.claimed_at < seconds_ago(engine, settings.send_lease))
+            messages.c.status == IN_TRANSIT[st.SENDING], WAS_QUEUED, messages.c.claimed_at < lease)
         report.reclaimed = conn.execute(stale_claims.values(status=st.QUEUED, claimed_at=None)).rowcount
+    report.reclaimed += _republish_stale_claims(engine, broker, lease, limit)
     report.republished = _republish_lost(engine, broker, settings.republish_after, limit)
     report.orphaned = orphan_stale(engine, settings.orphan_after)
     if report:
@@ -122,25 +135,70 @@ def sweep(engine: Engine, broker: Broker, settings: config.Settings | None = Non
     return report
 
 
+def _outbound() -> Select:
+    return (select(Message.id, Message.msisdn, Message.body, Message.campaign_id, Message.provider_id,
+                   Campaign.sender_id)
+            .join(Campaign, Campaign.id == Message.campaign_id)
+            .where(Message.status == IN_TRANSIT[st.QUEUED], WAS_QUEUED))
+
+
+def _republish_stale_claims(engine: Engine, broker: Broker, lease: Any, limit: int) -> int:
+    """Batches claimed before the lease: what is still queued in them was never sent, or its sender
+    died before recording it; a new batch. The old claims go: their batches are done either way."""
+    with engine.begin() as conn:
+        stale = conn.execute(select(claims.c.batch_id).where(claims.c.claimed_at < lease)
+                             .order_by(claims.c.claimed_at).limit(limit)).scalars().all()
+        if not stale:
+            return 0
+        rows = conn.execute(_outbound().where(one_of(conn, Message.batch_id, stale))).all()
+        batches = _rebatch(conn, rows)
+        conn.execute(claims.delete().where(one_of(conn, claims.c.batch_id, stale)))
+    return _publish(broker, batches)
+
+
 def _republish_lost(engine: Engine, broker: Broker, after: float, limit: int) -> int:
-    stale = seconds_ago(engine, after)
-    query = (select(Message.id, Message.msisdn, Message.body, Message.campaign_id, Message.provider_id,
-                    Campaign.sender_id)
-             .join(Campaign, Campaign.id == Message.campaign_id)
-             .where(Message.status == IN_TRANSIT[st.QUEUED], Message.provider_id.is_not(None),
-                    Message.queued_at < stale)
-             .order_by(Message.id).limit(limit))
+    """Queued messages of no claimed batch, waiting longer than `after` while their provider's queue
+    is empty: their publish never reached the broker. Published again under their own batch id, so
+    if the first copy was not lost after all, whichever copy a sender claims first goes out, once."""
+    query = _outbound().add_columns(Message.batch_id).where(
+        Message.provider_id.is_not(None), Message.queued_at < seconds_ago(engine, after), UNCLAIMED,
+    ).order_by(Message.id).limit(limit)
     with engine.connect() as conn:
         rows = conn.execute(query).all()
+    idle = {p for p in {r.provider_id for r in rows} if broker.depth(send_queue(p)) == 0}
+    groups: dict[tuple[int, int, str | None], list[OutboundSms]] = defaultdict(list)
+    for r in rows:
+        if r.provider_id in idle:  # a busy queue may still hold the others
+            groups[(r.provider_id, r.campaign_id, r.batch_id)].append(_sms(r))
+    return _publish(broker, [(p, c, b, chunk) for (p, c, b), items in groups.items()
+                             for chunk in _chunks(items)])
+
+
+def _rebatch(conn: Connection, rows: Sequence[Any]) -> list[tuple[int, int, str | None, list[OutboundSms]]]:
+    """New batches for these messages, written on them first: a copy of the old batch that turns up
+    later finds them gone from it, so they go out once."""
     groups: dict[tuple[int, int], list[OutboundSms]] = defaultdict(list)
     for r in rows:
-        groups[(r.provider_id, r.campaign_id)].append(OutboundSms(r.id, r.msisdn, r.sender_id, r.body or ""))
-    idle = {p for p in {p for p, _ in groups} if broker.depth(send_queue(p)) == 0}
-    published = 0
-    for (provider_id, campaign_id), batch in groups.items():
-        if provider_id not in idle:
-            continue  # its queue still holds work: these may be in it
-        for start in range(0, len(batch), 500):
-            send_batches.publish(broker, provider_id, campaign_id, batch[start:start + 500])
-        published += len(batch)
-    return published
+        groups[(r.provider_id, r.campaign_id)].append(_sms(r))
+    batches: list[tuple[int, int, str | None, list[OutboundSms]]] = []
+    for (provider_id, campaign_id), items in groups.items():
+        for chunk in _chunks(items):
+            batch_id = send_batches.new_batch_id()
+            update_ids(conn, messages, [m.id for m in chunk], {"batch_id": batch_id},
+                       where=messages.c.status == st.QUEUED)
+            batches.append((provider_id, campaign_id, batch_id, chunk))
+    return batches
+
+
+def _sms(row: Any) -> OutboundSms:
+    return OutboundSms(row.id, row.msisdn, row.sender_id, row.body or "")
+
+
+def _chunks(items: list[OutboundSms]) -> list[list[OutboundSms]]:
+    return [items[start:start + BATCH] for start in range(0, len(items), BATCH)]
+
+
+def _publish(broker: Broker, batches: list[tuple[int, int, str | None, list[OutboundSms]]]) -> int:
+    for provider_id, campaign_id, batch_id, chunk in batches:
+        send_batches.publish(broker, provider_id, campaign_id, chunk, batch_id)
+    return sum(len(chunk) for *_, chunk in batches)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -82,6 +83,11 @@ class ProviderConnection(ABC):
 
     @abstractmethod
     async def send(self, sms: OutboundSms) -> SendOutcome: ...
+
+    async def send_batch(self, batch: list[OutboundSms]) -> list[SendOutcome]:
+        """Every message's outcome, in order. Kinds that send at high rates override this to
+        avoid a task per message; this default sends them all concurrently."""
+        return list(await asyncio.gather(*(self.send(sms) for sms in batch)))
 
     @abstractmethod
     async def stop(self) -> None: ...

@@ -20,10 +20,13 @@ import time
 from typing import Any
 
 from engage.engine.providers.base import InboundSms, OutboundSms, ProviderConnection, SendOutcome, register
+from engage.engine.providers.send_pool import SendPool
+from engage.engine.providers.smpp_receipts import read_receipt
 from engage.engine.smpp import longsms, settings
 from engage.engine.smpp.client import BindError, DeliverSm, EsmeClient, ResponseTimeout, SmppConfig, SmppConnectionError
+from engage.engine.smpp.fastpdu import encode_tlvs
 from engage.engine.smpp.multipart import split_udh
-from engage.engine.smpp.receipts_text import receipt_from_deliver
+from engage.engine.smpp.receipts_text import Receipt
 from engage.engine.throttle import TokenBucket
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,7 @@ THROTTLED = frozenset({0x58, 0x14})  # ESME_RTHROTTLED, ESME_RMSGQFUL: slow the 
 TEMPORARY = frozenset({0x08, 0x64})  # system error, temporary app error: retried with back-off
 INVALID_SOURCE = 0x0A  # what an SMSC would answer to a sender it cannot encode; we answer it ourselves
 INVALID_LENGTH = 0x01  # a text over 255 parts
+DELIVERY_REFUSED = 0x64  # ESME_RX_T_APPN to a deliver_sm we could not read: the SMSC tries again later
 RETRY_DELAY, RETRY_DELAY_MAX = 0.05, 5.0
 REBIND_DELAY, REBIND_DELAY_MAX, REFUSED_BIND_DELAY = 0.2, 30.0, 10.0
 THROTTLE_GIVE_UP = 300.0  # seconds of uninterrupted throttling of one part before it fails
@@ -59,9 +63,12 @@ class SmppProvider(ProviderConnection):
         self._bind_up = asyncio.Event()
         self._ref = random.randrange(0x10000)
         self._ref_mask = 0xFF if s.long_messages == "udh8" else 0xFFFF
+        self._sources: dict[str, tuple[str, int | None, int | None]] = {}
         first_tries = [asyncio.get_running_loop().create_future() for _ in (*self.senders, *self.receivers)]
         self._supervisors = [asyncio.create_task(self._supervise(client, tried))
                              for client, tried in zip((*self.senders, *self.receivers), first_tries, strict=True)]
+        # one sender coroutine per window slot: more could only queue on the windows
+        self._pool = SendPool(self.send, s.binds * s.window)
         await asyncio.wait(first_tries, timeout=s.response_timeout + 1)
 
     def _client(self, mode: str) -> EsmeClient:
@@ -72,7 +79,7 @@ class SmppProvider(ProviderConnection):
                             response_timeout=s.response_timeout, source_ton=5 if s.source_ton is None else
                             s.source_ton, source_npi=0 if s.source_npi is None else s.source_npi,
                             dest_ton=s.dest_ton, dest_npi=s.dest_npi)
-        return EsmeClient(config, on_deliver=self._on_deliver)
+        return EsmeClient(config, on_deliveries=self._on_deliveries)
 
     async def _supervise(self, client: EsmeClient, first_try: asyncio.Future[None]) -> None:
         """Keep one bind up for as long as the provider runs."""
@@ -137,7 +144,16 @@ class SmppProvider(ProviderConnection):
         raise SmppConnectionError(f"provider {self.name}: no bind is up")
 
     def _source(self, sender: str) -> tuple[str, int | None, int | None]:
-        """The sender as source_addr with its TON/NPI: configured, or read from its form."""
+        """The sender as source_addr with its TON/NPI: configured, or read from its form. A
+        campaign has one sender for all its messages, so the answer is remembered."""
+        known = self._sources.get(sender)
+        if known is None:
+            if len(self._sources) >= 1000:
+                self._sources.clear()
+            known = self._sources[sender] = self._read_source(sender)
+        return known
+
+    def _read_source(self, sender: str) -> tuple[str, int | None, int | None]:
         s = self.settings
         digits = sender[1:] if sender.startswith("+") else sender
         if s.source_ton is not None:
@@ -147,6 +163,10 @@ class SmppProvider(ProviderConnection):
         if digits.isdigit():
             return digits, 0, 1  # a short code
         return sender, 5, 0  # alphanumeric
+
+    async def send_batch(self, batch: list[OutboundSms]) -> list[SendOutcome]:
+        """Sent by the provider's pool of sender coroutines, not a task per message."""
+        return await self._pool.send(batch)
 
     async def send(self, sms: OutboundSms) -> SendOutcome:
         outcome = SendOutcome(sms.id)
@@ -161,7 +181,8 @@ class SmppProvider(ProviderConnection):
         destination = sms.to[1:] if sms.to.startswith("+") else sms.to
         for esm_class, short_message, tlvs in parts:
             status, part_id = await self._submit_part(sms.id, source, ton, npi, destination, esm_class,
-                                                      short_message, tlvs, data_coding)
+                                                      short_message, encode_tlvs(tlvs) if tlvs else b"",
+                                                      data_coding)
             if part_id is None:
                 return self._failed(outcome, status if isinstance(status, str) else f"smpp:{status:#04x}")
             outcome.part_ids.append(part_id)  # kept on a later failure: these parts did reach the SMSC
@@ -173,7 +194,7 @@ class SmppProvider(ProviderConnection):
         return outcome
 
     async def _submit_part(self, message_id: int, source: str, ton: int | None, npi: int | None,
-                           destination: str, esm_class: int, short_message: bytes, tlvs: dict[str, Any] | None,
+                           destination: str, esm_class: int, short_message: bytes, tlvs: bytes,
                            data_coding: int) -> tuple[int | str, str | None]:
         """``(0, provider id)``, or ``(status or "smpp:why", None)`` once the part cannot go."""
         stats, bucket = self.stats, self.bucket
@@ -183,10 +204,8 @@ class SmppProvider(ProviderConnection):
                 await bucket.acquire(1)
             try:
                 client = self._pick() or await self._sender()
-                result = await client.submit(source=source, destination=destination, short_message=short_message,
-                                             data_coding=data_coding, esm_class=esm_class, tlvs=tlvs,
-                                             registered_delivery=self.settings.registered_delivery,
-                                             source_ton=ton, source_npi=npi)
+                result = await client.submit_encoded(source, destination, short_message, data_coding, esm_class,
+                                                     self.settings.registered_delivery, tlvs, ton, npi)
             except (ResponseTimeout, SmppConnectionError) as exc:
                 status: int | str = "smpp:timeout" if isinstance(exc, ResponseTimeout) else "smpp:connection"
                 log.debug("provider %s: submit of message %s interrupted: %s", self.name, message_id, exc)
@@ -220,17 +239,37 @@ class SmppProvider(ProviderConnection):
             await asyncio.sleep(_jitter(delay))
             delay = min(delay * 2, RETRY_DELAY_MAX)
 
-    async def _on_deliver(self, deliver: DeliverSm) -> None:
-        receipt = receipt_from_deliver(deliver)
-        if receipt is not None:
-            await self.sink.receipt(self.provider_id, receipt)
-            return
+    async def _on_deliveries(self, delivers: list[DeliverSm]) -> list[int]:
+        """Receipts and MOs that arrived together go to the sink in one hand-over; one that
+        cannot be read is refused alone (the SMSC sends it again), not with the rest."""
+        statuses = [0] * len(delivers)
+        receipts: list[Receipt] = []
+        inbound: list[InboundSms] = []
+        for i, deliver in enumerate(delivers):
+            try:
+                receipt = read_receipt(deliver)
+                if receipt is not None:
+                    receipts.append(receipt)
+                else:
+                    inbound.append(self._inbound(deliver))
+            except Exception:
+                log.exception("provider %s: unreadable deliver_sm from %s; refused", self.name, deliver.source_addr)
+                statuses[i] = DELIVERY_REFUSED
+        hand_over = getattr(self.sink, "hand_over", None)
+        if hand_over is not None:
+            await hand_over(self.provider_id, receipts, inbound)
+        else:  # a sink that takes them one at a time
+            await asyncio.gather(*(self.sink.receipt(self.provider_id, r) for r in receipts),
+                                 *(self.sink.inbound(self.provider_id, sms) for sms in inbound))
+        return statuses
+
+    def _inbound(self, deliver: DeliverSm) -> InboundSms:
         body = deliver.message_payload or deliver.short_message
         if deliver.esm_class & 0x40:
             split = split_udh(body)
             body = split[3] if split else body
         text = longsms.decode_text(body, deliver.data_coding)
-        await self.sink.inbound(self.provider_id, InboundSms(deliver.source_addr, deliver.destination_addr, text))
+        return InboundSms(deliver.source_addr, deliver.destination_addr, text)
 
     async def stop(self) -> None:
         self._stopping = True
@@ -239,6 +278,7 @@ class SmppProvider(ProviderConnection):
             task.cancel()
         await asyncio.gather(*self._supervisors, return_exceptions=True)
         await asyncio.gather(*(c.close() for c in (*self.senders, *self.receivers)), return_exceptions=True)
+        await self._pool.close(timeout=self.settings.response_timeout)  # what is left fails fast: no bind
 
     def status(self) -> dict[str, Any]:
         clients = (*self.senders, *self.receivers)

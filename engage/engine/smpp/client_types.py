@@ -12,8 +12,8 @@ from smpplib import consts
 
 from engage.engine.smpp import codec
 
-__all__ = ["BIND_MODES", "BindError", "DeliverSm", "OnDeliver", "ResponseTimeout", "SmppConfig",
-           "SmppConnectionError", "SmppError", "SubmitResult", "SubmitTimeout", "deliver_from_pdu"]
+__all__ = ["BIND_MODES", "BindError", "DeliverSm", "OnDeliver", "OnDeliveries", "ResponseTimeout",
+           "SmppConfig", "SmppConnectionError", "SmppError", "SubmitResult", "SubmitTimeout", "deliver_from_pdu"]
 
 BIND_MODES = ("transceiver", "transmitter", "receiver")
 
@@ -88,6 +88,8 @@ class DeliverSm:
 
 
 OnDeliver = Callable[[DeliverSm], Awaitable[None]]
+# All the deliveries that arrived together -> one command_status per delivery (0: taken).
+OnDeliveries = Callable[[list[DeliverSm]], Awaitable[list[int]]]
 
 
 def deliver_from_pdu(pdu: Any) -> DeliverSm:

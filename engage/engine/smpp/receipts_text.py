@@ -31,6 +31,7 @@ __all__ = [
     "parse_receipt_text",
     "receipt_deliver_fields",
     "receipt_from_deliver",
+    "receipt_stamp",
 ]
 
 log = logging.getLogger(__name__)
@@ -158,9 +159,31 @@ def format_receipt_text(
         dlvrd = "001" if stat == "DELIVRD" else "000"
     return (
         f"id:{message_id} sub:{sub} dlvrd:{dlvrd} "
-        f"submit date:{submit_date:%y%m%d%H%M} done date:{done_date:%y%m%d%H%M} "
+        f"submit date:{_minutes(submit_date)} done date:{_minutes(done_date)} "
         f"stat:{stat} err:{err} text:{text[:20]}"
     )
+
+
+def _minutes(when: datetime) -> str:
+    """``%y%m%d%H%M`` by %-formatting: half the cost of strftime, once per receipt."""
+    return "%02d%02d%02d%02d%02d" % (when.year % 100, when.month, when.day, when.hour, when.minute)  # noqa: UP031
+
+
+_STAMPS: dict[int, str] = {}
+
+
+def receipt_stamp(timestamp: float) -> str:
+    """A Unix time as a receipt date (``YYMMDDhhmm``, local time, as :func:`format_receipt_text` writes
+    ``datetime.fromtimestamp``). Remembered per whole second: a simulator writes two per receipt, tens of
+    thousands a second, nearly all in the same few seconds. Local offsets are whole seconds, so every
+    instant of a second falls in that second's minute."""
+    second = int(timestamp // 1)
+    stamp = _STAMPS.get(second)
+    if stamp is None:
+        if len(_STAMPS) >= 512:  # a long run moves on: keep the cache small
+            _STAMPS.clear()
+        stamp = _STAMPS[second] = _minutes(datetime.fromtimestamp(second))
+    return stamp
 
 
 def receipt_from_deliver(d: DeliverSm) -> Receipt | None:

@@ -17,9 +17,9 @@ upper case.
 from __future__ import annotations
 
 import asyncio
-import heapq
 import itertools
 import logging
+import operator
 import random
 import threading
 import time
@@ -27,7 +27,6 @@ import uuid
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from smpplib import consts
@@ -35,8 +34,8 @@ from smpplib import consts
 from engage.engine.asyncloop import stop_served
 from engage.engine.smpp import fastpdu
 from engage.engine.smpp.codec import DecodeError, SequenceSource, as_str, encode, make
-from engage.engine.smpp.receipts_text import receipt_deliver_fields
-from engage.engine.smpp.simulator_log import Received, SimMessage, SubmitLog, reassemble
+from engage.engine.smpp.receipts_text import receipt_stamp
+from engage.engine.smpp.simulator_log import Received, Row, SimMessage, SubmitLog, parts, reassemble
 from engage.engine.smpp.wire import PduStream
 
 __all__ = ["Received", "SimMessage", "SmscSimulator", "start_in_thread"]
@@ -50,14 +49,23 @@ STAT_NAMES = ("binds", "bind_failures", "enquire_links", "submits", "accepted", 
 SIM_ID = "engage-sim"
 ID_BASES = ("same", "decimal", "hex_upper")
 _PRINTABLE = bytes(c if 32 <= c < 127 else ord("?") for c in range(256))
+_PACK_HEADER = fastpdu.HEADER.pack
+_RECEIPTED_ID_TAG = fastpdu.TLVS["receipted_message_id"][0].to_bytes(2, "big")
+_MESSAGE_STATE_TAG = fastpdu.TLVS["message_state"][0].to_bytes(2, "big")
+_NETWORK_ERROR_TAG = fastpdu.TLVS["network_error_code"][0].to_bytes(2, "big")
+# The TLVs after receipted_message_id, by stat: message_state (2 or 5); an UNDELIV receipt (err:001)
+# adds network_error_code (GSM, error 1).
+_STATE_TLVS = {"DELIVRD": _MESSAGE_STATE_TAG + b"\x00\x01\x02",
+               "UNDELIV": _MESSAGE_STATE_TAG + b"\x00\x01\x05" + _NETWORK_ERROR_TAG + b"\x00\x03\x03\x00\x01"}
+_RECEIPT_COUNTERS = ("receipts_sent", "receipts_acked", "receipts_nacked")
+_MO_COUNTERS = ("mo_sent", "mo_acked", "mo_nacked")
+_DUE_ORDER = operator.itemgetter(0, 1)  # a timer entry's (due time, scheduling order)
 
-
-@dataclass
-class _Outbound:
-    """A deliver_sm owed to an account: a receipt or an MO, kept until some bind acks it."""
-    system_id: str
-    kind: str  # "receipts" | "mo": the prefix of its counters
-    fields: dict[str, Any]
+# A deliver_sm owed to an account, a receipt or an MO, kept until some bind acks it:
+# (system_id, its (sent, acked, nacked) counter names, its body). The body (all but the header) is
+# encoded once, so a resend after a nack or a lost bind costs one pack. A plain tuple, which the
+# garbage collector stops tracking: thousands wait at any moment of a bulk run.
+_Outbound = tuple[str, tuple[str, str, str], bytes]
 
 
 @dataclass(eq=False)
@@ -68,6 +76,7 @@ class _Session:
     seq: SequenceSource = field(default_factory=SequenceSource)
     unacked: dict[int, _Outbound] = field(default_factory=dict)
     outstanding: int = 0
+    tally: Counter[str] = field(default_factory=Counter)  # its account's counters, once bound
 
 
 class SmscSimulator:
@@ -108,6 +117,7 @@ class SmscSimulator:
         self._refusals = [(edge, name, status) for edge, (_, name, status) in zip(edges, bands, strict=True)]
         self._refusal_edge = sum(rate for rate, _, _ in bands)
         self._log = SubmitLog()
+        self._receipt_middles: dict[tuple[int, int, str], bytes] = {}
         self._rng = random.Random(seed)
         self._next_id = self._rng.getrandbits(32)
         self._counts: Counter[str] = Counter()
@@ -116,7 +126,8 @@ class SmscSimulator:
         self._receivers: defaultdict[str, list[_Session]] = defaultdict(list)
         self._round_robin: Counter[str] = Counter()
         self._backlog: defaultdict[str, deque[_Outbound]] = defaultdict(deque)
-        self._due: list[tuple[float, int, Callable[[], None]]] = []
+        # Timers by delay: each delay is constant, so its queue is in due order without a heap.
+        self._due: dict[float, deque[tuple[float, int, Callable[..., None], tuple[Any, ...]]]] = {}
         self._order = itertools.count()
         self._server: asyncio.Server | None = None
         self._ticker: asyncio.Task[None] | None = None
@@ -161,12 +172,13 @@ class SmscSimulator:
         fields = {"source_addr_ton": 1, "source_addr_npi": 1, "source_addr": source, "dest_addr_ton": 5,
                   "destination_addr": destination, "esm_class": 0, "data_coding": 8 if ucs2 else 0,
                   "short_message": body}
-        self._on_loop(self._dispatch, _Outbound(sid, "mo", fields))
+        pdu_body = fastpdu.encode_sm(fastpdu.DELIVER_SM, 0, fields)[fastpdu.HEADER.size:]
+        self._on_loop(self._dispatch, (sid, _MO_COUNTERS, pdu_body))
 
     @property
     def received(self) -> list[Received]:
         """Every accepted part, in arrival order (a snapshot: safe to read from any thread)."""
-        return self._on_loop(lambda: list(self._log.received))
+        return parts(self._on_loop(lambda: list(self._log.rows)))
 
     @property
     def receipt_stats(self) -> dict[str, str]:
@@ -254,7 +266,7 @@ class SmscSimulator:
             self._counts["bind_failures"] += 1
             log.info("bind %s refused for %r from %s: status %#04x", mode, system_id, peer, status)
             return
-        session.system_id, session.mode = system_id, mode
+        session.system_id, session.mode, session.tally = system_id, mode, self._by_sid[system_id]
         self._counts["binds"] += 1
         self._by_sid[system_id]["binds"] += 1
         log.info("bind %s accepted for %r from %s", mode, system_id, peer)
@@ -271,30 +283,39 @@ class SmscSimulator:
             session.stream.send(fastpdu.header_only(fastpdu.SUBMIT_SM_RESP, consts.SMPP_ESME_RINVBNDSTS,
                                                     pdu.sequence))
             return
-        counts, totals = self._by_sid[sid], self._counts
-        session.outstanding += 1
-        outstanding = session.outstanding
-        for tally in (counts, totals):
-            tally["submits"] += 1
-            if outstanding > tally["max_outstanding"]:
-                tally["max_outstanding"] = outstanding
+        counts, totals = session.tally, self._counts
+        session.outstanding = outstanding = session.outstanding + 1
+        counts["submits"] += 1
+        totals["submits"] += 1
+        if outstanding > counts["max_outstanding"]:
+            counts["max_outstanding"] = outstanding
+        if outstanding > totals["max_outstanding"]:
+            totals["max_outstanding"] = outstanding
         draw = self._rng.random() if self._refusal_edge else 1.0
-        outcome, status, message_id = "accepted", 0, None
         if self.max_tps and self._over_tps():
             outcome, status = "throttled", consts.SMPP_ESME_RTHROTTLED
         elif draw < self._refusal_edge:
             outcome, status = next((name, code) for edge, name, code in self._refusals if draw < edge)
-        else:
+        else:  # accepted: the common case, its submit_sm_resp laid out here
+            totals["accepted"] += 1
+            counts["accepted"] += 1
             message_id = self._new_message_id()
+            quoted = message_id.encode("latin-1")
+            resp = _PACK_HEADER(17 + len(quoted), fastpdu.SUBMIT_SM_RESP, 0, pdu.sequence) + quoted + b"\0"
+            self._answer(session, resp)
+            self._plan_receipt(self._log.record(sid, message_id, pdu), (pdu.registered_delivery or 0) & 0x03)
+            return
         totals[outcome] += 1
         counts[outcome] += 1
-        resp = fastpdu.sm_resp(fastpdu.SUBMIT_SM_RESP, pdu.sequence, status, message_id)
+        self._answer(session, fastpdu.sm_resp(fastpdu.SUBMIT_SM_RESP, pdu.sequence, status, None))
+
+    def _answer(self, session: _Session, resp: bytes) -> None:
+        """Send a submit_sm_resp now, or after ``response_delay`` so a client's window shows."""
         if self.response_delay > 0:
-            self._later(self.response_delay, lambda: self._respond(session, resp))
+            self._later(self.response_delay, self._respond, session, resp)
         else:
-            self._respond(session, resp)
-        if message_id is not None:
-            self._plan_receipt(self._log.record(sid, message_id, pdu), (pdu.registered_delivery or 0) & 0x03)
+            session.outstanding -= 1
+            session.stream.send(resp)
 
     def _over_tps(self) -> bool:
         """A token bucket of 100 ms' worth: how SMSCs enforce an account's TPS."""
@@ -307,6 +328,7 @@ class SmscSimulator:
         return False
 
     def _respond(self, session: _Session, resp: bytes) -> None:
+        """A delayed submit_sm_resp going out (``response_delay``)."""
         session.outstanding -= 1
         session.stream.send(resp)
 
@@ -317,65 +339,114 @@ class SmscSimulator:
         return format(self._next_id, "x") if self.id_format == "hex" else str(self._next_id)
 
     # -- receipts and MOs ------------------------------------------------------------------------
-    def _plan_receipt(self, received: Received, wanted: int) -> None:
+    def _plan_receipt(self, row: Row, wanted: int) -> None:
         undeliverable = self.undeliverable_rate > 0 and self._rng.random() < self.undeliverable_rate
         if not (wanted == 1 or (wanted == 2 and undeliverable)):
             return
-        stat, err = ("UNDELIV", "001") if undeliverable else ("DELIVRD", "000")
-        self._log.receipt_stats[received.message_id] = stat
-        item = _Outbound(received.system_id, "receipts", self._receipt_fields(received, stat, err))
-        self._later(self.receipt_delay, lambda: self._dispatch(item))
+        stat = "UNDELIV" if undeliverable else "DELIVRD"
+        message_id, system_id, source, destination, data_coding, _, _, _, at, body, _ = row
+        self._log.receipt_stats[message_id] = stat
+        item = (system_id, _RECEIPT_COUNTERS,
+                self._receipt_body(message_id, source, destination, data_coding, body, at, stat))
+        self._later(self.receipt_delay, self._dispatch, item)
 
-    def _receipt_fields(self, received: Received, stat: str, err: str) -> dict[str, Any]:
-        """A receipt as SMPP 3.4 Appendix B writes it, quoting the id in ``receipt_id_base``."""
-        quoted = received.message_id
+    def _receipt_body(self, message_id: str, source: bytes, destination: bytes, data_coding: int, body: bytes,
+                      at: float, stat: str) -> bytes:
+        """A receipt's deliver_sm body, byte for byte what ``fastpdu.encode_sm`` makes of
+        :func:`~engage.engine.smpp.receipts_text.receipt_deliver_fields` (a test holds them equal), laid
+        out directly because building and walking that dict was most of the simulator's cost per
+        message. The text is SMPP 3.4 Appendix B, quoting the id in ``receipt_id_base``; everything
+        between the id and the preview depends only on the stat and two whole seconds, so it is
+        formatted once per second."""
+        quoted = message_id
         if self.receipt_id_base == "decimal" and self.id_format == "hex":
             quoted = str(int(quoted, 16))
         elif self.receipt_id_base == "hex_upper":
             quoted = quoted.upper()
-        preview = received.body[:20].translate(_PRINTABLE).decode() if received.data_coding in (0, 1, 3) else ""
-        return receipt_deliver_fields(quoted, handset=received.destination, sender=received.source, stat=stat,
-                                      err=err, submit_date=datetime.fromtimestamp(received.at), text=preview,
-                                      done_date=datetime.fromtimestamp(received.at + self.receipt_delay),
-                                      tlvs=self.receipt_tlvs)
+        done = at + self.receipt_delay
+        key = (int(at), int(done), stat)
+        middle = self._receipt_middles.get(key)
+        if middle is None:
+            if len(self._receipt_middles) >= 64:
+                self._receipt_middles.clear()
+            err = "000" if stat == "DELIVRD" else "001"
+            middle = self._receipt_middles[key] = (
+                f" sub:001 dlvrd:{'001' if stat == 'DELIVRD' else '000'} submit date:{receipt_stamp(at)} "
+                f"done date:{receipt_stamp(done)} stat:{stat} err:{err} text:").encode("ascii", "replace")
+        quoted_id = quoted.encode("latin-1")  # hex, decimal or a uuid: ASCII, as the text needs
+        text = b"id:%s%s%s" % (quoted_id, middle, body[:20].translate(_PRINTABLE) if data_coding in (0, 1, 3)
+                                                  else b"")
+        sm = b"\0\x01\x01%s\0\x05\x00%s\0\x04\x00\x00\0\0\x00\x00\x00\x00%c%s" % (
+            destination, source, len(text), text)
+        if not self.receipt_tlvs:
+            return sm
+        return b"%s%s%s%s\0%s" % (sm, _RECEIPTED_ID_TAG, (len(quoted_id) + 1).to_bytes(2, "big"), quoted_id,
+                                  _STATE_TLVS[stat])
 
     def _dispatch(self, item: _Outbound) -> None:
         """Send to the account's next receiver bind with room in its window, or hold it until one has."""
-        receivers = [s for s in self._receivers.get(item.system_id, ())
-                     if not s.stream.closing and len(s.unacked) < self.deliver_window]
+        sid = item[0]
+        bound = self._receivers.get(sid)
+        if bound and len(bound) == 1:  # the usual one receiver: no list to build
+            session = bound[0]
+            receivers = bound if len(session.unacked) < self.deliver_window and not session.stream.closing else ()
+        else:
+            receivers = [s for s in bound or ()
+                         if not s.stream.closing and len(s.unacked) < self.deliver_window]
         if not receivers:
-            self._backlog[item.system_id].append(item)
+            self._backlog[sid].append(item)
             return
-        session = receivers[self._round_robin[item.system_id] % len(receivers)]
-        self._round_robin[item.system_id] += 1
+        turn = self._round_robin[sid]
+        session = receivers[turn % len(receivers)]
+        self._round_robin[sid] = turn + 1
         seq = session.seq.next_sequence()
         session.unacked[seq] = item
-        session.stream.send(fastpdu.encode_sm(fastpdu.DELIVER_SM, seq, item.fields))
-        self._counts[f"{item.kind}_sent"] += 1
+        body = item[2]
+        session.stream.send(_PACK_HEADER(16 + len(body), fastpdu.DELIVER_SM, 0, seq) + body)
+        self._counts[item[1][0]] += 1
 
     def _delivery_answered(self, session: _Session, pdu: Any) -> None:
         item = session.unacked.pop(pdu.sequence, None)
         if item is None:
             return
-        acked = pdu.command_id == fastpdu.DELIVER_SM_RESP and pdu.status == consts.SMPP_ESME_ROK
-        self._counts[f"{item.kind}_{'acked' if acked else 'nacked'}"] += 1
-        if not acked:
-            self._later(self.retry_delay, lambda: self._dispatch(item))
-        if self._backlog.get(item.system_id):  # a window slot just opened
-            self._dispatch(self._backlog[item.system_id].popleft())
+        if pdu.command_id == fastpdu.DELIVER_SM_RESP and pdu.status == consts.SMPP_ESME_ROK:
+            self._counts[item[1][1]] += 1
+        else:
+            self._counts[item[1][2]] += 1
+            self._later(self.retry_delay, self._dispatch, item)
+        backlog = self._backlog.get(item[0])
+        if backlog:  # a window slot just opened
+            self._dispatch(backlog.popleft())
 
-    def _later(self, delay: float, action: Callable[[], None]) -> None:
-        heapq.heappush(self._due, (time.monotonic() + delay, next(self._order), action))
+    def _later(self, delay: float, action: Callable[..., None], *args: Any) -> None:
+        queue = self._due.get(delay)
+        if queue is None:
+            queue = self._due[delay] = deque()
+        queue.append((time.monotonic() + delay, next(self._order), action, args))
 
     async def _tick(self) -> None:
         """One timer for every delayed response, receipt and retry, however many there are."""
         while True:
             await asyncio.sleep(TICK)
-            now = time.monotonic()
-            while self._due and self._due[0][0] <= now:
-                _, _, action = heapq.heappop(self._due)
+            self._run_due(time.monotonic())
+
+    def _run_due(self, now: float) -> None:
+        """Run every action due by ``now`` in (due time, scheduling order), as one heap would."""
+        while True:
+            ready: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
+            queues = 0
+            for queue in self._due.values():
+                if queue and queue[0][0] <= now:
+                    queues += 1
+                    while queue and queue[0][0] <= now:
+                        ready.append(queue.popleft())
+            if not ready:
+                return
+            if queues > 1:
+                ready.sort(key=_DUE_ORDER)
+            for _, _, action, args in ready:
                 try:
-                    action()
+                    action(*args)
                 except Exception:
                     log.exception("simulator timer action failed")
 

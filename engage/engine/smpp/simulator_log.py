@@ -1,8 +1,11 @@
 """What the SMSC simulator keeps of each accepted submit_sm, and the messages those parts make.
 
-Parts are recorded as they arrive, cheaply; turning them into texts (reassembling UDH, SAR
-and message_payload messages, decoding GSM 03.38 / IA5 / Latin-1 / UCS-2) happens only
-when a test or the demo asks, so the simulator's hot path stays short.
+Parts are recorded as they arrive, cheaply: as plain tuples (:data:`Row`), which cost less to
+make than objects and which the garbage collector stops tracking, so a million-message run does
+not leave a million objects for every full collection to walk. Turning them into
+:class:`Received` parts and texts (reassembling UDH, SAR and message_payload messages, decoding
+GSM 03.38 / IA5 / Latin-1 / UCS-2) happens only when a test or the demo asks, so the
+simulator's hot path stays short.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 from engage.engine.smpp.longsms import decode_text
 from engage.engine.smpp.multipart import ESM_UDHI, split_udh
 
-__all__ = ["Received", "SimMessage", "SubmitLog", "reassemble"]
+__all__ = ["Received", "Row", "SimMessage", "SubmitLog", "parts", "reassemble"]
 
 
 @dataclass(slots=True)
@@ -45,6 +48,18 @@ class SimMessage:
     framing: str
 
 
+# A Received's fields, in its order: (message_id, system_id, source, destination, data_coding,
+# short_message, esm_class, concat, at, body, framing), the addresses still the bytes the PDU carried
+# (a receipt sends them back as they came).
+Row = tuple[str, str, bytes, bytes, int, bytes, int, tuple[int, int, int] | None, float, bytes, str]
+
+
+def parts(rows: list[Row]) -> list[Received]:
+    """Logged rows as :class:`Received` parts."""
+    return [Received(message_id, system_id, source.decode("latin-1"), destination.decode("latin-1"), *rest)
+            for message_id, system_id, source, destination, *rest in rows]
+
+
 class SubmitLog:
     """Every accepted part, and how often each (destination, text, position in its message) came.
 
@@ -52,12 +67,12 @@ class SubmitLog:
     """
 
     def __init__(self) -> None:
-        self.received: list[Received] = []
+        self.rows: list[Row] = []  # every accepted part, in arrival order
         self.receipt_stats: dict[str, str] = {}  # message id -> stat of the receipt it was given
         self._copies: Counter[tuple[Any, ...]] = Counter()
         self._key_of: dict[str, tuple[Any, ...]] = {}
 
-    def record(self, system_id: str, message_id: str, pdu: Any) -> Received:
+    def record(self, system_id: str, message_id: str, pdu: Any) -> Row:
         """Keep an accepted submit_sm (a decoded PDU), its concatenation read from UDH, SAR or payload."""
         esm_class, data_coding = pdu.esm_class, pdu.data_coding
         short_message, concat, framing = pdu.short_message, None, "single"
@@ -71,14 +86,14 @@ class SubmitLog:
                 concat, body, framing = split[:3], split[3], "udh"
         elif pdu.sar_total_segments and pdu.sar_segment_seqnum and pdu.sar_msg_ref_num is not None:
             concat, framing = (pdu.sar_msg_ref_num, pdu.sar_total_segments, pdu.sar_segment_seqnum), "sar"
-        destination = pdu.destination_addr.decode("latin-1")
-        received = Received(message_id, system_id, pdu.source_addr.decode("latin-1"), destination, data_coding,
-                            short_message, esm_class, concat, time.time(), body, framing)
-        self.received.append(received)
+        destination = pdu.destination_addr
+        row = (message_id, system_id, pdu.source_addr, destination, data_coding, short_message, esm_class, concat,
+               time.time(), body, framing)
+        self.rows.append(row)
         key = (destination, data_coding, body, concat[1:] if concat else None)
         self._copies[key] += 1
         self._key_of[message_id] = key
-        return received
+        return row
 
     def duplicates(self) -> dict[str, int]:
         """message id -> times its (destination, text, position) was accepted, for those accepted more than once."""

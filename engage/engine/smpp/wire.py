@@ -41,7 +41,7 @@ class PduStream(asyncio.Protocol):
         self._drain_waiters: list[asyncio.Future[None]] = []
         self._lost = False
         self._reason: BaseException | None = None
-        self._loop = asyncio.get_running_loop()
+        self.loop = asyncio.get_running_loop()
 
     # -- asyncio.Protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -116,7 +116,7 @@ class PduStream(asyncio.Protocol):
         self._out.append(data)
         if not self._flush_pending:
             self._flush_pending = True
-            self._loop.call_soon(self._flush)
+            self.loop.call_soon(self._flush)
         return True
 
     def _flush(self) -> None:
@@ -129,10 +129,15 @@ class PduStream(asyncio.Protocol):
         if transport is not None and not transport.is_closing():
             transport.write(out[0] if len(out) == 1 else b"".join(out))
 
+    @property
+    def write_blocked(self) -> bool:
+        """True while the transport's buffer is over its high-water mark: :meth:`drain` would wait."""
+        return self._write_paused and not self._lost
+
     async def drain(self) -> None:
         """Wait while the transport's buffer is over its high-water mark."""
         if self._write_paused and not self._lost:
-            waiter = self._loop.create_future()
+            waiter = self.loop.create_future()
             self._drain_waiters.append(waiter)
             await waiter
 

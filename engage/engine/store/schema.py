@@ -322,6 +322,7 @@ class Message(Base):
     network: Mapped[str | None] = mapped_column(String(16))  # MCC-MNC or matched prefix the route was priced on
     tried_providers: Mapped[str | None] = mapped_column(String(200))  # "3,7": routes that rejected it (failover)
     run_id: Mapped[int | None] = mapped_column(Integer)
+    batch_id: Mapped[str | None] = mapped_column(String(32))  # the send batch it is queued in (SendClaim)
     arm: Mapped[str | None] = mapped_column(String(8))  # the A/B arm it was sent (or held out) in
     not_before: Mapped[datetime | None]  # a `held` message waits until then (local time, quiet hours)
     created_at: Mapped[datetime] = mapped_column(server_default=_now())
@@ -353,6 +354,19 @@ class MessagePart(Base):
     error: Mapped[str | None] = mapped_column(String(64))
     submitted_at: Mapped[datetime] = mapped_column(server_default=_now())
     done_at: Mapped[datetime | None]
+
+
+class SendClaim(Base):
+    """A sender took a send batch: one row per batch instead of one update per message. Only the
+    sender whose row went in sends it; a batch delivered twice (a redelivery, a re-publish) finds
+    the row and is skipped. A claim older than the lease whose messages are still queued is the
+    work of a dead sender: the sweeper publishes them again in a new batch."""
+
+    __tablename__ = "send_claims"
+
+    batch_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    provider_id: Mapped[int] = mapped_column(Integer)
+    claimed_at: Mapped[datetime] = mapped_column(server_default=_now(), index=True)
 
 
 class Receipt(Base):

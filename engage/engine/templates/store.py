@@ -167,6 +167,11 @@ class TemplateSet:
     def arms(self) -> list[str]:
         return sorted(self.by_arm)
 
+    @property
+    def fields(self) -> frozenset[str]:
+        """The subscriber columns any variant uses: all the dispatcher loads per recipient."""
+        return frozenset().union(*(t.fields for variants in self.by_arm.values() for t in variants.values()))
+
     def pick(self, language: str | None, arm: str = DEFAULT_ARM) -> CompiledTemplate:
         """The arm's variant in the recipient's language, else the arm's default-language variant."""
         variants = self.by_arm.get(arm)

@@ -1,0 +1,115 @@
+"""A fixed set of sender coroutines shared by every batch a provider is given.
+
+Sending a batch as one asyncio Task per message costs a Task, its scheduling and its
+bookkeeping for every SMS, and with a few batches in flight thousands of tasks queue up
+on a window of a few dozen slots. Here a provider keeps at most ``size`` workers (one per
+window slot it has): a batch joins a queue, each worker takes the next message from it,
+sends it with the provider's own ``send`` (pacing, retries and all), and the batch's one
+future resolves when its last outcome is in. Messages keep their order within a batch, and
+batches are served first come, first served.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+from engage.engine.providers.base import OutboundSms, SendOutcome
+
+__all__ = ["SendPool"]
+
+log = logging.getLogger(__name__)
+
+
+class _Batch:
+    __slots__ = ("done", "items", "next", "outcomes", "remaining")
+
+    def __init__(self, items: list[OutboundSms], done: asyncio.Future[list[SendOutcome]]) -> None:
+        self.items = items
+        self.outcomes: list[SendOutcome] = [None] * len(items)  # type: ignore[list-item]
+        self.next = 0  # index of the next message a worker takes
+        self.remaining = len(items)  # outcomes still to come
+        self.done = done
+
+
+class SendPool:
+    def __init__(self, send: Callable[[OutboundSms], Awaitable[SendOutcome]], size: int) -> None:
+        self._send = send
+        self.size = max(1, size)
+        self._queue: deque[_Batch] = deque()  # batches with messages no worker has taken yet
+        self._open: set[_Batch] = set()  # batches whose caller still waits
+        self._workers: set[asyncio.Task[None]] = set()
+        self._idle = 0
+        self._work = asyncio.Event()
+
+    async def send(self, items: list[OutboundSms]) -> list[SendOutcome]:
+        """Every message's outcome, in order; raises what ``send`` raised for any of them."""
+        if not items:
+            return []
+        batch = _Batch(items, asyncio.get_running_loop().create_future())
+        self._queue.append(batch)
+        self._open.add(batch)
+        self._grow(len(items))
+        self._work.set()
+        try:
+            return await batch.done
+        finally:
+            self._open.discard(batch)
+            if batch.next < len(batch.items) and batch in self._queue:  # cancelled, or failed early
+                self._queue.remove(batch)
+
+    def _grow(self, wanted: int) -> None:
+        """Start workers for what the idle ones cannot take, up to ``size``: a provider that only
+        ever sends one message at a time never holds more than a few."""
+        missing = min(wanted - self._idle, self.size - len(self._workers))
+        for _ in range(missing):
+            task = asyncio.create_task(self._work_loop())
+            self._workers.add(task)
+            task.add_done_callback(self._workers.discard)
+
+    async def _work_loop(self) -> None:
+        queue, send = self._queue, self._send
+        while True:
+            if not queue:
+                self._idle += 1
+                try:
+                    while not queue:
+                        self._work.clear()
+                        await self._work.wait()
+                finally:
+                    self._idle -= 1
+            batch = queue[0]
+            index = batch.next
+            batch.next = index + 1
+            if batch.next == len(batch.items):
+                queue.popleft()
+            try:
+                outcome = await send(batch.items[index])
+            except Exception as exc:  # a bug in send(): the whole batch fails, as asyncio.gather would
+                if not batch.done.done():
+                    batch.done.set_exception(exc)
+                continue
+            batch.outcomes[index] = outcome
+            batch.remaining -= 1
+            if batch.remaining == 0 and not batch.done.done():
+                batch.done.set_result(batch.outcomes)
+
+    async def close(self, timeout: float) -> None:
+        """Let the workers finish what was queued (for up to ``timeout`` seconds), then stop them;
+        a batch still unfinished then fails with ``ConnectionError``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (self._queue or self._idle < len(self._workers)) and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        workers = list(self._workers)
+        for task in workers:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*workers, return_exceptions=True)
+        for batch in self._open:
+            if not batch.done.done():
+                batch.done.set_exception(ConnectionError("the provider stopped before this batch was sent"))
+        self._queue.clear()
