@@ -145,12 +145,15 @@ def orphan_stale(engine: Engine, older_than: float) -> int:
 
 
 def _apply(conn: Connection, matches: Sequence[_Match]) -> None:
-    """Final receipts set their part's status; a message is settled once all its parts are final."""
+    """Final receipts settle a single-part message at once; a long message's parts take their
+    receipt's status, and the message is settled once all of them are final. A single part keeps
+    `submitted`: its message says the rest, and so does its receipt row (`engage bench send` at a
+    million messages: this update of every part was a seventh of PostgreSQL's time, read by nobody)."""
     final = [m for m in matches if m.stat in st.RECEIPT_FINAL]
     if not final:
         return
-    update_from_values(conn, parts, "id", [{"id": m.part_id, "status": st.RECEIPT_FINAL[m.stat],
-                                            "error": m.err} for m in final], extra={"done_at": func.now()})
+    update_from_values(conn, parts, "id", [{"id": m.part_id, "status": st.RECEIPT_FINAL[m.stat], "error": m.err}
+                                           for m in final if m.parts > 1], extra={"done_at": func.now()})
     outcome: dict[int, str] = {m.message_id: st.RECEIPT_FINAL[m.stat] for m in final if m.parts == 1}
     outcome.update(_multipart_outcomes(conn, {m.message_id for m in final if m.parts > 1}))
     by_status: dict[str, list[int]] = defaultdict(list)

@@ -333,7 +333,9 @@ class Message(Base):
 
 
 class MessagePart(Base):
-    """One submit_sm: a message of N parts has N rows, each with the provider's own id."""
+    """One submit_sm: a message of N parts has N rows, each with the provider's own id. The status
+    of a part follows its receipt when the message has several (the message combines them); the one
+    part of a single-part message stays `submitted`, its message's status being the answer."""
 
     __tablename__ = "message_parts"
     __table_args__ = (
