@@ -88,8 +88,10 @@ def _launch(conn: Connection, campaign_id: int, scheduled_for: datetime, *, acto
     rows = select(literal(campaign_id), literal(run_id), Subscriber.id, Subscriber.msisdn,
                   case((control, literal(st.CONTROL)), else_=status), arm_of(campaign), send_at
                   ).select_from(joined).where(eligible)
+    # SQLAlchemy reports an INSERT's row count only when asked to; counting afterwards took 2 s at 1M
     inserted = conn.execute(insert(messages).from_select(
-        ["campaign_id", "run_id", "subscriber_id", "msisdn", "status", "arm", "not_before"], rows)).rowcount
+        ["campaign_id", "run_id", "subscriber_id", "msisdn", "status", "arm", "not_before"], rows)
+        .execution_options(preserve_rowcount=True)).rowcount
     if inserted is None or inserted < 0:
         inserted = conn.execute(select(func.count()).where(Message.run_id == run_id)).scalar_one()
     held_out = conn.execute(select(func.count()).where(

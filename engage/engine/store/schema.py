@@ -308,7 +308,9 @@ class Message(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    # no foreign key: only the launch writes messages, for the campaign it holds locked, and
+    # checking it cost a million-recipient launch 32 of its 46 seconds (migration 0015)
+    campaign_id: Mapped[int] = mapped_column(Integer)
     subscriber_id: Mapped[int] = mapped_column(BigInteger)
     msisdn: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(12), default="pending")
