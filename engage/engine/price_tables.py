@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from engage.engine.audit import audit
+from engage.engine.store.bulk import conflict_insert
 from engage.engine.store.schema import Provider, RoutePrice
 
 route_prices = RoutePrice.__table__
@@ -175,8 +174,7 @@ def upsert(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     rows = list({tuple(r[k] for k in KEY): r for r in rows}.values())
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(route_prices).values(rows)
+    stmt = conflict_insert(conn, route_prices).values(rows)
     stmt = stmt.on_conflict_do_update(index_elements=list(KEY), set_={
         "price": stmt.excluded.price, "currency": stmt.excluded.currency, "network": stmt.excluded.network,
         "created_at": func.now()})

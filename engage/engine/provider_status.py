@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Engine, delete, func, select
 from engage.engine import metrics
 from engage.engine.asyncloop import LoopThread
 from engage.engine.providers.base import ProviderConnection
+from engage.engine.store.bulk import conflict_insert
 from engage.engine.store.schema import Provider, ProviderStatus
 
 log = logging.getLogger(__name__)
@@ -75,14 +76,8 @@ def snapshot(provider: ProviderConnection) -> Snapshot:
 
 def upsert(conn: Connection, provider_id: int, worker: str, row: dict[str, Any]) -> None:
     """One row per (provider, worker), inserted or replaced in one statement on SQLite and PostgreSQL."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif conn.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        raise NotImplementedError(f"provider status upsert for {conn.dialect.name}")
     values = {**row, "updated_at": func.now()}
-    stmt = insert(table).values(provider_id=provider_id, worker=worker, **values)
+    stmt = conflict_insert(conn, table).values(provider_id=provider_id, worker=worker, **values)
     conn.execute(stmt.on_conflict_do_update(index_elements=["provider_id", "worker"], set_=values))
 
 

@@ -14,14 +14,13 @@ from collections import Counter
 from collections.abc import Sequence
 
 from sqlalchemy import Connection, Engine, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from engage.engine import metrics
 from engage.engine import statuses as st
 from engage.engine.events import record
 from engage.engine.provider_ids import alternate_id, normalise_id
 from engage.engine.providers.base import SendOutcome
-from engage.engine.store.bulk import insert_rows, one_of, update_from_values, update_ids
+from engage.engine.store.bulk import conflict_insert, insert_rows, one_of, update_from_values, update_ids
 from engage.engine.store.schema import Message, MessagePart, SendClaim
 
 messages = Message.__table__
@@ -62,15 +61,12 @@ def take_batches(conn: Connection, provider_id: int, batch_ids: Sequence[str]) -
     and the sweeper (moving a down provider's batches elsewhere) never both act on one batch."""
     won = set()
     for batch_id in batch_ids:  # one row per batch a sender takes; the sweeper's few, rarely
-        row = conn.execute(_insert(conn, claims).values(batch_id=batch_id, provider_id=provider_id)
+        row = conn.execute(conflict_insert(conn, claims).values(batch_id=batch_id, provider_id=provider_id)
                            .on_conflict_do_nothing().returning(claims.c.batch_id)).first()
         if row is not None:
             won.add(batch_id)
     return won
 
-
-def _insert(conn, table):  # noqa: ANN001, ANN202
-    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
 def record_outcomes(engine: Engine, provider_id: int, campaign_id: int, outcomes: Sequence[SendOutcome],

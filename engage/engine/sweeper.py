@@ -18,8 +18,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, literal_column, select, text
@@ -33,7 +33,8 @@ from engage.engine.providers.base import OutboundSms
 from engage.engine.queues import send_queue
 from engage.engine.receipts import orphan_stale
 from engage.engine.routing import NoRoute, Router
-from engage.engine.store.bulk import one_of, update_from_values, update_ids
+from engage.engine.send_batches import SendBatch
+from engage.engine.store.bulk import chunks, one_of, update_from_values, update_ids
 from engage.engine.store.database import seconds_ago
 from engage.engine.store.schema import Campaign, Message, SendClaim
 from engage.engine.submits import take_batches
@@ -166,39 +167,31 @@ def _republish_lost(engine: Engine, broker: Broker, after: float, limit: int) ->
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     idle = {p for p in {r.provider_id for r in rows} if broker.depth(send_queue(p)) == 0}
-    groups: dict[tuple[int, int, str | None], list[OutboundSms]] = defaultdict(list)
-    for r in rows:
-        if r.provider_id in idle:  # a busy queue may still hold the others
-            groups[(r.provider_id, r.campaign_id, r.batch_id)].append(_sms(r))
-    return _publish(broker, [(p, c, b, chunk) for (p, c, b), items in groups.items()
-                             for chunk in _chunks(items)])
+    # a busy queue may still hold the others
+    return _publish(broker, _batches([r for r in rows if r.provider_id in idle], lambda r: r.batch_id))
 
 
-def _rebatch(conn: Connection, rows: Sequence[Any]) -> list[tuple[int, int, str | None, list[OutboundSms]]]:
+def _rebatch(conn: Connection, rows: Sequence[Any]) -> list[SendBatch]:
     """New batches for these messages, written on them first: a copy of the old batch that turns up
     later finds them gone from it, so they go out once."""
-    groups: dict[tuple[int, int], list[OutboundSms]] = defaultdict(list)
-    for r in rows:
-        groups[(r.provider_id, r.campaign_id)].append(_sms(r))
-    batches: list[tuple[int, int, str | None, list[OutboundSms]]] = []
-    for (provider_id, campaign_id), items in groups.items():
-        for chunk in _chunks(items):
-            batch_id = send_batches.new_batch_id()
-            update_ids(conn, messages, [m.id for m in chunk], {"batch_id": batch_id},
-                       where=messages.c.status == st.QUEUED)
-            batches.append((provider_id, campaign_id, batch_id, chunk))
+    batches = [replace(b, batch_id=send_batches.new_batch_id()) for b in _batches(rows, lambda _row: None)]
+    for b in batches:
+        update_ids(conn, messages, [m.id for m in b.messages], {"batch_id": b.batch_id},
+                   where=messages.c.status == st.QUEUED)
     return batches
 
 
-def _sms(row: Any) -> OutboundSms:
-    return OutboundSms(row.id, row.msisdn, row.sender_id, row.body or "")
+def _batches(rows: Sequence[Any], batch_of: Callable[[Any], str | None]) -> list[SendBatch]:
+    """Rows grouped by provider, campaign and batch id, BATCH messages at most per batch."""
+    groups: dict[tuple[int, int, str | None], list[OutboundSms]] = defaultdict(list)
+    for r in rows:
+        groups[(r.provider_id, r.campaign_id, batch_of(r))].append(
+            OutboundSms(r.id, r.msisdn, r.sender_id, r.body or ""))
+    return [SendBatch(provider_id, campaign_id, list(chunk), batch_id)
+            for (provider_id, campaign_id, batch_id), items in groups.items() for chunk in chunks(items, BATCH)]
 
 
-def _chunks(items: list[OutboundSms]) -> list[list[OutboundSms]]:
-    return [items[start:start + BATCH] for start in range(0, len(items), BATCH)]
-
-
-def _publish(broker: Broker, batches: list[tuple[int, int, str | None, list[OutboundSms]]]) -> int:
-    for provider_id, campaign_id, batch_id, chunk in batches:
-        send_batches.publish(broker, provider_id, campaign_id, chunk, batch_id)
-    return sum(len(chunk) for *_, chunk in batches)
+def _publish(broker: Broker, batches: list[SendBatch]) -> int:
+    for b in batches:
+        send_batches.publish(broker, b.provider_id, b.campaign_id, b.messages, b.batch_id)
+    return sum(len(b.messages) for b in batches)

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import JSON, Connection, Table, any_, bindparam, insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ClauseElement
 
@@ -33,6 +34,16 @@ def one_of(conn: Connection, column: Any, values: Sequence[Any]) -> ClauseElemen
     if conn.dialect.name == "postgresql":
         return column == any_(bindparam("values", value=list(values), type_=ARRAY(column.type), unique=True))
     return column.in_(list(values))
+
+
+def conflict_insert(conn: Connection, table: Table) -> Any:
+    """An INSERT that takes ON CONFLICT (DO NOTHING / DO UPDATE): both databases have it, each in
+    its own dialect's construct."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    if conn.dialect.name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"INSERT ... ON CONFLICT on {conn.dialect.name}")
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
