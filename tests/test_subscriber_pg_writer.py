@@ -8,7 +8,7 @@ from sqlalchemy import Engine, select, text
 
 from engage.engine.store.database import make_engine
 from engage.engine.store.schema import Subscriber, SubscriberTag
-from engage.engine.subscribers.pg_writer import NEW, SPLIT
+from engage.engine.subscribers.pg_writer import NEW, SPLIT, UPSERT
 from engage.engine.subscribers.rows import RowParser
 from engage.engine.subscribers.storage import open_writer
 from tests.fixtures.databases import drop_postgres, fresh_postgres_url
@@ -63,14 +63,26 @@ def test_a_chunk_with_stored_numbers_is_split_and_the_writer_looks_them_up_from_
                            "+998901000004": ("Olga", {}, set())}
 
 
+def test_a_chunk_of_stored_numbers_only_makes_the_writer_upsert_without_looking_up(pg, monkeypatch):
+    with open_writer(pg, RowParser(HEADER, "UZ").columns) as writer:
+        writer.write(_rows(["998901000001", "Aziz", "1", "", ""], ["998901000002", "Anna", "", "", ""]))
+        writer.write(_rows(["998901000001", "Aziz Jr", "1", "", ""]))
+        assert writer.mode == UPSERT
+        monkeypatch.setattr(writer, "_existing", lambda numbers: pytest.fail("looked up"))
+        writer.write(_rows(["998901000002", "Anna K", "", "", ""], ["998901000006", "Timur", "", "", ""]))
+    assert {k: v[0] for k, v in _stored(pg).items()} == {"+998901000001": "Aziz Jr", "+998901000002": "Anna K",
+                                                         "+998901000006": "Timur"}
+
+
 def test_a_number_stored_by_someone_else_after_the_lookup_is_upserted_not_lost(pg, monkeypatch):
     with open_writer(pg, RowParser(HEADER, "UZ").columns) as writer:
         writer.write(_rows(["998901000001", "Aziz", "1", "", "sport"]))
-        writer.write(_rows(["998901000001", "Aziz", "1", "", "sport"]))  # now looking numbers up
+        writer.write(_rows(["998901000001", "Aziz", "1", "", "sport"], ["998901000002", "Anna", "", "", ""]))
+        assert writer.mode == SPLIT  # looking numbers up from now on
         monkeypatch.setattr(writer, "_existing", lambda numbers: set())  # a lookup that is already stale
         writer.write(_rows(["998901000001", "Aziz Jr", "", "", "news"],
                            ["998901000005", "Kamola", "", "", ""]))
-    assert _stored(pg) == {"+998901000001": ("Aziz Jr", {}, {"news"}),
+    assert _stored(pg) == {"+998901000001": ("Aziz Jr", {}, {"news"}), "+998901000002": ("Anna", {}, set()),
                            "+998901000005": ("Kamola", {}, set())}
 
 

@@ -3,13 +3,15 @@
 Numbers not stored yet are COPYed straight into subscribers (and their tags into subscriber_tags),
 with ids taken from the table's sequence beforehand so the tags can name them. That is about half
 the database's work of an upsert: no staging table to write and read back, no conflict check per
-row, and COPY inserts heap rows in batches. A first import, and most of a daily one, is new numbers.
+row, and COPY inserts heap rows in batches. A first import is all new numbers.
 
 Numbers already stored go through the upsert: COPY into a temporary staging table, one INSERT ...
 SELECT ... ON CONFLICT DO UPDATE, their tags replaced. A writer starts by assuming every number is
 new; the first chunk that proves otherwise (a unique violation, rolled back whole) makes it ask the
-database which numbers of each chunk exist, and split. A number inserted by someone else in between
-rolls the chunk back once more, and the chunk is then upserted whole, which cannot conflict.
+database which numbers of each chunk exist, and split; a chunk with no new number at all (a daily
+refresh of the base) makes it upsert from then on without asking. A number inserted by someone
+else between the question and the insert rolls the chunk back once more, and the chunk is then
+upserted whole, which cannot conflict.
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ TEMP_IDS = "subscribers_import_ids"
 # The staging tables have no statistics, so the planner guesses millions of tag rows: that guess
 # made it JIT-compile the tags statement (~0.3 s per chunk) and sort on disk.
 SETTINGS = {"jit": "off", "work_mem": "'64MB'"}
-NEW, SPLIT, UPSERT = "new", "split", "upsert"  # how a chunk is stored: all new, split by a lookup, all upserted
+# How a chunk is stored, from the cheapest: all new, split by a lookup, all upserted. A writer moves
+# down the list when a chunk proves the cheaper way wrong, and never back.
+MODES = NEW, SPLIT, UPSERT = "new", "split", "upsert"
 
 
 class PostgresWriter:
@@ -44,7 +48,6 @@ class PostgresWriter:
         self.columns = columns
         self.fields = [c for c in columns if c in FIELDS]
         self.has_attributes, self.has_tags = "attributes" in columns, "tags" in columns
-        self._stored = [i for i, c in enumerate(columns) if c != "tags"]  # row positions COPYed into subscribers
         self._at_attributes = columns.index("attributes") if self.has_attributes else None
         self._at_tags = columns.index("tags") if self.has_tags else None
         self._types = [BINARY_TYPES[FIELDS[c].type] if c in FIELDS else "text" for c in columns]
@@ -65,7 +68,7 @@ class PostgresWriter:
         """Store one chunk (numbers unique) in one transaction."""
         if not rows:
             return
-        for mode in (NEW, SPLIT, UPSERT) if self.mode == NEW else (SPLIT, UPSERT):
+        for mode in MODES[MODES.index(self.mode):]:
             try:
                 self._store(rows, mode)
                 self._pg.commit()
@@ -88,8 +91,11 @@ class PostgresWriter:
             self._upsert(rows)
             return
         stored = self._existing([row[0] for row in rows])
-        self._insert_new([row for row in rows if row[0] not in stored])
+        new = [row for row in rows if row[0] not in stored]
+        self._insert_new(new)
         self._upsert([row for row in rows if row[0] in stored])
+        if not new:  # a file of stored numbers (a daily refresh): upsert without asking first
+            self.mode = UPSERT
 
     def _existing(self, numbers: list[str]) -> set[str]:
         found = self._pg.execute("SELECT msisdn FROM subscribers WHERE msisdn = ANY(%s)", [numbers])
@@ -100,20 +106,20 @@ class PostgresWriter:
             return
         (ids,) = self._pg.execute("SELECT array_agg(nextval(%s::regclass)) FROM generate_series(1, %s)",
                                   [self._sequence, len(rows)]).fetchone()
-        stored = [self.columns[i] for i in self._stored]
-        names = ", ".join(["id", *stored, *(() if self.has_attributes else ("attributes",))])
-        types = ["int8", *(self._types[i] for i in self._stored), *(() if self.has_attributes else ("text",))]
-        pick, attributes = self._stored, self._at_attributes
+        # tags come last in a row and go to their own table; attributes (JSON) come before them
+        width = len(self.columns) - self.has_tags
+        names = ", ".join(["id", *self.columns[:width], *(() if self.has_attributes else ("attributes",))])
+        types = ["int8", *self._types[:width], *(() if self.has_attributes else ("text",))]
         with self._pg.cursor() as cur:
             with cur.copy(f"COPY subscribers ({names}) FROM STDIN (FORMAT BINARY)") as copy:
                 copy.set_types(types)
-                for id_, row in zip(ids, rows, strict=True):
-                    values = [id_, *(row[i] for i in pick)]
-                    if attributes is None:
-                        values.append("{}")
-                    else:
-                        values[1 + pick.index(attributes)] = json.dumps(row[attributes], ensure_ascii=False)
-                    copy.write_row(values)
+                write = copy.write_row
+                if self.has_attributes:
+                    for id_, row in zip(ids, rows, strict=True):
+                        write((id_, *row[:width - 1], json.dumps(row[width - 1], ensure_ascii=False)))
+                else:
+                    for id_, row in zip(ids, rows, strict=True):
+                        write((id_, *row[:width], "{}"))
             if self.has_tags:
                 at = self._at_tags
                 with cur.copy("COPY subscriber_tags (subscriber_id, tag) FROM STDIN (FORMAT BINARY)") as copy:

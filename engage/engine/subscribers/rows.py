@@ -52,7 +52,7 @@ class RowParser:
         self.region = region
         self._numbers = numbers
         self._fields = [(i, FIELDS[k]) for i, k in enumerate(keys) if k in FIELDS and k != "msisdn"]
-        self._converters = [(i, _cached(f)) for i, f in self._fields]
+        self._converters = [(i, *_cached(f)) for i, f in self._fields]
         tags = [keys.index(h) for h in TAG_HEADERS if h in keys]
         self._tags = tags[0] if tags else None
         used = set(numbers) | {i for i, _ in self._fields} | set(tags)
@@ -68,8 +68,14 @@ class RowParser:
                 raise RowError(f"{len(cells)} fields, but the header names {self.width}")
             cells = [*cells, *([None] * (self.width - len(cells)))]
         out = [self._number(cells)]
-        for i, convert in self._converters:
-            out.append(convert(cells[i]))
+        append = out.append
+        try:
+            for i, remembered, convert in self._converters:  # a dict lookup per cell, a call per new value
+                raw = cells[i]
+                value = remembered(raw, _MISS)
+                append(convert(raw) if value is _MISS else value)
+        except TypeError:  # a list or object from JSON or Parquet, which no dict can look up
+            out[1:] = [convert(cells[i]) for i, _, convert in self._converters]
         if self._attributes:
             out.append({name: _attribute(cells[i]) for i, name in self._attributes if not _empty(cells[i])})
         if self._tags is not None:
@@ -80,13 +86,15 @@ class RowParser:
         return dict(zip(self.columns, self.parse(cells), strict=True))
 
     def _number(self, cells: Sequence[Any]) -> str:
-        raw = next((cells[i] for i in self._numbers if not _empty(cells[i])), None)
-        if raw is None:
-            raise RowError("msisdn: missing")
-        try:
-            return to_e164(str(raw), self.region)
-        except InvalidNumber as exc:
-            raise RowError(f"msisdn: {exc}") from None
+        for i in self._numbers:  # the first number column with a value
+            raw = cells[i]
+            if raw is None or (isinstance(raw, str) and not raw.strip()):
+                continue
+            try:
+                return to_e164(str(raw), self.region)
+            except InvalidNumber as exc:
+                raise RowError(f"msisdn: {exc}") from None
+        raise RowError("msisdn: missing")
 
 
 def parse_tags(raw: Any) -> str:
@@ -108,8 +116,9 @@ def parse_tags(raw: Any) -> str:
     return TAG_SEPARATOR.join(tags)
 
 
-def _cached(field: SubscriberField) -> Callable[[Any], Any]:
-    """field.parse, remembering what it made of values seen before: same rules, far fewer calls."""
+def _cached(field: SubscriberField) -> tuple[Callable[[Any, Any], Any], Callable[[Any], Any]]:
+    """field.parse, remembering what it made of text values seen before: same rules, far fewer
+    calls. Returns the memory's lookup (for values seen before) and the converter (for any value)."""
     cache: dict[Any, Any] = {}
     if field.name in STORED_LOWER:
         def parse(raw: Any) -> Any:
@@ -130,7 +139,7 @@ def _cached(field: SubscriberField) -> Callable[[Any], Any]:
                 cache[raw] = value
         return value
 
-    return convert
+    return cache.get, convert
 
 
 def _decimal(field: SubscriberField) -> Callable[[Any], Any]:

@@ -31,10 +31,12 @@ class Writer(Protocol):
 
 @contextmanager
 def open_writer(engine: Engine, columns: Sequence[str]) -> Iterator[Writer]:
-    """A writer for rows with these columns (msisdn first), holding one connection throughout."""
+    """A writer for rows with these columns, holding one connection throughout: msisdn first, then
+    catalogue fields, then "attributes" and "tags" if present, in that order (as RowParser lays
+    them out)."""
     unknown = set(columns) - STORABLE
-    if unknown or columns[0] != "msisdn":
-        raise ValueError(f"not subscriber columns: {sorted(unknown) or list(columns)}")
+    if unknown or list(columns) != sorted(columns, key=_column_order) or columns[0] != "msisdn":
+        raise ValueError(f"not subscriber columns in order (msisdn, fields, attributes, tags): {list(columns)}")
     if engine.dialect.name == "postgresql":
         writer = PostgresWriter(engine, tuple(columns))
         try:
@@ -50,11 +52,15 @@ def upsert(engine: Engine, rows: list[dict[str, Any]]) -> None:
     seen twice keeps its last row. For seeding and tests: files go through importer.import_file."""
     if not rows:
         return
-    columns = ["msisdn", *sorted({k for r in rows for k in r} - {"msisdn"})]
+    columns = sorted({k for r in rows for k in r}, key=lambda c: (_column_order(c), c))
     defaults = {"attributes": {}, "tags": ""}
     unique = {r["msisdn"]: _typed(r) for r in rows}
     with open_writer(engine, columns) as writer:
         writer.write([tuple(r.get(c, defaults.get(c)) for c in columns) for r in unique.values()])
+
+
+def _column_order(column: str) -> int:
+    return {"msisdn": 0, "attributes": 2, "tags": 3}.get(column, 1)
 
 
 def _typed(row: dict[str, Any]) -> dict[str, Any]:
