@@ -24,7 +24,14 @@ from engage.engine.audit import audit
 from engage.engine.store.bulk import chunks, one_of
 from engage.engine.store.schema import ImportJob, Subscriber
 from engage.engine.subscribers import csv_source, parquet_source
-from engage.engine.subscribers.importer import CHUNK_ROWS, ImportReport, count_rows, import_file, write_rejections
+from engage.engine.subscribers.importer import (
+    CHUNK_ROWS,
+    ImportReport,
+    bulk_mode,
+    count_rows,
+    import_file,
+    write_rejections,
+)
 from engage.engine.subscribers.rows import REJECTIONS, RowError, RowParser
 from engage.engine.subscribers.storage import open_writer
 
@@ -164,7 +171,7 @@ def import_for_branch(engine: Engine, path: Path, region: str, branch: str, *,
     line (row for Parquet). progress(report so far) after each chunk."""
     path = Path(path)
     source = parquet_source.ParquetSource(path) if parquet_source.is_parquet(path) else csv_source.CsvSource(path)
-    with source:
+    with source, bulk_mode():
         header = list(source.header)
         width = len(header)
         keys = [str(h or "").strip().lower() for h in header]
