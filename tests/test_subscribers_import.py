@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from engage.bench import imports as import_bench
 from engage.cli import main as cli
@@ -199,3 +199,44 @@ def test_the_import_bench_reports_its_figures_and_cleans_up(database_url, engine
     assert result["imported"] + result["rejected"] == 2000 and result["rejected"] >= 1
     assert result["rows_per_s"] > 0 and result["peak_rss_mb"] > 0
     assert _subscribers(engine) == {}
+
+
+def _age_all(engine) -> datetime:
+    """Every subscriber last updated long ago, so that a rewrite shows whatever the clock's resolution."""
+    moment = datetime(2020, 1, 1, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(update(Subscriber.__table__).values(updated_at=moment))
+    return moment
+
+
+def _updated(row) -> datetime:
+    return row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=UTC)
+
+
+def test_reimporting_an_unchanged_row_leaves_it_as_it_was(engine, tmp_path):
+    import_file(engine, _write(tmp_path, CSV), "UZ")
+    long_ago = _age_all(engine)
+    import_file(engine, _write(tmp_path, CSV), "UZ")
+    row = _subscribers(engine)["+998901000001"]
+    assert (_updated(row), row.first_name, row.attributes) == (long_ago, "Aziz", {"plan": "gold"})
+
+
+def test_reimporting_rewrites_only_the_rows_that_change(engine, tmp_path):
+    import_file(engine, _write(tmp_path, "msisdn,first_name\n998901000001,Aziz\n998901000002,Anna\n"), "UZ")
+    long_ago = _age_all(engine)
+    import_file(engine, _write(tmp_path, "msisdn,first_name\n998901000001,Aziz\n998901000002,Anna K\n"), "UZ")
+    after = _subscribers(engine)
+    assert _updated(after["+998901000001"]) == long_ago
+    assert (after["+998901000002"].first_name, _updated(after["+998901000002"]) > long_ago) == ("Anna K", True)
+
+
+def test_new_tags_on_an_otherwise_unchanged_row_replace_its_tags(engine, tmp_path):
+    import_file(engine, _write(tmp_path, "msisdn,first_name,tags\n998901000001,Aziz,sport;news\n"), "UZ")
+    import_file(engine, _write(tmp_path, "msisdn,first_name,tags\n998901000001,Aziz,music\n"), "UZ")
+    assert _tags(engine, "+998901000001") == {"music"}
+
+
+def test_changed_attributes_alone_are_written(engine, tmp_path):
+    import_file(engine, _write(tmp_path, "msisdn,first_name,plan\n998901000001,Aziz,gold\n"), "UZ")
+    import_file(engine, _write(tmp_path, "msisdn,first_name,plan\n998901000001,Aziz,silver\n"), "UZ")
+    assert _subscribers(engine)["+998901000001"].attributes == {"plan": "silver"}

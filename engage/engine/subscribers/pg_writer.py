@@ -142,6 +142,10 @@ class PostgresWriter:
                     copy.write_row(row)
             cur.execute(self._upsert_sql())
             if self.has_tags:
+                # the rows left as they were still take the file's tags: their ids, by the number index
+                cur.execute(f"INSERT INTO {TEMP_IDS} (id, msisdn, fresh) SELECT s.id, s.msisdn, false "
+                            f"FROM subscribers s WHERE s.msisdn = ANY(ARRAY(SELECT i.msisdn FROM {STAGING} i "
+                            f"WHERE NOT EXISTS (SELECT FROM {TEMP_IDS} t WHERE t.msisdn = i.msisdn)))")
                 cur.execute(f"DELETE FROM subscriber_tags t USING {TEMP_IDS} s "
                             "WHERE t.subscriber_id = s.id AND NOT s.fresh")
                 cur.execute("INSERT INTO subscriber_tags (subscriber_id, tag) "
@@ -150,15 +154,22 @@ class PostgresWriter:
                             "WHERE i.tags <> ''")
 
     def _upsert_sql(self) -> str:
-        """Only the columns the file has are updated; the ids come back for replacing tags without
-        joining the whole subscribers table (xmax = 0 marks a row this statement inserted)."""
-        fields = self.fields
+        """Only the columns the file has are updated, and only on rows where one of them changes: a
+        daily refresh rewrites (and re-indexes) only what changed, and updated_at says when the
+        profile last changed. The ids of the rows written come back for replacing their tags
+        (xmax = 0 marks a row this statement inserted)."""
+        fields = [c for c in self.fields if c != "msisdn"]
         attributes = "attributes::json" if self.has_attributes else "'{}'::json"
-        updates = [f"{c} = EXCLUDED.{c}" for c in fields if c != "msisdn"]
-        updates += ["attributes = EXCLUDED.attributes"] if self.has_attributes else []
-        sql = (f"INSERT INTO subscribers ({', '.join(fields)}, attributes) "
-               f"SELECT {', '.join(fields)}, {attributes} FROM {STAGING} "
-               f"ON CONFLICT (msisdn) DO UPDATE SET {', '.join([*updates, 'updated_at = now()'])}")
+        updates = [f"{c} = EXCLUDED.{c}" for c in fields]
+        stored, given = [f"subscribers.{c}" for c in fields], [f"EXCLUDED.{c}" for c in fields]
+        if self.has_attributes:  # json has no equality; jsonb compares the values
+            updates.append("attributes = EXCLUDED.attributes")
+            stored.append("subscribers.attributes::jsonb")
+            given.append("EXCLUDED.attributes::jsonb")
+        conflict = (f"DO UPDATE SET {', '.join([*updates, 'updated_at = now()'])} "
+                    f"WHERE ({', '.join(stored)}) IS DISTINCT FROM ({', '.join(given)})") if updates else "DO NOTHING"
+        sql = (f"INSERT INTO subscribers ({', '.join(self.fields)}, attributes) "
+               f"SELECT {', '.join(self.fields)}, {attributes} FROM {STAGING} ON CONFLICT (msisdn) {conflict}")
         if not self.has_tags:
             return sql
         return (f"WITH up AS ({sql} RETURNING id, msisdn, xmax = 0 AS fresh) "

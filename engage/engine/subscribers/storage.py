@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Connection, Engine, delete, func, select, text
+from sqlalchemy import ColumnElement, Connection, Engine, delete, func, or_, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from engage.engine.store.schema import Subscriber, SubscriberTag, UsageEvent, UsageTotal
@@ -87,8 +87,12 @@ class _SqliteWriter:
         self.stored = [c for c in columns if c != "tags"]
         stmt = sqlite_insert(TABLE)
         updates = {c: stmt.excluded[c] for c in self.stored if c != "msisdn"}
-        self._insert = stmt.on_conflict_do_update(index_elements=["msisdn"],
-                                                  set_={**updates, "updated_at": func.now()})
+        if updates:  # as on PostgreSQL: only rows where a column changes are rewritten
+            changed = or_(*(TABLE.c[c].is_distinct_from(value) for c, value in updates.items()))
+            self._insert = stmt.on_conflict_do_update(index_elements=["msisdn"], where=changed,
+                                                      set_={**updates, "updated_at": func.now()})
+        else:
+            self._insert = stmt.on_conflict_do_nothing(index_elements=["msisdn"])
         self._tags = columns.index("tags") if "tags" in columns else None
 
     def write(self, rows: Sequence[tuple[Any, ...]]) -> None:
