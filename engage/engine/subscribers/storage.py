@@ -4,7 +4,8 @@ PostgreSQL: COPY, straight into the tables for new numbers, through a staging ta
 INSERT ... SELECT ... ON CONFLICT for stored ones (pg_writer.py): no SQL text per row, no parameters.
 SQLite: executemany of one prepared INSERT ... ON CONFLICT, which is as fast as it gets in-process.
 Only the columns a file has are updated on an existing subscriber, and only when one of them
-changes; its tags are replaced when the file has a tags column. The opt-out registry is another table and is never touched here."""
+changes; its tags are replaced when the file has a tags column. The opt-out registry is another
+table and is never touched here."""
 
 from __future__ import annotations
 
