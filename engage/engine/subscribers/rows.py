@@ -88,7 +88,7 @@ class RowParser:
     def _number(self, cells: Sequence[Any]) -> str:
         for i in self._numbers:  # the first number column with a value
             raw = cells[i]
-            if raw is None or (isinstance(raw, str) and not raw.strip()):
+            if _empty(raw):
                 continue
             try:
                 return to_e164(str(raw), self.region)
