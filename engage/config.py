@@ -36,6 +36,7 @@ class Settings:
     ldap_branch_attribute: str = ""  # ENGAGE_LDAP_BRANCH_ATTRIBUTE: e.g. department; "": no branch
     ldap_start_tls: bool = False  # ENGAGE_LDAP_START_TLS: upgrade an ldap:// connection with StartTLS
     ldap_ca_file: str = ""  # ENGAGE_LDAP_CA_FILE: the CA that signed the directory's certificate; "": the system's
+    live_counts: str = "auto"  # ENGAGE_LIVE_COUNTS: segment counts from memory in the web process (segments.live)
 
 
 def load() -> Settings:
@@ -66,4 +67,5 @@ def load() -> Settings:
         ldap_branch_attribute=os.environ.get("ENGAGE_LDAP_BRANCH_ATTRIBUTE", "").strip(),
         ldap_start_tls=os.environ.get("ENGAGE_LDAP_START_TLS", "").strip().lower() in ("1", "true", "yes", "on"),
         ldap_ca_file=os.environ.get("ENGAGE_LDAP_CA_FILE", "").strip(),
+        live_counts=os.environ.get("ENGAGE_LIVE_COUNTS", "auto").strip().lower(),
     )

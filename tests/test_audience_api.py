@@ -7,6 +7,7 @@ import urllib.request
 
 import pytest
 
+from engage.engine.segments import live
 from tests.audience_people import add_people
 from tests.fixtures.web import serving
 
@@ -107,3 +108,15 @@ def test_a_branch_token_writes_subscribers_into_its_branch_only(api):
     status, body = _call(api, "/api/v1/subscribers", {"subscribers": [{"msisdn": "+998901000013",
                                                                        "branch": "south"}]}, token="north-token")
     assert status == 403 and "subscribers[0].branch" in body["error"]
+
+
+def test_with_live_counts_the_api_counts_from_memory_within_the_scope(api, engine):
+    live.enable(engine, wait=True)
+    try:
+        everyone = _call(api, "/api/v1/segments/count", {"definition": TASHKENT, "sample": 4})[1]
+        north = _call(api, "/api/v1/segments/count", {"definition": TASHKENT}, token="north-token")[1]
+    finally:
+        live.disable(engine)
+    assert everyone["matching"] == 4 and "live" in everyone
+    assert len(everyone["sample"]) == 4 and all("*" in s["msisdn"] for s in everyone["sample"])
+    assert north["matching"] == 2 and "live" in north

@@ -2,7 +2,10 @@
 takes, on a realistic synthetic base (engage.bench.synthetic) in the configured database.
 
 Counting must be fast enough to show live while a marketer edits a segment, so each segment is
-counted `repeats` times through the very function the UI and the API call, and reported as p50/p95.
+counted `repeats` times through the very function the UI and the API call, and reported as p50/p95:
+first by the database ("sql_segments", what a process without live counts gets), then from the
+in-memory frame the web process keeps ("segments", engine.segments.live; its answers are checked
+against the database's), and from the frame while 1,000 subscribers change between two counts.
 Run it on a bench database with no workers attached: the launch writes real (pending) messages for
 a moment before they are removed again.
 """
@@ -16,18 +19,18 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, update
+from sqlalchemy import Engine, delete, func, select, update
 
 from engage import config
 from engage.bench import synthetic
 from engage.engine import campaigns
 from engage.engine import statuses as st
-from engage.engine.segments import audience
+from engage.engine.segments import audience, live
 from engage.engine.segments import store as segments_store
 from engage.engine.segments.criteria import compile_node
 from engage.engine.store.database import make_engine
 from engage.engine.store.migrate import upgrade
-from engage.engine.store.schema import Campaign, Message
+from engage.engine.store.schema import Campaign, Message, Subscriber
 from engage.engine.templates import store as templates
 from engage.engine.usage import totals as usage_totals
 
@@ -62,6 +65,7 @@ SEGMENTS: dict[str, dict[str, Any]] = {
         {"not": {"field": "language", "op": "eq", "value": "en"}},
     ]},
 }
+CHANGED_PER_COUNT = 1000  # subscribers updated between two counts in segments_after_changes
 # every bench subscriber: the audience a launch freezes
 EVERYONE: dict[str, Any] = {"field": "msisdn", "op": "starts_with", "value": synthetic.PREFIX}
 
@@ -78,15 +82,28 @@ def run(subscribers: int, events_per_subscriber: int = 10, repeats: int = 15, la
         generated = synthetic.generate(engine, subscribers, events_per_subscriber)
         refreshed = refresh_usage(engine, regenerated=not generated["reused"])
         analyse_seconds = analyse(engine)
+        now = datetime.now(UTC)
         out: dict[str, Any] = {
             "database": engine.dialect.name, "subscribers": generated["subscribers"],
             "usage_events": generated["usage_events"], "tagged": generated["tagged"],
             "opted_out": generated["opted_out"], "data_reused": generated["reused"],
             "generate_seconds": generated["seconds"], "analyse_seconds": analyse_seconds,
             "usage_totals": refreshed,
-            "repeats": repeats, "segments": {name: time_count(engine, definition, repeats)
-                                             for name, definition in SEGMENTS.items()},
+            "repeats": repeats,
+            "sql_segments": {name: time_count(engine, definition, repeats, now)
+                             for name, definition in SEGMENTS.items()},
         }
+        out["live_frame"] = load_live(engine)
+        try:
+            out["segments"] = {name: time_count(engine, definition, repeats, now)
+                               for name, definition in SEGMENTS.items()}
+            out["segments_after_changes"] = time_after_changes(engine, SEGMENTS["typical"], repeats)
+        finally:
+            live.disable(engine)
+        for name, counted in out["segments"].items():
+            if counted["matching"] != out["sql_segments"][name]["matching"]:
+                raise AssertionError(f"segment {name}: {counted['matching']} counted in memory, "
+                                     f"{out['sql_segments'][name]['matching']} by the database")
         if launch:
             out["launch"] = time_launch(engine, EVERYONE)
         return out
@@ -118,15 +135,17 @@ def analyse(engine: Engine) -> float:
     return round(time.perf_counter() - started, 3)
 
 
-def time_count(engine: Engine, definition: dict[str, Any], repeats: int) -> dict[str, Any]:
+def time_count(engine: Engine, definition: dict[str, Any], repeats: int, now: datetime | None = None
+               ) -> dict[str, Any]:
     """A first (cold-plan) count, then `repeats` timed ones, each on a fresh checkout from the pool
-    as a web request would get."""
+    as a web request would get. `now`: the moment relative dates are counted from, so that counts
+    taken a minute apart can be compared."""
     compile_node(definition)  # a definition the criteria reject is the bench's bug: say so at once
     timings, result = [], {}
     for i in range(repeats + 1):
         with engine.connect() as conn:
             started = time.perf_counter()
-            result = audience.count(conn, definition)
+            result = audience.count(conn, definition, now=now)
             elapsed = (time.perf_counter() - started) * 1000
         if i:
             timings.append(elapsed)
@@ -136,6 +155,36 @@ def time_count(engine: Engine, definition: dict[str, Any], repeats: int) -> dict
     return {"p50_ms": round(statistics.median(timings), 1), "p95_ms": round(nearest_rank(timings, 0.95), 1),
             "min_ms": round(timings[0], 1), "first_ms": round(first, 1), "matching": result["matching"],
             "reachable": result.get("reachable")}
+
+
+def load_live(engine: Engine) -> dict[str, Any]:
+    """Live counts as the web process has them: the frame loaded once, then refreshed per count."""
+    started = time.perf_counter()
+    counts = live.enable(engine, wait=True)
+    if counts.frame is None:
+        raise RuntimeError(f"the live-count frame did not load: {counts.error}")
+    return {"load_seconds": round(time.perf_counter() - started, 2), "subscribers": len(counts.frame),
+            "memory_mb": round(counts.frame.memory_bytes() / 2**20, 1)}
+
+
+def time_after_changes(engine: Engine, definition: dict[str, Any], repeats: int,
+                       changed: int = CHANGED_PER_COUNT) -> dict[str, Any]:
+    """Counts while the base changes: before each, `changed` subscribers get a new balance (as a
+    running import or API upsert would), which the count's refresh reads back."""
+    timings, refreshed = [], []
+    for i in range(repeats):
+        with engine.begin() as conn:
+            first = conn.execute(select(func.min(Subscriber.id))).scalar_one() + i * changed
+            conn.execute(update(Subscriber).where(Subscriber.id >= first, Subscriber.id < first + changed)
+                         .values(balance=Subscriber.balance + 1, updated_at=func.now()))
+        with engine.connect() as conn:
+            started = time.perf_counter()
+            result = audience.count(conn, definition)
+            timings.append((time.perf_counter() - started) * 1000)
+        refreshed.append(result.get("live", {}).get("changed", 0))
+    timings.sort()
+    return {"changed_per_count": changed, "p50_ms": round(statistics.median(timings), 1),
+            "p95_ms": round(nearest_rank(timings, 0.95), 1), "rows_refreshed_p50": statistics.median(refreshed)}
 
 
 def nearest_rank(ordered: list[float], q: float) -> float:

@@ -102,6 +102,7 @@ class SegmentsApi(ApiBase):
         try:
             with self.db.begin() as conn:
                 segment_id = store.create(conn, name, _definition(data), actor=self.actor(), branch=self.scope.branch)
+            with self.db.connect() as conn:  # after the commit: live counts answer outside transactions
                 counted = audience.count(conn, data["definition"], scope=self.scope, sample=0)
         except SegmentError as exc:
             self.fail(400, str(exc), path=exc.path)

@@ -9,6 +9,8 @@ import os
 
 from sqlalchemy import Engine
 
+from engage import config
+from engage.engine.segments import live
 from engage.web.app import make_app
 
 log = logging.getLogger(__name__)
@@ -16,6 +18,8 @@ log = logging.getLogger(__name__)
 
 async def _serve(engine: Engine, host: str, port: int, stop: asyncio.Event | None = None) -> None:
     app = make_app(engine)
+    if live.wanted(engine, config.load().live_counts):
+        live.enable(engine)  # loads in the background; counts go to the database until it is ready
     # behind a load balancer the client's address is in X-Forwarded-For (sign-in limits are per address)
     server = app.listen(port, address=host, xheaders=os.environ.get("ENGAGE_BEHIND_PROXY", "") == "1")
     log.info("web UI at http://%s:%d", host, port)

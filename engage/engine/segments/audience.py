@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Engine, and_, func, select
 
 from engage.engine.phones import mask
+from engage.engine.segments import live
 from engage.engine.segments.criteria import CompileContext, compile_node
 from engage.engine.store.schema import OptOut, Segment, Subscriber
 from engage.engine.usage import totals as usage_totals
@@ -59,8 +60,22 @@ def opt_out_join(channel: str = "sms"):  # noqa: ANN201 - the ON clause of a LEF
 def count(conn: Connection, definition: Any, *, scope: Scope = EVERYONE, channel: str = "sms",
           sample: int = 0, now: datetime | None = None) -> dict[str, Any]:
     """How many match, how many of them opted out of the channel, how many can be reached, and on
-    request a few of the reachable ones to look at (a second pass: live counting goes without)."""
+    request a few of the reachable ones to look at (a second pass: live counting goes without).
+    Where live counts are enabled (engine.segments.live) the in-memory frame answers, with the
+    same condition; "live" then holds its figures. Asked inside a transaction, or while the frame
+    cannot serve (loading, or more changed rows than a refresh reads), the database answers."""
     started = time.perf_counter()
+    counts = live.counts_for(conn)
+    if counts is not None and not conn.in_transaction():  # inside one, its own uncommitted rows would leak in
+        with consistent(conn):
+            where = condition(conn, definition, scope, now)
+            answered = counts.count(conn, where, channel, sample)
+            rows = live.sample_rows(conn, answered.sample, SAMPLE_COLUMNS) if answered else []
+        if answered is not None:
+            return {"matching": answered.matching, "opted_out": answered.opted_out,
+                    "reachable": answered.matching - answered.opted_out,
+                    "sample": [_sample_row(r, scope) for r in rows], "live": answered.figures,
+                    "took_ms": round((time.perf_counter() - started) * 1000, 1)}
     with consistent(conn):
         where = condition(conn, definition, scope, now)
         joined = Subscriber.__table__.outerjoin(OptOut.__table__, opt_out_join(channel))

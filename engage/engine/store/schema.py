@@ -44,6 +44,8 @@ def _now() -> Any:
 
 class Subscriber(Base):
     __tablename__ = "subscribers"
+    # live counts re-read what changed since their last look (engine.segments.frame)
+    __table_args__ = (Index("ix_subscribers_updated_at", "updated_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     msisdn: Mapped[str] = mapped_column(String(16), unique=True)  # E.164
@@ -76,6 +78,17 @@ class Subscriber(Base):
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(server_default=_now())
     updated_at: Mapped[datetime] = mapped_column(server_default=_now())
+
+
+class SubscriberRemoval(Base):
+    """Subscribers deleted, in order, so the in-memory frame of live counts drops them too; rows
+    older than a day are pruned by the next deletion (a frame that old reloads whole)."""
+
+    __tablename__ = "subscriber_removals"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(BigInteger)
+    removed_at: Mapped[datetime] = mapped_column(server_default=_now(), index=True)
 
 
 class SubscriberTag(Base):

@@ -11,18 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Connection, Engine, delete, func, or_, select, text
+from sqlalchemy import ColumnElement, Connection, Engine, delete, func, insert, or_, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from engage.engine.store.schema import Subscriber, SubscriberTag, UsageEvent, UsageTotal
+from engage.engine.store.schema import Subscriber, SubscriberRemoval, SubscriberTag, UsageEvent, UsageTotal
 from engage.engine.subscriber_fields import FIELDS
 from engage.engine.subscribers.pg_writer import PostgresWriter
 from engage.engine.subscribers.rows import TAG_SEPARATOR, parse_tags
 
 TABLE = Subscriber.__table__
 STORABLE = {*FIELDS, "attributes", "tags"}
+REMOVALS_KEPT = timedelta(days=1)  # live counts older than this reload whole (engine.segments.live)
 
 
 class Writer(Protocol):
@@ -78,6 +80,8 @@ def delete_subscribers(conn: Connection, where: ColumnElement[bool]) -> int:
     ids = select(Subscriber.id).where(where)
     for table in (SubscriberTag, UsageEvent, UsageTotal):
         conn.execute(delete(table).where(table.subscriber_id.in_(ids)))
+    conn.execute(delete(SubscriberRemoval).where(SubscriberRemoval.removed_at < datetime.now(UTC) - REMOVALS_KEPT))
+    conn.execute(insert(SubscriberRemoval).from_select(["subscriber_id"], ids))
     return conn.execute(delete(Subscriber).where(where)).rowcount
 
 
