@@ -2,6 +2,7 @@
 and negations over empty values, on both databases, on a synthetic base with history, lists
 and opt-outs."""
 
+import time
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -289,6 +290,7 @@ def test_a_count_inside_a_transaction_is_answered_by_the_database(counted_live):
 
 def test_more_changes_than_a_refresh_reads_reload_the_frame_while_the_database_answers(counted_live, monkeypatch):
     monkeypatch.setattr(frames, "MAX_REFRESH_ROWS", 5)
+    monkeypatch.setattr(live, "MIN_RELOAD_GAP", 0.0)  # reloads are otherwise a minute apart at least
     moved = [{"msisdn": p["msisdn"], "city": "Tashkent"} for p in PEOPLE[:12] if p["city"] != "Tashkent"]
     storage.upsert(counted_live, moved)
     with counted_live.connect() as conn:
@@ -310,3 +312,31 @@ def test_live_counts_are_served_on_postgresql_unless_configured_otherwise(settin
 def test_an_unknown_live_counts_setting_is_an_error_naming_it():
     with pytest.raises(ValueError, match="ENGAGE_LIVE_COUNTS must be auto, on or off, not 'yes'"):
         live.wanted(make_engine("sqlite://"), "yes")
+
+
+def test_an_old_frame_keeps_serving_while_its_replacement_loads(counted_live, monkeypatch):
+    monkeypatch.setattr(live, "RELOAD_EVERY", 0.0)
+    counts = live.counts_for_engine(counted_live)
+    old = counts.frame
+    assert _live_count(counted_live)["matching"] == 20  # answered by the old frame
+    counts.loading.join()
+    assert counts.frame is not old
+    assert _live_count(counted_live)["matching"] == 20
+
+
+def test_a_forgotten_transaction_does_not_hold_the_watermark_back(postgres_url, monkeypatch):
+    monkeypatch.setattr(frames, "LONG_TRANSACTION", timedelta(seconds=0.5))
+    engine = make_engine(postgres_url)
+    upgrade(postgres_url)
+    try:
+        storage.upsert(engine, PEOPLE)
+        counts = live.enable(engine, wait=True)
+        with engine.connect() as idle:
+            idle.begin()
+            began = idle.execute(select(func.now())).scalar_one()
+            time.sleep(1.0)
+            _live_count(engine)
+            assert counts.frame.watermark > began
+    finally:
+        live.disable(engine)
+        engine.dispose()

@@ -37,6 +37,7 @@ EPOCH = date(1970, 1, 1)
 EPOCH_DT = datetime(1970, 1, 1, tzinfo=UTC)
 # SQLite stores CURRENT_TIMESTAMP to the second: a refresh re-reads the last seconds, harmlessly
 SQLITE_OVERLAP = timedelta(seconds=2)
+LONG_TRANSACTION = timedelta(minutes=30)  # see _watermark
 MAX_REFRESH_ROWS = 20_000  # read one by one: ~0.4 s; more, and a reload (a COPY) is the better way
 
 
@@ -193,12 +194,16 @@ def refresh(frame: SubscriberFrame, conn: Connection, limit: int | None = None) 
 
 def _watermark(conn: Connection) -> datetime:
     """Now, or the start of the oldest other transaction still open: rows it writes carry its
-    now(), which may be earlier than this moment, and become visible only when it commits."""
+    now(), which may be earlier than this moment, and become visible only when it commits.
+    Transactions open longer than LONG_TRANSACTION (a forgotten session) are not waited for, or
+    every refresh would re-read all changes since they began: what they commit is picked up by the
+    periodic full reload (engine.segments.live.RELOAD_EVERY)."""
     if conn.dialect.name != "postgresql":
         return datetime.now(UTC).replace(microsecond=0)
     return conn.execute(text(
-        "SELECT least(now(), (SELECT min(xact_start) FROM pg_stat_activity "
-        "WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid()))")).scalar_one()
+        "SELECT least(now(), (SELECT min(xact_start) FROM pg_stat_activity WHERE xact_start IS NOT NULL "
+        "AND pid <> pg_backend_pid() AND xact_start > now() - :longest))"),
+        {"longest": LONG_TRANSACTION}).scalar_one()
 
 
 def _removals_high(conn: Connection) -> int:

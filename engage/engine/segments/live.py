@@ -14,7 +14,6 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -23,7 +22,6 @@ from sqlalchemy import ColumnElement, Connection, Engine, select
 from engage.engine.segments import frame as frames
 from engage.engine.segments.vector import Evaluator, column_values
 from engage.engine.store.schema import OptOut, Subscriber
-from engage.engine.subscribers.storage import REMOVALS_KEPT
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +43,22 @@ class LiveCounts:
         self.loading: threading.Thread | None = None
         self.lock = threading.Lock()
         self.error: str | None = None
+        self.last_load = time.monotonic()
 
-    def start_loading(self) -> None:
+    def start_loading(self, delay: float = 0.0) -> None:
+        """Load a new frame in the background (after `delay` seconds); the current one, if any,
+        serves until it is replaced."""
         with self.lock:
             if self.loading is not None and self.loading.is_alive():
                 return
-            self.loading = threading.Thread(target=self._load, name="engage-live-counts", daemon=True)
+            self.loading = threading.Thread(target=self._load, args=(delay,), name="engage-live-counts", daemon=True)
             self.loading.start()
 
-    def _load(self) -> None:
+    def _load(self, delay: float) -> None:
+        if delay > 0:
+            time.sleep(delay)
         started = time.perf_counter()
+        self.last_load = time.monotonic()
         try:
             with self.engine.connect() as conn, conn.begin():
                 loaded = frames.load(conn)
@@ -78,7 +82,7 @@ class LiveCounts:
                 moved = frames.refresh(frame, conn)
             except frames.TooManyChanges:  # a large import: reading it row by row would be slower than reloading
                 self.frame = None
-                self.start_loading()
+                self.start_loading(delay=max(0.0, self.last_load + MIN_RELOAD_GAP - time.monotonic()))
                 return None
             refreshed = time.perf_counter()
             evaluator = Evaluator(frame, conn)
@@ -91,15 +95,17 @@ class LiveCounts:
             return Counted(int(matching.sum()), int(opted.sum()), ids, figures)
 
     def ready(self) -> frames.SubscriberFrame | None:
-        """The frame, when loaded and young enough for the removals log to bring it up to date."""
+        """The frame, if loaded. One older than RELOAD_EVERY is replaced in the background (and
+        serves meanwhile): that reload picks up what a transaction open longer than
+        frames.LONG_TRANSACTION committed, and keeps the removals log short."""
         frame = self.frame
-        if frame is None:
-            return None
-        if frame.watermark is not None and datetime.now(UTC) - frame.watermark > REMOVALS_KEPT / 2:
-            self.frame = None
+        if frame is not None and time.monotonic() - self.last_load > RELOAD_EVERY:
             self.start_loading()
-            return None
         return frame
+
+
+RELOAD_EVERY = 30 * 60.0  # seconds: a full reload, in the background (see ready())
+MIN_RELOAD_GAP = 60.0  # seconds between reloads forced by large changes; the database answers meanwhile
 
 
 _LIVE: dict[str, LiveCounts] = {}

@@ -24,7 +24,7 @@ from engage.engine.subscribers.rows import TAG_SEPARATOR, parse_tags
 
 TABLE = Subscriber.__table__
 STORABLE = {*FIELDS, "attributes", "tags"}
-REMOVALS_KEPT = timedelta(days=1)  # live counts older than this reload whole (engine.segments.live)
+REMOVALS_KEPT = timedelta(days=1)  # live-count frames reload every 30 minutes (engine.segments.live)
 
 
 class Writer(Protocol):
