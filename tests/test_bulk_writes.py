@@ -3,9 +3,12 @@ an extra condition with OR in it once widened a failover's UPDATE to every queue
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlalchemy import Engine, or_, select, text
 
-from engage.engine.store.bulk import insert_rows, update_from_values, update_ids
+from engage.engine.store.bulk import array_value, insert_rows, update_from_values, update_ids
+from engage.engine.store.database import make_engine
 from engage.engine.store.schema import Event
 
 events = Event.__table__
@@ -57,3 +60,15 @@ def test_rows_inserted_by_copy_belong_to_the_surrounding_transaction(engine: Eng
     except Exception:  # noqa: BLE001 - the point is the rollback
         pass
     assert _rows(engine) == []
+
+
+def test_array_text_keeps_quotes_backslashes_commas_and_nulls(postgres_url):
+    texts = ['plain', 'with "quotes"', 'back\\slash', 'a,b {c}', '', 'NULL', None, 'línea\nnueva ✓']
+    engine = make_engine(postgres_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT %s::text[]", (array_value(texts),)).scalar() == texts
+            numbers = [1, -2, Decimal("3.10"), None, 2**62]
+            assert conn.exec_driver_sql("SELECT %s::numeric[]", (array_value(numbers),)).scalar() == numbers
+    finally:
+        engine.dispose()

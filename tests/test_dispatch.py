@@ -3,7 +3,7 @@ provider's queue is full, so RabbitMQ never fills up with work a slow provider c
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from engage.engine.broker import connect
 from engage.engine.dispatch import Dispatcher
@@ -31,5 +31,22 @@ def test_a_provider_whose_queue_is_full_gets_nothing_more_and_its_messages_wait_
         assert _statuses(engine, campaign_id) == {"queued"}
         assert broker.depth(send_queue(1)) == 1
     finally:
+        broker.delete(send_queue(1))
+        broker.close()
+
+
+def test_while_every_queue_is_full_no_batch_is_read_for_nothing(engine, broker_url, tmp_path):
+    launch_campaign(engine, tmp_path, 2775, 20)
+    broker = connect(broker_url)
+    statements = []
+    listener = lambda conn, cursor, sql, *rest: statements.append(sql)  # noqa: E731
+    try:
+        broker.declare(send_queue(1))
+        broker.publish(send_queue(1), b"{}")
+        event.listen(engine, "before_cursor_execute", listener)
+        assert Dispatcher(engine, broker, max_queued_batches=1).run_once() == 0
+        assert statements and not [s for s in statements if "FROM messages" in s]
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
         broker.delete(send_queue(1))
         broker.close()

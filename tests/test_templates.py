@@ -1,5 +1,7 @@
 """Templates render in a sandbox; mistakes are found when the template is saved, with their place."""
 
+from decimal import Decimal
+
 import pytest
 
 from engage.engine import subscriber_fields
@@ -221,3 +223,27 @@ def test_parts_over_the_campaigns_cap_are_an_error():
 def test_the_sample_recipient_fills_every_field():
     context = sample_context()
     assert all(context[name] is not None for name in FIELDS)
+
+
+def test_recipients_with_the_same_values_share_one_rendering():
+    template = CompiledTemplate("Hi {{ first_name }} in {{ city }}")
+    first = template.render({"first_name": "Aziz", "city": "Tashkent", "msisdn": "+998901000001"})
+    second = template.render({"first_name": "Aziz", "city": "Tashkent", "msisdn": "+998901000002"})
+    assert second is first and first.text == "Hi Aziz in Tashkent"
+    assert template.render({"first_name": "Lola", "city": "Tashkent"}).text == "Hi Lola in Tashkent"
+
+
+def test_equal_values_that_print_differently_are_rendered_apart():
+    template = CompiledTemplate("{{ balance }} {{ roaming }}")
+    assert template.render({"balance": Decimal("1.0"), "roaming": 1}).text == "1.0 1"
+    assert template.render({"balance": Decimal("1.00"), "roaming": True}).text == "1.00 True"
+
+
+def test_a_template_reading_jinja_globals_renders_for_each_recipient():
+    template = CompiledTemplate("{{ first_name }} {{ lipsum(1, False, 20, 21) }}")
+    assert template.render({"first_name": "Aziz"}) is not template.render({"first_name": "Aziz"})
+
+
+def test_a_template_drawing_at_random_renders_for_each_recipient():
+    template = CompiledTemplate("{{ first_name }} {{ ['a', 'b', 'c', 'd', 'e', 'f'] | random }}")
+    assert template.render({"first_name": "Aziz"}) is not template.render({"first_name": "Aziz"})

@@ -110,7 +110,8 @@ class Dispatcher:
             provider_ids = conn.execute(select(Provider.id).where(Provider.enabled.is_(True))).scalars().all()
         busy = {p for p in provider_ids if self.broker.depth(send_queue(p)) >= self.max_queued_batches}
         queued = 0
-        for c in running:
+        # every queue full: nothing could be routed anywhere, so no batch is read (and routed) for nothing
+        for c in (running if not provider_ids or busy != set(provider_ids) else ()):
             allowed = self.pace.allowance(c.id, c.max_rate, self.batch_size)
             if allowed:
                 rules = SendRules(name=c.name, quiet=parse_quiet_hours(c.quiet_hours), max_parts=c.max_parts,

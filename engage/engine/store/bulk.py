@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import JSON, Connection, Table, any_, bindparam, insert
@@ -90,7 +91,7 @@ def update_from_values(conn: Connection, table: Table, key: str, rows: Sequence[
     arrays = ", ".join(_array_param(conn, table, n) for n in names)
     sql = (f"UPDATE {table.name} SET {', '.join(sets)} "
            f"FROM unnest({arrays}) AS v({', '.join(names)}) WHERE {condition}")
-    return conn.exec_driver_sql(sql, (*constants, *(_column(table, n, rows) for n in names))).rowcount
+    return conn.exec_driver_sql(sql, (*constants, *(array_value(_column(table, n, rows)) for n in names))).rowcount
 
 
 def update_ids(conn: Connection, table: Table, ids: Sequence[Any], changes: dict[str, Any],
@@ -117,7 +118,7 @@ def update_ids(conn: Connection, table: Table, ids: Sequence[Any], changes: dict
     condition = f"{key} = ANY({_array_param(conn, table, key)})"
     if where is not None:
         condition += f" AND ({_literal(conn, where)})"  # an OR must not swallow the AND before it
-    params.append(list(ids))
+    params.append(array_value(list(ids)))
     sql = f"UPDATE {table.name} SET {', '.join(sets)} WHERE {condition}"
     if returning:
         sql += f" RETURNING {', '.join(returning)}"
@@ -141,6 +142,24 @@ def _column(table: Table, name: str, rows: Sequence[dict[str, Any]]) -> list[Any
     if isinstance(table.c[name].type, JSON):
         return [None if r[name] is None else json.dumps(r[name]) for r in rows]
     return [r[name] for r in rows]
+
+
+def array_value(values: list[Any]) -> Any:
+    """A list as PostgreSQL's array text ('{1,2,"a \\"b\\""}'), still one bound parameter: psycopg
+    dumps a list element by element in Python (0.7-1.7 µs each), and the dispatcher and senders
+    send ten such arrays per batch. Lists holding other types than these go as they are."""
+    out = []
+    for value in values:
+        kind = type(value)
+        if kind is str:
+            out.append('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        elif kind is int or kind is Decimal:
+            out.append(str(value))
+        elif value is None:
+            out.append("NULL")
+        else:
+            return values
+    return "{" + ",".join(out) + "}"
 
 
 _PG_TYPES: dict[tuple[str, str], str] = {}
