@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import and_, func, insert, not_, or_, select, update
 
 from engage.bench import synthetic
+from engage.bench.segments import SEGMENTS
 from engage.engine import consent
 from engage.engine.segments import audience, live
 from engage.engine.segments import frame as frames
@@ -75,13 +76,7 @@ DEFINITIONS = {
                                              {"field": "birth_date", "op": "gt", "value": "1990-01-01"}]}},
     "not_over_asked_part": {"not": {"and": [{"field": "last_name", "op": "ge", "value": "K"},
                                             {"field": "gender", "op": "eq", "value": "F"}]}},
-    "typical": {"and": [
-        {"field": "contract_type", "op": "eq", "value": "prepaid"},
-        {"or": [{"field": "region", "op": "in", "value": ["Tashkent City", "Tashkent Region"]},
-                {"field": "city", "op": "in", "value": ["Samarkand", "Bukhara"]}]},
-        {"kind": "age", "op": "between", "value": [18, 45]},
-        {"kind": "in_last_days", "field": "last_activity_at", "days": 30},
-        {"kind": "usage", "usage": "call_out", "days": 30, "agg": "sum", "op": "ge", "value": 10}]},
+    "typical": SEGMENTS["typical"],
 }
 
 
@@ -337,6 +332,25 @@ def test_a_forgotten_transaction_does_not_hold_the_watermark_back(postgres_url, 
             time.sleep(1.0)
             _live_count(engine)
             assert counts.frame.watermark > began
+    finally:
+        live.disable(engine)
+        engine.dispose()
+
+
+def test_a_deletion_committed_after_a_later_one_still_stops_counting(postgres_url):
+    engine = make_engine(postgres_url)
+    upgrade(postgres_url)
+    try:
+        storage.upsert(engine, PEOPLE)
+        live.enable(engine, wait=True)
+        with engine.connect() as slow:
+            transaction = slow.begin()
+            storage.delete_subscribers(slow, Subscriber.msisdn == PEOPLE[1]["msisdn"])  # logged first
+            with engine.begin() as quick:
+                storage.delete_subscribers(quick, Subscriber.msisdn == PEOPLE[3]["msisdn"])
+            assert _live_count(engine)["matching"] == 19
+            transaction.commit()
+        assert _live_count(engine)["matching"] == 18
     finally:
         live.disable(engine)
         engine.dispose()

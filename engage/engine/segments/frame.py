@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from sqlalchemy import BigInteger, Boolean, Connection, Date, DateTime, Integer, Numeric, String, func, select, text
+from sqlalchemy import BigInteger, Boolean, Connection, Date, DateTime, Integer, Numeric, String, select, text
 
 from engage.engine.store.schema import Subscriber, SubscriberRemoval
 
@@ -107,7 +107,6 @@ class SubscriberFrame:
     ids: np.ndarray  # int64, ascending
     columns: dict[str, FrameColumn]
     watermark: datetime | None = None
-    removals_seen: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     derived: dict[str, Any] = field(default_factory=dict)  # per-refresh caches (birthday keys)
 
@@ -153,13 +152,12 @@ class SubscriberFrame:
 def load(conn: Connection) -> SubscriberFrame:
     """The whole subscriber base; on PostgreSQL through one COPY read by Arrow's CSV reader."""
     watermark = _watermark(conn)
-    removals = _removals_high(conn)
     if conn.dialect.name == "postgresql":
         ids, columns = _copy_all(conn)
     else:
         ids, columns = _from_rows(conn.execute(select(TABLE.c.id, *(TABLE.c[n] for n in KINDS))
                                                .order_by(TABLE.c.id)).all())
-    return SubscriberFrame(ids=ids, columns=columns, watermark=watermark, removals_seen=removals)
+    return SubscriberFrame(ids=ids, columns=columns, watermark=watermark)
 
 
 class TooManyChanges(Exception):
@@ -178,18 +176,18 @@ def refresh(frame: SubscriberFrame, conn: Connection, limit: int | None = None) 
                         .limit(limit + 1)).all()
     if len(rows) > limit:
         raise TooManyChanges(f"more than {limit} subscribers changed since the frame's last refresh")
-    removed = conn.execute(select(SubscriberRemoval.seq, SubscriberRemoval.subscriber_id).where(
-        SubscriberRemoval.seq > frame.removals_seen).order_by(SubscriberRemoval.seq)).all()
+    # by the same watermark, not by seq: a removal committed late can carry a lower seq than one already read
+    removed = conn.execute(select(SubscriberRemoval.subscriber_id).where(
+        SubscriberRemoval.removed_at >= since)).scalars().all() if since is not None else []
     if rows:
         _merge(frame, *_from_rows(rows))
-    if removed:
+    gone = frame.positions(removed) if removed else np.empty(0, dtype=np.int64)
+    if len(gone):
         keep = np.ones(len(frame.ids), dtype=bool)
-        keep[frame.positions([r.subscriber_id for r in removed])] = False
-        if not keep.all():
-            _take(frame, keep)
-        frame.removals_seen = removed[-1].seq
+        keep[gone] = False
+        _take(frame, keep)
     frame.watermark = watermark
-    return {"changed": len(rows), "removed": len(removed)}
+    return {"changed": len(rows), "removed": len(gone)}
 
 
 def _watermark(conn: Connection) -> datetime:
@@ -204,10 +202,6 @@ def _watermark(conn: Connection) -> datetime:
         "SELECT least(now(), (SELECT min(xact_start) FROM pg_stat_activity WHERE xact_start IS NOT NULL "
         "AND pid <> pg_backend_pid() AND xact_start > now() - :longest))"),
         {"longest": LONG_TRANSACTION}).scalar_one()
-
-
-def _removals_high(conn: Connection) -> int:
-    return conn.execute(select(func.coalesce(func.max(SubscriberRemoval.seq), 0))).scalar_one()
 
 
 # PostgreSQL writes each column as text Arrow reads without help: numbers for times and truths

@@ -81,8 +81,9 @@ class Subscriber(Base):
 
 
 class SubscriberRemoval(Base):
-    """Subscribers deleted, in order, so the in-memory frame of live counts drops them too; rows
-    older than a day are pruned by the next deletion (a frame that old reloads whole)."""
+    """Subscribers deleted, and when, so the in-memory frame of live counts drops them too (read by
+    removed_at, like the changed rows by updated_at); rows older than a day are pruned by the next
+    deletion (frames reload whole every 30 minutes)."""
 
     __tablename__ = "subscriber_removals"
 
