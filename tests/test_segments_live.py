@@ -354,3 +354,24 @@ def test_a_deletion_committed_after_a_later_one_still_stops_counting(postgres_ur
     finally:
         live.disable(engine)
         engine.dispose()
+
+
+def test_an_empty_base_counts_from_memory_and_then_its_first_subscribers(engine):
+    counts = live.enable(engine, wait=True)
+    try:
+        assert counts.frame is not None and len(counts.frame) == 0
+        assert _live_count(engine)["matching"] == 0
+        storage.upsert(engine, PEOPLE)
+        assert _live_count(engine)["matching"] == 20
+    finally:
+        live.disable(engine)
+
+
+def test_a_failed_load_is_tried_again_later(counted_live, monkeypatch):
+    counts = live.counts_for_engine(counted_live)
+    counts.frame, counts.error = None, "OperationalError: the database was away"
+    monkeypatch.setattr(live, "MIN_RELOAD_GAP", 0.0)
+    with counted_live.connect() as conn:
+        assert "live" not in audience.count(conn, TASHKENT)
+    counts.loading.join()
+    assert _live_count(counted_live)["matching"] == 20

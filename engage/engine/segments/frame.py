@@ -227,6 +227,8 @@ def _copy_all(conn: Connection) -> tuple[np.ndarray, dict[str, FrameColumn]]:
             buffer.write(chunk)
     names = ["id", *KINDS]
     types = {"id": pa.int64(), **{n: _arrow_type(k) for n, k in KINDS.items()}}
+    if not buffer.tell():  # no subscribers yet (Arrow refuses an empty file)
+        return _from_rows([])
     buffer.seek(0)
     table = pacsv.read_csv(buffer,
                            read_options=pacsv.ReadOptions(column_names=names),

@@ -101,6 +101,8 @@ class LiveCounts:
         frame = self.frame
         if frame is not None and time.monotonic() - self.last_load > RELOAD_EVERY:
             self.start_loading()
+        elif frame is None and self.error is not None and time.monotonic() - self.last_load > MIN_RELOAD_GAP:
+            self.start_loading()  # the last load failed (the database was away): try again
         return frame
 
 
