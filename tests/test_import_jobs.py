@@ -202,3 +202,19 @@ def test_a_running_job_heard_from_recently_is_left_running(engine):
     job_id = start(engine, upload(GOOD_AND_BAD))
     running_since(engine, job_id, 2)
     assert job(engine, job_id)["status"] == "running"
+
+
+def test_a_job_still_queued_after_ten_minutes_is_reported_interrupted_and_its_upload_removed(engine):
+    path = upload(GOOD_AND_BAD, name="never-taken")
+    job_id = start(engine, path)
+    then = datetime.now(UTC) - timedelta(minutes=11)
+    with engine.begin() as conn:
+        conn.execute(update(ImportJob).where(ImportJob.id == job_id).values(created_at=then, updated_at=then))
+    found = job(engine, job_id)
+    assert found["status"] == "failed" and found["error"].startswith("interrupted")
+    assert not path.exists()
+
+
+def test_a_job_queued_a_moment_ago_stays_queued(engine):
+    job_id = start(engine, upload(GOOD_AND_BAD, name="just-queued"))
+    assert job(engine, job_id)["status"] == "queued"

@@ -73,8 +73,9 @@ def create(conn: Connection, *, filename: str, path: Path, actor: str, branch: s
 
 def get(conn: Connection, job_id: int, branch: str | None) -> dict[str, Any] | None:
     """The job with its progress; None when there is none, or it belongs to another branch than
-    ``branch`` (None: every branch). ``percent`` is 100 only once the job is done. A running job
-    silent for STALLED_AFTER is marked failed here (commit ``conn``): its process has died."""
+    ``branch`` (None: every branch). ``percent`` is 100 only once the job is done. A queued or
+    running job silent for STALLED_AFTER is marked failed here (commit ``conn``): its process died
+    (a queued one before its thread took it), and its upload is removed."""
     query = select(*JOB_COLUMNS).where(ImportJob.id == job_id)
     if branch is not None:
         query = query.where(ImportJob.branch == branch)
@@ -82,9 +83,12 @@ def get(conn: Connection, job_id: int, branch: str | None) -> dict[str, Any] | N
     if row is None:
         return None
     job = dict(row)
-    if job["status"] == RUNNING and _silent_since(job) < datetime.now(UTC) - STALLED_AFTER:
-        conn.execute(update(ImportJob).where(ImportJob.id == job_id, ImportJob.status == RUNNING)
-                     .values(status=FAILED, error=STALLED, finished_at=datetime.now(UTC)))
+    if job["status"] in (QUEUED, RUNNING) and _silent_since(job) < datetime.now(UTC) - STALLED_AFTER:
+        stalled = conn.execute(update(ImportJob).where(ImportJob.id == job_id, ImportJob.status == job["status"])
+                               .values(status=FAILED, error=STALLED, finished_at=datetime.now(UTC))
+                               .returning(ImportJob.path)).scalar()
+        if stalled:
+            Path(stalled).unlink(missing_ok=True)
         job.update(status=FAILED, error=STALLED)
     total, read = job["total_rows"] or 0, job["rows_read"] or 0
     # counted lines overcount quoted line breaks: short of done, never claim 100
