@@ -126,7 +126,7 @@ def base(request, tmp_path_factory):
     totals.refresh(engine)
     counts = live.LiveCounts(engine)
     with engine.connect() as conn:
-        counts.frame = frames.load(conn)
+        counts.frame = frames.load(conn, frames.watermark(conn))
     yield engine, counts, ids
     live.disable(engine)
     engine.dispose()
@@ -141,9 +141,11 @@ def _sql_count(engine, definition, scope=audience.EVERYONE):
 
 
 def _frame_count(engine, counts, definition, scope=audience.EVERYONE):
-    with engine.connect() as conn, audience.consistent(conn):
-        where = audience.condition(conn, definition, scope, NOW)
-        counted = counts.count(conn, where, "sms", 0)
+    with engine.connect() as conn:
+        mark = frames.watermark(conn)
+        with audience.consistent(conn):
+            where = audience.condition(conn, definition, scope, NOW)
+            counted = counts.count(conn, mark, where, "sms", 0)
     return (counted.matching, counted.opted_out), counted.figures
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Engine, and_, func, select
 
 from engage.engine.phones import mask
+from engage.engine.segments import frame as frames
 from engage.engine.segments import live
 from engage.engine.segments.criteria import CompileContext, compile_node
 from engage.engine.store.schema import OptOut, Segment, Subscriber
@@ -67,9 +68,10 @@ def count(conn: Connection, definition: Any, *, scope: Scope = EVERYONE, channel
     started = time.perf_counter()
     counts = live.counts_for(conn)
     if counts is not None and not conn.in_transaction():  # inside one, its own uncommitted rows would leak in
+        mark = frames.watermark(conn)  # before the count's snapshot
         with consistent(conn):
             where = condition(conn, definition, scope, now)
-            answered = counts.count(conn, where, channel, sample)
+            answered = counts.count(conn, mark, where, channel, sample)
             rows = live.sample_rows(conn, answered.sample, SAMPLE_COLUMNS) if answered else []
         if answered is not None:
             return {"matching": answered.matching, "opted_out": answered.opted_out,

@@ -37,7 +37,7 @@ EPOCH = date(1970, 1, 1)
 EPOCH_DT = datetime(1970, 1, 1, tzinfo=UTC)
 # SQLite stores CURRENT_TIMESTAMP to the second: a refresh re-reads the last seconds, harmlessly
 SQLITE_OVERLAP = timedelta(seconds=2)
-LONG_TRANSACTION = timedelta(minutes=30)  # see _watermark
+LONG_TRANSACTION = timedelta(minutes=30)  # see watermark()
 MAX_REFRESH_ROWS = 20_000  # read one by one: ~0.4 s; more, and a reload (a COPY) is the better way
 
 
@@ -149,9 +149,9 @@ class SubscriberFrame:
         return mask
 
 
-def load(conn: Connection) -> SubscriberFrame:
-    """The whole subscriber base; on PostgreSQL through one COPY read by Arrow's CSV reader."""
-    watermark = _watermark(conn)
+def load(conn: Connection, watermark: datetime) -> SubscriberFrame:
+    """The whole subscriber base; on PostgreSQL through one COPY read by Arrow's CSV reader.
+    `watermark`: taken by watermark() before this transaction's snapshot."""
     if conn.dialect.name == "postgresql":
         ids, columns = _copy_all(conn)
     else:
@@ -164,12 +164,13 @@ class TooManyChanges(Exception):
     """More rows changed since the last refresh than are worth reading one by one: reload instead."""
 
 
-def refresh(frame: SubscriberFrame, conn: Connection, limit: int | None = None) -> dict[str, int]:
-    """Bring the frame up to what `conn` sees: changed and new rows since the watermark, and the
-    subscribers removed since. Returns how many rows each moved; raises TooManyChanges (leaving
-    the frame as it was) when more than `limit` rows changed."""
+def refresh(frame: SubscriberFrame, conn: Connection, watermark: datetime, limit: int | None = None
+            ) -> dict[str, int]:
+    """Bring the frame up to what `conn` sees: changed and new rows since the frame's watermark,
+    and the subscribers removed since; `watermark` (taken by watermark() before the snapshot of
+    `conn`'s transaction) becomes the next one. Returns how many rows each moved; raises
+    TooManyChanges (leaving the frame as it was) when more than `limit` rows changed."""
     limit = MAX_REFRESH_ROWS if limit is None else limit
-    watermark = _watermark(conn)
     since = frame.watermark - SQLITE_OVERLAP if conn.dialect.name == "sqlite" and frame.watermark else frame.watermark
     query = select(TABLE.c.id, *(TABLE.c[n] for n in KINDS)).order_by(TABLE.c.id)
     rows = conn.execute((query.where(TABLE.c.updated_at >= since) if since is not None else query)
@@ -190,18 +191,24 @@ def refresh(frame: SubscriberFrame, conn: Connection, limit: int | None = None) 
     return {"changed": len(rows), "removed": len(gone)}
 
 
-def _watermark(conn: Connection) -> datetime:
+def watermark(conn: Connection) -> datetime:
     """Now, or the start of the oldest other transaction still open: rows it writes carry its
     now(), which may be earlier than this moment, and become visible only when it commits.
+    Taken in a transaction of its own that ends before the reading one begins: read inside the
+    reading snapshot, a transaction committing between that snapshot and this look would be
+    neither seen nor waited for. `conn` must not be in a transaction.
+
     Transactions open longer than LONG_TRANSACTION (a forgotten session) are not waited for, or
     every refresh would re-read all changes since they began: what they commit is picked up by the
     periodic full reload (engine.segments.live.RELOAD_EVERY)."""
     if conn.dialect.name != "postgresql":
         return datetime.now(UTC).replace(microsecond=0)
-    return conn.execute(text(
+    moment = conn.execute(text(
         "SELECT least(now(), (SELECT min(xact_start) FROM pg_stat_activity WHERE xact_start IS NOT NULL "
         "AND pid <> pg_backend_pid() AND xact_start > now() - :longest))"),
         {"longest": LONG_TRANSACTION}).scalar_one()
+    conn.rollback()
+    return moment
 
 
 # PostgreSQL writes each column as text Arrow reads without help: numbers for times and truths

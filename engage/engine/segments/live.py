@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -60,8 +61,10 @@ class LiveCounts:
         started = time.perf_counter()
         self.last_load = time.monotonic()
         try:
-            with self.engine.connect() as conn, conn.begin():
-                loaded = frames.load(conn)
+            with self.engine.connect() as conn:
+                mark = frames.watermark(conn)
+                with conn.begin():
+                    loaded = frames.load(conn, mark)
             loaded.columns["msisdn"].codes_of([])  # the number lookup for opt-outs, before the first count
         except Exception as exc:  # the SQL count goes on serving; the reason is kept for status
             log.exception("live counts: loading the subscriber frame failed")
@@ -70,16 +73,18 @@ class LiveCounts:
         self.frame, self.error = loaded, None
         log.info("live counts: %d subscribers in memory in %.1f s", len(loaded), time.perf_counter() - started)
 
-    def count(self, conn: Connection, where: ColumnElement[bool], channel: str, sample: int) -> Counted | None:
+    def count(self, conn: Connection, mark: datetime, where: ColumnElement[bool], channel: str,
+              sample: int) -> Counted | None:
         """The count of a compiled condition, with the frame refreshed first through `conn` (which
-        holds the count's snapshot); None when the frame cannot serve it now."""
+        holds the count's snapshot; `mark`: frames.watermark() taken before it); None when the
+        frame cannot serve it now."""
         frame = self.ready()
         if frame is None:
             return None
         with frame.lock:
             started = time.perf_counter()
             try:
-                moved = frames.refresh(frame, conn)
+                moved = frames.refresh(frame, conn, mark)
             except frames.TooManyChanges:  # a large import: reading it row by row would be slower than reloading
                 self.frame = None
                 self.start_loading(delay=max(0.0, self.last_load + MIN_RELOAD_GAP - time.monotonic()))
