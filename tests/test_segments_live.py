@@ -193,6 +193,18 @@ def counted_live(engine):
     live.disable(engine)
 
 
+@pytest.fixture
+def live_postgres(postgres_url):
+    """The base of 40 on PostgreSQL (open transactions are PostgreSQL's to report), counted live."""
+    engine = make_engine(postgres_url)
+    upgrade(postgres_url)
+    storage.upsert(engine, PEOPLE)
+    live.enable(engine, wait=True)
+    yield engine
+    live.disable(engine)
+    engine.dispose()
+
+
 def _live_count(engine, definition=TASHKENT, **kwargs):
     with engine.connect() as conn:
         got = audience.count(conn, definition, **kwargs)
@@ -236,24 +248,16 @@ def test_the_sample_holds_reachable_subscribers_masked(counted_live):
     assert all(s["msisdn"] not in {p["msisdn"] for p in PEOPLE} for s in got["sample"])
 
 
-def test_a_write_committed_after_a_count_that_began_before_it_still_counts(postgres_url):
+def test_a_write_committed_after_a_count_that_began_before_it_still_counts(live_postgres):
     """The long import's case: its rows carry its transaction's start, earlier than the count that
     ran while it was open."""
-    engine = make_engine(postgres_url)
-    upgrade(postgres_url)
-    try:
-        storage.upsert(engine, PEOPLE)
-        live.enable(engine, wait=True)
-        with engine.connect() as writer:
-            transaction = writer.begin()
-            writer.execute(update(Subscriber).where(Subscriber.msisdn == PEOPLE[0]["msisdn"]).values(
-                city="Tashkent", updated_at=func.now()))
-            assert _live_count(engine)["matching"] == 20  # not committed yet
-            transaction.commit()
-        assert _live_count(engine)["matching"] == 21
-    finally:
-        live.disable(engine)
-        engine.dispose()
+    with live_postgres.connect() as writer:
+        transaction = writer.begin()
+        writer.execute(update(Subscriber).where(Subscriber.msisdn == PEOPLE[0]["msisdn"]).values(
+            city="Tashkent", updated_at=func.now()))
+        assert _live_count(live_postgres)["matching"] == 20  # not committed yet
+        transaction.commit()
+    assert _live_count(live_postgres)["matching"] == 21
 
 
 _BUKHARA = Subscriber.city == "Bukhara"
@@ -321,41 +325,25 @@ def test_an_old_frame_keeps_serving_while_its_replacement_loads(counted_live, mo
     assert _live_count(counted_live)["matching"] == 20
 
 
-def test_a_forgotten_transaction_does_not_hold_the_watermark_back(postgres_url, monkeypatch):
+def test_a_forgotten_transaction_does_not_hold_the_watermark_back(live_postgres, monkeypatch):
     monkeypatch.setattr(frames, "LONG_TRANSACTION", timedelta(seconds=0.5))
-    engine = make_engine(postgres_url)
-    upgrade(postgres_url)
-    try:
-        storage.upsert(engine, PEOPLE)
-        counts = live.enable(engine, wait=True)
-        with engine.connect() as idle:
-            idle.begin()
-            began = idle.execute(select(func.now())).scalar_one()
-            time.sleep(1.0)
-            _live_count(engine)
-            assert counts.frame.watermark > began
-    finally:
-        live.disable(engine)
-        engine.dispose()
+    with live_postgres.connect() as idle:
+        idle.begin()
+        began = idle.execute(select(func.now())).scalar_one()
+        time.sleep(1.0)
+        _live_count(live_postgres)
+        assert live.counts_for_engine(live_postgres).frame.watermark > began
 
 
-def test_a_deletion_committed_after_a_later_one_still_stops_counting(postgres_url):
-    engine = make_engine(postgres_url)
-    upgrade(postgres_url)
-    try:
-        storage.upsert(engine, PEOPLE)
-        live.enable(engine, wait=True)
-        with engine.connect() as slow:
-            transaction = slow.begin()
-            storage.delete_subscribers(slow, Subscriber.msisdn == PEOPLE[1]["msisdn"])  # logged first
-            with engine.begin() as quick:
-                storage.delete_subscribers(quick, Subscriber.msisdn == PEOPLE[3]["msisdn"])
-            assert _live_count(engine)["matching"] == 19
-            transaction.commit()
-        assert _live_count(engine)["matching"] == 18
-    finally:
-        live.disable(engine)
-        engine.dispose()
+def test_a_deletion_committed_after_a_later_one_still_stops_counting(live_postgres):
+    with live_postgres.connect() as slow:
+        transaction = slow.begin()
+        storage.delete_subscribers(slow, Subscriber.msisdn == PEOPLE[1]["msisdn"])  # logged first
+        with live_postgres.begin() as quick:
+            storage.delete_subscribers(quick, Subscriber.msisdn == PEOPLE[3]["msisdn"])
+        assert _live_count(live_postgres)["matching"] == 19
+        transaction.commit()
+    assert _live_count(live_postgres)["matching"] == 18
 
 
 def test_an_empty_base_counts_from_memory_and_then_its_first_subscribers(engine):
