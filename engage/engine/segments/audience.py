@@ -74,10 +74,7 @@ def count(conn: Connection, definition: Any, *, scope: Scope = EVERYONE, channel
             answered = counts.count(conn, mark, where, channel, sample)
             rows = live.sample_rows(conn, answered.sample, SAMPLE_COLUMNS) if answered else []
         if answered is not None:
-            return {"matching": answered.matching, "opted_out": answered.opted_out,
-                    "reachable": answered.matching - answered.opted_out,
-                    "sample": [_sample_row(r, scope) for r in rows], "live": answered.figures,
-                    "took_ms": round((time.perf_counter() - started) * 1000, 1)}
+            return _answer(answered.matching, answered.opted_out, rows, scope, started, live=answered.figures)
     with consistent(conn):
         where = condition(conn, definition, scope, now)
         joined = Subscriber.__table__.outerjoin(OptOut.__table__, opt_out_join(channel))
@@ -87,8 +84,12 @@ def count(conn: Connection, definition: Any, *, scope: Scope = EVERYONE, channel
         if sample > 0 and matching > out:
             rows = conn.execute(select(*SAMPLE_COLUMNS).select_from(joined).where(
                 where, OptOut.msisdn.is_(None)).limit(sample)).all()
+    return _answer(matching, out, rows, scope, started)
+
+
+def _answer(matching: int, out: int, rows: list[Any], scope: Scope, started: float, **extra: Any) -> dict[str, Any]:
     return {"matching": matching, "opted_out": out, "reachable": matching - out,
-            "sample": [_sample_row(r, scope) for r in rows],
+            "sample": [_sample_row(r, scope) for r in rows], **extra,
             "took_ms": round((time.perf_counter() - started) * 1000, 1)}
 
 

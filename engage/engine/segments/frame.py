@@ -59,6 +59,7 @@ def _kind(column: Any) -> str | None:
 
 
 KINDS: dict[str, str] = {c.name: k for c in TABLE.columns if c.name != "id" and (k := _kind(c)) is not None}
+ROWS = select(TABLE.c.id, *(TABLE.c[n] for n in KINDS)).order_by(TABLE.c.id)  # the frame's columns, row by row
 
 
 def to_number(kind: str, value: Any) -> Any:
@@ -108,7 +109,7 @@ class SubscriberFrame:
     columns: dict[str, FrameColumn]
     watermark: datetime | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
-    derived: dict[str, Any] = field(default_factory=dict)  # per-refresh caches (birthday keys)
+    derived: dict[str, Any] = field(default_factory=dict)  # caches cleared when rows change (birthday keys, id slots)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -155,8 +156,7 @@ def load(conn: Connection, watermark: datetime) -> SubscriberFrame:
     if conn.dialect.name == "postgresql":
         ids, columns = _copy_all(conn)
     else:
-        ids, columns = _from_rows(conn.execute(select(TABLE.c.id, *(TABLE.c[n] for n in KINDS))
-                                               .order_by(TABLE.c.id)).all())
+        ids, columns = _from_rows(conn.execute(ROWS).all())
     return SubscriberFrame(ids=ids, columns=columns, watermark=watermark)
 
 
@@ -172,8 +172,7 @@ def refresh(frame: SubscriberFrame, conn: Connection, watermark: datetime, limit
     TooManyChanges (leaving the frame as it was) when more than `limit` rows changed."""
     limit = MAX_REFRESH_ROWS if limit is None else limit
     since = frame.watermark - SQLITE_OVERLAP if conn.dialect.name == "sqlite" and frame.watermark else frame.watermark
-    query = select(TABLE.c.id, *(TABLE.c[n] for n in KINDS)).order_by(TABLE.c.id)
-    rows = conn.execute((query.where(TABLE.c.updated_at >= since) if since is not None else query)
+    rows = conn.execute((ROWS.where(TABLE.c.updated_at >= since) if since is not None else ROWS)
                         .limit(limit + 1)).all()
     if len(rows) > limit:
         raise TooManyChanges(f"more than {limit} subscribers changed since the frame's last refresh")

@@ -104,6 +104,10 @@ class Evaluator:
     def _constant(self, value: bool) -> Truth:
         return Truth(np.full(self.size, value), np.zeros(self.size, dtype=bool))
 
+    def _unknown(self) -> Truth:
+        """A comparison with NULL: unknown for everyone."""
+        return Truth(np.zeros(self.size, dtype=bool), np.ones(self.size, dtype=bool))
+
     def _coalesce(self, node: functions.coalesce, exact_null: bool) -> Truth:
         clauses = list(node.clauses)
         if len(clauses) != 2 or not isinstance(clauses[1], elements.False_):
@@ -173,7 +177,7 @@ class Evaluator:
             if right.column is not None or op not in (operators.eq, operators.ne):
                 raise Unsupported(op)  # text order follows the database's collation
             if right.data is None:
-                return Truth(np.zeros(self.size, dtype=bool), np.ones(self.size, dtype=bool))
+                return self._unknown()
             codes = left.column.codes_of([right.data])
             hit = left.data == (codes[0] if len(codes) else -2)
             result = hit if op is operators.eq else ~hit
@@ -181,7 +185,7 @@ class Evaluator:
         kind = left.column.kind if left.column is not None else None
         constant = to_number(kind, right.data) if kind is not None and right.column is None else right.data
         if constant is None:
-            return Truth(np.zeros(self.size, dtype=bool), np.ones(self.size, dtype=bool))
+            return self._unknown()
         result = _COMPARE[op](left.data, float(constant) if kind == "float" else constant)
         return Truth(np.broadcast_to(result, (self.size,)) & ~null, null.copy())
 
