@@ -8,6 +8,7 @@ from sqlalchemy import insert, select
 
 from engage.engine import receipts
 from engage.engine import statuses as st
+from engage.engine.provider_ids import alternate_id
 from engage.engine.providers.base import SendOutcome
 from engage.engine.store.schema import Campaign, Message, Receipt, Segment, Template
 from engage.engine.submits import record_outcomes
@@ -39,6 +40,21 @@ def test_a_receipt_quoting_the_id_in_another_case_or_base_settles_the_message(en
     receipts.store(engine, 1, [{"id": quoted, "stat": "DELIVRD", "err": "000", "done_at": None}], [])
     receipts.match_pending(engine)
     assert _status(engine, message_id) == st.DELIVERED
+
+
+def test_a_receipt_quoting_a_decimal_submit_id_in_hex_settles_the_message(engine, monkeypatch):
+    monkeypatch.setattr(receipts, "ALT_MATCH_AFTER", 0.0)
+    message_id = _one_message(engine)
+    record_outcomes(engine, 1, 1, [SendOutcome(message_id, ["169552957"])])
+    receipts.store(engine, 1, [{"id": "A1B2C3D", "stat": "DELIVRD", "err": "000", "done_at": None}], [])
+    receipts.match_pending(engine)
+    assert _status(engine, message_id) == st.DELIVERED
+
+
+@pytest.mark.parametrize("provider_id", ["", "msg-17", "0x1f", "\u0663\u0663", "123456789012345678901",
+                                         "abcdef0123456789a"])
+def test_an_id_that_is_not_a_plain_hex_or_decimal_number_has_no_other_spelling(provider_id):
+    assert alternate_id(provider_id) is None
 
 
 def test_a_receipt_that_overtakes_its_submit_response_is_kept_and_matched_later(engine):

@@ -144,19 +144,19 @@ class Dispatcher:
             updates, failures, held = [], [], []
             batch_ids: dict[int, str] = defaultdict(send_batches.new_batch_id)  # provider -> its batch
             now = datetime.now(UTC)
-            for row in rows:
+            for row in rows:  # each a dict of its own: it becomes the template's context
                 if rules.quiet is not None and rules.quiet.is_quiet(now, row["timezone"], rules.timezone):
                     held.append({"id": row["id"], "not_before": rules.quiet.next_allowed(
                         now, row["timezone"], rules.timezone)})
                     continue  # quiet hours began while it waited: held until they end, never dropped
-                tried = [int(t) for t in (row["tried_providers"] or "").split(",") if t]
+                tried = [int(t) for t in row["tried_providers"].split(",") if t] if row["tried_providers"] else []
                 try:
                     route = _route(router, row["msisdn"], tried, row["last_error"])
                     if route.provider_id in busy:
                         # stays pending until that provider's queue drains; the next look starts here
                         self._after[campaign_id] = min(self._after[campaign_id], row["id"] - 1)
                         continue
-                    context: dict[str, Any] = dict(row)
+                    context: dict[str, Any] = row
                     if row["profile"] is None:
                         if not rules.test:
                             raise TemplateError("the subscriber no longer exists")
@@ -215,7 +215,9 @@ class Dispatcher:
                      .order_by(Message.id).limit(wanted))
             if self.engine.dialect.name == "postgresql":
                 query = query.with_for_update(of=Message, skip_locked=True)
-            rows = conn.execute(query).mappings().all()
+            result = conn.execute(query)
+            keys = tuple(result.keys())
+            rows = [dict(zip(keys, row, strict=True)) for row in result]
             if rows or after == 0:
                 break
             after = 0  # the end: start over for what became pending behind the cursor

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import string
 
-_HEX = frozenset(string.hexdigits.lower())
-_DEC = frozenset(string.digits)
+_NOT_HEX = str.maketrans("", "", string.hexdigits.lower())  # deletes hex digits: "" is left of a hex id
 
 
 def normalise_id(provider_message_id: str) -> str:
@@ -16,12 +15,11 @@ def normalise_id(provider_message_id: str) -> str:
 def alternate_id(normalised: str) -> str | None:
     """The same id read in the other base: a hex id's decimal value, or a decimal id's hex
     spelling. Ids longer than 16 hex digits (UUIDs, opaque tokens) have no alternate."""
-    if not normalised or len(normalised) > 20:
+    if not normalised or len(normalised) > 20 or not normalised.isascii():
         return None
-    chars = set(normalised)
-    if chars <= _DEC:
+    if normalised.isdigit():
         return format(int(normalised), "x")
-    if chars <= _HEX and len(normalised) <= 16:
+    if len(normalised) <= 16 and not normalised.translate(_NOT_HEX):
         return str(int(normalised, 16))
     return None
 

@@ -70,10 +70,6 @@ def _default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
     return default_value if boolean and not value else value
 
 
-def _empty_text(value: Any) -> bool:
-    return isinstance(value, str) and value == ""
-
-
 def _cache_key(value: Any) -> Any:
     """Text and whole numbers as they are; other values with their type and text, because equal
     values can render differently (Decimal 1.0 and 1.00, True and 1, one moment in two zones)."""
@@ -123,7 +119,9 @@ class CompiledTemplate:
         # globals, lipsum among them, and the random filter).
         chance = any(n.name in env.globals for n in tree.find_all(nodes.Name) if n.ctx == "load") or \
             any(f.name == "random" for f in tree.find_all(nodes.Filter))
-        self._keys = None if chance else tuple(sorted(names | ({"timezone"} if uses_zone else set())))
+        # only what the template reads is taken from a recipient's context (a row of a dozen columns)
+        self._names = tuple(sorted(names | ({"timezone"} if uses_zone else set())))
+        self._keys = None if chance else self._names
         self._cache: dict[tuple[Any, ...], Rendered] = {}
         self._globals = dict(self._template.globals)
 
@@ -135,7 +133,8 @@ class CompiledTemplate:
                 self._static = self._render({})
             return self._static
         # NULL and "" are missing values: `default`, `or` and `if` all treat them alike.
-        values = {k: v for k, v in context.items() if v is not None and not _empty_text(v)}
+        get = context.get
+        values = {k: v for k in self._names if (v := get(k)) is not None and not (isinstance(v, str) and not v)}
         if self._keys is None:
             return self._render(values)
         key = tuple(map(_cache_key, map(values.get, self._keys)))
