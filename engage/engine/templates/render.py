@@ -108,20 +108,20 @@ class CompiledTemplate:
             self._template = env.from_string(tree)
         except TemplateSyntaxError as exc:  # anything the checks above did not foresee
             raise TemplateError(_tidy(exc.message), exc.lineno) from None
+        # what it reads: its names, and the recipient's zone when a filter shows a time in it
         uses_zone = any(f.name in formatting.ZONE_FILTERS for f in tree.find_all(nodes.Filter))
+        read = names | ({"timezone"} if uses_zone else set())
         # The subscriber columns to load for it (attributes included); sender/campaign come from the campaign.
-        self.fields: frozenset[str] = frozenset(
-            n for n in names if n in FIELDS or n == "attributes") | ({"timezone"} if uses_zone else set())
-        self.static = not names and not uses_zone  # a time shown in each recipient's zone differs per recipient
+        self.fields: frozenset[str] = frozenset(n for n in read if n in FIELDS or n == "attributes")
+        self.static = not read
         self._static: Rendered | None = None
+        # only what the template reads is taken from a recipient's context (a row of a dozen columns)
+        self._names = tuple(sorted(read))
         # Recipients with the same values of what the template reads get the same text: a campaign
         # renders each (first_name, city, ...) once. Not for templates that draw lots (Jinja's
         # globals, lipsum among them, and the random filter).
-        chance = any(n.name in env.globals for n in tree.find_all(nodes.Name) if n.ctx == "load") or \
-            any(f.name == "random" for f in tree.find_all(nodes.Filter))
-        # only what the template reads is taken from a recipient's context (a row of a dozen columns)
-        self._names = tuple(sorted(names | ({"timezone"} if uses_zone else set())))
-        self._keys = None if chance else self._names
+        self._cached = not (any(n.name in env.globals for n in tree.find_all(nodes.Name) if n.ctx == "load")
+                            or any(f.name == "random" for f in tree.find_all(nodes.Filter)))
         self._cache: dict[tuple[Any, ...], Rendered] = {}
         self._globals = dict(self._template.globals)
 
@@ -135,9 +135,9 @@ class CompiledTemplate:
         # NULL and "" are missing values: `default`, `or` and `if` all treat them alike.
         get = context.get
         values = {k: v for k in self._names if (v := get(k)) is not None and not (isinstance(v, str) and not v)}
-        if self._keys is None:
+        if not self._cached:
             return self._render(values)
-        key = tuple(map(_cache_key, map(values.get, self._keys)))
+        key = tuple(map(_cache_key, map(values.get, self._names)))
         try:
             return self._cache[key]
         except KeyError:
