@@ -7,6 +7,7 @@ from sqlalchemy import insert, update
 
 from engage.engine.campaigns import progress
 from engage.engine.campaigns.launching import launch_run
+from engage.engine.events import record, record_batch
 from engage.engine.providers_admin import add_smpp
 from engage.engine.store.schema import Event, Message
 from tests.campaign_setup import add_subscribers, make_campaign
@@ -25,6 +26,13 @@ def test_events_are_counted_per_kind_in_equal_steps(engine):
     assert line["step_seconds"] == 60 and line["start"].startswith("2026-12-01T08:00:00")
     assert line["series"]["queued"] == [3, 0] and line["series"]["delivered"] == [1, 1]
     assert line["series"]["failed"] == [0, 1] and line["series"]["submitted"] == [1, 0]
+
+
+def test_a_batch_event_counts_each_of_its_messages(engine):
+    with engine.begin() as conn:
+        record_batch(conn, "submitted", 7, [11, 12, 13])
+        record(conn, "submitted", [{"campaign_id": 7, "message_id": 14}])
+        assert progress.timeline(conn, 7, buckets=1)["series"]["submitted"] == [4]
 
 
 def test_a_campaign_without_events_has_empty_series(engine):

@@ -7,8 +7,9 @@ from sqlalchemy import event, select
 
 from engage.engine.broker import connect
 from engage.engine.dispatch import Dispatcher
+from engage.engine.events import message_ids
 from engage.engine.queues import send_queue
-from engage.engine.store.schema import Message
+from engage.engine.store.schema import Event, Message
 from tests.campaign_scenario import launch_campaign
 
 
@@ -33,6 +34,22 @@ def test_a_provider_whose_queue_is_full_gets_nothing_more_and_its_messages_wait_
     finally:
         broker.delete(send_queue(1))
         broker.close()
+
+
+def test_a_dispatched_batch_is_one_queued_event_naming_its_messages(engine, broker_url, tmp_path):
+    campaign_id = launch_campaign(engine, tmp_path, 2775, 20)
+    broker = connect(broker_url)
+    try:
+        broker.declare(send_queue(1))
+        assert Dispatcher(engine, broker).run_once() == 17
+        with engine.connect() as conn:
+            queued = conn.execute(select(Event.message_id, Event.data, Event.message_count).where(
+                Event.kind == "queued")).all()
+            ids = set(conn.execute(select(Message.id).where(Message.campaign_id == campaign_id)).scalars())
+    finally:
+        broker.delete(send_queue(1))
+        broker.close()
+    assert [(set(message_ids(e)), e.message_count) for e in queued] == [(ids, 17)]
 
 
 def test_while_every_queue_is_full_no_batch_is_read_for_nothing(engine, broker_url, tmp_path):

@@ -16,15 +16,20 @@ from tests.campaign_scenario import launch_campaign, wait_until_done
 from tests.fixtures.backends import running_workers
 
 
-def _one_message(engine, status: str = st.SENDING) -> int:  # noqa: ANN001
+def _one_message(engine, status: str = st.SENDING, parts: int = 1) -> int:  # noqa: ANN001
     with engine.begin() as conn:
-        conn.execute(insert(Segment.__table__).values(id=1, name="s", definition={}))
-        conn.execute(insert(Template.__table__).values(id=1, name="t", default_language="en"))
-        conn.execute(insert(Campaign.__table__).values(id=1, name="c", segment_id=1, template_id=1, sender_id="X",
-                                                       status="running", set_aside={}))
+        if conn.execute(select(Campaign.id).where(Campaign.id == 1)).first() is None:
+            conn.execute(insert(Segment.__table__).values(id=1, name="s", definition={}))
+            conn.execute(insert(Template.__table__).values(id=1, name="t", default_language="en"))
+            conn.execute(insert(Campaign.__table__).values(id=1, name="c", segment_id=1, template_id=1,
+                                                           sender_id="X", status="running", set_aside={}))
         return conn.execute(insert(Message.__table__).values(
-            campaign_id=1, subscriber_id=1, msisdn="+998901234567", status=status, parts=1,
+            campaign_id=1, subscriber_id=1, msisdn="+998901234567", status=status, parts=parts,
             provider_id=1)).inserted_primary_key[0]
+
+
+def _receipt(provider_message_id: str, stat: str = "DELIVRD") -> dict:
+    return {"id": provider_message_id, "stat": stat, "err": None, "done_at": None}
 
 
 def _status(engine, message_id: int) -> str:  # noqa: ANN001
@@ -68,6 +73,7 @@ def test_a_receipt_that_overtakes_its_submit_response_is_kept_and_matched_later(
 
 
 def test_a_repeated_receipt_records_one_event(engine):
+    from engage.engine.events import message_ids
     from engage.engine.store.schema import Event
 
     message_id = _one_message(engine)
@@ -75,8 +81,37 @@ def test_a_repeated_receipt_records_one_event(engine):
     for _ in range(2):
         receipts.store(engine, 1, [{"id": "abc1", "stat": "DELIVRD", "err": None, "done_at": None}], [])
     with engine.connect() as conn:
-        kinds = conn.execute(select(Event.kind).where(Event.message_id == message_id)).scalars().all()
-    assert kinds.count("delivered") == 1
+        delivered = conn.execute(select(Event.message_id, Event.data).where(Event.kind == "delivered")).all()
+    assert [message_ids(e) for e in delivered] == [[message_id]]
+
+
+def test_receipts_settling_several_messages_at_once_record_one_event_naming_them(engine):
+    from engage.engine.events import message_ids
+    from engage.engine.store.schema import Event
+
+    ids = [_one_message(engine) for _ in range(3)]
+    record_outcomes(engine, 1, 1, [SendOutcome(m, [f"d{n}"]) for n, m in enumerate(ids)])
+    receipts.store(engine, 1, [_receipt(f"d{n}") for n in range(3)], [])
+    with engine.connect() as conn:
+        delivered = conn.execute(select(Event.message_id, Event.data, Event.message_count).where(
+            Event.kind == "delivered")).all()
+    assert [(sorted(message_ids(e)), e.message_count) for e in delivered] == [(sorted(ids), 3)]
+
+
+def test_a_long_message_is_settled_by_its_last_part_receipt_with_the_worst_status(engine):
+    message_id = _one_message(engine, parts=2)
+    record_outcomes(engine, 1, 1, [SendOutcome(message_id, ["p1", "p2"])])
+    receipts.store(engine, 1, [_receipt("p1", "UNDELIV")], [])
+    assert _status(engine, message_id) == st.SUBMITTED
+    receipts.store(engine, 1, [_receipt("p2")], [])
+    assert _status(engine, message_id) == st.UNDELIVERED
+
+
+def test_a_single_part_and_a_long_message_settle_in_the_same_receipt_batch(engine):
+    single, long = _one_message(engine), _one_message(engine, parts=2)
+    record_outcomes(engine, 1, 1, [SendOutcome(single, ["s1"]), SendOutcome(long, ["l1", "l2"])])
+    receipts.store(engine, 1, [_receipt("s1", "EXPIRED"), _receipt("l1"), _receipt("l2")], [])
+    assert (_status(engine, single), _status(engine, long)) == (st.EXPIRED, st.DELIVERED)
 
 
 def test_a_receipt_matching_nothing_is_orphaned_after_a_while_and_kept(engine):

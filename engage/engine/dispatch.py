@@ -34,7 +34,7 @@ from engage.engine import statuses as st
 from engage.engine.broker import Broker
 from engage.engine.campaigns import complete_finished
 from engage.engine.campaigns.test_sends import TEST_KIND
-from engage.engine.events import record
+from engage.engine.events import record, record_batch
 from engage.engine.providers.base import OutboundSms
 from engage.engine.queues import send_queue
 from engage.engine.routing import NoRoute, Route, Router, RouterCache
@@ -184,7 +184,7 @@ class Dispatcher:
             if updates:
                 update_from_values(conn, messages, "id", updates,
                                    extra={"status": st.QUEUED, "queued_at": func.now()}, where=pending)
-                record(conn, "queued", ({"campaign_id": campaign_id, "message_id": u["id"]} for u in updates))
+                record_batch(conn, "queued", campaign_id, [u["id"] for u in updates])
             if held:
                 update_from_values(conn, messages, "id", held, extra={"status": st.HELD}, where=pending)
             if failures:

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, false, func, select
 
 from engage.engine import metrics
 from engage.engine import statuses as st
-from engage.engine.events import record
+from engage.engine.events import record, record_batch
 from engage.engine.provider_ids import alternate_id, normalise_id
 from engage.engine.store.bulk import insert_rows, one_of, update_from_values, update_ids
 from engage.engine.store.database import seconds_ago
@@ -35,7 +35,6 @@ ALT_MATCH_AFTER = 2.0  # seconds: first give an unmatched receipt a chance to ma
 class _Match:
     part_id: int
     message_id: int
-    parts: int  # how many parts the message has
     stat: str
     err: str | None
 
@@ -69,7 +68,7 @@ def store_batches(engine: Engine, batches: Sequence[tuple[int, list[dict[str, An
                 part = found.get(row["provider_message_id"])
                 if part is not None:
                     row["matched"] = True
-                    matches.append(_Match(part[0], part[1], part[2], row["stat"], row["err"]))
+                    matches.append(_Match(part[0], part[1], row["stat"], row["err"]))
         insert_rows(conn, receipts, rows)
         _apply(conn, matches)
         if inbound_rows:
@@ -81,21 +80,17 @@ def store_batches(engine: Engine, batches: Sequence[tuple[int, list[dict[str, An
 
 
 def _parts_by_id(conn: Connection, provider_id: int, ids: set[str],
-                 by: Any = MessagePart.provider_message_id) -> dict[str, tuple[int, int, int]]:
-    """id -> (part id, message id, parts of the message), looking the ids up in column `by`.
+                 by: Any = MessagePart.provider_message_id) -> dict[str, tuple[int, int]]:
+    """id -> (part id, message id), looking the ids up in column `by`.
 
-    Index lookups rather than joins: with a young table's missing statistics (autovacuum off,
+    An index lookup rather than a join: with a young table's missing statistics (autovacuum off,
     or not yet run) PostgreSQL may plan a join as a scan of every part or message.
     """
     if not ids:
         return {}
     found = conn.execute(select(by, MessagePart.id, MessagePart.message_id).where(
         MessagePart.provider_id == provider_id, one_of(conn, by, list(ids)))).all()
-    if not found:
-        return {}
-    sizes = dict(conn.execute(select(Message.id, Message.parts).where(
-        one_of(conn, Message.id, list({r[2] for r in found})))).all())
-    return {r[0]: (r[1], r[2], sizes.get(r[2]) or 1) for r in found}
+    return {r[0]: (r[1], r[2]) for r in found}
 
 
 def match_pending(engine: Engine, limit: int = 5000) -> int:
@@ -128,7 +123,7 @@ def match_pending(engine: Engine, limit: int = 5000) -> int:
                     part = as_quoted.get(r.alt_message_id or "") or by_alternate.get(r.provider_message_id)
                 if part is not None:
                     matched.append(r.id)
-                    matches.append(_Match(part[0], part[1], part[2], r.stat, r.err))
+                    matches.append(_Match(part[0], part[1], r.stat, r.err))
         if not matched:
             return 0
         update_ids(conn, receipts, matched, {"matched": True})
@@ -146,25 +141,45 @@ def orphan_stale(engine: Engine, older_than: float) -> int:
 
 def _apply(conn: Connection, matches: Sequence[_Match]) -> None:
     """Final receipts settle a single-part message at once; a long message's parts take their
-    receipt's status, and the message is settled once all of them are final. A single part keeps
-    `submitted`: its message says the rest, and so does its receipt row (`engage bench send` at a
-    million messages: this update of every part was a seventh of PostgreSQL's time, read by nobody)."""
+    receipt's status, and the message is settled once all of them are final.
+
+    Every receipt is first taken for its message's only part, in the statement that settles it: the
+    messages that statement leaves alone are the few long ones (and repeats), and only they are read
+    again. A single part keeps `submitted`: its message says the rest, and so does its receipt row
+    (`engage bench send` at a million messages: this update of every part was a seventh of
+    PostgreSQL's time, read by nobody)."""
     final = [m for m in matches if m.stat in st.RECEIPT_FINAL]
     if not final:
         return
+    single = messages.c.parts.is_(None) | (messages.c.parts <= 1)
+    settled = _settle(conn, {m.message_id: st.RECEIPT_FINAL[m.stat] for m in final}, single)
+    rest = [m for m in final if m.message_id not in settled]
+    if not rest:
+        return
+    long = set(conn.execute(select(Message.id).where(
+        one_of(conn, Message.id, list({m.message_id for m in rest})), Message.parts > 1)).scalars())
     update_from_values(conn, parts, "id", [{"id": m.part_id, "status": st.RECEIPT_FINAL[m.stat], "error": m.err}
-                                           for m in final if m.parts > 1], extra={"done_at": func.now()})
-    outcome: dict[int, str] = {m.message_id: st.RECEIPT_FINAL[m.stat] for m in final if m.parts == 1}
-    outcome.update(_multipart_outcomes(conn, {m.message_id for m in final if m.parts > 1}))
+                                           for m in rest if m.message_id in long], extra={"done_at": func.now()})
+    _settle(conn, _multipart_outcomes(conn, long), messages.c.parts > 1)
+
+
+def _settle(conn: Connection, outcome: dict[int, str], which: Any) -> set[int]:
+    """Messages still in flight take their final status, with one event per campaign and status;
+    returns those that changed. A repeated receipt changes nothing, and records nothing."""
     by_status: dict[str, list[int]] = defaultdict(list)
     for message_id, status in outcome.items():
         by_status[status].append(message_id)
+    settled: set[int] = set()
     for status, ids in by_status.items():
-        # only messages still in flight change, and only they get an event: a repeated receipt is a no-op
         changed = update_ids(conn, messages, ids, {"status": status, "done_at": func.now()},
-                             where=messages.c.status.in_(st.IN_FLIGHT), returning=("id", "campaign_id"))
-        record(conn, status, ({"campaign_id": campaign_id, "message_id": message_id}
-                              for message_id, campaign_id in changed))
+                             where=messages.c.status.in_(st.IN_FLIGHT) & which, returning=("id", "campaign_id"))
+        by_campaign: dict[int, list[int]] = defaultdict(list)
+        for message_id, campaign_id in changed:
+            by_campaign[campaign_id].append(message_id)
+            settled.add(message_id)
+        for campaign_id, changed_ids in by_campaign.items():
+            record_batch(conn, status, campaign_id, changed_ids)
+    return settled
 
 
 def _multipart_outcomes(conn: Connection, message_ids: Iterable[int]) -> dict[int, str]:

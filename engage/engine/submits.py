@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, func, or_, select
 
 from engage.engine import metrics
 from engage.engine import statuses as st
-from engage.engine.events import record
+from engage.engine.events import record, record_batch
 from engage.engine.provider_ids import alternate_id, normalise_id
 from engage.engine.providers.base import SendOutcome
 from engage.engine.store.bulk import conflict_insert, insert_rows, one_of, update_from_values, update_ids
@@ -89,7 +89,7 @@ def record_outcomes(engine: Engine, provider_id: int, campaign_id: int, outcomes
             update_ids(conn, messages, [o.message_id for o in sent],
                        {"status": st.SUBMITTED, "submitted_at": func.now()},
                        where=messages.c.status.in_((st.SENDING, st.QUEUED)))
-            record(conn, "submitted", ({"campaign_id": campaign_id, "message_id": o.message_id} for o in sent))
+            record_batch(conn, "submitted", campaign_id, [o.message_id for o in sent])
         if failed:
             _fail_over(conn, provider_id, campaign_id, failed, max_routes)
     if sent:

@@ -26,7 +26,8 @@ def _utc(moment: datetime) -> datetime:
 
 
 def timeline(conn: Connection, campaign_id: int, *, buckets: int = 60) -> dict[str, Any]:
-    """Counts per event kind in `buckets` equal steps from the first event to the last (or now)."""
+    """Messages per event kind in `buckets` equal steps from the first event to the last (or now); a
+    batch's event counts its messages."""
     first, last = conn.execute(select(func.min(Event.at), func.max(Event.at)).where(
         Event.campaign_id == campaign_id, Event.kind.in_(SERIES))).one()
     if first is None:
@@ -36,7 +37,7 @@ def timeline(conn: Connection, campaign_id: int, *, buckets: int = 60) -> dict[s
     offset = (_epoch(conn, Event.at) - start.timestamp()) / step
     # PostgreSQL's integer cast rounds; SQLite's truncates, which is floor for these non-negative offsets
     bucket = cast(func.floor(offset), Integer) if conn.dialect.name == "postgresql" else cast(offset, Integer)
-    rows = conn.execute(select(Event.kind, bucket, func.count()).where(
+    rows = conn.execute(select(Event.kind, bucket, func.sum(Event.message_count)).where(
         Event.campaign_id == campaign_id, Event.kind.in_(SERIES)).group_by(Event.kind, bucket)).all()
     width = min(buckets, max((b for _, b, _ in rows), default=0) + 1)
     series = {k: [0] * width for k in SERIES}

@@ -437,6 +437,8 @@ class Event(Base):
     kind: Mapped[str] = mapped_column(String(32))
     campaign_id: Mapped[int | None] = mapped_column(Integer)
     message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # a batch's event (events.record_batch) stands for this many messages, their ids in data["message_ids"]
+    message_count: Mapped[int] = mapped_column(Integer, server_default="1", default=1)
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
