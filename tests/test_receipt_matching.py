@@ -114,6 +114,31 @@ def test_a_single_part_and_a_long_message_settle_in_the_same_receipt_batch(engin
     assert (_status(engine, single), _status(engine, long)) == (st.EXPIRED, st.DELIVERED)
 
 
+def test_a_receipt_naming_its_message_settles_it_even_before_the_submit_is_recorded(engine):
+    message_id = _one_message(engine)
+    receipts.store(engine, 1, [{**_receipt("early1"), "ours": message_id}], [])
+    assert _status(engine, message_id) == st.DELIVERED
+    with engine.connect() as conn:
+        assert conn.execute(select(Receipt.matched)).scalar_one() is True
+
+
+def test_a_receipt_naming_a_long_message_is_matched_by_its_part_instead(engine):
+    message_id = _one_message(engine, parts=2)
+    record_outcomes(engine, 1, 1, [SendOutcome(message_id, ["q1", "q2"])])
+    receipts.store(engine, 1, [{**_receipt("q1"), "ours": message_id}], [])
+    assert _status(engine, message_id) == st.SUBMITTED
+    receipts.store(engine, 1, [_receipt("q2")], [])
+    assert _status(engine, message_id) == st.DELIVERED
+
+
+def test_a_receipt_naming_a_message_another_provider_sent_is_not_taken_at_its_word(engine):
+    message_id = _one_message(engine)
+    receipts.store(engine, 2, [{**_receipt("x9"), "ours": message_id}], [])
+    assert _status(engine, message_id) == st.SENDING
+    with engine.connect() as conn:
+        assert conn.execute(select(Receipt.matched)).scalar_one() is False
+
+
 def test_a_receipt_matching_nothing_is_orphaned_after_a_while_and_kept(engine):
     receipts.store(engine, 1, [{"id": "nobody", "stat": "DELIVRD", "err": None, "done_at": None}], [])
     assert receipts.orphan_stale(engine, older_than=-1) == 1

@@ -136,7 +136,7 @@ def test_the_broker_sink_publishes_a_hand_over_as_one_message_per_provider() -> 
 
     async def scenario() -> None:
         await asyncio.gather(
-            sink.hand_over(1, [Receipt("a", "DELIVRD", "000", done_at), Receipt("b", "UNDELIV", "012", None)],
+            sink.hand_over(1, [Receipt("a", "DELIVRD", "000", done_at, ours=41), Receipt("b", "UNDELIV", "012", None)],
                            [InboundSms("+1", "2", "hi")]),
             sink.receipt(2, Receipt("c", "DELIVRD", None, None)))
 
@@ -155,7 +155,7 @@ def test_the_broker_sink_publishes_a_hand_over_as_one_message_per_provider() -> 
     broker.close()
     by_provider = {body["provider_id"]: body for body in bodies}
     assert by_provider[1]["receipts"] == [
-        {"id": "a", "stat": "DELIVRD", "err": "000", "done_at": "2026-11-22T15:30:00"},
+        {"id": "a", "stat": "DELIVRD", "err": "000", "done_at": "2026-11-22T15:30:00", "ours": 41},
         {"id": "b", "stat": "UNDELIV", "err": "012", "done_at": None}]
     assert by_provider[1]["inbound"] == [{"source": "+1", "destination": "2", "text": "hi"}]
     assert [r["id"] for r in by_provider[2]["receipts"]] == ["c"]

@@ -105,8 +105,11 @@ class BrokerDeliverySink:
 
 
 def _receipt_payload(receipt: Receipt) -> dict[str, Any]:
-    return {"id": receipt.message_id, "stat": receipt.stat, "err": receipt.err,
-            "done_at": receipt.done_at.isoformat() if receipt.done_at else None}
+    payload = {"id": receipt.message_id, "stat": receipt.stat, "err": receipt.err,
+               "done_at": receipt.done_at.isoformat() if receipt.done_at else None}
+    if receipt.ours is not None:
+        payload["ours"] = receipt.ours
+    return payload
 
 
 def _settle(future: asyncio.Future, error: Exception | None) -> None:

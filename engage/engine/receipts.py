@@ -28,6 +28,7 @@ receipts = Receipt.__table__
 parts = MessagePart.__table__
 messages = Message.__table__
 
+SINGLE_PART = messages.c.parts.is_(None) | (messages.c.parts <= 1)
 ALT_MATCH_AFTER = 2.0  # seconds: first give an unmatched receipt a chance to match its id as quoted
 
 
@@ -49,7 +50,7 @@ def store_batches(engine: Engine, batches: Sequence[tuple[int, list[dict[str, An
     """Several (provider_id, receipts, inbound) batches in one transaction: at thousands of
     receipts a second the commit, not the rows, is what costs."""
     with engine.begin() as conn:
-        rows, matches, inbound_rows = [], [], []
+        rows, matches, inbound_rows, ours = [], [], [], {}
         by_provider: dict[int, list[dict[str, Any]]] = defaultdict(list)
         for provider_id, items, inbound in batches:
             for r in items:
@@ -60,9 +61,20 @@ def store_batches(engine: Engine, batches: Sequence[tuple[int, list[dict[str, An
                        "done_at": datetime.fromisoformat(r["done_at"]) if r.get("done_at") else None}
                 rows.append(row)
                 by_provider[provider_id].append(row)
+                hint = r.get("ours")
+                if type(hint) is int and r["stat"] in st.RECEIPT_FINAL:
+                    ours[id(row)] = hint
             inbound_rows += [{"provider_id": provider_id, "source": m["source"], "destination": m["destination"],
                               "text": m["text"], "handled": False} for m in inbound]
+        # receipts that name the message their sender submitted (providers.recent_submits): a single-part
+        # message still in flight is settled by its id; any other is looked up like the rest
         for provider_id, provider_rows in by_provider.items():
+            named = {hint: st.RECEIPT_FINAL[row["stat"]] for row in provider_rows
+                     if (hint := ours.get(id(row))) is not None}
+            settled = _settle(conn, named, SINGLE_PART & (messages.c.provider_id == provider_id)) if named else set()
+            for row in provider_rows:
+                row["matched"] = ours.get(id(row)) in settled
+            provider_rows = [row for row in provider_rows if not row["matched"]]
             found = _parts_by_id(conn, provider_id, {r["provider_message_id"] for r in provider_rows})
             for row in provider_rows:
                 part = found.get(row["provider_message_id"])
@@ -151,8 +163,7 @@ def _apply(conn: Connection, matches: Sequence[_Match]) -> None:
     final = [m for m in matches if m.stat in st.RECEIPT_FINAL]
     if not final:
         return
-    single = messages.c.parts.is_(None) | (messages.c.parts <= 1)
-    settled = _settle(conn, {m.message_id: st.RECEIPT_FINAL[m.stat] for m in final}, single)
+    settled = _settle(conn, {m.message_id: st.RECEIPT_FINAL[m.stat] for m in final}, SINGLE_PART)
     rest = [m for m in final if m.message_id not in settled]
     if not rest:
         return

@@ -20,6 +20,7 @@ import time
 from typing import Any
 
 from engage.engine.providers.base import InboundSms, OutboundSms, ProviderConnection, SendOutcome, register
+from engage.engine.providers.recent_submits import RecentSubmits
 from engage.engine.providers.send_pool import SendPool
 from engage.engine.providers.smpp_receipts import read_receipt
 from engage.engine.smpp import longsms, settings
@@ -64,6 +65,7 @@ class SmppProvider(ProviderConnection):
         self._ref = random.randrange(0x10000)
         self._ref_mask = 0xFF if s.long_messages == "udh8" else 0xFFFF
         self._sources: dict[str, tuple[str, int | None, int | None]] = {}
+        self.recent = RecentSubmits()
         first_tries = [asyncio.get_running_loop().create_future() for _ in (*self.senders, *self.receivers)]
         self._supervisors = [asyncio.create_task(self._supervise(client, tried))
                              for client, tried in zip((*self.senders, *self.receivers), first_tries, strict=True)]
@@ -186,6 +188,8 @@ class SmppProvider(ProviderConnection):
             if part_id is None:
                 return self._failed(outcome, status if isinstance(status, str) else f"smpp:{status:#04x}")
             outcome.part_ids.append(part_id)  # kept on a later failure: these parts did reach the SMSC
+        if len(parts) == 1 and parts[0][2] is None:  # one part, by the same count the dispatcher made
+            self.recent.remember(outcome.part_ids[0], sms.id)
         return outcome
 
     def _failed(self, outcome: SendOutcome, error: str) -> SendOutcome:
@@ -249,6 +253,8 @@ class SmppProvider(ProviderConnection):
             try:
                 receipt = read_receipt(deliver)
                 if receipt is not None:
+                    if receipt.final:
+                        receipt.ours = self.recent.take(receipt.message_id)
                     receipts.append(receipt)
                 else:
                     inbound.append(self._inbound(deliver))

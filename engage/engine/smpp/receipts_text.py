@@ -89,6 +89,7 @@ class Receipt:
     stat: str
     err: str | None
     done_at: datetime | None
+    ours: int | None = None  # the engage message its sender submitted under message_id, if it remembers
 
     @property
     def final(self) -> bool:
