@@ -60,3 +60,15 @@ def test_a_bench_campaign_ends_with_its_unsent_messages_cancelled_so_no_later_ru
         by_status = dict(conn.execute(select(Message.status, func.count()).where(
             Message.campaign_id == campaign_id).group_by(Message.status)).all())
     assert by_status == {"submitted": 5, "cancelled": 15}
+
+
+def test_the_bench_counts_final_messages_from_the_campaigns_final_events(engine):
+    from engage.bench.send import _final
+    from engage.engine.events import record, record_batch
+
+    with engine.begin() as conn:
+        record_batch(conn, "queued", 5, [1, 2, 3, 4])
+        record_batch(conn, "delivered", 5, [1, 2])
+        record_batch(conn, "undelivered", 6, [9])
+        record(conn, "failed", [{"campaign_id": 5, "message_id": 3}])
+    assert _final(engine, 5) == 3

@@ -259,7 +259,7 @@ def _wait(engine: Engine, campaign_id: int, total: int, result: Run, options: Op
     # the database is asked only once they have acknowledged every receipt, then only for the events'
     # cheap sum; with configured providers, statuses are counted every few seconds until all is sent.
     far = min(5.0, max(0.5, total / 100_000))
-    last_change, last = time.monotonic(), None
+    last_change, last, status_look = time.monotonic(), None, 0.0
     watch_sims = bool(sims)
     while True:
         time.sleep(0.5 if watch_sims else far if result.all_submitted_at is None else 0.1)
@@ -288,9 +288,14 @@ def _wait(engine: Engine, campaign_id: int, total: int, result: Run, options: Op
             result.all_final_at = now
             break
         if final != last:
-            last, last_change = final, now
-        elif now - last_change > options.stall_timeout:
-            break
+            last, last_change, status_look = final, now, now + 1.0
+        elif now >= status_look:  # some finals come without an event each (a deadline's expiry)
+            if not _in_flight(engine, campaign_id):
+                result.all_final_at = now
+                break
+            status_look = now + far
+            if now - last_change > options.stall_timeout:
+                break
     if options.progress:
         print(file=sys.stderr)
     result.counts = _counts(engine, campaign_id)

@@ -50,7 +50,8 @@ def store_batches(engine: Engine, batches: Sequence[tuple[int, list[dict[str, An
     """Several (provider_id, receipts, inbound) batches in one transaction: at thousands of
     receipts a second the commit, not the rows, is what costs."""
     with engine.begin() as conn:
-        rows, matches, inbound_rows, ours = [], [], [], {}
+        rows, matches, inbound_rows = [], [], []
+        ours: dict[int, int] = {}  # id(row) -> the message its sender named: no column of receipts
         by_provider: dict[int, list[dict[str, Any]]] = defaultdict(list)
         for provider_id, items, inbound in batches:
             for r in items:
