@@ -51,8 +51,8 @@ def store_batches(engine: Engine, batches: Sequence[tuple[int, list[dict[str, An
     receipts a second the commit, not the rows, is what costs."""
     with engine.begin() as conn:
         rows, matches, inbound_rows = [], [], []
-        ours: dict[int, int] = {}  # id(row) -> the message its sender named: no column of receipts
-        by_provider: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        # each row with the message its sender named (providers.recent_submits), if any: no column of receipts
+        by_provider: dict[int, list[tuple[dict[str, Any], int | None]]] = defaultdict(list)
         for provider_id, items, inbound in batches:
             for r in items:
                 norm = normalise_id(r["id"])
@@ -61,23 +61,22 @@ def store_batches(engine: Engine, batches: Sequence[tuple[int, list[dict[str, An
                        "matched": False, "orphaned": False,
                        "done_at": datetime.fromisoformat(r["done_at"]) if r.get("done_at") else None}
                 rows.append(row)
-                by_provider[provider_id].append(row)
                 hint = r.get("ours")
-                if type(hint) is int and r["stat"] in st.RECEIPT_FINAL:
-                    ours[id(row)] = hint
+                by_provider[provider_id].append(
+                    (row, hint if type(hint) is int and r["stat"] in st.RECEIPT_FINAL else None))
             inbound_rows += [{"provider_id": provider_id, "source": m["source"], "destination": m["destination"],
                               "text": m["text"], "handled": False} for m in inbound]
-        # receipts that name the message their sender submitted (providers.recent_submits): a single-part
-        # message still in flight is settled by its id; any other is looked up like the rest
-        for provider_id, provider_rows in by_provider.items():
-            named = {hint: st.RECEIPT_FINAL[row["stat"]] for row in provider_rows
-                     if (hint := ours.get(id(row))) is not None}
+        # a named single-part message still in flight is settled by its id; any other is looked up
+        for provider_id, named_rows in by_provider.items():
+            named = {hint: st.RECEIPT_FINAL[row["stat"]] for row, hint in named_rows if hint is not None}
             settled = _settle(conn, named, SINGLE_PART & (messages.c.provider_id == provider_id)) if named else set()
-            for row in provider_rows:
-                row["matched"] = ours.get(id(row)) in settled
-            provider_rows = [row for row in provider_rows if not row["matched"]]
-            found = _parts_by_id(conn, provider_id, {r["provider_message_id"] for r in provider_rows})
-            for row in provider_rows:
+            unsettled = []
+            for row, hint in named_rows:
+                row["matched"] = hint in settled
+                if not row["matched"]:
+                    unsettled.append(row)
+            found = _parts_by_id(conn, provider_id, {r["provider_message_id"] for r in unsettled})
+            for row in unsettled:
                 part = found.get(row["provider_message_id"])
                 if part is not None:
                     row["matched"] = True
@@ -88,8 +87,8 @@ def store_batches(engine: Engine, batches: Sequence[tuple[int, list[dict[str, An
             insert_rows(conn, InboundMessage.__table__, inbound_rows)
             record(conn, "inbound", ({"data": {"provider_id": m["provider_id"], "source": m["source"]}}
                                      for m in inbound_rows))
-    for provider_id, provider_rows in by_provider.items():
-        metrics.receipts(provider_id, Counter(r["stat"] for r in provider_rows))
+    for provider_id, named_rows in by_provider.items():
+        metrics.receipts(provider_id, Counter(row["stat"] for row, _ in named_rows))
 
 
 def _parts_by_id(conn: Connection, provider_id: int, ids: set[str],
