@@ -6,11 +6,13 @@ import argparse
 import sys
 
 from engage.cli.common import emit
+from engage.cli.garbage_collection import settle_for_throughput
 
 
 def cmd_bench_send(args: argparse.Namespace) -> int:
     from engage.bench.send import BenchBusy, Options, run
 
+    settle_for_throughput()  # the simulators run in this process
     try:
         emit(run(Options(recipients=args.recipients, providers=args.providers, window=args.window,
                          binds=args.binds, use_configured=args.use_configured, receipt_delay=args.receipt_delay,

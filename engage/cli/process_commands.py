@@ -7,11 +7,13 @@ import os
 
 from engage import config
 from engage.cli.common import engine
+from engage.cli.garbage_collection import settle_for_throughput
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from engage.web.server import serve
 
+    settle_for_throughput()
     serve(engine(), args.host, args.port)
     return 0
 
@@ -21,6 +23,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     names = list(WORKERS) if args.name == "all" else [args.name]
     port = _metrics_port_default() if args.metrics_port is None else args.metrics_port
+    settle_for_throughput()
     run_forever(names, engine(), config.load().broker_url, metrics_port=port, metrics_addr=args.metrics_addr)
     return 0
 
@@ -35,12 +38,14 @@ def _metrics_port_default() -> int:
 def cmd_smsc_sim(args: argparse.Namespace) -> int:
     from engage.engine.smpp.simulator_cli import main as sim_main
 
+    settle_for_throughput()
     return sim_main(args.rest)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from engage.demo import run_demo
 
+    settle_for_throughput()
     return run_demo(recipients=args.recipients, headless=args.headless, exit_when_done=args.exit_when_done,
                     port=args.port, fresh=not args.keep)
 
