@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -130,8 +131,9 @@ def test_the_receipt_fast_path_leaves_other_shapes_to_the_full_parser(body: byte
     assert read_receipt(deliver) == receipt_from_deliver(deliver)
 
 
-def test_the_broker_sink_publishes_a_hand_over_as_one_message_per_provider() -> None:
-    sink = BrokerDeliverySink("memory://sink-batches")
+def test_the_broker_sink_publishes_a_hand_over_as_one_message_per_provider(broker_url, monkeypatch) -> None:
+    monkeypatch.setenv("ENGAGE_QUEUE_PREFIX", f"test.{uuid.uuid4().hex[:8]}")
+    sink = BrokerDeliverySink(broker_url)
     done_at = datetime(2026, 11, 22, 15, 30)
 
     async def scenario() -> None:
@@ -144,7 +146,7 @@ def test_the_broker_sink_publishes_a_hand_over_as_one_message_per_provider() -> 
         run(scenario())
     finally:
         sink.close()
-    broker = connect("memory://sink-batches")
+    broker = connect(broker_url)
     bodies = []
     for delivery in broker.consume(receipts_queue(), idle_timeout=1):
         assert delivery is not None
@@ -152,6 +154,7 @@ def test_the_broker_sink_publishes_a_hand_over_as_one_message_per_provider() -> 
         delivery.ack()
         if len(bodies) == 2:
             break
+    broker.delete(receipts_queue())
     broker.close()
     by_provider = {body["provider_id"]: body for body in bodies}
     assert by_provider[1]["receipts"] == [

@@ -1,5 +1,10 @@
 """Receipts and MO messages from providers go to the broker in batches; the provider
-is acknowledged only once the broker confirmed, so a crash never loses one."""
+is acknowledged only once the broker confirmed, so a crash never loses one.
+
+With RabbitMQ each hand-over is published from the provider's own event loop, its confirm awaited
+while others are in flight (broker.confirmed_publisher). Another broker (the in-process one) is
+called from a thread of the sink's own, which takes whatever has been handed over meanwhile.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,10 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
-from engage.engine.broker import connect
+from engage.engine.broker import BrokerError, connect
+from engage.engine.broker.confirmed_publisher import ConfirmedPublisher
 from engage.engine.providers.base import InboundSms
 from engage.engine.queues import receipts_queue
 from engage.engine.smpp.receipts_text import Receipt
@@ -39,8 +46,19 @@ class BrokerDeliverySink:
         self.broker_url = broker_url
         self.max_batch = max_batch
         self._queue: queue.Queue[_Item | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="engage-delivery-sink", daemon=True)
-        self._thread.start()
+        self._publisher: ConfirmedPublisher | None = None
+        self._publisher_loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        if urlsplit(broker_url).scheme.lower() in ("amqp", "amqps"):
+            declaring = connect(broker_url)  # here, so that a wrong URL fails at start-up
+            try:
+                declaring.declare(receipts_queue())
+            finally:
+                declaring.close()
+            self._publisher = ConfirmedPublisher(broker_url)
+        else:
+            self._thread = threading.Thread(target=self._run, name="engage-delivery-sink", daemon=True)
+            self._thread.start()
 
     async def receipt(self, provider_id: int, receipt: Receipt) -> None:
         await self.hand_over(provider_id, [receipt], [])
@@ -50,10 +68,19 @@ class BrokerDeliverySink:
 
     async def hand_over(self, provider_id: int, receipts: list[Receipt], inbound: list[InboundSms]) -> None:
         """Return once the broker has confirmed them all (raise if it could not take them): one
-        future and one hand-off to the publishing thread for the lot, not one per receipt."""
+        broker message for the lot, not one per receipt."""
         if not receipts and not inbound:
             return
         loop = asyncio.get_running_loop()
+        if self._publisher is not None:
+            self._publisher_loop = loop
+            body = _body(provider_id, receipts, inbound)
+            try:
+                await self._publisher.publish(receipts_queue(), body)
+            except BrokerError as exc:  # the provider is told "try again later", never that it was stored
+                log.error("could not hand %d receipts to the broker: %s", len(receipts) + len(inbound), exc)
+                raise
+            return
         done = loop.create_future()
         self._queue.put(_Item(provider_id, receipts, inbound, done, loop))
         await done
@@ -83,16 +110,14 @@ class BrokerDeliverySink:
         broker.close()
 
     def _publish(self, broker, items: list[_Item]) -> None:  # noqa: ANN001
-        grouped: dict[int, dict[str, list]] = defaultdict(lambda: {"receipts": [], "inbound": []})
+        grouped: dict[int, tuple[list[Receipt], list[InboundSms]]] = defaultdict(lambda: ([], []))
         for item in items:
-            body = grouped[item.provider_id]
-            body["receipts"].extend(_receipt_payload(r) for r in item.receipts)
-            body["inbound"].extend({"source": sms.source, "destination": sms.destination, "text": sms.text}
-                                   for sms in item.inbound)
+            grouped[item.provider_id][0].extend(item.receipts)
+            grouped[item.provider_id][1].extend(item.inbound)
         error: Exception | None = None
         try:
-            for provider_id, body in grouped.items():
-                broker.publish(receipts_queue(), json.dumps({"provider_id": provider_id, **body}).encode())
+            for provider_id, (receipts, inbound) in grouped.items():
+                broker.publish(receipts_queue(), _body(provider_id, receipts, inbound))
         except Exception as exc:  # the provider is told "try again later", never that it was stored
             log.error("could not hand %d receipts to the broker: %s", sum(item.size for item in items), exc)
             error = exc
@@ -100,8 +125,18 @@ class BrokerDeliverySink:
             item.loop.call_soon_threadsafe(_settle, item.done, error)
 
     def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout=10)
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=10)
+        publisher, loop = self._publisher, self._publisher_loop
+        if publisher is not None and loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(publisher.close)
+
+
+def _body(provider_id: int, receipts: list[Receipt], inbound: list[InboundSms]) -> bytes:
+    return json.dumps({"provider_id": provider_id, "receipts": [_receipt_payload(r) for r in receipts],
+                       "inbound": [{"source": sms.source, "destination": sms.destination, "text": sms.text}
+                                   for sms in inbound]}).encode()
 
 
 def _receipt_payload(receipt: Receipt) -> dict[str, Any]:

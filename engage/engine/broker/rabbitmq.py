@@ -98,19 +98,25 @@ class _ChannelSettler:
             raise BrokerError(f"connection lost before settling; it will be redelivered: {exc!r}") from exc
 
 
+def parameters(url: str) -> pika.URLParameters:
+    """The URL's connection parameters, with our timeouts where the URL names none."""
+    try:
+        params = pika.URLParameters(url)
+    except Exception as exc:
+        raise BrokerError(f"bad RabbitMQ URL {mask_url(url)}: {exc}") from exc
+    if "heartbeat=" not in url:
+        params.heartbeat = HEARTBEAT_S
+    if "blocked_connection_timeout=" not in url:
+        params.blocked_connection_timeout = BLOCKED_TIMEOUT_S
+    if "socket_timeout=" not in url:
+        params.socket_timeout = SOCKET_TIMEOUT_S
+    return params
+
+
 class RabbitMqBroker(Broker):
     def __init__(self, url: str) -> None:
         self._url = url
-        try:
-            self._params = pika.URLParameters(url)
-        except Exception as exc:
-            raise BrokerError(f"bad RabbitMQ URL {mask_url(url)}: {exc}") from exc
-        if "heartbeat=" not in url:
-            self._params.heartbeat = HEARTBEAT_S
-        if "blocked_connection_timeout=" not in url:
-            self._params.blocked_connection_timeout = BLOCKED_TIMEOUT_S
-        if "socket_timeout=" not in url:
-            self._params.socket_timeout = SOCKET_TIMEOUT_S
+        self._params = parameters(url)
         self._conn: pika.BlockingConnection | None = None
         self._control: BlockingChannel | None = None
         self._probe: BlockingChannel | None = None
