@@ -44,7 +44,7 @@ class Options:
     recipients: int
     providers: int = 1
     window: int = 64
-    binds: int = 2
+    binds: int = 4  # the simulator's deliver window is per bind, as an SMSC's: receipts need 4 at 10,000/s
     use_configured: bool = False
     receipt_delay: float = 0.5
     stall_timeout: float = 60.0  # seconds without progress before the rest counts as lost

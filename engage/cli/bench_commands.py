@@ -43,7 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--recipients", type=int, default=100_000)
     s.add_argument("--providers", type=int, default=1, help="built-in SMSC simulators, one provider each")
     s.add_argument("--window", type=int, default=64, help="outstanding submit_sm per bind")
-    s.add_argument("--binds", type=int, default=2, help="binds per provider")
+    s.add_argument("--binds", type=int, default=4,
+                   help="transceiver binds per provider (default 4: an SMSC's window of unanswered receipts is "
+                        "per bind, and two binds' windows hold receipts to about 8,500/s)")
     s.add_argument("--use-configured", action="store_true", help="send through the configured providers instead")
     s.add_argument("--receipt-delay", type=float, default=0.5, help="seconds before the simulator's receipt")
     s.add_argument("--stall-timeout", type=float, default=60.0,
