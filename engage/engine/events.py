@@ -32,6 +32,14 @@ def record_batch(conn: Connection, kind: str, campaign_id: int | None, message_i
                                            data={"message_ids": list(message_ids)}))
 
 
+def record_batches(conn: Connection, kind: str, campaign_id: int | None, message_ids: Sequence[int],
+                   size: int = 10_000) -> None:
+    """One event per `size` messages: a whole campaign cancelled at once is not one row of a
+    million ids."""
+    for start in range(0, len(message_ids), size):
+        record_batch(conn, kind, campaign_id, message_ids[start:start + size])
+
+
 def record_one(conn: Connection, kind: str, campaign_id: int | None = None, **data: Any) -> None:
     record(conn, kind, [{"campaign_id": campaign_id, "data": data or None}])
 

@@ -17,7 +17,7 @@ from engage.engine import statuses as st
 from engage.engine.audit import audit
 from engage.engine.campaigns.launching import launch_run
 from engage.engine.campaigns.records import counts
-from engage.engine.events import record_one
+from engage.engine.events import record_batches, record_one
 from engage.engine.scheduler.missed import decide
 from engage.engine.scheduler.schedule import parse_schedule
 from engage.engine.store.schema import Campaign, CampaignRun, Message
@@ -126,10 +126,12 @@ def expire_overdue(engine: Engine, now: datetime | None = None) -> int:
         overdue = conn.execute(select(CampaignRun.id, CampaignRun.campaign_id).where(
             CampaignRun.status == st.RUN_RUNNING, CampaignRun.expires_at <= now)).all()
         for run_id, campaign_id in overdue:
-            expired = conn.execute(update(messages).where(
+            ids = conn.execute(update(messages).where(
                 Message.campaign_id == campaign_id, Message.run_id == run_id, Message.status.in_(st.UNSENT)).values(
-                status=st.EXPIRED, error="deadline", done_at=now)).rowcount
+                status=st.EXPIRED, error="deadline", done_at=now).returning(Message.id)).scalars().all()
+            expired = len(ids)
             if expired:
+                record_batches(conn, st.EXPIRED, campaign_id, ids)
                 audit(conn, "scheduler", "campaign.deadline", "campaign", campaign_id, run=run_id, expired=expired)
             total += expired
     return total

@@ -24,6 +24,7 @@ from engage.engine import statuses as st
 from engage.engine.audit import audit
 from engage.engine.campaigns.launching import launch_run
 from engage.engine.campaigns.records import CampaignError, locked
+from engage.engine.events import record_batches
 from engage.engine.scheduler.schedule import parse_schedule
 from engage.engine.segments import audience
 from engage.engine.segments.audience import Scope
@@ -130,9 +131,11 @@ def cancel(engine: Engine, campaign_id: int, *, actor: str) -> int:
         conn.execute(update(runs).where(CampaignRun.campaign_id == campaign_id,
                                         CampaignRun.status == st.RUN_RUNNING).values(
             status=st.RUN_CANCELLED, completed_at=func.now()))
-        return conn.execute(update(messages).where(
+        ids = conn.execute(update(messages).where(
             Message.campaign_id == campaign_id, Message.status.in_(st.UNSENT)).values(
-            status=st.CANCELLED, done_at=func.now())).rowcount
+            status=st.CANCELLED, done_at=func.now()).returning(Message.id)).scalars().all()
+        record_batches(conn, st.CANCELLED, campaign_id, ids)
+        return len(ids)
 
 
 def send_now(engine: Engine, campaign_id: int, *, actor: str, role: str | None = None,
