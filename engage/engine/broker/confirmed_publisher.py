@@ -59,7 +59,9 @@ class ConfirmedPublisher:
             raise BrokerError(f"RabbitMQ did not confirm within {CONFIRM_TIMEOUT_S:.0f}s") from None
 
     def close(self) -> None:
-        connection, self._connection, self._channel = self._connection, None, None
+        """What still awaits a confirm fails now: the closing connection's callbacks no longer count."""
+        connection, self._connection = self._connection, None
+        self._lost(BrokerError("publisher closed"))
         if connection is not None and not (connection.is_closing or connection.is_closed):
             connection.close()
 
@@ -83,7 +85,7 @@ class ConfirmedPublisher:
 
         def on_channel(channel: Any) -> None:
             channel.add_on_return_callback(self._on_return)
-            channel.add_on_close_callback(lambda _ch, reason: self._lost(reason))
+            channel.add_on_close_callback(lambda ch, reason: self._lost(reason) if ch is self._channel else None)
             channel.confirm_delivery(self._on_confirm, callback=lambda _frame: ready(channel))
 
         def ready(channel: Any) -> None:
@@ -94,9 +96,10 @@ class ConfirmedPublisher:
         def on_open(connection: AsyncioConnection) -> None:
             connection.channel(on_open_callback=on_channel)
 
-        def on_close(_connection: AsyncioConnection, reason: BaseException) -> None:
+        def on_close(connection: AsyncioConnection, reason: BaseException) -> None:
             failed(reason)
-            self._lost(reason)
+            if connection is self._connection:  # not one this publisher closed, or replaced, itself
+                self._lost(reason)
 
         self._connection = AsyncioConnection(
             self._params, on_open_callback=on_open, on_open_error_callback=lambda _c, exc: failed(exc),
