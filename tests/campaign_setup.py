@@ -7,8 +7,9 @@ from typing import Any
 from sqlalchemy import Engine, insert, select
 
 from engage.engine import campaigns
+from engage.engine.events import message_ids
 from engage.engine.segments import store as segments
-from engage.engine.store.schema import Message, Subscriber
+from engage.engine.store.schema import Event, Message, Subscriber
 from engage.engine.templates import store as templates
 
 EVERYONE = {"field": "msisdn", "op": "starts_with", "value": "+99890"}
@@ -41,3 +42,11 @@ def column(engine: Engine, campaign_id: int, name: str) -> list[Any]:
     with engine.connect() as conn:
         return list(conn.execute(select(getattr(Message, name)).where(Message.campaign_id == campaign_id)
                                  .order_by(Message.subscriber_id)).scalars())
+
+
+def recorded(engine: Engine, campaign_id: int, kind: str) -> tuple[int, set[int]]:
+    """(how many messages, which messages) the campaign's events of this kind stand for."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(Event.message_id, Event.data, Event.message_count).where(
+            Event.campaign_id == campaign_id, Event.kind == kind)).all()
+    return sum(r.message_count for r in rows), {i for r in rows for i in message_ids(r)}

@@ -45,7 +45,7 @@ class BrokerDeliverySink:
     def __init__(self, broker_url: str, *, max_batch: int = 1000):
         self.broker_url = broker_url
         self.max_batch = max_batch
-        self._queue: queue.Queue[_Item | None] = queue.Queue()
+        self._queue: queue.Queue[_Item | None] = queue.Queue()  # to the thread, when there is one
         self._publisher: ConfirmedPublisher | None = None
         self._publisher_loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
