@@ -31,6 +31,7 @@ from engage.engine.users import SignInError, User, api_tokens, authenticate, ses
 from engage.engine.users.roles import CAMPAIGN_ACTION_ROLES, PAGE_ROLES
 from engage.web import navigation
 from engage.web.api_auth import bearer
+from engage.web.page_data import script_json
 
 SESSION_COOKIE = "engage_session"
 DEFAULT_NEXT = "/dashboard"
@@ -193,6 +194,7 @@ class PageHandler(SignedInHandler):
         namespace = super().get_template_namespace()
         user = self.current_user
         namespace["nav_links"] = navigation.links(user.role if user is not None else None)
+        namespace["script_json"] = script_json
         return namespace
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
