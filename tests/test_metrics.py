@@ -33,9 +33,10 @@ def value(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-def scrape(url: str) -> dict[tuple[str, tuple], float]:
+def scrape(url: str, token: str | None = None) -> dict[tuple[str, tuple], float]:
     """Every sample of a /metrics page, keyed by (name, sorted labels)."""
-    with urllib.request.urlopen(url, timeout=10) as response:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    with urllib.request.urlopen(request, timeout=10) as response:
         assert response.headers["Content-Type"].startswith("text/plain")
         text = response.read().decode()
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
@@ -125,12 +126,13 @@ def test_queue_depths_and_unmatched_receipts_are_read_when_scraped(engine, broke
         broker.close()
 
 
-def test_the_web_process_serves_metrics_over_http(engine, prefix):
+def test_the_web_process_serves_metrics_over_http(engine, prefix, monkeypatch):
+    monkeypatch.setenv("ENGAGE_METRICS_TOKEN", "prometheus-secret")
     with engine.begin() as conn:
         add_smpp(conn, name="web", host="h", port=1, system_id="a", password="p", actor="t")
     with serving(engine) as base:
         metrics.submitted("web", 3, 3)
-        samples = scrape(f"{base}/metrics")
+        samples = scrape(f"{base}/metrics", "prometheus-secret")
     assert samples[("engage_messages_submitted_total", (("provider", "web"),))] >= 3
     assert ("engage_queue_depth", (("queue", receipts_queue()),)) in samples
     assert ("engage_receipts_unmatched", ()) in samples

@@ -5,6 +5,7 @@ A user or token bound to a branch sees only that branch's campaigns."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import tornado.web
@@ -23,6 +24,7 @@ from engage.web.dashboard_page import DASHBOARD_ROUTES
 from engage.web.openapi import OPENAPI_ROUTES
 from engage.web.provider_pages import PROVIDER_ROUTES
 from engage.web.providers_api import PROVIDER_API_ROUTES
+from engage.web.security_headers import SecurityHeaders
 from engage.web.segment_pages import SEGMENT_ROUTES
 from engage.web.sessions_web import SESSION_ROUTES, PageHandler, cookie_secret, requires
 from engage.web.subscriber_pages import SUBSCRIBER_PAGE_ROUTES
@@ -61,7 +63,9 @@ class CampaignPage(PageHandler):
 def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None,
              secret: str | None = None) -> tornado.web.Application:
     """``tokens``: the API tokens spec ("token[@branch],..."); ENGAGE_API_TOKENS when None.
-    ``secret``: the cookie secret; sessions_web.cookie_secret() (ENGAGE_COOKIE_SECRET) when None."""
+    ``secret``: the cookie secret; sessions_web.cookie_secret() (ENGAGE_COOKIE_SECRET) when None.
+    ENGAGE_BEHIND_PROXY=1: X-Forwarded-Proto is believed (cookies Secure behind an HTTPS proxy);
+    ENGAGE_METRICS_TOKEN: the bearer token Prometheus scrapes /metrics with."""
     return tornado.web.Application(
         [
             (r"/", tornado.web.RedirectHandler, {"url": "/dashboard"}),
@@ -95,4 +99,7 @@ def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None,
         login_url="/login",
         debug=debug,
         autoescape="xhtml_escape",
+        transforms=[SecurityHeaders],
+        behind_proxy=os.environ.get("ENGAGE_BEHIND_PROXY", "") == "1",
+        metrics_token=os.environ.get("ENGAGE_METRICS_TOKEN", "").strip() or None,
     )

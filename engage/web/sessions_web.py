@@ -32,6 +32,7 @@ from engage.engine.users.roles import CAMPAIGN_ACTION_ROLES, PAGE_ROLES
 from engage.web import navigation
 from engage.web.api_auth import bearer
 from engage.web.page_data import script_json
+from engage.web.security_headers import new_nonce, page_policy
 
 SESSION_COOKIE = "engage_session"
 DEFAULT_NEXT = "/dashboard"
@@ -102,7 +103,18 @@ class SignedInHandler(tornado.web.RequestHandler):
         return user
 
     def is_https(self) -> bool:
-        return self.request.protocol == "https" or self.request.headers.get("X-Forwarded-Proto") == "https"
+        """Whether the browser reached us over HTTPS: directly, or (ENGAGE_BEHIND_PROXY=1) through a
+        proxy that says so. Without that setting anybody could send X-Forwarded-Proto."""
+        if self.request.protocol == "https":
+            return True
+        return bool(self.settings.get("behind_proxy")) and self.request.headers.get("X-Forwarded-Proto") == "https"
+
+    def set_cookie(self, name: str, value: str | bytes, *args: Any, **kwargs: Any) -> None:
+        """Every cookie of the app (the session's, _xsrf) is SameSite=Lax, and Secure over HTTPS."""
+        kwargs.setdefault("samesite", "Lax")
+        if self.is_https():
+            kwargs["secure"] = True
+        super().set_cookie(name, value, *args, **kwargs)
 
 
 class SessionApiHandler(SignedInHandler):
@@ -184,10 +196,11 @@ class SessionApiHandler(SignedInHandler):
 class PageHandler(SignedInHandler):
     """Server-rendered pages."""
 
+    csp_nonce = ""
+
     def set_default_headers(self) -> None:
-        self.set_header("X-Frame-Options", "DENY")
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Referrer-Policy", "same-origin")
+        self.csp_nonce = new_nonce()  # one per response: inline scripts run only with it
+        self.set_header("Content-Security-Policy", page_policy(self.csp_nonce))
         self.set_header("Cache-Control", "no-store")
 
     def get_template_namespace(self) -> dict[str, Any]:
@@ -195,6 +208,7 @@ class PageHandler(SignedInHandler):
         user = self.current_user
         namespace["nav_links"] = navigation.links(user.role if user is not None else None)
         namespace["script_json"] = script_json
+        namespace["csp_nonce"] = self.csp_nonce
         return namespace
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:

@@ -13,6 +13,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import Connection, delete, insert, select, update
 
 from engage.engine.audit import audit
+from engage.engine.store.schema import ApiToken as TokenRow
 from engage.engine.store.schema import User as UserRow
 from engage.engine.store.schema import UserSession
 from engage.engine.users.roles import ROLES, is_role
@@ -155,23 +156,36 @@ def ensure_user(conn: Connection, email: str, role: str, password: str, actor: s
 
 
 def set_password(conn: Connection, email: str, password: str, *, actor: str) -> User:
-    """A new password; the user's sessions end and any lock is lifted."""
+    """A new password; any lock is lifted, and everything the old one opened is shut (see _end_access)."""
     user = _existing(conn, email)
     conn.execute(update(UserRow.__table__).where(UserRow.id == user.id).values(
         password_hash=hash_password(password), failed_logins=0, locked_until=None))
-    conn.execute(delete(UserSession.__table__).where(UserSession.user_id == user.id))
     audit(conn, actor, "user.set_password", "user", user.id, email=user.email)
+    _end_access(conn, user, actor, "password changed")
     return _existing(conn, user.email)
 
 
 def set_active(conn: Connection, email: str, active: bool, *, actor: str) -> User:
-    """Disable (its sessions end at once) or enable a user."""
+    """Disable (its sessions end at once; its API tokens are refused while it is disabled, and work
+    again if it is enabled: a suspension, not a revocation) or enable a user."""
     user = _existing(conn, email)
     conn.execute(update(UserRow.__table__).where(UserRow.id == user.id).values(active=active))
     if not active:
         conn.execute(delete(UserSession.__table__).where(UserSession.user_id == user.id))
     audit(conn, actor, "user.enable" if active else "user.disable", "user", user.id, email=user.email)
     return _existing(conn, user.email)
+
+
+def _end_access(conn: Connection, user: User, actor: str, reason: str) -> None:
+    """A password changed because it leaked must not live on in a session or in an API token issued
+    while the old one was good: sessions end and live tokens are revoked for good (an admin issues
+    new ones)."""
+    conn.execute(delete(UserSession.__table__).where(UserSession.user_id == user.id))
+    revoked = conn.execute(update(TokenRow.__table__)
+                           .where(TokenRow.user_id == user.id, TokenRow.revoked_at.is_(None))
+                           .values(revoked_at=datetime.now(UTC))).rowcount
+    if revoked:
+        audit(conn, actor, "api_token.revoke_all", "user", user.id, email=user.email, tokens=revoked, reason=reason)
 
 
 def disable(conn: Connection, email: str, *, actor: str) -> User:
