@@ -193,5 +193,5 @@ def test_a_template_in_a_running_campaign_cannot_be_changed(engine):
                                   ).inserted_primary_key[0]
         conn.execute(insert(Campaign.__table__).values(name="c", segment_id=segment_id, template_id=template_id,
                                                        sender_id="Engage", status="running", set_aside={}))
-    with engine.begin() as conn, pytest.raises(ValueError, match="used by running campaign"):
+    with engine.begin() as conn, pytest.raises(ValueError, match=r"used by campaign 1 'c' \(running\)"):
         store.update(conn, template_id, {"en": "Hello"}, actor="bob")

@@ -33,5 +33,7 @@ CAMPAIGN_DRAFT, CAMPAIGN_RUNNING, CAMPAIGN_COMPLETED = "draft", "running", "comp
 CAMPAIGN_AWAITING_APPROVAL, CAMPAIGN_SCHEDULED, CAMPAIGN_PAUSED = "awaiting_approval", "scheduled", "paused"
 CAMPAIGN_CANCELLED, CAMPAIGN_FAILED = "cancelled", "failed"
 CAMPAIGN_ENDED = (CAMPAIGN_COMPLETED, CAMPAIGN_CANCELLED, CAMPAIGN_FAILED)
+# a campaign someone agreed to as it is: its template and segment are not changed under it
+CAMPAIGN_AGREED = (CAMPAIGN_AWAITING_APPROVAL, CAMPAIGN_SCHEDULED, CAMPAIGN_RUNNING, CAMPAIGN_PAUSED)
 RUN_RUNNING, RUN_COMPLETED, RUN_SKIPPED, RUN_CANCELLED, RUN_FAILED = (
     "running", "completed", "skipped", "cancelled", "failed")

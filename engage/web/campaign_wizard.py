@@ -37,7 +37,7 @@ class CampaignFormPage(PageHandler):
         """The form; a refusal's message above it and beside the input it names, whose typed value stays."""
         with self.db.connect() as conn:
             options = {"segments": segments.visible(conn, self.current_user.branch),
-                       "templates": templates.list_all(conn)}
+                       "templates": templates.list_all(conn, self.current_user.branch)}
         error, at = (str(refusal), input_for(refusal)) if refusal else (None, None)
 
         def invalid(name: str) -> str:

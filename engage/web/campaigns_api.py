@@ -14,7 +14,7 @@ from sqlalchemy import select
 from engage.engine import campaigns
 from engage.engine.campaigns import CampaignError, lifecycle, records
 from engage.engine.campaigns.estimate import estimate, jsonable
-from engage.engine.store.schema import Campaign, Template
+from engage.engine.store.schema import Campaign
 from engage.engine.templates import store as templates
 from engage.engine.users.roles import CAMPAIGN_ACTION_ROLES, CAMPAIGN_MAKERS, CAMPAIGN_READERS
 from engage.web.audience_api import ApiBase, ApiError
@@ -163,7 +163,7 @@ class TemplatesApi(ApiBase):
 
     def get(self) -> None:
         with self.db.connect() as conn:
-            self.write({"templates": store_list(conn)})
+            self.write({"templates": store_list(conn, self.scope.branch)})
 
     def post(self) -> None:
         data = self.body()
@@ -171,7 +171,8 @@ class TemplatesApi(ApiBase):
             with self.db.begin() as conn:
                 template_id = templates.create(conn, data.get("name", ""), data.get("variants") or {},
                                                default_language=data.get("default_language", "en"),
-                                               actor=self.actor(), arms=data.get("arms"))
+                                               actor=self.actor(), arms=data.get("arms"),
+                                               branch=self.scope.branch)
         except (ValueError, TypeError, AttributeError) as exc:
             raise ApiError(400, str(exc)) from None
         self.set_status(201)
@@ -179,14 +180,18 @@ class TemplatesApi(ApiBase):
 
 
 class TemplateApi(ApiBase):
+    """One template as the caller's branch sees it: another branch's is a 404, a shared one is read
+    but not changed by a branch (403), one an agreed campaign uses is not changed or deleted (409)."""
+
     session_roles: ClassVar[dict[str, frozenset[str]]] = {
         "GET": CAMPAIGN_READERS, "PUT": CAMPAIGN_MAKERS, "DELETE": CAMPAIGN_MAKERS}
 
     def get(self, template_id: str) -> None:
-        with self.db.connect() as conn:
-            if not conn.execute(select(Template.id).where(Template.id == int(template_id))).first():
-                raise ApiError(404, f"template {template_id} does not exist")
-            self.write(_jsonable(templates.get(conn, int(template_id))))
+        try:
+            with self.db.connect() as conn:
+                self.write(_jsonable(templates.get(conn, int(template_id), self.scope.branch)))
+        except LookupError as exc:
+            raise ApiError(404, str(exc.args[0] if exc.args else exc)) from None
 
     def put(self, template_id: str) -> None:
         data = self.body()
@@ -194,9 +199,9 @@ class TemplateApi(ApiBase):
             with self.db.begin() as conn:
                 templates.update(conn, int(template_id), data.get("variants") or {}, actor=self.actor(),
                                  default_language=data.get("default_language"), arms=data.get("arms"),
-                                 name=data.get("name"))
-        except LookupError as exc:
-            raise ApiError(404, str(exc.args[0] if exc.args else exc)) from None
+                                 name=data.get("name"), branch=self.scope.branch)
+        except (LookupError, PermissionError, templates.TemplateInUse) as exc:
+            self._refuse(exc)
         except (ValueError, TypeError, AttributeError) as exc:
             raise ApiError(400, str(exc)) from None
         self.write({"template_id": int(template_id)})
@@ -205,15 +210,18 @@ class TemplateApi(ApiBase):
         try:
             with self.db.begin() as conn:
                 templates.delete(conn, int(template_id), actor=self.actor(), branch=self.scope.branch)
-        except LookupError as exc:
-            raise ApiError(404, str(exc.args[0] if exc.args else exc)) from None
-        except templates.TemplateInUse as exc:
-            raise ApiError(409, str(exc)) from None
+        except (LookupError, PermissionError, templates.TemplateInUse) as exc:
+            self._refuse(exc)
         self.write({"template_id": int(template_id), "deleted": True})
 
+    @staticmethod
+    def _refuse(exc: Exception) -> None:
+        status = 404 if isinstance(exc, LookupError) else 403 if isinstance(exc, PermissionError) else 409
+        raise ApiError(status, str(exc.args[0] if exc.args else exc)) from None
 
-def store_list(conn: Any) -> list[dict[str, Any]]:
-    return [_jsonable(t) for t in templates.list_all(conn)]
+
+def store_list(conn: Any, branch: str | None = None) -> list[dict[str, Any]]:
+    return [_jsonable(t) for t in templates.list_all(conn, branch)]
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
@@ -226,7 +234,8 @@ OPERATIONS: dict[str, dict[str, tuple[str, bool]]] = {
     "/api/v1/templates": {"get": ("Templates with their languages and arms", False),
                           "post": ("Create a template (name, default_language, variants, arms)", True)},
     "/api/v1/templates/{id}": {"get": ("A template with its variants, each measured", False),
-                               "put": ("Replace a template's variants (refused while a campaign runs it)", True),
+                               "put": ("Replace a template's variants (409 while a campaign awaiting approval, "
+                                       "scheduled, running or paused uses it, naming the campaigns)", True),
                                "delete": ("Delete a template (409 while any campaign uses it, naming the campaign)",
                                           False)},
     "/api/v1/templates/preview": {"post": ("Render a body for a sample subscriber: text, encoding, parts, "

@@ -79,7 +79,9 @@ class SubscriberApiBase(ApiBase):
 
 class SubscribersApi(SubscriberApiBase):
     """GET: search. POST: upsert a JSON batch with the import's validation: each bad record named by
-    its index, the good ones stored. A branch token may only write subscribers of its own branch."""
+    its index, the good ones stored. A caller bound to a branch writes only that branch's subscribers:
+    a record naming another branch refuses the request (403); one whose number is a subscriber outside
+    the branch is refused by its index, that subscriber unchanged, the others stored."""
 
     session_roles: ClassVar[dict[str, frozenset[str]]] = {"GET": SUBSCRIBER_READERS, "POST": SUBSCRIBER_WRITERS}
 
@@ -104,7 +106,7 @@ class SubscribersApi(SubscriberApiBase):
                 if isinstance(record, dict) and record.get("branch") not in (None, "", branch):
                     raise ApiError(403, f"subscribers[{i}].branch: this token may only write branch {branch!r}")
             records = [{**r, "branch": branch} if isinstance(r, dict) else r for r in records]
-        report = upsert_records(self.db, records, config.load().default_region)
+        report = upsert_records(self.db, records, config.load().default_region, branch=branch)
         self.write(report.as_dict(details=True))
 
 

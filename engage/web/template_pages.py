@@ -72,7 +72,7 @@ class TemplatesPage(PageHandler):
     @requires()
     def get(self) -> None:
         with self.db.connect() as conn:
-            self.render("templates.html", templates=store.list_all(conn),
+            self.render("templates.html", templates=store.list_all(conn, self.current_user.branch),
                         deleted=self.get_query_argument("deleted", None))
 
 
@@ -84,13 +84,14 @@ class TemplateEditPage(PageHandler):
         if template_id is None:
             self._form(name="", default_language="en", variants=[{"language": "en", "arm": "A", "body": ""}])
             return
-        with self.db.connect() as conn:
-            if not conn.execute(select(Template.id).where(Template.id == int(template_id))).first():
-                self.send_error(404)
-                return
-            t = store.get(conn, int(template_id))
+        try:
+            with self.db.connect() as conn:
+                t = store.get(conn, int(template_id), self.current_user.branch)
+        except LookupError:  # none, or another branch's
+            self.send_error(404)
+            return
         self._form(template_id=t["id"], name=t["name"], default_language=t["default_language"],
-                   variants=t["variants"], error=self.get_query_argument("error", None))
+                   variants=t["variants"], error=self.get_query_argument("error", None), template=t)
 
     @requires(*CAMPAIGN_MAKERS)
     def post(self, template_id: str | None = None) -> None:
@@ -106,12 +107,14 @@ class TemplateEditPage(PageHandler):
             with self.db.begin() as conn:
                 if template_id is None:
                     saved = store.create(conn, name, variants, default_language=default, actor=self.current_user.email,
-                                         arms=by_arm or None)
+                                         arms=by_arm or None, branch=self.current_user.branch)
                 else:
                     saved = int(template_id)
                     store.update(conn, saved, variants, actor=self.current_user.email, default_language=default,
-                                 arms=by_arm or None, name=name)
-        except (ValueError, LookupError) as exc:
+                                 arms=by_arm or None, name=name, branch=self.current_user.branch)
+        except LookupError:  # none, or another branch's
+            raise tornado.web.HTTPError(404) from None
+        except (ValueError, PermissionError) as exc:
             rows = [{"language": lang, "arm": arm, "body": body}
                     for arm, bodies in {"A": variants, **by_arm}.items() for lang, body in bodies.items()]
             self._form(template_id=int(template_id) if template_id else None, name=name, default_language=default,
@@ -121,10 +124,14 @@ class TemplateEditPage(PageHandler):
         self.redirect(f"/templates/{saved}?saved=1")
 
     def _form(self, *, name: str, default_language: str, variants: list[dict[str, Any]],
-              template_id: int | None = None, error: str | None = None, error_at: str | None = None) -> None:
+              template_id: int | None = None, error: str | None = None, error_at: str | None = None,
+              template: dict[str, Any] | None = None) -> None:
+        """``template``: the stored one, whose ``agreed`` campaigns and ``editable`` the page tells."""
+        template = template or {}
         self.render("template_edit.html", template_id=template_id, name=name, default_language=default_language,
                     variants=variants, error=error, error_at=error_at, saved=self.get_query_argument("saved", None),
-                    can_save=self.current_user.role in CAMPAIGN_MAKERS)
+                    can_save=self.current_user.role in CAMPAIGN_MAKERS and template.get("editable", True),
+                    agreed=template.get("agreed", []), shared=not template.get("editable", True))
 
 
 class TemplateDeleteAction(PageHandler):
@@ -138,7 +145,7 @@ class TemplateDeleteAction(PageHandler):
                 store.delete(conn, int(template_id), actor=self.current_user.email, branch=self.current_user.branch)
         except LookupError:
             raise tornado.web.HTTPError(404) from None
-        except store.TemplateInUse as exc:
+        except (store.TemplateInUse, PermissionError) as exc:
             self.redirect(f"/templates/{template_id}?" + tornado.httputil.urlencode({"error": str(exc)}))
             return
         self.redirect("/templates?" + tornado.httputil.urlencode({"deleted": name}), status=303)

@@ -8,6 +8,9 @@ send time: the run's time, or the run's day at `local_time` in the recipient's o
 past quiet hours. Those not due yet are `held` until then. Per-zone times are computed in Python
 (a few zones, not a million rows) and written into the SQL as a CASE over the zone.
 
+Only what was approved is sent: a campaign whose content differs from its submission's
+(campaigns.submitted_content) launches nothing and goes back to awaiting approval.
+
 A run is unique per (campaign, scheduled time): a second launcher racing for the same run hits
 the constraint and backs off, so a run is launched exactly once.
 """
@@ -34,6 +37,8 @@ from sqlalchemy.exc import IntegrityError
 from engage import config
 from engage.engine import statuses as st
 from engage.engine.audit import audit
+from engage.engine.campaigns import submitted_content
+from engage.engine.campaigns.records import locked
 from engage.engine.events import record_one
 from engage.engine.scheduler.local_time import local_instant, run_day
 from engage.engine.scheduler.quiet_hours import parse_quiet_hours
@@ -54,7 +59,8 @@ def bucket(seed: int, salt: int) -> Any:
 def launch_run(engine: Engine, campaign_id: int, scheduled_for: datetime, *, actor: str,
                now: datetime | None = None, note: str | None = None) -> dict[str, Any] | None:
     """Freeze the audience of the run scheduled for `scheduled_for`; None when that run exists
-    already (another launcher got there first)."""
+    already (another launcher got there first); {"campaign_id", "sent_back": [parts]} when the
+    campaign changed since it was submitted and went back to awaiting approval instead."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
     try:
         with snapshot(engine) as conn:
@@ -62,11 +68,26 @@ def launch_run(engine: Engine, campaign_id: int, scheduled_for: datetime, *, act
             return _launch(conn, campaign_id, scheduled_for.astimezone(UTC), actor=actor, now=now, note=note)
     except IntegrityError:
         return None
+    except _Changed as exc:
+        with engine.begin() as conn:
+            submitted_content.send_back(conn, locked(conn, campaign_id), exc.parts, actor=actor)
+        return {"campaign_id": campaign_id, "sent_back": exc.parts}
+
+
+class _Changed(Exception):
+    """The campaign differs from its submission in ``parts``: the run's transaction is undone."""
+
+    def __init__(self, parts: list[str]):
+        super().__init__(", ".join(parts))
+        self.parts = parts
 
 
 def _launch(conn: Connection, campaign_id: int, scheduled_for: datetime, *, actor: str, now: datetime,
             note: str | None) -> dict[str, Any]:
     campaign = conn.execute(select(Campaign.__table__).where(Campaign.id == campaign_id)).one()
+    parts = submitted_content.changed(conn, campaign)
+    if parts:
+        raise _Changed(parts)
     definition = conn.execute(select(Segment.definition).where(Segment.id == campaign.segment_id)).scalar_one()
     settings = config.load()
     expires = now + timedelta(minutes=campaign.deadline_minutes) if campaign.deadline_minutes else None

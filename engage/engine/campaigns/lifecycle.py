@@ -9,6 +9,14 @@
 Maker-checker: a campaign whose reachable audience is above ENGAGE_APPROVAL_ABOVE, or made by a role
 in ENGAGE_APPROVAL_ROLES (default: marketer), waits for a second person; the maker cannot approve
 their own campaign.
+What an approver approved is what is sent. Submitting records the campaign's content (template
+variants, segment definitions with the segments they include, sender, schedule and rules:
+campaigns.submitted_content); from then until it ends or goes back to draft nothing of it changes:
+the campaign itself is edited only as a draft, and its template and segment refuse edits (409
+naming the campaign) while it awaits approval, is scheduled, runs or is paused. Approval is
+refused when the content differs from the submission, and a run that finds it different at launch
+sends nothing: the campaign goes back to awaiting approval (audited as campaign.sent_back, with
+what changed), and what it is now is what the next approver approves.
 Pausing takes back what no sender holds yet (queued -> pending), so nothing is sent twice on
 resume; what a sender already holds finishes within seconds."""
 
@@ -22,6 +30,7 @@ from sqlalchemy import Connection, Engine, func, select, update
 from engage import config
 from engage.engine import statuses as st
 from engage.engine.audit import audit
+from engage.engine.campaigns import submitted_content
 from engage.engine.campaigns.launching import launch_run
 from engage.engine.campaigns.records import CampaignError, locked
 from engage.engine.events import record_batches
@@ -57,7 +66,7 @@ def approval_needed(conn: Connection, c: Any, role: str | None) -> str | None:
     above = settings.approval_above
     if above:
         definition = conn.execute(select(Segment.definition).where(Segment.id == c.segment_id)).scalar_one()
-        reachable = audience.count(conn, definition, scope=Scope(branch=c.branch))["reachable"]
+        reachable = audience.count(conn, definition, scope=Scope(branch=c.branch, show_numbers=True))["reachable"]
         if reachable > above:
             return f"its audience of {reachable} is above {above}"
     return None
@@ -80,7 +89,7 @@ def submit(conn: Connection, campaign_id: int, *, actor: str, role: str | None =
     now = _now(now)
     c = _row(conn, campaign_id, st.CAMPAIGN_DRAFT, action="submit")
     why = approval_needed(conn, c, role)
-    values = {"submitted_by": actor, "submitted_at": now}
+    values = {"submitted_by": actor, "submitted_at": now, "submitted_content": submitted_content.content(conn, c)}
     if why:
         _move(conn, c, st.CAMPAIGN_AWAITING_APPROVAL, actor, "submit", **values)
         audit(conn, actor, "campaign.approval_required", "campaign", c.id, why=why)
@@ -95,6 +104,10 @@ def approve(conn: Connection, campaign_id: int, *, actor: str, now: datetime | N
     c = _row(conn, campaign_id, st.CAMPAIGN_AWAITING_APPROVAL, action="approve")
     if actor in {c.created_by, c.submitted_by}:
         raise CampaignError(f"campaign {campaign_id}: {actor} made or submitted it; another person must approve")
+    differs = submitted_content.changed(conn, c)
+    if differs:
+        raise CampaignError(f"campaign {campaign_id} changed since it was submitted ({', '.join(differs)}): "
+                            f"reject it back to draft, so that what is approved is what is seen")
     _move(conn, c, st.CAMPAIGN_SCHEDULED, actor, "approve", approved_by=actor, approved_at=now,
           next_run_at=first_run(c, now))
 
@@ -149,10 +162,14 @@ def send_now(engine: Engine, campaign_id: int, *, actor: str, role: str | None =
             why = approval_needed(conn, c, role)
             if why:
                 raise CampaignError(f"campaign {campaign_id} needs approval first: {why}; submit it")
-            _move(conn, c, st.CAMPAIGN_SCHEDULED, actor, "submit", submitted_by=actor, submitted_at=now)
+            _move(conn, c, st.CAMPAIGN_SCHEDULED, actor, "submit", submitted_by=actor, submitted_at=now,
+                  submitted_content=submitted_content.content(conn, c))
     launched = launch_run(engine, campaign_id, now, actor=actor, now=now)
     if launched is None:
         raise CampaignError(f"campaign {campaign_id}: a run for {now.isoformat()} exists already")
+    if "sent_back" in launched:
+        raise CampaignError(f"campaign {campaign_id} changed since it was approved ({', '.join(launched['sent_back'])})"
+                            f": nothing was sent, it is back awaiting approval")
     return launched
 
 

@@ -16,7 +16,7 @@ from engage.engine.campaigns.rules import OPTIONS, RuleError, check
 from engage.engine.costs import campaign_cost
 from engage.engine.sender_ids import SenderIdError, parse_sender
 from engage.engine.store.schema import Campaign, CampaignRun, Message, Segment, Template
-from engage.engine.templates.store import TemplateSet
+from engage.engine.templates.store import TemplateSet, sees
 
 campaigns = Campaign.__table__
 FIELDS = ("name", "segment_id", "template_id", "sender_id")  # what every campaign is given; OPTIONS may follow
@@ -41,7 +41,7 @@ class NotADraft(CampaignError):
 def create(conn: Connection, *, name: str, segment_id: int, template_id: int, sender_id: str,
            actor: str, branch: str | None = None, **options: Any) -> int:
     """A draft. ``branch`` set: a branch user's campaign, which reaches only that branch's
-    subscribers and may use only that branch's segments or shared ones. ``options``: the sending
+    subscribers and may use only that branch's segments and templates or shared ones. ``options``: the sending
     rules of campaigns.rules (schedule, local_time, quiet_hours, cap, arms, ...)."""
     values = _checked(conn, {"name": name, "segment_id": segment_id, "template_id": template_id,
                              "sender_id": sender_id}, options, template_id=template_id, branch=branch)
@@ -77,7 +77,8 @@ def _checked(conn: Connection, given: dict[str, Any], options: dict[str, Any], *
         out["segment_id"] = segment_id
     if "template_id" in given:
         template_id = _id(given["template_id"], "template_id")
-        if not conn.execute(select(Template.id).where(Template.id == template_id)).first():
+        template = conn.execute(select(Template.branch).where(Template.id == template_id)).first()
+        if template is None or not sees(template.branch, branch):  # another branch's is not there for it
             raise CampaignError(f"template {template_id} does not exist", field="template_id")
         out["template_id"] = template_id
     settings = config.load()

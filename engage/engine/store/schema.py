@@ -195,6 +195,7 @@ class Template(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     default_language: Mapped[str] = mapped_column(String(8), default="en")
+    branch: Mapped[str | None] = mapped_column(String(64))  # set: that branch's; None: shared, read by every branch
     created_at: Mapped[datetime] = mapped_column(server_default=_now())
 
 
@@ -279,6 +280,8 @@ class Campaign(Base):
     submitted_at: Mapped[datetime | None]
     approved_by: Mapped[str | None] = mapped_column(String(200))
     approved_at: Mapped[datetime | None]
+    # what the submission put before the approver (campaigns.submitted_content); runs send only that
+    submitted_content: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     launched_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
 

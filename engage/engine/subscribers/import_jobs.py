@@ -17,13 +17,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, or_, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from engage import config
 from engage.engine.audit import audit
-from engage.engine.store.bulk import chunks, one_of
-from engage.engine.store.schema import ImportJob, Subscriber
-from engage.engine.subscribers import csv_source, parquet_source
+from engage.engine.store.schema import ImportJob
+from engage.engine.subscribers import csv_source, ownership, parquet_source
 from engage.engine.subscribers.importer import (
     CHUNK_ROWS,
     ImportReport,
@@ -43,7 +42,6 @@ STALLED_AFTER = timedelta(minutes=10)  # a running import writes progress every 
 STALLED = ("interrupted: the web process running this import stopped before it finished; "
            "import the file again (rows already imported are kept, re-importing them is harmless)")
 DEFAULT_MAX_UPLOAD_MB = 200
-LOOKUP_CHUNK = 5000  # numbers per ownership query: SQLite binds at most 32766 parameters
 JOB_COLUMNS = (ImportJob.id, ImportJob.kind, ImportJob.filename, ImportJob.status, ImportJob.total_rows,
                ImportJob.rows_read, ImportJob.rows_imported, ImportJob.rows_rejected, ImportJob.report_path,
                ImportJob.error, ImportJob.created_by, ImportJob.branch, ImportJob.created_at,
@@ -226,14 +224,10 @@ def _write_branch_chunk(engine: Engine, writer: Any, chunk: dict[str, tuple[list
     """Store the chunk's rows but those whose number is a subscriber outside the branch."""
     if not chunk:
         return
-    taken: set[str] = set()
     with engine.connect() as conn:
-        for numbers in chunks(list(chunk), LOOKUP_CHUNK):
-            taken.update(conn.execute(select(Subscriber.msisdn).where(
-                one_of(conn, Subscriber.msisdn, numbers),
-                or_(Subscriber.branch.is_(None), Subscriber.branch != branch))).scalars())
+        taken = ownership.outside(conn, chunk, branch)
     for number in taken:
         lines, _ = chunk.pop(number)
-        report.rejected += [(where, "msisdn: the number is a subscriber of another branch") for where in lines]
+        report.rejected += [(where, ownership.TAKEN) for where in lines]
         report.imported -= len(lines)
     writer.write([row for _, row in chunk.values()])

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from engage.engine.subscribers import csv_source, parquet_source
+from engage.engine.subscribers import csv_source, ownership, parquet_source
 from engage.engine.subscribers.rows import REJECTIONS, RowParser
 from engage.engine.subscribers.storage import open_writer
 
@@ -118,12 +118,16 @@ def _wait(pending: tuple[Future[None], int] | None, progress: Callable[[int], No
         progress(pending[1])
 
 
-def upsert_records(engine: Engine, records: Sequence[Any], region: str) -> ImportReport:
+def upsert_records(engine: Engine, records: Sequence[Any], region: str, *, branch: str | None = None
+                   ) -> ImportReport:
     """JSON records (objects keyed like a CSV header) for the API: each bad one reported by its
-    index, the good ones stored; a number given twice keeps its last record."""
+    index, the good ones stored; a number given twice keeps its last record. ``branch`` set (the
+    records carry it already): a number that is a subscriber outside it is refused at each of its
+    indexes and that subscriber left alone, as a branch's file import does."""
     report = ImportReport(label="index", rows=len(records))
     parsers: dict[tuple[str, ...], RowParser] = {}
     rows: dict[str, tuple[tuple[str, ...], tuple[Any, ...]]] = {}
+    indexes: dict[str, list[int]] = {}
     for index, record in enumerate(records):
         if not isinstance(record, dict):
             report.rejected.append((index, "not an object"))
@@ -136,7 +140,16 @@ def upsert_records(engine: Engine, records: Sequence[Any], region: str) -> Impor
             report.rejected.append((index, str(exc)))
             continue
         rows[row[0]] = (parser.columns, row)
+        indexes.setdefault(row[0], []).append(index)
         report.imported += 1
+    if branch is not None and rows:
+        with engine.connect() as conn:
+            taken = ownership.outside(conn, rows, branch)
+        for number in taken:
+            del rows[number]
+            report.rejected += [(index, ownership.TAKEN) for index in indexes[number]]
+            report.imported -= len(indexes[number])
+        report.rejected.sort()
     by_columns: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
     for columns, row in rows.values():
         by_columns.setdefault(columns, []).append(row)

@@ -3,6 +3,14 @@
 A template has at least arm "A"; more arms ("B", "C"...) are alternative texts for A/B tests.
 Every arm has a variant in the template's default language, so any recipient of any arm gets a
 text: their own language's variant when the arm has one, else the default language's.
+
+Branches, as for segments: a template made by a branch user is that branch's; one made by a user of
+no branch is shared. A branch user sees their branch's and the shared templates and changes only
+their branch's; another branch's template is, for them, not there (LookupError, the API's 404).
+
+Maker-checker: a template cannot be changed while a campaign that uses it awaits approval, is
+scheduled, runs or is paused (TemplateInUse naming those campaigns): the approver agreed to this
+text. Save a new template and use it in a new draft; drafts do not block.
 """
 
 from __future__ import annotations
@@ -11,7 +19,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, or_, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import update as sql_update
 
@@ -21,14 +29,42 @@ from engage.engine.store.schema import Campaign, Template, TemplateVariant
 from engage.engine.templates.render import CompiledTemplate, TemplateError, sample_context
 
 DEFAULT_ARM = "A"
+COLUMNS = (Template.id, Template.name, Template.default_language, Template.branch, Template.created_at)
 _ARM = re.compile(r"[A-Za-z0-9]{1,8}")
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,4})?")  # fits template_variants.language (8)
 
 
+class TemplateInUse(ValueError):
+    """The template cannot be changed or deleted now: a campaign uses it (the message names which)."""
+
+
+def sees(template_branch: str | None, branch: str | None) -> bool:
+    """Whether a user of ``branch`` (None: every branch) sees a template of ``template_branch``."""
+    return branch is None or template_branch in (None, branch)
+
+
+def visible_row(conn: Connection, template_id: int, branch: str | None) -> Any:
+    """The template's row as a user of ``branch`` sees it; LookupError when there is none or it is
+    another branch's (the same answer, so that a branch user cannot probe another branch's ids)."""
+    row = conn.execute(select(*COLUMNS).where(Template.id == template_id)).first()
+    if row is None or not sees(row.branch, branch):
+        raise LookupError(f"no template with id {template_id}")
+    return row
+
+
+def _writable(conn: Connection, template_id: int, branch: str | None) -> Any:
+    row = visible_row(conn, template_id, branch)
+    if branch is not None and row.branch != branch:
+        raise PermissionError(f"template {template_id} is shared by every branch: a user of branch {branch!r} "
+                              f"reads it and may save a template of their own, not change it")
+    return row
+
+
 def create(conn: Connection, name: str, variants: Mapping[str, str], *, default_language: str, actor: str,
-           arms: Mapping[str, Mapping[str, str]] | None = None) -> int:
-    """Save a template. ``variants``: language -> body, arm "A"; ``arms``: more arms, arm -> {language ->
-    body}. Raises TemplateError (a ValueError) naming the variant, line and column of a mistake."""
+           arms: Mapping[str, Mapping[str, str]] | None = None, branch: str | None = None) -> int:
+    """Save a template, ``branch``'s (None: shared). ``variants``: language -> body, arm "A"; ``arms``: more
+    arms, arm -> {language -> body}. Raises TemplateError (a ValueError) naming the variant, line and
+    column of a mistake."""
     name = (name or "").strip()
     if not name:
         raise ValueError("a template needs a name")
@@ -36,27 +72,26 @@ def create(conn: Connection, name: str, variants: Mapping[str, str], *, default_
         raise ValueError(f"a template called {name!r} exists")
     by_arm = _checked(variants, arms, default_language)
     template_id = conn.execute(insert(Template.__table__).values(
-        name=name, default_language=default_language)).inserted_primary_key[0]
+        name=name, default_language=default_language, branch=branch)).inserted_primary_key[0]
     _write_variants(conn, template_id, by_arm)
     audit(conn, actor, "template.create", "template", template_id, name=name, default_language=default_language,
-          arms=sorted(by_arm), languages=sorted({lang for arm in by_arm.values() for lang in arm}))
+          branch=branch, arms=sorted(by_arm), languages=sorted({lang for arm in by_arm.values() for lang in arm}))
     return template_id
 
 
 def update(conn: Connection, template_id: int, variants: Mapping[str, str], *, actor: str,
            default_language: str | None = None, arms: Mapping[str, Mapping[str, str]] | None = None,
-           name: str | None = None) -> None:
-    """Replace a template's variants (all arms), checked as when created. Refused while a running
-    campaign uses the template: its recipients would get two different texts, and dispatchers keep
-    the text they compiled at the start."""
-    row = conn.execute(select(Template.name, Template.default_language).where(Template.id == template_id)).first()
-    if row is None:
-        raise LookupError(f"no template with id {template_id}")
-    running = conn.execute(select(Campaign.id).where(Campaign.template_id == template_id,
-                                                     Campaign.status == st.CAMPAIGN_RUNNING)).scalars().first()
-    if running is not None:
-        raise ValueError(f"template {template_id} is used by running campaign {running}; change it when that "
-                         f"campaign is over, or save a new template")
+           name: str | None = None, branch: str | None = None) -> None:
+    """Replace a template's variants (all arms), checked as when created, by a user of ``branch``.
+    Refused while a campaign that uses it was agreed to (see the module's note): an approver approved
+    this text, and a running campaign's recipients would get two different texts."""
+    row = _writable(conn, template_id, branch)
+    agreed = _agreed(conn, template_id)
+    if agreed:
+        named = ", ".join(f"campaign {c.id} {c.name!r} ({c.status})" if branch is None or c.branch == branch
+                          else f"a campaign of another branch ({c.status})" for c in agreed)
+        raise TemplateInUse(f"template {template_id} is used by {named}, agreed with this text: save a new "
+                            f"template and use it in a new draft, or cancel the campaign first")
     new_name = row.name if name is None else name.strip()
     if not new_name:
         raise ValueError("a template needs a name")
@@ -72,18 +107,12 @@ def update(conn: Connection, template_id: int, variants: Mapping[str, str], *, a
           arms=sorted(by_arm), languages=sorted({lang for arm in by_arm.values() for lang in arm}))
 
 
-class TemplateInUse(ValueError):
-    """The template cannot be deleted: a campaign uses it (the message names which)."""
-
-
 def delete(conn: Connection, template_id: int, *, actor: str, branch: str | None = None) -> None:
     """Delete a template no campaign uses; the audit log keeps its variants. Refused while any campaign
     refers to it, drafts and test sends included, and finished ones too: their history (what was
     sent, the A/B arms) reads the template. A caller of ``branch`` is not told the name of another
     branch's campaign."""
-    row = conn.execute(select(Template.name, Template.default_language).where(Template.id == template_id)).first()
-    if row is None:
-        raise LookupError(f"no template with id {template_id}")
+    row = _writable(conn, template_id, branch)
     user = conn.execute(select(Campaign.id, Campaign.name, Campaign.status, Campaign.branch).where(
         Campaign.template_id == template_id).order_by(Campaign.id)).first()
     if user is not None:
@@ -101,13 +130,11 @@ def delete(conn: Connection, template_id: int, *, actor: str, branch: str | None
           default_language=row.default_language, variants=variants)
 
 
-def get(conn: Connection, template_id: int) -> dict[str, Any]:
-    """A template with its variants, each measured (encoding, parts) on a sample recipient, as the
-    editor shows it."""
-    row = conn.execute(select(Template.id, Template.name, Template.default_language, Template.created_at).where(
-        Template.id == template_id)).first()
-    if row is None:
-        raise LookupError(f"no template with id {template_id}")
+def get(conn: Connection, template_id: int, branch: str | None = None) -> dict[str, Any]:
+    """A template as a user of ``branch`` sees it (LookupError: not for them), with its variants, each
+    measured (encoding, parts) on a sample recipient, as the editor shows it; ``editable``: whether
+    this user may change it."""
+    row = visible_row(conn, template_id, branch)
     variants = []
     for language, arm, body in _variant_rows(conn, template_id):
         entry: dict[str, Any] = {"language": language, "arm": arm, "body": body, "encoding": None, "parts": None,
@@ -118,22 +145,33 @@ def get(conn: Connection, template_id: int) -> dict[str, Any]:
         except TemplateError as exc:  # saved before a check existed: show it, do not hide the template
             entry["error"] = str(exc)
         variants.append(entry)
-    return {"id": row.id, "name": row.name, "default_language": row.default_language,
-            "created_at": row.created_at, "variants": variants}
+    agreed = [dict(c._mapping) for c in _agreed(conn, template_id) if branch is None or c.branch == branch]
+    return {"id": row.id, "name": row.name, "default_language": row.default_language, "branch": row.branch,
+            "editable": branch is None or row.branch == branch, "created_at": row.created_at, "variants": variants,
+            "agreed": [{k: c[k] for k in ("id", "name", "status")} for c in agreed]}
 
 
-def list_all(conn: Connection) -> list[dict[str, Any]]:
-    """Every template, with the languages and arms it has, in id order."""
-    rows = conn.execute(select(Template.id, Template.name, Template.default_language, Template.created_at)
-                        .order_by(Template.id)).all()
+def _agreed(conn: Connection, template_id: int) -> list[Any]:
+    """The campaigns using the template that someone agreed to as they are (statuses.CAMPAIGN_AGREED)."""
+    return conn.execute(select(Campaign.id, Campaign.name, Campaign.status, Campaign.branch).where(
+        Campaign.template_id == template_id, Campaign.status.in_(st.CAMPAIGN_AGREED)).order_by(Campaign.id)).all()
+
+
+def list_all(conn: Connection, branch: str | None = None) -> list[dict[str, Any]]:
+    """The templates a user of ``branch`` sees (None: all), with the languages and arms each has, in id order."""
+    query = select(*COLUMNS).order_by(Template.id)
+    if branch is not None:
+        query = query.where(or_(Template.branch == branch, Template.branch.is_(None)))
+    rows = conn.execute(query).all()
     found: dict[int, tuple[set[str], set[str]]] = {r.id: (set(), set()) for r in rows}
     for template_id, language, arm in conn.execute(select(
             TemplateVariant.template_id, TemplateVariant.language, TemplateVariant.arm)):
         if template_id in found:
             found[template_id][0].add(language)
             found[template_id][1].add(arm)
-    return [{"id": r.id, "name": r.name, "default_language": r.default_language, "created_at": r.created_at,
-             "languages": sorted(found[r.id][0]), "arms": sorted(found[r.id][1])} for r in rows]
+    return [{"id": r.id, "name": r.name, "default_language": r.default_language, "branch": r.branch,
+             "created_at": r.created_at, "languages": sorted(found[r.id][0]), "arms": sorted(found[r.id][1])}
+            for r in rows]
 
 
 def choose_language(available: Iterable[str], language: str | None, default: str) -> str:
