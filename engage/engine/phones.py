@@ -216,8 +216,14 @@ def full_e164(text: str, default_region: str) -> str:
     raise InvalidNumber(f"{text!r} is not a valid phone number for region {default_region}")
 
 
+# what a masked number keeps of its start: the '+' and the first VISIBLE_DIGITS digits (country and network
+# code, +99890), which is also as far as a role shown masked numbers may select by number
+MASK_HEAD = 6
+VISIBLE_DIGITS = MASK_HEAD - 1
+
+
 def mask(e164: str) -> str:
     """+998901234567 -> +99890*****67: enough to tell numbers apart on a call, not to dial them."""
-    if len(e164) <= 6:
+    if len(e164) <= MASK_HEAD:
         return "*" * len(e164)
-    return e164[:6] + "*" * (len(e164) - 8) + e164[-2:]
+    return e164[:MASK_HEAD] + "*" * (len(e164) - MASK_HEAD - 2) + e164[-2:]

@@ -34,6 +34,11 @@ class ApiBase(SessionApiHandler):
             return
         self.scope = access
 
+    @property
+    def masked(self) -> bool:
+        """The caller is shown numbers masked: segment definitions shown and saved are held to the mask."""
+        return not self.scope.show_numbers
+
     def body(self) -> dict[str, Any]:
         try:
             data = json.loads(self.request.body or b"{}")
@@ -92,7 +97,7 @@ class SegmentsApi(ApiBase):
 
     def get(self) -> None:
         with self.db.connect() as conn:
-            self.write({"segments": store.visible(conn, self.scope.branch)})
+            self.write({"segments": store.visible(conn, self.scope.branch, masked=self.masked)})
 
     def post(self) -> None:
         data = self.body()
@@ -101,7 +106,8 @@ class SegmentsApi(ApiBase):
             raise ApiError(400, "name: a text is needed")
         try:
             with self.db.begin() as conn:
-                segment_id = store.create(conn, name, _definition(data), actor=self.actor(), branch=self.scope.branch)
+                segment_id = store.create(conn, name, _definition(data), actor=self.actor(), branch=self.scope.branch,
+                                          masked=self.masked)
             with self.db.connect() as conn:  # after the commit: live counts answer outside transactions
                 counted = audience.count(conn, data["definition"], scope=self.scope, sample=0)
         except SegmentError as exc:
@@ -139,7 +145,7 @@ class SegmentApi(ApiBase):
     @_segment_errors
     def get(self, segment_id: str) -> None:
         with self.db.connect() as conn:
-            segment = store.get(conn, int(segment_id), self.scope.branch)
+            segment = store.get(conn, int(segment_id), self.scope.branch, masked=self.masked)
         if segment is None:
             raise LookupError(f"segment {segment_id} does not exist")
         self.write(store.as_json(segment))
@@ -151,7 +157,7 @@ class SegmentApi(ApiBase):
             raise ApiError(400, "body: give a name, a definition or both")
         with self.db.begin() as conn:
             segment = store.update(conn, int(segment_id), actor=self.actor(), branch=self.scope.branch,
-                                   name=data.get("name"), definition=data.get("definition"))
+                                   name=data.get("name"), definition=data.get("definition"), masked=self.masked)
             counted = audience.count(conn, segment["definition"], scope=self.scope)
         self.write({**store.as_json(segment), **{k: counted[k] for k in ("matching", "opted_out", "reachable")}})
 
@@ -169,7 +175,7 @@ class SegmentDuplicateApi(ApiBase):
     def post(self, segment_id: str) -> None:
         with self.db.begin() as conn:
             copy_id = store.duplicate(conn, int(segment_id), actor=self.actor(), branch=self.scope.branch)
-            segment = store.get(conn, copy_id, self.scope.branch)
+            segment = store.get(conn, copy_id, self.scope.branch, masked=self.masked)
         self.set_status(201)
         self.write({"segment_id": copy_id, **store.as_json(segment or {})})
 

@@ -3,14 +3,15 @@ the operators and values each field takes), the count (and, asked for, a masked 
 as the marketer edits. A saved segment opens in the same builder, to be changed, duplicated or
 deleted. The page only assembles the JSON tree; counting, checking, saving, duplicating and deleting
 are the /api/v1/segments endpoints, so the builder and an integration get the same answers and the
-same refusals (a segment under an approved campaign, another branch's, one still in use)."""
+same refusals (a segment under an approved campaign, another branch's, one still in use). A role shown
+numbers masked sees a saved definition's numbers masked too (segments.masked_numbers)."""
 
 from __future__ import annotations
 
 import tornado.web
 
 from engage.engine.segments import store
-from engage.engine.users.roles import AUDIENCE_READERS, AUDIENCE_WRITERS
+from engage.engine.users.roles import AUDIENCE_READERS, AUDIENCE_WRITERS, NUMBER_READERS
 from engage.web.sessions_web import PageHandler, requires
 
 
@@ -18,7 +19,9 @@ class SegmentsPage(PageHandler):
     @requires(*AUDIENCE_READERS)
     def get(self) -> None:
         with self.db.connect() as conn:
-            self.render("segments.html", segments=store.visible(conn, self.current_user.branch),
+            segments = store.visible(conn, self.current_user.branch,
+                                     masked=self.current_user.role not in NUMBER_READERS)
+            self.render("segments.html", segments=segments,
                         deleted=self.get_query_argument("deleted", None))
 
 
@@ -37,7 +40,7 @@ class SegmentEditPage(PageHandler):
     def get(self, segment_id: str) -> None:
         user = self.current_user
         with self.db.connect() as conn:
-            segment = store.get(conn, int(segment_id), user.branch)
+            segment = store.get(conn, int(segment_id), user.branch, masked=user.role not in NUMBER_READERS)
         if segment is None:
             raise tornado.web.HTTPError(404, reason=f"segment {segment_id} does not exist")
         writer = user.role in AUDIENCE_WRITERS

@@ -28,7 +28,7 @@ from tornado.ioloop import IOLoop
 from engage import config
 from engage.engine.segments.audience import Scope
 from engage.engine.users import SignInError, User, api_tokens, authenticate, sessions
-from engage.engine.users.roles import CAMPAIGN_ACTION_ROLES, PAGE_ROLES
+from engage.engine.users.roles import CAMPAIGN_ACTION_ROLES, NUMBER_READERS, PAGE_ROLES
 from engage.web import navigation
 from engage.web.api_auth import bearer
 from engage.web.page_data import script_json
@@ -139,7 +139,9 @@ class SessionApiHandler(SignedInHandler):
 
     def access(self, roles: Collection[str]) -> Scope | Denied:
         """The scope the request acts in, or why not. A user's branch (session or token) limits it as a
-        branch token's does."""
+        branch token's does; numbers are shown whole only to roles.NUMBER_READERS (a deployment token
+        is shown them masked, as by /api/v1/subscribers), and whoever is shown them masked may select
+        by them no further than the mask shows."""
         authorization = self.request.headers.get("Authorization")
         if authorization is not None:
             scope = self.settings["api_tokens"].scope(authorization)
@@ -159,7 +161,7 @@ class SessionApiHandler(SignedInHandler):
         action = self._campaign_action()
         if action is not None and user.role not in CAMPAIGN_ACTION_ROLES[action]:
             return Denied(403, f"the {user.role} role may not {action} campaigns")
-        return Scope(branch=user.branch, show_numbers=False)
+        return Scope(branch=user.branch, show_numbers=user.role in NUMBER_READERS)
 
     def _resolve_token(self, authorization: str) -> User | None:
         """The owner of a user's token in this header, or None; the secret is neither kept nor logged."""

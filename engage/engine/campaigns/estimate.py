@@ -57,7 +57,7 @@ def key_length(conn: Connection, now: datetime | None = None) -> int:
 def audience_groups(conn: Connection, campaign: Any, definition: Any, length: int,
                     now: datetime) -> list[Any]:
     """(digits, language, arm, in_control, count) of the campaign's reachable audience: one query."""
-    where = condition(conn, definition, Scope(branch=campaign.branch), now)
+    where = condition(conn, definition, Scope(branch=campaign.branch, show_numbers=True), now)
     joined = Subscriber.__table__.outerjoin(OptOut.__table__, opt_out_join("sms"))
     digits = func.substr(func.replace(Subscriber.msisdn, "+", ""), 1, length).label("digits")
     share = int(round((campaign.control_share or 0) * BUCKETS))

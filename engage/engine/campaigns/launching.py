@@ -94,7 +94,7 @@ def _launch(conn: Connection, campaign_id: int, scheduled_for: datetime, *, acto
     run_id = conn.execute(insert(runs).values(
         campaign_id=campaign_id, scheduled_for=scheduled_for, status=st.RUN_RUNNING, started_at=now,
         expires_at=expires, note=note)).inserted_primary_key[0]
-    where = condition(conn, definition, Scope(branch=campaign.branch), now)
+    where = condition(conn, definition, Scope(branch=campaign.branch, show_numbers=True), now)
     joined = Subscriber.__table__.outerjoin(OptOut.__table__, opt_out_join("sms"))
     reachable = and_(where, OptOut.msisdn.is_(None))
     capped = _capped(campaign, settings, now)

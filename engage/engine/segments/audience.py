@@ -29,7 +29,9 @@ SAMPLE_COLUMNS = (Subscriber.id, Subscriber.msisdn, Subscriber.first_name, Subsc
 
 @dataclass(frozen=True)
 class Scope:
-    """Who is asking: ``branch`` None sees every branch; ``show_numbers`` False masks numbers."""
+    """Who is asking: ``branch`` None sees every branch; ``show_numbers`` False masks numbers, and then
+    no criterion may test more of a number than the mask shows (segments.masked_numbers). The
+    system itself (a launch, an estimate) sees numbers."""
 
     branch: str | None = None
     show_numbers: bool = False
@@ -38,19 +40,20 @@ class Scope:
 EVERYONE = Scope(show_numbers=True)
 
 
-def context(conn: Connection, now: datetime | None = None) -> CompileContext:
-    """A compile context whose in_segment criteria read saved segments through this connection."""
+def context(conn: Connection, now: datetime | None = None, *, masked: bool = False) -> CompileContext:
+    """A compile context whose in_segment criteria read saved segments through this connection;
+    ``masked``: for an asker shown numbers masked."""
     def load_segment(segment_id: int) -> dict[str, Any] | None:
         return conn.execute(select(Segment.definition).where(Segment.id == segment_id)).scalar()
 
     return CompileContext(now=now or datetime.now(UTC), load_segment=load_segment,
-                          usage=usage_totals.Reader(conn))
+                          usage=usage_totals.Reader(conn), masked=masked)
 
 
 def condition(conn: Connection, definition: Any, scope: Scope = EVERYONE,
               now: datetime | None = None) -> ColumnElement[bool]:
     """The definition as one SQL condition on subscribers, limited to the scope's branch."""
-    compiled = compile_node(definition, ctx=context(conn, now))
+    compiled = compile_node(definition, ctx=context(conn, now, masked=not scope.show_numbers))
     return and_(compiled, Subscriber.branch == scope.branch) if scope.branch is not None else compiled
 
 
@@ -82,8 +85,9 @@ def count(conn: Connection, definition: Any, *, scope: Scope = EVERYONE, channel
             select(func.count(), func.count(OptOut.msisdn)).select_from(joined).where(where)).one()
         rows = []
         if sample > 0 and matching > out:
+            # by id, as a live sample: a plan reading the msisdn index would otherwise list masked numbers in order
             rows = conn.execute(select(*SAMPLE_COLUMNS).select_from(joined).where(
-                where, OptOut.msisdn.is_(None)).limit(sample)).all()
+                where, OptOut.msisdn.is_(None)).order_by(Subscriber.id).limit(sample)).all()
     return _answer(matching, out, rows, scope, started)
 
 

@@ -39,6 +39,7 @@ class CompileContext:
     load_segment: Callable[[int], dict[str, Any] | None] | None = None  # for in_segment
     stack: tuple[int, ...] = ()  # saved segment ids being compiled, for cycle detection
     usage: UsageTotals | None = None  # usage totals through the compile's connection, for usage criteria
+    masked: bool = False  # the asker is shown numbers masked: no criterion may test more (segments.masked_numbers)
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None:

@@ -22,6 +22,7 @@ from sqlalchemy import update as sql_update
 
 from engage.engine import statuses as st
 from engage.engine.audit import audit
+from engage.engine.segments import masked_numbers
 from engage.engine.segments.audience import context
 from engage.engine.segments.criteria import SegmentError, compile_node
 from engage.engine.store.schema import Campaign, Segment
@@ -38,32 +39,34 @@ class SegmentInUse(ValueError):
 
 
 def create(conn: Connection, name: str, definition: dict[str, Any], *, actor: str,
-           branch: str | None = None) -> int:
-    """``branch`` set: a branch user's segment, seen and used only within that branch."""
+           branch: str | None = None, masked: bool = False) -> int:
+    """``branch`` set: a branch user's segment, seen and used only within that branch. ``masked``: the
+    actor is shown numbers masked, and may not save what it could not count (segments.masked_numbers)."""
     _check_name(conn, name)
-    compile_node(definition, ctx=context(conn))
+    compile_node(definition, ctx=context(conn, masked=masked))
     segment_id = conn.execute(insert(Segment.__table__).values(
         name=name, definition=definition, branch=branch)).inserted_primary_key[0]
     audit(conn, actor, "segment.create", "segment", segment_id, name=name, branch=branch)
     return segment_id
 
 
-def visible(conn: Connection, branch: str | None) -> list[dict[str, Any]]:
-    """The segments a user of ``branch`` may see: their branch's and the shared ones (all for None)."""
+def visible(conn: Connection, branch: str | None, *, masked: bool = False) -> list[dict[str, Any]]:
+    """The segments a user of ``branch`` may see: their branch's and the shared ones (all for None);
+    ``masked``: with the numbers in their definitions masked for a user shown them masked."""
     query = select(Segment.id, Segment.name, Segment.branch, Segment.definition).order_by(Segment.id)
     if branch is not None:
         query = query.where((Segment.branch == branch) | Segment.branch.is_(None))
-    return [dict(r._mapping) for r in conn.execute(query)]
+    return [_shown(dict(r._mapping), masked) for r in conn.execute(query)]
 
 
-def get(conn: Connection, segment_id: int, branch: str | None) -> dict[str, Any] | None:
+def get(conn: Connection, segment_id: int, branch: str | None, *, masked: bool = False) -> dict[str, Any] | None:
     """The segment as a user of ``branch`` sees it, with the campaigns that use it and whether this
     user may change it; None when it does not exist or belongs to another branch (the same answer,
-    so a branch user cannot probe another branch's ids)."""
+    so a branch user cannot probe another branch's ids). ``masked``: as visible()."""
     row = conn.execute(select(*COLUMNS).where(Segment.id == segment_id)).first()
     if row is None or not _sees(row.branch, branch):
         return None
-    out = dict(row._mapping)
+    out = _shown(dict(row._mapping), masked)
     out["used_by"] = used_by(conn, segment_id)
     out["editable"] = branch is None or row.branch == branch
     return out
@@ -77,9 +80,9 @@ def used_by(conn: Connection, segment_id: int) -> list[dict[str, Any]]:
 
 
 def update(conn: Connection, segment_id: int, *, actor: str, branch: str | None, name: str | None = None,
-           definition: Any = None) -> dict[str, Any]:
+           definition: Any = None, masked: bool = False) -> dict[str, Any]:
     """Change the name and/or the definition (checked as when created, a cycle through itself
-    included); the audit log keeps the definition before and after."""
+    included); the audit log keeps the definition before and after. Answers as get() with ``masked``."""
     row = _writable(conn, segment_id, branch)
     agreed = [c for c in used_by(conn, segment_id) if c["status"] in AGREED]
     if agreed:
@@ -91,7 +94,7 @@ def update(conn: Connection, segment_id: int, *, actor: str, branch: str | None,
         _check_name(conn, name)
         values["name"] = name
     if definition is not None and definition != row.definition:
-        compile_node(definition, ctx=replace(context(conn), stack=(segment_id,)))
+        compile_node(definition, ctx=replace(context(conn, masked=masked), stack=(segment_id,)))
         values["definition"] = definition
     if values:
         conn.execute(sql_update(Segment.__table__).where(Segment.id == segment_id).values(
@@ -99,7 +102,7 @@ def update(conn: Connection, segment_id: int, *, actor: str, branch: str | None,
         changes = {k: {"before": getattr(row, k), "after": v} for k, v in values.items()}
         audit(conn, actor, "segment.update", "segment", segment_id, name=values.get("name", row.name),
               branch=row.branch, changes=changes)
-    out = get(conn, segment_id, branch)
+    out = get(conn, segment_id, branch, masked=masked)
     assert out is not None
     return out
 
@@ -143,6 +146,10 @@ def remove(conn: Connection, segment_id: int, *, actor: str, branch: str | None)
     conn.execute(delete(Segment.__table__).where(Segment.id == segment_id))
     audit(conn, actor, "segment.delete", "segment", segment_id, name=row.name, branch=row.branch,
           definition=row.definition)
+
+
+def _shown(segment: dict[str, Any], masked: bool) -> dict[str, Any]:
+    return {**segment, "definition": masked_numbers.shown(segment["definition"])} if masked else segment
 
 
 def _sees(segment_branch: str | None, branch: str | None) -> bool:

@@ -12,7 +12,8 @@ Which fields exist and which operators fit each comes from the profile catalogue
 so a segment accepts exactly what an import would store ("gender": "f" matches the stored "F")
 and a bad value is an error naming the field. "ne" and "not_in" include subscribers whose field
 is empty: an unknown city is "not Tashkent". contains / starts_with are case-sensitive on both
-databases."""
+databases. A requester shown numbers masked may test msisdn only as far as the mask shows
+(segments.masked_numbers)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_
 
 from engage.engine import subscriber_fields as sf
+from engage.engine.segments import masked_numbers
 from engage.engine.segments.criteria import CompileContext, Param, SegmentError, criterion
 from engage.engine.segments.kinds._values import Threshold, compare, text_position, utc
 
@@ -110,4 +112,8 @@ def _details() -> dict[str, Any]:
 def field_criterion(node: dict[str, Any], path: str, ctx: CompileContext) -> ColumnElement[bool]:
     """A subscriber profile field compared with a value."""
     field = lookup(node.get("field"), path)
-    return field_condition(field, node.get("op", "eq"), node.get("value"), path)
+    op = node.get("op", "eq")
+    if ctx.masked and field.name == masked_numbers.NUMBER_FIELD and op in OPERATORS[field.type]:
+        value = parse_value(field, node.get("value"), path) if op == "starts_with" else None
+        masked_numbers.check_field(op, value, path)
+    return field_condition(field, op, node.get("value"), path)

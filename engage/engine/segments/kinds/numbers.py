@@ -4,7 +4,8 @@ an operator's or a region's number range.
     {"kind": "number_prefix", "prefixes": ["+99890", "+99891"]}     the '+' may be omitted
 
 Prefixes are digits only (checked), matched with an escaped LIKE 'prefix%' on msisdn, which a
-prefix-capable index on msisdn can serve."""
+prefix-capable index on msisdn can serve. A requester shown numbers masked may give prefixes only as
+long as the mask shows (segments.masked_numbers)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, or_
 
+from engage.engine.segments import masked_numbers
 from engage.engine.segments.criteria import CompileContext, Param, SegmentError, criterion
 from engage.engine.segments.kinds._values import escape_like, get_str_list
 from engage.engine.store.schema import Subscriber
@@ -28,4 +30,6 @@ def number_prefix(node: dict[str, Any], path: str, ctx: CompileContext) -> Colum
         if not _PREFIX.fullmatch(prefix):
             raise SegmentError(path, f"prefix {prefix!r} must be digits, with an optional leading '+'")
         prefixes.append(prefix if prefix.startswith("+") else "+" + prefix)
+        if ctx.masked:
+            masked_numbers.check_prefix(prefixes[-1], path)
     return or_(*(Subscriber.msisdn.like(escape_like(p) + "%", escape="\\") for p in sorted(set(prefixes))))
