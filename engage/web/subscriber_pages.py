@@ -107,15 +107,15 @@ class ImportPage(StreamedUpload, SubscriberPageBase):
     @requires(*SUBSCRIBER_IMPORTERS)
     def post(self) -> None:
         assert self.upload is not None
-        if self._xsrf_later:
-            self.request.arguments["_xsrf"] = [self.upload.fields.get("_xsrf", "").encode()]
-            super().check_xsrf_cookie()
-        try:
+        try:  # a refused upload (its fields unread) says why; nothing is done with it
             path = self.upload.end()
         except UploadError as exc:
             self.set_status(exc.status)
             self.form(exc.message)
             return
+        if self._xsrf_later:
+            self.request.arguments["_xsrf"] = [self.upload.fields.get("_xsrf", "").encode()]
+            super().check_xsrf_cookie()
         filename, self.upload = self.upload.filename, None  # the job owns the file now
         with self.db.begin() as conn:
             job_id = import_jobs.create(conn, filename=filename, path=path, actor=self.current_user.email,

@@ -19,6 +19,7 @@ from python_multipart.multipart import MultipartParser
 
 FILE_FIELD = "file"
 SLACK = 1 << 20  # multipart framing and form fields on top of the file's own size
+DRAIN = 1 << 30  # bytes past the limit read and dropped, so that the client gets to read the 413
 MAX_FIELDS = 64 * 1024  # bytes of ordinary form fields, all told
 MAX_PART_HEADERS = 16 * 1024
 
@@ -54,11 +55,11 @@ class Upload:
         kind, params = _header_params("content-type", content_type or "application/octet-stream")
         if kind == "multipart/form-data":
             if not params.get("boundary"):
-                self._fail(UploadError(400, "multipart/form-data without a boundary"))
+                self.refuse(UploadError(400, "multipart/form-data without a boundary"))
                 return
             self._multipart = _Multipart(params["boundary"].encode("latin-1"), self)
         elif kind == "application/x-www-form-urlencoded":
-            self._fail(UploadError(415, "send the file as multipart/form-data, or as the request's raw body"))
+            self.refuse(UploadError(415, "send the file as multipart/form-data, or as the request's raw body"))
 
     def feed(self, data: bytes) -> None:
         if self.error is not None:
@@ -69,7 +70,7 @@ class Upload:
             else:
                 self.write(data)
         except UploadError as exc:
-            self._fail(exc)
+            self.refuse(exc)
 
     def write(self, data: bytes) -> None:
         self.size += len(data)
@@ -81,11 +82,11 @@ class Upload:
     def end(self) -> Path:
         """The file, once the whole body is in; UploadError (the file removed) for a bad upload."""
         if self.error is None and self._multipart is not None and not self._multipart.complete:
-            self._fail(UploadError(400, "the multipart body ends early"))
+            self.refuse(UploadError(400, "the multipart body ends early"))
         if self.error is None and self._multipart is not None and not self._multipart.had_file:
-            self._fail(UploadError(400, f"the form has no {FILE_FIELD!r} field with a file"))
+            self.refuse(UploadError(400, f"the form has no {FILE_FIELD!r} field with a file"))
         if self.error is None and self.size == 0:
-            self._fail(UploadError(400, "the file is empty"))
+            self.refuse(UploadError(400, "the file is empty"))
         if self.error is not None:
             raise self.error
         self._close()
@@ -95,7 +96,8 @@ class Upload:
         self._close()
         self.path.unlink(missing_ok=True)
 
-    def _fail(self, error: UploadError) -> None:
+    def refuse(self, error: UploadError) -> None:
+        """The upload is refused: its file goes, what still arrives is dropped, end() raises ``error``."""
         self.error = error
         self.discard()
 
@@ -199,12 +201,23 @@ class StreamedUpload:
     request: Any
 
     def begin_upload(self, directory: Path, limit: int, filename: str | None = None) -> None:
-        """Raises UploadError(413) for a body announced bigger than the limit, before it is read."""
+        """A body over the limit is refused with a 413 that end() raises once the body is in, read and
+        dropped: answered earlier, the connection is closed while the client still sends, and the
+        client (a browser above all) sees a reset instead of the answer. Raises UploadError(413) at
+        once only when the client waits for leave to send (Expect: 100-continue) or announces more
+        than DRAIN past the limit (then the connection is closed after the answer)."""
         length = self.request.headers.get("Content-Length")
-        if length is not None and length.isdigit() and int(length) > limit + SLACK:
-            raise UploadError(413, f"the file is larger than the limit of {_size(limit)}")
-        self.request.connection.set_max_body_size(limit + SLACK)
+        announced = int(length) if length is not None and length.isdigit() else None
+        too_big = UploadError(413, f"the file is larger than the limit of {_size(limit)}")
+        if announced is not None and announced > limit + SLACK and (
+                announced > limit + SLACK + DRAIN or self.request.headers.get("Expect", "").lower() == "100-continue"):
+            raise too_big
         self.upload = Upload(directory, self.request.headers.get("Content-Type"), limit, filename)
+        if announced is not None and announced > limit + SLACK:
+            self.upload.refuse(too_big)
+            self.request.connection.set_max_body_size(announced)
+        else:  # a chunked body is cut at the limit by Upload.write, then drained
+            self.request.connection.set_max_body_size(limit + SLACK + DRAIN)
 
     def data_received(self, chunk: bytes) -> None:
         if self.upload is not None:
