@@ -25,6 +25,12 @@ def known_queues(conn: Connection) -> list[str]:
     return [receipts_queue(), *(send_queue(i) for i in ids)]
 
 
+def park(broker: Broker, queue: str, body: bytes, reason: str) -> None:
+    """A dead letter made from part of a delivery: the one item a consumer could not handle, parked
+    with its reason as a rejected delivery would be, while the rest of its delivery went on."""
+    broker.publish(dead_letter_queue(queue), body, {REASON_HEADER: reason, ORIGIN_HEADER: queue})
+
+
 def counts(broker: Broker, queues: list[str]) -> list[dict[str, Any]]:
     """The queues that hold dead letters, with how many each."""
     out = []

@@ -8,6 +8,7 @@ SMSCs answer a submit with a hex id and quote it in decimal in the receipt.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -19,14 +20,18 @@ from sqlalchemy import Connection, Engine, false, func, select
 from engage.engine import metrics
 from engage.engine import statuses as st
 from engage.engine.events import record, record_batch
+from engage.engine.inbound_checks import Batch, Unstorable, screen
 from engage.engine.provider_ids import alternate_id, normalise_id
 from engage.engine.store.bulk import insert_rows, one_of, update_from_values, update_ids
 from engage.engine.store.database import seconds_ago
+from engage.engine.store.failures import reason, transient
 from engage.engine.store.schema import InboundMessage, Message, MessagePart, Receipt
 
 receipts = Receipt.__table__
 parts = MessagePart.__table__
 messages = Message.__table__
+
+log = logging.getLogger(__name__)
 
 SINGLE_PART = messages.c.parts.is_(None) | (messages.c.parts <= 1)
 ALT_MATCH_AFTER = 2.0  # seconds: first give an unmatched receipt a chance to match its id as quoted
@@ -44,6 +49,42 @@ def store(engine: Engine, provider_id: int, items: list[dict[str, Any]], inbound
     """items: {"id", "stat", "err", "done_at" (ISO or None)} as the sender's sink published them.
     Matched and settled in the same transaction as they are stored."""
     store_batches(engine, [(provider_id, items, inbound)])
+
+
+def store_all(engine: Engine, batches: Sequence[Batch]) -> list[Unstorable]:
+    """Store what can be stored of these batches; returns the items that cannot be, with why.
+
+    Items the database cannot hold are screened out first (inbound_checks). Should the write fail
+    all the same, and not because the database is away (that is raised, to be tried again), the
+    batches are halved until the item that fails is alone: one bad receipt costs a few more
+    transactions, never the rest of the stream."""
+    clean, unstorable = screen(list(batches))
+    return unstorable + _store_halving(engine, clean)
+
+
+def _store_halving(engine: Engine, batches: list[Batch]) -> list[Unstorable]:
+    try:
+        store_batches(engine, batches)
+        return []
+    except Exception as exc:
+        if transient(exc):
+            raise
+        items = [(p, kind, item) for p, receipts_, inbound in batches
+                 for kind, some in (("receipt", receipts_), ("inbound", inbound)) for item in some]
+        if len(items) == 1:
+            provider_id, kind, item = items[0]
+            log.warning("provider %s: a %s could not be stored: %s", provider_id, kind, reason(exc))
+            return [Unstorable(provider_id, kind, item, f"{kind} could not be stored: {reason(exc)}")]
+        half = len(items) // 2
+        return _store_halving(engine, _regroup(items[:half])) + _store_halving(engine, _regroup(items[half:]))
+
+
+def _regroup(items: list[tuple[int, str, dict[str, Any]]]) -> list[Batch]:
+    by_provider: dict[int, Batch] = {}
+    for provider_id, kind, item in items:
+        batch = by_provider.setdefault(provider_id, (provider_id, [], []))
+        batch[1 if kind == "receipt" else 2].append(item)
+    return list(by_provider.values())
 
 
 def store_batches(engine: Engine, batches: Sequence[tuple[int, list[dict[str, Any]], list[dict[str, Any]]]]) -> None:

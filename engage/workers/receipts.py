@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from engage.engine import metrics, receipts
-from engage.engine.broker import BrokerError, Delivery
+from engage.engine import dead_letters, metrics, receipts
+from engage.engine.broker import Broker, BrokerError, Delivery, dead_letter_queue
 from engage.engine.broker.consuming import consume_forever
 from engage.engine.queues import receipts_queue
 
@@ -29,7 +29,7 @@ PREFETCH = 64  # broker messages held at once; each carries up to the sink's bat
 def run(engine: Engine, broker_url: str, stop: threading.Event) -> None:
     held: list[tuple[Delivery, tuple[int, list[Any], list[Any]]]] = []
     next_match = 0.0
-    for _broker, delivery in consume_forever(broker_url, receipts_queue(), stop, prefetch=PREFETCH,
+    for broker, delivery in consume_forever(broker_url, receipts_queue(), stop, prefetch=PREFETCH,
                                              idle_timeout=0.02):
         if delivery is not None:
             batch = _parse(delivery)
@@ -38,7 +38,7 @@ def run(engine: Engine, broker_url: str, stop: threading.Event) -> None:
             if len(held) < PREFETCH and sum(len(b[1]) for _, b in held) < MAX_RECEIPTS:
                 continue  # more may be waiting: take them into the same transaction
         if held:
-            _write(engine, held, stop)
+            _write(engine, broker, held, stop)
             held = []
         # also under a steady stream: late submits may have made earlier receipts matchable
         if time.monotonic() >= next_match:
@@ -61,16 +61,31 @@ def _parse(delivery: Delivery) -> tuple[int, list[Any], list[Any]] | None:
         return None
 
 
-def _write(engine: Engine, held: list[tuple[Delivery, tuple[int, list[Any], list[Any]]]],
+def _write(engine: Engine, broker: Broker, held: list[tuple[Delivery, tuple[int, list[Any], list[Any]]]],
            stop: threading.Event) -> None:
+    """Stored, or parked in the dead-letter queue with its reason, item by item; then acknowledged.
+    Only a database that is away sends the deliveries back to the queue, to be tried again."""
     try:
-        receipts.store_batches(engine, [batch for _, batch in held])
+        unstorable = receipts.store_all(engine, [batch for _, batch in held])
     except Exception:
         log.exception("could not store %d receipt batches; returning them to the queue", len(held))
         for delivery, _ in held:
             _settle(delivery.requeue)
         stop.wait(1.0)
         return
+    try:
+        for item in unstorable:  # parked before the deliveries are acked: never lost in between
+            dead_letters.park(broker, receipts_queue(), json.dumps(item.body()).encode(), item.reason)
+    except BrokerError as exc:  # what was stored is stored; the rest comes back with the deliveries
+        log.warning("could not park %d unstorable receipts (%s); their batches will be delivered again",
+                    len(unstorable), exc)
+        for delivery, _ in held:
+            _settle(delivery.requeue)
+        return
+    if unstorable:
+        log.warning("%d receipts or messages could not be stored; parked in %s", len(unstorable),
+                    dead_letter_queue(receipts_queue()))
+        metrics.dead_lettered(receipts_queue(), len(unstorable))
     for delivery, _ in held:
         _settle(delivery.ack)
 

@@ -11,7 +11,9 @@ Fault injection, for the tests that prove nothing is lost: ``throttle_rate`` (0x
 by default 0x0B invalid destination), ``undeliverable_rate`` (UNDELIV receipts),
 :meth:`SmscSimulator.drop_connections`, ``response_delay``. ``receipt_id_base`` makes the
 receipts quote ids the way some SMSCs do: in decimal when the submit_sm_resp said hex, or in
-upper case.
+upper case. Broken SMSCs seen in the field: ``nul_receipt_every`` makes every Nth receipt quote its
+id with a NUL byte inside (``id:AB\\0CD``, text only); ``id_cycle`` hands out the same message ids
+again after that many, as an SMSC whose counter starts over after a restart.
 """
 
 from __future__ import annotations
@@ -86,7 +88,8 @@ class SmscSimulator:
                  response_delay: float = 0.0, retry_delay: float = 0.2, deliver_window: int = 10,
                  msgqful_rate: float = 0.0, reject_rate: float = 0.0,
                  reject_status: int = consts.SMPP_ESME_RINVDSTADR, receipt_id_base: str = "same",
-                 receipt_tlvs: bool = True, max_tps: float = 0.0) -> None:
+                 receipt_tlvs: bool = True, max_tps: float = 0.0, nul_receipt_every: int = 0,
+                 id_cycle: int = 0) -> None:
         """``response_delay`` makes a client's window visible; ``deliver_window`` caps unacked deliver_sms;
         ``receipt_tlvs=False`` sends receipts as text only, as older SMSCs do; ``max_tps`` answers 0x58
         to submits beyond that many per second, as a real SMSC does."""
@@ -109,6 +112,7 @@ class SmscSimulator:
         self.undeliverable_rate, self.deliver_window = undeliverable_rate, deliver_window
         self.receipt_id_base, self.receipt_tlvs = receipt_id_base, receipt_tlvs
         self.max_tps, self._tokens, self._tokens_at = max_tps, max(max_tps / 10, 1.0), time.monotonic()
+        self.nul_receipt_every, self.id_cycle, self._receipts_planned = nul_receipt_every, id_cycle, 0
         # Refusals by cumulative probability: one random draw per submit picks at most one.
         bands = [(throttle_rate, "throttled", consts.SMPP_ESME_RTHROTTLED),
                  (msgqful_rate, "queue_full", consts.SMPP_ESME_RMSGQFUL),
@@ -119,7 +123,7 @@ class SmscSimulator:
         self._log = SubmitLog()
         self._receipt_middles: dict[tuple[int, int, str], bytes] = {}
         self._rng = random.Random(seed)
-        self._next_id = self._rng.getrandbits(32)
+        self._next_id = self._first_id = self._rng.getrandbits(32)
         self._counts: Counter[str] = Counter()
         self._by_sid: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self._sessions: set[_Session] = set()
@@ -336,6 +340,8 @@ class SmscSimulator:
         if self.id_format == "uuid":
             return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
         self._next_id += 1
+        if self.id_cycle and self._next_id - self._first_id > self.id_cycle:
+            self._next_id = self._first_id + 1
         return format(self._next_id, "x") if self.id_format == "hex" else str(self._next_id)
 
     # -- receipts and MOs ------------------------------------------------------------------------
@@ -346,12 +352,14 @@ class SmscSimulator:
         stat = "UNDELIV" if undeliverable else "DELIVRD"
         message_id, system_id, source, destination, data_coding, _, _, _, at, body, _ = row
         self._log.receipt_stats[message_id] = stat
+        self._receipts_planned += 1
+        nul = bool(self.nul_receipt_every) and self._receipts_planned % self.nul_receipt_every == 0
         item = (system_id, _RECEIPT_COUNTERS,
-                self._receipt_body(message_id, source, destination, data_coding, body, at, stat))
+                self._receipt_body(message_id, source, destination, data_coding, body, at, stat, nul))
         self._later(self.receipt_delay, self._dispatch, item)
 
     def _receipt_body(self, message_id: str, source: bytes, destination: bytes, data_coding: int, body: bytes,
-                      at: float, stat: str) -> bytes:
+                      at: float, stat: str, nul: bool = False) -> bytes:
         """A receipt's deliver_sm body, byte for byte what ``fastpdu.encode_sm`` makes of
         :func:`~engage.engine.smpp.receipts_text.receipt_deliver_fields` (a test holds them equal), laid
         out directly because building and walking that dict was most of the simulator's cost per
@@ -374,11 +382,13 @@ class SmscSimulator:
                 f" sub:001 dlvrd:{'001' if stat == 'DELIVRD' else '000'} submit date:{receipt_stamp(at)} "
                 f"done date:{receipt_stamp(done)} stat:{stat} err:{err} text:").encode("ascii", "replace")
         quoted_id = quoted.encode("latin-1")  # hex, decimal or a uuid: ASCII, as the text needs
+        if nul:
+            quoted_id = quoted_id[:2] + b"\0" + quoted_id[2:]
         text = b"id:%s%s%s" % (quoted_id, middle, body[:20].translate(_PRINTABLE) if data_coding in (0, 1, 3)
                                                   else b"")
         sm = b"\0\x01\x01%s\0\x05\x00%s\0\x04\x00\x00\0\0\x00\x00\x00\x00%c%s" % (
             destination, source, len(text), text)
-        if not self.receipt_tlvs:
+        if not self.receipt_tlvs or nul:
             return sm
         return b"%s%s%s%s\0%s" % (sm, _RECEIPTED_ID_TAG, (len(quoted_id) + 1).to_bytes(2, "big"), quoted_id,
                                   _STATE_TLVS[stat])
