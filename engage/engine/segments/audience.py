@@ -14,15 +14,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, and_, func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from engage.engine.phones import mask
 from engage.engine.segments import frame as frames
 from engage.engine.segments import live
 from engage.engine.segments.criteria import CompileContext, compile_node
+from engage.engine.segments.errors import CountTooSlow
+from engage.engine.segments.vector import OutOfTime
 from engage.engine.store.schema import OptOut, Segment, Subscriber
 from engage.engine.usage import totals as usage_totals
 
+COUNT_SECONDS = 10.0  # a count's time budget: one that takes longer is stopped and the segment is to be narrowed
 SAMPLE_COLUMNS = (Subscriber.id, Subscriber.msisdn, Subscriber.first_name, Subscriber.last_name,
                   Subscriber.language, Subscriber.city, Subscriber.branch)
 
@@ -62,23 +66,24 @@ def opt_out_join(channel: str = "sms"):  # noqa: ANN201 - the ON clause of a LEF
 
 
 def count(conn: Connection, definition: Any, *, scope: Scope = EVERYONE, channel: str = "sms",
-          sample: int = 0, now: datetime | None = None) -> dict[str, Any]:
+          sample: int = 0, now: datetime | None = None, timeout: float | None = COUNT_SECONDS) -> dict[str, Any]:
     """How many match, how many of them opted out of the channel, how many can be reached, and on
     request a few of the reachable ones to look at (a second pass: live counting goes without).
     Where live counts are enabled (engine.segments.live) the in-memory frame answers, with the
     same condition; "live" then holds its figures. Asked inside a transaction, or while the frame
-    cannot serve (loading, or more changed rows than a refresh reads), the database answers."""
+    cannot serve (loading, or more changed rows than a refresh reads), the database answers.
+    CountTooSlow past ``timeout`` seconds (None: no budget), the database's work stopped with it."""
     started = time.perf_counter()
     counts = live.counts_for(conn)
     if counts is not None and not conn.in_transaction():  # inside one, its own uncommitted rows would leak in
         mark = frames.watermark(conn)  # before the count's snapshot
-        with consistent(conn):
+        with consistent(conn), budget(conn, timeout) as deadline:
             where = condition(conn, definition, scope, now)
-            answered = counts.count(conn, mark, where, channel, sample)
+            answered = counts.count(conn, mark, where, channel, sample, deadline)
             rows = live.sample_rows(conn, answered.sample, SAMPLE_COLUMNS) if answered else []
         if answered is not None:
             return _answer(answered.matching, answered.opted_out, rows, scope, started, live=answered.figures)
-    with consistent(conn):
+    with consistent(conn), budget(conn, timeout):
         where = condition(conn, definition, scope, now)
         joined = Subscriber.__table__.outerjoin(OptOut.__table__, opt_out_join(channel))
         matching, out = conn.execute(
@@ -89,6 +94,48 @@ def count(conn: Connection, definition: Any, *, scope: Scope = EVERYONE, channel
             rows = conn.execute(select(*SAMPLE_COLUMNS).select_from(joined).where(
                 where, OptOut.msisdn.is_(None)).order_by(Subscriber.id).limit(sample)).all()
     return _answer(matching, out, rows, scope, started)
+
+
+@contextmanager
+def budget(conn: Connection, seconds: float | None) -> Iterator[float | None]:
+    """The statements within stopped by the database after ``seconds`` (a thread cannot be stopped
+    from outside): on PostgreSQL a statement_timeout for the current transaction (restored after, as
+    the transaction may go on), on SQLite a progress handler that interrupts at the deadline. Yields
+    the deadline (time.monotonic()) for work done in Python; CountTooSlow when it passes."""
+    if seconds is None:
+        yield None
+        return
+    deadline = time.monotonic() + seconds
+    raw, before = None, None
+    if conn.dialect.name == "postgresql":
+        before = conn.execute(text("SELECT current_setting('statement_timeout')")).scalar()
+        _statement_timeout(conn, f"{max(1, round(seconds * 1000))}ms")
+    else:
+        raw = conn.connection.driver_connection
+        raw.set_progress_handler(lambda: time.monotonic() > deadline, 1000)
+    try:
+        yield deadline
+    except OutOfTime:
+        raise CountTooSlow(seconds) from None
+    except DBAPIError as exc:
+        if not _cancelled(exc):
+            raise
+        raise CountTooSlow(seconds) from None
+    else:
+        if before is not None:
+            _statement_timeout(conn, before)
+    finally:
+        if raw is not None:
+            raw.set_progress_handler(None, 0)
+
+
+def _statement_timeout(conn: Connection, value: str) -> None:
+    conn.execute(text("SELECT set_config('statement_timeout', :value, true)"), {"value": value})
+
+
+def _cancelled(exc: DBAPIError) -> bool:
+    """PostgreSQL's query_canceled (57014), or SQLite interrupted by the progress handler."""
+    return getattr(exc.orig, "sqlstate", None) == "57014" or "interrupted" in str(exc.orig)
 
 
 def _answer(matching: int, out: int, rows: list[Any], scope: Scope, started: float, **extra: Any) -> dict[str, Any]:

@@ -1,32 +1,27 @@
 """A segment definition is a JSON tree: {"and": [...]}, {"or": [...]}, {"not": {...}} groups of
 criteria, each criterion an object with a "kind" (default "field"). This module owns the tree:
-the groups, the registry of criterion kinds, and the errors that say where in the tree a
-criterion is wrong. Each kind lives in its own small module under `segments/kinds/` and
-registers itself with `@criterion`, so a new kind is one new file, and this module never
-grows with them. Values are always bound parameters, never pasted into the SQL text."""
+the groups and the registry of criterion kinds; the errors that say where in the tree a
+criterion is wrong are in errors.py (SegmentError, imported from here by every kind), the bounds
+every definition is held to before it is compiled in limits.py. Each kind lives in its own small
+module under `segments/kinds/` and registers itself with `@criterion`, so a new kind is one new
+file, and this module never grows with them. Values are always bound parameters, never pasted
+into the SQL text."""
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, and_, false, func, not_, or_
 
+from engage.engine.segments.errors import SegmentError
+from engage.engine.segments.limits import Budget
+
 if TYPE_CHECKING:
     from engage.engine.usage.totals import Reader as UsageTotals
-
-
-class SegmentError(ValueError):
-    """A criterion that cannot be compiled; `path` says where it sits in the tree
-    ("segment.and[1].or[0]"), `message` why, so the editor can point at it."""
-
-    def __init__(self, path: str, message: str):
-        super().__init__(f"{path}: {message}")
-        self.path = path
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -39,6 +34,8 @@ class CompileContext:
     load_segment: Callable[[int], dict[str, Any] | None] | None = None  # for in_segment
     stack: tuple[int, ...] = ()  # saved segment ids being compiled, for cycle detection
     usage: UsageTotals | None = None  # usage totals through the compile's connection, for usage criteria
+    budget: Budget | None = None  # what the tree and the segments it includes have used of the limits
+    depth: int = 0  # where a definition compiled by a criterion (in_segment) sits in the whole tree
     masked: bool = False  # the asker is shown numbers masked: no criterion may test more (segments.masked_numbers)
 
     def __post_init__(self) -> None:
@@ -93,12 +90,23 @@ def _registry() -> dict[str, Kind]:
 
 
 def compile_node(node: Any, path: str = "segment", ctx: CompileContext | None = None) -> ColumnElement[bool]:
-    """A tree of groups and criteria -> one boolean SQL expression over the subscribers table.
+    """A definition (a tree of groups and criteria) -> one boolean SQL expression over the
+    subscribers table, once it is within the limits (engine.segments.limits), which a segment that
+    in_segment includes shares with the tree including it."""
+    ctx = ctx or CompileContext(now=datetime.now(UTC))
+    if ctx.budget is None:
+        ctx = replace(ctx, budget=Budget())
+    assert ctx.budget is not None
+    ctx.budget.admit(node, path, ctx.depth)
+    return _compile(node, path, ctx, ctx.depth)
+
+
+def _compile(node: Any, path: str, ctx: CompileContext, depth: int) -> ColumnElement[bool]:
+    """The tree below the admitted definition; `depth` is the node's level in the whole tree.
 
     "not" means "does not match", including subscribers for whom the criterion is unknown (a
     NULL city is "not Tashkent"), which is what people building audiences expect; SQL's own NOT
     would drop them."""
-    ctx = ctx or CompileContext(now=datetime.now(UTC))
     if not isinstance(node, dict):
         raise SegmentError(path, f"expected an object, got {type(node).__name__}")
     for group, combine in (("and", and_), ("or", or_)):
@@ -107,16 +115,16 @@ def compile_node(node: Any, path: str = "segment", ctx: CompileContext | None = 
             children = node[group]
             if not isinstance(children, list) or not children:
                 raise SegmentError(path, f"{group!r} needs a non-empty list")
-            return combine(*(compile_node(c, f"{path}.{group}[{i}]", ctx) for i, c in enumerate(children)))
+            return combine(*(_compile(c, f"{path}.{group}[{i}]", ctx, depth + 1) for i, c in enumerate(children)))
     if "not" in node:
         _only(node, {"not"}, path)
-        return not_(func.coalesce(compile_node(node["not"], f"{path}.not", ctx), false()))
+        return not_(func.coalesce(_compile(node["not"], f"{path}.not", ctx, depth + 1), false()))
     name = node.get("kind", "field")
     kind = _registry().get(name) if isinstance(name, str) else None
     if kind is None:
         raise SegmentError(path, f"unknown criterion kind {name!r}; known: {', '.join(sorted(KINDS))}")
     _only(node, {p.name for p in kind.params}, path, kind.name)
-    return kind.compile(node, path, ctx)
+    return kind.compile(node, path, replace(ctx, depth=depth + 1))
 
 
 def _only(node: dict[str, Any], allowed: set[str], path: str, kind: str | None = None) -> None:

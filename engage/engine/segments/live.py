@@ -74,10 +74,10 @@ class LiveCounts:
         log.info("live counts: %d subscribers in memory in %.1f s", len(loaded), time.perf_counter() - started)
 
     def count(self, conn: Connection, mark: datetime, where: ColumnElement[bool], channel: str,
-              sample: int) -> Counted | None:
+              sample: int, deadline: float | None = None) -> Counted | None:
         """The count of a compiled condition, with the frame refreshed first through `conn` (which
         holds the count's snapshot; `mark`: frames.watermark() taken before it); None when the
-        frame cannot serve it now."""
+        frame cannot serve it now. `deadline` (time.monotonic()): vector.OutOfTime once passed."""
         frame = self.ready()
         if frame is None:
             return None
@@ -90,7 +90,7 @@ class LiveCounts:
                 self.start_loading(delay=max(0.0, self.last_load + MIN_RELOAD_GAP - time.monotonic()))
                 return None
             refreshed = time.perf_counter()
-            evaluator = Evaluator(frame, conn)
+            evaluator = Evaluator(frame, conn, deadline)
             matching = evaluator.matches(where)
             opted = _opted_out(frame, conn, channel) & matching
             ids = frame.ids[np.flatnonzero(matching & ~opted)[:sample]].tolist() if sample > 0 else []

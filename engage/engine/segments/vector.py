@@ -13,6 +13,7 @@ and NOT IN give what the database gives when a column is empty."""
 from __future__ import annotations
 
 import operator
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,10 @@ _ARITHMETIC = {operators.add: np.add, operators.sub: np.subtract, operators.mul:
 
 class Unsupported(Exception):
     """This part of the expression is asked of the database instead."""
+
+
+class OutOfTime(Exception):
+    """The evaluation passed its deadline (the count's time budget)."""
 
 
 @dataclass
@@ -57,9 +62,10 @@ class Value:
 
 
 class Evaluator:
-    def __init__(self, frame: SubscriberFrame, conn: Connection) -> None:
+    def __init__(self, frame: SubscriberFrame, conn: Connection, deadline: float | None = None) -> None:
         self.frame = frame
         self.conn = conn
+        self.deadline = deadline  # time.monotonic(): checked at every part, the database's parts bounded apart
         self.size = len(frame)
         self.asked = 0  # parts asked of the database, for the figures
 
@@ -70,6 +76,8 @@ class Evaluator:
     def truth(self, node: Any, exact_null: bool) -> Truth:
         """`exact_null`: whether NULL and false must be told apart (under a NOT); when not, a part
         asked of the database costs one query instead of two."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise OutOfTime
         try:
             return self._truth(node, exact_null)
         except Unsupported:
