@@ -66,3 +66,64 @@ def test_the_import_form_over_the_limit_is_a_413_page_that_says_so(site, small_u
     status, page = _post(base, "/subscribers/import", body,
                          {"Content-Type": f"multipart/form-data; boundary={boundary}", "Cookie": cookies})
     assert status == 413 and "larger than the limit of 1 MB" in page
+
+
+# bodies and ids
+
+def _api(base: str, method: str, path: str, raw: bytes | None = None) -> tuple[int, dict]:
+    status, text = _request(base, method, path, raw)
+    return status, json.loads(text)
+
+
+def _request(base: str, method: str, path: str, raw: bytes | None = None) -> tuple[int, str]:
+    parts = urllib.parse.urlsplit(base)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=20)
+    try:
+        conn.request(method, path, body=raw, headers={"Authorization": f"Bearer {TOKEN}",
+                                                      "Content-Type": "application/json"})
+        response = conn.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("path", ["/api/v1/campaigns/99999999999999999999", "/api/v1/segments/9223372036854775808",
+                                  "/api/v1/templates/99999999999999999999", "/api/v1/providers/99999999999999999999",
+                                  "/api/v1/subscribers/99999999999999999999", "/api/v1/imports/99999999999999999999"])
+def test_an_id_out_of_range_in_an_api_path_is_a_json_404(api, path):
+    status, body = _api(api[1], "GET", path)
+    assert status == 404 and "no such" in body["error"]
+
+
+@pytest.mark.parametrize("path", ["/campaigns/99999999999999999999", "/segments/99999999999999999999",
+                                  "/templates/99999999999999999999", "/subscribers/99999999999999999999"])
+def test_an_id_out_of_range_in_a_page_path_is_a_404(site, quick_hashes, path):
+    engine, base = site
+    assert signed_in(engine, base, "admin").get(path).status == 404
+
+
+@pytest.mark.parametrize(("raw", "named"), [
+    (b'{"name": "a\\u0000b", "definition": {"kind": "all"}}', "name: contains a NUL character"),
+    (b'{"name": "\\ud800", "definition": {"kind": "all"}}', "name: contains a lone surrogate"),
+    (b'{"name": "x", "definition": {"and": [{"field": "city", "op": "eq", "value": "\\udfff"}]}}',
+     "definition.and[0].value: contains a lone surrogate"),
+    (b'{"name": "x", "definition": {"kind": "all", "n": 99999999999999999999}}',
+     "definition.n: 99999999999999999999 is out of range"),
+    (b'{"name": "x", "definition": ' + b"[" * 5000 + b"]" * 5000 + b"}", "body: nested deeper than"),
+    (b'{"name": ' + b"1" * 5000 + b"}", "name: a number of 5000 digits is out of range"),
+    (b"\xff\xfe{}", "body: not UTF-8"),
+    (b'{"name": NaN}', "body: not JSON"),
+], ids=["nul", "surrogate", "nested-surrogate", "int64", "deep", "huge-number", "not-utf8", "nan"])
+def test_a_json_body_that_no_field_could_hold_is_a_400_naming_where(api, raw, named):
+    status, body = _api(api[1], "POST", "/api/v1/segments", raw)
+    assert status == 400 and body["error"].startswith(named), body
+
+
+def test_an_unexpected_failure_is_a_500_with_a_reference_never_the_exception(api, caplog, monkeypatch):
+    from engage.engine.segments import store
+    monkeypatch.setattr(store, "visible", lambda *a, **k: (_ for _ in ()).throw(KeyError("secret internals")))
+    status, body = _api(api[1], "GET", "/api/v1/segments")
+    assert status == 500 and "secret internals" not in json.dumps(body)
+    reference = body["reference"]
+    assert body["error"] == f"an internal error; its reference in the server's log is {reference}"
+    assert any(reference in r.getMessage() and r.exc_info for r in caplog.records)

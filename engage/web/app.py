@@ -22,6 +22,7 @@ from engage.web.campaign_wizard import WIZARD_ROUTES
 from engage.web.campaigns_api import CAMPAIGN_API_ROUTES, campaign_list, visible
 from engage.web.dashboard_page import DASHBOARD_ROUTES
 from engage.web.openapi import OPENAPI_ROUTES
+from engage.web.path_ids import NotFound, checked
 from engage.web.provider_pages import PROVIDER_ROUTES
 from engage.web.providers_api import PROVIDER_API_ROUTES
 from engage.web.security_headers import SecurityHeaders
@@ -67,7 +68,7 @@ def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None,
     ENGAGE_BEHIND_PROXY=1: X-Forwarded-Proto is believed (cookies Secure behind an HTTPS proxy);
     ENGAGE_METRICS_TOKEN: the bearer token Prometheus scrapes /metrics with."""
     return tornado.web.Application(
-        [
+        checked([
             (r"/", tornado.web.RedirectHandler, {"url": "/dashboard"}),
             *DASHBOARD_ROUTES,
             *ADMIN_ROUTES,
@@ -88,7 +89,8 @@ def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None,
             *PROVIDER_API_ROUTES,
             (r"/metrics", "engage.web.metrics_handler.MetricsHandler"),
             *callback_routes(engine),
-        ],
+        ]),
+        default_handler_class=NotFound,
         template_path=str(TEMPLATES),
         static_path=str(TEMPLATES.with_name("static")),
         db=engine,

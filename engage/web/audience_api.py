@@ -6,7 +6,6 @@ not change). Refusals say why: 404 not there (or another branch's), 403 shared, 
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -18,6 +17,7 @@ from engage.engine.segments.audience import Scope
 from engage.engine.segments.criteria import SegmentError, describe_kinds
 from engage.engine.users.roles import AUDIENCE_READERS, AUDIENCE_WRITERS
 from engage.web.api_auth import ApiTokens
+from engage.web.json_body import BodyError, parse_object
 from engage.web.sessions_web import Denied, SessionApiHandler
 
 
@@ -41,12 +41,9 @@ class ApiBase(SessionApiHandler):
 
     def body(self) -> dict[str, Any]:
         try:
-            data = json.loads(self.request.body or b"{}")
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ApiError(400, f"body: not JSON ({exc})") from None
-        if not isinstance(data, dict):
-            raise ApiError(400, "body: expected a JSON object")
-        return data
+            return parse_object(self.request.body)
+        except BodyError as exc:
+            raise ApiError(400, str(exc)) from None
 
     def fail(self, status: int, message: str, **extra: Any) -> None:
         self.set_status(status)
@@ -58,7 +55,7 @@ class ApiBase(SessionApiHandler):
             self.set_status(exc.status)
             self.finish({"error": exc.message})
         else:
-            self.finish({"error": self._reason})
+            self.finish(self.error_answer())
 
 
 class ApiError(tornado.web.HTTPError):

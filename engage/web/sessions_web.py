@@ -12,6 +12,7 @@ Authorization header are exempt, since their requests are never authenticated by
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import secrets
 from collections.abc import Callable, Collection
@@ -34,6 +35,7 @@ from engage.web.api_auth import bearer
 from engage.web.page_data import script_json
 from engage.web.security_headers import new_nonce, page_policy
 
+log = logging.getLogger(__name__)
 SESSION_COOKIE = "engage_session"
 DEFAULT_NEXT = "/dashboard"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -127,6 +129,23 @@ class SessionApiHandler(SignedInHandler):
     (``roles``), their branch limits it, and the audit log names their email."""
 
     _token_user: User | None = None
+    _error_reference: str | None = None
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        """An unexpected exception is logged with a reference that the answer gives, never its text."""
+        if isinstance(value, tornado.web.HTTPError):
+            super().log_exception(typ, value, tb)
+            return
+        self._error_reference = secrets.token_hex(6)
+        log.error("internal error %s in %s %s", self._error_reference, self.request.method, self.request.path,
+                  exc_info=(typ, value, tb))
+
+    def error_answer(self) -> dict[str, str]:
+        """The JSON of an error that no handler answered itself."""
+        if self._error_reference is not None:
+            return {"error": f"an internal error; its reference in the server's log is {self._error_reference}",
+                    "reference": self._error_reference}
+        return {"error": self._reason}
 
     def check_xsrf_cookie(self) -> None:
         if "Authorization" in self.request.headers or self.current_user is None:
