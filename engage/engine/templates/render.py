@@ -18,15 +18,17 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from jinja2 import ChainableUndefined, TemplateSyntaxError, Undefined, meta, nodes
+from jinja2 import ChainableUndefined, TemplateSyntaxError, Undefined, meta, nodes, pass_context
 from jinja2.lexer import TokenStream, ignored_tokens
 from jinja2.parser import Parser
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from engage.engine import subscriber_fields
 from engage.engine.store.schema import Subscriber
-from engage.engine.templates import formatting
+from engage.engine.templates import formatting, limits
 from engage.engine.templates.encoding import TextInfo, analyse
+from engage.engine.templates.sandbox import BoundedSandbox
 
 # The subscriber columns a template may use, msisdn first: what the dispatcher loads per recipient.
 FIELDS: tuple[str, ...] = ("msisdn", *(name for name in subscriber_fields.FIELDS
@@ -53,7 +55,11 @@ class TemplateError(ValueError):
 
     def within(self, where: str) -> TemplateError:
         """The same error, saying which variant it is in ("variant 'ru' arm 'B'")."""
-        return TemplateError(self.message, self.line, self.column, where=where)
+        return type(self)(self.message, self.line, self.column, where=where)
+
+
+class TemplateLimitError(TemplateError):
+    """A render that would pass one of the limits on text, numbers, work or time (see limits.py)."""
 
 
 @dataclass(frozen=True)
@@ -77,15 +83,21 @@ def _cache_key(value: Any) -> Any:
     return value if kind is str or kind is int or value is None else (kind, str(value))
 
 
-def _finalize(value: Any) -> Any:
-    return "" if value is None else value
+@pass_context
+def _finalize(context: Context, value: Any) -> str:
+    """What an expression writes, counted against the render's budget (limits.py)."""
+    if value is None:
+        return ""
+    text = value if type(value) is str else limits.text_of(value)
+    limits.write(context, len(text))
+    return text
 
 
 @lru_cache(maxsize=64)
 def environment(language: str | None = "en") -> ImmutableSandboxedEnvironment:
     """The sandbox for one language: the same everywhere except the formatting filters' locale."""
-    env = ImmutableSandboxedEnvironment(undefined=ChainableUndefined, autoescape=False,
-                                        keep_trailing_newline=False, finalize=_finalize)
+    env = BoundedSandbox(undefined=ChainableUndefined, autoescape=False, keep_trailing_newline=False,
+                         finalize=_finalize)
     env.filters["default"] = env.filters["d"] = _default
     env.filters.update(formatting.filters(formatting.locale_for(language)))
     return env
@@ -105,7 +117,7 @@ class CompiledTemplate:
         if problems:
             raise min(problems, key=lambda e: (e.line or 0, e.column or 0))
         try:
-            self._template = env.from_string(tree)
+            self._template = env.from_string(limits.bound(tree))
         except TemplateSyntaxError as exc:  # anything the checks above did not foresee
             raise TemplateError(_tidy(exc.message), exc.lineno) from None
         # what it reads: its names, and the recipient's zone when a filter shows a time in it
@@ -159,8 +171,12 @@ class CompiledTemplate:
                                     globals=self._globals)
             try:
                 text = env.concat(template.root_render_func(ctx)).strip()
+                if len(text) > limits.MAX_TEXT:  # the template's own text, which no expression wrote
+                    raise limits.too_long()
             except Exception:
                 env.handle_exception()  # re-raised with the template's own lines in the traceback
+        except limits.LimitExceeded as exc:
+            raise TemplateLimitError(f"cannot render: {exc}", _template_line(exc)) from None
         except Exception as exc:  # any template failure fails one message, never the batch
             raise TemplateError(f"cannot render: {_tidy(str(exc)) or type(exc).__name__}",
                                 _template_line(exc)) from None
@@ -168,8 +184,35 @@ class CompiledTemplate:
 
 
 def check(body: str, language: str | None = "en") -> CompiledTemplate:
-    """Raise TemplateError if the template would fail at send time; the compiled template otherwise."""
-    return CompiledTemplate(body, language)
+    """Raise TemplateError if the template would fail at send time; the compiled template otherwise.
+    It is rendered for the sample recipient too, to refuse a template over the limits at save time
+    (TemplateLimitError, at its line); another failure on the sample's values is not the template's
+    fault for sure, and is found per message at send time as before."""
+    template = CompiledTemplate(body, language)
+    try:
+        template.render(sample_context())
+    except TemplateLimitError:
+        raise
+    except TemplateError:
+        pass
+    return template
+
+
+def on_sample(body: str, language: str | None = "en") -> Rendered:
+    """The template rendered for the sample recipient, remembered: an editor opening a saved template
+    (or previewing the same text again) renders it once, not on every look. Raises TemplateError."""
+    outcome = _on_sample(body, language or "en")
+    if isinstance(outcome, TemplateError):
+        raise outcome.with_traceback(None)
+    return outcome
+
+
+@lru_cache(maxsize=256)
+def _on_sample(body: str, language: str) -> Rendered | TemplateError:
+    try:
+        return CompiledTemplate(body, language).render(sample_context())
+    except TemplateError as exc:
+        return exc
 
 
 def check_parts(rendered: Rendered | TextInfo, max_parts: int | None) -> None:

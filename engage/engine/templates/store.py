@@ -26,7 +26,7 @@ from sqlalchemy import update as sql_update
 from engage.engine import statuses as st
 from engage.engine.audit import audit
 from engage.engine.store.schema import Campaign, Template, TemplateVariant
-from engage.engine.templates.render import CompiledTemplate, TemplateError, sample_context
+from engage.engine.templates.render import CompiledTemplate, TemplateError, check, on_sample
 
 DEFAULT_ARM = "A"
 COLUMNS = (Template.id, Template.name, Template.default_language, Template.branch, Template.created_at)
@@ -140,7 +140,7 @@ def get(conn: Connection, template_id: int, branch: str | None = None) -> dict[s
         entry: dict[str, Any] = {"language": language, "arm": arm, "body": body, "encoding": None, "parts": None,
                                  "error": None}
         try:
-            info = CompiledTemplate(body, language).render(sample_context()).info
+            info = on_sample(body, language).info  # remembered: not rendered again on every look
             entry.update(encoding=info.encoding, parts=info.parts)
         except TemplateError as exc:  # saved before a check existed: show it, do not hide the template
             entry["error"] = str(exc)
@@ -250,7 +250,7 @@ def _checked(variants: Mapping[str, str], arms: Mapping[str, Mapping[str, str]] 
             if not isinstance(body, str) or not body.strip():
                 raise TemplateError("the text is empty", where=where)
             try:
-                CompiledTemplate(body, language)
+                check(body, language)  # over a render limit on the sample recipient: refused too
             except TemplateError as exc:
                 raise exc.within(where) from None
     return by_arm
