@@ -19,6 +19,7 @@ from engage.engine.templates import store as templates
 from engage.engine.users.roles import CAMPAIGN_ACTION_ROLES, CAMPAIGN_MAKERS, CAMPAIGN_READERS
 from engage.web.audience_api import ApiBase, ApiError
 from engage.web.campaign_live import figures
+from engage.web.off_loop import off_loop
 
 CREATE_KEYS = ("name", "segment_id", "template_id", "sender_id")
 
@@ -165,14 +166,17 @@ class TemplatesApi(ApiBase):
         with self.db.connect() as conn:
             self.write({"templates": store_list(conn, self.scope.branch)})
 
-    def post(self) -> None:
-        data = self.body()
-        try:
+    async def post(self) -> None:
+        data, actor = self.body(), self.actor()
+
+        def save() -> int:  # renders each variant on the sample recipient: off the IO loop
             with self.db.begin() as conn:
-                template_id = templates.create(conn, data.get("name", ""), data.get("variants") or {},
-                                               default_language=data.get("default_language", "en"),
-                                               actor=self.actor(), arms=data.get("arms"),
-                                               branch=self.scope.branch)
+                return templates.create(conn, data.get("name", ""), data.get("variants") or {},
+                                        default_language=data.get("default_language", "en"),
+                                        actor=actor, arms=data.get("arms"), branch=self.scope.branch)
+
+        try:
+            template_id = await off_loop(save)
         except (ValueError, TypeError, AttributeError) as exc:
             raise ApiError(400, str(exc)) from None
         self.set_status(201)
@@ -186,20 +190,27 @@ class TemplateApi(ApiBase):
     session_roles: ClassVar[dict[str, frozenset[str]]] = {
         "GET": CAMPAIGN_READERS, "PUT": CAMPAIGN_MAKERS, "DELETE": CAMPAIGN_MAKERS}
 
-    def get(self, template_id: str) -> None:
-        try:
+    async def get(self, template_id: str) -> None:
+        def read() -> dict[str, Any]:  # measures its variants: off the IO loop
             with self.db.connect() as conn:
-                self.write(_jsonable(templates.get(conn, int(template_id), self.scope.branch)))
+                return templates.get(conn, int(template_id), self.scope.branch)
+
+        try:
+            self.write(_jsonable(await off_loop(read)))
         except LookupError as exc:
             raise ApiError(404, str(exc.args[0] if exc.args else exc)) from None
 
-    def put(self, template_id: str) -> None:
-        data = self.body()
-        try:
+    async def put(self, template_id: str) -> None:
+        data, actor = self.body(), self.actor()
+
+        def save() -> None:  # renders each variant on the sample recipient: off the IO loop
             with self.db.begin() as conn:
-                templates.update(conn, int(template_id), data.get("variants") or {}, actor=self.actor(),
+                templates.update(conn, int(template_id), data.get("variants") or {}, actor=actor,
                                  default_language=data.get("default_language"), arms=data.get("arms"),
                                  name=data.get("name"), branch=self.scope.branch)
+
+        try:
+            await off_loop(save)
         except (LookupError, PermissionError, templates.TemplateInUse) as exc:
             self._refuse(exc)
         except (ValueError, TypeError, AttributeError) as exc:

@@ -16,9 +16,10 @@ from sqlalchemy import select
 
 from engage.engine.store.schema import Template
 from engage.engine.templates import store
-from engage.engine.templates.render import CompiledTemplate, TemplateError, sample_context
+from engage.engine.templates.render import TemplateError, TemplateLimitError, on_sample
 from engage.engine.users.roles import CAMPAIGN_MAKERS, CAMPAIGN_READERS
 from engage.web.audience_api import ApiBase
+from engage.web.off_loop import off_loop
 from engage.web.sessions_web import PageHandler, requires
 
 MAX_BODY = 5000
@@ -43,9 +44,12 @@ def error_place(exc: Exception) -> str | None:
 
 
 def preview_text(body: str, language: str) -> dict[str, Any]:
-    """One variant rendered for the sample subscriber: text, encoding, characters, parts; or the error."""
+    """One variant rendered for the sample subscriber: text, encoding, characters, parts; or the error.
+    A text over a render limit (templates/limits.py) raises TemplateLimitError: the API's 400."""
     try:
-        rendered = CompiledTemplate(body, language).render(sample_context())
+        rendered = on_sample(body, language)
+    except TemplateLimitError:
+        raise
     except TemplateError as exc:
         return {"error": str(exc), "line": exc.line, "column": exc.column}
     info = rendered.info
@@ -56,7 +60,7 @@ def preview_text(body: str, language: str) -> dict[str, Any]:
 class TemplatePreviewApi(ApiBase):
     session_roles: ClassVar[dict[str, frozenset[str]]] = {"POST": CAMPAIGN_READERS}
 
-    def post(self) -> None:
+    async def post(self) -> None:
         data = self.body()
         body, language = data.get("body"), data.get("language", "en")
         if not isinstance(body, str) or len(body) > MAX_BODY:
@@ -65,7 +69,10 @@ class TemplatePreviewApi(ApiBase):
         if not isinstance(language, str) or not language:
             self.fail(400, "language: a language code, like en")
             return
-        self.write(preview_text(body, language))
+        try:
+            self.write(await off_loop(preview_text, body, language))
+        except TemplateLimitError as exc:
+            self.fail(400, str(exc), line=exc.line, column=exc.column)
 
 
 class TemplatesPage(PageHandler):
@@ -80,13 +87,18 @@ class TemplateEditPage(PageHandler):
     """New (id None) or an existing template: its variants as rows of language, arm and body."""
 
     @requires()
-    def get(self, template_id: str | None = None) -> None:
+    async def get(self, template_id: str | None = None) -> None:
         if template_id is None:
             self._form(name="", default_language="en", variants=[{"language": "en", "arm": "A", "body": ""}])
             return
-        try:
+        branch = self.current_user.branch
+
+        def read() -> dict[str, Any]:  # measures its variants: off the IO loop
             with self.db.connect() as conn:
-                t = store.get(conn, int(template_id), self.current_user.branch)
+                return store.get(conn, int(template_id), branch)
+
+        try:
+            t = await off_loop(read)
         except LookupError:  # none, or another branch's
             self.send_error(404)
             return
@@ -94,7 +106,7 @@ class TemplateEditPage(PageHandler):
                    variants=t["variants"], error=self.get_query_argument("error", None), template=t)
 
     @requires(*CAMPAIGN_MAKERS)
-    def post(self, template_id: str | None = None) -> None:
+    async def post(self, template_id: str | None = None) -> None:
         name = self.get_body_argument("name", "").strip()
         default = self.get_body_argument("default_language", "en").strip()
         by_arm: dict[str, dict[str, str]] = {}
@@ -103,15 +115,19 @@ class TemplateEditPage(PageHandler):
             if found and self.get_body_argument(key).strip():
                 by_arm.setdefault(found.group(2), {})[found.group(1)] = self.get_body_argument(key)
         variants = by_arm.pop("A", {})
-        try:
+        user = self.current_user
+
+        def save() -> int:  # renders each variant on the sample recipient: off the IO loop
             with self.db.begin() as conn:
                 if template_id is None:
-                    saved = store.create(conn, name, variants, default_language=default, actor=self.current_user.email,
-                                         arms=by_arm or None, branch=self.current_user.branch)
-                else:
-                    saved = int(template_id)
-                    store.update(conn, saved, variants, actor=self.current_user.email, default_language=default,
-                                 arms=by_arm or None, name=name, branch=self.current_user.branch)
+                    return store.create(conn, name, variants, default_language=default, actor=user.email,
+                                        arms=by_arm or None, branch=user.branch)
+                store.update(conn, int(template_id), variants, actor=user.email, default_language=default,
+                             arms=by_arm or None, name=name, branch=user.branch)
+                return int(template_id)
+
+        try:
+            saved = await off_loop(save)
         except LookupError:  # none, or another branch's
             raise tornado.web.HTTPError(404) from None
         except (ValueError, PermissionError) as exc:
