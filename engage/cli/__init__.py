@@ -28,6 +28,7 @@ from engage.cli import (
     usage_commands,
     user_commands,
 )
+from engage.cli.common import check_args
 
 COMMAND_GROUPS = [data_commands, audience_commands, usage_commands, provider_commands, route_commands,
                   campaign_commands, dlq_commands, process_commands, bench_commands, user_commands]
@@ -47,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["smsc-sim"]:  # the simulator parses its own options, --help included
         return process_commands.cmd_smsc_sim(argparse.Namespace(rest=argv[1:]))
     args = build_parser().parse_args(argv)
+    check_args(args)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args.actor = f"cli:{getpass.getuser()}"

@@ -19,12 +19,40 @@ def engine() -> Engine:
 
 
 def json_arg(text: str) -> Any:
-    """A JSON value given inline or as @path/to/file.json."""
-    raw = Path(text[1:]).read_text(encoding="utf-8") if text.startswith("@") else text
+    """A JSON value given inline or as @path/to/file.json; one line naming what is wrong otherwise
+    (checked as API bodies are: engine.json_input)."""
+    from engage.engine.json_input import BodyError, parse
+
+    if text.startswith("@"):
+        try:
+            raw = Path(text[1:]).read_bytes()
+        except OSError as exc:
+            reason = exc.strerror.lower() if exc.strerror else "cannot be read"
+            raise SystemExit(f"error: {text[1:]}: {reason}") from None
+    else:
+        raw = text.encode("utf-8", "surrogateescape")
     try:
-        return json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise SystemExit(f"error: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from None
+        return parse(raw)
+    except BodyError as exc:
+        where = text[1:] if text.startswith("@") else "the JSON argument"
+        raise SystemExit(f"error: {where}: {str(exc).removeprefix('body: ')}") from None
+
+
+def check_args(args: Any) -> None:
+    """Every parsed argument of every command, checked once: a whole number no id column can hold,
+    or a text with a NUL (or bytes the locale cannot decode), is one line naming the argument."""
+    from engage.engine.json_input import MAX_INT, BodyError, check_text
+
+    for name, value in vars(args).items():
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            if isinstance(item, int) and not isinstance(item, bool) and not -MAX_INT - 1 <= item <= MAX_INT:
+                raise SystemExit(f"error: {name}: {item} is out of range (a whole number of at most 19 digits)")
+            if isinstance(item, str):
+                try:
+                    check_text(name, item)
+                except BodyError as exc:
+                    raise SystemExit(f"error: {exc}") from None
 
 
 def emit(data: Any) -> None:

@@ -1,8 +1,8 @@
-"""The JSON body of an /api/v1 request, refused in one place when no field could hold it: not UTF-8,
-not JSON (NaN and Infinity included), nested deeper than any definition needs, a number Python can
-parse but no column can store (beyond 64-bit integers, or of thousands of digits), or a text that
-PostgreSQL and UTF-8 cannot store (NUL, lone surrogates). The error names where: "name",
-"definition.and[0].value", or "body" for the whole."""
+"""JSON from outside (an /api/v1 body, a CLI argument or @file), refused in one place when no
+field could hold it: not UTF-8, not JSON (NaN and Infinity included), nested deeper than any
+definition needs, a number Python can parse but no column can store (beyond 64-bit integers, or of
+thousands of digits), or a text that PostgreSQL and UTF-8 cannot store (NUL, lone surrogates). The
+error names where: "name", "definition.and[0].value", or "body" for the whole."""
 
 from __future__ import annotations
 
@@ -38,6 +38,11 @@ def parse(raw: bytes) -> Any:
         raise BodyError(f"body: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
     check(data)
     return data
+
+
+def check_text(field: str, text: str) -> None:
+    """Raises BodyError naming ``field`` for a text no column can hold (NUL, lone surrogates)."""
+    _check_text(field, text)
 
 
 def check(data: Any, where: str = "") -> None:

@@ -12,12 +12,12 @@ from typing import Any, ClassVar
 import tornado.web
 
 from engage import config
+from engage.engine.json_input import BodyError, parse_object
 from engage.engine.segments import audience, store
 from engage.engine.segments.audience import Scope
 from engage.engine.segments.criteria import SegmentError, describe_kinds
 from engage.engine.users.roles import AUDIENCE_READERS, AUDIENCE_WRITERS
 from engage.web.api_auth import ApiTokens
-from engage.web.json_body import BodyError, parse_object
 from engage.web.sessions_web import Denied, SessionApiHandler
 
 
