@@ -43,6 +43,7 @@ class _Match:
     message_id: int
     stat: str
     err: str | None
+    quoted: tuple[int, str]  # (provider, id) the receipt quoted
 
 
 def store(engine: Engine, provider_id: int, items: list[dict[str, Any]], inbound: list[dict[str, Any]]) -> None:
@@ -121,7 +122,8 @@ def store_batches(engine: Engine, batches: Sequence[tuple[int, list[dict[str, An
                 part = found.get(row["provider_message_id"])
                 if part is not None:
                     row["matched"] = True
-                    matches.append(_Match(part[0], part[1], row["stat"], row["err"]))
+                    matches.append(_Match(part[0], part[1], row["stat"], row["err"],
+                                          (provider_id, row["provider_message_id"])))
         insert_rows(conn, receipts, rows)
         _apply(conn, matches)
         if inbound_rows:
@@ -176,7 +178,7 @@ def match_pending(engine: Engine, limit: int = 5000) -> int:
                     part = as_quoted.get(r.alt_message_id or "") or by_alternate.get(r.provider_message_id)
                 if part is not None:
                     matched.append(r.id)
-                    matches.append(_Match(part[0], part[1], r.stat, r.err))
+                    matches.append(_Match(part[0], part[1], r.stat, r.err, (provider_id, r.provider_message_id)))
         if not matched:
             return 0
         update_ids(conn, receipts, matched, {"matched": True})
@@ -210,9 +212,35 @@ def _apply(conn: Connection, matches: Sequence[_Match]) -> None:
         return
     long = set(conn.execute(select(Message.id).where(
         one_of(conn, Message.id, list({m.message_id for m in rest})), Message.parts > 1)).scalars())
+    _settle_earlier_holders(conn, [m for m in rest if m.message_id not in long])
     update_from_values(conn, parts, "id", [{"id": m.part_id, "status": st.RECEIPT_FINAL[m.stat], "error": m.err}
                                            for m in rest if m.message_id in long], extra={"done_at": func.now()})
     _settle(conn, _multipart_outcomes(conn, long), messages.c.parts > 1)
+
+
+def _settle_earlier_holders(conn: Connection, matches: Sequence[_Match]) -> None:
+    """Final receipts whose id's part belongs to a message settled already: either a repeat, or the
+    provider handed that id out again, and an earlier message sent under it still waits for this
+    receipt. Its part was moved aside (submits: ``<id>~<part>``, the id kept as alt_message_id); the
+    newest such message still in flight is settled. A repeat finds none and changes nothing."""
+    if not matches:
+        return
+    quoted = {m.quoted: m for m in matches}
+    rows = conn.execute(select(MessagePart.provider_id, MessagePart.alt_message_id, MessagePart.provider_message_id,
+                               MessagePart.message_id)
+                        .join(Message, Message.id == MessagePart.message_id)
+                        .where(one_of(conn, MessagePart.alt_message_id, list({q[1] for q in quoted})),
+                               Message.status.in_(st.IN_FLIGHT), SINGLE_PART)
+                        .order_by(MessagePart.id.desc())).all()
+    outcome: dict[int, str] = {}
+    for r in rows:
+        match = quoted.pop((r.provider_id, r.alt_message_id), None)
+        if match is not None and r.provider_message_id.startswith(r.alt_message_id + "~"):
+            outcome[r.message_id] = st.RECEIPT_FINAL[match.stat]
+        elif match is not None:  # a part whose id merely reads as this one in the other base
+            quoted[(r.provider_id, r.alt_message_id)] = match
+    if outcome:
+        _settle(conn, outcome, SINGLE_PART)
 
 
 def _settle(conn: Connection, outcome: dict[int, str], which: Any) -> set[int]:

@@ -18,11 +18,13 @@ from engage.engine.broker.consuming import consume_forever
 from engage.engine.providers.base import OutboundSms, ProviderConnection, SendOutcome
 from engage.engine.queues import send_queue
 from engage.engine.send_batches import MalformedBatch, decode
+from engage.engine.store.failures import reason, transient
 from engage.engine.submits import claim, record_outcomes
 
 log = logging.getLogger(__name__)
 
 DOWN_PAUSE = 1.0  # seconds between looks at a provider that is down, batches left in the queue
+RECORD_RETRY = 1.0  # seconds between tries to record what was sent while the database is away
 
 
 async def _send_all(provider: ProviderConnection, batch: list[OutboundSms]) -> list[SendOutcome]:
@@ -107,12 +109,20 @@ class ProviderSendLoop:
         return remaining
 
     def _record(self, delivery: Delivery, campaign_id: int, outcomes: list[SendOutcome]) -> None:
-        try:
-            record_outcomes(self.engine, self.provider.provider_id, campaign_id, outcomes)
-        except Exception:  # the claims stay; the sweeper re-queues them once the lease runs out
-            log.exception("provider %s: could not record a batch's outcomes", self.provider.name)
-            _settle(delivery.requeue)
-            return
+        """What was sent is recorded, waiting out a database that is away: unrecorded, the
+        sweeper would send it all again once the claim's lease ran out."""
+        while True:
+            try:
+                record_outcomes(self.engine, self.provider.provider_id, campaign_id, outcomes)
+                break
+            except Exception as exc:
+                if not transient(exc) or self.stop.is_set():  # the claims stay; the sweeper re-queues
+                    log.exception("provider %s: could not record a batch's outcomes", self.provider.name)
+                    _settle(delivery.requeue)
+                    return
+                log.warning("provider %s: recording a batch's outcomes failed (%s); trying again",
+                            self.provider.name, reason(exc))
+                self.stop.wait(RECORD_RETRY)
         _settle(delivery.ack)
 
 

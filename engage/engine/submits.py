@@ -10,22 +10,26 @@ per-message claim (queued -> sending) was a fourth of the updates of every messa
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Connection, Engine, func, or_, select
 
 from engage.engine import metrics
 from engage.engine import statuses as st
 from engage.engine.events import record, record_batch
-from engage.engine.provider_ids import alternate_id, normalise_id
+from engage.engine.provider_ids import MAX_CHARS, alternate_id, id_problem, normalise_id, storable_id
 from engage.engine.providers.base import SendOutcome
 from engage.engine.store.bulk import conflict_insert, insert_rows, one_of, update_from_values, update_ids
+from engage.engine.store.failures import reason, transient
 from engage.engine.store.schema import Message, MessagePart, SendClaim
 
 messages = Message.__table__
 parts = MessagePart.__table__
 claims = SendClaim.__table__
+log = logging.getLogger(__name__)
 
 MAX_ROUTES = 3  # a message rejected by this many providers fails for good
 
@@ -72,31 +76,108 @@ def take_batches(conn: Connection, provider_id: int, batch_ids: Sequence[str]) -
 def record_outcomes(engine: Engine, provider_id: int, campaign_id: int, outcomes: Sequence[SendOutcome],
                     *, max_routes: int = MAX_ROUTES) -> None:
     """Sent messages become submitted with one part row per provider id; failed ones fail over
-    to the next route (back to pending, this provider remembered) or, out of routes, fail."""
+    to the next route (back to pending, this provider remembered) or, out of routes, fail.
+
+    A write that fails for a reason other than the database being away (a provider id the SMSC
+    handed out before, one the database cannot hold) is done again carefully, and if need be
+    message by message: what was submitted is always recorded, or the sweeper would send it again.
+    Raises only what may succeed when tried again (see store.failures)."""
+    try:
+        with engine.begin() as conn:
+            _record(conn, provider_id, campaign_id, outcomes, max_routes, careful=False)
+    except Exception as exc:
+        if transient(exc):
+            raise
+        log.warning("provider %s: recording %d outcomes failed (%s); recording them one by one",
+                    provider_id, len(outcomes), reason(exc))
+        _record_carefully(engine, provider_id, campaign_id, outcomes, max_routes)
+    sent = [o for o in outcomes if o.ok]
+    if sent:
+        metrics.submitted(provider_id, len(sent), sum(len(o.part_ids) for o in sent))
+    for why, n in Counter(metrics.reason_class(o.error) for o in outcomes if not o.ok).items():
+        metrics.failed(provider_id, why, n)
+    # receipts that overtook their submit response are matched by the receipts worker's next look
+
+
+def _record(conn: Connection, provider_id: int, campaign_id: int, outcomes: Sequence[SendOutcome],
+            max_routes: int, *, careful: bool) -> None:
     sent = [o for o in outcomes if o.ok]
     failed = [o for o in outcomes if not o.ok]
     # a long message that failed after some parts were accepted: those parts are out there and
     # their receipts must match, so they are recorded; the message fails rather than fail over
     partial = [o for o in failed if o.part_ids]
-    with engine.begin() as conn:
-        insert_rows(conn, parts, [
-            {"message_id": o.message_id, "part_no": i + 1, "provider_id": provider_id,
+    rows = [{"message_id": o.message_id, "part_no": i + 1, "provider_id": provider_id,
              "provider_message_id": (norm := normalise_id(pid)), "alt_message_id": alternate_id(norm),
              "status": st.SUBMITTED}
-            for o in sent + partial for i, pid in enumerate(o.part_ids)])
-        if sent:
-            # a claim the sweeper took back meanwhile (status queued again) is still this send
-            update_ids(conn, messages, [o.message_id for o in sent],
-                       {"status": st.SUBMITTED, "submitted_at": func.now()},
-                       where=messages.c.status.in_((st.SENDING, st.QUEUED)))
-            record_batch(conn, "submitted", campaign_id, [o.message_id for o in sent])
-        if failed:
-            _fail_over(conn, provider_id, campaign_id, failed, max_routes)
+            for o in sent + partial for i, pid in enumerate(o.part_ids)]
+    if careful:
+        _insert_taking_ids_over(conn, provider_id, rows)
+    else:
+        insert_rows(conn, parts, rows)
     if sent:
-        metrics.submitted(provider_id, len(sent), sum(len(o.part_ids) for o in sent))
-    for reason, n in Counter(metrics.reason_class(o.error) for o in failed).items():
-        metrics.failed(provider_id, reason, n)
-    # receipts that overtook their submit response are matched by the receipts worker's next look
+        # a claim the sweeper took back meanwhile (status queued again) is still this send
+        update_ids(conn, messages, [o.message_id for o in sent],
+                   {"status": st.SUBMITTED, "submitted_at": func.now()},
+                   where=messages.c.status.in_((st.SENDING, st.QUEUED)))
+        record_batch(conn, "submitted", campaign_id, [o.message_id for o in sent])
+    if failed:
+        _fail_over(conn, provider_id, campaign_id, failed, max_routes)
+
+
+def _record_carefully(engine: Engine, provider_id: int, campaign_id: int, outcomes: Sequence[SendOutcome],
+                      max_routes: int) -> None:
+    try:
+        with engine.begin() as conn:
+            _record(conn, provider_id, campaign_id, outcomes, max_routes, careful=True)
+        return
+    except Exception as exc:
+        if transient(exc):
+            raise
+        if len(outcomes) > 1:
+            for outcome in outcomes:
+                _record_carefully(engine, provider_id, campaign_id, [outcome], max_routes)
+            return
+        why = reason(exc)
+    outcome = outcomes[0]
+    log.error("provider %s: message %s: outcome %s could not be recorded (%s)", provider_id, outcome.message_id,
+              "submitted" if outcome.part_ids else outcome.error, why)
+    if outcome.part_ids:  # it is out there: at least never sent again, though no receipt can settle it
+        with engine.begin() as conn:
+            update_ids(conn, messages, [outcome.message_id], {"status": st.SUBMITTED, "submitted_at": func.now()},
+                       where=messages.c.status.in_((st.SENDING, st.QUEUED)))
+            record_batch(conn, "submitted", campaign_id, [outcome.message_id])
+
+
+def _insert_taking_ids_over(conn: Connection, provider_id: int, rows: list[dict[str, Any]]) -> None:
+    """Part rows whose ids an earlier part may hold: the newest submit takes the id over.
+
+    An SMSC may hand out an id again (its counter started over after a restart, or it is buggy); a
+    receipt quoting it then settles the newest message sent under it. The earlier part keeps its
+    row under ``<id>~<its row id>``, which no receipt quotes, and the id as its alt_message_id: a
+    receipt that finds the newest message settled already settles it instead (receipts). Rows go
+    in rounds of distinct ids, in the order they were sent, each id's holder moved aside first. An
+    id the database cannot hold is recorded as its stand-in (provider_ids.storable_id)."""
+    rounds: list[tuple[set[str], list[dict[str, Any]]]] = []
+    for row in rows:
+        row["provider_message_id"] = pid = storable_id(row["provider_message_id"])
+        if row["alt_message_id"] is not None and id_problem(row["alt_message_id"]) is not None:
+            row["alt_message_id"] = None
+        free = next((r for r in rounds if pid not in r[0]), None)
+        if free is None:
+            free = (set(), [])
+            rounds.append(free)
+        free[0].add(pid)
+        free[1].append(row)
+    for ids, taken in rounds:
+        held = conn.execute(select(MessagePart.id, MessagePart.provider_message_id).where(
+            MessagePart.provider_id == provider_id, one_of(conn, MessagePart.provider_message_id, list(ids)))).all()
+        if held:
+            log.warning("provider %s handed out %d message ids again; the earlier parts keep them as <id>~<part>",
+                        provider_id, len(held))
+            update_from_values(conn, parts, "id", [
+                {"id": part_id, "provider_message_id": f"{pid[:MAX_CHARS - 1 - len(str(part_id))]}~{part_id}",
+                 "alt_message_id": pid} for part_id, pid in held])
+        insert_rows(conn, parts, taken)
 
 
 def _fail_over(conn, provider_id: int, campaign_id: int, failed: Sequence[SendOutcome],  # noqa: ANN001
