@@ -111,10 +111,28 @@ def test_a_failure_names_the_file_as_uploaded_never_the_servers_path(engine):
 
 def test_a_file_that_is_not_text_fails_the_job_saying_so(engine):
     path = import_jobs.imports_dir() / "binary"
-    path.write_bytes(b"msisdn\n\xff\xfe\x00garbage\n")
-    job_id = start(engine, path)
+    path.write_bytes(b"msisdn\n" + bytes(range(256)) * 4)
+    job_id = start(engine, path, filename="photo.csv")
     import_jobs.run(engine, job_id, "UZ")
-    assert "neither UTF-8 text (CSV) nor Parquet" in job(engine, job_id)["error"]
+    assert job(engine, job_id)["error"].startswith("photo.csv: not a CSV file (binary data")
+
+
+def test_a_row_with_a_nul_byte_is_rejected_and_the_job_imports_the_others(engine):
+    job_id = start(engine, upload("msisdn,first_name\n+998901110001,Olim\n+998901110002,Dil\x00noza\n"
+                                  "+998901110003,Jasur\n"))
+    import_jobs.run(engine, job_id, "UZ")
+    done = job(engine, job_id)
+    assert (done["status"], done["rows_imported"], done["rows_rejected"]) == ("done", 2, 1)
+    assert report_rows(engine, job_id)[1] == ["3", "first_name: a control character (U+0000) at character 4"]
+
+
+def test_a_truncated_parquet_upload_fails_the_job_saying_so(engine):
+    path = import_jobs.imports_dir() / "upload"
+    pq.write_table(pa.table({"msisdn": ["+998901110001"] * 50}), path)
+    path.write_bytes(path.read_bytes()[:200])
+    job_id = start(engine, path, filename="people.parquet")
+    import_jobs.run(engine, job_id, "UZ")
+    assert job(engine, job_id)["error"].startswith("people.parquet: not a readable Parquet file")
 
 
 def test_a_job_already_run_is_not_run_again(engine):

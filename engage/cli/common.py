@@ -11,6 +11,9 @@ from sqlalchemy import Engine
 
 from engage import config
 
+ENCODING_HELP = ("the CSV file's encoding when it is not UTF-8 and has no byte order mark, e.g. cp1251, "
+                 "latin-1, utf-16-le (default: UTF-8; a line it cannot decode is rejected, naming the byte)")
+
 
 def engine() -> Engine:
     from engage.engine.store.database import make_engine
@@ -70,13 +73,16 @@ def run_csv_import(path: Path, do_import: Callable[[Callable[[int], None]], Any]
 
     if not path.is_file():
         raise SystemExit(f"error: {path}: no such file")
-    rows = total(path) if total else max(sum(1 for _ in path.open(encoding="utf-8-sig")) - 1, 0)
-    with Progress(disable=quiet, transient=True) as progress:
-        task = progress.add_task(f"importing {path.name}", total=rows)
-        try:
+    try:
+        with path.open("rb") as fh:  # bytes: the file's encoding is the import's to find out
+            rows = total(path) if total else max(sum(1 for _ in fh) - 1, 0)
+        with Progress(disable=quiet, transient=True) as progress:
+            task = progress.add_task(f"importing {path.name}", total=rows)
             result = do_import(lambda n: progress.update(task, completed=n))
-        except known_errors as exc:
-            raise SystemExit(f"error: {exc}") from None
+    except known_errors as exc:
+        raise SystemExit(f"error: {exc}") from None
+    except OSError as exc:
+        raise SystemExit(f"error: {path}: {exc.strerror or exc}") from None
     out = result.as_dict()
     if result.rejected:
         report_path = Path(report or path.with_suffix(".rejected.csv"))

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from engage import config
-from engage.cli.common import emit, engine, run_csv_import
+from engage.cli.common import ENCODING_HELP, emit, engine, run_csv_import
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -23,7 +23,7 @@ def cmd_import_subscribers(args: argparse.Namespace) -> int:
 
     region = args.region or config.load().default_region
     return run_csv_import(Path(args.file), lambda progress: import_file(engine(), Path(args.file), region,
-                                                                      progress=progress),
+                                                                      progress=progress, encoding=args.encoding),
                           write_rejections, quiet=args.quiet, report=args.report, known_errors=(RowError,),
                           total=count_rows)
 
@@ -72,6 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("file")
     s.add_argument("--region", help="default region for numbers without a country code (ENGAGE_DEFAULT_REGION)")
     s.add_argument("--report", help="where to write rejected rows (default FILE.rejected.csv)")
+    s.add_argument("--encoding", help=ENCODING_HELP)
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(fn=cmd_import_subscribers)
 

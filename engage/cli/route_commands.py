@@ -7,14 +7,14 @@ import argparse
 from pathlib import Path
 
 from engage import config
-from engage.cli.common import emit, engine, run_csv_import
+from engage.cli.common import ENCODING_HELP, emit, engine, run_csv_import
 
 
 def cmd_routes_import(args: argparse.Namespace) -> int:
     from engage.engine.price_tables import PriceTableError, import_csv, write_rejections
 
     return run_csv_import(Path(args.file), lambda progress: import_csv(engine(), Path(args.file), actor=args.actor,
-                                                                     progress=progress),
+                                                                     progress=progress, encoding=args.encoding),
                           write_rejections, quiet=args.quiet, report=args.report, known_errors=(PriceTableError,))
 
 
@@ -53,6 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                          "price, currency, valid_from)")
     s.add_argument("file")
     s.add_argument("--report", help="where to write rejected rows (default FILE.rejected.csv)")
+    s.add_argument("--encoding", help=ENCODING_HELP)
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(fn=cmd_routes_import)
     s = routes.add_parser("list", help="price table rows, with whether each is in force now")

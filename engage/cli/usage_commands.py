@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from engage import config
-from engage.cli.common import emit, engine, run_csv_import
+from engage.cli.common import ENCODING_HELP, emit, engine, run_csv_import
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,6 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("file")
     s.add_argument("--region", help="region for national numbers (default ENGAGE_DEFAULT_REGION)")
     s.add_argument("--report", help="where rejected rows go (default FILE.rejected.csv)")
+    s.add_argument("--encoding", help=ENCODING_HELP)
     s.add_argument("--no-refresh", action="store_true", help="leave the usage totals to the next refresh")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(fn=cmd_usage_import)
@@ -29,7 +30,7 @@ def cmd_usage_import(args: argparse.Namespace) -> int:
 
     region = args.region or config.load().default_region
     return run_csv_import(Path(args.file), lambda progress: import_events(
-        engine(), Path(args.file), region, refresh=not args.no_refresh, progress=progress),
+        engine(), Path(args.file), region, refresh=not args.no_refresh, progress=progress, encoding=args.encoding),
         write_rejections, quiet=args.quiet, report=args.report, known_errors=(RowError,), total=count_rows)
 
 

@@ -1,5 +1,7 @@
 """Providers' price tables: imported from CSV (every bad row reported by line and field, good rows
-kept), listed, and read back as the prices in force at a moment for the router.
+kept), listed, and read back as the prices in force at a moment for the router. The file is read as
+a subscriber file is (subscribers.csv_source): UTF-8, UTF-16 with its mark or a declared encoding,
+a binary file refused whole, a line that will not decode or holds a control character rejected.
 
 A table row prices one part to a destination prefix (digits of E.164: "998", "99890") or to a
 network (MCC-MNC: "434-04"), from `valid_from` on; a later `valid_from` supersedes it. Prices in
@@ -23,6 +25,8 @@ from sqlalchemy import Connection, Engine, func, select
 from engage.engine.audit import audit
 from engage.engine.store.bulk import conflict_insert
 from engage.engine.store.schema import Provider, RoutePrice
+from engage.engine.subscribers import rows as subscriber_rows
+from engage.engine.subscribers.csv_source import CsvSource
 
 route_prices = RoutePrice.__table__
 
@@ -122,9 +126,14 @@ def parse_valid_from(value: str) -> datetime:
                                      "2026-01-31T08:00:00+05:00)") from None
 
 
-def parse_row(row: dict[str, str], providers: dict[str, int], default_valid_from: datetime) -> dict[str, Any]:
+def parse_row(row: dict[str, str], providers: dict[str, int], default_valid_from: datetime,
+              encoding: str | None = None) -> dict[str, Any]:
     if None in row:
         raise RowError("row", "more fields than the header names")
+    for name, value in row.items():
+        problem = subscriber_rows.text_problem(value or "", subscriber_rows.MAX_FIELD, encoding)
+        if problem:
+            raise RowError(str(name), problem)
     values = {k: (row.get(k) or "").strip() for k in HEADERS}
     name = values["provider"]
     if not name:
@@ -148,25 +157,41 @@ def parse_row(row: dict[str, str], providers: dict[str, int], default_valid_from
             "network": values["network"] or None, "price": price, "currency": currency, "valid_from": valid_from}
 
 
-def read_csv(path: Path, providers: dict[str, int], report: ImportReport) -> Iterator[dict[str, Any]]:
-    default_valid_from = datetime.now(UTC).replace(microsecond=0)
+def read_csv(path: Path, providers: dict[str, int], report: ImportReport,
+             encoding: str | None = None) -> Iterator[dict[str, Any]]:
     try:
-        fh = path.open(newline="", encoding="utf-8-sig")
+        with CsvSource(path, encoding) as source:
+            yield from _read_rows(source, providers, report)
     except OSError as exc:
         raise PriceTableError(f"{path}: {exc.strerror}") from None
-    with fh:
-        reader = csv.DictReader(fh)
-        headers = set(reader.fieldnames or ())
-        missing = [h for h in REQUIRED_HEADERS if h not in headers]
-        if missing or not headers & set(KEY_HEADERS):
-            need = missing + ([] if headers & set(KEY_HEADERS) else ["prefix or mcc_mnc"])
-            raise PriceTableError(f"{path}: the header lacks {', '.join(need)} (columns: {', '.join(HEADERS)})")
-        for row in reader:
-            report.rows += 1
-            try:
-                yield parse_row(row, providers, default_valid_from)
-            except RowError as exc:
-                report.rejected.append((reader.line_num, exc.field, exc.reason))
+    except subscriber_rows.RowError as exc:  # the file as a whole: not CSV text, no header
+        raise PriceTableError(str(exc)) from None
+
+
+def _read_rows(source: CsvSource, providers: dict[str, int], report: ImportReport) -> Iterator[dict[str, Any]]:
+    default_valid_from = datetime.now(UTC).replace(microsecond=0)
+    path = source.path
+    header = [h.strip() for h in source.header]
+    headers = set(header)
+    missing = [h for h in REQUIRED_HEADERS if h not in headers]
+    if missing or not headers & set(KEY_HEADERS):
+        need = missing + ([] if headers & set(KEY_HEADERS) else ["prefix or mcc_mnc"])
+        raise PriceTableError(f"{path}: the header lacks {', '.join(need)} (columns: {', '.join(HEADERS)})")
+    width = len(header)
+    for line, cells in source.records():
+        report.rows += 1
+        row: dict[Any, Any] = dict(zip(header, cells, strict=False))
+        if len(cells) > width:
+            row[None] = cells[width:]
+        try:
+            yield parse_row(row, providers, default_valid_from, source.encoding)
+        except RowError as exc:
+            report.rejected.append((line, exc.field, exc.reason))
+    for line, reason in source.rejected:
+        field_name, _, why = reason.partition(": ")
+        report.rows += 1
+        report.rejected.append((line, field_name, why) if why else (line, "row", reason))
+    report.rejected.sort()
 
 
 def upsert(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -182,15 +207,16 @@ def upsert(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 
 def import_csv(engine: Engine, path: Path, *, actor: str, batch_size: int = 1000,
-               progress: Callable[[int], None] | None = None) -> ImportReport:
+               progress: Callable[[int], None] | None = None, encoding: str | None = None) -> ImportReport:
     """Good rows are written in batches as they come; a row with the key (provider, prefix, mcc_mnc,
-    valid_from) of an existing one updates its price. Rows without valid_from take the import's start."""
+    valid_from) of an existing one updates its price. Rows without valid_from take the import's start.
+    `encoding`: the file's, when it is not UTF-8 and has no byte order mark."""
     report = ImportReport()
     with engine.connect() as conn:
         providers = dict(conn.execute(select(Provider.name, Provider.id)).all())
     currencies: set[str] = set()
     batch: list[dict[str, Any]] = []
-    for row in read_csv(path, providers, report):
+    for row in read_csv(path, providers, report, encoding):
         batch.append(row)
         currencies.add(row["currency"])
         if len(batch) >= batch_size:

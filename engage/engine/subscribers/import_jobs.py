@@ -22,13 +22,16 @@ from sqlalchemy import Connection, Engine, select, update
 from engage import config
 from engage.engine.audit import audit
 from engage.engine.store.schema import ImportJob
-from engage.engine.subscribers import csv_source, ownership, parquet_source
+from engage.engine.subscribers import ownership
 from engage.engine.subscribers.importer import (
     CHUNK_ROWS,
+    DistinctNumbers,
     ImportReport,
+    add_source_rejections,
     bulk_mode,
     count_rows,
     import_file,
+    open_source,
     write_rejections,
 )
 from engage.engine.subscribers.rows import REJECTIONS, RowError, RowParser
@@ -167,18 +170,18 @@ def _set(engine: Engine, job_id: int, **values: Any) -> None:
 
 def import_for_branch(engine: Engine, path: Path, region: str, branch: str, *,
                       progress: Callable[[ImportReport], None] | None = None,
-                      chunk_rows: int = CHUNK_ROWS) -> ImportReport:
+                      chunk_rows: int = CHUNK_ROWS, encoding: str | None = None) -> ImportReport:
     """import_file for a branch's user: every row stored with ``branch``; a row naming another
     branch, or a number that is already a subscriber outside the branch, is rejected with its
     line (row for Parquet). progress(report so far) after each chunk."""
-    path = Path(path)
-    source = parquet_source.ParquetSource(path) if parquet_source.is_parquet(path) else csv_source.CsvSource(path)
+    source = open_source(path, encoding)
+    numbers = DistinctNumbers()
     with source, bulk_mode():
         header = list(source.header)
         width = len(header)
         keys = [str(h or "").strip().lower() for h in header]
         at = keys.index("branch") if "branch" in keys else None
-        parser = RowParser(header if at is not None else [*header, "branch"], region)
+        parser = RowParser(header if at is not None else [*header, "branch"], region, encoding=source.encoding)
         report = ImportReport(label=source.label)
         with open_writer(engine, parser.columns) as writer:
             chunk: dict[str, tuple[list[int], tuple[Any, ...]]] = {}
@@ -194,10 +197,15 @@ def import_for_branch(engine: Engine, path: Path, region: str, branch: str, *,
                 report.imported += 1
                 if len(chunk) >= chunk_rows:
                     _write_branch_chunk(engine, writer, chunk, branch, report)
+                    numbers.add(chunk, len(chunk))
                     chunk = {}
                     if progress:
                         progress(report)
             _write_branch_chunk(engine, writer, chunk, branch, report)
+            numbers.add(chunk, len(chunk))
+    add_source_rejections(report, source.rejected)
+    report.duplicates = report.imported - numbers.count()
+    report.imported -= report.duplicates
     report.rejected.sort()
     if progress:
         progress(report)

@@ -1,6 +1,8 @@
 """Import subscribers from a CSV or Parquet file, or from JSON records: every row validated,
 good rows stored in chunks of one transaction each, rejected rows reported with their line
 (CSV), row (Parquet) or index (JSON) and the reason. Nothing good is lost to a bad neighbour.
+A number given more than once (in whatever spelling: E.164 decides) is stored from its last row
+and counted once: `imported` counts numbers, `duplicates` the earlier rows the later ones replaced.
 
 Parsing (Python) and storing (mostly the database's work) overlap: chunk N is written on a second
 thread while chunk N+1 is parsed, so a two-core machine keeps both cores busy. Both threads share
@@ -13,13 +15,14 @@ import csv
 import gc
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Engine
 
 from engage.engine.subscribers import csv_source, ownership, parquet_source
@@ -32,26 +35,52 @@ CHUNK_ROWS = 50_000
 @dataclass
 class ImportReport:
     rows: int = 0
-    imported: int = 0
+    imported: int = 0  # different numbers stored
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (line, row or index; reason)
     label: str = "line"  # what the first number of a rejection is: line (CSV), row (Parquet), index (JSON)
+    duplicates: int = 0  # good rows whose number a later row gave again
 
     def as_dict(self, *, details: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {"rows": self.rows, "imported": self.imported, "rejected": len(self.rejected)}
+        if self.duplicates:
+            out["duplicates"] = self.duplicates
         if details:
             out["rejections"] = [{self.label: where, "reason": reason} for where, reason in self.rejected]
         return out
 
 
-def import_file(engine: Engine, path: Path, region: str, *, progress: Callable[[int], None] | None = None,
-                chunk_rows: int = CHUNK_ROWS) -> ImportReport:
-    """Import a CSV or Parquet file (told apart by content); progress(rows read) after each chunk.
-    Raises RowError for a file that cannot be read at all (no header, no number column)."""
+class DistinctNumbers:
+    """How many different numbers the chunks of a file held: their E.164 digits as int64, 8 bytes a
+    number, where a set of the strings would take some 90."""
+
+    def __init__(self) -> None:
+        self._parts: list[np.ndarray] = []
+
+    def add(self, numbers: Iterable[str], count: int) -> None:
+        self._parts.append(np.fromiter(map(int, numbers), dtype=np.int64, count=count))
+
+    def count(self) -> int:
+        return len(np.unique(np.concatenate(self._parts))) if self._parts else 0
+
+
+def open_source(path: Path, encoding: str | None = None) -> csv_source.CsvSource | parquet_source.ParquetSource:
+    """The file's rows, Parquet or CSV as its content says; `encoding` is for a CSV without a byte
+    order mark that is not UTF-8."""
     path = Path(path)
-    source = parquet_source.ParquetSource(path) if parquet_source.is_parquet(path) else csv_source.CsvSource(path)
+    return parquet_source.ParquetSource(path) if parquet_source.is_parquet(path) else \
+        csv_source.CsvSource(path, encoding)
+
+
+def import_file(engine: Engine, path: Path, region: str, *, progress: Callable[[int], None] | None = None,
+                chunk_rows: int = CHUNK_ROWS, encoding: str | None = None) -> ImportReport:
+    """Import a CSV or Parquet file (told apart by content); progress(rows read) after each chunk.
+    Raises RowError for a file that cannot be read at all (not CSV text nor Parquet, no header, no
+    number column)."""
+    source = open_source(path, encoding)
     with source, bulk_mode():
-        parser = RowParser(source.header, region)
+        parser = RowParser(source.header, region, encoding=source.encoding)
         report = ImportReport(label=source.label)
+        numbers = DistinctNumbers()
         with open_writer(engine, parser.columns) as writer, ThreadPoolExecutor(1) as pool:
             pending: tuple[Future[None], int] | None = None  # the chunk being written, rows read up to it
             chunk: dict[str, tuple[Any, ...]] = {}
@@ -68,13 +97,26 @@ def import_file(engine: Engine, path: Path, region: str, *, progress: Callable[[
                 if len(chunk) >= chunk_rows:
                     _wait(pending, progress)
                     pending = pool.submit(writer.write, list(chunk.values())), rows
+                    numbers.add(chunk, len(chunk))
                     chunk = {}
             _wait(pending, progress)
             writer.write(list(chunk.values()))
-        report.rows, report.imported = rows, good
+            numbers.add(chunk, len(chunk))
+        add_source_rejections(report, source.rejected)
+        report.rows += rows
+        report.imported = numbers.count()
+        report.duplicates = good - report.imported
         if progress:
-            progress(rows)
+            progress(report.rows)
     return report
+
+
+def add_source_rejections(report: Any, rejected: list[tuple[int, str]]) -> None:
+    """Lines the source turned away before they became rows count as rows, rejected in line order."""
+    if rejected:
+        report.rows += len(rejected)
+        report.rejected.extend(rejected)
+        report.rejected.sort()
 
 
 _bulk_lock = threading.Lock()
@@ -150,6 +192,7 @@ def upsert_records(engine: Engine, records: Sequence[Any], region: str, *, branc
             report.rejected += [(index, ownership.TAKEN) for index in indexes[number]]
             report.imported -= len(indexes[number])
         report.rejected.sort()
+    report.duplicates, report.imported = report.imported - len(rows), len(rows)
     by_columns: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
     for columns, row in rows.values():
         by_columns.setdefault(columns, []).append(row)

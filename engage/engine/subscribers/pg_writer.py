@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from psycopg import errors as pg_errors
-from sqlalchemy import Engine
+from sqlalchemy import BigInteger, Engine
 
 from engage.engine.subscriber_fields import BOOL, CHOICE, DATE, DATETIME, FIELDS, INTEGER, NUMBER, TEXT
 from engage.engine.subscribers.rows import TAG_SEPARATOR
@@ -40,6 +40,17 @@ SETTINGS = {"jit": "off", "work_mem": "'64MB'"}
 MODES = NEW, SPLIT, UPSERT = "new", "split", "upsert"
 
 
+def _binary_type(column: str) -> str:
+    """Binary COPY sends a value's bytes as the type named here, which must be the column's own:
+    an int8 sent into an integer (int4) column is "incorrect binary data format"."""
+    if column not in FIELDS:
+        return "text"
+    field = FIELDS[column]
+    if field.type == INTEGER and not isinstance(field.column.type, BigInteger):
+        return "int4"
+    return BINARY_TYPES[field.type]
+
+
 class PostgresWriter:
     """One connection, held from open to close; temporary tables, so nothing is left behind by an
     import that dies. Session settings are reset before the connection returns to the pool."""
@@ -50,7 +61,7 @@ class PostgresWriter:
         self.has_attributes, self.has_tags = "attributes" in columns, "tags" in columns
         self._at_attributes = columns.index("attributes") if self.has_attributes else None
         self._at_tags = columns.index("tags") if self.has_tags else None
-        self._types = [BINARY_TYPES[FIELDS[c].type] if c in FIELDS else "text" for c in columns]
+        self._types = [_binary_type(c) for c in columns]
         self.mode = NEW
         self._raw = engine.raw_connection()
         self._pg = self._raw.driver_connection

@@ -5,14 +5,17 @@ phones.to_e164; this module only applies them and names the field a bad value ca
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from sqlalchemy import BigInteger, Integer, Numeric
+
 from engage.engine.phones import InvalidNumber, to_e164
 from engage.engine.store.schema import SubscriberTag
-from engage.engine.subscriber_fields import FIELDS, NUMBER, FieldValueError, SubscriberField
+from engage.engine.subscriber_fields import FIELDS, INTEGER, NUMBER, FieldValueError, SubscriberField
 
 NUMBER_HEADERS = ("msisdn", "number", "phone")
 TAG_HEADERS = ("tags", "vas")
@@ -23,6 +26,16 @@ _MISS = object()
 # Language codes pick template variants ("ru", not "RU"); imports always stored them lower case.
 # (The catalogue has no such rule yet; it belongs there, next to STORED_UPPER.)
 STORED_LOWER = {"language"}
+# Longest value of a catalogue field (whose own limits are shorter still) and of an attribute or tag
+# cell, checked before parsing, so that a runaway value is refused without being echoed back whole.
+MAX_FIELD = 1_000
+MAX_ATTRIBUTE = 10_000
+# What no stored text may hold: NUL (PostgreSQL refuses it, and the whole COPY with it) and the other
+# C0 controls but tab (line breaks included: a subscriber value is one line), DEL, the C1 controls
+# (a cp1252 file read as latin-1), and lone surrogates: a JSON "\ud800", or a byte the file's
+# encoding could not decode, which csv_source hands on as U+DC00 + the byte.
+UNSAFE_TEXT = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
+UNDECODED = range(0xDC00, 0xDD00)
 
 
 class RowError(ValueError):
@@ -32,14 +45,72 @@ class RowError(ValueError):
 REJECTIONS = (RowError, FieldValueError)
 
 
+def text_problem(text: str, limit: int, encoding: str | None = None) -> str | None:
+    """Why `text` cannot be stored as a value, or None. `encoding`: the file's, when the text was
+    decoded from one (a lone surrogate is then a byte it could not decode)."""
+    if len(text) > limit:
+        return f"{len(text):,} characters, more than the {limit:,} a value may have"
+    bad = UNSAFE_TEXT.search(text)
+    if bad is None:
+        return None
+    code, at = ord(bad.group()), bad.start() + 1
+    if code in (0x0A, 0x0D):
+        return f"a line break at character {at}"
+    if encoding and code in UNDECODED:
+        advice = ("save the file as UTF-8 or give its encoding (--encoding cp1251, --encoding latin-1...)"
+                  if encoding.lower().replace("_", "-") in ("utf-8", "utf-8-sig")
+                  else "is that the file's encoding?")
+        return f"not {encoding} (byte 0x{code - 0xDC00:02X} at character {at}); {advice}"
+    if 0xD800 <= code <= 0xDFFF:
+        return f"a lone surrogate (U+{code:04X}) at character {at}, which is not text"
+    return f"a control character (U+{code:04X}) at character {at}"
+
+
+def texts(value: Any) -> Iterator[str]:
+    """The text inside a value: itself, or the keys and values of a JSON or Parquet list or object."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from texts(key)
+            yield from texts(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from texts(item)
+
+
+def check_texts(cells: Sequence[Any], names: Sequence[str], limits: Sequence[int],
+                encoding: str | None = None) -> None:
+    """RowError naming the first cell whose text cannot be stored. One join and one regular
+    expression search for a whole CSV row; the cells one by one only when that finds something."""
+    try:
+        joined = "\t".join(cells)
+    except TypeError:  # Parquet and JSON values, padding for a short row
+        joined = "\t".join([c for c in cells if type(c) is str])
+        if any(type(c) in (list, tuple, dict) for c in cells):
+            joined = "\x00"  # look inside, below
+    if len(joined) <= MAX_FIELD and UNSAFE_TEXT.search(joined) is None:
+        return
+    for i, cell in enumerate(cells):
+        for text in texts(cell):
+            problem = text_problem(text, limits[i] if i < len(limits) else MAX_ATTRIBUTE, encoding)
+            if problem:
+                name = names[i] if i < len(names) and names[i] else f"field {i + 1}"
+                raise RowError(f"{name}: {problem}")
+
+
 class RowParser:
     """Parses rows laid out as `header` says. `columns` names what parse() returns, in order:
     msisdn, the catalogue fields present, then "attributes" (other columns, as a dict) and "tags"
     (the set joined by ';', as storage takes it) when the header has them. Header names that are
     not catalogue fields only ever become attribute keys, never SQL."""
 
-    def __init__(self, header: Sequence[str], region: str) -> None:
+    def __init__(self, header: Sequence[str], region: str, *, encoding: str | None = None) -> None:
         names = [str(h or "").strip() for h in header]
+        for name in names:
+            problem = text_problem(name, MAX_FIELD, encoding)
+            if problem:
+                raise RowError(f"the header: {name[:40]!r}: {problem}")
         keys = [n.lower() for n in names]
         seen = [k for k in keys if k]
         if len(set(seen)) != len(seen):
@@ -50,6 +121,8 @@ class RowParser:
             raise RowError(f"the header has no msisdn column (one of {', '.join(NUMBER_HEADERS)})")
         self.width = len(names)
         self.region = region
+        self.encoding = encoding
+        self._names = names
         self._numbers = numbers
         self._fields = [(i, FIELDS[k]) for i, k in enumerate(keys) if k in FIELDS and k != "msisdn"]
         self._converters = [(i, *_cached(f)) for i, f in self._fields]
@@ -57,6 +130,8 @@ class RowParser:
         self._tags = tags[0] if tags else None
         used = set(numbers) | {i for i, _ in self._fields} | set(tags)
         self._attributes = [(i, names[i]) for i in range(len(names)) if i not in used and names[i]]
+        catalogue = set(numbers) | {i for i, _ in self._fields}
+        self._limits = [MAX_FIELD if i in catalogue else MAX_ATTRIBUTE for i in range(len(names))]
         self.columns: tuple[str, ...] = ("msisdn", *(f.name for _, f in self._fields),
                                          *(("attributes",) if self._attributes else ()),
                                          *(("tags",) if tags else ()))
@@ -67,6 +142,7 @@ class RowParser:
             if len(cells) > self.width:
                 raise RowError(f"{len(cells)} fields, but the header names {self.width}")
             cells = [*cells, *([None] * (self.width - len(cells)))]
+        check_texts(cells, self._names, self._limits, self.encoding)
         out = [self._number(cells)]
         append = out.append
         try:
@@ -125,7 +201,9 @@ def _cached(field: SubscriberField) -> tuple[Callable[[Any, Any], Any], Callable
             value = field.parse(raw)
             return value.lower() if isinstance(value, str) else value
     elif field.type == NUMBER:
-        parse = _decimal(field)
+        parse = _bounded(field, _decimal(field))
+    elif field.type == INTEGER:
+        parse = _bounded(field, field.parse)
     else:
         parse = field.parse
 
@@ -157,6 +235,28 @@ def _decimal(field: SubscriberField) -> Callable[[Any], Any]:
         return field.parse(raw)
 
     return parse
+
+
+def _bounded(field: SubscriberField, parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """parse, refusing a number its column cannot hold: the database would refuse it, and with it
+    the whole chunk of rows it came in."""
+    kind = field.column.type
+    if isinstance(kind, Numeric) and kind.precision:
+        limit = Decimal(10) ** (kind.precision - (kind.scale or 0))
+        what = f"less than {limit:,} in magnitude"
+    elif isinstance(kind, Integer):
+        bits = 63 if isinstance(kind, BigInteger) else 31
+        limit, what = 2**bits, f"a whole number between {-2**bits:,} and {2**bits - 1:,}"
+    else:
+        return parse
+
+    def bounded(raw: Any) -> Any:
+        value = parse(raw)
+        if value is not None and not -limit <= value < limit:
+            raise FieldValueError(f"{field.name}: {str(raw)[:40]!r} is too large (it must be {what})")
+        return value
+
+    return bounded
 
 
 def _empty(raw: Any) -> bool:

@@ -3,7 +3,9 @@ or Parquet: columns msisdn, kind, at, amount. Every row is validated; a bad row 
 with no subscriber is reported with its line (CSV) or row (Parquet) and the reason; good rows
 are stored a chunk per transaction. Events dated before the usage totals' as_of are added to the
 totals in the same transaction, so counts stay exact; a refresh afterwards (the default) makes
-the new events cheap to read."""
+the new events cheap to read. The file is read as a subscriber file is (csv_source: encodings,
+binary files refused, a quote left open costs one row); an event given twice in a file (the same
+number, after E.164, kind, time and amount) is stored and counted once."""
 
 from __future__ import annotations
 
@@ -18,8 +20,9 @@ from sqlalchemy import Connection, Engine, insert, select
 
 from engage.engine.phones import InvalidNumber, to_e164
 from engage.engine.store.schema import Subscriber, UsageEvent
-from engage.engine.subscribers import csv_source, parquet_source
-from engage.engine.subscribers.rows import NUMBER_HEADERS, RowError
+from engage.engine.subscribers.importer import add_source_rejections, open_source
+from engage.engine.subscribers.rows import MAX_FIELD, NUMBER_HEADERS, RowError, check_texts
+from engage.engine.subscribers.seen import Seen
 from engage.engine.usage import USAGE_KINDS, totals
 
 CHUNK_ROWS = 20_000
@@ -37,10 +40,14 @@ class UsageReport:
     rejected: list[tuple[int, str]] = field(default_factory=list)
     label: str = "line"
     refreshed: dict[str, Any] | None = None
+    duplicates: int = 0  # rows repeating an event given earlier in the file
 
     def as_dict(self) -> dict[str, Any]:
-        return {"rows": self.rows, "imported": self.imported, "rejected": len(self.rejected),
-                "late": self.late, "refreshed": self.refreshed}
+        out = {"rows": self.rows, "imported": self.imported, "rejected": len(self.rejected),
+               "late": self.late, "refreshed": self.refreshed}
+        if self.duplicates:
+            out["duplicates"] = self.duplicates
+        return out
 
 
 class _Layout:
@@ -54,6 +61,8 @@ class _Layout:
             wanted = ["msisdn"] * (number is None) + missing
             raise RowError(f"the header needs column(s) {', '.join(wanted)}; it has {', '.join(header)}")
         self.number, self.kind, self.at, self.amount = number, *(names.index(c) for c in COLUMNS)
+        self.names = [h.strip() for h in header]
+        self.limits = [MAX_FIELD] * len(header)
 
 
 def parse(cells: Sequence[Any], layout: _Layout, region: str, now: datetime) -> tuple[str, str, datetime, float]:
@@ -96,11 +105,13 @@ def _amount(raw: Any) -> float:
 
 
 def import_events(engine: Engine, path: Path, region: str, *, refresh: bool = True,
-                  progress: Callable[[int], None] | None = None, chunk_rows: int = CHUNK_ROWS) -> UsageReport:
-    """Import a file of usage events; RowError for a file that cannot be read at all."""
-    path = Path(path)
-    source = parquet_source.ParquetSource(path) if parquet_source.is_parquet(path) else csv_source.CsvSource(path)
+                  progress: Callable[[int], None] | None = None, chunk_rows: int = CHUNK_ROWS,
+                  encoding: str | None = None) -> UsageReport:
+    """Import a file of usage events; RowError for a file that cannot be read at all. `encoding`:
+    a CSV's, when it is not UTF-8 and has no byte order mark."""
+    source = open_source(path, encoding)
     now = datetime.now(UTC)
+    seen = Seen()
     with source:
         layout = _Layout(source.header)
         report = UsageReport(label=source.label)
@@ -109,12 +120,14 @@ def import_events(engine: Engine, path: Path, region: str, *, refresh: bool = Tr
             for where, cells in chunk:
                 report.rows += 1
                 try:
+                    check_texts(cells, layout.names, layout.limits, source.encoding)
                     parsed.append((where, *parse(cells, layout, region, now)))
                 except RowError as exc:
                     report.rejected.append((where, str(exc)))
-            _store(engine, parsed, report)
+            _store(engine, parsed, report, seen)
             if progress:
                 progress(report.rows)
+        add_source_rejections(report, source.rejected)
     report.rejected.sort()
     if refresh and report.imported:
         report.refreshed = totals.refresh(engine)
@@ -132,8 +145,10 @@ def _chunks(records: Iterator[tuple[int, Any]], size: int) -> Iterator[list[tupl
         yield chunk
 
 
-def _store(engine: Engine, parsed: list[tuple[int, str, str, datetime, float]], report: UsageReport) -> None:
-    """One transaction: numbers to subscriber ids (one query), the events, the late ones to the totals."""
+def _store(engine: Engine, parsed: list[tuple[int, str, str, datetime, float]], report: UsageReport,
+           seen: Seen) -> None:
+    """One transaction: numbers to subscriber ids (one query), the events, the late ones to the totals.
+    An event the file gave before is left out and counted as a duplicate."""
     if not parsed:
         return
     with engine.begin() as conn:
@@ -146,6 +161,9 @@ def _store(engine: Engine, parsed: list[tuple[int, str, str, datetime, float]], 
                 report.rejected.append((where, f"msisdn: no subscriber has the number {number}"))
             else:
                 events.append((subscriber_id, kind, at, amount))
+        first = seen.first_times(events)
+        report.duplicates += first.count(False)
+        events = [event for event, new in zip(events, first, strict=True) if new]
         if not events:
             return
         totals.lock(conn)
