@@ -8,13 +8,14 @@ import urllib.error
 import urllib.request
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from engage.engine.segments import audience, live
 from engage.engine.segments import store as segments
 from engage.engine.segments.audience import Scope
 from engage.engine.segments.criteria import SegmentError
-from engage.engine.store.schema import Subscriber
+from engage.engine.store.schema import InboundMessage, Message, Subscriber
+from tests import subscriber_story as story
 from tests.branch_people import token_for
 from tests.fixtures.web import serving
 
@@ -234,3 +235,39 @@ def test_a_masked_sample_comes_in_id_order_never_in_number_order(people):
     assert [s["id"] for s in answer["sample"]] == [1, 2, 3, 4, 5]
     assert [s["msisdn"] for s in answer["sample"]] == ["+99895*****07", "+99891*****07", "+99890*****07",
                                                       "+99890*****03", "+99890*****01"]
+
+
+# a subscriber's history --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def told_their_number(engine):
+    """Aziz, sent a message that quotes his number, and his reply that quotes it back without its '+'
+    and as dialled at home (his national number)."""
+    ids = story.add_people(engine)
+    sent = story.message_and_reply(engine, story.AZIZ)
+    with engine.begin() as conn:
+        conn.execute(update(Message).where(Message.id == sent["message_id"]).values(
+            body=f"Aziz, your line {story.AZIZ} has won a prize"))
+        conn.execute(update(InboundMessage).values(text="is it 998901000001 or 901000001?"))
+    with serving(engine) as base:
+        yield engine, base, ids[story.AZIZ]
+
+
+@pytest.mark.parametrize("role", ["marketer", "analyst"])
+def test_a_history_shows_a_masked_role_the_number_masked_in_what_was_said(told_their_number, role):
+    engine, base, aziz = told_their_number
+    status, body = _call(base, f"/api/v1/subscribers/{aziz}", token_for(engine, role))
+    assert status == 200
+    said = {e["kind"]: e for e in body["history"]}
+    assert said["message"]["body"] == "Aziz, your line +99890*****01 has won a prize"
+    assert said["reply"]["text"] == "is it +99890*****01 or +99890*****01?"
+    assert "1000001" not in json.dumps(body)
+
+
+def test_a_history_shows_support_the_whole_number_in_what_was_said(told_their_number):
+    engine, base, aziz = told_their_number
+    body = _call(base, f"/api/v1/subscribers/{aziz}", token_for(engine, "support"))[1]
+    said = {e["kind"]: e for e in body["history"]}
+    assert said["message"]["body"] == "Aziz, your line +998901000001 has won a prize"
+    assert said["reply"]["text"] == "is it 998901000001 or 901000001?"

@@ -12,6 +12,7 @@ parse, so both give the same answer."""
 from __future__ import annotations
 
 import re
+from contextlib import suppress
 from functools import cache
 
 import phonenumbers
@@ -227,3 +228,17 @@ def mask(e164: str) -> str:
     if len(e164) <= MASK_HEAD:
         return "*" * len(e164)
     return e164[:MASK_HEAD] + "*" * (len(e164) - MASK_HEAD - 2) + e164[-2:]
+
+
+def mask_in(text: str, e164: str) -> str:
+    """``text`` with ``e164`` masked wherever it is written whole: as E.164, as its digits, or as its
+    national number (as dialled at home, with or without a trunk prefix). A message that quotes a
+    subscriber's number must not show it to whoever is shown it masked. Numbers written with spaces
+    or dashes inside are not recognised."""
+    forms = [e164, e164.lstrip("+")]
+    with suppress(phonenumbers.NumberParseException):
+        forms.append(str(phonenumbers.parse(e164).national_number))
+    for form in forms:
+        if form:
+            text = text.replace(form, mask(e164))
+    return text

@@ -63,10 +63,11 @@ class SubscriberPage(SubscriberPageBase):
     @requires(*SUBSCRIBER_READERS)
     def get(self, subscriber_id: str) -> None:
         with self.db.connect() as conn:
-            found = profile(conn, int(subscriber_id), self.shown())
+            shown = self.shown()
+            found = profile(conn, int(subscriber_id), shown)
             if found is None:
                 raise tornado.web.HTTPError(404, reason=f"no subscriber {subscriber_id}")
-            entries = history(conn, int(subscriber_id), HISTORY)
+            entries = history(conn, int(subscriber_id), HISTORY, masked=not shown.show_numbers)
         self.render("subscriber.html", s=found, history=entries, when=when)
 
 

@@ -117,10 +117,11 @@ class SubscriberApi(SubscriberApiBase):
 
     def get(self, subscriber_id: str) -> None:
         with self.db.connect() as conn:
-            found = profile(conn, int(subscriber_id), self.shown())
+            shown = self.shown()
+            found = profile(conn, int(subscriber_id), shown)
             if found is None:
                 raise ApiError(404, f"no subscriber {subscriber_id}")
-            entries = history(conn, int(subscriber_id), HISTORY)
+            entries = history(conn, int(subscriber_id), HISTORY, masked=not shown.show_numbers)
         self.write(plain({"subscriber": found, "history": entries}))
 
 

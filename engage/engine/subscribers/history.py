@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, tuple_
 
+from engage.engine.phones import mask_in
 from engage.engine.store.schema import (
     Campaign,
     InboundMessage,
@@ -31,9 +32,12 @@ LIMIT = 100
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def history(conn: Connection, subscriber_id: int, limit: int = LIMIT) -> list[dict[str, Any]]:
+def history(conn: Connection, subscriber_id: int, limit: int = LIMIT, *,
+            masked: bool = False) -> list[dict[str, Any]]:
     """The ``limit`` newest entries, each {"kind": message | receipt | reply | opt_out, "at": ...}
-    and what that kind has. Empty for a subscriber that does not exist (callers check visibility)."""
+    and what that kind has. Empty for a subscriber that does not exist (callers check visibility).
+    ``masked``: for a reader shown the number masked, who must not read it whole in a message or a
+    reply that quotes it."""
     number = conn.execute(select(Subscriber.msisdn).where(Subscriber.id == subscriber_id)).scalar()
     if number is None:
         return []
@@ -43,7 +47,13 @@ def history(conn: Connection, subscriber_id: int, limit: int = LIMIT) -> list[di
     for entry in entries:
         entry["at"] = aware(entry["at"])
     entries.sort(key=lambda e: (e["at"] or EPOCH, e["kind"] != "message"), reverse=True)
-    return entries[:limit]
+    entries = entries[:limit]
+    if masked:
+        for entry in entries:
+            for said in ("body", "text"):
+                if entry.get(said):
+                    entry[said] = mask_in(entry[said], number)
+    return entries
 
 
 def _messages(conn: Connection, number: str, limit: int) -> list[dict[str, Any]]:
