@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fixtures.backends",
     "tests.fixtures.web",
     "tests.fixtures.browser",
+    "tests.fixtures.ldap",
 ]
