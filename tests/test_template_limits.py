@@ -151,3 +151,8 @@ def test_a_recipient_over_a_limit_fails_alone_saying_so_and_the_batch_is_sent(en
         failed = conn.execute(select(Message.msisdn, Message.error).where(Message.status == st.FAILED)).all()
     assert statuses(engine, campaign_id) == {st.QUEUED: 3, st.FAILED: 1}
     assert [tuple(f) for f in failed] == [("+998900000002", "line 1: cannot render: text over 65,536 characters")]
+
+
+def test_a_decimal_too_large_says_so_in_words():
+    error, _, _ = _refused("{{ balance ** 999999 }}")
+    assert str(error) == "line 1: cannot render: number too large"

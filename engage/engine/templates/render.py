@@ -10,6 +10,7 @@ are written in the variant's language (see formatting.py).
 
 from __future__ import annotations
 
+import decimal
 import difflib
 import re
 from dataclasses import dataclass
@@ -178,8 +179,7 @@ class CompiledTemplate:
         except limits.LimitExceeded as exc:
             raise TemplateLimitError(f"cannot render: {exc}", _template_line(exc)) from None
         except Exception as exc:  # any template failure fails one message, never the batch
-            raise TemplateError(f"cannot render: {_tidy(str(exc)) or type(exc).__name__}",
-                                _template_line(exc)) from None
+            raise TemplateError(f"cannot render: {_said(exc)}", _template_line(exc)) from None
         return Rendered(text, analyse(text))
 
 
@@ -462,6 +462,18 @@ def _failing_token(env: ImmutableSandboxedEnvironment, body: str, tokens: list[_
 
 def _tidy(message: str) -> str:
     return message.strip().rstrip(".")
+
+
+# decimal's errors say only their class list ("[<class 'decimal.Overflow'>]")
+_DECIMAL_SAID = {decimal.Overflow: "number too large", decimal.DivisionByZero: "division by zero",
+                 decimal.InvalidOperation: "not a valid calculation"}
+
+
+def _said(exc: Exception) -> str:
+    """A render failure in words: the exception's own message, or for decimal's, what it means."""
+    if isinstance(exc, decimal.DecimalException):
+        return next((said for kind, said in _DECIMAL_SAID.items() if isinstance(exc, kind)), "not a valid calculation")
+    return _tidy(str(exc)) or type(exc).__name__
 
 
 def _template_line(exc: BaseException) -> int | None:
