@@ -271,3 +271,21 @@ def test_a_history_shows_support_the_whole_number_in_what_was_said(told_their_nu
     said = {e["kind"]: e for e in body["history"]}
     assert said["message"]["body"] == "Aziz, your line +998901000001 has won a prize"
     assert said["reply"]["text"] == "is it 998901000001 or 901000001?"
+
+
+# what the builder offers ------------------------------------------------------------------------
+
+
+def _number_operators(base, token):
+    kinds = {k["kind"]: k for k in _call(base, "/api/v1/segments/kinds", token)[1]["kinds"]}
+    return next(f["operators"] for f in kinds["field"]["fields"] if f["name"] == "msisdn")
+
+
+def test_the_criterion_kinds_offer_a_masked_role_only_the_number_operators_it_may_use(api):
+    engine, base = api
+    assert _number_operators(base, token_for(engine, "marketer")) == ["starts_with", "empty", "not_empty"]
+
+
+def test_the_criterion_kinds_offer_an_admin_every_number_operator(api):
+    engine, base = api
+    assert {"eq", "in", "lt", "between", "contains"} <= set(_number_operators(base, token_for(engine, "admin")))

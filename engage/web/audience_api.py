@@ -13,7 +13,7 @@ import tornado.web
 
 from engage import config
 from engage.engine.json_input import BodyError, parse_object
-from engage.engine.segments import audience, store
+from engage.engine.segments import audience, masked_numbers, store
 from engage.engine.segments.audience import Scope
 from engage.engine.segments.criteria import SegmentError, describe_kinds
 from engage.engine.users.roles import AUDIENCE_READERS, AUDIENCE_WRITERS
@@ -181,7 +181,8 @@ class CriterionKindsApi(ApiBase):
     session_roles: ClassVar[dict[str, frozenset[str]]] = {"GET": AUDIENCE_READERS}
 
     def get(self) -> None:
-        self.write({"kinds": describe_kinds()})
+        kinds = describe_kinds()
+        self.write({"kinds": masked_numbers.offered(kinds) if self.masked else kinds})
 
 
 def api_tokens(spec: str | None = None) -> ApiTokens:

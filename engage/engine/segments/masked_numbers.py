@@ -51,6 +51,17 @@ def check_prefix(prefix: str, path: str) -> None:
         raise refusal(path, f"number_prefix of {len(prefix) - 1} digits")
 
 
+def offered(kinds: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The criterion kinds (criteria.describe_kinds) as offered to a masked requester: msisdn with only
+    the operators it may use, so the builder does not offer what the count would refuse."""
+    def field(entry: dict[str, Any]) -> dict[str, Any]:
+        if entry.get("name") != NUMBER_FIELD:
+            return entry
+        return {**entry, "operators": [op for op in entry["operators"] if op in MASKED_OPS]}
+
+    return [{**kind, "fields": [field(f) for f in kind["fields"]]} if "fields" in kind else kind for kind in kinds]
+
+
 def shown(node: Any) -> Any:
     """A definition as a masked requester may read it: the values of criteria over the number cut
     to what the mask shows (a whole number masked, a long prefix cut to "+99890…")."""
