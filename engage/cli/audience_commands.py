@@ -96,7 +96,9 @@ def cmd_consent(args: argparse.Namespace) -> int:
 
 def _scope_options(s: argparse.ArgumentParser) -> None:
     s.add_argument("--branch", help="act as a user of this branch: only its subscribers count")
-    s.add_argument("--show-numbers", action="store_true", help="show sample numbers unmasked")
+    s.add_argument("--show-numbers", action="store_true",
+                   help="show sample numbers unmasked and select by whole numbers (masked, a criterion may "
+                        "test no more of a number than the mask shows)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
