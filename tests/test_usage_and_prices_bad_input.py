@@ -22,7 +22,7 @@ from engage.engine.price_tables import PriceTableError, import_csv
 from engage.engine.store.schema import Provider, RoutePrice, Subscriber, UsageEvent
 from engage.engine.subscribers.rows import RowError
 from engage.engine.usage.events_import import import_events
-from tests.fixtures.web import serving
+from tests.fixtures.web import serving, signed_in
 
 AT = (datetime.now(UTC) - timedelta(days=1)).replace(microsecond=0).isoformat()
 
@@ -164,6 +164,24 @@ def test_the_api_refuses_a_binary_price_table_with_a_400(providers):
     with serving(providers, tokens="hq-token") as base:
         status, body = post(base, bytes(range(256)) * 64)
     assert status == 400 and "not a CSV file" in body["error"] and "/tmp" not in body["error"]
+
+
+def upload_prices(browser, data: bytes):
+    boundary = "engage-test-boundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"_xsrf\"\r\n\r\n{browser.cookie('_xsrf')}\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"prices\"; filename=\"prices.csv\"\r\n"
+            "Content-Type: text/csv\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    return browser.request("POST", "/providers", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+
+
+@pytest.mark.parametrize(("data", "message"), [(bytes(range(256)) * 64, "not a CSV file"),
+                                               (b"provider,price\nalpha,1\n", "the header lacks currency")],
+                         ids=["binary", "no-currency"])
+def test_the_providers_page_shows_why_a_price_table_was_refused(providers, quick_hashes, data, message):
+    with serving(providers) as base:
+        admin = signed_in(providers, base, "admin")
+        reply = upload_prices(admin, data)
+    assert reply.status == 200 and message in reply.body and "/tmp" not in reply.body
 
 
 @pytest.mark.parametrize("command", [["usage", "import"], ["routes", "import"]], ids=["usage", "routes"])

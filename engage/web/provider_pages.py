@@ -33,7 +33,11 @@ class ProvidersPage(PageHandler):
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "prices.csv"
             path.write_bytes(files[0]["body"])
-            report = price_tables.import_csv(self.db, path, actor=self.current_user.email)
+            try:
+                report = price_tables.import_csv(self.db, path, actor=self.current_user.email)
+            except price_tables.PriceTableError as exc:
+                self._page(None, error=f"prices: {str(exc).replace(str(path) + ': ', '')}")
+                return
         self._page(report)
 
     def _page(self, report: price_tables.ImportReport | None, error: str | None = None) -> None:

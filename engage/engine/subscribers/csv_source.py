@@ -123,17 +123,18 @@ class CsvSource:
     def _lines(self) -> Iterator[str]:
         """The file's lines, for csv.reader, after any it must read again; each is held until the
         record it belongs to is done."""
-        again, held = self._again, self._held
-        lines = iter(self._fh)
-        while True:
-            if again:
-                line = again.popleft()
-            else:
-                line = next(lines, None)
-                if line is None:
-                    return
-            held.append(line)
+        again, hold = self._again, self._held.append
+        for line in self._fh:
+            while again:  # pushed back while this generator waited: they come before `line`
+                earlier = again.popleft()
+                hold(earlier)
+                yield earlier
+            hold(line)
             yield line
+        while again:
+            earlier = again.popleft()
+            hold(earlier)
+            yield earlier
 
     def _records(self) -> Iterator[tuple[int, list[str]]]:
         reader, held = self._reader, self._held
