@@ -36,6 +36,8 @@ class Settings:
     ldap_branch_attribute: str = ""  # ENGAGE_LDAP_BRANCH_ATTRIBUTE: e.g. department; "": no branch
     ldap_start_tls: bool = False  # ENGAGE_LDAP_START_TLS: upgrade an ldap:// connection with StartTLS
     ldap_ca_file: str = ""  # ENGAGE_LDAP_CA_FILE: the CA that signed the directory's certificate; "": the system's
+    ldap_timeout: str = ""  # ENGAGE_LDAP_TIMEOUT: s to connect and for each answer (10); ldap_signin names a bad one
+    ldap_recheck_seconds: str = ""  # ENGAGE_LDAP_RECHECK_SECONDS: how often a signed-in person is asked about (60)
     live_counts: str = "auto"  # ENGAGE_LIVE_COUNTS: segment counts from memory in the web process (segments.live)
 
 
@@ -67,5 +69,7 @@ def load() -> Settings:
         ldap_branch_attribute=os.environ.get("ENGAGE_LDAP_BRANCH_ATTRIBUTE", "").strip(),
         ldap_start_tls=os.environ.get("ENGAGE_LDAP_START_TLS", "").strip().lower() in ("1", "true", "yes", "on"),
         ldap_ca_file=os.environ.get("ENGAGE_LDAP_CA_FILE", "").strip(),
+        ldap_timeout=os.environ.get("ENGAGE_LDAP_TIMEOUT", "").strip(),
+        ldap_recheck_seconds=os.environ.get("ENGAGE_LDAP_RECHECK_SECONDS", "").strip(),
         live_counts=os.environ.get("ENGAGE_LIVE_COUNTS", "auto").strip().lower(),
     )

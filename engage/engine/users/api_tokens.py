@@ -24,6 +24,7 @@ from sqlalchemy import Connection, insert, select, update
 from engage.engine.audit import audit
 from engage.engine.store.schema import ApiToken as TokenRow
 from engage.engine.store.schema import User as UserRow
+from engage.engine.users import directory_recheck
 from engage.engine.users.accounts import PUBLIC_COLUMNS, User, UserError, from_row, get_user_by_id
 from engage.engine.users.throttle import utc
 
@@ -165,7 +166,8 @@ def revoke(conn: Connection, token_id: int, *, actor: str, now: datetime | None 
 
 def resolve(conn: Connection, secret: str | None, *, now: datetime | None = None) -> User | None:
     """The active user whose live token this secret is, or None (unknown, revoked, expired, or the
-    user disabled). Records the use at most once a minute (the caller commits)."""
+    user disabled, or a directory user the directory no longer lets in: engine.users.directory_recheck).
+    Records the use at most once a minute (the caller commits)."""
     if not secret or len(secret) > MAX_SECRET:
         return None
     now = utc(now or datetime.now(UTC))
@@ -180,4 +182,4 @@ def resolve(conn: Connection, secret: str | None, *, now: datetime | None = None
         return None
     if row.last_used_at is None or now - utc(row.last_used_at) >= USED_EVERY:
         conn.execute(update(TokenRow.__table__).where(TokenRow.id == row.token_id).values(last_used_at=now))
-    return from_row(row)
+    return directory_recheck.still_allowed(conn, from_row(row), now=now)

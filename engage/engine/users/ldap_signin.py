@@ -14,19 +14,21 @@ The person's local users row is made or brought up to date at each sign-in, mark
 directory's by a password_hash (MARKER) that no password verifies, so that directory users never
 have a local password and their role and branch follow the directory. An administrator's
 set-password makes such a user local; without ENGAGE_LDAP_URL a directory user cannot sign in.
-The row is only brought up to date at a sign-in: a person taken out of every group (or out of the
-directory) cannot sign in again, but their open sessions and API tokens last until an administrator
-disables the account, as for a local user. Connections use ldaps:// (or StartTLS) with the server's
-certificate verified (ENGAGE_LDAP_CA_FILE, else the system's CAs), and time out: a directory that
-is down is a DirectoryError, which signin turns into a clear refusal. Passwords are never logged.
+While signed in, a person's standing is asked of the directory again (``standing``, by
+engine.users.directory_recheck): one taken out of every group, disabled or out of the directory
+loses their sessions and tokens at their next request. Connections use ldaps:// (or StartTLS) with
+the server's certificate verified (ENGAGE_LDAP_CA_FILE, else the system's CAs), and time out
+(ENGAGE_LDAP_TIMEOUT): a directory that is down or silent is a DirectoryError, which signin turns
+into a clear refusal. Passwords are never logged.
 
-Tests (and anyone with an unusual directory) pass a ConnectionFactory: ldap3's MOCK_SYNC strategy
-stands in for the server while this module's search, bind and group mapping run as in production."""
+Tests (and anyone with an unusual directory) may pass a ConnectionFactory; tests/fixtures/ldap.py
+runs a real slapd for them."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import ssl
 import warnings
 from collections.abc import Callable, Iterable
@@ -39,10 +41,11 @@ with warnings.catch_warnings():  # ldap3 2.9.1 imports pyasn1 names that newer p
     import ldap3
     from ldap3.core.exceptions import LDAPException
     from ldap3.utils.conv import escape_filter_chars
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
 
 from engage import config
 from engage.engine.audit import audit
+from engage.engine.store.bulk import conflict_insert
 from engage.engine.store.schema import User as UserRow
 from engage.engine.users.roles import ROLES
 
@@ -50,8 +53,10 @@ log = logging.getLogger(__name__)
 
 MARKER = "!ldap"  # users.password_hash of a directory user: not a PHC string, argon2 verifies nothing against it
 ACTOR = "ldap"  # who the audit log names for changes the directory brings
-TIMEOUT = 10.0  # s to connect, and to wait for each answer
+TIMEOUT = 10.0  # s to connect, and to wait for each answer (ENGAGE_LDAP_TIMEOUT)
+RECHECK = 60.0  # s a signed-in person's standing in the directory is trusted (ENGAGE_LDAP_RECHECK_SECONDS)
 
+DISABLED_MARKS = ("userAccountControl", "pwdAccountLockedTime", "nsAccountLock")  # see disabled()
 # (user DN or None for anonymous, password or None) -> an unopened, unbound connection
 ConnectionFactory = Callable[[str | None, str | None], ldap3.Connection]
 
@@ -72,6 +77,8 @@ class DirectorySettings:
     branch_attribute: str | None = None
     start_tls: bool = False
     ca_file: str | None = None
+    timeout: float = TIMEOUT
+    recheck: float = RECHECK
 
     @classmethod
     def from_config(cls, settings: config.Settings) -> DirectorySettings | None:
@@ -82,11 +89,25 @@ class DirectorySettings:
             raise ValueError("ENGAGE_LDAP_BASE_DN is needed with ENGAGE_LDAP_URL")
         if "{email}" not in settings.ldap_user_filter:
             raise ValueError("ENGAGE_LDAP_USER_FILTER must contain {email}")
+        timeout = _seconds("ENGAGE_LDAP_TIMEOUT", settings.ldap_timeout, TIMEOUT, zero=False)
+        recheck = _seconds("ENGAGE_LDAP_RECHECK_SECONDS", settings.ldap_recheck_seconds, RECHECK, zero=True)
         return cls(url=settings.ldap_url, base_dn=settings.ldap_base_dn,
                    role_groups=parse_role_groups(settings.ldap_role_groups),
                    bind_dn=settings.ldap_bind_dn or None, bind_password=settings.ldap_bind_password or None,
                    user_filter=settings.ldap_user_filter, branch_attribute=settings.ldap_branch_attribute or None,
-                   start_tls=settings.ldap_start_tls, ca_file=settings.ldap_ca_file or None)
+                   start_tls=settings.ldap_start_tls, ca_file=settings.ldap_ca_file or None,
+                   timeout=timeout, recheck=recheck)
+
+
+def _seconds(name: str, raw: str, default: float, *, zero: bool) -> float:
+    """A number of seconds from the environment, or ValueError naming the setting."""
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        value = -1.0
+    if not (value >= 0 if zero else value > 0) or value == float("inf"):
+        raise ValueError(f"{name} must be a {'' if zero else 'positive '}number of seconds, got {raw[:40]!r}")
+    return value
 
 
 def parse_role_groups(spec: str) -> tuple[tuple[str, str], ...]:
@@ -122,14 +143,15 @@ class DirectoryUser:
 
 
 def connection_factory(settings: DirectorySettings) -> ConnectionFactory:
-    """Production connections: ldap3's SYNC strategy against ENGAGE_LDAP_URL, certificates verified."""
+    """Production connections: ldap3's SYNC strategy against ENGAGE_LDAP_URL, certificates verified.
+    ldap3 waits for answers in whole seconds (SO_RCVTIMEO): the timeout is rounded up for them."""
     tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=settings.ca_file)
-    server = ldap3.Server(settings.url, get_info=ldap3.NONE, tls=tls, connect_timeout=TIMEOUT)
+    server = ldap3.Server(settings.url, get_info=ldap3.NONE, tls=tls, connect_timeout=settings.timeout)
 
     def connect(user: str | None, password: str | None) -> ldap3.Connection:
         return ldap3.Connection(server, user=user, password=password, client_strategy=ldap3.SYNC,
                                 auto_bind=ldap3.AUTO_BIND_NONE, auto_referrals=False, read_only=True,
-                                receive_timeout=TIMEOUT, raise_exceptions=False)
+                                receive_timeout=math.ceil(settings.timeout), raise_exceptions=False)
 
     return connect
 
@@ -181,7 +203,8 @@ class Directory:
                                  if s.bind_dn else "the directory refused an anonymous search; set ENGAGE_LDAP_BIND_DN")
         try:
             query = s.user_filter.replace("{email}", escape_filter_chars(email))
-            attributes = ["memberOf", "displayName", "cn"] + ([s.branch_attribute] if s.branch_attribute else [])
+            attributes = ["memberOf", "displayName", "cn", *DISABLED_MARKS] + (
+                [s.branch_attribute] if s.branch_attribute else [])
             service.search(s.base_dn, query, ldap3.SUBTREE, attributes=attributes, size_limit=2)
             code = (service.result or {}).get("result", 0)
             if code not in (0, 4):  # 4: size limit exceeded, i.e. more than one entry
@@ -209,6 +232,20 @@ class Directory:
         if person is None:
             return None
         _close(person)
+        return self._person(entry)
+
+    def standing(self, email: str) -> DirectoryUser | None:
+        """Who the directory says this person is now, asked without their password (the service
+        account's search): None when no entry (or several) has the email, or the account is disabled."""
+        if self.problem is not None or self.settings is None:
+            raise DirectoryError(f"directory sign-in is misconfigured: {self.problem}")
+        entry = self._find(email)
+        if entry is None or disabled(entry.get("attributes") or {}):
+            return None
+        return self._person(entry)
+
+    def _person(self, entry: Any) -> DirectoryUser:
+        assert self.settings is not None
         attributes = entry.get("attributes") or {}
         groups = {normalise_dn(g) for g in _values(attributes, "memberOf")}
         granted = {role for role, dn in self.settings.role_groups if normalise_dn(dn) in groups}
@@ -220,6 +257,18 @@ class Directory:
         names = _values(attributes, "displayName") or _values(attributes, "cn")
         return DirectoryUser(dn=entry["dn"], name=(names[0].strip()[:200] or None) if names else None, role=role,
                              branch=branch)
+
+
+def disabled(attributes: Any) -> bool:
+    """Whether the entry's account is switched off: Active Directory's ACCOUNTDISABLE bit of
+    userAccountControl, OpenLDAP ppolicy's pwdAccountLockedTime (an administrator's lock, or one
+    after failed binds), 389 DS / FreeIPA's nsAccountLock. A sign-in needs no look: the bind fails."""
+    if _values(attributes, "pwdAccountLockedTime"):
+        return True
+    if any(v.strip().upper() == "TRUE" for v in _values(attributes, "nsAccountLock")):
+        return True
+    flags = _values(attributes, "userAccountControl")
+    return bool(flags) and flags[0].strip().lstrip("-").isdigit() and int(flags[0]) & 0x2 != 0
 
 
 def _close(conn: ldap3.Connection) -> None:
@@ -248,17 +297,26 @@ def directory_user_ids(conn: Connection) -> set[int]:
     return set(conn.execute(select(UserRow.id).where(UserRow.password_hash == MARKER)).scalars())
 
 
-def provision(conn: Connection, email: str, found: DirectoryUser, row: Any | None, *, now: datetime) -> int:
+def provision(conn: Connection, email: str, found: DirectoryUser, row: Any | None, *, now: datetime) -> int | None:
     """The local users row of a directory user made, or its role, branch and name brought in line with
-    the directory (each change audited as the directory's); returns its id."""
+    the directory (each change audited as the directory's); returns its id. None when the email turns
+    out to be a local account's (made while the directory was asked): the directory never takes one over.
+
+    Two first sign-ins of one person at once both find no row: the insert yields to the one that
+    made it first (ON CONFLICT DO NOTHING), and the other brings that row up to date instead."""
     assert found.role is not None
     if row is None:
-        user_id = conn.execute(insert(UserRow.__table__).values(
+        user_id = conn.execute(conflict_insert(conn, UserRow.__table__).values(
             email=email, name=found.name, role=found.role, branch=found.branch, password_hash=MARKER, active=True,
-            failed_logins=0, created_at=now).returning(UserRow.id)).scalar_one()
-        audit(conn, ACTOR, "user.create", "user", user_id, email=email, role=found.role, branch=found.branch,
-              name=found.name, source="directory")
-        return user_id
+            failed_logins=0, created_at=now).on_conflict_do_nothing(index_elements=["email"])
+            .returning(UserRow.id)).scalar()
+        if user_id is not None:
+            audit(conn, ACTOR, "user.create", "user", user_id, email=email, role=found.role, branch=found.branch,
+                  name=found.name, source="directory")
+            return user_id
+        row = conn.execute(select(UserRow.id, UserRow.password_hash).where(UserRow.email == email)).one()
+        if not is_directory_user(row.password_hash):
+            return None
     current = conn.execute(select(UserRow.role, UserRow.branch, UserRow.name).where(UserRow.id == row.id)).one()
     changes = {k: v for k, v in (("role", found.role), ("branch", found.branch), ("name", found.name))
                if getattr(current, k) != v}

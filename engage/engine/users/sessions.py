@@ -2,7 +2,8 @@
 holds only its SHA-256, so a copy of the table opens no session. A session ends after
 ENGAGE_SESSION_IDLE_MINUTES (30) without use and ENGAGE_SESSION_MAX_HOURS (12) after sign-in,
 whichever comes first; use refreshes it at most once a minute. Disabling a user or setting their
-password ends their sessions."""
+password ends their sessions, as the directory no longer letting a directory user in does
+(engine.users.directory_recheck)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sqlalchemy import Connection, delete, insert, or_, select, update
 from engage.engine.audit import audit
 from engage.engine.store.schema import User as UserRow
 from engage.engine.store.schema import UserSession
+from engage.engine.users import directory_recheck
 from engage.engine.users.accounts import PUBLIC_COLUMNS, User, from_row
 from engage.engine.users.throttle import utc
 
@@ -75,7 +77,7 @@ def resolve(conn: Connection, token: str | None, *, now: datetime | None = None)
         return None
     if now - last_seen >= REFRESH_EVERY:
         conn.execute(update(UserSession.__table__).where(UserSession.id == row.session_id).values(last_seen_at=now))
-    return from_row(row)
+    return directory_recheck.still_allowed(conn, from_row(row), now=now)
 
 
 def end(conn: Connection, token: str | None) -> bool:

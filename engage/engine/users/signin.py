@@ -126,7 +126,10 @@ def _directory_sign_in(conn: Connection, directory: ldap_signin.Directory, key: 
                        ip: str | None, now: datetime, rules: throttle.Policy,
                        refuse: Callable[[str, str], SignInError]) -> User:
     """The directory's half of authenticate: a wrong password counts towards the lock as a local one
-    does; a directory that cannot answer does not (nor does a person in no mapped group)."""
+    does; a directory that cannot answer does not (nor does a person in no mapped group). No
+    transaction is open while the directory is asked: on SQLite it would hold the database's write
+    lock for as long as the directory takes."""
+    conn.commit()
     found = None
     if password and len(password) <= accounts.MAX_PASSWORD:  # never an empty password: an anonymous bind
         try:
@@ -144,6 +147,8 @@ def _directory_sign_in(conn: Connection, directory: ldap_signin.Directory, key: 
     if row is not None and not row.active:
         raise refuse(DISABLED, "disabled")
     user_id = ldap_signin.provision(conn, key, found, row, now=now)
+    if user_id is None:
+        raise refuse(WRONG, "wrong")
     conn.execute(update(UserRow.__table__).where(UserRow.id == user_id).values(
         failed_logins=0, locked_until=None, last_login_at=now))
     throttle.record(conn, ip=ip, email=key, ok=True, reason=None, now=now)

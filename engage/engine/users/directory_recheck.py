@@ -1,0 +1,115 @@
+"""Access follows the directory while a person is signed in, not only at sign-in.
+
+A directory user's session or API token is checked against the directory again at a request once
+ENGAGE_LDAP_RECHECK_SECONDS (60; 0: at every request) have passed since this process last
+confirmed them. A person the directory no longer lets in (removed, disabled or locked, or in none
+of the mapped groups) loses access at that request: their sessions are ended, so that every web
+process sees it at once, and the request is refused, as their API tokens are for as long as the
+directory says so (a token is not revoked: a person put back in a group has it again). A changed
+role, branch or name is applied as at a sign-in.
+
+A directory that cannot answer leaves access as it was (the person proved themselves at sign-in,
+and a session ends after ENGAGE_SESSION_MAX_HOURS regardless) and is not asked by re-checks again
+for PAUSE_AFTER_FAILURE: a down directory costs one bounded wait per process, not one per request.
+A re-check waits at most RECHECK_TIMEOUT for each answer, less than a sign-in may: a request waits
+for it, on the web process's IO loop where the session is resolved."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, delete, select
+
+from engage import config
+from engage.engine.audit import audit
+from engage.engine.store.schema import User as UserRow
+from engage.engine.store.schema import UserSession
+from engage.engine.users import ldap_signin
+from engage.engine.users.accounts import User, get_user_by_id
+
+log = logging.getLogger(__name__)
+
+RECHECK_TIMEOUT = 2.0  # s: a healthy directory answers a search in milliseconds
+PAUSE_AFTER_FAILURE = timedelta(seconds=30)
+
+
+Key = tuple[str, int]  # (the database's URL, the user's id): a process may serve more than one database
+
+
+class _Verdicts:
+    """What this process last heard from the directory about each user, and when."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.allowed: dict[Key, datetime] = {}  # when confirmed (local users: when found local)
+        self.denied: dict[Key, datetime] = {}  # when refused; a later sign-in supersedes it
+        self.quiet_until: dict[str, datetime] = {}  # directory URL -> no re-checks until then: it failed
+
+
+_VERDICTS = _Verdicts()
+
+
+def still_allowed(conn: Connection, user: User, *, now: datetime) -> User | None:
+    """``user`` (brought up to date) if the directory still lets them in, else None with their
+    sessions ended and the refusal audited. Local users, and everyone while no directory is
+    configured, pass untouched. The caller commits."""
+    try:
+        settings = ldap_signin.DirectorySettings.from_config(config.load())
+    except ValueError:
+        return user  # misconfigured: sign-in says so; a re-check cannot ask
+    if settings is None:
+        return user
+    interval = timedelta(seconds=settings.recheck)
+    key = (str(conn.engine.url), user.id)
+    with _VERDICTS.lock:
+        denied_at = _VERDICTS.denied.get(key)
+        if denied_at is not None and user.last_login_at is not None and user.last_login_at > denied_at:
+            denied_at = None  # signed in since: the directory let them in again
+        if denied_at is not None and now - denied_at < interval:
+            return None
+        confirmed_at = _VERDICTS.allowed.get(key)
+        if confirmed_at is not None and now - confirmed_at < interval:
+            return user
+        if user.last_login_at is not None and now - user.last_login_at < interval:
+            return user  # the sign-in itself asked the directory
+        quiet = now < _VERDICTS.quiet_until.get(settings.url, now)
+    password_hash = conn.execute(select(UserRow.password_hash).where(UserRow.id == user.id)).scalar()
+    if not ldap_signin.is_directory_user(password_hash):
+        _remember(_VERDICTS.allowed, key, now)
+        return user
+    if quiet:
+        return user
+    directory = ldap_signin.Directory(dataclasses.replace(settings, timeout=min(settings.timeout, RECHECK_TIMEOUT)))
+    try:
+        found = directory.standing(user.email)
+    except ldap_signin.DirectoryError as exc:
+        log.warning("directory re-check of user %s: no answer (%s); access left as it was for %s", user.id, exc,
+                    PAUSE_AFTER_FAILURE)
+        with _VERDICTS.lock:
+            _VERDICTS.quiet_until[settings.url] = now + PAUSE_AFTER_FAILURE
+        return user
+    if found is None or found.role is None:
+        ended = conn.execute(delete(UserSession.__table__).where(UserSession.user_id == user.id)).rowcount
+        if denied_at is not None:  # refused before (a token still in use): said once already
+            _remember(_VERDICTS.denied, key, now)
+            return None
+        audit(conn, ldap_signin.ACTOR, "user.directory_revoked", "user", user.id, email=user.email,
+              reason="not found or disabled" if found is None else "in none of the mapped groups", sessions=ended)
+        log.info("directory re-check: user %s no longer let in by the directory; %d sessions ended", user.id, ended)
+        _remember(_VERDICTS.denied, key, now)
+        return None
+    _remember(_VERDICTS.allowed, key, now)
+    if (found.role, found.branch, found.name) == (user.role, user.branch, user.name):
+        return user
+    ldap_signin.provision(conn, user.email, found, user, now=now)
+    return get_user_by_id(conn, user.id)
+
+
+def _remember(verdicts: dict[Key, datetime], key: Key, now: datetime) -> None:
+    with _VERDICTS.lock:
+        _VERDICTS.allowed.pop(key, None)
+        _VERDICTS.denied.pop(key, None)
+        verdicts[key] = now
