@@ -5,6 +5,7 @@ SQLite and PostgreSQL (the `engine` fixture)."""
 
 from __future__ import annotations
 
+import math
 import time
 
 import pytest
@@ -172,4 +173,4 @@ def test_a_connection_whose_count_was_stopped_counts_again_without_its_budget(en
     with engine.connect() as conn:
         with pytest.raises(CountTooSlow):
             audience.count(conn, SLOW, timeout=0.000_001)
-        assert audience.count(conn, {"kind": "all"}, timeout=None)["matching"] == 1000
+        assert audience.count(conn, {"kind": "all"}, timeout=math.inf)["matching"] == 1000

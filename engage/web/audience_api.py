@@ -1,12 +1,14 @@
 """/api/v1 for audiences: count a segment while it is being written, save, read, change, duplicate and
 delete it, list the criterion kinds. Every request needs an API token or a signed-in session; a token
 or a user bound to a branch works only within that branch (shared segments it may read and duplicate,
-not change). Refusals say why: 404 not there (or another branch's), 403 shared, 409 in use."""
+not change). Refusals say why: 404 not there (or another branch's), 403 shared, 409 in use, 400 a
+definition past its bounds (engine.segments.limits), 422 a count past its time budget. Counts run on
+the web process's worker threads (web.off_loop), never on the IO loop."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 import tornado.web
@@ -16,8 +18,10 @@ from engage.engine.json_input import BodyError, parse_object
 from engage.engine.segments import audience, masked_numbers, store
 from engage.engine.segments.audience import Scope
 from engage.engine.segments.criteria import SegmentError, describe_kinds
+from engage.engine.segments.errors import CountTooSlow
 from engage.engine.users.roles import AUDIENCE_READERS, AUDIENCE_WRITERS
 from engage.web.api_auth import ApiTokens
+from engage.web.off_loop import off_loop
 from engage.web.sessions_web import Denied, SessionApiHandler
 
 
@@ -49,6 +53,10 @@ class ApiBase(SessionApiHandler):
         self.set_status(status)
         self.finish({"error": message, **extra})
 
+    def refuse(self, exc: SegmentError) -> None:
+        """A bad definition is a 400 naming where; a valid one whose count is too slow for this base, a 422."""
+        self.fail(422 if isinstance(exc, CountTooSlow) else 400, str(exc), path=exc.path)
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None))[1]
         if isinstance(exc, ApiError):
@@ -74,19 +82,21 @@ def _definition(data: dict[str, Any]) -> Any:
 class SegmentCountApi(ApiBase):
     session_roles: ClassVar[dict[str, frozenset[str]]] = {"POST": AUDIENCE_READERS}
 
-    def post(self) -> None:
+    async def post(self) -> None:
         data = self.body()
         sample = data.get("sample", 0)  # a sample is a second pass: asked for, not given while typing
         if not isinstance(sample, int) or not 0 <= sample <= 100:
             raise ApiError(400, "sample: a whole number from 0 to 100")
         try:
-            with self.db.connect() as conn:
-                counted = audience.count(conn, _definition(data), scope=self.scope,
-                                         channel=data.get("channel", "sms"), sample=sample)
+            counted = await off_loop(self._count, _definition(data), data.get("channel", "sms"), sample)
         except SegmentError as exc:
-            self.fail(400, str(exc), path=exc.path)
+            self.refuse(exc)
             return
         self.write(counted)
+
+    def _count(self, definition: Any, channel: Any, sample: int) -> dict[str, Any]:
+        with self.db.connect() as conn:
+            return audience.count(conn, definition, scope=self.scope, channel=channel, sample=sample)
 
 
 class SegmentsApi(ApiBase):
@@ -96,31 +106,37 @@ class SegmentsApi(ApiBase):
         with self.db.connect() as conn:
             self.write({"segments": store.visible(conn, self.scope.branch, masked=self.masked)})
 
-    def post(self) -> None:
+    async def post(self) -> None:
         data = self.body()
         name = data.get("name")
         if not isinstance(name, str):
             raise ApiError(400, "name: a text is needed")
         try:
-            with self.db.begin() as conn:
-                segment_id = store.create(conn, name, _definition(data), actor=self.actor(), branch=self.scope.branch,
-                                          masked=self.masked)
-            with self.db.connect() as conn:  # after the commit: live counts answer outside transactions
-                counted = audience.count(conn, data["definition"], scope=self.scope, sample=0)
+            segment_id, counted = await off_loop(self._save, name, _definition(data), self.actor())
         except SegmentError as exc:
-            self.fail(400, str(exc), path=exc.path)
+            self.refuse(exc)
             return
         self.set_status(201)
         self.write({"segment_id": segment_id, **counted})
 
+    def _save(self, name: str, definition: Any, actor: str) -> tuple[int, dict[str, Any]]:
+        """Counted first, outside a transaction (where live counts answer), so that a segment whose count
+        is over its budget is refused, not saved; then saved, with the checks of the store."""
+        with self.db.connect() as conn:
+            counted = audience.count(conn, definition, scope=self.scope, sample=0)
+        with self.db.begin() as conn:
+            segment_id = store.create(conn, name, definition, actor=actor, branch=self.scope.branch,
+                                      masked=self.masked)
+        return segment_id, counted
 
-def _segment_errors(method: Callable[..., None]) -> Callable[..., None]:
+
+def _segment_errors(method: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
     """The store's refusals as API answers: 404 not found, 403 not this branch's to change, 409 in
-    use, 400 a bad name or criterion (with its path)."""
+    use, 400 a bad name or criterion (with its path), 422 a count over its time budget."""
     @functools.wraps(method)
-    def wrapper(self: ApiBase, *args: Any) -> None:
+    async def wrapper(self: ApiBase, *args: Any) -> None:
         try:
-            method(self, *args)
+            await method(self, *args)
         except LookupError as exc:
             raise ApiError(404, str(exc.args[0] if exc.args else exc)) from None
         except PermissionError as exc:
@@ -128,7 +144,7 @@ def _segment_errors(method: Callable[..., None]) -> Callable[..., None]:
         except store.SegmentInUse as exc:
             raise ApiError(409, str(exc)) from None
         except SegmentError as exc:
-            self.fail(400, str(exc), path=exc.path)
+            self.refuse(exc)
 
     return wrapper
 
@@ -140,7 +156,7 @@ class SegmentApi(ApiBase):
         "GET": AUDIENCE_READERS, "PUT": AUDIENCE_WRITERS, "DELETE": AUDIENCE_WRITERS}
 
     @_segment_errors
-    def get(self, segment_id: str) -> None:
+    async def get(self, segment_id: str) -> None:
         with self.db.connect() as conn:
             segment = store.get(conn, int(segment_id), self.scope.branch, masked=self.masked)
         if segment is None:
@@ -148,18 +164,22 @@ class SegmentApi(ApiBase):
         self.write(store.as_json(segment))
 
     @_segment_errors
-    def put(self, segment_id: str) -> None:
+    async def put(self, segment_id: str) -> None:
         data = self.body()
         if "name" not in data and "definition" not in data:
             raise ApiError(400, "body: give a name, a definition or both")
-        with self.db.begin() as conn:
-            segment = store.update(conn, int(segment_id), actor=self.actor(), branch=self.scope.branch,
-                                   name=data.get("name"), definition=data.get("definition"), masked=self.masked)
-            counted = audience.count(conn, segment["definition"], scope=self.scope)
+        segment, counted = await off_loop(self._change, int(segment_id), data, self.actor())
         self.write({**store.as_json(segment), **{k: counted[k] for k in ("matching", "opted_out", "reachable")}})
 
+    def _change(self, segment_id: int, data: dict[str, Any], actor: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Changed and counted in one transaction: a change whose count is over its budget is rolled back."""
+        with self.db.begin() as conn:
+            segment = store.update(conn, segment_id, actor=actor, branch=self.scope.branch,
+                                   name=data.get("name"), definition=data.get("definition"), masked=self.masked)
+            return segment, audience.count(conn, segment["definition"], scope=self.scope)
+
     @_segment_errors
-    def delete(self, segment_id: str) -> None:
+    async def delete(self, segment_id: str) -> None:
         with self.db.begin() as conn:
             store.remove(conn, int(segment_id), actor=self.actor(), branch=self.scope.branch)
         self.write({"segment_id": int(segment_id), "deleted": True})
@@ -169,7 +189,7 @@ class SegmentDuplicateApi(ApiBase):
     session_roles: ClassVar[dict[str, frozenset[str]]] = {"POST": AUDIENCE_WRITERS}
 
     @_segment_errors
-    def post(self, segment_id: str) -> None:
+    async def post(self, segment_id: str) -> None:
         with self.db.begin() as conn:
             copy_id = store.duplicate(conn, int(segment_id), actor=self.actor(), branch=self.scope.branch)
             segment = store.get(conn, copy_id, self.scope.branch, masked=self.masked)

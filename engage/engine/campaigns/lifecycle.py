@@ -37,6 +37,7 @@ from engage.engine.events import record_batches
 from engage.engine.scheduler.schedule import parse_schedule
 from engage.engine.segments import audience
 from engage.engine.segments.audience import Scope
+from engage.engine.segments.errors import SegmentError
 from engage.engine.store.schema import Campaign, CampaignRun, Message, Segment
 
 campaigns, messages, runs = Campaign.__table__, Message.__table__, CampaignRun.__table__
@@ -66,10 +67,26 @@ def approval_needed(conn: Connection, c: Any, role: str | None) -> str | None:
     above = settings.approval_above
     if above:
         definition = conn.execute(select(Segment.definition).where(Segment.id == c.segment_id)).scalar_one()
-        reachable = audience.count(conn, definition, scope=Scope(branch=c.branch, show_numbers=True))["reachable"]
+        try:
+            with conn.begin_nested():  # a count stopped at its budget leaves the transaction usable
+                scope = Scope(branch=c.branch, show_numbers=True)
+                reachable = audience.count(conn, definition, scope=scope)["reachable"]
+        except SegmentError as exc:  # too slow to count, or no longer compiling: a person looks at it
+            return f"its audience could not be counted to compare with {above} ({exc})"
         if reachable > above:
             return f"its audience of {reachable} is above {above}"
     return None
+
+
+def check_audience(conn: Connection, c: Any) -> None:
+    """CampaignError, before anything moves, when the campaign's segment no longer compiles (saved before
+    a limit existed, or including a segment it may no longer see): the campaign stays as it was, and
+    the refusal says why."""
+    definition = conn.execute(select(Segment.definition).where(Segment.id == c.segment_id)).scalar_one()
+    try:
+        audience.condition(conn, definition, Scope(branch=c.branch, show_numbers=True))
+    except SegmentError as exc:
+        raise CampaignError(f"campaign {c.id}: its segment {c.segment_id} cannot be used: {exc}") from None
 
 
 def first_run(c: Any, now: datetime) -> datetime:
@@ -158,6 +175,7 @@ def send_now(engine: Engine, campaign_id: int, *, actor: str, role: str | None =
     now = _now(now)
     with engine.begin() as conn:
         c = _row(conn, campaign_id, st.CAMPAIGN_DRAFT, st.CAMPAIGN_SCHEDULED, action="launch")
+        check_audience(conn, c)
         if c.status == st.CAMPAIGN_DRAFT:
             why = approval_needed(conn, c, role)
             if why:

@@ -7,6 +7,7 @@ apart, never silently dropped: one LEFT JOIN to the (small) opt-out registry in 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,11 +45,16 @@ class Scope:
 EVERYONE = Scope(show_numbers=True)
 
 
-def context(conn: Connection, now: datetime | None = None, *, masked: bool = False) -> CompileContext:
-    """A compile context whose in_segment criteria read saved segments through this connection;
-    ``masked``: for an asker shown numbers masked."""
+def context(conn: Connection, now: datetime | None = None, branch: str | None = None, *,
+            masked: bool = False) -> CompileContext:
+    """A compile context whose in_segment criteria read saved segments through this connection:
+    those a user of ``branch`` sees (their branch's and the shared ones; every one for None). Another
+    branch's segment is "not there", as everywhere else. ``masked``: see CompileContext.masked."""
     def load_segment(segment_id: int) -> dict[str, Any] | None:
-        return conn.execute(select(Segment.definition).where(Segment.id == segment_id)).scalar()
+        query = select(Segment.definition).where(Segment.id == segment_id)
+        if branch is not None:
+            query = query.where((Segment.branch == branch) | Segment.branch.is_(None))
+        return conn.execute(query).scalar()
 
     return CompileContext(now=now or datetime.now(UTC), load_segment=load_segment,
                           usage=usage_totals.Reader(conn), masked=masked)
@@ -56,8 +62,9 @@ def context(conn: Connection, now: datetime | None = None, *, masked: bool = Fal
 
 def condition(conn: Connection, definition: Any, scope: Scope = EVERYONE,
               now: datetime | None = None) -> ColumnElement[bool]:
-    """The definition as one SQL condition on subscribers, limited to the scope's branch."""
-    compiled = compile_node(definition, ctx=context(conn, now, masked=not scope.show_numbers))
+    """The definition as one SQL condition on subscribers, limited to the scope's branch (the
+    segments it includes too)."""
+    compiled = compile_node(definition, ctx=context(conn, now, scope.branch, masked=not scope.show_numbers))
     return and_(compiled, Subscriber.branch == scope.branch) if scope.branch is not None else compiled
 
 
@@ -66,14 +73,16 @@ def opt_out_join(channel: str = "sms"):  # noqa: ANN201 - the ON clause of a LEF
 
 
 def count(conn: Connection, definition: Any, *, scope: Scope = EVERYONE, channel: str = "sms",
-          sample: int = 0, now: datetime | None = None, timeout: float | None = COUNT_SECONDS) -> dict[str, Any]:
+          sample: int = 0, now: datetime | None = None, timeout: float | None = None) -> dict[str, Any]:
     """How many match, how many of them opted out of the channel, how many can be reached, and on
     request a few of the reachable ones to look at (a second pass: live counting goes without).
     Where live counts are enabled (engine.segments.live) the in-memory frame answers, with the
     same condition; "live" then holds its figures. Asked inside a transaction, or while the frame
     cannot serve (loading, or more changed rows than a refresh reads), the database answers.
-    CountTooSlow past ``timeout`` seconds (None: no budget), the database's work stopped with it."""
+    CountTooSlow past ``timeout`` seconds (None: COUNT_SECONDS; math.inf: no budget), the database's
+    work stopped with it."""
     started = time.perf_counter()
+    timeout = COUNT_SECONDS if timeout is None else timeout
     counts = live.counts_for(conn)
     if counts is not None and not conn.in_transaction():  # inside one, its own uncommitted rows would leak in
         mark = frames.watermark(conn)  # before the count's snapshot
@@ -97,12 +106,12 @@ def count(conn: Connection, definition: Any, *, scope: Scope = EVERYONE, channel
 
 
 @contextmanager
-def budget(conn: Connection, seconds: float | None) -> Iterator[float | None]:
+def budget(conn: Connection, seconds: float) -> Iterator[float | None]:
     """The statements within stopped by the database after ``seconds`` (a thread cannot be stopped
     from outside): on PostgreSQL a statement_timeout for the current transaction (restored after, as
     the transaction may go on), on SQLite a progress handler that interrupts at the deadline. Yields
-    the deadline (time.monotonic()) for work done in Python; CountTooSlow when it passes."""
-    if seconds is None:
+    the deadline (time.monotonic()) for work done in Python; CountTooSlow when it passes. math.inf: no budget."""
+    if math.isinf(seconds):
         yield None
         return
     deadline = time.monotonic() + seconds

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, and_, false, func, not_, or_
+from sqlalchemy.sql.elements import BooleanClauseList, Grouping
 
 from engage.engine.segments.errors import SegmentError
 from engage.engine.segments.limits import Budget
@@ -124,7 +125,18 @@ def _compile(node: Any, path: str, ctx: CompileContext, depth: int) -> ColumnEle
     if kind is None:
         raise SegmentError(path, f"unknown criterion kind {name!r}; known: {', '.join(sorted(KINDS))}")
     _only(node, {p.name for p in kind.params}, path, kind.name)
-    return kind.compile(node, path, replace(ctx, depth=depth + 1))
+    compiled = kind.compile(node, path, replace(ctx, depth=depth + 1))
+    return Term(compiled) if isinstance(compiled, BooleanClauseList) else compiled
+
+
+class Term(Grouping):
+    """A criterion's own AND/OR (a prefix per list item), kept one parenthesised term of its group.
+    SQLAlchemy flattens an OR within an OR into one chain, and SQLite parses a chain as deep as it is
+    long (1,000 at most): eight lists of 500 prefixes in an "or" were a chain of 4,000. A Grouping
+    without the `operator` it would otherwise lend from its element is not flattened."""
+
+    operator = None
+    inherit_cache = True
 
 
 def _only(node: dict[str, Any], allowed: set[str], path: str, kind: str | None = None) -> None:

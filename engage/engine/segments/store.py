@@ -9,6 +9,11 @@ would change what someone else already agreed to or relies on:
   would slip past maker-checker. Duplicate it and edit the copy; drafts do not block.
 - deleting a segment any campaign uses (a finished campaign's history refers to it too) or that
   another segment includes (in_segment).
+
+A segment includes (in_segment) only segments its own branch sees: its branch's and the shared
+ones. An inclusion across branches saved before that rule no longer compiles for its branch, and
+blocks deleting the included segment with a refusal that names neither the including segment nor
+its id to the included one's branch (an administrator is told which, and can change it).
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ def create(conn: Connection, name: str, definition: dict[str, Any], *, actor: st
     """``branch`` set: a branch user's segment, seen and used only within that branch. ``masked``: the
     actor is shown numbers masked, and may not save what it could not count (segments.masked_numbers)."""
     _check_name(conn, name)
-    compile_node(definition, ctx=context(conn, masked=masked))
+    compile_node(definition, ctx=context(conn, branch=branch, masked=masked))
     segment_id = conn.execute(insert(Segment.__table__).values(
         name=name, definition=definition, branch=branch)).inserted_primary_key[0]
     audit(conn, actor, "segment.create", "segment", segment_id, name=name, branch=branch)
@@ -94,7 +99,7 @@ def update(conn: Connection, segment_id: int, *, actor: str, branch: str | None,
         _check_name(conn, name)
         values["name"] = name
     if definition is not None and definition != row.definition:
-        compile_node(definition, ctx=replace(context(conn, masked=masked), stack=(segment_id,)))
+        compile_node(definition, ctx=replace(context(conn, branch=row.branch, masked=masked), stack=(segment_id,)))
         values["definition"] = definition
     if values:
         conn.execute(sql_update(Segment.__table__).where(Segment.id == segment_id).values(
@@ -140,9 +145,13 @@ def remove(conn: Connection, segment_id: int, *, actor: str, branch: str | None)
         ids = ", ".join(str(c["id"]) for c in campaigns[:5])
         raise SegmentInUse(f"segment {segment_id} is kept: the history of finished campaign(s) {ids} refers to it")
     including = _included_by(conn, segment_id)
-    if including:
-        raise SegmentInUse(f"segment {segment_id} is included by segment {including[0]} (in_segment): "
+    seen = [other for other, other_branch in including if _sees(other_branch, branch)]
+    if seen:
+        raise SegmentInUse(f"segment {segment_id} is included by segment {seen[0]} (in_segment): "
                            f"change that one first")
+    if including:  # saved before inclusions were held to a branch: its id and name are not this user's to know
+        raise SegmentInUse(f"segment {segment_id} is included by a segment of another branch (in_segment): "
+                           f"an administrator can remove that inclusion")
     conn.execute(delete(Segment.__table__).where(Segment.id == segment_id))
     audit(conn, actor, "segment.delete", "segment", segment_id, name=row.name, branch=row.branch,
           definition=row.definition)
@@ -175,22 +184,25 @@ def _check_name(conn: Connection, name: Any) -> None:
         raise SegmentError("name", f"a segment called {name!r} exists")
 
 
-def _included_by(conn: Connection, segment_id: int) -> list[int]:
-    """Segments whose definition names this one in an in_segment criterion (segments are few: read in Python)."""
-    found = []
-    for other_id, definition in conn.execute(select(Segment.id, Segment.definition).where(Segment.id != segment_id)):
-        if _mentions(definition, segment_id):
-            found.append(other_id)
-    return found
+def _included_by(conn: Connection, segment_id: int) -> list[tuple[int, str | None]]:
+    """(id, branch) of the segments whose definition names this one in an in_segment criterion
+    (segments are few: read in Python)."""
+    rows = conn.execute(select(Segment.id, Segment.branch, Segment.definition).where(Segment.id != segment_id))
+    return [(other_id, other_branch) for other_id, other_branch, definition in rows
+            if _mentions(definition, segment_id)]
 
 
-def _mentions(node: Any, segment_id: int) -> bool:
-    if isinstance(node, dict):
-        if node.get("kind") == "in_segment" and node.get("segment_id") == segment_id:
-            return True
-        return any(_mentions(v, segment_id) for v in node.values())
-    if isinstance(node, list):
-        return any(_mentions(v, segment_id) for v in node)
+def _mentions(definition: Any, segment_id: int) -> bool:
+    """Walked without recursion: a definition saved before the depth limit may be nested 900 deep."""
+    stack = [definition]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("kind") == "in_segment" and node.get("segment_id") == segment_id:
+                return True
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
     return False
 
 
