@@ -18,10 +18,18 @@ from engage.engine.store.schema import Campaign
 from engage.engine.templates import store as templates
 from engage.engine.users.roles import CAMPAIGN_ACTION_ROLES, CAMPAIGN_MAKERS, CAMPAIGN_READERS
 from engage.web.audience_api import ApiBase, ApiError
+from engage.web.body_shapes import BodyError, campaign_body, template_body
 from engage.web.campaign_live import figures
 from engage.web.off_loop import off_loop
 
 CREATE_KEYS = ("name", "segment_id", "template_id", "sender_id")
+
+
+def _template_fields(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+    try:
+        return template_body(data, creating=creating)
+    except BodyError as exc:
+        raise ApiError(400, str(exc)) from None
 
 
 def campaign_list(db: Any, branch: str | None) -> list[dict[str, Any]]:
@@ -57,6 +65,10 @@ class CampaignsApi(CampaignBase):
         missing = [k for k in CREATE_KEYS if k not in data]
         if missing:
             raise ApiError(400, f"{missing[0]}: missing (needs {', '.join(CREATE_KEYS)})")
+        try:
+            campaign_body(data)
+        except BodyError as exc:
+            raise ApiError(400, str(exc)) from None
         options = {k: v for k, v in data.items() if k not in CREATE_KEYS}
         try:
             with self.db.begin() as conn:
@@ -66,8 +78,6 @@ class CampaignsApi(CampaignBase):
         except CampaignError as exc:
             self.refuse(exc)
             return
-        except TypeError as exc:
-            raise ApiError(400, str(exc)) from None
         self.set_status(201)
         self.write({"campaign_id": campaign_id})
 
@@ -167,17 +177,17 @@ class TemplatesApi(ApiBase):
             self.write({"templates": store_list(conn, self.scope.branch)})
 
     async def post(self) -> None:
-        data, actor = self.body(), self.actor()
+        data, actor = _template_fields(self.body(), creating=True), self.actor()
 
         def save() -> int:  # renders each variant on the sample recipient: off the IO loop
             with self.db.begin() as conn:
-                return templates.create(conn, data.get("name", ""), data.get("variants") or {},
-                                        default_language=data.get("default_language", "en"),
-                                        actor=actor, arms=data.get("arms"), branch=self.scope.branch)
+                return templates.create(conn, data["name"], data["variants"],
+                                        default_language=data["default_language"],
+                                        actor=actor, arms=data["arms"], branch=self.scope.branch)
 
         try:
             template_id = await off_loop(save)
-        except (ValueError, TypeError, AttributeError) as exc:
+        except ValueError as exc:  # the engine's TemplateError: which variant, line and why
             raise ApiError(400, str(exc)) from None
         self.set_status(201)
         self.write({"template_id": template_id})
@@ -201,19 +211,19 @@ class TemplateApi(ApiBase):
             raise ApiError(404, str(exc.args[0] if exc.args else exc)) from None
 
     async def put(self, template_id: str) -> None:
-        data, actor = self.body(), self.actor()
+        data, actor = _template_fields(self.body(), creating=False), self.actor()
 
         def save() -> None:  # renders each variant on the sample recipient: off the IO loop
             with self.db.begin() as conn:
-                templates.update(conn, int(template_id), data.get("variants") or {}, actor=actor,
-                                 default_language=data.get("default_language"), arms=data.get("arms"),
-                                 name=data.get("name"), branch=self.scope.branch)
+                templates.update(conn, int(template_id), data["variants"], actor=actor,
+                                 default_language=data["default_language"], arms=data["arms"],
+                                 name=data["name"], branch=self.scope.branch)
 
         try:
             await off_loop(save)
         except (LookupError, PermissionError, templates.TemplateInUse) as exc:
             self._refuse(exc)
-        except (ValueError, TypeError, AttributeError) as exc:
+        except ValueError as exc:  # the engine's TemplateError: which variant, line and why
             raise ApiError(400, str(exc)) from None
         self.write({"template_id": int(template_id)})
 
