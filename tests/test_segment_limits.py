@@ -106,6 +106,12 @@ def test_a_definition_larger_than_the_byte_limit_is_refused(engine):
     assert f"at most {limits.MAX_BYTES:,} bytes" in error.message
 
 
+@pytest.mark.parametrize("text", ["Tash\x00kent", "\ud800"], ids=["nul", "lone-surrogate"])
+def test_a_text_no_column_holds_is_refused_naming_where_it_is(engine, text):
+    error = refusal(engine, {"and": [TASHKENT, {"field": "city", "op": "eq", "value": text}]})
+    assert error.path == "segment.and[1].value"
+
+
 def test_a_definition_at_the_limits_counts(engine):
     add_people(engine)
     longest = [{"field": "city", "op": "in", "value": ["Tashkent"] + [f"c{n}" for n in range(limits.MAX_LIST - 1)]},

@@ -13,7 +13,7 @@ from engage.engine.campaigns.rules import OPTIONS as CAMPAIGN_OPTIONS
 TEMPLATE_KEYS = ("name", "variants", "default_language", "arms")
 
 
-class BodyError(ValueError):
+class ShapeError(ValueError):
     """``field``: where in the body; str(): what is wrong there."""
 
     def __init__(self, field: str, message: str):
@@ -25,16 +25,16 @@ def _known(data: dict[str, Any], keys: Iterable[str], what: str) -> None:
     keys = tuple(keys)
     unknown = sorted(set(data) - set(keys))
     if unknown:
-        raise BodyError(unknown[0], f"not a {what} field (fields: {', '.join(keys)})")
+        raise ShapeError(unknown[0], f"not a {what} field (fields: {', '.join(keys)})")
 
 
 def _texts(value: Any, field: str) -> dict[str, str]:
     """language -> body"""
     if not isinstance(value, dict):
-        raise BodyError(field, "expected an object of language -> text")
+        raise ShapeError(field, "expected an object of language -> text")
     for language, body in value.items():
         if not isinstance(body, str):
-            raise BodyError(f"{field}.{language}", "expected text")
+            raise ShapeError(f"{field}.{language}", "expected text")
     return value
 
 
@@ -43,12 +43,12 @@ def template_body(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     _known(data, TEMPLATE_KEYS, "template")
     for key in ("name", "default_language"):
         if key in data and not (isinstance(data[key], str) or (data[key] is None and not creating)):
-            raise BodyError(key, "expected text")
+            raise ShapeError(key, "expected text")
     variants = _texts(data.get("variants") or {}, "variants")
     arms = data.get("arms")
     if arms is not None:
         if not isinstance(arms, dict):
-            raise BodyError("arms", "expected an object of arm -> {language -> text}")
+            raise ShapeError("arms", "expected an object of arm -> {language -> text}")
         arms = {arm: _texts(texts, f"arms.{arm}") for arm, texts in arms.items()}
     return {"name": data.get("name", "" if creating else None), "variants": variants, "arms": arms,
             "default_language": data.get("default_language", "en" if creating else None)}
@@ -58,9 +58,9 @@ def campaign_body(data: dict[str, Any]) -> None:
     """A campaign's fields and options: only those the engine takes (their values it checks itself)."""
     _known(data, (*CAMPAIGN_FIELDS, *CAMPAIGN_OPTIONS), "campaign")
     if not isinstance(data.get("name", ""), str):
-        raise BodyError("name", "expected text")
+        raise ShapeError("name", "expected text")
     if not isinstance(data.get("sender_id", ""), str):
-        raise BodyError("sender_id", "expected text")
+        raise ShapeError("sender_id", "expected text")
     for key in ("segment_id", "template_id"):
         if key in data and (isinstance(data[key], bool) or not isinstance(data[key], int)):
-            raise BodyError(key, "expected a whole number (an id)")
+            raise ShapeError(key, "expected a whole number (an id)")

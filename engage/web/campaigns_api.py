@@ -18,7 +18,7 @@ from engage.engine.store.schema import Campaign
 from engage.engine.templates import store as templates
 from engage.engine.users.roles import CAMPAIGN_ACTION_ROLES, CAMPAIGN_MAKERS, CAMPAIGN_READERS
 from engage.web.audience_api import ApiBase, ApiError
-from engage.web.body_shapes import BodyError, campaign_body, template_body
+from engage.web.body_shapes import ShapeError, campaign_body, template_body
 from engage.web.campaign_live import figures
 from engage.web.off_loop import off_loop
 
@@ -28,7 +28,7 @@ CREATE_KEYS = ("name", "segment_id", "template_id", "sender_id")
 def _template_fields(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     try:
         return template_body(data, creating=creating)
-    except BodyError as exc:
+    except ShapeError as exc:
         raise ApiError(400, str(exc)) from None
 
 
@@ -67,7 +67,7 @@ class CampaignsApi(CampaignBase):
             raise ApiError(400, f"{missing[0]}: missing (needs {', '.join(CREATE_KEYS)})")
         try:
             campaign_body(data)
-        except BodyError as exc:
+        except ShapeError as exc:
             raise ApiError(400, str(exc)) from None
         options = {k: v for k, v in data.items() if k not in CREATE_KEYS}
         try:

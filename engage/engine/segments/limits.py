@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from engage.engine import json_input
 from engage.engine.segments.errors import SegmentError
 
 MAX_BYTES = 64 * 1024  # of the definition as compact JSON, included segments' added
@@ -54,6 +55,11 @@ class Budget:
                     stack.extend((child, f"{where}.{key}[{i}]", level + 1) for i, child in enumerate(value))
                 else:
                     self._spend(path, cost=self._value_cost(key, value, where))
+        try:  # a text no column holds (NUL, a lone surrogate), from the CLI or a saved row as from the API
+            json_input.check(definition, path)
+        except json_input.BodyError as exc:
+            where, _, why = str(exc).partition(": ")
+            raise SegmentError(where, why) from None
         self.size += len(json.dumps(definition, separators=(",", ":"), ensure_ascii=False).encode())
         if self.size > MAX_BYTES:
             raise SegmentError(path, f"a segment's definition is at most {MAX_BYTES:,} bytes of JSON "
