@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -224,6 +225,24 @@ def test_parquet_text_with_a_nul_is_rejected_by_row(engine, tmp_path):
     path = parquet(tmp_path, pa.table({"msisdn": ["+998911111111", "+998911111112"], "city": ["A\x00", "B"]}))
     report = import_file(engine, path, "UZ")
     assert (report.imported, report.rejected) == (1, [(1, "city: a control character (U+0000) at character 2")])
+
+
+def test_parquet_attributes_that_json_cannot_hold_are_rejected_by_row(engine, tmp_path):
+    path = parquet(tmp_path, pa.table({"msisdn": ["+998911111111", "+998911111112", "+998911111113"],
+                                       "score": [1.5, float("nan"), 2.0],
+                                       "photo": [None, None, b"\x89PNG"]}))
+    report = import_file(engine, path, "UZ")
+    assert report.imported == 1
+    assert report.rejected == [(2, "score: nan is not a number JSON can hold"),
+                               (3, "photo: binary data, not text")]
+
+
+def test_parquet_dates_inside_a_list_attribute_are_stored_as_text(engine, tmp_path):
+    path = parquet(tmp_path, pa.table({"msisdn": ["+998911111111"],
+                                       "visits": [[datetime(2026, 1, 5).date(), datetime(2026, 2, 1).date()]]}))
+    assert import_file(engine, path, "UZ").imported == 1
+    with engine.connect() as conn:
+        assert conn.execute(select(Subscriber.attributes)).scalar() == {"visits": ["2026-01-05", "2026-02-01"]}
 
 
 def test_the_cli_imports_the_good_rows_of_a_file_with_a_latin1_byte(database_url, engine, tmp_path, monkeypatch,

@@ -98,6 +98,9 @@ class CsvSource:
             if sample.startswith(bom):
                 self.encoding = name
                 return codec
+        for signature, what in SIGNATURES:
+            if sample.startswith(signature):
+                raise RowError(f"{self.path}: not a CSV file (it looks like {what})")
         if self._declared:
             try:
                 codecs.lookup(self._declared)
@@ -106,9 +109,6 @@ class CsvSource:
                                "utf-16-le)") from None
             self.encoding = "UTF-8" if codecs.lookup(self._declared).name == "utf-8" else self._declared
             return self._declared
-        for signature, what in SIGNATURES:
-            if sample.startswith(signature):
-                raise RowError(f"{self.path}: not a CSV file (it looks like {what})")
         first_line = sample.split(b"\n", 1)[0]
         controls = len(sample) - len(sample.translate(None, CONTROL_BYTES))
         if first_line.translate(None, CONTROL_BYTES) != first_line or controls > max(8, len(sample) // 100):

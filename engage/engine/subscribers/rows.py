@@ -5,9 +5,10 @@ phones.to_e164; this module only applies them and names the field a bad value ca
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -83,13 +84,13 @@ def check_texts(cells: Sequence[Any], names: Sequence[str], limits: Sequence[int
                 encoding: str | None = None) -> None:
     """RowError naming the first cell whose text cannot be stored. One join and one regular
     expression search for a whole CSV row; the cells one by one only when that finds something."""
+    nested = False
     try:
         joined = "\t".join(cells)
     except TypeError:  # Parquet and JSON values, padding for a short row
         joined = "\t".join([c for c in cells if type(c) is str])
-        if any(type(c) in (list, tuple, dict) for c in cells):
-            joined = "\x00"  # look inside, below
-    if len(joined) <= MAX_FIELD and UNSAFE_TEXT.search(joined) is None:
+        nested = any(type(c) in (list, tuple, dict) for c in cells)
+    if not nested and len(joined) <= MAX_FIELD and UNSAFE_TEXT.search(joined) is None:
         return
     for i, cell in enumerate(cells):
         for text in texts(cell):
@@ -153,7 +154,7 @@ class RowParser:
         except TypeError:  # a list or object from JSON or Parquet, which no dict can look up
             out[1:] = [convert(cells[i]) for i, _, convert in self._converters]
         if self._attributes:
-            out.append({name: _attribute(cells[i]) for i, name in self._attributes if not _empty(cells[i])})
+            out.append({name: _attribute(cells[i], name) for i, name in self._attributes if not _empty(cells[i])})
         if self._tags is not None:
             out.append(parse_tags(cells[self._tags]))
         return tuple(out)
@@ -263,10 +264,28 @@ def _empty(raw: Any) -> bool:
     return raw is None or (isinstance(raw, str) and not raw.strip())
 
 
-def _attribute(raw: Any) -> Any:
-    """Attributes are JSON: text stays text, stripped; dates and decimals from Parquet become text."""
+def _attribute(raw: Any, name: str) -> Any:
+    """Attributes are JSON: text stays text, stripped; dates, times and decimals from Parquet become
+    text, also inside lists and objects. What JSON cannot hold (NaN, bytes) is the row's RowError,
+    not the whole chunk's failure when the writer serialises it."""
     if isinstance(raw, str):
         return raw.strip()
-    if isinstance(raw, date | datetime | Decimal):
-        return raw.isoformat() if not isinstance(raw, Decimal) else str(raw)
-    return raw
+    if raw is None or isinstance(raw, bool | int):
+        return raw
+    if isinstance(raw, float):
+        if not math.isfinite(raw):
+            raise RowError(f"{name}: {raw} is not a number JSON can hold")
+        return raw
+    if isinstance(raw, Decimal):
+        if not raw.is_finite():
+            raise RowError(f"{name}: {raw} is not a number JSON can hold")
+        return str(raw)
+    if isinstance(raw, date | datetime | time):
+        return raw.isoformat()
+    if isinstance(raw, list | tuple):  # text inside is kept as given
+        return [item if isinstance(item, str) else _attribute(item, name) for item in raw]
+    if isinstance(raw, dict):
+        return {str(key): item if isinstance(item, str) else _attribute(item, name) for key, item in raw.items()}
+    if isinstance(raw, bytes | bytearray):
+        raise RowError(f"{name}: binary data, not text")
+    raise RowError(f"{name}: a {type(raw).__name__}, which an attribute cannot hold")
