@@ -46,6 +46,10 @@ def test_a_campaign_body_with_a_text_for_an_id_is_a_400_naming_it(api):
     _refused(_call(api, "/api/v1/campaigns", {**CAMPAIGN, "segment_id": "1"}), "segment_id")
 
 
+def test_a_campaign_body_with_an_id_past_the_columns_range_is_a_400_naming_it(api):
+    _refused(_call(api, "/api/v1/campaigns", {**CAMPAIGN, "template_id": 2**31}), "template_id")
+
+
 def test_a_template_whose_variants_are_a_list_is_a_400_naming_them(api):
     _refused(_call(api, "/api/v1/templates", {"name": "x", "variants": ["Hi"]}), "variants")
 

@@ -95,6 +95,14 @@ def test_an_id_out_of_range_in_an_api_path_is_a_json_404(api, path):
     assert status == 404 and "no such" in body["error"]
 
 
+@pytest.mark.parametrize("path", ["/api/v1/campaigns/2147483648", "/api/v1/campaigns/2147483648/stats",
+                                  "/api/v1/templates/2147483648", "/api/v1/segments/4294967296",
+                                  "/api/v1/imports/2147483648/rejected.csv", "/api/v1/subscribers/9223372036854775807"])
+def test_an_id_past_its_columns_range_is_a_json_404_on_every_database(api, path):
+    status, body = _api(api[1], "GET", path)
+    assert status == 404, body
+
+
 @pytest.mark.parametrize("path", ["/campaigns/99999999999999999999", "/segments/99999999999999999999",
                                   "/templates/99999999999999999999", "/subscribers/99999999999999999999"])
 def test_an_id_out_of_range_in_a_page_path_is_a_404(site, quick_hashes, path):

@@ -10,6 +10,7 @@ from typing import Any
 from engage.engine.campaigns.records import FIELDS as CAMPAIGN_FIELDS
 from engage.engine.campaigns.rules import OPTIONS as CAMPAIGN_OPTIONS
 
+MAX_ID = 2**31 - 1  # segments' and templates' ids are PostgreSQL integers
 TEMPLATE_KEYS = ("name", "variants", "default_language", "arms")
 
 
@@ -64,3 +65,5 @@ def campaign_body(data: dict[str, Any]) -> None:
     for key in ("segment_id", "template_id"):
         if key in data and (isinstance(data[key], bool) or not isinstance(data[key], int)):
             raise ShapeError(key, "expected a whole number (an id)")
+        if key in data and not 1 <= data[key] <= MAX_ID:
+            raise ShapeError(key, f"{data[key]} is not an id (1 to {MAX_ID:,})")

@@ -1,6 +1,7 @@
 """Ids in paths (/campaigns/(\\d+), /api/v1/segments/(\\d+), ...) are checked once, when the route is
-matched: a number no id column can hold (beyond 64 bits: 99999999999999999999) matches no route and
-is a 404, instead of an overflow in whatever query the handler runs. Handlers can int() what they
+matched: a number the id column cannot hold matches no route and is a 404, instead of an overflow in
+whatever query the handler runs. Subscribers' ids are 64-bit (BigId); every other table's are
+PostgreSQL integers, 32-bit: 2147483648 is no campaign's id. Handlers can int() what they
 are given. Unknown paths get a 404 in the form the caller reads: JSON under /api/, a page elsewhere."""
 
 from __future__ import annotations
@@ -14,24 +15,32 @@ import tornado.web
 
 from engage.web.sessions_web import PageHandler
 
-MAX_ID = 2**63 - 1
+MAX_ID = 2**63 - 1  # BigId: subscribers
+MAX_SMALL_ID = 2**31 - 1  # Integer: campaigns, templates, segments, imports, providers
+BIG_ID_PATHS = ("/subscribers/", "/api/v1/subscribers/")  # /subscribers/import/N is a job: not these
 
 
-def is_id(text: str | bytes) -> bool:
+def is_id(text: str | bytes, limit: int = MAX_ID) -> bool:
     """Whether ``text`` (digits, as a route captured them) is a whole number an id column can hold."""
-    return text.isdigit() and len(text) <= 19 and int(text) <= MAX_ID
+    return text.isdigit() and len(text) <= 19 and int(text) <= limit
 
 
 class IdPathMatches(tornado.routing.PathMatches):
     """A route's path pattern, matching only when every all-digits group is a possible id."""
+
+    def __init__(self, path_pattern: Any) -> None:
+        super().__init__(path_pattern)
+        pattern = self.regex.pattern
+        big = pattern.startswith(BIG_ID_PATHS) and "/import/" not in pattern
+        self.limit = MAX_ID if big else MAX_SMALL_ID
 
     def match(self, request: tornado.httputil.HTTPServerRequest) -> dict[str, Any] | None:
         found = super().match(request)
         if found is None:
             return None
         groups = [*found.get("path_args", []), *found.get("path_kwargs", {}).values()]
-        if any(isinstance(g, (str, bytes)) and g.isdigit() and not is_id(g) for g in groups):  # still bytes here
-            return None
+        if any(isinstance(g, (str, bytes)) and g.isdigit() and not is_id(g, self.limit) for g in groups):
+            return None  # (still bytes here)
         return found
 
 
