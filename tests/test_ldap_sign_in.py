@@ -359,8 +359,10 @@ def test_the_settings_come_from_the_environment_and_never_show_the_password(monk
 
 
 @pytest.mark.parametrize(("name", "value"), [("ENGAGE_LDAP_TIMEOUT", "soon"), ("ENGAGE_LDAP_TIMEOUT", "0"),
-                                             ("ENGAGE_LDAP_RECHECK_SECONDS", "-1")])
-def test_a_bad_timeout_or_recheck_interval_is_named(monkeypatch, slapd, name, value):
+                                             ("ENGAGE_LDAP_RECHECK_SECONDS", "-1"),
+                                             ("ENGAGE_LDAP_CA_FILE", "/nonexistent/ca.pem"),
+                                             ("ENGAGE_LDAP_URL", "ldap://127.0.0.1:port")])
+def test_a_bad_timeout_recheck_interval_or_ca_file_is_named(monkeypatch, slapd, name, value):
     _directory_env(monkeypatch, slapd, **{name: value})
     assert name in ldap_signin.configured().problem
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import ssl
 import warnings
 from collections.abc import Callable, Iterable
@@ -89,6 +90,8 @@ class DirectorySettings:
             raise ValueError("ENGAGE_LDAP_BASE_DN is needed with ENGAGE_LDAP_URL")
         if "{email}" not in settings.ldap_user_filter:
             raise ValueError("ENGAGE_LDAP_USER_FILTER must contain {email}")
+        if settings.ldap_ca_file and not os.path.isfile(settings.ldap_ca_file):
+            raise ValueError(f"ENGAGE_LDAP_CA_FILE: {settings.ldap_ca_file[:200]!r} is not a file")
         timeout = _seconds("ENGAGE_LDAP_TIMEOUT", settings.ldap_timeout, TIMEOUT, zero=False)
         recheck = _seconds("ENGAGE_LDAP_RECHECK_SECONDS", settings.ldap_recheck_seconds, RECHECK, zero=True)
         return cls(url=settings.ldap_url, base_dn=settings.ldap_base_dn,
@@ -174,7 +177,12 @@ class Directory:
                  problem: str | None = None):
         self.settings = settings
         self.problem = problem if settings is not None else (problem or "no directory is configured")
-        self.connect = connect if connect is not None or settings is None else connection_factory(settings)
+        self.connect = connect
+        if connect is None and settings is not None:
+            try:
+                self.connect = connection_factory(settings)
+            except LDAPException as exc:  # a URL ldap3 cannot use (the CA file is checked before)
+                self.problem = f"ENGAGE_LDAP_URL: {settings.url[:200]!r}: {exc}"
 
     def _bound(self, user: str | None, password: str | None) -> ldap3.Connection | None:
         """An open connection bound as this user (None: anonymously); None when the bind is refused."""
@@ -285,7 +293,7 @@ def configured(connect: ConnectionFactory | None = None) -> Directory | None:
         return Directory(None, problem=str(exc))
     if settings is None:
         return None
-    return Directory(settings, connect or connection_factory(settings))
+    return Directory(settings, connect)
 
 
 def is_directory_user(password_hash: str | None) -> bool:
