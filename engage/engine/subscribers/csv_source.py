@@ -149,16 +149,19 @@ class CsvSource:
                 reader = self._reader = csv.reader(self._lines())
                 continue
             except csv.Error as exc:
-                too_long = "field larger than field limit" in str(exc)
-                self._reject_record(f"a value longer than {csv.field_size_limit():,} characters" if too_long
-                                    else f"not CSV: {exc}")
+                if "field larger than field limit" not in str(exc):
+                    self._reject_record(f"not CSV: {exc}")
+                elif len(held) > 1:
+                    self._reject_record(f"a quote left open: its value ran on past {csv.field_size_limit():,} "
+                                        "characters")
+                else:
+                    self._reject_record(f"a value longer than {csv.field_size_limit():,} characters")
                 continue
             start = self._line + 1
             if len(held) > 1:
                 at = next((i for i, cell in enumerate(cells) if "\n" in cell or "\r" in cell), 0)
                 name = self.header[at] if at < len(self.header) and self.header[at] else f"field {at + 1}"
-                self._reject_record(f"{name}: a line break inside quotes (a quote left open?); "
-                                    f"the {len(held) - 1} line(s) after it are read as rows of their own")
+                self._reject_record(f"{name}: a line break inside quotes (a quote left open?)")
                 continue
             self._line = start
             if cells:  # a blank line is no row
@@ -170,6 +173,10 @@ class CsvSource:
         start = self._line + 1
         if not self.header:
             raise RowError(f"{self.path}: line {start} (the header): {reason}")
+        taken = len(self._held) - 1
+        if taken:
+            reason += (f"; the {taken} lines after it are read as rows of their own" if taken > 1
+                       else "; the line after it is read as a row of its own")
         self.rejected.append((start, reason))
         self._again.extendleft(reversed(self._held[1:]))
         self._line = start
