@@ -6,6 +6,7 @@ maker approving their own campaign); the outcome or the reason it was refused is
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import tornado.web
 from sqlalchemy import select
@@ -16,6 +17,7 @@ from engage.engine.campaigns.estimate import estimate
 from engage.engine.store.schema import Campaign
 from engage.engine.users.roles import CAMPAIGN_ACTION_ROLES, CAMPAIGN_APPROVERS, CAMPAIGN_MAKERS
 from engage.web.campaigns_api import visible
+from engage.web.off_loop import off_loop
 from engage.web.sessions_web import PageHandler, requires
 
 DONE = {"submit": "submitted", "approve": "approved", "reject": "sent back to draft", "pause": "paused",
@@ -56,8 +58,11 @@ class ApprovalsPage(PageHandler):
     would cost (campaigns.estimate: cheapest healthy routes in force x parts, per currency)."""
 
     @requires(*CAMPAIGN_APPROVERS, *CAMPAIGN_MAKERS)
-    def get(self) -> None:
-        user = self.current_user
+    async def get(self) -> None:
+        waiting = await off_loop(self._waiting, self.current_user)  # an estimate each: off the IO loop
+        self.render("approvals.html", waiting=waiting, money=money)
+
+    def _waiting(self, user: Any) -> list[dict[str, Any]]:
         query = select(Campaign.id, Campaign.name, Campaign.submitted_by, Campaign.submitted_at).where(
             Campaign.status == st.CAMPAIGN_AWAITING_APPROVAL).order_by(Campaign.submitted_at)
         if user.branch is not None:
@@ -73,7 +78,7 @@ class ApprovalsPage(PageHandler):
                                 "submitted_at": row.submitted_at, "reachable": cost["reachable"] if cost else "?",
                                 "estimate": cost, "problem": problem,
                                 "can_decide": user.role in CAMPAIGN_APPROVERS and row.submitted_by != user.email})
-        self.render("approvals.html", waiting=waiting, money=money)
+        return waiting
 
 
 def money(amount: Decimal) -> str:
