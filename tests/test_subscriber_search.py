@@ -124,3 +124,20 @@ def test_another_branchs_subscriber_has_no_profile_for_a_branch_scope(engine, pe
     with engine.connect() as conn:
         assert profile(conn, people[SAM], Scope(branch="north")) is None
         assert profile(conn, people[SAM], Scope(branch="south")) is not None
+
+
+def test_a_search_past_its_time_budget_is_a_search_error_saying_to_narrow_it(engine, monkeypatch):
+    from engage.engine.subscribers import search as searching
+    from tests.test_segment_limits import many_people
+
+    many_people(engine)  # 50,000: "contains" on a value no one has reads them all
+    monkeypatch.setattr(searching, "SEARCH_SECONDS", 0.001)
+    with pytest.raises(SearchError, match="the search took longer than 0.001 s; narrow it"):
+        found(engine, field="city", op="contains", value="nowhere")
+
+
+def test_a_search_within_its_budget_leaves_the_connection_as_it_was(engine, people):
+    with engine.connect() as conn:
+        search(conn, Query(field="city", op="contains", value="nowhere"), SEES_NUMBERS, "UZ")
+        if conn.dialect.name == "postgresql":
+            assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "0"

@@ -18,8 +18,9 @@ from engage import config
 from engage.engine.segments.audience import Scope
 from engage.engine.subscribers import import_jobs
 from engage.engine.subscribers.history import history
-from engage.engine.subscribers.search import OPS, SEARCHABLE, SearchError, profile, search
+from engage.engine.subscribers.search import OPS, SEARCHABLE, Query, SearchError, profile, search
 from engage.engine.users.roles import NUMBER_READERS, SUBSCRIBER_IMPORTERS, SUBSCRIBER_READERS
+from engage.web.off_loop import off_loop
 from engage.web.sessions_web import PageHandler, requires
 from engage.web.subscribers_api import HISTORY, query_from, send_report, start_import
 from engage.web.uploads import StreamedUpload, UploadError
@@ -38,14 +39,12 @@ class SubscriberPageBase(PageHandler):
 
 class SubscribersPage(SubscriberPageBase):
     @requires(*SUBSCRIBER_READERS)
-    def get(self) -> None:
+    async def get(self) -> None:
         args = {name: self.get_query_argument(name, "") for name in ("q", "field", "op", "value")}
         page: dict[str, Any] = {"subscribers": [], "next_after": None, "match": None}
         error = None
         try:
-            query = query_from(self)
-            with self.db.connect() as conn:
-                page = search(conn, query, self.shown(), config.load().default_region)
+            page = await off_loop(self._search, query_from(self))
         except SearchError as exc:
             error = str(exc)
             self.set_status(400)
@@ -57,6 +56,11 @@ class SubscribersPage(SubscriberPageBase):
                     next_url=next_url, first_url=first_url,
                     can_import=self.current_user.role in SUBSCRIBER_IMPORTERS,
                     masked=self.current_user.role not in NUMBER_READERS)
+
+
+    def _search(self, query: Query) -> dict[str, Any]:  # may scan the base: off the IO loop
+        with self.db.connect() as conn:
+            return search(conn, query, self.shown(), config.load().default_region)
 
 
 class SubscriberPage(SubscriberPageBase):

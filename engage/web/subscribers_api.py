@@ -24,6 +24,7 @@ from engage.engine.subscribers.history import history
 from engage.engine.subscribers.search import PAGE_SIZE, Query, SearchError, profile, search
 from engage.engine.users.roles import NUMBER_READERS, SUBSCRIBER_IMPORTERS, SUBSCRIBER_READERS, SUBSCRIBER_WRITERS
 from engage.web.audience_api import ApiBase, ApiError
+from engage.web.off_loop import off_loop
 from engage.web.uploads import StreamedUpload, UploadError
 
 MAX_BATCH = 10_000  # subscribers per upsert request
@@ -85,14 +86,16 @@ class SubscribersApi(SubscriberApiBase):
 
     session_roles: ClassVar[dict[str, frozenset[str]]] = {"GET": SUBSCRIBER_READERS, "POST": SUBSCRIBER_WRITERS}
 
-    def get(self) -> None:
+    async def get(self) -> None:
         try:
-            query = query_from(self)
-            with self.db.connect() as conn:
-                page = search(conn, query, self.shown(), config.load().default_region)
+            page = await off_loop(self._search, query_from(self))
         except SearchError as exc:
             raise ApiError(400, str(exc)) from None
         self.write(plain(page))
+
+    def _search(self, query: Query) -> dict[str, Any]:  # may scan the base: off the IO loop
+        with self.db.connect() as conn:
+            return search(conn, query, self.shown(), config.load().default_region)
 
     def post(self) -> None:
         records = self.body().get("subscribers")

@@ -16,13 +16,15 @@ from sqlalchemy import ColumnElement, Connection, and_, func, select
 
 from engage.engine.consent import opted_out_channels
 from engage.engine.phones import InvalidNumber, mask, to_e164
-from engage.engine.segments.audience import Scope
+from engage.engine.segments.audience import Scope, budget
+from engage.engine.segments.errors import CountTooSlow
 from engage.engine.store.schema import Subscriber, SubscriberTag
 from engage.engine.subscriber_fields import DATETIME, FIELDS, TEXT, FieldValueError
 from engage.engine.subscribers.history import aware
 
 PAGE_SIZE = 50
 MAX_PAGE = 200
+SEARCH_SECONDS = 5.0  # a search by a field no index serves (contains, on a rare value) scans the base
 MIN_DIGITS = 3  # fewer digits than this match half the table: not a search
 OPS = ("eq", "contains")
 # a number is looked up through q, whose rules protect masked digits; never as a field
@@ -63,8 +65,13 @@ def search(conn: Connection, query: Query, scope: Scope, region: str) -> dict[st
         conditions.append(field_condition(query.field, query.op, query.value))
     if scope.branch is not None:
         conditions.append(Subscriber.branch == scope.branch)
-    rows = conn.execute(select(*LIST_COLUMNS).where(*conditions).order_by(Subscriber.id)
-                        .limit(query.limit + 1)).mappings().all()
+    try:
+        with budget(conn, SEARCH_SECONDS):
+            rows = conn.execute(select(*LIST_COLUMNS).where(*conditions).order_by(Subscriber.id)
+                                .limit(query.limit + 1)).mappings().all()
+    except CountTooSlow:
+        raise SearchError(f"the search took longer than {SEARCH_SECONDS:g} s; narrow it (a whole number, or "
+                          "a field with eq or starts_with)") from None
     page = [_shown(dict(r), scope) for r in rows[:query.limit]]
     more = len(rows) > query.limit
     return {"subscribers": page, "next_after": page[-1]["id"] if more else None, "match": match}
