@@ -15,7 +15,15 @@ from sqlalchemy import func, select
 
 from engage.engine.store.schema import AuditEntry, LoginAttempt
 from engage.engine.store.schema import User as UserRow
-from engage.engine.users import SignInError, api_tokens, authenticate, disable, ldap_signin, set_password
+from engage.engine.users import (
+    SignInError,
+    api_tokens,
+    authenticate,
+    directory_recheck,
+    disable,
+    ldap_signin,
+    set_password,
+)
 from engage.engine.users.ldap_signin import Directory, DirectorySettings, parse_role_groups
 from engage.engine.users.signin import DISABLED, LOCKED, NO_ROLE, THROTTLED, UNAVAILABLE, WRONG
 from tests.fixtures.ldap import (
@@ -476,3 +484,21 @@ def test_a_directory_that_cannot_answer_a_recheck_keeps_the_session_and_answers_
         assert browser.get("/campaigns").status == 200
         assert browser.get("/campaigns").status == 200  # not asked again at once: the directory failed
         assert time.monotonic() - started < 2
+
+
+def test_a_slow_directorys_answer_holds_no_request_and_applies_at_a_later_one(engine, monkeypatch, slapd,
+                                                                               slow_directory):
+    email, dn = slapd.person([MARKETERS])
+    _directory_env(monkeypatch, slapd)
+    with serving(engine) as base:
+        browser, _ = _signed_in_with_token(engine, base, email)
+        slapd.remove(dn)
+        monkeypatch.setenv("ENGAGE_LDAP_URL", slow_directory)
+        started = time.monotonic()
+        assert browser.get("/campaigns").status == 200  # the directory's answer is not in yet
+        assert time.monotonic() - started < directory_recheck.ANSWER_WAIT + 0.4
+        statuses = []
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and 302 not in statuses:  # each request waits ANSWER_WAIT at most
+            statuses.append(browser.get("/campaigns").status)
+        assert statuses[-1] == 302, statuses  # the answer came, and the next request applied it

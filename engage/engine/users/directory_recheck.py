@@ -11,14 +11,18 @@ role, branch or name is applied as at a sign-in.
 A directory that cannot answer leaves access as it was (the person proved themselves at sign-in,
 and a session ends after ENGAGE_SESSION_MAX_HOURS regardless) and is not asked by re-checks again
 for PAUSE_AFTER_FAILURE: a down directory costs one bounded wait per process, not one per request.
-A re-check waits at most RECHECK_TIMEOUT for each answer, less than a sign-in may: a request waits
-for it, on the web process's IO loop where the session is resolved."""
+The session is resolved on the web process's IO loop, so the question goes to a thread of its own
+and the request waits for its answer at most ANSWER_WAIT: a healthy directory answers in
+milliseconds and its verdict applies at once; a slow one's answer (which may take RECHECK_TIMEOUT)
+applies at the person's first request after it came."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as NoAnswerYet
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, delete, select
@@ -33,7 +37,9 @@ from engage.engine.users.accounts import User, get_user_by_id
 log = logging.getLogger(__name__)
 
 RECHECK_TIMEOUT = 2.0  # s: a healthy directory answers a search in milliseconds
+ANSWER_WAIT = 0.5  # s a request waits for the re-check's answer, on the IO loop
 PAUSE_AFTER_FAILURE = timedelta(seconds=30)
+_ASKING = ThreadPoolExecutor(max_workers=4, thread_name_prefix="engage-directory")
 
 
 Key = tuple[str, int]  # (the database's URL, the user's id): a process may serve more than one database
@@ -47,6 +53,7 @@ class _Verdicts:
         self.allowed: dict[Key, datetime] = {}  # when confirmed (local users: when found local)
         self.denied: dict[Key, datetime] = {}  # when refused; a later sign-in supersedes it
         self.quiet_until: dict[str, datetime] = {}  # directory URL -> no re-checks until then: it failed
+        self.asking: dict[Key, tuple[datetime, Future[ldap_signin.DirectoryUser | None]]] = {}  # questions out
 
 
 _VERDICTS = _Verdicts()
@@ -82,15 +89,26 @@ def still_allowed(conn: Connection, user: User, *, now: datetime) -> User | None
         return user
     if quiet:
         return user
-    directory = ldap_signin.Directory(dataclasses.replace(settings, timeout=min(settings.timeout, RECHECK_TIMEOUT)))
+    with _VERDICTS.lock:
+        asked_at, answer = _VERDICTS.asking.get(key, (now, None))
+        if answer is None or (answer.done() and now - asked_at >= interval):  # none out, or one too old
+            directory = ldap_signin.Directory(dataclasses.replace(settings,
+                                                                  timeout=min(settings.timeout, RECHECK_TIMEOUT)))
+            asked_at, answer = now, _ASKING.submit(directory.standing, user.email)
+            _VERDICTS.asking[key] = (asked_at, answer)
     try:
-        found = directory.standing(user.email)
+        found = answer.result(timeout=ANSWER_WAIT)
+    except NoAnswerYet:
+        return user  # a slow directory: its answer applies at a later request
     except ldap_signin.DirectoryError as exc:
         log.warning("directory re-check of user %s: no answer (%s); access left as it was for %s", user.id, exc,
                     PAUSE_AFTER_FAILURE)
         with _VERDICTS.lock:
             _VERDICTS.quiet_until[settings.url] = now + PAUSE_AFTER_FAILURE
+            _VERDICTS.asking.pop(key, None)
         return user
+    with _VERDICTS.lock:
+        _VERDICTS.asking.pop(key, None)
     if found is None or found.role is None:
         ended = conn.execute(delete(UserSession.__table__).where(UserSession.user_id == user.id)).rowcount
         if denied_at is not None:  # refused before (a token still in use): said once already
