@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from concurrent.futures import Future
 from typing import Any
 
 import pytest
@@ -181,3 +182,44 @@ def test_json_receipts_map_words_case_blind_and_keep_unmapped_ones_as_unknown():
     assert items[0]["done_at"] == "2026-01-01T10:00:00+00:00"
     with pytest.raises(MalformedCallback, match="results: missing"):
         json_receipts({**MAPPING, "items_path": "results"}, b"{}")
+
+
+def test_a_kannel_callback_whose_id_holds_a_nul_is_answered_and_the_next_one_settles_its_message(site):
+    engine, base = site  # Tornado reads control characters in arguments as spaces: "AB CD" names no part
+    provider = add_provider(engine, "kannel", base)
+    mid = submitted_message(engine, provider["id"], ["45-dd"])
+    assert call(f"{base}/callbacks/kannel/{provider['id']}?token={TOKEN}&id=AB%00CD&status=1")[0] == 200
+    assert call(kannel_dlr(provider, "45-dd", 1))[0] == 200
+    assert message_status(engine, mid) == "delivered"
+
+
+@pytest.mark.parametrize(("receipt", "words"), [
+    ({"id": "AB\u0000CD", "status": "delivered"}, "receipt 1: id: has a NUL byte"),
+    ({"id": "AB", "status": "failed", "error_code": "3\u00004"}, "receipt 1: error_code: has a NUL byte"),
+], ids=["id", "error"])
+def test_a_json_receipt_holding_a_nul_is_a_400_naming_it_and_the_others_are_not_stored(site, receipt, words):
+    engine, base = site
+    provider = add_provider(engine, "http_json", base)
+    payload = json.dumps([{"id": "GOOD1", "status": "delivered"}, receipt]).encode()
+    status, body = call(f"{base}/callbacks/http/{provider['id']}?token={TOKEN}", payload)
+    assert status == 400 and words in body["error"], body
+    with engine.connect() as conn:
+        assert conn.execute(select(Receipt.id)).first() is None  # the gateway sends the batch again, fixed
+
+
+def test_a_callback_whose_receipts_cannot_be_stored_fails_alone_and_those_written_with_it_are_stored(engine):
+    from engage.engine.http_callbacks import ReceiptWriter, _Job
+
+    writer = ReceiptWriter(engine)
+    jobs = [_Job(1, [{"id": "g1", "stat": "DELIVRD", "err": None, "done_at": None}], Future()),
+            _Job(1, [{"id": "b1", "stat": "DELIVRD", "err": None, "done_at": "not a time"}], Future()),
+            _Job(1, [{"id": "g2", "stat": "UNDELIV", "err": "034", "done_at": None}], Future())]
+    for job in jobs:  # queued before the writer's thread starts: one group
+        writer._queue.put(job)
+    writer.submit(1, []).result(timeout=10)
+    writer.close()
+    good, bad, other = (job.done for job in jobs)
+    assert good.result(timeout=10) == 1 and other.result(timeout=10) == 1
+    assert isinstance(bad.exception(timeout=10), ValueError)
+    with engine.connect() as conn:
+        assert sorted(conn.execute(select(Receipt.provider_message_id)).scalars()) == ["g1", "g2"]

@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from engage.engine import receipts
+from engage.engine.provider_ids import id_problem
 from engage.engine.providers.http_json import STATS, dig
 from engage.engine.smpp.receipts_text import parse_receipt_text
 from engage.engine.store.schema import Provider
@@ -63,6 +64,20 @@ def _message_id(value: Any, field: str) -> str:
     text = str(value).strip()
     if len(text) > MAX_ID:
         raise MalformedCallback(f"{field}: {len(text)} characters; a message id has at most {MAX_ID}")
+    problem = id_problem(text)
+    if problem:
+        raise MalformedCallback(f"{field}: {problem}")
+    return text
+
+
+def _error_code(value: Any, field: str) -> str | None:
+    """A gateway's error code, cut to the column; one the database cannot hold is the gateway's mistake."""
+    if value in (None, ""):
+        return None
+    text = str(value)[:MAX_ERR]
+    problem = id_problem(text)
+    if problem:
+        raise MalformedCallback(f"{field}: {problem}")
     return text
 
 
@@ -85,7 +100,7 @@ def kannel_receipts(args: Mapping[str, str]) -> list[dict[str, Any]]:
     reply = args.get("smsc_reply") or ""
     nack = _NACK.match(reply)
     err = nack.group(1) if nack else parse_receipt_text(reply)["err"]
-    return [{"id": our_id, "stat": KANNEL_TYPES[int(status)], "err": err[:MAX_ERR] if err else None,
+    return [{"id": our_id, "stat": KANNEL_TYPES[int(status)], "err": _error_code(err, "smsc_reply"),
              "done_at": _from_unix(args.get("ts"))}]
 
 
@@ -131,9 +146,12 @@ def json_receipts(mapping: Mapping[str, Any], payload: bytes) -> list[dict[str, 
             log.warning("callback status %r is not in the provider's status_map; stored as UNKNOWN", word[:40])
             stat = "UNKNOWN"
         err = dig(item, mapping["error_field"]) if mapping.get("error_field") else None
+        try:
+            err = _error_code(err, mapping.get("error_field", ""))
+        except MalformedCallback as exc:
+            raise MalformedCallback(f"{where}{exc}") from None
         done = dig(item, mapping["done_at_field"]) if mapping.get("done_at_field") else None
-        out.append({"id": provider_id, "stat": stat, "err": str(err)[:MAX_ERR] if err not in (None, "") else None,
-                    "done_at": _done_at(done)})
+        out.append({"id": provider_id, "stat": stat, "err": err, "done_at": _done_at(done)})
     return out
 
 
@@ -219,8 +237,7 @@ class ReceiptWriter:
                 receipts.store(self.engine, provider_id, [r for job in group for r in job.items], [])
             except Exception as exc:
                 log.error("could not store %d callback receipts of provider %s: %s", len(group), provider_id, exc)
-                for job in group:
-                    job.done.set_exception(exc)
+                stored += self._one_by_one(group) if len(group) > 1 else self._failed(group, exc)
                 continue
             stored += group
         if stored:
@@ -230,3 +247,21 @@ class ReceiptWriter:
                 log.exception("matching callback receipts failed; left for the receipts worker")
         for job in stored:
             job.done.set_result(len(job.items))
+
+    def _one_by_one(self, group: list[_Job]) -> list[_Job]:
+        """After a group failed: each caller's receipts alone, so that only the one at fault is refused."""
+        stored = []
+        for job in group:
+            try:
+                receipts.store(self.engine, job.provider_id, job.items, [])
+            except Exception as exc:
+                self._failed([job], exc)
+            else:
+                stored.append(job)
+        return stored
+
+    @staticmethod
+    def _failed(jobs: list[_Job], exc: Exception) -> list[_Job]:
+        for job in jobs:
+            job.done.set_exception(exc)
+        return []
