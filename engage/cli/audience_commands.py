@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from engage import config
-from engage.cli.common import emit, engine, json_arg
+from engage.cli.common import ENCODING_HELP, emit, engine, json_arg
 
 
 def _scope(args: argparse.Namespace):  # noqa: ANN202
@@ -62,7 +62,7 @@ def cmd_list_import(args: argparse.Namespace) -> int:
     region = args.region or config.load().default_region
     try:
         with engine().begin() as conn:
-            report = static_lists.create(conn, args.name, static_lists.read_numbers(path), region=region,
+            report = static_lists.create(conn, args.name, static_lists.read_numbers(path, args.encoding), region=region,
                                          branch=args.branch, actor=args.actor)
     except static_lists.ListError as exc:
         raise SystemExit(f"error: {exc}") from None
@@ -124,6 +124,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--region", help="default region for numbers without a country code")
     s.add_argument("--branch")
     s.add_argument("--report", help="where to write rejected lines (default NAME.rejected.csv beside FILE)")
+    s.add_argument("--encoding", help=ENCODING_HELP)
     s.set_defaults(fn=cmd_list_import)
 
     con = sub.add_parser("consent", help="the opt-out registry").add_subparsers(dest="action", required=True)
