@@ -1,8 +1,8 @@
 """Signing in with a directory account, against a real directory (OpenLDAP's slapd, started by
 tests/fixtures/ldap.py on loopback ports, with its own CA), on both databases: the search with the
 escaped email as the service account, the bind as the person, memberOf to a role, an attribute to
-a branch, LDAPS and StartTLS verified against the CA, a directory that is down or silent, the
-directory asked again while a person is signed in, and two first sign-ins at once."""
+a branch, LDAPS and StartTLS verified against the CA, a directory that is down or silent, and two
+first sign-ins at once. The directory asked again while a person is signed in: test_ldap_recheck.py."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from engage.engine.users import (
     SignInError,
     api_tokens,
     authenticate,
-    directory_recheck,
     disable,
     ldap_signin,
     set_password,
@@ -422,83 +421,3 @@ def test_the_web_process_answers_while_a_sign_in_waits_for_a_silent_directory(
 
 
 # Access follows the directory while a person is signed in (ENGAGE_LDAP_RECHECK_SECONDS).
-
-def _signed_in_with_token(engine, base, email):
-    browser = Browser(base)
-    assert browser.sign_in(email, PASSWORD).status == 303
-    user_id = _row(engine, email).id
-    with engine.begin() as conn:
-        secret = api_tokens.issue(conn, user_id, "sync", created_by="root@engage.test")
-    assert browser.get("/campaigns").status == 200
-    return browser, {"Authorization": f"Bearer {secret}"}
-
-
-@pytest.mark.parametrize("change", ["removed", "locked", "out_of_every_group"])
-def test_a_person_the_directory_no_longer_lets_in_loses_access_at_their_next_request(
-        engine, monkeypatch, slapd, change):
-    email, dn = slapd.person([MARKETERS])
-    _directory_env(monkeypatch, slapd)
-    with serving(engine) as base:
-        browser, token = _signed_in_with_token(engine, base, email)
-        {"removed": slapd.remove, "locked": slapd.lock,
-         "out_of_every_group": lambda dn: slapd.leave(dn, MARKETERS)}[change](dn)
-        page = browser.get("/campaigns")
-        assert page.status == 302 and page.headers["Location"].startswith("/login")
-        assert Browser(base).request("GET", "/api/v1/segments", headers=token).status == 401
-    with engine.connect() as conn:
-        revoked = conn.execute(select(AuditEntry.actor, AuditEntry.details).where(
-            AuditEntry.action == "user.directory_revoked")).one()
-    assert revoked.actor == "ldap" and revoked.details["email"] == email
-
-
-def test_a_role_changed_in_the_directory_applies_at_the_next_request(engine, monkeypatch, slapd):
-    email, dn = slapd.person([ADMINS])
-    _directory_env(monkeypatch, slapd)
-    with serving(engine) as base:
-        browser, _ = _signed_in_with_token(engine, base, email)
-        assert browser.get("/users").status == 200
-        slapd.leave(dn, ADMINS)
-        slapd.join(dn, ANALYSTS)
-        assert browser.get("/users").status == 403
-        assert f"{email} (analyst" in browser.get("/campaigns").body
-
-
-def test_within_the_recheck_interval_the_directory_is_not_asked_again(engine, monkeypatch, slapd):
-    email, dn = slapd.person([MARKETERS])
-    _directory_env(monkeypatch, slapd, ENGAGE_LDAP_RECHECK_SECONDS="3600")
-    with serving(engine) as base:
-        browser, _ = _signed_in_with_token(engine, base, email)
-        slapd.remove(dn)
-        assert browser.get("/campaigns").status == 200  # confirmed by the sign-in, an hour ago at most
-
-
-@transport_only
-def test_a_directory_that_cannot_answer_a_recheck_keeps_the_session_and_answers_in_time(
-        engine, monkeypatch, slapd, silent_directory):
-    email, _ = slapd.person([MARKETERS])
-    _directory_env(monkeypatch, slapd, ENGAGE_LDAP_TIMEOUT="1")
-    with serving(engine) as base:
-        browser, _ = _signed_in_with_token(engine, base, email)
-        monkeypatch.setenv("ENGAGE_LDAP_URL", silent_directory)
-        started = time.monotonic()
-        assert browser.get("/campaigns").status == 200
-        assert browser.get("/campaigns").status == 200  # not asked again at once: the directory failed
-        assert time.monotonic() - started < 2
-
-
-def test_a_slow_directorys_answer_holds_no_request_and_applies_at_a_later_one(engine, monkeypatch, slapd,
-                                                                               slow_directory):
-    email, dn = slapd.person([MARKETERS])
-    _directory_env(monkeypatch, slapd)
-    with serving(engine) as base:
-        browser, _ = _signed_in_with_token(engine, base, email)
-        slapd.remove(dn)
-        monkeypatch.setenv("ENGAGE_LDAP_URL", slow_directory)
-        started = time.monotonic()
-        assert browser.get("/campaigns").status == 200  # the directory's answer is not in yet
-        assert time.monotonic() - started < directory_recheck.ANSWER_WAIT + 0.4
-        statuses = []
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and 302 not in statuses:  # each request waits ANSWER_WAIT at most
-            statuses.append(browser.get("/campaigns").status)
-        assert statuses[-1] == 302, statuses  # the answer came, and the next request applied it
