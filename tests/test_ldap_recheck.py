@@ -15,6 +15,9 @@ from tests.fixtures.ldap import ADMINS, ANALYSTS, MARKETERS, PASSWORD
 from tests.fixtures.web import Browser, serving
 from tests.test_ldap_sign_in import _directory_env, _row, transport_only
 
+pytestmark = [pytest.mark.usefixtures("quick_hashes"),
+              pytest.mark.filterwarnings("ignore:ssl.match_hostname:DeprecationWarning")]  # ldap3 2.9.1's own
+
 
 def _signed_in_with_token(engine, base, email):
     browser = Browser(base)
