@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import urllib.parse
 
 import pytest
@@ -135,3 +136,20 @@ def test_an_unexpected_failure_is_a_500_with_a_reference_never_the_exception(api
     reference = body["reference"]
     assert body["error"] == f"an internal error; its reference in the server's log is {reference}"
     assert any(reference in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+def test_a_json_body_over_the_limit_is_refused_before_it_is_read(api):
+    from engage.web.app import MAX_BODY_BYTES
+
+    parts = urllib.parse.urlsplit(api[1])
+    with socket.create_connection((parts.hostname, parts.port), timeout=5) as sock:
+        sock.sendall(f"POST /api/v1/segments/count HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+                     f"Content-Type: application/json\r\nContent-Length: {MAX_BODY_BYTES + 1}\r\n\r\n".encode())
+        answer = sock.recv(200)  # answered without a byte of the body: it was never going to be read
+    assert answer.startswith(b"HTTP/1.1 400"), answer
+
+
+def test_a_json_body_within_the_limit_is_read(api):
+    status, text = _post(api[1], "/api/v1/segments/count", json.dumps({"definition": {"kind": "all"}}),
+                         {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"})
+    assert status == 200, text

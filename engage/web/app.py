@@ -61,13 +61,26 @@ class CampaignPage(PageHandler):
                     notice=self.get_query_argument("done", None), error=self.get_query_argument("error", None))
 
 
+MAX_BODY_BYTES = 4 * 1024 * 1024  # of a request that is not an upload: 10,000 subscribers of JSON fit
+
+
+class EngageApplication(tornado.web.Application):
+    """Listens with a body limit for ordinary requests: Tornado's default (100 MB) buffered whole and
+    parsed as JSON would grow the process by gigabytes. Upload handlers raise the limit for their
+    own request as it starts (web.uploads), to ENGAGE_MAX_UPLOAD_MB."""
+
+    def listen(self, port: int, address: str | None = None, **kwargs: Any) -> Any:
+        kwargs.setdefault("max_body_size", MAX_BODY_BYTES)
+        return super().listen(port, address, **kwargs)
+
+
 def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None,
              secret: str | None = None) -> tornado.web.Application:
     """``tokens``: the API tokens spec ("token[@branch],..."); ENGAGE_API_TOKENS when None.
     ``secret``: the cookie secret; sessions_web.cookie_secret() (ENGAGE_COOKIE_SECRET) when None.
     ENGAGE_BEHIND_PROXY=1: X-Forwarded-Proto is believed (cookies Secure behind an HTTPS proxy);
     ENGAGE_METRICS_TOKEN: the bearer token Prometheus scrapes /metrics with."""
-    return tornado.web.Application(
+    return EngageApplication(
         checked([
             (r"/", tornado.web.RedirectHandler, {"url": "/dashboard"}),
             *DASHBOARD_ROUTES,
