@@ -122,7 +122,8 @@ def test_an_id_out_of_range_in_a_page_path_is_a_404(site, quick_hashes, path):
     (b'{"name": ' + b"1" * 5000 + b"}", "name: a number of 5000 digits is out of range"),
     (b"\xff\xfe{}", "body: not UTF-8"),
     (b'{"name": NaN}', "body: not JSON"),
-], ids=["nul", "surrogate", "nested-surrogate", "int64", "deep", "huge-number", "not-utf8", "nan"])
+    (b'{"name": "x", "x": [' + b"[]," * 200_000 + b'[]]}', "body: more than 200,000 lists and objects"),
+], ids=["nul", "surrogate", "nested-surrogate", "int64", "deep", "huge-number", "not-utf8", "nan", "containers"])
 def test_a_json_body_that_no_field_could_hold_is_a_400_naming_where(api, raw, named):
     status, body = _api(api[1], "POST", "/api/v1/segments", raw)
     assert status == 400 and body["error"].startswith(named), body
