@@ -10,6 +10,7 @@ import csv
 import subprocess
 import sys
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
@@ -178,6 +179,23 @@ def test_a_branch_import_counts_a_number_spelt_twice_once(engine, tmp_path):
 def test_a_branch_import_keeps_good_rows_around_a_nul_byte(engine, tmp_path):
     report = import_for_branch(engine, with_bad_row(tmp_path, b"+998911111111,A\x00,X", at=3), "UZ", "north")
     assert (report.imported, [line for line, _ in report.rejected]) == (5000, [5])
+
+
+@pytest.mark.parametrize("balance", ["999999999999.999", "-999999999999.995"])
+def test_a_balance_that_rounds_past_the_columns_range_is_rejected_not_the_chunk(engine, tmp_path, balance):
+    text = f"msisdn,balance\n+998911111111,{balance}\n+998911111112,5\n"
+    report = import_file(engine, write_bytes(tmp_path, text.encode()), "UZ")
+    assert [line for line, _ in report.rejected] == [2]
+    assert stored(engine) == 1
+
+
+def test_a_balance_with_more_digits_than_the_column_keeps_is_stored_rounded_to_it(engine, tmp_path):
+    text = "msisdn,balance\n+998911111111,1e-20000\n+998911111112,12.345\n"
+    report = import_file(engine, write_bytes(tmp_path, text.encode()), "UZ")
+    assert report.rejected == []
+    with engine.connect() as conn:
+        balances = conn.execute(select(Subscriber.balance).order_by(Subscriber.msisdn)).scalars().all()
+    assert [Decimal(b) for b in balances] == [Decimal("0.00"), Decimal("12.35")]
 
 
 def test_a_number_above_the_columns_range_is_rejected_not_the_chunk(engine, tmp_path):

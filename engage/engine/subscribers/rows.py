@@ -9,7 +9,7 @@ import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, time
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import BigInteger, Integer, Numeric
@@ -242,9 +242,11 @@ def _bounded(field: SubscriberField, parse: Callable[[Any], Any]) -> Callable[[A
     """parse, refusing a number its column cannot hold: the database would refuse it, and with it
     the whole chunk of rows it came in."""
     kind = field.column.type
+    step = None
     if isinstance(kind, Numeric) and kind.precision:
         limit = Decimal(10) ** (kind.precision - (kind.scale or 0))
         what = f"less than {limit:,} in magnitude"
+        step = Decimal(1).scaleb(-(kind.scale or 0))  # the column rounds to it: 0.01 for numeric(14, 2)
     elif isinstance(kind, Integer):
         bits = 63 if isinstance(kind, BigInteger) else 31
         limit, what = 2**bits, f"a whole number between {-2**bits:,} and {2**bits - 1:,}"
@@ -253,7 +255,12 @@ def _bounded(field: SubscriberField, parse: Callable[[Any], Any]) -> Callable[[A
 
     def bounded(raw: Any) -> Any:
         value = parse(raw)
-        if value is not None and not -limit <= value < limit:
+        if value is not None and step is not None:  # as stored: 999999999999.999 rounds past the limit,
+            try:  # and 1e-20000 to 0 (psycopg's binary COPY refuses its 20,000 digits)
+                value = Decimal(value).quantize(step, ROUND_HALF_UP)
+            except InvalidOperation:  # more digits than the context holds: far past any limit
+                raise FieldValueError(f"{field.name}: {str(raw)[:40]!r} is too large (it must be {what})") from None
+        if value is not None and not (-limit < value < limit if step is not None else -limit <= value < limit):
             raise FieldValueError(f"{field.name}: {str(raw)[:40]!r} is too large (it must be {what})")
         return value
 
