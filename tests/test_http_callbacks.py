@@ -214,12 +214,24 @@ def test_a_callback_whose_receipts_cannot_be_stored_fails_alone_and_those_writte
     jobs = [_Job(1, [{"id": "g1", "stat": "DELIVRD", "err": None, "done_at": None}], Future()),
             _Job(1, [{"id": "b1", "stat": "DELIVRD", "err": None, "done_at": "not a time"}], Future()),
             _Job(1, [{"id": "g2", "stat": "UNDELIV", "err": "034", "done_at": None}], Future())]
-    for job in jobs:  # queued before the writer's thread starts: one group
-        writer._queue.put(job)
-    writer.submit(1, []).result(timeout=10)
-    writer.close()
+    writer._write(jobs)  # the writer thread's step for one group of callers
     good, bad, other = (job.done for job in jobs)
     assert good.result(timeout=10) == 1 and other.result(timeout=10) == 1
     assert isinstance(bad.exception(timeout=10), ValueError)
     with engine.connect() as conn:
         assert sorted(conn.execute(select(Receipt.provider_message_id)).scalars()) == ["g1", "g2"]
+
+
+def test_callbacks_written_while_the_database_is_away_all_fail_at_once_to_be_sent_again(monkeypatch):
+    from engage.engine import http_callbacks
+    from engage.engine.http_callbacks import ReceiptWriter, _Job
+    from engage.engine.store.database import make_engine
+
+    tries = []
+    store = http_callbacks.receipts.store
+    monkeypatch.setattr(http_callbacks.receipts, "store", lambda *a, **k: (tries.append(1), store(*a, **k)))
+    writer = ReceiptWriter(make_engine("postgresql+psycopg://postgres@127.0.0.1:1/nowhere"))
+    jobs = [_Job(1, [{"id": f"g{n}", "stat": "DELIVRD", "err": None, "done_at": None}], Future()) for n in range(3)]
+    writer._write(jobs)  # the writer thread's step for one group of callers
+    assert all(job.done.exception(timeout=0) is not None for job in jobs)
+    assert len(tries) == 1  # one try for the group: not one per caller, each waiting on a database that is away

@@ -30,6 +30,7 @@ from engage.engine import receipts
 from engage.engine.provider_ids import id_problem
 from engage.engine.providers.http_json import STATS, dig
 from engage.engine.smpp.receipts_text import parse_receipt_text
+from engage.engine.store.failures import reason, transient
 from engage.engine.store.schema import Provider
 
 log = logging.getLogger(__name__)
@@ -236,8 +237,12 @@ class ReceiptWriter:
             try:
                 receipts.store(self.engine, provider_id, [r for job in group for r in job.items], [])
             except Exception as exc:
-                log.error("could not store %d callback receipts of provider %s: %s", len(group), provider_id, exc)
-                stored += self._one_by_one(group) if len(group) > 1 else self._failed(group, exc)
+                log.error("could not store %d callback receipts of provider %s: %s", len(group), provider_id,
+                          reason(exc))
+                # the database away fails every caller at once (each is told to retry); anything else is
+                # one caller's receipts at fault, found by storing them one by one
+                split = len(group) > 1 and not transient(exc)
+                stored += self._one_by_one(group) if split else self._failed(group, exc)
                 continue
             stored += group
         if stored:
