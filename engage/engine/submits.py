@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, or_, select
+from sqlalchemy import Connection, Engine, func, select
 
 from engage.engine import metrics
 from engage.engine import statuses as st
@@ -32,6 +32,7 @@ claims = SendClaim.__table__
 log = logging.getLogger(__name__)
 
 MAX_ROUTES = 3  # a message rejected by this many providers fails for good
+UNRECORDED = "could not be recorded"  # the error of a message whose outcome the database refused
 
 # The provider could not take the message at all (down, unreachable, overloaded): not a verdict on
 # the message, so with no other route it waits for this provider again instead of failing.
@@ -101,6 +102,9 @@ def record_outcomes(engine: Engine, provider_id: int, campaign_id: int, outcomes
 
 def _record(conn: Connection, provider_id: int, campaign_id: int, outcomes: Sequence[SendOutcome],
             max_routes: int, *, careful: bool) -> None:
+    """careful: these outcomes may have been recorded before (a try whose commit reached the server
+    but not its answer, or one-by-one recording cut short), so what is there already is kept, and
+    only the messages this call changes are told in events."""
     sent = [o for o in outcomes if o.ok]
     failed = [o for o in outcomes if not o.ok]
     # a long message that failed after some parts were accepted: those parts are out there and
@@ -116,10 +120,15 @@ def _record(conn: Connection, provider_id: int, campaign_id: int, outcomes: Sequ
         insert_rows(conn, parts, rows)
     if sent:
         # a claim the sweeper took back meanwhile (status queued again) is still this send
-        update_ids(conn, messages, [o.message_id for o in sent],
-                   {"status": st.SUBMITTED, "submitted_at": func.now()},
-                   where=messages.c.status.in_((st.SENDING, st.QUEUED)))
-        record_batch(conn, "submitted", campaign_id, [o.message_id for o in sent])
+        change = {"status": st.SUBMITTED, "submitted_at": func.now()}
+        in_flight = messages.c.status.in_((st.SENDING, st.QUEUED))
+        if careful:
+            submitted = [r[0] for r in update_ids(conn, messages, [o.message_id for o in sent], change,
+                                                  where=in_flight, returning=("id",))]
+        else:  # every part row went in under its unique id: nothing of this batch was recorded before
+            submitted = [o.message_id for o in sent]
+            update_ids(conn, messages, submitted, change, where=in_flight)
+        record_batch(conn, "submitted", campaign_id, submitted)
     if failed:
         _fail_over(conn, provider_id, campaign_id, failed, max_routes)
 
@@ -138,14 +147,29 @@ def _record_carefully(engine: Engine, provider_id: int, campaign_id: int, outcom
                 _record_carefully(engine, provider_id, campaign_id, [outcome], max_routes)
             return
         why = reason(exc)
-    outcome = outcomes[0]
-    log.error("provider %s: message %s: outcome %s could not be recorded (%s)", provider_id, outcome.message_id,
-              "submitted" if outcome.part_ids else outcome.error, why)
-    if outcome.part_ids:  # it is out there: at least never sent again, though no receipt can settle it
-        with engine.begin() as conn:
-            update_ids(conn, messages, [outcome.message_id], {"status": st.SUBMITTED, "submitted_at": func.now()},
-                       where=messages.c.status.in_((st.SENDING, st.QUEUED)))
-            record_batch(conn, "submitted", campaign_id, [outcome.message_id])
+    _fail_unrecordable(engine, provider_id, campaign_id, outcomes[0], why)
+
+
+def _fail_unrecordable(engine: Engine, provider_id: int, campaign_id: int, outcome: SendOutcome, why: str) -> None:
+    """An outcome the database refuses however it is written fails its message for good: left in
+    flight, the sweeper would send it again, and a long message's unrecorded parts would leave it
+    `submitted` for ever. The event names the provider's ids, for a person to follow up."""
+    log.error("provider %s: message %s: outcome %s could not be recorded (%s); the message fails", provider_id,
+              outcome.message_id, "submitted" if outcome.ok else outcome.error, why)
+    with engine.begin() as conn:
+        changed = update_ids(conn, messages, [outcome.message_id],
+                             {"status": st.FAILED, "error": UNRECORDED, "done_at": func.now()},
+                             where=messages.c.status.in_((st.SENDING, st.QUEUED)), returning=("id",))
+        if changed:
+            record(conn, "failed", [{"campaign_id": campaign_id, "message_id": outcome.message_id, "data": {
+                "error": UNRECORDED, "reason": why, "provider_id": provider_id, "outcome": outcome.error,
+                "part_ids": [storable_id(normalise_id(pid)) for pid in outcome.part_ids]}}])
+
+
+def moved_aside(provider_message_id: str, part_row_id: int) -> str:
+    """The id an earlier part keeps once a newer one took its provider id over: cut to fit if need be,
+    so it is found by its ending (receipts), never by its beginning."""
+    return f"{provider_message_id[:MAX_CHARS - 1 - len(str(part_row_id))]}~{part_row_id}"
 
 
 def _insert_taking_ids_over(conn: Connection, provider_id: int, rows: list[dict[str, Any]]) -> None:
@@ -153,15 +177,19 @@ def _insert_taking_ids_over(conn: Connection, provider_id: int, rows: list[dict[
 
     An SMSC may hand out an id again (its counter started over after a restart, or it is buggy); a
     receipt quoting it then settles the newest message sent under it. The earlier part keeps its
-    row under ``<id>~<its row id>``, which no receipt quotes, and the id as its alt_message_id: a
-    receipt that finds the newest message settled already settles it instead (receipts). Rows go
-    in rounds of distinct ids, in the order they were sent, each id's holder moved aside first. An
-    id the database cannot hold is recorded as its stand-in (provider_ids.storable_id)."""
-    rounds: list[tuple[set[str], list[dict[str, Any]]]] = []
+    row under ``<id>~<its row id>`` (moved_aside), which no receipt quotes, and the id as its
+    alt_message_id: a receipt that finds the newest message settled already settles it instead
+    (receipts). Rows go in rounds of distinct ids, in the order they were sent, each id's holder
+    moved aside first. A part recorded before (the same message, part and id, moved aside or not)
+    is left as it is. An id the database cannot hold is recorded as its stand-in
+    (provider_ids.storable_id)."""
     for row in rows:
-        row["provider_message_id"] = pid = storable_id(row["provider_message_id"])
+        row["provider_message_id"] = storable_id(row["provider_message_id"])
         if row["alt_message_id"] is not None and id_problem(row["alt_message_id"]) is not None:
             row["alt_message_id"] = None
+    rounds: list[tuple[set[str], list[dict[str, Any]]]] = []
+    for row in _not_recorded(conn, provider_id, rows):
+        pid = row["provider_message_id"]
         free = next((r for r in rounds if pid not in r[0]), None)
         if free is None:
             free = (set(), [])
@@ -175,9 +203,25 @@ def _insert_taking_ids_over(conn: Connection, provider_id: int, rows: list[dict[
             log.warning("provider %s handed out %d message ids again; the earlier parts keep them as <id>~<part>",
                         provider_id, len(held))
             update_from_values(conn, parts, "id", [
-                {"id": part_id, "provider_message_id": f"{pid[:MAX_CHARS - 1 - len(str(part_id))]}~{part_id}",
-                 "alt_message_id": pid} for part_id, pid in held])
+                {"id": part_id, "provider_message_id": moved_aside(pid, part_id), "alt_message_id": pid}
+                for part_id, pid in held])
         insert_rows(conn, parts, taken)
+
+
+def _not_recorded(conn: Connection, provider_id: int, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows whose part is not recorded yet: one is, if its message has that part under that id,
+    or under that id moved aside."""
+    if not rows:
+        return rows
+    recorded = set()
+    for r in conn.execute(select(MessagePart.id, MessagePart.message_id, MessagePart.part_no,
+                                 MessagePart.provider_message_id, MessagePart.alt_message_id).where(
+            one_of(conn, MessagePart.message_id, list({row["message_id"] for row in rows})),
+            MessagePart.provider_id == provider_id)):
+        recorded.add((r.message_id, r.part_no, r.provider_message_id))
+        if r.alt_message_id is not None and r.provider_message_id == moved_aside(r.alt_message_id, r.id):
+            recorded.add((r.message_id, r.part_no, r.alt_message_id))
+    return [row for row in rows if (row["message_id"], row["part_no"], row["provider_message_id"]) not in recorded]
 
 
 def _fail_over(conn, provider_id: int, campaign_id: int, failed: Sequence[SendOutcome],  # noqa: ANN001
@@ -190,15 +234,25 @@ def _fail_over(conn, provider_id: int, campaign_id: int, failed: Sequence[SendOu
         row = {"id": o.message_id, "error": (o.error or "failed")[:64], "tried_providers": ",".join(tried)}
         again = len(tried) < max_routes or provider_trouble(o.error)
         (retry if again and not o.part_ids else final).append(row)
-    # no IN (...) here: SQLite runs these as executemany, which cannot expand a list
-    in_flight = or_(messages.c.status == st.SENDING, messages.c.status == st.QUEUED)
+    # only the messages this call takes out of flight are told: outcomes recorded twice fail over once
+    in_flight = messages.c.status.in_((st.SENDING, st.QUEUED))
     if retry:
-        update_from_values(conn, messages, "id", retry,
-                           extra={"status": st.PENDING, "provider_id": None, "claimed_at": None}, where=in_flight)
+        retry = _take_out_of_flight(conn, retry, {"status": st.PENDING, "provider_id": None, "claimed_at": None},
+                                    in_flight)
         record(conn, "failover", ({"campaign_id": campaign_id, "message_id": r["id"],
                                    "data": {"provider_id": provider_id, "error": r["error"]}} for r in retry))
     if final:
-        update_from_values(conn, messages, "id", final, extra={"status": st.FAILED, "done_at": func.now()},
-                           where=in_flight)
+        final = _take_out_of_flight(conn, final, {"status": st.FAILED, "done_at": func.now()}, in_flight)
         record(conn, "failed", ({"campaign_id": campaign_id, "message_id": r["id"],
                                  "data": {"error": r["error"]}} for r in final))
+
+
+def _take_out_of_flight(conn: Connection, rows: list[dict[str, Any]], change: dict[str, Any],
+                        in_flight: Any) -> list[dict[str, Any]]:
+    """The change for the rows' messages still in flight, then each row's own values (error, tried
+    providers) for those; returns the rows it changed."""
+    changed = {r[0] for r in update_ids(conn, messages, [r["id"] for r in rows], change, where=in_flight,
+                                        returning=("id",))}
+    rows = [r for r in rows if r["id"] in changed]
+    update_from_values(conn, messages, "id", rows)
+    return rows
