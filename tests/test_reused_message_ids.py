@@ -108,3 +108,17 @@ def test_an_smsc_reusing_message_ids_gets_every_message_once_and_all_are_deliver
     assert counts["delivered"] == 144, counts
     assert (stats["submits"], stats["duplicate_submits"]) == (144, 0)
     assert len({r.message_id for r in sim.received}) == 100
+
+
+def test_an_earlier_message_whose_long_reused_id_was_cut_when_moved_aside_is_settled_by_the_second_receipt(engine):
+    long_id = "f" * 70  # an HTTP provider's hash: moved aside, it is cut to make room for ~<part>
+    *before, old, new = _messages(engine, 11)
+    record_outcomes(engine, 1, 1, [SendOutcome(m, [f"x{i}"]) for i, m in enumerate(before)]
+                    + [SendOutcome(old, [long_id])])
+    record_outcomes(engine, 1, 1, [SendOutcome(new, [long_id])])
+    with engine.connect() as conn:
+        kept = conn.execute(select(MessagePart.provider_message_id).where(MessagePart.message_id == old)).scalar_one()
+    assert len(kept) == 72 and not kept.startswith(long_id + "~")
+    receipts.store(engine, 1, [{"id": long_id, "stat": "DELIVRD", "err": "000", "done_at": None}], [])
+    receipts.store(engine, 1, [{"id": long_id, "stat": "UNDELIV", "err": "001", "done_at": None}], [])
+    assert _statuses(engine, [old, new]) == [st.UNDELIVERED, st.DELIVERED]

@@ -26,6 +26,7 @@ from engage.engine.store.bulk import insert_rows, one_of, update_from_values, up
 from engage.engine.store.database import seconds_ago
 from engage.engine.store.failures import reason, transient
 from engage.engine.store.schema import InboundMessage, Message, MessagePart, Receipt
+from engage.engine.submits import moved_aside
 
 receipts = Receipt.__table__
 parts = MessagePart.__table__
@@ -221,13 +222,14 @@ def _apply(conn: Connection, matches: Sequence[_Match]) -> None:
 def _settle_earlier_holders(conn: Connection, matches: Sequence[_Match]) -> None:
     """Final receipts whose id's part belongs to a message settled already: either a repeat, or the
     provider handed that id out again, and an earlier message sent under it still waits for this
-    receipt. Its part was moved aside (submits: ``<id>~<part>``, the id kept as alt_message_id); the
+    receipt. Its part was moved aside (submits.moved_aside: ``<id>~<part>``, a long id cut to fit, the id
+    kept as alt_message_id); the
     newest such message still in flight is settled. A repeat finds none and changes nothing."""
     if not matches:
         return
     quoted = {m.quoted: m for m in matches}
-    rows = conn.execute(select(MessagePart.provider_id, MessagePart.alt_message_id, MessagePart.provider_message_id,
-                               MessagePart.message_id)
+    rows = conn.execute(select(MessagePart.id, MessagePart.provider_id, MessagePart.alt_message_id,
+                               MessagePart.provider_message_id, MessagePart.message_id)
                         .join(Message, Message.id == MessagePart.message_id)
                         .where(one_of(conn, MessagePart.alt_message_id, list({q[1] for q in quoted})),
                                Message.status.in_(st.IN_FLIGHT), SINGLE_PART)
@@ -235,7 +237,7 @@ def _settle_earlier_holders(conn: Connection, matches: Sequence[_Match]) -> None
     outcome: dict[int, str] = {}
     for r in rows:
         match = quoted.pop((r.provider_id, r.alt_message_id), None)
-        if match is not None and r.provider_message_id.startswith(r.alt_message_id + "~"):
+        if match is not None and r.provider_message_id == moved_aside(r.alt_message_id, r.id):
             outcome[r.message_id] = st.RECEIPT_FINAL[match.stat]
         elif match is not None:  # a part whose id merely reads as this one in the other base
             quoted[(r.provider_id, r.alt_message_id)] = match
