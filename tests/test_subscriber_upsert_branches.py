@@ -77,3 +77,31 @@ def test_a_caller_of_no_branch_writes_any_subscriber(engine):
                         token=token_for(engine, "admin"))
     assert body["rejections"] == []
     assert _people(engine)[SOUTHERN] == ("south", "D.")
+
+
+def _write_as_north(engine, *, within_branch: bool) -> None:
+    """What a north import writes once its ownership check has passed: a number that another branch
+    took in between reaches the writer all the same."""
+    from engage.engine.subscribers.rows import RowParser
+    from engage.engine.subscribers.storage import open_writer
+
+    parser = RowParser(["msisdn", "first_name", "branch"], "UZ")
+    row = parser.parse([SOUTHERN, "Taken", "north"])
+    with open_writer(engine, parser.columns, within_branch=within_branch) as writer:
+        writer.write([row])
+
+
+def test_a_branchs_write_leaves_a_number_another_branch_took_after_the_check_alone(engine):
+    with engine.begin() as conn:
+        conn.execute(insert(Subscriber.__table__), [
+            {"msisdn": SOUTHERN, "first_name": "Dilnoza", "branch": "south", "attributes": {}}])
+    _write_as_north(engine, within_branch=True)
+    assert _people(engine) == {SOUTHERN: ("south", "Dilnoza")}
+
+
+def test_a_write_for_no_branch_still_moves_a_subscriber_between_branches(engine):
+    with engine.begin() as conn:
+        conn.execute(insert(Subscriber.__table__), [
+            {"msisdn": SOUTHERN, "first_name": "Dilnoza", "branch": "south", "attributes": {}}])
+    _write_as_north(engine, within_branch=False)
+    assert _people(engine) == {SOUTHERN: ("north", "Taken")}

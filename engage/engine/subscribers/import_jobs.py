@@ -183,7 +183,7 @@ def import_for_branch(engine: Engine, path: Path, region: str, branch: str, *,
         at = keys.index("branch") if "branch" in keys else None
         parser = RowParser(header if at is not None else [*header, "branch"], region, encoding=source.encoding)
         report = ImportReport(label=source.label)
-        with open_writer(engine, parser.columns) as writer:
+        with open_writer(engine, parser.columns, within_branch=True) as writer:
             chunk: dict[str, tuple[list[int], tuple[Any, ...]]] = {}
             for where, cells in source.records():
                 report.rows += 1

@@ -197,7 +197,7 @@ def upsert_records(engine: Engine, records: Sequence[Any], region: str, *, branc
     for columns, row in rows.values():
         by_columns.setdefault(columns, []).append(row)
     for columns, group in by_columns.items():
-        with open_writer(engine, columns) as writer:
+        with open_writer(engine, columns, within_branch=branch is not None) as writer:
             writer.write(group)
     return report
 

@@ -55,8 +55,9 @@ class PostgresWriter:
     """One connection, held from open to close; temporary tables, so nothing is left behind by an
     import that dies. Session settings are reset before the connection returns to the pool."""
 
-    def __init__(self, engine: Engine, columns: tuple[str, ...]) -> None:
+    def __init__(self, engine: Engine, columns: tuple[str, ...], *, within_branch: bool = False) -> None:
         self.columns = columns
+        self.within_branch = within_branch
         self.fields = [c for c in columns if c in FIELDS]
         self.has_attributes, self.has_tags = "attributes" in columns, "tags" in columns
         self._at_attributes = columns.index("attributes") if self.has_attributes else None
@@ -177,8 +178,10 @@ class PostgresWriter:
             updates.append("attributes = EXCLUDED.attributes")
             stored.append("subscribers.attributes::jsonb")
             given.append("EXCLUDED.attributes::jsonb")
+        only_own = " AND subscribers.branch = EXCLUDED.branch" if self.within_branch else ""
         conflict = (f"DO UPDATE SET {', '.join([*updates, 'updated_at = now()'])} "
-                    f"WHERE ({', '.join(stored)}) IS DISTINCT FROM ({', '.join(given)})") if updates else "DO NOTHING"
+                    f"WHERE ({', '.join(stored)}) IS DISTINCT FROM ({', '.join(given)}){only_own}") if updates \
+            else "DO NOTHING"
         sql = (f"INSERT INTO subscribers ({', '.join(self.fields)}, attributes) "
                f"SELECT {', '.join(self.fields)}, {attributes} FROM {STAGING} ON CONFLICT (msisdn) {conflict}")
         if not self.has_tags:

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Connection, Engine, delete, func, insert, or_, select, text
+from sqlalchemy import ColumnElement, Connection, Engine, and_, delete, func, insert, or_, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from engage.engine.store.schema import Subscriber, SubscriberRemoval, SubscriberTag, UsageEvent, UsageTotal
@@ -33,21 +33,23 @@ class Writer(Protocol):
 
 
 @contextmanager
-def open_writer(engine: Engine, columns: Sequence[str]) -> Iterator[Writer]:
+def open_writer(engine: Engine, columns: Sequence[str], *, within_branch: bool = False) -> Iterator[Writer]:
     """A writer for rows with these columns, holding one connection throughout: msisdn first, then
     catalogue fields, then "attributes" and "tags" if present, in that order (as RowParser lays
-    them out)."""
+    them out). ``within_branch`` (the rows carry a branch's name): a stored number is rewritten only
+    if it is that branch's subscriber, so that one written by another branch between the
+    ownership check and this write is left alone, not taken over."""
     unknown = set(columns) - STORABLE
     if unknown or list(columns) != sorted(columns, key=_column_order) or columns[0] != "msisdn":
         raise ValueError(f"not subscriber columns in order (msisdn, fields, attributes, tags): {list(columns)}")
     if engine.dialect.name == "postgresql":
-        writer = PostgresWriter(engine, tuple(columns))
+        writer = PostgresWriter(engine, tuple(columns), within_branch=within_branch)
         try:
             yield writer
         finally:
             writer.close()
     else:
-        yield _SqliteWriter(engine, tuple(columns))
+        yield _SqliteWriter(engine, tuple(columns), within_branch=within_branch)
 
 
 def upsert(engine: Engine, rows: list[dict[str, Any]]) -> None:
@@ -86,7 +88,7 @@ def delete_subscribers(conn: Connection, where: ColumnElement[bool]) -> int:
 
 
 class _SqliteWriter:
-    def __init__(self, engine: Engine, columns: tuple[str, ...]) -> None:
+    def __init__(self, engine: Engine, columns: tuple[str, ...], *, within_branch: bool = False) -> None:
         self.engine = engine
         self.columns = columns
         self.stored = [c for c in columns if c != "tags"]
@@ -94,6 +96,8 @@ class _SqliteWriter:
         updates = {c: stmt.excluded[c] for c in self.stored if c != "msisdn"}
         if updates:  # as on PostgreSQL: only rows where a column changes are rewritten
             changed = or_(*(TABLE.c[c].is_distinct_from(value) for c, value in updates.items()))
+            if within_branch:
+                changed = and_(changed, TABLE.c.branch == stmt.excluded.branch)
             self._insert = stmt.on_conflict_do_update(index_elements=["msisdn"], where=changed,
                                                       set_={**updates, "updated_at": func.now()})
         else:
