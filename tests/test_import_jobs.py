@@ -236,3 +236,29 @@ def test_a_job_still_queued_after_ten_minutes_is_reported_interrupted_and_its_up
 def test_a_job_queued_a_moment_ago_stays_queued(engine):
     job_id = start(engine, upload(GOOD_AND_BAD, name="just-queued"))
     assert job(engine, job_id)["status"] == "queued"
+
+
+def test_a_job_reads_its_csv_in_the_encoding_it_was_given(engine):
+    path = import_jobs.imports_dir() / "cp1251.csv"
+    path.write_bytes("msisdn,first_name\n+998901110001,Ольга\n".encode("cp1251"))
+    with engine.begin() as conn:
+        job_id = import_jobs.create(conn, filename="people.csv", path=path, actor="mara@example.com", branch=None,
+                                    encoding="cp1251")
+    import_jobs.run(engine, job_id, "UZ")
+    assert (job(engine, job_id)["status"], job(engine, job_id)["rows_rejected"]) == ("done", 0)
+    with engine.connect() as conn:
+        assert conn.execute(select(Subscriber.first_name)).scalar_one() == "Ольга"
+
+
+def test_a_job_without_an_encoding_rejects_the_lines_it_cannot_read_as_utf8(engine):
+    path = import_jobs.imports_dir() / "cp1251.csv"
+    path.write_bytes("msisdn,first_name\n+998901110001,Ольга\n+998901110002,Olga\n".encode("cp1251"))
+    job_id = start(engine, path)
+    import_jobs.run(engine, job_id, "UZ")
+    assert (job(engine, job_id)["rows_imported"], job(engine, job_id)["rows_rejected"]) == (1, 1)
+    assert "not UTF-8 (byte 0xCE at character 1)" in report_rows(engine, job_id)[1][1]
+
+
+def test_an_encoding_python_does_not_know_is_refused_naming_it(engine):
+    with engine.begin() as conn, pytest.raises(import_jobs.RowError, match="encoding: unknown encoding 'klingon'"):
+        import_jobs.create(conn, filename="p.csv", path=upload("msisdn\n"), actor="m", branch=None, encoding="klingon")

@@ -52,7 +52,8 @@ def test_a_line_that_is_not_utf8_is_rejected_naming_the_byte_and_the_others_are_
     report = _listed(engine, path)
     assert _members(engine, report.list_id) == ["+998901000001", "+998901000003"]
     assert report.rejected == [(3, "number: not UTF-8 (byte 0xE9 at character 13); save the file as UTF-8 or give "
-                                   "its encoding (--encoding cp1251, --encoding latin-1...)")]
+                                   "its encoding, e.g. cp1251 or latin-1 (--encoding, the import form's text "
+                                   "encoding, or ?encoding= in the API)")]
 
 
 def test_a_line_with_a_nul_is_rejected_naming_it(engine, tmp_path):

@@ -30,12 +30,14 @@ def web(engine, quick_hashes, tmp_path, monkeypatch):
         yield engine, base, ids
 
 
-def multipart(fields: dict[str, str], file_text: str, filename: str = "people.csv") -> tuple[bytes, str]:
+def multipart(fields: dict[str, str], file_text: str, filename: str = "people.csv",
+              file_encoding: str = "utf-8") -> tuple[bytes, str]:
     boundary = f"----engage{secrets.token_hex(8)}"
     parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in fields.items()]
     parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
                  f"Content-Type: text/csv\r\n\r\n{file_text}\r\n--{boundary}--\r\n")
-    return "".join(parts).encode(), f"multipart/form-data; boundary={boundary}"
+    body = "".join(parts).encode(file_encoding)  # the framing is ASCII in any of the encodings used
+    return body, f"multipart/form-data; boundary={boundary}"
 
 
 def upload(browser: Browser, text: str = CSV, *, xsrf: bool = True):
@@ -187,6 +189,24 @@ def test_another_branch_cannot_see_an_import_or_its_report(web):
     assert south.get(f"/subscribers/import/{job_id}").status == 404
     assert south.get(f"/subscribers/import/{job_id}/rejected.csv").status == 404
     assert south.get(f"/api/v1/imports/{job_id}").status == 404
+
+
+def test_an_upload_in_the_encoding_the_form_names_is_read_in_it(web):
+    engine, base, _ = web
+    admin = signed_in(engine, base, "admin")
+    body, content_type = multipart({"_xsrf": admin.cookie("_xsrf") or admin.xsrf(), "encoding": "cp1251"},
+                                   "msisdn,first_name\n+998901110009,Ольга\n", file_encoding="cp1251")
+    job = finished(admin, job_id_of(admin.request("POST", "/subscribers/import", body, {"Content-Type": content_type})))
+    assert (job["rows_imported"], job["rows_rejected"]) == (1, 0)
+    assert "Ольга" in admin.get("/subscribers?q=%2B998901110009").body
+
+
+def test_an_api_import_with_an_unknown_encoding_is_a_400_naming_it_and_makes_no_job(web):
+    engine, base, _ = web
+    reply = Browser(base).request("POST", "/api/v1/imports?filename=crm.csv&encoding=klingon", CSV.encode(),
+                                  {"Authorization": "Bearer hq-token", "Content-Type": "text/csv"})
+    assert reply.status == 400 and "encoding: unknown encoding 'klingon'" in reply.json()["error"]
+    assert jobs(engine) == 0
 
 
 def test_an_upload_over_the_size_limit_is_refused(web, monkeypatch):

@@ -16,7 +16,7 @@ import tornado.web
 
 from engage import config
 from engage.engine.segments.audience import Scope
-from engage.engine.subscribers import import_jobs
+from engage.engine.subscribers import RowError, import_jobs
 from engage.engine.subscribers.history import history
 from engage.engine.subscribers.search import OPS, SEARCHABLE, Query, SearchError, profile, search
 from engage.engine.users.roles import NUMBER_READERS, SUBSCRIBER_IMPORTERS, SUBSCRIBER_READERS
@@ -121,10 +121,17 @@ class ImportPage(StreamedUpload, SubscriberPageBase):
         if self._xsrf_later:
             self.request.arguments["_xsrf"] = [self.upload.fields.get("_xsrf", "").encode()]
             super().check_xsrf_cookie()
+        encoding = self.upload.fields.get("encoding")
         filename, self.upload = self.upload.filename, None  # the job owns the file now
-        with self.db.begin() as conn:
-            job_id = import_jobs.create(conn, filename=filename, path=path, actor=self.current_user.email,
-                                        branch=self.current_user.branch)
+        try:
+            with self.db.begin() as conn:
+                job_id = import_jobs.create(conn, filename=filename, path=path, actor=self.current_user.email,
+                                            branch=self.current_user.branch, encoding=encoding)
+        except RowError as exc:
+            path.unlink(missing_ok=True)
+            self.set_status(400)
+            self.form(str(exc))
+            return
         start_import(self.db, job_id)
         self.redirect(f"/subscribers/import/{job_id}", status=303)
 

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 
 from engage import config
 from engage.engine.segments.audience import Scope
-from engage.engine.subscribers import import_jobs, upsert_records
+from engage.engine.subscribers import RowError, import_jobs, upsert_records
 from engage.engine.subscribers.history import history
 from engage.engine.subscribers.search import PAGE_SIZE, Query, SearchError, profile, search
 from engage.engine.users.roles import NUMBER_READERS, SUBSCRIBER_IMPORTERS, SUBSCRIBER_READERS, SUBSCRIBER_WRITERS
@@ -130,8 +130,9 @@ class SubscriberApi(SubscriberApiBase):
 
 @tornado.web.stream_request_body
 class ImportsApi(StreamedUpload, ApiBase):
-    """POST a CSV or Parquet file (the raw body, ?filename=...; or multipart/form-data, field "file"):
-    202 and the queued job, whose progress GET /api/v1/imports/N tells."""
+    """POST a CSV or Parquet file (the raw body, ?filename=...; or multipart/form-data, field "file"),
+    ?encoding=cp1251 (or a form field) for a CSV that is not UTF-8: 202 and the queued job, whose
+    progress GET /api/v1/imports/N tells."""
 
     session_roles: ClassVar[dict[str, frozenset[str]]] = {"POST": SUBSCRIBER_IMPORTERS}
 
@@ -151,11 +152,16 @@ class ImportsApi(StreamedUpload, ApiBase):
             path = self.upload.end()
         except UploadError as exc:
             raise ApiError(exc.status, exc.message) from None
+        encoding = self.get_query_argument("encoding", None) or self.upload.fields.get("encoding")
         filename, self.upload = self.upload.filename, None  # the job owns the file now
-        with self.db.begin() as conn:
-            job_id = import_jobs.create(conn, filename=filename, path=path, actor=self.actor(),
-                                        branch=self.scope.branch)
-            job = import_jobs.get(conn, job_id, None)
+        try:
+            with self.db.begin() as conn:
+                job_id = import_jobs.create(conn, filename=filename, path=path, actor=self.actor(),
+                                            branch=self.scope.branch, encoding=encoding)
+                job = import_jobs.get(conn, job_id, None)
+        except RowError as exc:
+            path.unlink(missing_ok=True)
+            raise ApiError(400, str(exc)) from None
         start_import(self.db, job_id)
         self.set_status(202)
         self.set_header("Location", f"/api/v1/imports/{job_id}")

@@ -27,6 +27,7 @@ class ImportJob(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str | None] = mapped_column(String(254))
     branch: Mapped[str | None] = mapped_column(String(64))
+    encoding: Mapped[str | None] = mapped_column(String(32))  # as given for a CSV; None: found from the file
     created_at: Mapped[datetime] = mapped_column(server_default=_now())
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]

@@ -10,6 +10,7 @@ the branch (else an import could take over, or overwrite, another branch's peopl
 
 from __future__ import annotations
 
+import codecs
 import logging
 import os
 from collections.abc import Callable
@@ -63,13 +64,29 @@ def max_upload_bytes() -> int:
     return int(float(os.environ.get("ENGAGE_MAX_UPLOAD_MB", str(DEFAULT_MAX_UPLOAD_MB))) * 1024 * 1024)
 
 
-def create(conn: Connection, *, filename: str, path: Path, actor: str, branch: str | None) -> int:
-    """A queued job for an uploaded file (already at ``path``); audited. Returns its id."""
+def create(conn: Connection, *, filename: str, path: Path, actor: str, branch: str | None,
+           encoding: str | None = None) -> int:
+    """A queued job for an uploaded file (already at ``path``); audited. Returns its id. ``encoding``:
+    the CSV's, as given (cp1251, latin-1...); RowError naming it when Python knows no such codec."""
+    encoding = checked_encoding(encoding)
     job_id = conn.execute(ImportJob.__table__.insert().values(
         kind=KIND, filename=filename[:255] or "upload", path=str(path), status=QUEUED, rows_read=0,
-        rows_imported=0, rows_rejected=0, created_by=actor, branch=branch)).inserted_primary_key[0]
-    audit(conn, actor, "subscribers.import", "import_job", job_id, filename=filename[:255], branch=branch)
+        rows_imported=0, rows_rejected=0, created_by=actor, branch=branch, encoding=encoding)).inserted_primary_key[0]
+    audit(conn, actor, "subscribers.import", "import_job", job_id, filename=filename[:255], branch=branch,
+          encoding=encoding)
     return int(job_id)
+
+
+def checked_encoding(encoding: str | None) -> str | None:
+    """A codec's name as given, or None for "find it from the file" (an empty choice of the form)."""
+    if not encoding or not encoding.strip():
+        return None
+    try:
+        codecs.lookup(encoding.strip())
+    except LookupError:
+        raise RowError(f"encoding: unknown encoding {encoding.strip()[:32]!r} (e.g. cp1251, latin-1, utf-16-le)") \
+            from None
+    return encoding.strip()[:32]
 
 
 def get(conn: Connection, job_id: int, branch: str | None) -> dict[str, Any] | None:
@@ -114,7 +131,7 @@ def run(engine: Engine, job_id: int, region: str) -> None:
         claimed = conn.execute(update(ImportJob).where(ImportJob.id == job_id, ImportJob.status == QUEUED)
                                .values(status=RUNNING, started_at=datetime.now(UTC),
                                        updated_at=datetime.now(UTC))).rowcount
-        row = conn.execute(select(ImportJob.path, ImportJob.filename, ImportJob.branch)
+        row = conn.execute(select(ImportJob.path, ImportJob.filename, ImportJob.branch, ImportJob.encoding)
                            .where(ImportJob.id == job_id)).first()
     if not claimed or row is None:
         return
@@ -124,10 +141,10 @@ def run(engine: Engine, job_id: int, region: str) -> None:
         _set(engine, job_id, total_rows=total)
         chunk = max(1000, min(CHUNK_ROWS, total // 20))  # some 20 steps of the bar, in chunks worth a commit
         if row.branch is None:
-            report = import_file(engine, upload, region, chunk_rows=chunk,
+            report = import_file(engine, upload, region, chunk_rows=chunk, encoding=row.encoding,
                                  progress=lambda read: _set(engine, job_id, rows_read=read))
         else:
-            report = import_for_branch(engine, upload, region, row.branch, chunk_rows=chunk,
+            report = import_for_branch(engine, upload, region, row.branch, chunk_rows=chunk, encoding=row.encoding,
                                        progress=lambda r: _set(engine, job_id, rows_read=r.rows,
                                                                rows_imported=r.imported,
                                                                rows_rejected=len(r.rejected)))

@@ -58,7 +58,8 @@ def text_problem(text: str, limit: int, encoding: str | None = None) -> str | No
     if code in (0x0A, 0x0D):
         return f"a line break at character {at}"
     if encoding and code in UNDECODED:
-        advice = ("save the file as UTF-8 or give its encoding (--encoding cp1251, --encoding latin-1...)"
+        advice = ("save the file as UTF-8 or give its encoding, e.g. cp1251 or latin-1 (--encoding, the import "
+                  "form's text encoding, or ?encoding= in the API)"
                   if encoding.lower().replace("_", "-") in ("utf-8", "utf-8-sig")
                   else "is that the file's encoding?")
         return f"not {encoding} (byte 0x{code - 0xDC00:02X} at character {at}); {advice}"
