@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import tornado.web
 
 from engage import config
+from engage.engine.consent import CHANNELS
 from engage.engine.json_input import BodyError, parse_object
 from engage.engine.segments import audience, masked_numbers, store
 from engage.engine.segments.audience import Scope
@@ -85,10 +86,13 @@ class SegmentCountApi(ApiBase):
     async def post(self) -> None:
         data = self.body()
         sample = data.get("sample", 0)  # a sample is a second pass: asked for, not given while typing
-        if not isinstance(sample, int) or not 0 <= sample <= 100:
+        if isinstance(sample, bool) or not isinstance(sample, int) or not 0 <= sample <= 100:
             raise ApiError(400, "sample: a whole number from 0 to 100")
+        channel = data.get("channel", "sms")
+        if not isinstance(channel, str) or channel not in CHANNELS:
+            raise ApiError(400, f"channel: one of {', '.join(CHANNELS)}, not {str(channel)[:20]!r}")
         try:
-            counted = await off_loop(self._count, _definition(data), data.get("channel", "sms"), sample)
+            counted = await off_loop(self._count, _definition(data), channel, sample)
         except SegmentError as exc:
             self.refuse(exc)
             return

@@ -29,6 +29,7 @@ from engage.web.uploads import StreamedUpload, UploadError
 
 MAX_BATCH = 10_000  # subscribers per upsert request
 HISTORY = 100  # history entries shown with a profile
+MAX_ID = 2**63 - 1  # the largest BIGINT: past it SQLite's driver overflows
 # one import at a time per web process: an import keeps a core busy, and requests need the other
 _RUNNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engage-import")
 
@@ -56,8 +57,9 @@ def query_from(handler: tornado.web.RequestHandler) -> Query:
     numbers = {}
     for name, default in (("after", 0), ("limit", PAGE_SIZE)):
         raw = handler.get_query_argument(name, "").strip()
-        if raw and not raw.isdigit():
-            raise SearchError(f"{name}: a whole number, not {raw[:20]!r}")
+        # ASCII digits only ("²".isdigit() holds), and no more than an id (a BIGINT) can hold
+        if raw and not (raw.isascii() and raw.isdigit() and len(raw) <= 19 and int(raw) <= MAX_ID):
+            raise SearchError(f"{name}: a whole number from 0 to {MAX_ID}, not {raw[:20]!r}")
         numbers[name] = int(raw) if raw else default
     return Query(number=handler.get_query_argument("q", "")[:40], field=handler.get_query_argument("field", ""),
                  op=handler.get_query_argument("op", "eq"), value=handler.get_query_argument("value", "")[:200],
