@@ -9,8 +9,10 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import threading
+import time
 from concurrent.futures import Future
 
+from engage import config
 from engage.engine import metrics
 from engage.engine.asyncloop import LoopThread
 from engage.engine.broker import BrokerError, Delivery
@@ -40,6 +42,7 @@ class ProviderSendLoop:
         self.loop = loop
         self.stop = stop
         self.prefetch = prefetch
+        self.lease = config.load().send_lease  # how long the sweeper leaves a claimed batch alone
 
     def run(self) -> None:
         queue = send_queue(self.provider.provider_id)
@@ -109,21 +112,31 @@ class ProviderSendLoop:
         return remaining
 
     def _record(self, delivery: Delivery, campaign_id: int, outcomes: list[SendOutcome]) -> None:
-        """What was sent is recorded, waiting out a database that is away: unrecorded, the
-        sweeper would send it all again once the claim's lease ran out."""
-        while True:
-            try:
-                record_outcomes(self.engine, self.provider.provider_id, campaign_id, outcomes)
-                break
-            except Exception as exc:
-                if not transient(exc) or self.stop.is_set():  # the claims stay; the sweeper re-queues
-                    log.exception("provider %s: could not record a batch's outcomes", self.provider.name)
-                    _settle(delivery.requeue)
-                    return
-                log.warning("provider %s: recording a batch's outcomes failed (%s); trying again",
-                            self.provider.name, reason(exc))
-                self.stop.wait(RECORD_RETRY)
-        _settle(delivery.ack)
+        if record_or_give_up(self.engine, self.provider.provider_id, campaign_id, outcomes, self.stop,
+                             give_up_after=self.lease):
+            _settle(delivery.ack)
+        else:  # the claims stay; the sweeper re-queues what is still queued after the lease
+            _settle(delivery.requeue)
+
+
+def record_or_give_up(engine, provider_id: int, campaign_id: int, outcomes: list[SendOutcome],  # noqa: ANN001
+                      stop: threading.Event, *, give_up_after: float) -> bool:
+    """Whether what was sent is recorded. A database that is away is waited out, since unrecorded,
+    the sweeper would send it all again once the claim's lease ran out; but only for give_up_after
+    seconds (the lease), so that a sender never hangs on one batch, and not at all for a failure
+    that trying again cannot mend."""
+    deadline = time.monotonic() + give_up_after
+    while True:
+        try:
+            record_outcomes(engine, provider_id, campaign_id, outcomes)
+            return True
+        except Exception as exc:
+            if not transient(exc) or stop.is_set() or time.monotonic() >= deadline:
+                log.exception("provider %s: could not record a batch's outcomes", provider_id)
+                return False
+            log.warning("provider %s: recording a batch's outcomes failed (%s); trying again",
+                        provider_id, reason(exc))
+            stop.wait(RECORD_RETRY)
 
 
 def _settle(action) -> None:  # noqa: ANN001
