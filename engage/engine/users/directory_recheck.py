@@ -87,19 +87,25 @@ def still_allowed(conn: Connection, user: User, *, now: datetime) -> User | None
     if not ldap_signin.is_directory_user(password_hash):
         _remember(_VERDICTS.allowed, key, now)
         return user
-    if quiet:
-        return user
     with _VERDICTS.lock:
         asked_at, answer = _VERDICTS.asking.get(key, (now, None))
-        if answer is None or (answer.done() and now - asked_at >= interval):  # none out, or one too old
+        # an answer not yet applied goes by for a while, even at ENGAGE_LDAP_RECHECK_SECONDS=0
+        stale = answer is not None and answer.done() and now - asked_at >= max(interval, PAUSE_AFTER_FAILURE)
+        if quiet and (answer is None or stale):
+            return user  # failing or slow: no new questions for now (an answer already in still counts)
+        if answer is None or stale:
             directory = ldap_signin.Directory(dataclasses.replace(settings,
                                                                   timeout=min(settings.timeout, RECHECK_TIMEOUT)))
             asked_at, answer = now, _ASKING.submit(directory.standing, user.email)
             _VERDICTS.asking[key] = (asked_at, answer)
     try:
-        found = answer.result(timeout=ANSWER_WAIT)
+        found = answer.result(timeout=0 if quiet else ANSWER_WAIT)
     except NoAnswerYet:
-        return user  # a slow directory: its answer applies at a later request
+        # a slow directory: its answer applies at a later request, and until then no request waits
+        # for any re-check of this directory: one wait of ANSWER_WAIT per PAUSE_AFTER_FAILURE, not one per user
+        with _VERDICTS.lock:
+            _VERDICTS.quiet_until[settings.url] = now + PAUSE_AFTER_FAILURE
+        return user
     except ldap_signin.DirectoryError as exc:
         log.warning("directory re-check of user %s: no answer (%s); access left as it was for %s", user.id, exc,
                     PAUSE_AFTER_FAILURE)
