@@ -11,24 +11,21 @@ are written in the variant's language (see formatting.py).
 from __future__ import annotations
 
 import decimal
-import difflib
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any
 
 from jinja2 import ChainableUndefined, TemplateSyntaxError, Undefined, meta, nodes, pass_context
-from jinja2.lexer import TokenStream, ignored_tokens
-from jinja2.parser import Parser
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from engage.engine import subscriber_fields
 from engage.engine.store.schema import Subscriber
-from engage.engine.templates import formatting, limits
+from engage.engine.templates import formatting, limits, positions
 from engage.engine.templates.encoding import TextInfo, analyse
+from engage.engine.templates.positions import did_you_mean, tidy
 from engage.engine.templates.sandbox import BoundedSandbox
 
 # The subscriber columns a template may use, msisdn first: what the dispatcher loads per recipient.
@@ -37,10 +34,6 @@ FIELDS: tuple[str, ...] = ("msisdn", *(name for name in subscriber_fields.FIELDS
 EXTRA_NAMES = ("attributes", "sender", "campaign")  # custom JSON, the campaign's sender id and name
 NAMES = frozenset(FIELDS) | frozenset(EXTRA_NAMES)
 RENDER_CACHE = 4096  # texts kept per compiled template (emptied when full)
-_TAGS = ("if", "elif", "else", "endif", "for", "endfor", "set", "endset", "with", "endwith", "filter",
-         "endfilter", "macro", "endmacro", "call", "endcall", "raw", "endraw")
-_BLOCK_TAGS = frozenset({"if", "for", "with", "filter", "macro", "call", "block", "autoescape", "trans"})
-_UNPARSED = ignored_tokens | {"raw_begin", "raw_end"}  # tokens the lexer drops before the parser
 _NEEDS_FILES = {nodes.Include: "include", nodes.Extends: "extends", nodes.Import: "import",
                 nodes.FromImport: "from ... import"}
 
@@ -120,7 +113,7 @@ class CompiledTemplate:
         try:
             self._template = env.from_string(limits.bound(tree))
         except TemplateSyntaxError as exc:  # anything the checks above did not foresee
-            raise TemplateError(_tidy(exc.message), exc.lineno) from None
+            raise TemplateError(tidy(exc.message), exc.lineno) from None
         # what it reads: its names, and the recipient's zone when a filter shows a time in it
         uses_zone = any(f.name in formatting.ZONE_FILTERS for f in tree.find_all(nodes.Filter))
         read = names | ({"timezone"} if uses_zone else set())
@@ -252,12 +245,12 @@ def sample_context(*, sender: str = "Engage", campaign: str = "Spring offer") ->
 def _problems(env: ImmutableSandboxedEnvironment, tree: nodes.Template, body: str,
               names: set[str]) -> list[TemplateError]:
     """Every mistake in a parsed template, each at its place; the caller reports the first."""
-    tokens = _tokens(env, body)
+    tokens = positions.tokens(env, body)
     found: list[TemplateError] = []
 
     def at(message: str, line: int, value: str, after: frozenset[str] | None = None,
            exclude_after: frozenset[str] = frozenset()) -> None:
-        found.append(TemplateError(message, line, _column(tokens, line, value, after, exclude_after)))
+        found.append(TemplateError(message, line, positions.column_of(tokens, line, value, after, exclude_after)))
 
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
         key = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", "")
@@ -268,19 +261,19 @@ def _problems(env: ImmutableSandboxedEnvironment, tree: nodes.Template, body: st
             at(f"'{tag}' is not available in message templates", node.lineno, tag.split()[0])
     for node in tree.find_all(nodes.Filter):
         if node.name not in env.filters:
-            at(f"unknown filter {node.name!r}{_did_you_mean(node.name, env.filters)}", node.lineno, node.name,
+            at(f"unknown filter {node.name!r}{did_you_mean(node.name, env.filters)}", node.lineno, node.name,
                frozenset({"|", "filter"}))
         elif node.name == "money":
             _check_currency(node, at)
     for node in tree.find_all(nodes.Test):
         if node.name not in env.tests:
-            at(f"unknown test {node.name!r}{_did_you_mean(node.name, env.tests)}", node.lineno, node.name,
+            at(f"unknown test {node.name!r}{did_you_mean(node.name, env.tests)}", node.lineno, node.name,
                frozenset({"is", "not"}))
     unknown = names - NAMES
     for node in tree.find_all(nodes.Name):
         if node.ctx == "load" and node.name in unknown:
             unknown.discard(node.name)  # the first use of each is enough
-            at(f"unknown field {node.name!r}{_did_you_mean(node.name, NAMES) or _FIELD_HINT}", node.lineno,
+            at(f"unknown field {node.name!r}{did_you_mean(node.name, NAMES) or _FIELD_HINT}", node.lineno,
                node.name, exclude_after=frozenset({".", "|", "is", "not"}))
     return found
 
@@ -308,160 +301,13 @@ def _undeclared(tree: nodes.Template) -> set[str]:
         return {n.name for n in names if n.ctx == "load"} - assigned
 
 
-def _did_you_mean(name: str, choices: Any) -> str:
-    close = difflib.get_close_matches(name, sorted(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-# --- positions ---------------------------------------------------------------------------------
-
-class _Token(NamedTuple):
-    line: int
-    column: int  # 1-based
-    type: str
-    value: str
-    significant: bool  # the parser sees it (not whitespace or a comment)
-
-
-def _normalized(body: str) -> str:
-    return re.sub(r"\r\n|\r", "\n", body)  # as Jinja's lexer reads it
-
-
-def _position(text: str, offset: int) -> tuple[int, int]:
-    line = text.count("\n", 0, offset) + 1
-    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
-
-
-def _tokens(env: ImmutableSandboxedEnvironment, body: str) -> list[_Token]:
-    """Jinja's tokens with their columns, which Jinja does not keep: each raw token text is found in
-    the source from where the previous one ended (whitespace control may drop some characters between
-    tokens, never reorder them)."""
-    return _lex(env, body)[0]
-
-
-def _lex(env: ImmutableSandboxedEnvironment, body: str) -> tuple[list[_Token], int | None]:
-    """The placed tokens, and where the lexer failed (the offset it could not read past), if it did."""
-    text, offset, out = _normalized(body), 0, []
-    try:
-        for _, kind, raw in env.lexer.tokeniter(body, None):
-            found = text.find(raw, offset)
-            if found < 0:
-                return out, None
-            line, column = _position(text, found)
-            out.append(_Token(line, column, kind, raw, kind not in _UNPARSED))
-            offset = found + len(raw)
-    except TemplateSyntaxError:
-        return out, offset + len(text[offset:]) - len(text[offset:].lstrip())
-    return out, None
-
-
-def _column(tokens: list[_Token], line: int, value: str, after: frozenset[str] | None = None,
-            exclude_after: frozenset[str] = frozenset()) -> int | None:
-    """Column of the first name token `value` on `line` whose preceding token fits; None if none does."""
-    previous = ""
-    for tok in tokens:
-        if tok.type == "name" and tok.value == value and tok.line == line and (
-                (after is None or previous in after) and previous not in exclude_after):
-            return tok.column
-        if tok.significant:
-            previous = tok.value
-    return None
-
 
 def _parse(env: ImmutableSandboxedEnvironment, body: str) -> nodes.Template:
     try:
         return env.parse(body)
     except TemplateSyntaxError as exc:
-        message, line, column = _located_syntax_error(env, body, exc)
+        message, line, column = positions.located_syntax_error(env, body, exc)
         raise TemplateError(message, line, column) from None
-
-
-def _located_syntax_error(env: ImmutableSandboxedEnvironment, body: str,
-                          exc: TemplateSyntaxError) -> tuple[str, int | None, int | None]:
-    message, line = _tidy(exc.message or "syntax error"), exc.lineno
-    tokens, lex_failed_at = _lex(env, body)
-    lexed_at = re.search(r" at (\d+)$", message)
-    if lexed_at:  # the lexer names the offset of the character it could not read
-        line, column = _position(_normalized(body), int(lexed_at.group(1)))
-        return message[:lexed_at.start()], line, column
-    if lex_failed_at is not None:  # e.g. an unbalanced bracket: the character after the last token read
-        line, column = _position(_normalized(body), lex_failed_at)
-        return message, line, column
-    if message.lower().startswith("unexpected end of template"):
-        return _unclosed(tokens) or (message, line, None)
-    unknown_tag = re.match(r"Encountered unknown tag '(\w+)'", message)
-    if unknown_tag:
-        name = unknown_tag.group(1)
-        column = _column(tokens, line, name, frozenset({"{%", "{%-", "{%+"}))
-        expected = re.search(r"looking for the following tags: (.*?)\. ", message + " ")
-        if name in _TAGS and expected:  # a real tag in the wrong place, e.g. {% endfor %} closing an if
-            return f"unexpected tag {name!r}; expected {expected.group(1)}", line, column
-        return f"unknown tag {name!r}{_did_you_mean(name, _TAGS)}", line, column
-    failing = _failing_token(env, body, tokens)
-    return message, (failing.line if failing else line), (failing.column if failing else None)
-
-
-def _unclosed(tokens: list[_Token]) -> tuple[str, int, int] | None:
-    """Where an unexpected end of template began: an unclosed '{{' or '{%', else the innermost block
-    tag ({% if %}, {% for %}...) that has no end tag."""
-    opener: _Token | None = None
-    stack: list[tuple[str, _Token]] = []
-    significant = [t for t in tokens if t.significant]
-    for i, tok in enumerate(significant):
-        if tok.type in ("variable_begin", "block_begin"):
-            opener = tok
-            nxt = significant[i + 1] if i + 1 < len(significant) else None
-            if tok.type == "block_begin" and nxt is not None and nxt.type == "name":
-                if nxt.value in _BLOCK_TAGS:
-                    stack.append((nxt.value, tok))
-                elif nxt.value.startswith("end") and stack and stack[-1][0] == nxt.value[3:]:
-                    stack.pop()
-        elif tok.type in ("variable_end", "block_end"):
-            opener = None
-    if opener is not None:
-        close = "}}" if opener.type == "variable_begin" else "%}"
-        return f"'{opener.value}' is never closed with '{close}'", opener.line, opener.column
-    if stack:
-        tag, tok = stack[-1]
-        return f"'{{% {tag} %}}' is never closed with '{{% end{tag} %}}'", tok.line, tok.column
-    return None
-
-
-def _failing_token(env: ImmutableSandboxedEnvironment, body: str, tokens: list[_Token]) -> _Token | None:
-    """The token the parser stopped at: parse again counting the tokens it reads. Jinja's own error
-    only carries the line."""
-    read, in_lexer = 0, False
-
-    def counted() -> Any:
-        nonlocal read, in_lexer
-        stream = env.lexer.wrap(env.lexer.tokeniter(body, None))
-        while True:
-            try:
-                token = next(stream)
-            except StopIteration:
-                return
-            except TemplateSyntaxError:
-                in_lexer = True  # the token being read is the bad one
-                raise
-            read += 1
-            yield token
-
-    try:
-        parser = Parser(env, body)
-        parser.stream = TokenStream(counted(), None, None)
-    except TemplateSyntaxError:
-        return None
-    try:
-        parser.parse()
-    except TemplateSyntaxError:
-        index = read if in_lexer else read - 1 - len(getattr(parser.stream, "_pushed", ()))
-        significant = [t for t in tokens if t.significant]
-        return significant[index] if 0 <= index < len(significant) else None
-    return None
-
-
-def _tidy(message: str) -> str:
-    return message.strip().rstrip(".")
 
 
 # decimal's errors say only their class list ("[<class 'decimal.Overflow'>]")
@@ -473,7 +319,7 @@ def _said(exc: Exception) -> str:
     """A render failure in words: the exception's own message, or for decimal's, what it means."""
     if isinstance(exc, decimal.DecimalException):
         return next((said for kind, said in _DECIMAL_SAID.items() if isinstance(exc, kind)), "not a valid calculation")
-    return _tidy(str(exc)) or type(exc).__name__
+    return tidy(str(exc)) or type(exc).__name__
 
 
 def _template_line(exc: BaseException) -> int | None:
