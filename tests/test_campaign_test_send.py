@@ -4,13 +4,13 @@ are not subscribers see the template filled with a sample recipient."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from engage.engine import statuses as st
 from engage.engine.campaigns import CampaignError
 from engage.engine.campaigns.test_sends import send_test
 from engage.engine.providers_admin import add_smpp
-from engage.engine.store.schema import Message
+from engage.engine.store.schema import Message, Subscriber
 from tests.campaign_scenario import wait_until_done
 from tests.campaign_setup import add_subscribers, make_campaign, statuses
 from tests.fixtures.backends import running_workers
@@ -43,3 +43,17 @@ def test_a_test_send_refuses_bad_numbers_naming_them(engine):
     campaign_id = make_campaign(engine)
     with pytest.raises(CampaignError, match="numbers:"):
         send_test(engine, campaign_id, ["12"], actor="qa")
+
+
+def test_a_branch_campaigns_test_send_links_only_that_branchs_subscribers(engine):
+    with engine.begin() as conn:
+        conn.execute(insert(Subscriber.__table__), [
+            {"id": 1, "msisdn": "+998901000001", "first_name": "North", "branch": "north", "attributes": {}},
+            {"id": 2, "msisdn": "+998901000002", "first_name": "South", "branch": "south", "attributes": {}}])
+    campaign_id = make_campaign(engine, branch="north")
+    sent = send_test(engine, campaign_id, ["+998901000001", "+998901000002"], actor="qa")
+    assert sent["not_subscribers"] == ["+998901000002"]
+    with engine.connect() as conn:
+        linked = dict(conn.execute(select(Message.msisdn, Message.subscriber_id).where(
+            Message.campaign_id == sent["test_campaign_id"])).all())
+    assert linked == {"+998901000001": 1, "+998901000002": 0}

@@ -10,11 +10,14 @@ import urllib.request
 import pytest
 from sqlalchemy import insert, update
 
+from engage.engine import campaigns
+from engage.engine.campaigns.test_sends import send_test
 from engage.engine.segments import audience, live
 from engage.engine.segments import store as segments
 from engage.engine.segments.audience import Scope
 from engage.engine.segments.criteria import SegmentError
 from engage.engine.store.schema import InboundMessage, Message, Subscriber
+from engage.engine.templates import store as templates
 from tests import subscriber_story as story
 from tests.branch_people import token_for
 from tests.fixtures.web import serving
@@ -271,6 +274,31 @@ def test_a_history_shows_support_the_whole_number_in_what_was_said(told_their_nu
     said = {e["kind"]: e for e in body["history"]}
     assert said["message"]["body"] == "Aziz, your line +998901000001 has won a prize"
     assert said["reply"]["text"] == "is it 998901000001 or 901000001?"
+
+
+# test sends -------------------------------------------------------------------------------------
+
+
+def _test_sent_to(engine, number):
+    """A marketer's test send of a campaign on everyone, to one number they guess."""
+    with engine.begin() as conn:
+        template_id = templates.create(conn, f"t {number}", {"en": "Hi"}, default_language="en",
+                                       actor="marketer@example.com")
+        segment_id = segments.create(conn, f"all {number}", {"kind": "all"}, actor="marketer@example.com")
+        campaign_id = campaigns.create(conn, name="offer", segment_id=segment_id, template_id=template_id,
+                                       sender_id="Shop", actor="marketer@example.com")
+    return send_test(engine, campaign_id, [number], actor="marketer@example.com")["test_campaign_id"]
+
+
+def test_a_test_send_to_a_guessed_number_tells_a_masked_role_nothing_of_whose_it_is(api):
+    engine, base = api
+    token = token_for(engine, "marketer")
+    answers = set()
+    for guess in ("+998901000007", "+998901000008"):  # N7's number, and a wrong guess
+        test_id = _test_sent_to(engine, guess)
+        status, body = _count(base, token, {"and": [N7, {"kind": "received_campaign", "campaign_id": test_id}]})
+        answers.add((status, body.get("matching")))
+    assert answers == {(200, 0)}
 
 
 # what the builder offers ------------------------------------------------------------------------

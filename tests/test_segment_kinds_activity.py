@@ -160,3 +160,29 @@ def test_a_bad_history_criterion_is_an_error_saying_why(definition, why):
         compile_node({"not": definition}, ctx=CompileContext(now=NOW))
     assert err.value.path == "segment.not"
     assert why in err.value.message
+
+
+@pytest.fixture
+def history_with_a_test_send(history):
+    """Campaign 9, a test send (kind "test") to dan's number, delivered in the window and replied to."""
+    with history.begin() as conn:
+        conn.execute(insert(Campaign.__table__).values(
+            id=9, name="c1 (test)", segment_id=1, template_id=1, sender_id="X", status="running", kind="test",
+            launched_at=at(2025, 1, 13)))
+        conn.execute(insert(Message.__table__).values(
+            campaign_id=9, subscriber_id=4, msisdn="+998901000004", status="delivered",
+            submitted_at=at(2025, 1, 13, 9)))
+        conn.execute(insert(InboundMessage.__table__).values(
+            provider_id=1, source="+998901000004", destination="1234", text="hi", received_at=at(2025, 1, 13, 10)))
+    return history
+
+
+@pytest.mark.parametrize(("definition", "without_the_test"), [
+    ({"kind": "received_campaign", "campaign_id": 9}, []),
+    ({"kind": "received_campaign", "campaign_id": 9, "status": "delivered"}, []),
+    ({"kind": "replied", "campaign_id": 9}, []),
+    ({"kind": "messages_received", "days": 7, "op": "ge", "value": 1}, ["ali", "bea", "cem", "fay"]),
+    ({"kind": "not_messaged_in", "days": 7}, ["dan", "eve"]),
+])
+def test_history_criteria_ignore_test_sends(history_with_a_test_send, definition, without_the_test):
+    assert who(history_with_a_test_send, definition) == without_the_test

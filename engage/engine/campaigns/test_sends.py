@@ -2,7 +2,11 @@
 real audience gets it. Each test is a campaign of its own (kind "test"), so its messages never mix
 into the real campaign's figures, and its delivery shows in `campaign show` like any other. Staff
 numbers need not be subscribers: those who are not see the template filled with a sample recipient.
-Tests skip approval, caps, quiet hours and the control group; they are audited."""
+Tests skip approval, caps, quiet hours and the control group; they are audited.
+
+A staff number is linked to a subscriber only within the campaign's branch, and no history criterion
+counts test campaigns (segments.kinds.history): otherwise a test to a guessed number, then a count of
+received_campaign AND first_name=..., would tell a role shown numbers masked whose number it is."""
 
 from __future__ import annotations
 
@@ -34,7 +38,10 @@ def send_test(engine: Engine, campaign_id: int, numbers: list[str], *, actor: st
         c = conn.execute(select(Campaign.__table__).where(Campaign.id == campaign_id)).first()
         if c is None:
             raise CampaignError(f"campaign {campaign_id} does not exist")
-        known = dict(conn.execute(select(Subscriber.msisdn, Subscriber.id).where(Subscriber.msisdn.in_(wanted))).all())
+        query = select(Subscriber.msisdn, Subscriber.id).where(Subscriber.msisdn.in_(wanted))
+        if c.branch is not None:
+            query = query.where(Subscriber.branch == c.branch)
+        known = dict(conn.execute(query).all())
         test_id = conn.execute(insert(Campaign.__table__).values(
             name=f"{c.name} (test)"[:200], segment_id=c.segment_id, template_id=c.template_id, sender_id=c.sender_id,
             branch=c.branch, kind=TEST_KIND, status=st.CAMPAIGN_RUNNING, created_by=actor, set_aside={},

@@ -15,7 +15,10 @@
 
 Messages are found through their campaign (the campaign_id index): "recent" messages are those
 of campaigns launched by now and not completed before the window, submitted within it, so no
-index on messages.submitted_at is needed. Inbound sources are E.164 with or without the '+'."""
+index on messages.submitted_at is needed. Inbound sources are E.164 with or without the '+'.
+
+Test sends (campaigns of kind "test", to numbers staff chose) are not history: no criterion counts
+them, so that a test to a guessed number cannot tell whose number it is."""
 
 from __future__ import annotations
 
@@ -31,13 +34,19 @@ from engage.engine.store.schema import Campaign, InboundMessage, Message, Subscr
 
 NOT_DELIVERED = (st.UNDELIVERED, st.EXPIRED, st.REJECTED, st.FAILED)
 MAX_ID = 2**63 - 1
+TEST_KIND = "test"  # campaigns.test_sends.TEST_KIND; segments do not import campaigns
+
+
+def _not_a_test(campaign_id: Any) -> ColumnElement[bool]:
+    """The message's campaign is not a test send."""
+    return campaign_id.not_in(select(Campaign.id).where(Campaign.kind == TEST_KIND).correlate(None))
 
 
 def recent_messages(now: datetime, days: int) -> Select:
     """SELECT subscriber_id of messages submitted in now - days .. now, reached by campaign."""
     cutoff = now - timedelta(days=days)
     campaigns = select(Campaign.id).where(
-        Campaign.launched_at.is_not(None), Campaign.launched_at <= now,
+        Campaign.launched_at.is_not(None), Campaign.launched_at <= now, Campaign.kind != TEST_KIND,
         or_(Campaign.completed_at.is_(None), Campaign.completed_at >= cutoff)).correlate(None)
     return select(Message.subscriber_id).where(
         Message.campaign_id.in_(campaigns), Message.submitted_at >= cutoff, Message.submitted_at <= now,
@@ -61,7 +70,8 @@ def received_campaign(node: dict[str, Any], path: str, ctx: CompileContext) -> C
     condition = {"any": Message.status != st.CANCELLED, "delivered": Message.status == st.DELIVERED,
                  "not_delivered": Message.status.in_(NOT_DELIVERED)}[status]
     return Subscriber.id.in_(
-        select(Message.subscriber_id).where(Message.campaign_id == campaign_id, condition).correlate(None))
+        select(Message.subscriber_id).where(Message.campaign_id == campaign_id, condition,
+                                            _not_a_test(Message.campaign_id)).correlate(None))
 
 
 def _normalised_source() -> Any:
@@ -89,7 +99,8 @@ def replied(node: dict[str, Any], path: str, ctx: CompileContext) -> ColumnEleme
         InboundMessage.source.in_([Message.msisdn, func.substr(Message.msisdn, 2)]),
         InboundMessage.received_at >= Message.submitted_at, *window).correlate_except(InboundMessage)
     return Subscriber.id.in_(select(Message.subscriber_id).where(
-        Message.campaign_id == campaign_id, Message.submitted_at.is_not(None), reply).correlate(None))
+        Message.campaign_id == campaign_id, Message.submitted_at.is_not(None), reply,
+        _not_a_test(Message.campaign_id)).correlate(None))
 
 
 @criterion("not_messaged_in", params=(Param("days", "integer", "the last N days"),))
