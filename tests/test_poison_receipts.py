@@ -12,9 +12,9 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
 
-from engage.engine import dead_letters
+from engage.engine import dead_letters, receipts
 from engage.engine import statuses as st
 from engage.engine.broker import connect
 from engage.engine.providers.base import SendOutcome
@@ -23,6 +23,7 @@ from engage.engine.store.schema import Campaign, InboundMessage, Message, Segmen
 from engage.engine.submits import record_outcomes
 from engage.workers import runner
 from tests.campaign_scenario import launch_campaign
+from tests.database_refusals import refuse
 from tests.fixtures.backends import running_workers
 
 
@@ -81,9 +82,15 @@ def receipts_worker(engine, broker_url, monkeypatch) -> Iterator[Callable[..., N
 
 def _parked(broker_url: str, n: int) -> list[dict]:
     """The receipts queue's dead letters, once there are n."""
+    seen: list[dict] = []
+
+    def enough() -> bool:  # the look that found them: on RabbitMQ a look just after may not see them back yet
+        seen[:] = dead_letters.peek(broker, receipts_queue())
+        return len(seen) >= n
+
     with connect(broker_url) as broker:
-        _eventually(lambda: len(dead_letters.peek(broker, receipts_queue())) >= n)
-        return dead_letters.peek(broker, receipts_queue())
+        _eventually(enough)
+    return seen
 
 
 def test_a_receipt_with_a_nul_in_its_id_is_parked_and_the_receipts_after_it_settle_their_messages(
@@ -99,13 +106,60 @@ def test_a_receipt_with_a_nul_in_its_id_is_parked_and_the_receipts_after_it_sett
 def test_a_receipt_that_fails_to_store_is_parked_alone_and_the_batches_around_it_are_stored(
         engine, broker_url, receipts_worker):
     ids = _submitted(engine, 4)
+    refuse(engine, "receipts", "provider_message_id", "m9")
     receipts_worker([_receipt("m0")])
-    receipts_worker([_receipt("m1"), _receipt("m9", done_at="yesterday"), _receipt("m2")])
+    receipts_worker([_receipt("m1"), _receipt("m9"), _receipt("m2")])
     receipts_worker([_receipt("m3")])
     _eventually(lambda: _statuses(engine, ids) == [st.DELIVERED] * 4)
     [parked] = _parked(broker_url, 1)
-    assert "could not be stored" in parked["reason"] and "yesterday" in parked["reason"]
+    assert "could not be stored" in parked["reason"] and "refused" in parked["reason"]
     assert parked["preview"].count('"m9"') == 1 and '"m1"' not in parked["preview"]
+
+
+def test_a_receipt_whose_done_at_is_not_a_date_is_parked_with_the_reason_and_the_rest_settle(
+        engine, broker_url, receipts_worker):
+    ids = _submitted(engine, 2)
+    receipts_worker([_receipt("m0"), _receipt("m9", done_at="yesterday"), _receipt("m1")])
+    _eventually(lambda: _statuses(engine, ids) == [st.DELIVERED] * 2)
+    [parked] = _parked(broker_url, 1)
+    assert "its done_at" in parked["reason"] and "'yesterday'" in parked["reason"]
+
+
+def _transactions(engine) -> Callable[[], int]:  # noqa: ANN001
+    """How many transactions the engine has begun since."""
+    begun = []
+    event.listen(engine, "begin", lambda conn: begun.append(1))
+    return lambda: len(begun)
+
+
+def test_a_batch_of_receipts_with_dates_no_one_can_read_is_parked_without_a_transaction_each(engine):
+    bad = [_receipt(f"m{i}", done_at=f"{i} days ago") for i in range(8)]
+    begun = _transactions(engine)
+    unstorable = receipts.store_all(engine, [(1, bad, [])])
+    assert [u.item["id"] for u in unstorable] == [f"m{i}" for i in range(8)]
+    assert all("its done_at is not an ISO date" in u.reason for u in unstorable)
+    assert begun() <= 1
+
+
+def test_a_batch_for_a_provider_id_no_column_holds_is_parked_without_a_transaction_each(engine):
+    begun = _transactions(engine)
+    unstorable = receipts.store_all(engine, [(2**31, [_receipt("m0"), _receipt("m1")],
+                                              [{"source": "+998901234567", "destination": "1234", "text": "hi"}])])
+    assert [u.kind for u in unstorable] == ["receipt", "receipt", "inbound"]
+    assert all("provider id 2147483648" in u.reason for u in unstorable)
+    assert begun() <= 1
+
+
+def test_a_receipts_batch_naming_a_provider_id_out_of_range_is_parked_with_the_reason(
+        engine, broker_url, receipts_worker):
+    ids = _submitted(engine, 1)
+    with connect(broker_url) as broker:
+        broker.publish(receipts_queue(), json.dumps({"provider_id": 2**63, "receipts": [_receipt("m0")],
+                                                     "inbound": []}).encode())
+    receipts_worker([_receipt("m0")])
+    _eventually(lambda: _statuses(engine, ids) == [st.DELIVERED])
+    [parked] = _parked(broker_url, 1)
+    assert f"provider id {2**63}" in parked["reason"]
 
 
 def test_a_subscribers_message_with_a_nul_in_its_text_is_stored_with_the_nul_replaced(

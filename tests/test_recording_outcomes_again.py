@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select
 
 from engage.engine import statuses as st
 from engage.engine.events import message_ids
 from engage.engine.providers.base import SendOutcome
 from engage.engine.store.schema import Campaign, Event, Message, MessagePart, Segment, Template
 from engage.engine.submits import record_outcomes
+from tests.database_refusals import refuse
 
 
 def _messages(engine, n: int, parts: int = 1) -> list[int]:  # noqa: ANN001
@@ -104,25 +105,9 @@ def test_a_message_recorded_again_after_a_newer_one_took_its_id_over_is_not_reco
     assert parts[1] == (new, 1, "aa")
 
 
-def _refuse_part(engine, provider_message_id: str) -> None:  # noqa: ANN001
-    """The database refuses this part row whatever is tried: a fault no screening foresees."""
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text(
-                "CREATE FUNCTION refuse_part() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                f"IF NEW.provider_message_id = '{provider_message_id}' THEN "
-                "RAISE EXCEPTION 'part refused' USING ERRCODE = 'check_violation'; END IF; RETURN NEW; END $$"))
-            conn.execute(text("CREATE TRIGGER refuse_part BEFORE INSERT ON message_parts "
-                              "FOR EACH ROW EXECUTE FUNCTION refuse_part()"))
-        else:
-            conn.execute(text(f"CREATE TRIGGER refuse_part BEFORE INSERT ON message_parts "
-                              f"WHEN NEW.provider_message_id = '{provider_message_id}' "
-                              "BEGIN SELECT RAISE(ABORT, 'part refused'); END"))
-
-
 def test_a_message_whose_parts_cannot_be_recorded_fails_visibly_and_the_rest_are_recorded(engine):
     fine, refused = _messages(engine, 2)
-    _refuse_part(engine, "bad")
+    refuse(engine, "message_parts", "provider_message_id", "bad")
     record_outcomes(engine, 1, 1, [SendOutcome(fine, ["ok"]), SendOutcome(refused, ["bad"])])
     assert _statuses(engine, [fine, refused]) == [(st.SUBMITTED, None), (st.FAILED, "could not be recorded")]
     assert _parts(engine) == [(fine, 1, "ok")]
@@ -132,7 +117,7 @@ def test_a_message_whose_parts_cannot_be_recorded_fails_visibly_and_the_rest_are
 
 def test_a_long_message_partly_sent_whose_parts_cannot_be_recorded_fails_and_is_never_left_submitted(engine):
     [long] = _messages(engine, 1, parts=3)
-    _refuse_part(engine, "p2")
+    refuse(engine, "message_parts", "provider_message_id", "p2")
     record_outcomes(engine, 1, 1, [SendOutcome(long, ["p1", "p2"], error="smpp:0x45")])
     assert _statuses(engine, [long]) == [(st.FAILED, "could not be recorded")]
     assert _events(engine, "failed") == {long: 1}

@@ -9,6 +9,7 @@ on and act on, so one that cannot be stored as it came is set aside, with the re
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from engage.engine.provider_ids import id_problem
@@ -16,6 +17,8 @@ from engage.engine.provider_ids import id_problem
 # (provider id, receipts, inbound messages): a receipts broker message, as the receipts worker reads it
 Batch = tuple[int, list[dict[str, Any]], list[dict[str, Any]]]
 MAX_STAT, MAX_ERR, MAX_ADDRESS = 12, 16, 32  # receipts.stat, receipts.err, inbound_messages.source/destination
+MAX_PROVIDER_ID = 2**31 - 1  # receipts.provider_id, inbound_messages.provider_id: integers
+MAX_MESSAGE_ID = 2**63 - 1  # messages.id, which a receipt's "ours" names
 REPLACEMENT = "\ufffd"
 
 
@@ -40,9 +43,15 @@ def screen(batches: list[Batch]) -> tuple[list[Batch], list[Unstorable]]:
     out: list[Batch] = []
     bad: list[Unstorable] = []
     for provider_id, items, inbound in batches:
+        problem = provider_problem(provider_id)
+        if problem:  # no item of it can be stored: all of them are set aside in one go
+            bad += [Unstorable(provider_id, "receipt", r, f"receipt {_quote(_get(r, 'id'))}: {problem}") for r in items]
+            bad += [Unstorable(provider_id, "inbound", m, f"message from {_quote(_get(m, 'source'))}: {problem}")
+                    for m in inbound]
+            continue
         problems = [receipt_problem(r) for r in items]
         if any(problems):
-            bad += [Unstorable(provider_id, "receipt", r, f"receipt {_quote(r.get('id'))}: {p}")
+            bad += [Unstorable(provider_id, "receipt", r, f"receipt {_quote(_get(r, 'id'))}: {p}")
                     for r, p in zip(items, problems, strict=True) if p]
             items = [r for r, p in zip(items, problems, strict=True) if not p]
         if inbound:
@@ -50,13 +59,19 @@ def screen(batches: list[Batch]) -> tuple[list[Batch], list[Unstorable]]:
             for m in inbound:
                 problem = inbound_problem(m)
                 if problem:
-                    bad.append(Unstorable(provider_id, "inbound", m, f"message from {_quote(m.get('source'))}: "
+                    bad.append(Unstorable(provider_id, "inbound", m, f"message from {_quote(_get(m, 'source'))}: "
                                                                        f"{problem}"))
                 else:
                     kept.append(_clean_text(m))
             inbound = kept
         out.append((provider_id, items, inbound))
     return out, bad
+
+
+def provider_problem(provider_id: Any) -> str | None:
+    if type(provider_id) is not int or not 0 < provider_id <= MAX_PROVIDER_ID:
+        return f"provider id {_quote(provider_id)} is not a provider's (an integer from 1 to {MAX_PROVIDER_ID})"
+    return None
 
 
 def receipt_problem(r: Any) -> str | None:
@@ -70,7 +85,21 @@ def receipt_problem(r: Any) -> str | None:
         return f"its stat is not a status word of at most {MAX_STAT} letters"
     if err is not None and (type(err) is not str or len(err) > MAX_ERR or "\x00" in err or not err.isascii()):
         return f"its err is not a code of at most {MAX_ERR} characters"
+    done_at = r.get("done_at")
+    if done_at and not _iso_datetime(done_at):
+        return f"its done_at is not an ISO date and time: {_quote(done_at)}"
+    ours = r.get("ours")  # the sender's hint at the message; only an integer is taken for one
+    if type(ours) is int and not 0 < ours <= MAX_MESSAGE_ID:
+        return f"its ours is not a message id: {ours}"
     return None
+
+
+def _iso_datetime(value: Any) -> bool:
+    try:
+        datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def inbound_problem(m: Any) -> str | None:
@@ -99,6 +128,10 @@ def _encodable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def _get(item: Any, key: str) -> Any:
+    return item.get(key) if type(item) is dict else None
 
 
 def _quote(value: Any, limit: int = 80) -> str:

@@ -222,9 +222,9 @@ def _apply(conn: Connection, matches: Sequence[_Match]) -> None:
 def _settle_earlier_holders(conn: Connection, matches: Sequence[_Match]) -> None:
     """Final receipts whose id's part belongs to a message settled already: either a repeat, or the
     provider handed that id out again, and an earlier message sent under it still waits for this
-    receipt. Its part was moved aside (submits.moved_aside: ``<id>~<part>``, a long id cut to fit, the id
-    kept as alt_message_id); the
-    newest such message still in flight is settled. A repeat finds none and changes nothing."""
+    receipt. Its part was moved aside (submits.moved_aside: ``<id>~<part>``, a long id cut to fit, the
+    id kept as alt_message_id); the newest such message still in flight is settled. A repeat finds
+    none and changes nothing."""
     if not matches:
         return
     quoted = {m.quoted: m for m in matches}

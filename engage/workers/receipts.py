@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from engage.engine import dead_letters, metrics, receipts
+from engage.engine import dead_letters, inbound_checks, metrics, receipts
 from engage.engine.broker import Broker, BrokerError, Delivery, dead_letter_queue
 from engage.engine.broker.consuming import consume_forever
 from engage.engine.queues import receipts_queue
@@ -52,13 +52,21 @@ def run(engine: Engine, broker_url: str, stop: threading.Event) -> None:
 
 
 def _parse(delivery: Delivery) -> tuple[int, list[Any], list[Any]] | None:
+    """The batch, or None once it is dead-lettered with the reason: a batch that is not one, or
+    names a provider id no column holds, is parked whole at once rather than stored item by item."""
     try:
         batch = json.loads(delivery.body)
-        return int(batch["provider_id"]), list(batch.get("receipts", [])), list(batch.get("inbound", []))
-    except (ValueError, KeyError, TypeError) as exc:
-        _settle(delivery.reject, f"malformed receipt batch: {exc}")
-        metrics.dead_lettered(delivery.queue)
-        return None
+        provider_id, items, inbound = batch["provider_id"], batch.get("receipts", []), batch.get("inbound", [])
+        problem = inbound_checks.provider_problem(provider_id)
+        if problem is None and not (type(items) is list and type(inbound) is list):
+            problem = "receipts and inbound are not lists"
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        problem = str(exc)
+    if problem is None:
+        return provider_id, items, inbound
+    _settle(delivery.reject, f"malformed receipt batch: {problem}")
+    metrics.dead_lettered(delivery.queue)
+    return None
 
 
 def _write(engine: Engine, broker: Broker, held: list[tuple[Delivery, tuple[int, list[Any], list[Any]]]],
