@@ -37,6 +37,13 @@ def cmd_bench_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_hostile(args: argparse.Namespace) -> int:
+    from engage.bench.hostile import run
+
+    emit(run(args.only))
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     bench = sub.add_parser("bench", help="benchmarks (JSON figures)").add_subparsers(dest="what", required=True)
     s = bench.add_parser("send", help="a campaign end to end: launch, submit, receipts")
@@ -63,3 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = bench.add_parser("import", help="a generated subscriber CSV imported into the configured database")
     s.add_argument("--rows", type=int, default=1_000_000)
     s.set_defaults(fn=cmd_bench_import)
+
+    s = bench.add_parser("hostile", help="an attacker's requests at `engage serve`: time, sign-in held, growth")
+    s.add_argument("--only", action="append", help="only the requests whose name holds this text (repeatable)")
+    s.set_defaults(fn=cmd_bench_hostile)
