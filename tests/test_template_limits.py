@@ -7,9 +7,11 @@ time (`check`) too, on the sample recipient."""
 
 from __future__ import annotations
 
+import threading
 import time
 import tracemalloc
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
@@ -17,7 +19,15 @@ from sqlalchemy import select
 from engage.engine import statuses as st
 from engage.engine.campaigns.launching import launch_run
 from engage.engine.store.schema import Message
-from engage.engine.templates.render import CompiledTemplate, TemplateError, TemplateLimitError, check, sample_context
+from engage.engine.templates import limits
+from engage.engine.templates.render import (
+    CompiledTemplate,
+    TemplateError,
+    TemplateLimitError,
+    check,
+    on_sample,
+    sample_context,
+)
 from tests.campaign_setup import add_subscribers, make_campaign, statuses
 from tests.test_campaign_sending_rules import _dispatch_once
 
@@ -54,8 +64,8 @@ GROWING = {
     "nested lists": ("{% set a = ['x'*60000] %}{% set b = [a, a, a] %}{{ b|length }}", TEXT_LIMIT),
     "list repetition": ("{{ (['x'*1000]*1000)|length }}", TEXT_LIMIT),
     "the center filter": ("{{ 'x'|center(10**9) ~ '.' }}", TEXT_LIMIT),
-    "the indent filter": ("{{ ('a\n'*30000)|indent(1000) }}", TEXT_LIMIT),
-    "the wordwrap filter": ("{{ ('a '*30000)|wordwrap(1, wrapstring='x'*1000) }}", TEXT_LIMIT),
+    "the indent filter": ("{{ ('a\n'*4000)|indent(1000) }}", TEXT_LIMIT),
+    "the wordwrap filter": ("{{ ('a '*4000)|wordwrap(1, wrapstring='x'*1000) }}", TEXT_LIMIT),
     "the join filter": ("{{ ['a', 'b', 'c']|join('x'*60000) }}", TEXT_LIMIT),
     "the batch filter": ("{{ [1]|batch(10**8, 'x')|list|length }}", "over 10,000 items"),
     "lipsum": ("{{ lipsum(10**6) }}", TEXT_LIMIT),
@@ -155,4 +165,163 @@ def test_a_recipient_over_a_limit_fails_alone_saying_so_and_the_batch_is_sent(en
 
 def test_a_decimal_too_large_says_so_in_words():
     error, _, _ = _refused("{{ balance ** 999999 }}")
-    assert str(error) == "line 1: cannot render: number too large"
+    assert str(error) == "line 1: cannot render: number over 1,000 digits"
+
+
+# --- the holes a second review found ----------------------------------------------------------------
+
+NESTED_BRACKETS = "{{ " + "(" * 150 + "1" + ")" * 150 + " }}"
+NESTED_IFS = "{% if 1 %}" * 100 + "x" + "{% endif %}" * 100
+NESTING = "nested over 20 deep"
+
+
+@pytest.mark.parametrize("body", ["{{ balance.scaleb(999990)|int }}", "{{ (balance ** 100000)|int }}"])
+def test_a_decimal_cannot_grow_past_the_digit_limit(body):
+    error, seconds, peak = _refused(body)
+    assert isinstance(error, TemplateLimitError) and NUMBER_LIMIT in str(error), str(error)
+    assert seconds < 1 and peak < 20_000_000
+
+
+def test_a_decimal_too_small_to_hold_is_zero_written_in_about_1000_places():
+    text = CompiledTemplate("{{ '{:f}'.format(balance.scaleb(-2000)) }}", "en").render(sample_context()).text
+    assert text.startswith("0.000") and len(text) < 1100
+
+
+def test_a_decimal_is_measured_as_other_numbers_are():
+    limits.checked(Decimal("9E+999"))
+    with pytest.raises(limits.LimitExceeded, match=NUMBER_LIMIT):
+        limits.checked(Decimal("1E+1001"))
+
+
+@pytest.mark.parametrize("body", ["{{ ('%999999999s'.encode() % 'x'.encode())|length }}",
+                                  "{{ (1).to_bytes(8, 'big') }}", "{{ first_name['encode']() }}"])
+def test_bytes_are_not_available_in_templates_naming_the_method(body):
+    with pytest.raises(TemplateError, match=r"is not available in message templates \(a message is text\)"):
+        check(body)
+
+
+def test_bytes_reached_through_a_computed_name_are_refused_when_rendered():
+    error, seconds, peak = _refused("{% set m = 'en' ~ 'code' %}{{ (first_name[m]('utf-8') * 10**8)|length }}")
+    assert "unsafe" in str(error) and seconds < 1 and peak < 20_000_000
+
+
+def test_filters_count_against_the_time_of_a_render():
+    template = CompiledTemplate("{% set x = 'x'*9000 %}" + "{{ x|wordwrap(1)|length }}" * 150, "en")
+    started = time.thread_time()
+    with pytest.raises(TemplateLimitError, match=r"took over 0\.5 s"):
+        template.render(sample_context())
+    assert time.thread_time() - started < 1
+
+
+def test_filters_count_as_steps_of_a_render():
+    error, _, _ = _refused("{% for i in range(9000) %}{{ 'a'|upper|lower|upper }}{% endfor %}")
+    assert STEPS_LIMIT in str(error)
+
+
+def test_tests_count_as_steps_of_a_render():
+    error, _, _ = _refused("{% for i in range(9000) %}{% if i is odd or i is even or i is number %}{% endif %}"
+                           "{% endfor %}")
+    assert STEPS_LIMIT in str(error)
+
+
+@pytest.mark.parametrize("call", ["wordwrap(1)", "indent(2)", "center(20000)", "truncate(9000)", "format(1)",
+                                  "replace('x', 'y')", "urlize", "striptags", "title"])
+def test_costly_filters_take_at_most_10000_characters(call):
+    error, seconds, _ = _refused("{{ ('x'*20000)|" + call + " }}")
+    assert f"{call.split('(')[0]}: text over 10,000 characters" in str(error), str(error)
+    assert isinstance(error, TemplateLimitError) and seconds < 1
+
+
+def test_the_quoted_wordwrap_payload_is_refused_within_a_second():
+    error, seconds, _ = _refused("{% set x='x'*32700 %}" + "{{x|wordwrap(1)|length}}" * 150)
+    assert isinstance(error, TemplateLimitError) and seconds < 1
+
+
+def test_a_template_of_over_5000_characters_is_refused_before_it_is_compiled():
+    started = time.perf_counter()
+    with pytest.raises(TemplateLimitError, match=r"^the text is over 5,000 characters \(960,000 given\)$"):
+        check("{{ first_name }}" * 60_000)
+    assert time.perf_counter() - started < 1
+
+
+def test_a_template_of_5000_characters_full_of_mistakes_is_checked_within_a_second():
+    body = "".join(f"{{{{ nm{i} }}}}" for i in range(600))[:5000].rsplit("{{", 1)[0]
+    started = time.perf_counter()
+    with pytest.raises(TemplateError, match="unknown field 'nm0'"):
+        check(body)
+    assert time.perf_counter() - started < 1
+
+
+@pytest.mark.parametrize("body", [NESTED_BRACKETS, NESTED_IFS], ids=["150 brackets", "100 ifs"])
+def test_nesting_past_20_deep_is_refused_at_its_place(body):
+    with pytest.raises(TemplateLimitError) as raised:
+        check(body)
+    assert NESTING in str(raised.value) and raised.value.line == 1 and raised.value.column
+
+
+@pytest.mark.parametrize("body", ["{{ " + "1+" * 2400 + "1 }}", "{{ x" + ".a" * 2400 + " }}",
+                                  "{{ 1" + "|abs" * 1200 + " }}"], ids=["2400 +", "2400 attributes", "1200 filters"])
+def test_a_chain_too_deep_to_compile_is_a_template_error(body):
+    with pytest.raises(TemplateLimitError, match="too deeply nested"):
+        check(body)
+
+
+def test_a_macro_calling_itself_without_end_is_a_template_error_saying_so():
+    with pytest.raises(TemplateError, match="calls nested too deeply"):
+        CompiledTemplate("{% macro m(n) %}{{ m(n) }}{% endmacro %}{{ m(1) }}", "en").render(sample_context())
+
+
+def test_the_time_limit_counts_the_renders_own_work_not_other_threads():
+    """A legitimate render of ~0.2 s of CPU, while eight threads hold the GIL most of the time."""
+    body = "{% for i in range(3000) %}{{ (i ~ first_name)|upper|center(12) }}{% endfor %}"
+    stop = threading.Event()
+
+    def hog() -> None:
+        while not stop.is_set():
+            sum(range(10_000))
+
+    hogs = [threading.Thread(target=hog) for _ in range(8)]
+    for thread in hogs:
+        thread.start()
+    try:
+        started = time.perf_counter()
+        text = CompiledTemplate(body, "en").render(sample_context()).text
+        waited = time.perf_counter() - started
+    finally:
+        stop.set()
+        for thread in hogs:
+            thread.join()
+    assert waited > 0.5 and text.count("ALEXANDER") == 3000  # it waited longer than the limit, and was not stopped
+
+
+def test_a_render_stopped_by_its_time_is_not_remembered_as_the_templates_fault():
+    body = ("{% set a = range(8000)|map('string')|list %}{% set b = range(8000)|map('string')|list %}"
+            "{% for i in range(9999) %}{% if a == b and a == b and a == b %}{% endif %}{% endfor %}")
+    for _ in range(2):
+        started = time.thread_time()
+        with pytest.raises(TemplateLimitError, match="took over 0.5 s"):
+            on_sample(body)
+        assert time.thread_time() - started >= 0.5  # rendered again, not answered from memory
+
+
+def test_a_render_over_another_limit_is_remembered():
+    body = "{{ 'x' * 10**9 }}{% for i in range(9000) %}{% endfor %}"
+    on_sample_refused = pytest.raises(TemplateLimitError, match=TEXT_LIMIT)
+    with on_sample_refused:
+        on_sample(body)
+    started = time.thread_time()
+    with pytest.raises(TemplateLimitError, match=TEXT_LIMIT):
+        on_sample(body)
+    assert time.thread_time() - started < 0.005
+
+
+def test_remembered_samples_hold_at_most_a_few_megabytes():
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(120):  # each a text of 60,000 characters
+            on_sample(f"{n}{{{{ 'y' * 60000 }}}}")
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 5_000_000

@@ -6,7 +6,14 @@ builds is small (text at most MAX_TEXT characters, containers holding at most th
 most MAX_DIGITS digits), checked *before* an operation that could build a bigger one runs; every
 render writes at most MAX_TEXT characters and takes at most MAX_STEPS steps (loop rounds, calls,
 intercepted operations, outputs) and MAX_SECONDS. A message is a few parts of 153 characters: the
-limits are far above any real text and far below what hurts a process.
+limits are far above any real text and far below what hurts a process. The time is the CPU time of
+the render's own thread: a render waiting for the GIL or a busy host is not the template's fault.
+Filters and tests are steps too, and the ones whose work grows faster than their input (wordwrap
+is quadratic) take at most MAX_FILTER_TEXT characters. Decimals are computed in DECIMALS, whose
+exponents stop at MAX_DIGITS: libmpdec would build a million-digit number holding the GIL.
+
+A template's own text is at most MAX_BODY characters, nested at most MAX_NESTING deep, and a saved
+template has at most MAX_ARMS arms and MAX_VARIANTS variants: compiling is not bounded by steps.
 
 The render's own tally lives on its context (BudgetedContext); loops and `~` reach it through
 calls that `bound` writes into the parsed template, so the checks cost a little per loop round and
@@ -15,6 +22,7 @@ per output, and nothing per recipient whose text the render cache already has.
 
 from __future__ import annotations
 
+import decimal
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -26,12 +34,21 @@ from jinja2.visitor import NodeTransformer
 MAX_TEXT = 65_536  # characters: any text a render builds, what a container holds, the output
 MAX_DIGITS = 1_000  # digits of a whole number
 MAX_STEPS = 20_000  # loop rounds, calls, intercepted operations and outputs of one render
-MAX_SECONDS = 0.5  # wall time of one render
+MAX_SECONDS = 0.5  # CPU time of one render's thread
+MAX_FILTER_TEXT = 10_000  # characters a costly filter (_COSTLY in sandbox.py) takes
+MAX_BODY = 5_000  # characters of a template's text: a message is a few parts
+MAX_NESTING = 20  # brackets and blocks inside each other
+MAX_ARMS = 10  # arms of a template
+MAX_VARIANTS = 50  # variants of a template, all arms together
 MAX_ITEMS = 10_000  # numbers of a range(), items of a batch or slice
 MAX_BITS = MAX_DIGITS * 3322 // 1000  # bits of a MAX_DIGITS-digit number
 
 TOO_LONG = f"text over {MAX_TEXT:,} characters"
 TOO_BIG = f"number over {MAX_DIGITS:,} digits"
+NOT_TEXT = "is not available in message templates (a message is text)"
+# Decimal arithmetic in a render: past MAX_DIGITS digits an overflow (the number limit), below it zero
+DECIMALS = decimal.Context(prec=28, Emax=MAX_DIGITS, Emin=-MAX_DIGITS,
+                           traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow])
 
 
 class LimitExceeded(Exception):
@@ -46,6 +63,10 @@ def too_big() -> LimitExceeded:
     return LimitExceeded(TOO_BIG)
 
 
+class OutOfTime(LimitExceeded):
+    """A render past MAX_SECONDS: unlike the other limits, it may pass another time (a shared CPU)."""
+
+
 class BudgetedContext(Context):
     """A render's context, carrying what the render may still spend."""
 
@@ -53,14 +74,14 @@ class BudgetedContext(Context):
         super().__init__(*args, **kwargs)
         self.steps = MAX_STEPS
         self.room = MAX_TEXT  # characters it may still write
-        self.deadline = time.monotonic() + MAX_SECONDS
+        self.deadline = time.thread_time() + MAX_SECONDS
 
 
 def step(context: Context) -> None:
     """One step of work; past the step budget or the render's time, the render stops."""
     budget: Any = context
     budget.steps -= 1
-    if budget.steps < 0 or time.monotonic() > budget.deadline:
+    if budget.steps < 0 or time.thread_time() > budget.deadline:
         raise _spent(budget)
 
 
@@ -69,7 +90,7 @@ def _spent(budget: Any) -> LimitExceeded:
         return too_long()
     if budget.steps < 0:
         return LimitExceeded(f"over {MAX_STEPS:,} steps of work")
-    return LimitExceeded(f"rendering took over {MAX_SECONDS} s")
+    return OutOfTime(f"rendering took over {MAX_SECONDS} s")
 
 
 def write(context: Context, characters: int) -> None:
@@ -79,13 +100,14 @@ def write(context: Context, characters: int) -> None:
     budget.steps -= 1
     if budget.room < 0:
         raise too_long()
-    if budget.steps < 0:
-        raise LimitExceeded(f"over {MAX_STEPS:,} steps of work")
+    if budget.steps < 0 or time.thread_time() > budget.deadline:
+        raise _spent(budget)
 
 
 # --- sizes ---------------------------------------------------------------------------------------
 
 _TEXTS = (str, bytes)
+_BYTES = (bytes, bytearray)
 _CONTAINERS = (list, tuple, dict, set, frozenset)
 _MEASURED = (*_TEXTS, *_CONTAINERS, Namespace)
 
@@ -132,6 +154,11 @@ def checked(value: Any) -> Any:
     elif kind is int:
         if value.bit_length() > MAX_BITS:
             raise too_big()
+    elif kind is decimal.Decimal:
+        if value.is_finite() and value.adjusted() >= MAX_DIGITS:
+            raise too_big()
+    elif isinstance(value, _BYTES):
+        raise LimitExceeded(f"bytes ({kind.__name__}) {NOT_TEXT}")
     elif isinstance(value, _MEASURED) and size(value) > MAX_TEXT:
         raise too_long()
     return value
@@ -151,7 +178,7 @@ def text_of(value: Any) -> str:
 def rounds(context: Context, iterable: Iterable[Any], data: int) -> Iterator[Any]:
     """A loop's items, each round a step that writes the loop body's ``data`` characters of text."""
     budget: Any = context
-    clock = time.monotonic
+    clock = time.thread_time
     for item in iterable:
         budget.steps -= 1
         budget.room -= data

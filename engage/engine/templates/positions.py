@@ -165,3 +165,19 @@ def _failing_token(env: ImmutableSandboxedEnvironment, body: str, tokens: list[_
 def tidy(message: str) -> str:
     return message.strip().rstrip(".")
 
+
+
+def deepest(tokens: list[_Token], limit: int) -> _Token | None:
+    """The first token that opens a bracket or a block tag ({% if %}, {% for %}...) inside ``limit``
+    others, if one does: the parser and the compiler recurse once (or more) per level."""
+    depth, significant = 0, [t for t in tokens if t.significant]
+    for i, tok in enumerate(significant):
+        opens = closes = False
+        if tok.type == "operator":
+            opens, closes = tok.value in "([{", tok.value in ")]}"
+        elif tok.type == "name" and i and significant[i - 1].type == "block_begin":
+            opens, closes = tok.value in BLOCK_TAGS, tok.value.startswith("end") and tok.value[3:] in BLOCK_TAGS
+        depth += opens - closes
+        if depth > limit:
+            return tok
+    return None

@@ -11,6 +11,8 @@ are written in the variant's language (see formatting.py).
 from __future__ import annotations
 
 import decimal
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -56,6 +58,13 @@ class TemplateLimitError(TemplateError):
     """A render that would pass one of the limits on text, numbers, work or time (see limits.py)."""
 
 
+class TemplateTimeError(TemplateLimitError):
+    """A render stopped by its time: another try may pass, so it is never remembered as the template's."""
+
+
+_TOO_DEEP = "too deeply nested to compile (brackets, blocks, or a long chain of operators, filters or attributes)"
+
+
 @dataclass(frozen=True)
 class Rendered:
     text: str
@@ -94,26 +103,23 @@ def environment(language: str | None = "en") -> ImmutableSandboxedEnvironment:
                          finalize=_finalize)
     env.filters["default"] = env.filters["d"] = _default
     env.filters.update(formatting.filters(formatting.locale_for(language)))
-    return env
+    return env.charge_calls()
 
 
 class CompiledTemplate:
     """Parsed and checked once per campaign, rendered once per recipient."""
 
     def __init__(self, body: str, language: str | None = "en"):
+        if len(body) > limits.MAX_BODY:  # compiling is not bounded by steps: its input is
+            raise TemplateLimitError(f"the text is over {limits.MAX_BODY:,} characters ({len(body):,} given)")
         self.body = body
         self.language = language or "en"
         self.locale = formatting.locale_for(language)
         env = environment(str(self.locale))
-        tree = _parse(env, body)
-        names = _undeclared(tree)
-        problems = _problems(env, tree, body, names)
-        if problems:
-            raise min(problems, key=lambda e: (e.line or 0, e.column or 0))
         try:
-            self._template = env.from_string(limits.bound(tree))
-        except TemplateSyntaxError as exc:  # anything the checks above did not foresee
-            raise TemplateError(tidy(exc.message), exc.lineno) from None
+            tree, names = self._compile(env, body)
+        except (RecursionError, SyntaxError):  # Python's own: nesting the token count let through
+            raise TemplateLimitError(_TOO_DEEP) from None
         # what it reads: its names, and the recipient's zone when a filter shows a time in it
         uses_zone = any(f.name in formatting.ZONE_FILTERS for f in tree.find_all(nodes.Filter))
         read = names | ({"timezone"} if uses_zone else set())
@@ -130,6 +136,23 @@ class CompiledTemplate:
                             or any(f.name == "random" for f in tree.find_all(nodes.Filter)))
         self._cache: dict[tuple[Any, ...], Rendered] = {}
         self._globals = dict(self._template.globals)
+
+    def _compile(self, env: ImmutableSandboxedEnvironment, body: str) -> tuple[nodes.Template, set[str]]:
+        tokens = positions.tokens(env, body)
+        deep = positions.deepest(tokens, limits.MAX_NESTING)
+        if deep is not None:
+            raise TemplateLimitError(f"brackets and blocks nested over {limits.MAX_NESTING} deep", deep.line,
+                                     deep.column)
+        tree = _parse(env, body)
+        names = _undeclared(tree)
+        problems = _problems(env, tree, tokens, names)
+        if problems:
+            raise min(problems, key=lambda e: (e.line or 0, e.column or 0))
+        try:
+            self._template = env.from_string(limits.bound(tree))
+        except TemplateSyntaxError as exc:  # anything the checks above did not foresee
+            raise TemplateError(tidy(exc.message), exc.lineno) from None
+        return tree, names
 
     def render(self, context: dict[str, Any]) -> Rendered:
         """The text for one recipient; a failure at render time (the sandbox refusing something, a
@@ -164,13 +187,18 @@ class CompiledTemplate:
             ctx = env.context_class(env, {**self._globals, **context}, template.name, template.blocks,
                                     globals=self._globals)
             try:
-                text = env.concat(template.root_render_func(ctx)).strip()
+                with decimal.localcontext(limits.DECIMALS):
+                    text = env.concat(template.root_render_func(ctx)).strip()
                 if len(text) > limits.MAX_TEXT:  # the template's own text, which no expression wrote
                     raise limits.too_long()
             except Exception:
                 env.handle_exception()  # re-raised with the template's own lines in the traceback
+        except limits.OutOfTime as exc:
+            raise TemplateTimeError(f"cannot render: {exc}", _template_line(exc)) from None
         except limits.LimitExceeded as exc:
             raise TemplateLimitError(f"cannot render: {exc}", _template_line(exc)) from None
+        except decimal.Overflow as exc:  # past limits.DECIMALS' exponents
+            raise TemplateLimitError(f"cannot render: {limits.TOO_BIG}", _template_line(exc)) from None
         except Exception as exc:  # any template failure fails one message, never the batch
             raise TemplateError(f"cannot render: {_said(exc)}", _template_line(exc)) from None
         return Rendered(text, analyse(text))
@@ -193,19 +221,52 @@ def check(body: str, language: str | None = "en") -> CompiledTemplate:
 
 def on_sample(body: str, language: str | None = "en") -> Rendered:
     """The template rendered for the sample recipient, remembered: an editor opening a saved template
-    (or previewing the same text again) renders it once, not on every look. Raises TemplateError."""
-    outcome = _on_sample(body, language or "en")
+    (or previewing the same text again) renders it once, not on every look. Raises TemplateError.
+    A render stopped by its time is not remembered: on a busy host the next look may pass."""
+    key = (body, language or "en")
+    outcome = _SAMPLES.get(key)
+    if outcome is None:
+        try:
+            outcome = CompiledTemplate(body, key[1]).render(sample_context())
+        except TemplateTimeError:
+            raise
+        except TemplateError as exc:
+            outcome = exc.with_traceback(None)
+        _SAMPLES.put(key, outcome, len(body) + len(outcome.text if isinstance(outcome, Rendered) else str(outcome)))
     if isinstance(outcome, TemplateError):
         raise outcome.with_traceback(None)
     return outcome
 
 
-@lru_cache(maxsize=256)
-def _on_sample(body: str, language: str) -> Rendered | TemplateError:
-    try:
-        return CompiledTemplate(body, language).render(sample_context())
-    except TemplateError as exc:
-        return exc
+class _Remembered:
+    """The most recently used outcomes of on_sample, up to ``room`` characters of bodies and texts in
+    all (a text may be 65,536 characters: a count of entries would not bound the memory)."""
+
+    def __init__(self, room: int) -> None:
+        self._room, self._held = room, 0
+        self._outcomes: OrderedDict[tuple[str, str], tuple[Rendered | TemplateError, int]] = OrderedDict()
+        self._lock = threading.Lock()  # the web process renders samples in several threads
+
+    def get(self, key: tuple[str, str]) -> Rendered | TemplateError | None:
+        with self._lock:
+            found = self._outcomes.get(key)
+            if found is None:
+                return None
+            self._outcomes.move_to_end(key)
+            return found[0]
+
+    def put(self, key: tuple[str, str], outcome: Rendered | TemplateError, cost: int) -> None:
+        with self._lock:
+            if key in self._outcomes or cost > self._room:
+                return
+            while self._held + cost > self._room:
+                self._held -= self._outcomes.popitem(last=False)[1][1]
+            self._outcomes[key] = (outcome, cost)
+            self._held += cost
+
+
+SAMPLE_MEMORY = 1_000_000  # characters of bodies and texts on_sample remembers
+_SAMPLES = _Remembered(SAMPLE_MEMORY)
 
 
 def check_parts(rendered: Rendered | TextInfo, max_parts: int | None) -> None:
@@ -242,10 +303,9 @@ def sample_context(*, sender: str = "Engage", campaign: str = "Spring offer") ->
 
 # --- checks at save time ---------------------------------------------------------------------
 
-def _problems(env: ImmutableSandboxedEnvironment, tree: nodes.Template, body: str,
+def _problems(env: ImmutableSandboxedEnvironment, tree: nodes.Template, tokens: list[Any],
               names: set[str]) -> list[TemplateError]:
     """Every mistake in a parsed template, each at its place; the caller reports the first."""
-    tokens = positions.tokens(env, body)
     found: list[TemplateError] = []
 
     def at(message: str, line: int, value: str, after: frozenset[str] | None = None,
@@ -256,6 +316,8 @@ def _problems(env: ImmutableSandboxedEnvironment, tree: nodes.Template, body: st
         key = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", "")
         if isinstance(key, str) and key.startswith("_"):
             at(f"{key!r} is not a field a template may use", node.lineno, key, frozenset({".", "["}))
+        elif key in BoundedSandbox.bytes_methods:
+            at(f"{key!r} {limits.NOT_TEXT}", node.lineno, key, frozenset({".", "["}))
     for node_type, tag in _NEEDS_FILES.items():
         for node in tree.find_all(node_type):
             at(f"'{tag}' is not available in message templates", node.lineno, tag.split()[0])
@@ -317,6 +379,8 @@ _DECIMAL_SAID = {decimal.Overflow: "number too large", decimal.DivisionByZero: "
 
 def _said(exc: Exception) -> str:
     """A render failure in words: the exception's own message, or for decimal's, what it means."""
+    if isinstance(exc, RecursionError):
+        return "calls nested too deeply (a macro calling itself without end?)"
     if isinstance(exc, decimal.DecimalException):
         return next((said for kind, said in _DECIMAL_SAID.items() if isinstance(exc, kind)), "not a valid calculation")
     return tidy(str(exc)) or type(exc).__name__

@@ -4,7 +4,9 @@ container or a number past the limits is measured before it runs, and charged to
 
 Only what can grow is checked before it runs (`*`, `**`, `+`, `%`, str.format, padding, replace,
 join, translate, the filters that pad, wrap, indent, repeat or join); everything else is checked on
-its result, which a bounded input keeps bounded.
+its result, which a bounded input keeps bounded. Every filter and test is a step of the render
+(charge_calls), and the costly ones take a bounded input. Bytes are not text: a message has no use
+for them, so encode, decode, to_bytes and from_bytes are not there.
 """
 
 from __future__ import annotations
@@ -12,19 +14,21 @@ from __future__ import annotations
 import re
 import types
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from functools import update_wrapper, wraps
 from typing import Any
 
-from jinja2 import pass_eval_context
+from jinja2 import pass_context, pass_eval_context
 from jinja2.defaults import DEFAULT_FILTERS
 from jinja2.nodes import EvalContext
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEscapeFormatter, SandboxedFormatter
-from jinja2.utils import generate_lorem_ipsum
+from jinja2.utils import _PassArg, generate_lorem_ipsum
 from markupsafe import Markup
 
 from engage.engine.templates.limits import (
     MAX_BITS,
+    MAX_FILTER_TEXT,
     MAX_ITEMS,
     MAX_TEXT,
     BudgetedContext,
@@ -43,6 +47,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
 
     context_class = BudgetedContext
     intercepted_binops = frozenset({"*", "**", "+", "%"})
+    bytes_methods = frozenset({"encode", "decode", "to_bytes", "from_bytes"})
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -54,6 +59,19 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
             self.filters[name] = _guarded(DEFAULT_FILTERS[name], None)
         self.filters["join"] = _join_filter
 
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        return attr not in self.bytes_methods and super().is_safe_attribute(obj, attr, value)
+
+    def charge_calls(self) -> BoundedSandbox:
+        """The sandbox with every filter and test it has now a step of the render (Jinja's compiled
+        code calls them directly, past `call`), the costly ones refusing an input over
+        MAX_FILTER_TEXT. Called once all filters are in: those added later would not count."""
+        for table in (self.filters, self.tests):
+            for name, function in table.items():
+                if not getattr(function, "engage_charged", False):
+                    table[name] = _charged(name, function)
+        return self
+
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         step(context)
         _BINOP_GUARDS[operator](left, right)
@@ -61,8 +79,9 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
 
     def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         step(context)
-        if isinstance(obj, types.BuiltinMethodType | types.MethodType) and isinstance(obj.__self__, str | bytes | int):
-            if obj.__name__ == "join" and args and not isinstance(obj.__self__, int):
+        if (isinstance(obj, types.BuiltinMethodType | types.MethodType)
+                and isinstance(obj.__self__, str | bytes | int | Decimal)):
+            if obj.__name__ == "join" and args and isinstance(obj.__self__, str | bytes):
                 args = (_join_items(obj.__self__, args[0]), *args[1:])
             else:
                 guard = _METHOD_GUARDS.get(obj.__name__)
@@ -122,6 +141,8 @@ def _plus(left: Any, right: Any) -> None:
 def _percent(left: Any, right: Any) -> None:
     if isinstance(left, str):
         percent_size(left, right)
+    elif isinstance(left, bytes | bytearray):  # no bytes reach a render; if one did, it is measured too
+        percent_size(left.decode("latin-1"), right)
 
 
 _BINOP_GUARDS: dict[str, Callable[[Any, Any], None]] = {"*": _times, "**": _power, "+": _plus, "%": _percent}
@@ -195,9 +216,16 @@ def _to_bytes(number: Any, length: Any = 1, *_: Any, **__: Any) -> None:
         raise too_long()
 
 
+def _scaled(number: Any, places: Any, *_: Any) -> None:
+    if (isinstance(number, Decimal) and number.is_finite() and isinstance(places, int)
+            and number.adjusted() + places > MAX_BITS * 301 // 1000):
+        raise too_big()
+
+
 _METHOD_GUARDS: dict[str, Callable[..., None]] = {
     "center": _padded, "ljust": _padded, "rjust": _padded, "zfill": _padded, "expandtabs": _expanded,
     "replace": _replaced, "translate": _translated, "to_bytes": _to_bytes,
+    "scaleb": _scaled,
 }
 
 
@@ -313,6 +341,35 @@ _FILTERS_CHECKED_AFTER = ("e", "escape", "forceescape", "list", "pprint", "strin
                           "urlencode", "xmlattr", "sort", "unique", "dictsort", "items", "groupby", "sum",
                           "int", "float", "round", "abs", "striptags", "title", "upper", "lower", "capitalize",
                           "trim")
+
+
+# Filters whose work grows faster than their input (wordwrap: quadratic) or by a large factor.
+_COSTLY = frozenset({"wordwrap", "indent", "center", "truncate", "format", "replace", "join", "urlize",
+                     "striptags", "title", "wordcount", "pprint", "tojson", "xmlattr", "urlencode"})
+
+
+def _charged(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` (a filter or test), each call a step of the render; a costly one measures its
+    input first."""
+    passing = _PassArg.from_obj(function)
+    costly = name in _COSTLY
+
+    @pass_context
+    @wraps(function)
+    def run(context: Context, value: Any = None, *args: Any, **kwargs: Any) -> Any:
+        step(context)
+        if costly and (len(value) if isinstance(value, str) else size(value)) > MAX_FILTER_TEXT:
+            raise LimitExceeded(f"{name}: text over {MAX_FILTER_TEXT:,} characters")
+        if passing is _PassArg.context:
+            return function(context, value, *args, **kwargs)
+        if passing is _PassArg.eval_context:
+            return function(context.eval_ctx, value, *args, **kwargs)
+        if passing is _PassArg.environment:
+            return function(context.environment, value, *args, **kwargs)
+        return function(value, *args, **kwargs)
+
+    run.engage_charged = True  # type: ignore[attr-defined]
+    return run
 
 
 def bounded_range(*args: Any) -> range:
