@@ -62,3 +62,35 @@ def test_a_heavy_template_saved_before_the_limits_opens_within_a_second_showing_
         status, answer = _call(api, f"/api/v1/templates/{template_id}")
         assert time.perf_counter() - started < 1
         assert status == 200 and answer["variants"][0]["error"] == "line 1: cannot render: text over 65,536 characters"
+
+
+def test_saving_a_body_of_960_kb_is_a_400_naming_the_limit_within_a_second(api):
+    started = time.perf_counter()
+    status, answer = _call(api, "/api/v1/templates", {"name": "huge", "variants": {"en": "{{ first_name }}" * 60_000}})
+    assert time.perf_counter() - started < 1
+    assert (status, answer) == (400, {"error": "variant 'en': the text is over 5,000 characters (960,000 given)"})
+
+
+def test_saving_300_nested_ifs_is_a_400_not_a_500(api):
+    status, answer = _call(api, "/api/v1/templates", {"name": "deep", "variants": {
+        "en": "{% if 1 %}" * 300 + "x" + "{% endif %}" * 300}})
+    assert status == 400 and "over 5,000 characters" in answer["error"]
+    status, answer = _call(api, "/api/v1/templates", {"name": "deep", "variants": {
+        "en": "{% if 1 %}" * 100 + "x" + "{% endif %}" * 100}})
+    assert status == 400 and answer["error"].startswith("variant 'en': line 1, column 204: brackets and blocks nested")
+
+
+def test_a_preview_of_150_nested_brackets_is_a_400_naming_the_nesting(api):
+    status, answer = _call(api, "/api/v1/templates/preview", {"body": "{{ " + "(" * 150 + "1" + ")" * 150 + " }}"})
+    assert status == 400 and "nested over 20 deep" in answer["error"] and answer["line"] == 1
+
+
+def test_a_preview_of_a_decimal_past_the_digit_limit_is_a_400_while_sign_in_answers(api):
+    with ThreadPoolExecutor(1) as pool:
+        preview = pool.submit(_call, api, "/api/v1/templates/preview", {"body": "{{ balance.scaleb(999990)|int }}"})
+        started = time.perf_counter()
+        with urllib.request.urlopen(api + "/login", timeout=10) as response:
+            assert response.status == 200
+        assert time.perf_counter() - started < 1
+        status, answer = preview.result()
+    assert status == 400 and "number over 1,000 digits" in answer["error"]

@@ -195,3 +195,21 @@ def test_a_template_in_a_running_campaign_cannot_be_changed(engine):
                                                        sender_id="Engage", status="running", set_aside={}))
     with engine.begin() as conn, pytest.raises(ValueError, match=r"used by campaign 1 'c' \(running\)"):
         store.update(conn, template_id, {"en": "Hello"}, actor="bob")
+
+
+def test_a_template_has_at_most_10_arms(engine):
+    arms = {f"B{n}": {"en": "Hey"} for n in range(10)}
+    with pytest.raises(ValueError, match=r"^11 arms: a template has at most 10$"):
+        _create(engine, arms=arms)
+
+
+def test_a_template_has_at_most_50_variants_all_arms_together(engine):
+    languages = [a + b for a in "abcdefgh" for b in "abcdefgh"][:26]
+    arms = {"B": {lang: "Hey" for lang in ["en", *languages]}}
+    with pytest.raises(ValueError, match=r"^52 variants: a template has at most 50, all arms together$"):
+        _create(engine, variants={"en": "Hi", **{lang: "Hi" for lang in languages[:24]}}, arms=arms)
+
+
+def test_a_variant_over_5000_characters_is_refused_naming_it(engine):
+    with pytest.raises(TemplateError, match=r"^variant 'ru': the text is over 5,000 characters \(5,001 given\)$"):
+        _create(engine, variants={"en": "Hi", "ru": "x" * 5001})

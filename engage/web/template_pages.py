@@ -15,14 +15,14 @@ import tornado.web
 from sqlalchemy import select
 
 from engage.engine.store.schema import Template
-from engage.engine.templates import store
+from engage.engine.templates import limits, store
 from engage.engine.templates.render import TemplateError, TemplateLimitError, on_sample
 from engage.engine.users.roles import CAMPAIGN_MAKERS, CAMPAIGN_READERS
 from engage.web.audience_api import ApiBase
 from engage.web.off_loop import off_loop
 from engage.web.sessions_web import PageHandler, requires
 
-MAX_BODY = 5000
+MAX_BODY = limits.MAX_BODY  # the engine's limit on a template's text, refused before it is read further
 # every variant typed reaches the store, which judges its language and arm (a bad one is shown, not dropped)
 _VARIANT = re.compile(r"^body\.([^.]*)\.([^.]*)$")
 _WHERE = re.compile(r"^variant '([^']*)'(?: arm '([^']*)')?:")

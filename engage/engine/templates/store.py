@@ -26,6 +26,7 @@ from sqlalchemy import update as sql_update
 from engage.engine import statuses as st
 from engage.engine.audit import audit
 from engage.engine.store.schema import Campaign, Template, TemplateVariant
+from engage.engine.templates import limits
 from engage.engine.templates.render import CompiledTemplate, TemplateError, check, on_sample
 
 DEFAULT_ARM = "A"
@@ -236,6 +237,11 @@ def _checked(variants: Mapping[str, str], arms: Mapping[str, Mapping[str, str]] 
     if DEFAULT_ARM in arms:
         raise ValueError(f"arm {DEFAULT_ARM!r} is given by the variants; name the other arms B, C...")
     by_arm = {DEFAULT_ARM: dict(variants), **{arm: dict(v) for arm, v in arms.items()}}
+    if len(by_arm) > limits.MAX_ARMS:
+        raise ValueError(f"{len(by_arm)} arms: a template has at most {limits.MAX_ARMS}")
+    count = sum(map(len, by_arm.values()))
+    if count > limits.MAX_VARIANTS:
+        raise ValueError(f"{count} variants: a template has at most {limits.MAX_VARIANTS}, all arms together")
     several = len(by_arm) > 1
     for arm, bodies in by_arm.items():
         if not isinstance(arm, str) or not _ARM.fullmatch(arm):
