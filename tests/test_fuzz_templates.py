@@ -17,11 +17,14 @@ from engage.engine.templates.render import CompiledTemplate, TemplateError, samp
 NUMBERS = st.sampled_from(["10", "1000", "10**5", "10**9", "2**64", "9**9**9", "-1", "0", "1e308", "10**100000"])
 STRINGS = st.sampled_from(["'x'", "'ab'", "first_name", "'%s'", "'{0}'", "city", "\"é😀\"", "''"])
 LEAVES = NUMBERS | STRINGS | st.sampled_from(["range(10)", "range(10**6)", "[1,2,3]", "lipsum", "cycler",
-                                             "''.__class__", "().__class__.__mro__", "self", "namespace()"])
+                                             "''.__class__", "().__class__.__mro__", "self", "namespace()",
+                                             "balance", "balance.scaleb(999990)", "balance ** 100000",
+                                             "'%999999999s'.encode()", "(1).to_bytes(9)", "('x'*9000)"])
 FILTERS = st.sampled_from(["replace('a', 'a'*1000)", "replace('x', 'xx')", "center(10**6)", "indent(10**6)",
                            "join(','*10**4)", "wordwrap(1)", "list", "string", "sum", "length", "title", "upper",
                            "format(1,2)", "truncate(10**9)", "batch(10**6)", "first", "default('x'*10**5)",
-                           "urlize", "trim", "reverse", "unique", "int", "float", "abs", "tojson"])
+                           "urlize", "trim", "reverse", "unique", "int", "float", "abs", "tojson",
+                           "wordwrap(1)|wordwrap(1)", "striptags", "indent(100)", "center(9000)"])
 OPS = st.sampled_from(["*", "**", "+", "~", "//", "%", "-"])
 
 
