@@ -11,7 +11,6 @@ from typing import Any
 import tornado.web
 from sqlalchemy import Engine
 
-from engage.engine import campaigns
 from engage.engine.users.roles import CAMPAIGN_MAKERS
 from engage.web.admin_pages import ADMIN_ROUTES
 from engage.web.audience_api import AUDIENCE_ROUTES, api_tokens
@@ -19,8 +18,9 @@ from engage.web.callbacks import callback_routes
 from engage.web.campaign_live import LIVE_ROUTES
 from engage.web.campaign_pages import CAMPAIGN_ACTION_ROUTES, actions_for
 from engage.web.campaign_wizard import WIZARD_ROUTES
-from engage.web.campaigns_api import CAMPAIGN_API_ROUTES, campaign_list, visible
+from engage.web.campaigns_api import CAMPAIGN_API_ROUTES, campaign_list, campaign_summary
 from engage.web.dashboard_page import DASHBOARD_ROUTES
+from engage.web.off_loop import off_loop
 from engage.web.openapi import OPENAPI_ROUTES
 from engage.web.path_ids import NotFound, checked
 from engage.web.provider_pages import PROVIDER_ROUTES
@@ -35,25 +35,18 @@ from engage.web.template_pages import TEMPLATE_ROUTES
 TEMPLATES = __import__("pathlib").Path(__file__).with_name("templates")
 
 
-def campaign_summary(db: Engine, campaign_id: int, branch: str | None) -> dict[str, Any] | None:
-    """The campaign's summary; None also when it belongs to another branch than the one asking."""
-    if not visible(db, campaign_id, branch):
-        return None
-    with db.connect() as conn:
-        return campaigns.summary(conn, campaign_id)
-
-
 class CampaignsPage(PageHandler):
     @requires()
-    def get(self) -> None:
-        self.render("campaigns.html", campaigns=campaign_list(self.db, self.current_user.branch),
+    async def get(self) -> None:
+        listed = await off_loop(campaign_list, self.db, self.current_user.branch)  # groups their messages
+        self.render("campaigns.html", campaigns=listed,
                     can_make=self.current_user.role in CAMPAIGN_MAKERS, notice=self.get_query_argument("done", None))
 
 
 class CampaignPage(PageHandler):
     @requires()
-    def get(self, campaign_id: str) -> None:
-        summary = campaign_summary(self.db, int(campaign_id), self.current_user.branch)
+    async def get(self, campaign_id: str) -> None:
+        summary = await off_loop(campaign_summary, self.db, int(campaign_id), self.current_user.branch)
         if summary is None:
             raise tornado.web.HTTPError(404)
         self.render("campaign.html", c=summary, actions=actions_for(summary["status"], self.current_user.role),

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from sqlalchemy import select
 
 from engage.engine import campaigns
-from engage.engine.campaigns import CampaignError, lifecycle, records
+from engage.engine.campaigns import CampaignError, lifecycle, overview, records
 from engage.engine.campaigns.estimate import estimate, jsonable
 from engage.engine.store.schema import Campaign
 from engage.engine.templates import store as templates
@@ -33,11 +33,25 @@ def _template_fields(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
 
 
 def campaign_list(db: Any, branch: str | None) -> list[dict[str, Any]]:
+    """The latest 100 campaigns with their figures (campaigns.overview: grouped once, time-bounded).
+    Blocking: call it off the IO loop."""
     query = select(Campaign.id).order_by(Campaign.id.desc()).limit(100)
     if branch is not None:
         query = query.where(Campaign.branch == branch)
     with db.connect() as conn:
-        return [campaigns.summary(conn, i) for i in conn.execute(query).scalars().all()]
+        ids = conn.execute(query).scalars().all()
+        conn.rollback()  # the figures' budget needs a transaction of its own
+        return overview.summaries(conn, ids)
+
+
+def campaign_summary(db: Any, campaign_id: int, branch: str | None) -> dict[str, Any] | None:
+    """The campaign's summary (its figures time-bounded); None also when it belongs to another
+    branch than the one asking. Blocking: call it off the IO loop."""
+    if not visible(db, campaign_id, branch):
+        return None
+    with db.connect() as conn:
+        found = overview.summaries(conn, [campaign_id])
+    return found[0] if found else None
 
 
 def visible(db: Any, campaign_id: int, branch: str | None) -> bool:
@@ -57,8 +71,8 @@ class CampaignBase(ApiBase):
 class CampaignsApi(CampaignBase):
     session_roles: ClassVar[dict[str, frozenset[str]]] = {"GET": CAMPAIGN_READERS, "POST": CAMPAIGN_MAKERS}
 
-    def get(self) -> None:
-        self.write({"campaigns": campaign_list(self.db, self.scope.branch)})
+    async def get(self) -> None:
+        self.write({"campaigns": await off_loop(campaign_list, self.db, self.scope.branch)})
 
     def post(self) -> None:
         data = self.body()
@@ -89,10 +103,11 @@ class CampaignApi(CampaignBase):
     session_roles: ClassVar[dict[str, frozenset[str]]] = {
         "GET": CAMPAIGN_READERS, "PUT": CAMPAIGN_MAKERS, "DELETE": CAMPAIGN_MAKERS}
 
-    def get(self, campaign_id: str) -> None:
-        self._visible(campaign_id)
-        with self.db.connect() as conn:
-            self.write(campaigns.summary(conn, int(campaign_id)))
+    async def get(self, campaign_id: str) -> None:
+        summary = await off_loop(campaign_summary, self.db, int(campaign_id), self.scope.branch)
+        if summary is None:
+            raise ApiError(404, f"campaign {campaign_id} does not exist")
+        self.write(summary)
 
     def put(self, campaign_id: str) -> None:
         self._visible(campaign_id)
@@ -265,9 +280,11 @@ OPERATIONS: dict[str, dict[str, tuple[str, bool]]] = {
                                           False)},
     "/api/v1/templates/preview": {"post": ("Render a body for a sample subscriber: text, encoding, parts, "
                                            "or the mistake's line and column", True)},
-    "/api/v1/campaigns": {"get": ("The latest campaigns with their counts", False),
+    "/api/v1/campaigns": {"get": ("The latest campaigns with their counts (null, with figures_error saying why, "
+                                  "when counting their messages takes longer than its time budget)", False),
                           "post": ("Create a draft (name, segment_id, template_id, sender_id, options)", True)},
-    "/api/v1/campaigns/{id}": {"get": ("A campaign: rules, runs, counts by status and arm, cost", False),
+    "/api/v1/campaigns/{id}": {"get": ("A campaign: rules, runs, counts by status and arm, cost (null, with "
+                                       "figures_error, past their time budget)", False),
                                "put": ("Change a draft: any of name, segment_id, template_id, sender_id and the "
                                        "options (null: back to the default); checked as when created, audited; "
                                        "409 once it is not a draft", True),

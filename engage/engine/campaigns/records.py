@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
@@ -218,17 +219,24 @@ def summary(conn: Connection, campaign_id: int) -> dict[str, Any] | None:
         return None
     run_rows = conn.execute(select(CampaignRun.__table__).where(CampaignRun.campaign_id == campaign_id)
                             .order_by(CampaignRun.scheduled_for)).all()
+    return shaped(c, run_rows, counts(conn, campaign_id), by_arm(conn, campaign_id), campaign_cost(conn, campaign_id))
+
+
+def shaped(c: Any, run_rows: list[Any], status_counts: dict[str, int] | None,
+           arms_counts: dict[str, dict[str, int]] | None, cost: dict[str, Decimal] | None) -> dict[str, Any]:
+    """A campaign's summary from its row, its runs' rows and its figures (None: not computed, see
+    campaigns.overview), the one shape every reader of a campaign gets."""
     return {"id": c.id, "name": c.name, "status": c.status, "kind": c.kind, "sender_id": c.sender_id,
             "schedule": c.schedule, "local_time": c.local_time, "quiet_hours": c.quiet_hours,
             "max_rate": c.max_rate, "cap": c.cap, "control_share": c.control_share, "arms": c.arms,
             "audience_size": c.audience_size, "set_aside": c.set_aside, "next_run_at": _iso(c.next_run_at),
             "created_by": c.created_by, "approved_by": c.approved_by,
             "launched_at": _iso(c.launched_at), "completed_at": _iso(c.completed_at),
-            "counts": counts(conn, campaign_id), "arms_counts": by_arm(conn, campaign_id),
+            "counts": status_counts, "arms_counts": arms_counts,
             "runs": [{"id": r.id, "scheduled_for": _iso(r.scheduled_for), "status": r.status,
                       "audience_size": r.audience_size, "set_aside": r.set_aside, "note": r.note}
                      for r in run_rows],
-            "cost": {currency: str(total) for currency, total in campaign_cost(conn, campaign_id).items()}}
+            "cost": None if cost is None else {currency: str(total) for currency, total in cost.items()}}
 
 
 def launch(engine: Engine, campaign_id: int, *, actor: str, now: datetime | None = None) -> dict[str, Any]:
