@@ -15,6 +15,7 @@ from sqlalchemy import event, text
 
 from engage.engine import campaigns
 from engage.engine.campaigns import overview
+from engage.web import campaign_live as live
 from tests.campaign_setup import add_subscribers, make_campaign
 from tests.fixtures.web import serving, signed_in
 from tests.test_audience_api import _call
@@ -149,3 +150,64 @@ def test_the_sign_in_page_answers_at_once_while_campaign_figures_are_counted(lau
         assert time.perf_counter() - started < 0.5
     counting.join()
     assert answered[0].status == 200  # the figures were still waiting when the sign-in page answered
+
+
+def _live_message(browser, base: str, campaign_id: int) -> dict:
+    """The first push of the campaign's live websocket, as the signed-in browser's page receives it."""
+    import asyncio
+    import json
+
+    import tornado.httpclient
+    import tornado.websocket
+
+    async def first() -> dict:
+        cookies = "; ".join(f"{c.name}={c.value}" for c in browser.cookies)
+        request = tornado.httpclient.HTTPRequest(base.replace("http", "ws") + f"/campaigns/{campaign_id}/live",
+                                                 headers={"Cookie": cookies, "Origin": base}, request_timeout=10)
+        socket = await tornado.websocket.websocket_connect(request)
+        try:
+            return json.loads(await asyncio.wait_for(socket.read_message(), 10))
+        finally:
+            socket.close()
+
+    return asyncio.run(first())
+
+
+def test_the_live_figures_are_read_on_the_web_processs_worker_threads(launched):
+    engine, base, ids = launched
+    browser = signed_in(engine, base, "marketer")
+    threads = set()
+
+    def note(conn, cursor, statement, *args):  # noqa: ANN001, ANN002, ANN202
+        if "FROM messages" in statement:
+            threads.add(threading.current_thread().name)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        pushed = _live_message(browser, base, ids[0])
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert pushed["status"] == "running" and pushed["total"] == 6
+    assert threads and all(name.startswith("engage-web") for name in threads), threads
+
+
+def test_past_their_budget_the_live_figures_stop_saying_why(launched, monkeypatch):
+    engine, base, ids = launched
+    _postgresql_only(engine)
+    monkeypatch.setattr(overview, "FIGURES_SECONDS", 1.0)
+    with messages_locked(engine):
+        started = time.perf_counter()
+        with pytest.raises(overview.FiguresTooSlow, match="took longer than 1 s"):
+            live.figures(engine, ids[0])
+        assert time.perf_counter() - started < 5
+
+
+def test_past_their_budget_the_stats_api_is_a_503_saying_why(launched, monkeypatch):
+    engine, base, ids = launched
+    _postgresql_only(engine)
+    monkeypatch.setattr(overview, "FIGURES_SECONDS", 1.0)
+    with messages_locked(engine):
+        status, body = _call(base, f"/api/v1/campaigns/{ids[0]}/stats")
+    assert status == 503
+    assert body["error"] == (f"campaign {ids[0]}'s figures: not computed: counting the campaign's messages "
+                             "took longer than 1 s; try again later")

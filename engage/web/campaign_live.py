@@ -15,17 +15,20 @@ import tornado.websocket
 from sqlalchemy import select
 
 from engage.engine import statuses as st
-from engage.engine.campaigns import progress, spend, summary
+from engage.engine.campaigns import overview, progress, spend, summary
 from engage.engine.store.schema import Campaign
 from engage.engine.users.roles import CAMPAIGN_READERS
+from engage.web.off_loop import off_loop
 from engage.web.sessions_web import SignedInHandler
 
 PUSH_EVERY = 1.0  # s
+SLOW_BACK_OFF = 10  # figures past their budget are tried again after this many pushes' time
 FINAL_STATES = (*st.FINAL, st.CONTROL)
 
 
 def figures(db: Any, campaign_id: int) -> dict[str, Any] | None:
-    with db.connect() as conn:
+    """Blocking, and bounded: overview.FiguresTooSlow past the figures' time budget."""
+    with db.connect() as conn, overview.bounded(conn):
         out = summary(conn, campaign_id)
         if out is None:
             return None
@@ -51,7 +54,11 @@ class CampaignLive(SignedInHandler, tornado.websocket.WebSocketHandler):
 
     async def _push(self, campaign_id: int) -> None:
         while self.ws_connection is not None:
-            data = await asyncio.get_running_loop().run_in_executor(None, figures, self.db, campaign_id)
+            try:
+                data = await off_loop(figures, self.db, campaign_id)
+            except overview.FiguresTooSlow:  # the page keeps the figures it has; the next try comes later
+                await asyncio.sleep(PUSH_EVERY * SLOW_BACK_OFF)
+                continue
             if data is None or self.ws_connection is None:
                 return
             try:

@@ -144,7 +144,10 @@ class CampaignStatsApi(ApiBase):
     async def get(self, campaign_id: str) -> None:
         if not visible(self.db, int(campaign_id), self.scope.branch):
             raise ApiError(404, f"campaign {campaign_id} does not exist")
-        self.write(await off_loop(figures, self.db, int(campaign_id)))  # as the live websocket reads them
+        try:
+            self.write(await off_loop(figures, self.db, int(campaign_id)))  # as the live websocket reads them
+        except overview.FiguresTooSlow as exc:
+            raise ApiError(503, f"campaign {campaign_id}'s figures: {exc}; try again later") from None
 
 
 class CampaignEstimateApi(ApiBase):

@@ -7,7 +7,8 @@ then the campaigns come without their figures (counts, arms_counts and cost None
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -22,17 +23,38 @@ from engage.engine.store.schema import Campaign, CampaignRun, Message
 FIGURES_SECONDS = 5.0  # for the figures of a whole list (or of one campaign)
 
 
+class FiguresTooSlow(Exception):  # noqa: N818 - named as CountTooSlow, its counterpart for segments
+    """Counting campaigns' messages stopped at its time budget."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"not computed: counting the campaign's messages took longer than {seconds:g} s")
+        self.seconds = seconds
+
+
+@contextmanager
+def bounded(conn: Connection, seconds: float | None = None) -> Iterator[None]:
+    """The statements within read one snapshot and are stopped after ``seconds`` (None:
+    FIGURES_SECONDS): FiguresTooSlow then. On a connection not in a transaction: a budget that
+    runs out ends the transaction it ran in."""
+    seconds = FIGURES_SECONDS if seconds is None else seconds
+    try:
+        with consistent(conn), budget(conn, seconds):
+            yield
+    except CountTooSlow:
+        conn.rollback()
+        raise FiguresTooSlow(seconds) from None
+
+
 def summaries(conn: Connection, campaign_ids: Iterable[int], *, seconds: float | None = None) -> list[dict[str, Any]]:
     """records.summary of each campaign that exists, in the order given; the figures within ``seconds``
-    (None: FIGURES_SECONDS), else None with the reason in "figures_error". Asked on a connection
-    not in a transaction: a budget that runs out ends the transaction it ran in."""
+    (None: FIGURES_SECONDS), else None with the reason in "figures_error". See bounded() for the
+    connection."""
     ids = list(campaign_ids)
     figures, error = {}, None
     try:
-        figures = _figures(conn, ids, FIGURES_SECONDS if seconds is None else seconds)
-    except CountTooSlow as exc:
-        conn.rollback()
-        error = f"not computed: counting the campaign's messages took longer than {exc.seconds:g} s"
+        figures = _figures(conn, ids, seconds)
+    except FiguresTooSlow as exc:
+        error = str(exc)
     found = {c.id: c for c in conn.execute(select(Campaign.__table__).where(Campaign.id.in_(ids))).all()}
     runs: dict[int, list[Any]] = {}
     for run in conn.execute(select(CampaignRun.__table__).where(CampaignRun.campaign_id.in_(ids))
@@ -49,11 +71,11 @@ def summaries(conn: Connection, campaign_ids: Iterable[int], *, seconds: float |
     return out
 
 
-def _figures(conn: Connection, ids: list[int], seconds: float) -> dict[int, tuple[Any, Any, Any]]:
+def _figures(conn: Connection, ids: list[int], seconds: float | None) -> dict[int, tuple[Any, Any, Any]]:
     """Per campaign: counts by status (every status present), by arm and status, cost per currency."""
     statuses = {i: dict.fromkeys(st.ALL, 0) for i in ids}
     arms: dict[int, dict[str, dict[str, int]]] = {i: {} for i in ids}
-    with consistent(conn), budget(conn, seconds):
+    with bounded(conn, seconds):
         for campaign_id, arm, status, n in conn.execute(
                 select(Message.campaign_id, Message.arm, Message.status, func.count()).where(
                     Message.campaign_id.in_(ids)).group_by(Message.campaign_id, Message.arm, Message.status)).all():
