@@ -99,7 +99,7 @@ class SubscribersApi(SubscriberApiBase):
         with self.db.connect() as conn:
             return search(conn, query, self.shown(), config.load().default_region)
 
-    def post(self) -> None:
+    async def post(self) -> None:
         records = self.body().get("subscribers")
         if not isinstance(records, list) or not records:
             raise ApiError(400, "subscribers: a non-empty list of objects is needed")
@@ -111,7 +111,8 @@ class SubscribersApi(SubscriberApiBase):
                 if isinstance(record, dict) and record.get("branch") not in (None, "", branch):
                     raise ApiError(403, f"subscribers[{i}].branch: this token may only write branch {branch!r}")
             records = [{**r, "branch": branch} if isinstance(r, dict) else r for r in records]
-        report = upsert_records(self.db, records, config.load().default_region, branch=branch)
+        # up to MAX_BATCH records parsed and written: off the IO loop
+        report = await off_loop(upsert_records, self.db, records, config.load().default_region, branch=branch)
         self.write(report.as_dict(details=True))
 
 
