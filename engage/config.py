@@ -24,6 +24,7 @@ class Settings:
     default_timezone: str = "Asia/Tashkent"  # schedules', and recipients' whose profile has none
     approval_above: int = 0  # reachable audience above which a second person must approve; 0: never
     approval_roles: str = "marketer"  # comma-separated roles whose campaigns always need approval
+    approval_tolerance: str = "10%"  # how far a run's audience may pass the approved one's before it is sent back
     frequency_cap: str = ""  # "3/7": at most 3 marketing messages per subscriber per 7 days; "": none
     missed_run_grace: float = 900.0  # s a run may start late; missed by more, it is skipped and recorded
     # LDAP / Active Directory sign-in (engine.users.ldap_signin); off while ldap_url is empty
@@ -57,6 +58,7 @@ def load() -> Settings:
         default_timezone=os.environ.get("ENGAGE_DEFAULT_TIMEZONE", "Asia/Tashkent"),
         approval_above=int(os.environ.get("ENGAGE_APPROVAL_ABOVE", "0")),
         approval_roles=os.environ.get("ENGAGE_APPROVAL_ROLES", "marketer"),
+        approval_tolerance=os.environ.get("ENGAGE_APPROVAL_TOLERANCE", "10%"),
         frequency_cap=os.environ.get("ENGAGE_FREQUENCY_CAP", ""),
         missed_run_grace=float(os.environ.get("ENGAGE_MISSED_RUN_GRACE", "900")),
         ldap_url=os.environ.get("ENGAGE_LDAP_URL", "").strip(),

@@ -165,12 +165,16 @@ def test_a_run_a_little_late_is_launched_and_says_so(base):
 def test_a_run_that_cannot_launch_fails_the_campaign_with_the_reason_and_others_still_launch(base):
     broken = make_campaign(base, name="broken")
     fine = make_campaign(base, name="fine")
-    with base.begin() as conn:  # broken before it is submitted: a change after it would send it back for approval
+    with base.begin() as conn:
+        for campaign_id in (broken, fine):
+            lifecycle.submit(conn, campaign_id, actor="maker", now=NOW)
+        # broken past every check, its submission with it (a restored backup): else it would go back for approval
         segment_id = conn.execute(select(Campaign.segment_id).where(Campaign.id == broken)).scalar_one()
         conn.execute(Segment.__table__.update().where(Segment.id == segment_id).values(
             definition={"field": "nope", "value": 1}))
-        for campaign_id in (broken, fine):
-            lifecycle.submit(conn, campaign_id, actor="maker", now=NOW)
+        submitted = conn.execute(select(Campaign.submitted_content).where(Campaign.id == broken)).scalar_one()
+        submitted["segment"]["definition"] = {"field": "nope", "value": 1}
+        conn.execute(Campaign.__table__.update().where(Campaign.id == broken).values(submitted_content=submitted))
     out = launch_due(base, NOW)
     assert "unknown field 'nope'" in out[0]["reason"] and out[1]["recipients"] == 6
     assert status(base, broken) == st.CAMPAIGN_FAILED and status(base, fine) == st.CAMPAIGN_RUNNING

@@ -7,22 +7,26 @@ goes back to awaiting approval, audited, and nothing is sent."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
+from engage.engine import campaigns
 from engage.engine import statuses as st
-from engage.engine.campaigns import completion, lifecycle
+from engage.engine.campaigns import completion, launching, lifecycle, submitted_content
 from engage.engine.providers_admin import add_smpp
 from engage.engine.segments import store as segments
-from engage.engine.store.schema import AuditEntry, Campaign, Message, Subscriber, TemplateVariant
+from engage.engine.store.schema import AuditEntry, Campaign, Message, Segment, Subscriber, TemplateVariant
+from engage.engine.templates import store as templates
 from tests.branch_people import token_for
 from tests.campaign_scenario import wait_until_done
 from tests.campaign_setup import EVERYONE, add_subscribers
 from tests.fixtures.backends import running_workers
 from tests.fixtures.web import serving
 from tests.test_audience_api import _call
+from tests.test_segment_limits import nots
 
 APPROVED = "Hi {{ first_name }}, 10% off today"
 
@@ -189,3 +193,59 @@ def test_a_submission_records_what_the_approver_is_asked_to_agree_to(people):
     assert content["segment"] == {"id": segment_id, "definition": EVERYONE, "includes": {}}
     assert content["sender_id"] == "Shop"
 
+
+
+def test_a_campaign_cancelled_after_its_run_found_it_changed_stays_cancelled(people):
+    engine, base, maker, approver = people
+    campaign_id, _, _ = _approved_campaign(base, maker, approver)
+    _approve(base, campaign_id, approver)
+    with engine.connect() as conn:  # the run reads the campaign and finds it changed...
+        found = conn.execute(select(Campaign.__table__).where(Campaign.id == campaign_id)).one()
+    lifecycle.cancel(engine, campaign_id, actor="maker@example.com")  # ...someone cancels it...
+    with engine.begin() as conn:  # ...and then the run sends it back
+        assert submitted_content.send_back(conn, found, ["template"], actor="scheduler") is False
+    assert _status(engine, campaign_id) == st.CAMPAIGN_CANCELLED
+    with engine.connect() as conn:
+        assert conn.execute(select(AuditEntry.id).where(AuditEntry.action == "campaign.sent_back")).first() is None
+
+
+def test_a_run_of_a_campaign_cancelled_before_it_launched_sends_nothing(people):
+    engine, base, maker, approver = people
+    campaign_id, _, _ = _approved_campaign(base, maker, approver)
+    _approve(base, campaign_id, approver)
+    lifecycle.cancel(engine, campaign_id, actor="maker@example.com")
+    launched = launching.launch_run(engine, campaign_id, _due(), actor="scheduler")
+    assert launched == {"campaign_id": campaign_id, "not_launched": "campaign is cancelled"}
+    assert _status(engine, campaign_id) == st.CAMPAIGN_CANCELLED
+    with engine.connect() as conn:
+        assert conn.execute(select(Message.id).where(Message.campaign_id == campaign_id)).first() is None
+
+
+@pytest.fixture
+def legacy_deep(engine):
+    """A draft on a segment 900 nots deep that includes segment 2, saved before the segment limits existed."""
+    add_subscribers(engine, 1)
+    with engine.begin() as conn:
+        conn.execute(insert(Segment.__table__), [
+            {"id": 1, "name": "old", "definition": nots(900, {"kind": "in_segment", "segment_id": 2})},
+            {"id": 2, "name": "inner", "definition": EVERYONE}])
+        template_id = templates.create(conn, "t", {"en": "Hi"}, default_language="en", actor="m")
+        campaign_id = campaigns.create(conn, name="offer", segment_id=1, template_id=template_id,
+                                       sender_id="Shop", actor="m")
+    return engine, campaign_id
+
+
+def test_the_content_of_a_campaign_on_a_900_deep_legacy_segment_is_read_without_recursion(legacy_deep):
+    engine, campaign_id = legacy_deep
+    with engine.connect() as conn:
+        c = conn.execute(select(Campaign.__table__).where(Campaign.id == campaign_id)).one()
+        assert submitted_content.content(conn, c)["segment"]["includes"] == {"2": EVERYONE}
+
+
+def test_submitting_a_campaign_on_a_900_deep_legacy_segment_is_a_409_naming_the_limit(legacy_deep):
+    engine, campaign_id = legacy_deep
+    with serving(engine) as base:
+        status, body = _call(base, f"/api/v1/campaigns/{campaign_id}/submit", {}, token=token_for(engine, "marketer"))
+    assert status == 409, body
+    assert "nested deeper than" in body["error"] and "Traceback" not in json.dumps(body)
+    assert _status(engine, campaign_id) == st.CAMPAIGN_DRAFT

@@ -9,7 +9,10 @@ past quiet hours. Those not due yet are `held` until then. Per-zone times are co
 (a few zones, not a million rows) and written into the SQL as a CASE over the zone.
 
 Only what was approved is sent: a campaign whose content differs from its submission's
-(campaigns.submitted_content) launches nothing and goes back to awaiting approval.
+(campaigns.submitted_content), or whose audience grew past what was agreed to, launches nothing
+and goes back to awaiting approval. A run launches only a campaign that is still scheduled (never a
+cancelled, paused, ended or sent back one), its row locked for the run's transaction; a send-back happens
+only from the state the run found, so a campaign cancelled meanwhile stays cancelled.
 
 A run is unique per (campaign, scheduled time): a second launcher racing for the same run hits
 the constraint and backs off, so a run is launched exactly once.
@@ -32,7 +35,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from engage import config
 from engage.engine import statuses as st
@@ -48,6 +51,8 @@ from engage.engine.store.schema import Campaign, CampaignRun, Message, OptOut, S
 messages, runs = Message.__table__, CampaignRun.__table__
 BUCKETS = 10_000
 _PRIME, _MULT = 1_000_003, 2_654_435_761
+# the scheduler and send_now launch scheduled campaigns; called directly, a draft or a running one's next run
+LAUNCHABLE = (st.CAMPAIGN_SCHEDULED, st.CAMPAIGN_DRAFT, st.CAMPAIGN_RUNNING)
 COUNTED = (st.HELD, st.PENDING, st.QUEUED, st.SENDING, st.SUBMITTED, st.DELIVERED, st.UNDELIVERED)
 
 
@@ -59,35 +64,61 @@ def bucket(seed: int, salt: int) -> Any:
 def launch_run(engine: Engine, campaign_id: int, scheduled_for: datetime, *, actor: str,
                now: datetime | None = None, note: str | None = None) -> dict[str, Any] | None:
     """Freeze the audience of the run scheduled for `scheduled_for`; None when that run exists
-    already (another launcher got there first); {"campaign_id", "sent_back": [parts]} when the
-    campaign changed since it was submitted and went back to awaiting approval instead."""
+    already (another launcher got there first); {"campaign_id", "sent_back": [parts], "why"} when the
+    campaign changed since it was submitted (content, or an audience grown past what was agreed to)
+    and went back to awaiting approval instead; {"campaign_id", "not_launched": why} when it is no
+    longer scheduled (cancelled, paused, sent back meanwhile)."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    try:
-        with snapshot(engine) as conn:
-            tune(conn)
-            return _launch(conn, campaign_id, scheduled_for.astimezone(UTC), actor=actor, now=now, note=note)
-    except IntegrityError:
-        return None
-    except _Changed as exc:
-        with engine.begin() as conn:
-            submitted_content.send_back(conn, locked(conn, campaign_id), exc.parts, actor=actor)
-        return {"campaign_id": campaign_id, "sent_back": exc.parts}
+    for attempt in (1, 2):
+        try:
+            with snapshot(engine) as conn:
+                tune(conn)
+                return _launch(conn, campaign_id, scheduled_for.astimezone(UTC), actor=actor, now=now, note=note)
+        except IntegrityError:
+            return None
+        except OperationalError as exc:  # moved by someone after the run's snapshot began: look again
+            if attempt == 2 or getattr(exc.orig, "sqlstate", None) != "40001":
+                raise
+        except _NotScheduled as exc:
+            return None if exc.ran else {"campaign_id": campaign_id, "not_launched": str(exc)}
+        except _Changed as exc:
+            with engine.begin() as conn:
+                if not submitted_content.send_back(conn, exc.campaign, exc.parts, actor=actor, why=exc.why,
+                                                   reachable=exc.reachable):
+                    status = locked(conn, campaign_id).status
+                    return {"campaign_id": campaign_id, "not_launched": f"campaign is {status}"}
+            return {"campaign_id": campaign_id, "sent_back": exc.parts, **({"why": exc.why} if exc.why else {})}
+    raise AssertionError("unreachable")
 
 
 class _Changed(Exception):
-    """The campaign differs from its submission in ``parts``: the run's transaction is undone."""
+    """The campaign (the row as the run found it) differs from its submission in ``parts``: the run's
+    transaction is undone. ``why`` and ``reachable``: when its audience grew."""
 
-    def __init__(self, parts: list[str]):
-        super().__init__(", ".join(parts))
-        self.parts = parts
+    def __init__(self, campaign: Any, parts: list[str], why: str | None = None, reachable: int | None = None):
+        super().__init__(why or ", ".join(parts))
+        self.campaign, self.parts, self.why, self.reachable = campaign, parts, why, reachable
+
+
+class _NotScheduled(Exception):
+    """The campaign is no longer scheduled: the run launches nothing. ``ran``: this very run was
+    launched already (by another launcher)."""
+
+    def __init__(self, why: str, *, ran: bool):
+        super().__init__(why)
+        self.ran = ran
 
 
 def _launch(conn: Connection, campaign_id: int, scheduled_for: datetime, *, actor: str, now: datetime,
             note: str | None) -> dict[str, Any]:
-    campaign = conn.execute(select(Campaign.__table__).where(Campaign.id == campaign_id)).one()
+    campaign = locked(conn, campaign_id)
+    if campaign.status not in LAUNCHABLE:
+        ran = conn.execute(select(CampaignRun.id).where(
+            CampaignRun.campaign_id == campaign_id, CampaignRun.scheduled_for == scheduled_for)).first()
+        raise _NotScheduled(f"campaign is {campaign.status}", ran=ran is not None)
     parts = submitted_content.changed(conn, campaign)
     if parts:
-        raise _Changed(parts)
+        raise _Changed(campaign, parts)
     definition = conn.execute(select(Segment.definition).where(Segment.id == campaign.segment_id)).scalar_one()
     settings = config.load()
     expires = now + timedelta(minutes=campaign.deadline_minutes) if campaign.deadline_minutes else None
@@ -120,6 +151,10 @@ def _launch(conn: Connection, campaign_id: int, scheduled_for: datetime, *, acto
     if campaign.control_share:
         set_aside["control"] = held_out
     recipients = inserted - held_out
+    reachable = inserted + set_aside.get("capped", 0)  # as counted at submission: before caps and control group
+    grew = submitted_content.grown(campaign, reachable, settings)
+    if grew:
+        raise _Changed(campaign, ["audience"], grew, reachable)
     conn.execute(update(runs).where(CampaignRun.id == run_id).values(audience_size=recipients, set_aside=set_aside))
     conn.execute(update(Campaign.__table__).where(Campaign.id == campaign_id).values(
         status=st.CAMPAIGN_RUNNING, audience_size=recipients, set_aside=set_aside, launched_at=now, next_run_at=None))

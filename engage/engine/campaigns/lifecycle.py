@@ -17,6 +17,13 @@ naming the campaign) while it awaits approval, is scheduled, runs or is paused. 
 refused when the content differs from the submission, and a run that finds it different at launch
 sends nothing: the campaign goes back to awaiting approval (audited as campaign.sent_back, with
 what changed), and what it is now is what the next approver approves.
+The audience is agreed to as well: the submission records the reachable audience the approver is
+shown. A run that freezes more than ENGAGE_APPROVAL_TOLERANCE (default 10%) over it (an import or a
+partner's upsert retagged subscribers into the segment) sends nothing and goes back the same way,
+audited with "its audience grew from N to M"; so does a run of a campaign that needed no approval
+whose audience now passes ENGAGE_APPROVAL_ABOVE. A recurring campaign's every run is compared with
+the approved audience. A send-back happens only from the state the run found: a campaign cancelled
+meanwhile stays cancelled.
 Pausing takes back what no sender holds yet (queued -> pending), so nothing is sent twice on
 resume; what a sender already holds finishes within seconds."""
 
@@ -40,6 +47,8 @@ from engage.engine.segments.audience import Scope
 from engage.engine.segments.errors import SegmentError
 from engage.engine.store.schema import Campaign, CampaignRun, Message, Segment
 
+_NOT_COUNTED = object()
+
 campaigns, messages, runs = Campaign.__table__, Message.__table__, CampaignRun.__table__
 
 
@@ -59,20 +68,18 @@ def _move(conn: Connection, c: Any, status: str, actor: str, action: str, **valu
     audit(conn, actor, f"campaign.{action}", "campaign", c.id, **{"from": c.status, "to": status})
 
 
-def approval_needed(conn: Connection, c: Any, role: str | None) -> str | None:
-    """Why this campaign needs a second person's approval, or None."""
+def approval_needed(conn: Connection, c: Any, role: str | None,
+                    counted: Any = _NOT_COUNTED) -> str | None:
+    """Why this campaign needs a second person's approval, or None. ``counted``: its
+    submitted_content.reachable_now when the caller has it already."""
     settings = config.load()
     if role and role in {r.strip() for r in settings.approval_roles.split(",")}:
         return f"campaigns made by a {role} are approved by a second person"
     above = settings.approval_above
     if above:
-        definition = conn.execute(select(Segment.definition).where(Segment.id == c.segment_id)).scalar_one()
-        try:
-            with conn.begin_nested():  # a count stopped at its budget leaves the transaction usable
-                scope = Scope(branch=c.branch, show_numbers=True)
-                reachable = audience.count(conn, definition, scope=scope)["reachable"]
-        except SegmentError as exc:  # too slow to count, or no longer compiling: a person looks at it
-            return f"its audience could not be counted to compare with {above} ({exc})"
+        reachable, problem = submitted_content.reachable_now(conn, c) if counted is _NOT_COUNTED else counted
+        if reachable is None:  # too slow to count, or no longer compiling: a person looks at it
+            return f"its audience could not be counted to compare with {above} ({problem})"
         if reachable > above:
             return f"its audience of {reachable} is above {above}"
     return None
@@ -105,8 +112,11 @@ def submit(conn: Connection, campaign_id: int, *, actor: str, role: str | None =
     """Draft -> awaiting_approval, or straight to scheduled when no approval is needed."""
     now = _now(now)
     c = _row(conn, campaign_id, st.CAMPAIGN_DRAFT, action="submit")
-    why = approval_needed(conn, c, role)
-    values = {"submitted_by": actor, "submitted_at": now, "submitted_content": submitted_content.content(conn, c)}
+    check_audience(conn, c)
+    counted = submitted_content.reachable_now(conn, c)
+    why = approval_needed(conn, c, role, counted)
+    values = {"submitted_by": actor, "submitted_at": now,
+              "submitted_content": submitted_content.submission(conn, c, counted[0])}
     if why:
         _move(conn, c, st.CAMPAIGN_AWAITING_APPROVAL, actor, "submit", **values)
         audit(conn, actor, "campaign.approval_required", "campaign", c.id, why=why)
@@ -181,12 +191,15 @@ def send_now(engine: Engine, campaign_id: int, *, actor: str, role: str | None =
             if why:
                 raise CampaignError(f"campaign {campaign_id} needs approval first: {why}; submit it")
             _move(conn, c, st.CAMPAIGN_SCHEDULED, actor, "submit", submitted_by=actor, submitted_at=now,
-                  submitted_content=submitted_content.content(conn, c))
+                  submitted_content=submitted_content.submission(conn, c, None))
     launched = launch_run(engine, campaign_id, now, actor=actor, now=now)
     if launched is None:
         raise CampaignError(f"campaign {campaign_id}: a run for {now.isoformat()} exists already")
+    if "not_launched" in launched:
+        raise CampaignError(f"campaign {campaign_id}: nothing was sent: {launched['not_launched']}")
     if "sent_back" in launched:
-        raise CampaignError(f"campaign {campaign_id} changed since it was approved ({', '.join(launched['sent_back'])})"
+        why = launched.get("why") or ", ".join(launched["sent_back"])
+        raise CampaignError(f"campaign {campaign_id} changed since it was approved ({why})"
                             f": nothing was sent, it is back awaiting approval")
     return launched
 
