@@ -5,6 +5,7 @@ maker approving their own campaign); the outcome or the reason it was refused is
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy import select
 
 from engage.engine import statuses as st
 from engage.engine.campaigns import CampaignError, lifecycle
+from engage.engine.campaigns import estimate as estimates
 from engage.engine.campaigns.estimate import estimate
 from engage.engine.store.schema import Campaign
 from engage.engine.users.roles import CAMPAIGN_ACTION_ROLES, CAMPAIGN_APPROVERS, CAMPAIGN_MAKERS
@@ -20,6 +22,7 @@ from engage.web.campaigns_api import visible
 from engage.web.off_loop import off_loop
 from engage.web.sessions_web import PageHandler, requires
 
+APPROVALS_SECONDS = 15.0  # for the estimates of the whole page: those it does not reach say so
 DONE = {"submit": "submitted", "approve": "approved", "reject": "sent back to draft", "pause": "paused",
         "resume": "resumed", "cancel": "cancelled"}
 
@@ -55,7 +58,9 @@ class CampaignAction(PageHandler):
 
 class ApprovalsPage(PageHandler):
     """What waits for a second person, with the audience it would reach now and what sending it
-    would cost (campaigns.estimate: cheapest healthy routes in force x parts, per currency)."""
+    would cost (campaigns.estimate: cheapest healthy routes in force x parts, per currency). The
+    estimates share APPROVALS_SECONDS: one after another, a long list of heavy audiences would
+    otherwise hold a worker thread and the approver for minutes."""
 
     @requires(*CAMPAIGN_APPROVERS, *CAMPAIGN_MAKERS)
     async def get(self) -> None:
@@ -68,17 +73,33 @@ class ApprovalsPage(PageHandler):
         if user.branch is not None:
             query = query.where(Campaign.branch == user.branch)
         waiting = []
+        deadline = time.monotonic() + APPROVALS_SECONDS
         with self.db.connect() as conn:
-            for row in conn.execute(query).all():
+            rows = conn.execute(query).all()
+            conn.rollback()  # each estimate reads in a transaction of its own, which its budget may end
+            for row in rows:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    cost, problem = None, (f"estimate not computed: the page's {APPROVALS_SECONDS:g} s for estimates "
+                                           f"ran out; GET /api/v1/campaigns/{row.id}/estimate gives it")
+                    waiting.append(self._row(row, user, cost, problem))
+                    continue
                 try:
-                    cost, problem = estimate(conn, row.id), None
-                except ValueError as exc:  # a segment or template that no longer compiles: say so, list the rest
+                    seconds = min(estimates.COUNT_SECONDS, max(0.1, round(left, 1)))  # said in the problem: round
+                    cost, problem = estimate(conn, row.id, seconds=seconds), None
+                except ValueError as exc:  # a segment or template that no longer compiles, or too slow: say so
                     cost, problem = None, str(exc)
-                waiting.append({"id": row.id, "name": row.name, "submitted_by": row.submitted_by,
-                                "submitted_at": row.submitted_at, "reachable": cost["reachable"] if cost else "?",
-                                "estimate": cost, "problem": problem,
-                                "can_decide": user.role in CAMPAIGN_APPROVERS and row.submitted_by != user.email})
+                finally:
+                    conn.rollback()
+                waiting.append(self._row(row, user, cost, problem))
         return waiting
+
+    @staticmethod
+    def _row(row: Any, user: Any, cost: dict[str, Any] | None, problem: str | None) -> dict[str, Any]:
+        return {"id": row.id, "name": row.name, "submitted_by": row.submitted_by,
+                "submitted_at": row.submitted_at, "reachable": cost["reachable"] if cost else "?",
+                "estimate": cost, "problem": problem,
+                "can_decide": user.role in CAMPAIGN_APPROVERS and row.submitted_by != user.email}
 
 
 def money(amount: Decimal) -> str:

@@ -111,15 +111,17 @@ def _route(router: Router, digits: str) -> Route | None:
 
 
 def estimate(conn: Connection, campaign_id: int, *, now: datetime | None = None,
-             rates: dict[str, Decimal] | None = None) -> dict[str, Any]:
+             rates: dict[str, Decimal] | None = None, seconds: float | None = None) -> dict[str, Any]:
     """The campaign's cost if launched at ``now``; LookupError for a campaign that does not exist.
-    ``rates``: currency rates for ranking routes (ENGAGE_CURRENCY_RATES when None), as the router."""
+    ``rates``: currency rates for ranking routes (ENGAGE_CURRENCY_RATES when None), as the router.
+    ``seconds``: the grouping's time budget (None: a count's, COUNT_SECONDS)."""
     now = now or datetime.now(UTC)
     campaign = conn.execute(select(Campaign.__table__).where(Campaign.id == campaign_id)).first()
     if campaign is None:
         raise LookupError(f"campaign {campaign_id} does not exist")
     definition = conn.execute(select(Segment.definition).where(Segment.id == campaign.segment_id)).scalar_one()
-    with consistent(conn), budget(conn, COUNT_SECONDS):  # CountTooSlow (a ValueError) past it, as a count
+    seconds = COUNT_SECONDS if seconds is None else seconds
+    with consistent(conn), budget(conn, seconds):  # CountTooSlow (a ValueError) past it, as a count
         router = Router(conn, now, rates=rates)
         groups = audience_groups(conn, campaign, definition, key_length(conn, now), now)
     parts = _Parts(conn, campaign)
