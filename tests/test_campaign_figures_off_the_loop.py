@@ -34,9 +34,8 @@ def launched(engine):
         yield engine, base, ids
 
 
-def _postgresql_only(engine) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("a table lock stands in for millions of messages: PostgreSQL waits on it within its timeout")
+# a table lock stands in for millions of messages: PostgreSQL waits on it within its statement timeout
+postgresql_only = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 
 @contextmanager
@@ -96,9 +95,9 @@ def test_the_list_reads_the_messages_of_all_its_campaigns_in_two_grouped_queries
     assert len(statements) == 2  # counts by campaign, arm and status; cost by campaign and currency
 
 
+@postgresql_only
 def test_past_its_budget_the_list_names_the_campaigns_without_figures_saying_why(launched, monkeypatch):
     engine, base, ids = launched
-    _postgresql_only(engine)
     monkeypatch.setattr(overview, "FIGURES_SECONDS", 1.0)
     with messages_locked(engine):
         started = time.perf_counter()
@@ -111,9 +110,9 @@ def test_past_its_budget_the_list_names_the_campaigns_without_figures_saying_why
         assert c["figures_error"] == "not computed: counting the campaign's messages took longer than 1 s"
 
 
+@postgresql_only
 def test_past_its_budget_a_campaign_is_read_without_figures_saying_why(launched, monkeypatch):
     engine, base, ids = launched
-    _postgresql_only(engine)
     monkeypatch.setattr(overview, "FIGURES_SECONDS", 1.0)
     with messages_locked(engine):
         status, body = _call(base, f"/api/v1/campaigns/{ids[0]}")
@@ -122,10 +121,10 @@ def test_past_its_budget_a_campaign_is_read_without_figures_saying_why(launched,
     assert "took longer than 1 s" in body["figures_error"]
 
 
+@postgresql_only
 def test_past_its_budget_the_campaign_pages_show_the_campaigns_and_say_the_figures_are_not_computed(
         launched, monkeypatch):
     engine, base, ids = launched
-    _postgresql_only(engine)
     monkeypatch.setattr(overview, "FIGURES_SECONDS", 1.0)
     browser = signed_in(engine, base, "marketer")
     with messages_locked(engine):
@@ -135,9 +134,9 @@ def test_past_its_budget_the_campaign_pages_show_the_campaigns_and_say_the_figur
 
 
 @pytest.mark.parametrize("path", ["/api/v1/campaigns", "/api/v1/campaigns/{id}", "/campaigns", "/campaigns/{id}"])
+@postgresql_only
 def test_the_sign_in_page_answers_at_once_while_campaign_figures_are_counted(launched, path):
     engine, base, ids = launched
-    _postgresql_only(engine)
     browser = signed_in(engine, base, "marketer")
     answered = []
     with reading_messages(engine) as reading, messages_locked(engine):
@@ -191,9 +190,9 @@ def test_the_live_figures_are_read_on_the_web_processs_worker_threads(launched):
     assert threads and all(name.startswith("engage-web") for name in threads), threads
 
 
+@postgresql_only
 def test_past_their_budget_the_live_figures_stop_saying_why(launched, monkeypatch):
     engine, base, ids = launched
-    _postgresql_only(engine)
     monkeypatch.setattr(overview, "FIGURES_SECONDS", 1.0)
     with messages_locked(engine):
         started = time.perf_counter()
@@ -202,9 +201,9 @@ def test_past_their_budget_the_live_figures_stop_saying_why(launched, monkeypatc
         assert time.perf_counter() - started < 5
 
 
+@postgresql_only
 def test_past_their_budget_the_stats_api_is_a_503_saying_why(launched, monkeypatch):
     engine, base, ids = launched
-    _postgresql_only(engine)
     monkeypatch.setattr(overview, "FIGURES_SECONDS", 1.0)
     with messages_locked(engine):
         status, body = _call(base, f"/api/v1/campaigns/{ids[0]}/stats")

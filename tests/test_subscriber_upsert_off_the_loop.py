@@ -16,9 +16,8 @@ from tests.fixtures.web import serving
 from tests.test_audience_api import _call
 
 
-def test_the_sign_in_page_answers_at_once_while_a_batch_of_subscribers_is_stored(engine, monkeypatch):
-    if engine.dialect.name != "postgresql":
-        pytest.skip("a table lock stands in for a long batch: PostgreSQL waits on it")
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # a table lock stands in for a long
+def test_the_sign_in_page_answers_at_once_while_a_batch_of_subscribers_is_stored(engine, monkeypatch):  # batch
     records = [{"msisdn": f"+99890{i:07d}", "first_name": f"N{i}"} for i in range(1, 1001)]
     storing = threading.Event()
     upsert = subscribers_api.upsert_records
