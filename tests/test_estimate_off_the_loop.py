@@ -4,9 +4,7 @@ neither holds up other requests nor runs without end."""
 
 from __future__ import annotations
 
-import threading
 import time
-import urllib.request
 
 import pytest
 
@@ -15,6 +13,7 @@ from engage.engine.campaigns import estimate
 from engage.engine.segments import store as segments
 from engage.engine.templates import store as templates
 from tests.fixtures.web import serving
+from tests.off_loop_checks import assert_sign_in_answers_at_once, in_background, signal_on_call
 from tests.test_audience_api import _call
 from tests.test_segment_limits import SLOW, many_people
 
@@ -44,22 +43,8 @@ def test_an_estimate_over_the_count_budget_is_a_409_saying_so(heavy):
 
 def test_the_sign_in_page_answers_at_once_while_an_estimate_runs(heavy, monkeypatch):
     base, campaign_id = heavy
-    grouping = threading.Event()
-    groups = estimate.audience_groups
-
-    def noting(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - a signal, then the real grouping
-        grouping.set()
-        return groups(*args, **kwargs)
-
-    monkeypatch.setattr(estimate, "audience_groups", noting)
-    answered = []
-    estimating = threading.Thread(target=lambda: answered.append(
-        _call(base, f"/api/v1/campaigns/{campaign_id}/estimate")))
-    estimating.start()
-    assert grouping.wait(5)
-    started = time.perf_counter()
-    with urllib.request.urlopen(base + "/login", timeout=10) as response:
-        assert response.status == 200
-    assert time.perf_counter() - started < 0.5
-    estimating.join()
+    grouping = signal_on_call(monkeypatch, estimate, "audience_groups")
+    with in_background(lambda: _call(base, f"/api/v1/campaigns/{campaign_id}/estimate")) as answered:
+        assert grouping.wait(5)
+        assert_sign_in_answers_at_once(base)
     assert answered[0][0] == 409  # the estimate was still running when the sign-in page answered

@@ -4,7 +4,6 @@ before the limits gives every page and action that compiles it a clear answer, n
 
 from __future__ import annotations
 
-import threading
 import time
 import urllib.request
 
@@ -17,6 +16,7 @@ from engage.engine.store.schema import Campaign, Segment
 from engage.engine.templates import store as templates
 from tests.audience_people import add_people
 from tests.fixtures.web import serving, signed_in
+from tests.off_loop_checks import assert_sign_in_answers_at_once, in_background, signal_on_call
 from tests.test_audience_api import _call
 from tests.test_segment_limits import SLOW, many_people, nots
 
@@ -99,25 +99,10 @@ def test_a_segment_whose_count_is_over_the_budget_is_not_saved(slow_api):
 
 def test_the_sign_in_page_answers_at_once_while_a_count_runs(slow_api, monkeypatch):
     _, base = slow_api
-    compiled = threading.Event()
-    condition = audience.condition
-
-    def noting(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - the real condition, then a signal
-        where = condition(*args, **kwargs)
-        compiled.set()
-        return where
-
-    monkeypatch.setattr(audience, "condition", noting)
-    answered = []
-    counting = threading.Thread(target=lambda: answered.append(
-        _call(base, "/api/v1/segments/count", {"definition": {"or": [SLOW] * 8}})))
-    counting.start()
-    assert compiled.wait(5)
-    started = time.perf_counter()
-    with urllib.request.urlopen(base + "/login", timeout=10) as response:
-        assert response.status == 200
-    assert time.perf_counter() - started < 0.5
-    counting.join()
+    compiled = signal_on_call(monkeypatch, audience, "condition")
+    with in_background(lambda: _call(base, "/api/v1/segments/count", {"definition": {"or": [SLOW] * 8}})) as answered:
+        assert compiled.wait(5)
+        assert_sign_in_answers_at_once(base)
     assert answered[0][0] == 422  # the count was still running when the sign-in page answered
 
 

@@ -3,46 +3,28 @@ loop, so that an integration's batch does not hold up every other request, sign-
 
 from __future__ import annotations
 
-import threading
-import time
-import urllib.request
-
 import pytest
 from sqlalchemy import func, select, text
 
 from engage.engine.store.schema import Subscriber
 from engage.web import subscribers_api
 from tests.fixtures.web import serving
+from tests.off_loop_checks import assert_sign_in_answers_at_once, in_background, signal_on_call
 from tests.test_audience_api import _call
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # a table lock stands in for a long
 def test_the_sign_in_page_answers_at_once_while_a_batch_of_subscribers_is_stored(engine, monkeypatch):  # batch
     records = [{"msisdn": f"+99890{i:07d}", "first_name": f"N{i}"} for i in range(1, 1001)]
-    storing = threading.Event()
-    upsert = subscribers_api.upsert_records
-
-    def noting(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - a signal, then the real upsert
-        storing.set()
-        return upsert(*args, **kwargs)
-
-    monkeypatch.setattr(subscribers_api, "upsert_records", noting)
-
-    answered = []
+    storing = signal_on_call(monkeypatch, subscribers_api, "upsert_records")
     with serving(engine, tokens="hq-token") as base, engine.connect() as holder:
         holder.execute(text("LOCK TABLE subscribers IN ACCESS EXCLUSIVE MODE"))  # the batch waits on it
-        try:
-            upserting = threading.Thread(target=lambda: answered.append(
-                _call(base, "/api/v1/subscribers", {"subscribers": records})))
-            upserting.start()
-            assert storing.wait(5)
-            started = time.perf_counter()
-            with urllib.request.urlopen(base + "/login", timeout=10) as response:
-                assert response.status == 200
-            assert time.perf_counter() - started < 0.5
-        finally:
-            holder.rollback()
-        upserting.join()
+        with in_background(lambda: _call(base, "/api/v1/subscribers", {"subscribers": records})) as answered:
+            try:
+                assert storing.wait(5)
+                assert_sign_in_answers_at_once(base)
+            finally:
+                holder.rollback()
     status, report = answered[0]
     assert status == 200, report  # the batch was still waiting when the sign-in page answered
     with engine.connect() as conn:
