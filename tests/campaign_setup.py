@@ -9,7 +9,7 @@ from sqlalchemy import Engine, insert, select
 from engage.engine import campaigns
 from engage.engine.events import message_ids
 from engage.engine.segments import store as segments
-from engage.engine.store.schema import Event, Message, Subscriber
+from engage.engine.store.schema import Campaign, Event, Message, Segment, Subscriber, Template
 from engage.engine.templates import store as templates
 
 EVERYONE = {"field": "msisdn", "op": "starts_with", "value": "+99890"}
@@ -50,3 +50,16 @@ def recorded(engine: Engine, campaign_id: int, kind: str) -> tuple[int, set[int]
         rows = conn.execute(select(Event.message_id, Event.data, Event.message_count).where(
             Event.campaign_id == campaign_id, Event.kind == kind)).all()
     return sum(r.message_count for r in rows), {i for r in rows for i in message_ids(r)}
+
+
+def bare_messages(engine: Engine, n: int, *, status: str, parts: int = 1) -> list[int]:
+    """n messages of campaign 1 (made bare on first use: no real segment or template), provider 1."""
+    with engine.begin() as conn:
+        if conn.execute(select(Campaign.id).where(Campaign.id == 1)).first() is None:
+            conn.execute(insert(Segment.__table__).values(id=1, name="s", definition={}))
+            conn.execute(insert(Template.__table__).values(id=1, name="t", default_language="en"))
+            conn.execute(insert(Campaign.__table__).values(id=1, name="c", segment_id=1, template_id=1,
+                                                           sender_id="X", status="running", set_aside={}))
+        return [conn.execute(insert(Message.__table__).values(
+            campaign_id=1, subscriber_id=1, msisdn=f"+99890123456{i}", status=status, parts=parts,
+            provider_id=1)).inserted_primary_key[0] for i in range(n)]

@@ -4,28 +4,21 @@ its id: another case, the other base, or a receipt that overtakes its submit res
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from engage.engine import receipts
 from engage.engine import statuses as st
 from engage.engine.provider_ids import alternate_id
 from engage.engine.providers.base import SendOutcome
-from engage.engine.store.schema import Campaign, Message, Receipt, Segment, Template
+from engage.engine.store.schema import Message, Receipt
 from engage.engine.submits import record_outcomes
 from tests.campaign_scenario import launch_campaign, wait_until_done
+from tests.campaign_setup import bare_messages
 from tests.fixtures.backends import running_workers
 
 
 def _one_message(engine, status: str = st.SENDING, parts: int = 1) -> int:  # noqa: ANN001
-    with engine.begin() as conn:
-        if conn.execute(select(Campaign.id).where(Campaign.id == 1)).first() is None:
-            conn.execute(insert(Segment.__table__).values(id=1, name="s", definition={}))
-            conn.execute(insert(Template.__table__).values(id=1, name="t", default_language="en"))
-            conn.execute(insert(Campaign.__table__).values(id=1, name="c", segment_id=1, template_id=1,
-                                                           sender_id="X", status="running", set_aside={}))
-        return conn.execute(insert(Message.__table__).values(
-            campaign_id=1, subscriber_id=1, msisdn="+998901234567", status=status, parts=parts,
-            provider_id=1)).inserted_primary_key[0]
+    return bare_messages(engine, 1, status=status, parts=parts)[0]
 
 
 def _receipt(provider_message_id: str, stat: str = "DELIVRD") -> dict:

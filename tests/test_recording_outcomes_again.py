@@ -6,26 +6,19 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from engage.engine import statuses as st
 from engage.engine.events import message_ids
 from engage.engine.providers.base import SendOutcome
-from engage.engine.store.schema import Campaign, Event, Message, MessagePart, Segment, Template
+from engage.engine.store.schema import Event, Message, MessagePart
 from engage.engine.submits import record_outcomes
+from tests.campaign_setup import bare_messages
 from tests.database_refusals import refuse
 
 
 def _messages(engine, n: int, parts: int = 1) -> list[int]:  # noqa: ANN001
-    with engine.begin() as conn:
-        if conn.execute(select(Campaign.id).where(Campaign.id == 1)).first() is None:
-            conn.execute(insert(Segment.__table__).values(id=1, name="s", definition={}))
-            conn.execute(insert(Template.__table__).values(id=1, name="t", default_language="en"))
-            conn.execute(insert(Campaign.__table__).values(id=1, name="c", segment_id=1, template_id=1,
-                                                           sender_id="X", status="running", set_aside={}))
-        return [conn.execute(insert(Message.__table__).values(
-            campaign_id=1, subscriber_id=1, msisdn=f"+99890123456{i}", status=st.QUEUED, parts=parts,
-            provider_id=1)).inserted_primary_key[0] for i in range(n)]
+    return bare_messages(engine, n, status=st.QUEUED, parts=parts)
 
 
 def _parts(engine) -> list[tuple[int, int, str]]:  # noqa: ANN001

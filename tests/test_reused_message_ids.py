@@ -4,29 +4,22 @@ twice, and a receipt quoting a reused id settles the newest message sent under i
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from engage.engine import receipts
 from engage.engine import statuses as st
 from engage.engine.providers.base import SendOutcome
-from engage.engine.store.schema import Campaign, Message, MessagePart, Segment, Template
+from engage.engine.store.schema import Message, MessagePart
 from engage.engine.submits import record_outcomes
 from tests.campaign_scenario import launch_campaign, wait_until_done
+from tests.campaign_setup import bare_messages
 from tests.fixtures.backends import running_workers
 
 FAST_SWEEP = {"ENGAGE_SEND_LEASE": "3", "ENGAGE_REPUBLISH_AFTER": "2"}
 
 
 def _messages(engine, n: int, status: str = st.QUEUED) -> list[int]:  # noqa: ANN001
-    with engine.begin() as conn:
-        if conn.execute(select(Campaign.id).where(Campaign.id == 1)).first() is None:
-            conn.execute(insert(Segment.__table__).values(id=1, name="s", definition={}))
-            conn.execute(insert(Template.__table__).values(id=1, name="t", default_language="en"))
-            conn.execute(insert(Campaign.__table__).values(id=1, name="c", segment_id=1, template_id=1,
-                                                           sender_id="X", status="running", set_aside={}))
-        return [conn.execute(insert(Message.__table__).values(
-            campaign_id=1, subscriber_id=1, msisdn=f"+99890123456{i}", status=status, parts=1,
-            provider_id=1)).inserted_primary_key[0] for i in range(n)]
+    return bare_messages(engine, n, status=status)
 
 
 def _statuses(engine, ids: list[int]) -> list[str]:  # noqa: ANN001

@@ -13,11 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from engage.engine.provider_ids import id_problem
+from engage.engine.store.id_ranges import MAX_ID
 
 # (provider id, receipts, inbound messages): a receipts broker message, as the receipts worker reads it
 Batch = tuple[int, list[dict[str, Any]], list[dict[str, Any]]]
 MAX_STAT, MAX_ERR, MAX_ADDRESS = 12, 16, 32  # receipts.stat, receipts.err, inbound_messages.source/destination
-MAX_PROVIDER_ID = 2**31 - 1  # receipts.provider_id, inbound_messages.provider_id: integers
+MAX_PROVIDER_ID = MAX_ID  # receipts.provider_id, inbound_messages.provider_id
 MAX_MESSAGE_ID = 2**63 - 1  # messages.id, which a receipt's "ours" names
 REPLACEMENT = "\ufffd"
 

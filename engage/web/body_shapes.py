@@ -9,8 +9,8 @@ from typing import Any
 
 from engage.engine.campaigns.records import FIELDS as CAMPAIGN_FIELDS
 from engage.engine.campaigns.rules import OPTIONS as CAMPAIGN_OPTIONS
+from engage.engine.store.id_ranges import MAX_ID
 
-MAX_ID = 2**31 - 1  # segments' and templates' ids are PostgreSQL integers
 TEMPLATE_KEYS = ("name", "variants", "default_language", "arms")
 
 

@@ -13,14 +13,13 @@ import tornado.httputil
 import tornado.routing
 import tornado.web
 
+from engage.engine.store.id_ranges import MAX_BIG_ID, MAX_ID
 from engage.web.sessions_web import PageHandler
 
-MAX_ID = 2**63 - 1  # BigId: subscribers
-MAX_SMALL_ID = 2**31 - 1  # Integer: campaigns, templates, segments, imports, providers
 BIG_ID_PATHS = ("/subscribers/", "/api/v1/subscribers/")  # /subscribers/import/N is a job: not these
 
 
-def is_id(text: str | bytes, limit: int = MAX_ID) -> bool:
+def is_id(text: str | bytes, limit: int = MAX_BIG_ID) -> bool:
     """Whether ``text`` (digits, as a route captured them) is a whole number an id column can hold."""
     return text.isdigit() and len(text) <= 19 and int(text) <= limit
 
@@ -32,7 +31,7 @@ class IdPathMatches(tornado.routing.PathMatches):
         super().__init__(path_pattern)
         pattern = self.regex.pattern
         big = pattern.startswith(BIG_ID_PATHS) and "/import/" not in pattern
-        self.limit = MAX_ID if big else MAX_SMALL_ID
+        self.limit = MAX_BIG_ID if big else MAX_ID
 
     def match(self, request: tornado.httputil.HTTPServerRequest) -> dict[str, Any] | None:
         found = super().match(request)

@@ -21,9 +21,8 @@ from sqlalchemy import ColumnElement, select
 
 from engage.engine.segments.criteria import CompileContext, Param, SegmentError, compile_node, criterion
 from engage.engine.segments.kinds._values import get_int
+from engage.engine.store.id_ranges import MAX_ID
 from engage.engine.store.schema import StaticListMember, Subscriber
-
-MAX_ID = 2**31 - 1
 
 
 @criterion("in_segment", params=(Param("segment_id", "integer", "a saved segment"),))
