@@ -19,17 +19,18 @@ from typing import Any
 from sqlalchemy import Engine, insert
 
 from engage import config
-from engage.engine import campaigns, price_tables
+from engage.engine import campaigns
 from engage.engine import statuses as st
-from engage.engine.providers_admin import add_smpp
+from engage.engine.delivery import price_tables
+from engage.engine.providers.records import add_smpp
 from engage.engine.segments import store as segments
-from engage.engine.smpp.simulator import start_in_thread
 from engage.engine.store.database import make_engine
 from engage.engine.store.migrate import upgrade
 from engage.engine.store.schema import OptOut
 from engage.engine.subscribers_import import upsert
 from engage.engine.templates import store as templates
 from engage.engine.users import ensure_user, set_password
+from engage.simulators.smsc import start_in_thread
 from engage.workers import runner
 
 FIRST_NAMES = {"en": ["Alex", "Sam", "Chris", "Jordan"], "ru": ["Анна", "Иван", "Ольга", "Дмитрий"],

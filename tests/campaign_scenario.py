@@ -9,16 +9,15 @@ from pathlib import Path
 
 from sqlalchemy import Engine, insert, select
 
-from engage.engine import campaigns
+from engage.engine import campaigns, sms_encoding
 from engage.engine import statuses as st
-from engage.engine.providers_admin import add_smpp
+from engage.engine.providers.records import add_smpp
 from engage.engine.segments import store as segments
 from engage.engine.smpp.multipart import split_udh
-from engage.engine.smpp.simulator import SmscSimulator
 from engage.engine.store.schema import Message, MessagePart, OptOut
 from engage.engine.subscribers import import_file as import_csv
-from engage.engine.templates import encoding
 from engage.engine.templates import store as templates
+from engage.simulators.smsc import SmscSimulator
 
 BODIES = {
     "en": "Hi {{ first_name | default('friend') }}! Your {{ attributes.plan }} plan earns 2x points on top-ups "
@@ -90,7 +89,7 @@ def assert_simulator_agrees(engine: Engine, sim: SmscSimulator, campaign_id: int
         got = [received[p.provider_message_id] for p in by_message[message_id]]
         assert got, f"message {message_id} ({message.status}) never reached the simulator"
         assert all(r.destination == message.msisdn.lstrip("+") for r in got)
-        text = "".join(encoding.decode(_body(r), r.data_coding) for r in got)
+        text = "".join(sms_encoding.decode(_body(r), r.data_coding) for r in got)
         assert text == message.body, f"message {message_id}: simulator got {text!r}"
         assert len(got) == message.parts
         expected = st.combine_parts([st.RECEIPT_FINAL[stats[r.message_id]] for r in got])

@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.fixtures.web",
     "tests.fixtures.browser",
     "tests.fixtures.ldap",
+    "tests.fixtures.kannel",
 ]

@@ -8,12 +8,13 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 
-from engage.engine import campaigns, consent, receipts
+from engage.engine import campaigns, consent
+from engage.engine.delivery.submits import record_outcomes
 from engage.engine.providers.base import SendOutcome
-from engage.engine.providers_admin import add_smpp
+from engage.engine.providers.records import add_smpp
+from engage.engine.receipts import matching
 from engage.engine.segments import store as segments
 from engage.engine.store.schema import Message, Subscriber
-from engage.engine.submits import record_outcomes
 from engage.engine.subscribers import upsert
 from engage.engine.templates import store as templates
 
@@ -60,7 +61,7 @@ def message_and_reply(engine: Engine, number: str = AZIZ) -> dict[str, Any]:
             provider_id=provider_id, body="Hi Aziz, double points this week!", encoding="gsm", parts=1,
             price="0.015000", currency="USD", status="sending"))
     record_outcomes(engine, provider_id, campaign_id, [SendOutcome(message_id, ["5f3a9c"])])
-    receipts.store(engine, provider_id, [{"id": "5F3A9C", "stat": "DELIVRD", "err": "000", "done_at": None}],
+    matching.store(engine, provider_id, [{"id": "5F3A9C", "stat": "DELIVRD", "err": "000", "done_at": None}],
                    [{"source": number.lstrip("+"), "destination": "5555", "text": "STOP please"}])
     with engine.begin() as conn:
         consent.opt_out(conn, [number], "sms", source="keyword STOP", actor="keywords")

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from sqlalchemy import update
 
 from engage.engine.campaigns.launching import launch_run
-from engage.engine.providers_admin import add_smpp
+from engage.engine.providers.records import add_smpp
 from engage.engine.store.schema import Message
 from tests.campaign_setup import add_subscribers, make_campaign
 from tests.fixtures.browser import screenshot, sign_in

@@ -12,7 +12,7 @@ import uuid
 
 from playwright.sync_api import expect
 
-from engage.engine.providers_admin import add_smpp
+from engage.engine.providers.records import add_smpp
 from engage.workers import runner
 from tests.audience_people import add_people
 from tests.fixtures.browser import screenshot, sign_in

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from engage.engine.providers_admin import add_smpp
+from engage.engine.providers.records import add_smpp
 from tests.fixtures.browser import screenshot, sign_in
 from tests.fixtures.web import Browser, add_user
 

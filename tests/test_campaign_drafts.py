@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engage.engine.campaigns import CampaignError, lifecycle, records
-from engage.engine.campaigns.test_sends import send_test
+from engage.engine.campaigns.trial_sends import send_test
 from engage.engine.segments import store as segments
 from engage.engine.store.schema import AuditEntry, Campaign, Template, TemplateVariant
 from engage.engine.templates import store as templates

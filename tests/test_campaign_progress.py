@@ -8,7 +8,7 @@ from sqlalchemy import insert, update
 from engage.engine.campaigns import progress
 from engage.engine.campaigns.launching import launch_run
 from engage.engine.events import record, record_batch
-from engage.engine.providers_admin import add_smpp
+from engage.engine.providers.records import add_smpp
 from engage.engine.store.schema import Event, Message
 from tests.campaign_setup import add_subscribers, make_campaign
 

@@ -15,9 +15,9 @@ from engage.engine.broker import connect
 from engage.engine.campaigns import lifecycle
 from engage.engine.campaigns.completion import expire_overdue, release_held
 from engage.engine.campaigns.launching import launch_run
-from engage.engine.dispatch import Dispatcher, Pacer
-from engage.engine.providers_admin import add_smpp
-from engage.engine.queues import send_queue
+from engage.engine.delivery.dispatch import Dispatcher, Pacer
+from engage.engine.delivery.queues import send_queue
+from engage.engine.providers.records import add_smpp
 from engage.engine.store.schema import Campaign, CampaignRun, Message
 from tests.campaign_scenario import assert_simulator_agrees, wait_until_done
 from tests.campaign_setup import add_subscribers, column, make_campaign, recorded, statuses

@@ -8,8 +8,8 @@ from sqlalchemy import insert, select
 
 from engage.engine import statuses as st
 from engage.engine.campaigns import CampaignError
-from engage.engine.campaigns.test_sends import send_test
-from engage.engine.providers_admin import add_smpp
+from engage.engine.campaigns.trial_sends import send_test
+from engage.engine.providers.records import add_smpp
 from engage.engine.store.schema import Message, Subscriber
 from tests.campaign_scenario import wait_until_done
 from tests.campaign_setup import add_subscribers, make_campaign, statuses

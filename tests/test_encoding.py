@@ -2,7 +2,7 @@
 
 import pytest
 
-from engage.engine.templates.encoding import analyse, decode, split
+from engage.engine.sms_encoding import analyse, decode, split
 
 
 @pytest.mark.parametrize(("text", "encoding", "parts"), [
@@ -50,7 +50,7 @@ def test_every_mix_of_basic_extension_and_other_characters_is_measured_one_chara
     """The one-part GSM-7 shortcut agrees with counting each character's septets."""
     import random
 
-    from engage.engine.templates.encoding import GSM7_ENCODE, _gsm_units
+    from engage.engine.sms_encoding import GSM7_ENCODE, _gsm_units
 
     pool = [*list(GSM7_ENCODE)[:40], "€", "{", "^", "~", "Ж", "😀"]
     rng = random.Random(7)

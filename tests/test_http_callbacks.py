@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import insert, select
 
 from engage.engine import campaigns
-from engage.engine.http_callbacks import MalformedCallback, json_receipts, kannel_receipts
-from engage.engine.http_sim import fill_dlr_url
 from engage.engine.providers.http_json import HttpJsonProvider
 from engage.engine.providers.kannel import KannelProvider
+from engage.engine.receipts.callbacks import MalformedCallback, json_receipts, kannel_receipts
 from engage.engine.segments import store as segments
 from engage.engine.store.schema import Message, MessagePart, Provider, Receipt
 from engage.engine.templates import store as templates
+from engage.simulators.http_gateway import fill_dlr_url
 
 TOKEN = "callback-token-0123456789"
 MAPPING = {"id_field": "id", "status_field": "status", "error_field": "error_code",
@@ -208,7 +208,7 @@ def test_a_json_receipt_holding_a_nul_is_a_400_naming_it_and_the_others_are_not_
 
 
 def test_a_callback_whose_receipts_cannot_be_stored_fails_alone_and_those_written_with_it_are_stored(engine):
-    from engage.engine.http_callbacks import ReceiptWriter, _Job
+    from engage.engine.receipts.callbacks import ReceiptWriter, _Job
 
     writer = ReceiptWriter(engine)
     jobs = [_Job(1, [{"id": "g1", "stat": "DELIVRD", "err": None, "done_at": None}], Future()),
@@ -223,13 +223,13 @@ def test_a_callback_whose_receipts_cannot_be_stored_fails_alone_and_those_writte
 
 
 def test_callbacks_written_while_the_database_is_away_all_fail_at_once_to_be_sent_again(monkeypatch):
-    from engage.engine import http_callbacks
-    from engage.engine.http_callbacks import ReceiptWriter, _Job
+    from engage.engine.receipts import callbacks
+    from engage.engine.receipts.callbacks import ReceiptWriter, _Job
     from engage.engine.store.database import make_engine
 
     tries = []
-    store = http_callbacks.receipts.store
-    monkeypatch.setattr(http_callbacks.receipts, "store", lambda *a, **k: (tries.append(1), store(*a, **k)))
+    store = callbacks.matching.store
+    monkeypatch.setattr(callbacks.matching, "store", lambda *a, **k: (tries.append(1), store(*a, **k)))
     writer = ReceiptWriter(make_engine("postgresql+psycopg://postgres@127.0.0.1:1/nowhere"))
     jobs = [_Job(1, [{"id": f"g{n}", "stat": "DELIVRD", "err": None, "done_at": None}], Future()) for n in range(3)]
     writer._write(jobs)  # the writer thread's step for one group of callers

@@ -8,12 +8,12 @@ from sqlalchemy import insert, select
 
 from engage.engine import campaigns
 from engage.engine import statuses as st
-from engage.engine.http_sim import HttpSmscSimulator, start_in_thread
 from engage.engine.providers.kannel import KannelProvider
 from engage.engine.segments import store as segments
 from engage.engine.store.schema import Message, MessagePart, Provider
 from engage.engine.subscribers import import_file as import_csv
 from engage.engine.templates import store as templates
+from engage.simulators.http_gateway import HttpSmscSimulator, start_in_thread
 from tests.campaign_scenario import BODIES, wait_until_done, write_subscribers
 from tests.fixtures.backends import running_workers
 from tests.fixtures.web import serving

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from engage.engine.http_sim import HttpSmscSimulator, start_in_thread
 from engage.engine.providers import KINDS
 from engage.engine.providers.base import OutboundSms, ProviderConnection, SendOutcome
 from engage.engine.providers.http_json import HttpJsonProvider
 from engage.engine.providers.kannel import KannelProvider
+from engage.simulators.http_gateway import HttpSmscSimulator, start_in_thread
 
 CALLBACK_BASE = "http://127.0.0.1:9"  # never called in these tests: receipts are tested in test_http_callbacks
 JSON_BODY = {"to": "{to}", "from": "{sender}", "text": "{text}", "reference": "{id}",

@@ -16,7 +16,7 @@ from sqlalchemy import insert, select, update
 from engage.engine import campaigns
 from engage.engine import statuses as st
 from engage.engine.campaigns import completion, launching, lifecycle, submitted_content
-from engage.engine.providers_admin import add_smpp
+from engage.engine.providers.records import add_smpp
 from engage.engine.segments import store as segments
 from engage.engine.store.schema import AuditEntry, Campaign, Message, Segment, Subscriber, TemplateVariant
 from engage.engine.templates import store as templates

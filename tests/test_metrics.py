@@ -19,8 +19,8 @@ from sqlalchemy import insert
 
 from engage.engine import metrics
 from engage.engine.broker import connect
-from engage.engine.providers_admin import add_smpp
-from engage.engine.queues import receipts_queue, send_queue
+from engage.engine.delivery.queues import receipts_queue, send_queue
+from engage.engine.providers.records import add_smpp
 from engage.engine.store.database import make_engine
 from engage.engine.store.migrate import upgrade
 from engage.engine.store.schema import Receipt

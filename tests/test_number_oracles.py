@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import insert, update
 
 from engage.engine import campaigns
-from engage.engine.campaigns.test_sends import send_test
+from engage.engine.campaigns.trial_sends import send_test
 from engage.engine.segments import audience, live
 from engage.engine.segments import store as segments
 from engage.engine.segments.audience import Scope

@@ -14,13 +14,14 @@ from collections.abc import Callable, Iterator
 import pytest
 from sqlalchemy import event, insert, select
 
-from engage.engine import dead_letters, receipts
+from engage.engine import dead_letters
 from engage.engine import statuses as st
 from engage.engine.broker import connect
+from engage.engine.delivery.queues import receipts_queue
+from engage.engine.delivery.submits import record_outcomes
 from engage.engine.providers.base import SendOutcome
-from engage.engine.queues import receipts_queue
+from engage.engine.receipts import matching
 from engage.engine.store.schema import Campaign, InboundMessage, Message, Segment, Template
-from engage.engine.submits import record_outcomes
 from engage.workers import runner
 from tests.campaign_scenario import launch_campaign
 from tests.database_refusals import refuse
@@ -135,7 +136,7 @@ def _transactions(engine) -> Callable[[], int]:  # noqa: ANN001
 def test_a_batch_of_receipts_with_dates_no_one_can_read_is_parked_without_a_transaction_each(engine):
     bad = [_receipt(f"m{i}", done_at=f"{i} days ago") for i in range(8)]
     begun = _transactions(engine)
-    unstorable = receipts.store_all(engine, [(1, bad, [])])
+    unstorable = matching.store_all(engine, [(1, bad, [])])
     assert [u.item["id"] for u in unstorable] == [f"m{i}" for i in range(8)]
     assert all("its done_at is not an ISO date" in u.reason for u in unstorable)
     assert begun() <= 1
@@ -143,7 +144,7 @@ def test_a_batch_of_receipts_with_dates_no_one_can_read_is_parked_without_a_tran
 
 def test_a_batch_for_a_provider_id_no_column_holds_is_parked_without_a_transaction_each(engine):
     begun = _transactions(engine)
-    unstorable = receipts.store_all(engine, [(2**31, [_receipt("m0"), _receipt("m1")],
+    unstorable = matching.store_all(engine, [(2**31, [_receipt("m0"), _receipt("m1")],
                                               [{"source": "+998901234567", "destination": "1234", "text": "hi"}])])
     assert [u.kind for u in unstorable] == ["receipt", "receipt", "inbound"]
     assert all("provider id 2147483648" in u.reason for u in unstorable)

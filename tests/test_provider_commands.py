@@ -18,8 +18,8 @@ from sqlalchemy import select
 from engage.cli import main
 from engage.cli.provider_commands import status_table
 from engage.engine.broker import connect
-from engage.engine.provider_status import upsert
-from engage.engine.queues import send_queue
+from engage.engine.delivery.queues import send_queue
+from engage.engine.providers.status import upsert
 from engage.engine.store.schema import AuditEntry, Provider
 
 HTTP = {"url": "https://api.example.com/sms", "callback_base": "https://engage.example.com",

@@ -11,9 +11,9 @@ from prometheus_client import REGISTRY
 from sqlalchemy import func, select, update
 
 from engage.engine.asyncloop import LoopThread
-from engage.engine.provider_status import Heartbeat, read_status, upsert, worker_id
 from engage.engine.providers import KINDS
-from engage.engine.providers_admin import add_smpp
+from engage.engine.providers.records import add_smpp
+from engage.engine.providers.status import Heartbeat, read_status, upsert, worker_id
 from engage.engine.store.schema import ProviderStatus
 
 table = ProviderStatus.__table__

@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from engage.engine import receipts
 from engage.engine import statuses as st
-from engage.engine.provider_ids import alternate_id
+from engage.engine.delivery.submits import record_outcomes
 from engage.engine.providers.base import SendOutcome
+from engage.engine.receipts import matching
+from engage.engine.receipts.provider_ids import alternate_id
 from engage.engine.store.schema import Message, Receipt
-from engage.engine.submits import record_outcomes
 from tests.campaign_scenario import launch_campaign, wait_until_done
 from tests.campaign_setup import bare_messages
 from tests.fixtures.backends import running_workers
@@ -32,20 +32,20 @@ def _status(engine, message_id: int) -> str:  # noqa: ANN001
 
 @pytest.mark.parametrize("quoted", ["0A1B2C3D", "169552957"], ids=["upper-case", "decimal"])
 def test_a_receipt_quoting_the_id_in_another_case_or_base_settles_the_message(engine, quoted, monkeypatch):
-    monkeypatch.setattr(receipts, "ALT_MATCH_AFTER", 0.0)
+    monkeypatch.setattr(matching, "ALT_MATCH_AFTER", 0.0)
     message_id = _one_message(engine)
     record_outcomes(engine, 1, 1, [SendOutcome(message_id, ["0a1b2c3d"])])
-    receipts.store(engine, 1, [{"id": quoted, "stat": "DELIVRD", "err": "000", "done_at": None}], [])
-    receipts.match_pending(engine)
+    matching.store(engine, 1, [{"id": quoted, "stat": "DELIVRD", "err": "000", "done_at": None}], [])
+    matching.match_pending(engine)
     assert _status(engine, message_id) == st.DELIVERED
 
 
 def test_a_receipt_quoting_a_decimal_submit_id_in_hex_settles_the_message(engine, monkeypatch):
-    monkeypatch.setattr(receipts, "ALT_MATCH_AFTER", 0.0)
+    monkeypatch.setattr(matching, "ALT_MATCH_AFTER", 0.0)
     message_id = _one_message(engine)
     record_outcomes(engine, 1, 1, [SendOutcome(message_id, ["169552957"])])
-    receipts.store(engine, 1, [{"id": "A1B2C3D", "stat": "DELIVRD", "err": "000", "done_at": None}], [])
-    receipts.match_pending(engine)
+    matching.store(engine, 1, [{"id": "A1B2C3D", "stat": "DELIVRD", "err": "000", "done_at": None}], [])
+    matching.match_pending(engine)
     assert _status(engine, message_id) == st.DELIVERED
 
 
@@ -57,11 +57,11 @@ def test_an_id_that_is_not_a_plain_hex_or_decimal_number_has_no_other_spelling(p
 
 def test_a_receipt_that_overtakes_its_submit_response_is_kept_and_matched_later(engine):
     message_id = _one_message(engine)
-    receipts.store(engine, 1, [{"id": "77aa", "stat": "UNDELIV", "err": "001", "done_at": None}], [])
+    matching.store(engine, 1, [{"id": "77aa", "stat": "UNDELIV", "err": "001", "done_at": None}], [])
     with engine.connect() as conn:
         assert conn.execute(select(Receipt.matched)).scalar_one() is False
     record_outcomes(engine, 1, 1, [SendOutcome(message_id, ["77AA"])])
-    assert receipts.match_pending(engine) == 1
+    assert matching.match_pending(engine) == 1
     assert _status(engine, message_id) == st.UNDELIVERED
 
 
@@ -72,7 +72,7 @@ def test_a_repeated_receipt_records_one_event(engine):
     message_id = _one_message(engine)
     record_outcomes(engine, 1, 1, [SendOutcome(message_id, ["abc1"])])
     for _ in range(2):
-        receipts.store(engine, 1, [{"id": "abc1", "stat": "DELIVRD", "err": None, "done_at": None}], [])
+        matching.store(engine, 1, [{"id": "abc1", "stat": "DELIVRD", "err": None, "done_at": None}], [])
     with engine.connect() as conn:
         delivered = conn.execute(select(Event.message_id, Event.data).where(Event.kind == "delivered")).all()
     assert [message_ids(e) for e in delivered] == [[message_id]]
@@ -84,7 +84,7 @@ def test_receipts_settling_several_messages_at_once_record_one_event_naming_them
 
     ids = [_one_message(engine) for _ in range(3)]
     record_outcomes(engine, 1, 1, [SendOutcome(m, [f"d{n}"]) for n, m in enumerate(ids)])
-    receipts.store(engine, 1, [_receipt(f"d{n}") for n in range(3)], [])
+    matching.store(engine, 1, [_receipt(f"d{n}") for n in range(3)], [])
     with engine.connect() as conn:
         delivered = conn.execute(select(Event.message_id, Event.data, Event.message_count).where(
             Event.kind == "delivered")).all()
@@ -94,22 +94,22 @@ def test_receipts_settling_several_messages_at_once_record_one_event_naming_them
 def test_a_long_message_is_settled_by_its_last_part_receipt_with_the_worst_status(engine):
     message_id = _one_message(engine, parts=2)
     record_outcomes(engine, 1, 1, [SendOutcome(message_id, ["p1", "p2"])])
-    receipts.store(engine, 1, [_receipt("p1", "UNDELIV")], [])
+    matching.store(engine, 1, [_receipt("p1", "UNDELIV")], [])
     assert _status(engine, message_id) == st.SUBMITTED
-    receipts.store(engine, 1, [_receipt("p2")], [])
+    matching.store(engine, 1, [_receipt("p2")], [])
     assert _status(engine, message_id) == st.UNDELIVERED
 
 
 def test_a_single_part_and_a_long_message_settle_in_the_same_receipt_batch(engine):
     single, long = _one_message(engine), _one_message(engine, parts=2)
     record_outcomes(engine, 1, 1, [SendOutcome(single, ["s1"]), SendOutcome(long, ["l1", "l2"])])
-    receipts.store(engine, 1, [_receipt("s1", "EXPIRED"), _receipt("l1"), _receipt("l2")], [])
+    matching.store(engine, 1, [_receipt("s1", "EXPIRED"), _receipt("l1"), _receipt("l2")], [])
     assert (_status(engine, single), _status(engine, long)) == (st.EXPIRED, st.DELIVERED)
 
 
 def test_a_receipt_naming_its_message_settles_it_even_before_the_submit_is_recorded(engine):
     message_id = _one_message(engine)
-    receipts.store(engine, 1, [{**_receipt("early1"), "ours": message_id}], [])
+    matching.store(engine, 1, [{**_receipt("early1"), "ours": message_id}], [])
     assert _status(engine, message_id) == st.DELIVERED
     with engine.connect() as conn:
         assert conn.execute(select(Receipt.matched)).scalar_one() is True
@@ -118,27 +118,27 @@ def test_a_receipt_naming_its_message_settles_it_even_before_the_submit_is_recor
 def test_a_receipt_naming_a_long_message_is_matched_by_its_part_instead(engine):
     message_id = _one_message(engine, parts=2)
     record_outcomes(engine, 1, 1, [SendOutcome(message_id, ["q1", "q2"])])
-    receipts.store(engine, 1, [{**_receipt("q1"), "ours": message_id}], [])
+    matching.store(engine, 1, [{**_receipt("q1"), "ours": message_id}], [])
     assert _status(engine, message_id) == st.SUBMITTED
-    receipts.store(engine, 1, [_receipt("q2")], [])
+    matching.store(engine, 1, [_receipt("q2")], [])
     assert _status(engine, message_id) == st.DELIVERED
 
 
 def test_a_receipt_naming_a_message_another_provider_sent_is_not_taken_at_its_word(engine):
     message_id = _one_message(engine)
-    receipts.store(engine, 2, [{**_receipt("x9"), "ours": message_id}], [])
+    matching.store(engine, 2, [{**_receipt("x9"), "ours": message_id}], [])
     assert _status(engine, message_id) == st.SENDING
     with engine.connect() as conn:
         assert conn.execute(select(Receipt.matched)).scalar_one() is False
 
 
 def test_a_receipt_matching_nothing_is_orphaned_after_a_while_and_kept(engine):
-    receipts.store(engine, 1, [{"id": "nobody", "stat": "DELIVRD", "err": None, "done_at": None}], [])
-    assert receipts.orphan_stale(engine, older_than=-1) == 1
+    matching.store(engine, 1, [{"id": "nobody", "stat": "DELIVRD", "err": None, "done_at": None}], [])
+    assert matching.orphan_stale(engine, older_than=-1) == 1
     with engine.connect() as conn:
         row = conn.execute(select(Receipt.matched, Receipt.orphaned)).one()
     assert (row.matched, row.orphaned) == (False, True)
-    assert receipts.match_pending(engine) == 0
+    assert matching.match_pending(engine) == 0
 
 
 @pytest.mark.parametrize("receipt_id_base", ["decimal", "hex_upper"])

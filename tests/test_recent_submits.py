@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from engage.engine.providers.base import SendOutcome
 from engage.engine.providers.recent_submits import RecentSubmits
-from engage.engine.smpp.simulator import SmscSimulator
+from engage.simulators.smsc import SmscSimulator
 from tests.smpp_helpers import GSM_LONG, Sink, provider_settings, run, running, sms, wait_until
 
 

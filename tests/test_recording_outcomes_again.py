@@ -9,10 +9,10 @@ from collections import Counter
 from sqlalchemy import select
 
 from engage.engine import statuses as st
+from engage.engine.delivery.submits import record_outcomes
 from engage.engine.events import message_ids
 from engage.engine.providers.base import SendOutcome
 from engage.engine.store.schema import Event, Message, MessagePart
-from engage.engine.submits import record_outcomes
 from tests.campaign_setup import bare_messages
 from tests.database_refusals import refuse
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from engage.engine import receipts
 from engage.engine import statuses as st
+from engage.engine.delivery.submits import record_outcomes
 from engage.engine.providers.base import SendOutcome
+from engage.engine.receipts import matching
 from engage.engine.store.schema import Message, MessagePart
-from engage.engine.submits import record_outcomes
 from tests.campaign_scenario import launch_campaign, wait_until_done
 from tests.campaign_setup import bare_messages
 from tests.fixtures.backends import running_workers
@@ -38,7 +38,7 @@ def _owner(engine, provider_message_id: str) -> int:  # noqa: ANN001
 def test_a_submit_under_an_id_an_earlier_message_holds_is_recorded_and_takes_the_id_over(engine):
     old, new, other = _messages(engine, 3)
     record_outcomes(engine, 1, 1, [SendOutcome(old, ["7f01"])])
-    receipts.store(engine, 1, [{"id": "7f01", "stat": "DELIVRD", "err": "000", "done_at": None}], [])
+    matching.store(engine, 1, [{"id": "7f01", "stat": "DELIVRD", "err": "000", "done_at": None}], [])
     record_outcomes(engine, 1, 1, [SendOutcome(new, ["7F01"]), SendOutcome(other, ["7f02"])])
     assert _statuses(engine, [old, new, other]) == [st.DELIVERED, st.SUBMITTED, st.SUBMITTED]
     assert _owner(engine, "7f01") == new
@@ -58,7 +58,7 @@ def test_a_receipt_quoting_a_reused_id_settles_the_newest_message_sent_under_it(
     old, new = _messages(engine, 2)
     record_outcomes(engine, 1, 1, [SendOutcome(old, ["7f01"])])
     record_outcomes(engine, 1, 1, [SendOutcome(new, ["7f01"])])
-    receipts.store(engine, 1, [{"id": "7f01", "stat": "UNDELIV", "err": "001", "done_at": None}], [])
+    matching.store(engine, 1, [{"id": "7f01", "stat": "UNDELIV", "err": "001", "done_at": None}], [])
     assert _statuses(engine, [old, new]) == [st.SUBMITTED, st.UNDELIVERED]
 
 
@@ -66,8 +66,8 @@ def test_a_second_receipt_for_a_reused_id_settles_the_earlier_message_still_wait
     old, new = _messages(engine, 2)
     record_outcomes(engine, 1, 1, [SendOutcome(old, ["7f01"])])
     record_outcomes(engine, 1, 1, [SendOutcome(new, ["7f01"])])
-    receipts.store(engine, 1, [{"id": "7f01", "stat": "DELIVRD", "err": "000", "done_at": None}], [])
-    receipts.store(engine, 1, [{"id": "7f01", "stat": "UNDELIV", "err": "001", "done_at": None}], [])
+    matching.store(engine, 1, [{"id": "7f01", "stat": "DELIVRD", "err": "000", "done_at": None}], [])
+    matching.store(engine, 1, [{"id": "7f01", "stat": "UNDELIV", "err": "001", "done_at": None}], [])
     assert _statuses(engine, [old, new]) == [st.UNDELIVERED, st.DELIVERED]
 
 
@@ -76,7 +76,7 @@ def test_a_repeated_receipt_for_a_reused_id_changes_nothing_once_both_messages_a
     record_outcomes(engine, 1, 1, [SendOutcome(old, ["7f01"])])
     record_outcomes(engine, 1, 1, [SendOutcome(new, ["7f01"])])
     for stat in ("DELIVRD", "UNDELIV", "EXPIRED"):
-        receipts.store(engine, 1, [{"id": "7f01", "stat": stat, "err": "000", "done_at": None}], [])
+        matching.store(engine, 1, [{"id": "7f01", "stat": stat, "err": "000", "done_at": None}], [])
     assert _statuses(engine, [old, new]) == [st.UNDELIVERED, st.DELIVERED]
 
 
@@ -112,6 +112,6 @@ def test_an_earlier_message_whose_long_reused_id_was_cut_when_moved_aside_is_set
     with engine.connect() as conn:
         kept = conn.execute(select(MessagePart.provider_message_id).where(MessagePart.message_id == old)).scalar_one()
     assert len(kept) == 72 and not kept.startswith(long_id + "~")
-    receipts.store(engine, 1, [{"id": long_id, "stat": "DELIVRD", "err": "000", "done_at": None}], [])
-    receipts.store(engine, 1, [{"id": long_id, "stat": "UNDELIV", "err": "001", "done_at": None}], [])
+    matching.store(engine, 1, [{"id": long_id, "stat": "DELIVRD", "err": "000", "done_at": None}], [])
+    matching.store(engine, 1, [{"id": long_id, "stat": "UNDELIV", "err": "001", "done_at": None}], [])
     assert _statuses(engine, [old, new]) == [st.UNDELIVERED, st.DELIVERED]

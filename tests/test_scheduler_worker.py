@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from engage.engine import statuses as st
 from engage.engine.campaigns import lifecycle
-from engage.engine.providers_admin import add_smpp
+from engage.engine.providers.records import add_smpp
 from engage.engine.store.schema import CampaignRun
 from engage.workers import runner
 from tests.campaign_scenario import wait_until_done

@@ -11,14 +11,14 @@ import pytest
 from sqlalchemy import Engine, func, select, text, update
 
 from engage import config
-from engage.engine import send_batches
 from engage.engine import statuses as st
 from engage.engine.broker import Broker, connect
-from engage.engine.dispatch import Dispatcher
-from engage.engine.queues import send_queue
+from engage.engine.delivery import batches
+from engage.engine.delivery.dispatch import Dispatcher
+from engage.engine.delivery.queues import send_queue
+from engage.engine.delivery.submits import claim
+from engage.engine.delivery.sweeper import sweep
 from engage.engine.store.schema import Message, SendClaim
-from engage.engine.submits import claim
-from engage.engine.sweeper import sweep
 from tests.campaign_scenario import launch_campaign
 
 N = 12  # recipients launched (3 of them opted out)
@@ -34,12 +34,12 @@ def broker(broker_url: str) -> Iterator[Broker]:
 
 
 @pytest.fixture
-def dispatched(engine: Engine, broker: Broker, tmp_path) -> send_batches.SendBatch:  # noqa: ANN001
+def dispatched(engine: Engine, broker: Broker, tmp_path) -> batches.SendBatch:  # noqa: ANN001
     """One campaign dispatched: its batch taken off the queue, as a sender receives it."""
     launch_campaign(engine, tmp_path, 2775, N)
     assert Dispatcher(engine, broker).run_once() == N - 3
     [body] = _drain(broker)
-    return send_batches.decode(body)
+    return batches.decode(body)
 
 
 def _drain(broker: Broker) -> list[bytes]:
@@ -52,7 +52,7 @@ def _drain(broker: Broker) -> list[bytes]:
     return bodies
 
 
-def _ids(batch: send_batches.SendBatch) -> list[int]:
+def _ids(batch: batches.SendBatch) -> list[int]:
     return [m.id for m in batch.messages]
 
 
@@ -100,7 +100,7 @@ def test_the_sweeper_republishes_what_a_dead_sender_left_queued_as_a_new_batch(e
     report = sweep(engine, broker, _settings(send_lease=60.0))
     assert report.reclaimed == len(unsent)
     [body] = _drain(broker)
-    again = send_batches.decode(body)
+    again = batches.decode(body)
     assert sorted(_ids(again)) == sorted(unsent)
     assert again.batch_id != dispatched.batch_id
     with engine.connect() as conn:

@@ -15,12 +15,12 @@ from sqlalchemy import Engine, event, text
 
 from engage.engine import campaigns
 from engage.engine import statuses as st
+from engage.engine.delivery.submits import claim, record_outcomes
 from engage.engine.providers.base import SendOutcome
-from engage.engine.receipts import _parts_by_id
+from engage.engine.receipts.matching import _parts_by_id
 from engage.engine.segments import store as segments
 from engage.engine.store.database import make_engine
 from engage.engine.store.migrate import upgrade
-from engage.engine.submits import claim, record_outcomes
 from engage.engine.templates import store as templates
 
 OLD, NEW = 1, 2  # providers: one the statistics know, one they have never seen

@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 
 from engage.engine.broker import connect
-from engage.engine.delivery_sink import BrokerDeliverySink
+from engage.engine.delivery.queues import receipts_queue
 from engage.engine.providers.base import InboundSms, OutboundSms, SendOutcome
 from engage.engine.providers.send_pool import SendPool
 from engage.engine.providers.smpp_receipts import read_receipt
-from engage.engine.queues import receipts_queue
+from engage.engine.receipts.sink import BrokerDeliverySink
 from engage.engine.smpp import codec, fastpdu
 from engage.engine.smpp.client_types import deliver_from_pdu
 from engage.engine.smpp.receipts_text import Receipt, receipt_deliver_fields, receipt_from_deliver
-from engage.engine.smpp.simulator import SmscSimulator
+from engage.simulators.smsc import SmscSimulator
 from tests.smpp_helpers import Sink, provider_settings, run, running, sms, wait_until
 
 Factory = Callable[..., SmscSimulator]

@@ -22,7 +22,7 @@ from engage.engine.smpp.client import (
     SubmitTimeout,
 )
 from engage.engine.smpp.receipts_text import receipt_from_deliver
-from engage.engine.smpp.simulator import SmscSimulator
+from engage.simulators.smsc import SmscSimulator
 
 VENDOR_TLV = 0x1401  # in the vendor-specific range: no library knows it
 Factory = Callable[..., SmscSimulator]

@@ -7,11 +7,11 @@ import asyncio
 
 import pytest
 
+from engage.engine import sms_encoding
 from engage.engine.smpp import longsms
 from engage.engine.smpp.client import EsmeClient, SmppConfig
 from engage.engine.smpp.multipart import concat_of, sar_parts, split_udh, udh_parts
-from engage.engine.smpp.simulator import SmscSimulator
-from engage.engine.templates import encoding
+from engage.simulators.smsc import SmscSimulator
 
 PAYLOADS = [b"first part ", b"second part ", b"third"]
 
@@ -111,7 +111,7 @@ def test_an_escape_pair_is_never_split_across_parts() -> None:
     coding, parts = longsms.plan(text, "udh8")
     first, second = bodies(parts)
     assert (coding, len(first), second[:2]) == (0, 152, b"\x1b\x65")
-    assert "".join(encoding.decode_gsm7(b) for b in (first, second)) == text
+    assert "".join(sms_encoding.decode_gsm7(b) for b in (first, second)) == text
 
 
 def test_a_surrogate_pair_is_never_split_across_parts() -> None:
@@ -144,7 +144,7 @@ def test_a_text_fits_one_part_up_to_160_septets_or_70_ucs2_units(text: str, coun
 
 @pytest.mark.parametrize("text", ["Hello " * 60, "Привет " * 30, "[]{}~^|€\\" * 40, "😀a" * 50, "é" * 400])
 def test_udh8_part_counts_agree_with_what_the_template_editor_shows(text: str) -> None:
-    assert len(longsms.plan(text, "udh8")[1]) == encoding.analyse(text).parts
+    assert len(longsms.plan(text, "udh8")[1]) == sms_encoding.analyse(text).parts
 
 
 def test_ia5_parts_are_cut_where_the_septets_would_be() -> None:

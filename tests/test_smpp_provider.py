@@ -16,7 +16,7 @@ import pytest
 from engage.engine.providers.base import SendOutcome
 from engage.engine.providers.smpp import SmppProvider
 from engage.engine.smpp import fastpdu
-from engage.engine.smpp.simulator import SmscSimulator
+from engage.simulators.smsc import SmscSimulator
 from tests.smpp_helpers import (
     GSM_LONG,
     VENDOR_TLV,

@@ -7,7 +7,7 @@ import pytest
 
 from engage.engine.providers.base import InboundSms, SendOutcome
 from engage.engine.smpp import codec
-from engage.engine.smpp.simulator import SmscSimulator
+from engage.simulators.smsc import SmscSimulator
 from tests.smpp_helpers import (
     GSM_LONG,
     UCS2_LONG,

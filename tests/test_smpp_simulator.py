@@ -19,7 +19,7 @@ from smpplib import consts
 from engage.engine.smpp import codec
 from engage.engine.smpp.client import DeliverSm, EsmeClient, SmppConfig
 from engage.engine.smpp.receipts_text import parse_receipt_text, receipt_from_deliver
-from engage.engine.smpp.simulator import SmscSimulator
+from engage.simulators.smsc import SmscSimulator
 
 Factory = Callable[..., SmscSimulator]
 
@@ -347,7 +347,7 @@ def test_mo_text_outside_ascii_goes_out_as_ucs2(smsc: SmscSimulator) -> None:
 
 
 def test_cli_serves_logs_each_bind_and_stops_cleanly_on_sigterm() -> None:
-    code = "import sys; from engage.engine.smpp.simulator_cli import main; sys.exit(main(sys.argv[1:]))"
+    code = "import sys; from engage.simulators.smsc_cli import main; sys.exit(main(sys.argv[1:]))"
     proc = subprocess.Popen(
         [sys.executable, "-c", code, "--port", "0", "--system-id", "cli", "--password", "pw", "--seed", "3"],
         stderr=subprocess.PIPE, text=True,
@@ -375,7 +375,7 @@ def test_cli_serves_logs_each_bind_and_stops_cleanly_on_sigterm() -> None:
 
 
 def test_cli_rejects_mismatched_system_ids_and_passwords() -> None:
-    from engage.engine.smpp.simulator_cli import main
+    from engage.simulators.smsc_cli import main
 
     with pytest.raises(SystemExit):
         main(["--system-id", "a", "--system-id", "b", "--system-id", "c", "--password", "1",

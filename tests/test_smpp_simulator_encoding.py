@@ -11,8 +11,8 @@ import pytest
 
 from engage.engine.smpp import fastpdu
 from engage.engine.smpp.receipts_text import receipt_deliver_fields
-from engage.engine.smpp.simulator import SmscSimulator
-from engage.engine.smpp.simulator_log import Received
+from engage.simulators.smsc import SmscSimulator
+from engage.simulators.smsc_log import Received
 
 PRINTABLE = bytes(c if 32 <= c < 127 else ord("?") for c in range(256))
 

@@ -14,7 +14,7 @@ from smpplib import consts
 
 from engage.engine.smpp.client import DeliverSm, EsmeClient
 from engage.engine.smpp.receipts_text import parse_receipt_text, receipt_from_deliver
-from engage.engine.smpp.simulator import SmscSimulator
+from engage.simulators.smsc import SmscSimulator
 from tests.test_smpp_simulator import config, run, submit_many, wait_until
 
 Factory = Callable[..., SmscSimulator]
@@ -129,7 +129,7 @@ def test_received_and_receipt_stats_read_from_another_thread_stay_consistent(sms
 
 
 def test_cli_accepts_the_fault_options() -> None:
-    from engage.engine.smpp.simulator_cli import _parser
+    from engage.simulators.smsc_cli import _parser
 
     args = _parser().parse_args(["--msgqful-rate", "0.1", "--reject-rate", "0.2", "--reject-status", "0x0A",
                                  "--receipt-id-base", "decimal", "--no-receipt-tlvs"])

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from engage.engine.throttle import TokenBucket
+from engage.engine.delivery.throttle import TokenBucket
 
 
 def test_a_complaint_halves_the_rate_once_per_burst_and_empties_the_bucket() -> None:

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import insert
 
-from engage.engine import receipts
+from engage.engine.receipts import matching
 from engage.engine.store.schema import InboundMessage
 from engage.engine.subscribers.history import history
 from tests.subscriber_story import ANNA, AZIZ, add_people, message_and_reply
@@ -45,14 +45,14 @@ def test_the_receipt_of_a_message_is_in_the_history_whatever_case_it_quoted_the_
 
 def test_a_receipt_quoting_the_id_in_the_other_base_is_in_the_history(engine, story):
     ids, sent = story
-    receipts.store(engine, sent["provider_id"], [{"id": str(0x5F3A9C), "stat": "DELIVRD", "err": None,
+    matching.store(engine, sent["provider_id"], [{"id": str(0x5F3A9C), "stat": "DELIVRD", "err": None,
                                                   "done_at": None}], [])
     assert len(entries(engine, ids[AZIZ], "receipt")) == 2
 
 
 def test_a_reply_from_the_number_is_in_the_history_with_or_without_its_plus(engine, story):
     ids, sent = story
-    receipts.store(engine, sent["provider_id"], [], [{"source": AZIZ, "destination": "5555", "text": "INFO"}])
+    matching.store(engine, sent["provider_id"], [], [{"source": AZIZ, "destination": "5555", "text": "INFO"}])
     replies = entries(engine, ids[AZIZ], "reply")
     assert sorted(r["text"] for r in replies) == ["INFO", "STOP please"]
     assert {r["destination"] for r in replies} == {"5555"}

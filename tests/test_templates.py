@@ -5,8 +5,8 @@ from decimal import Decimal
 import pytest
 
 from engage.engine import subscriber_fields
+from engage.engine.sms_encoding import analyse
 from engage.engine.store.schema import Subscriber
-from engage.engine.templates.encoding import analyse
 from engage.engine.templates.render import (
     FIELDS,
     CompiledTemplate,

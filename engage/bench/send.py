@@ -27,11 +27,11 @@ from engage import config
 from engage.engine import campaigns
 from engage.engine import statuses as st
 from engage.engine.segments import store as segments
-from engage.engine.smpp.simulator import SmscSimulator, start_in_thread
 from engage.engine.store.database import make_engine
 from engage.engine.store.migrate import upgrade
 from engage.engine.store.schema import Campaign, Event, Message, Provider
 from engage.engine.templates import store as templates
+from engage.simulators.smsc import SmscSimulator, start_in_thread
 
 PREFIX = "+99897"  # bench subscribers: +99897 followed by a 7-digit index
 BODY = "Hi {{ first_name }}, your weekly offer is here: 2x points on every top-up. Reply STOP to opt out."

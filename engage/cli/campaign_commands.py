@@ -71,7 +71,7 @@ def cmd_campaign_move(args: argparse.Namespace) -> int:
 
 def cmd_campaign_test(args: argparse.Namespace) -> int:
     from engage.engine.campaigns import CampaignError
-    from engage.engine.campaigns.test_sends import send_test
+    from engage.engine.campaigns.trial_sends import send_test
 
     try:
         emit(send_test(engine(), args.id, args.to, actor=args.actor, arm=args.arm))

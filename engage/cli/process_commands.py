@@ -36,7 +36,7 @@ def _metrics_port_default() -> int:
 
 
 def cmd_smsc_sim(args: argparse.Namespace) -> int:
-    from engage.engine.smpp.simulator_cli import main as sim_main
+    from engage.simulators.smsc_cli import main as sim_main
 
     settle_for_throughput()
     return sim_main(args.rest)

@@ -52,7 +52,7 @@ def config_from_args(args: argparse.Namespace, kind: str, *, defaults: bool) -> 
 
 
 def cmd_provider_add(args: argparse.Namespace) -> int:
-    from engage.engine.providers_admin import add_provider
+    from engage.engine.providers.records import add_provider
 
     try:
         cfg = config_from_args(args, args.kind, defaults=True)
@@ -68,7 +68,7 @@ def cmd_provider_add(args: argparse.Namespace) -> int:
 
 
 def cmd_provider_update(args: argparse.Namespace) -> int:
-    from engage.engine.providers_admin import find, update_provider
+    from engage.engine.providers.records import find, update_provider
 
     try:
         with engine().begin() as conn:
@@ -83,7 +83,7 @@ def cmd_provider_update(args: argparse.Namespace) -> int:
 
 
 def _set_enabled(args: argparse.Namespace, enabled: bool) -> int:
-    from engage.engine.providers_admin import set_enabled
+    from engage.engine.providers.records import set_enabled
 
     try:
         with engine().begin() as conn:
@@ -95,7 +95,7 @@ def _set_enabled(args: argparse.Namespace, enabled: bool) -> int:
 
 
 def cmd_provider_list(args: argparse.Namespace) -> int:
-    from engage.engine.providers_admin import list_providers
+    from engage.engine.providers.records import list_providers
 
     with engine().connect() as conn:
         for row in list_providers(conn):
@@ -106,8 +106,8 @@ def cmd_provider_list(args: argparse.Namespace) -> int:
 def status_rows() -> list[dict[str, Any]]:
     """read_status() plus each provider's send-queue depth, from the broker."""
     from engage.engine.broker import connect
-    from engage.engine.provider_status import read_status
-    from engage.engine.queues import send_queue
+    from engage.engine.delivery.queues import send_queue
+    from engage.engine.providers.status import read_status
 
     with engine().connect() as conn:
         rows = read_status(conn)

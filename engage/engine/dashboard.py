@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from engage.engine import statuses as st
-from engage.engine.provider_status import read_status
+from engage.engine.providers.status import read_status
 from engage.engine.store.schema import Campaign, Message
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import phonenumbers
 
-from engage.engine.templates.encoding import GSM7_ENCODE
+from engage.engine.sms_encoding import GSM7_ENCODE
 
 ALPHANUMERIC, SHORT_CODE, LONG_NUMBER = "alphanumeric", "short_code", "long_number"
 MAX_ALPHANUMERIC = 11

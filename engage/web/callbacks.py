@@ -16,7 +16,7 @@ import tornado.web
 from sqlalchemy import Engine
 from tornado.ioloop import IOLoop
 
-from engage.engine.http_callbacks import (
+from engage.engine.receipts.callbacks import (
     CallbackProvider,
     MalformedCallback,
     ProviderDirectory,

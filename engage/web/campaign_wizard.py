@@ -15,7 +15,7 @@ from tornado.escape import xhtml_escape
 
 from engage.engine.campaigns import CampaignError, records
 from engage.engine.campaigns import create as create_campaign
-from engage.engine.campaigns.test_sends import send_test
+from engage.engine.campaigns.trial_sends import send_test
 from engage.engine.segments import store as segments
 from engage.engine.store.schema import Campaign
 from engage.engine.templates import store as templates

@@ -4,7 +4,7 @@ through engine.providers_admin (each kind's own validation, audit-logged), enabl
 prices in force, and a price-table import whose bad rows come back by line, field and reason while
 the good ones are kept.
 
-Secrets never leave the server: every secret key and secret header is *** (providers_admin.masked),
+Secrets never leave the server: every secret key and secret header is *** (records.masked),
 and so are the password and query of a URL (a sendsms URL may carry credentials). A *** given back
 in a PUT keeps the stored value, so a client may edit what it read and send it back whole.
 
@@ -20,13 +20,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import Connection, select
 
-from engage.engine import price_tables, providers_admin
-from engage.engine.provider_status import read_status
+from engage.engine.delivery import price_tables
+from engage.engine.providers import records
+from engage.engine.providers.status import read_status
 from engage.engine.store.schema import Provider
 from engage.engine.users.roles import PROVIDER_ADMINS, PROVIDER_READERS
 from engage.web.audience_api import ApiBase, ApiError
 
-MASK = providers_admin.MASK
+MASK = records.MASK
 MAX_UPLOAD = 20 * 1024 * 1024  # as the providers page
 URL_KEYS = ("url", "callback_base")
 STATUS_KEYS = ("healthy", "binds_up", "binds", "tps", "in_flight", "window", "window_use", "submitted",
@@ -48,7 +49,7 @@ def masked_url(value: str) -> str:
 
 
 def shown_config(config: dict[str, Any]) -> dict[str, Any]:
-    out = providers_admin.masked(config)
+    out = records.masked(config)
     for key in URL_KEYS:
         if isinstance(out.get(key), str):
             out[key] = masked_url(out[key])
@@ -56,7 +57,7 @@ def shown_config(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _unmasked_patch(patch: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
-    """A URL given back as it was shown keeps the stored one (providers_admin.merged keeps a bare ***)."""
+    """A URL given back as it was shown keeps the stored one (records.merged keeps a bare ***)."""
     return {k: v for k, v in patch.items()
             if not (k in URL_KEYS and isinstance(stored.get(k), str) and v == masked_url(stored[k])
                     and v != stored[k])}
@@ -71,7 +72,7 @@ def provider_rows(conn: Connection, *, with_config: bool, provider_id: int | Non
         query = query.where(Provider.id == provider_id)
     out = []
     for row in conn.execute(query).all():
-        item = providers_admin.describe(row)
+        item = records.describe(row)
         item["config"] = shown_config(dict(row.config))
         if not with_config:
             del item["config"]
@@ -127,7 +128,7 @@ class ProvidersApi(ProviderBase):
             raise ApiError(400, f"{unknown[0]}: unknown (name, kind, config, tps, priority, enabled)")
         try:
             with self.db.begin() as conn:
-                provider_id = providers_admin.add_provider(
+                provider_id = records.add_provider(
                     conn, name=data["name"], kind=data["kind"], config=data.get("config", {}),
                     tps=data.get("tps", 100), priority=data.get("priority", 100),
                     enabled=bool(data.get("enabled", True)), actor=self.actor())
@@ -154,9 +155,9 @@ class ProviderApi(ProviderBase):
             with self.db.begin() as conn:
                 name = self.name_of(conn, int(provider_id))
                 if "enabled" in data:
-                    providers_admin.set_enabled(conn, name, bool(data["enabled"]), actor=self.actor())
+                    records.set_enabled(conn, name, bool(data["enabled"]), actor=self.actor())
                 stored = conn.execute(select(Provider.config).where(Provider.id == int(provider_id))).scalar_one()
-                providers_admin.update_provider(
+                records.update_provider(
                     conn, name, config=_unmasked_patch(data.get("config") or {}, stored), tps=data.get("tps"),
                     priority=data.get("priority"), name=data.get("name"), actor=self.actor())
         except ValueError as exc:
@@ -171,7 +172,7 @@ class ProviderSwitchApi(ProviderBase):
     def post(self, provider_id: str, action: str) -> None:
         with self.db.begin() as conn:
             name = self.name_of(conn, int(provider_id))
-            providers_admin.set_enabled(conn, name, action == "enable", actor=self.actor())
+            records.set_enabled(conn, name, action == "enable", actor=self.actor())
         with self.db.connect() as conn:
             self.write(self.one(conn, int(provider_id)))
 

@@ -10,8 +10,8 @@ import time
 from sqlalchemy import Engine
 
 from engage.engine.broker import connect
-from engage.engine.dispatch import Dispatcher
-from engage.engine.sweeper import Sweeper
+from engage.engine.delivery.dispatch import Dispatcher
+from engage.engine.delivery.sweeper import Sweeper
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,11 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from engage.engine import dead_letters, inbound_checks, metrics, receipts
+from engage.engine import dead_letters, metrics
 from engage.engine.broker import Broker, BrokerError, Delivery, dead_letter_queue
 from engage.engine.broker.consuming import consume_forever
-from engage.engine.queues import receipts_queue
+from engage.engine.delivery.queues import receipts_queue
+from engage.engine.receipts import inbound_checks, matching
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def run(engine: Engine, broker_url: str, stop: threading.Event) -> None:
         # also under a steady stream: late submits may have made earlier receipts matchable
         if time.monotonic() >= next_match:
             try:
-                receipts.match_pending(engine)
+                matching.match_pending(engine)
             except Exception:
                 log.exception("matching receipts failed; retrying")
             next_match = time.monotonic() + MATCH_EVERY
@@ -74,7 +75,7 @@ def _write(engine: Engine, broker: Broker, held: list[tuple[Delivery, tuple[int,
     """Stored, or parked in the dead-letter queue with its reason, item by item; then acknowledged.
     Only a database that is away sends the deliveries back to the queue, to be tried again."""
     try:
-        unstorable = receipts.store_all(engine, [batch for _, batch in held])
+        unstorable = matching.store_all(engine, [batch for _, batch in held])
     except Exception:
         log.exception("could not store %d receipt batches; returning them to the queue", len(held))
         for delivery, _ in held:

@@ -9,10 +9,10 @@ import threading
 from sqlalchemy import Engine, select
 
 from engage.engine.asyncloop import LoopThread
-from engage.engine.delivery_sink import BrokerDeliverySink
-from engage.engine.provider_status import Heartbeat
+from engage.engine.delivery.sending import ProviderSendLoop
 from engage.engine.providers import KINDS
-from engage.engine.sending import ProviderSendLoop
+from engage.engine.providers.status import Heartbeat
+from engage.engine.receipts.sink import BrokerDeliverySink
 from engage.engine.store.schema import Provider
 
 log = logging.getLogger(__name__)

@@ -32,8 +32,8 @@ from typing import Any
 from sqlalchemy import Connection, and_, case, func, literal, select
 
 from engage.engine.campaigns.launching import BUCKETS, arm_of, bucket
-from engage.engine.price_tables import current_prices
-from engage.engine.routing import NoRoute, Route, Router
+from engage.engine.delivery.price_tables import current_prices
+from engage.engine.delivery.routing import NoRoute, Route, Router
 from engage.engine.segments.audience import COUNT_SECONDS, Scope, budget, condition, consistent, opt_out_join
 from engage.engine.store.schema import Campaign, OptOut, Provider, Segment, Subscriber
 from engage.engine.templates.render import TemplateError, check_parts, sample_context

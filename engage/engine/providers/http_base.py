@@ -19,10 +19,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 
+from engage.engine import sms_encoding
+from engage.engine.delivery.throttle import TokenBucket
 from engage.engine.providers.base import OutboundSms, ProviderConnection, SendOutcome
-from engage.engine.templates import encoding
-from engage.engine.templates.encoding import TextInfo
-from engage.engine.throttle import TokenBucket
+from engage.engine.sms_encoding import TextInfo
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ class HttpProvider(ProviderConnection):
         return f"{self.config['callback_base']}/callbacks/{route}/{self.provider_id}?{args}"
 
     async def send(self, sms: OutboundSms) -> SendOutcome:
-        info = encoding.analyse(sms.text)
+        info = sms_encoding.analyse(sms.text)
         # One id per send() (kept across its retries, so a receipt for an attempt that timed out
         # but went through still matches); the suffix keeps a later resend of the message distinct.
         our_id = f"{sms.id}-{secrets.token_hex(4)}"

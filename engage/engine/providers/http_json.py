@@ -32,7 +32,7 @@ from engage.engine.providers.http_base import (
     is_secret_name,
 )
 from engage.engine.smpp.receipts_text import FINAL_STATS, NON_FINAL_STATS
-from engage.engine.templates.encoding import TextInfo
+from engage.engine.sms_encoding import TextInfo
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from engage.engine.providers.http_base import (
     check_unknown_keys,
     common_config,
 )
-from engage.engine.templates.encoding import TextInfo
+from engage.engine.sms_encoding import TextInfo
 
 KEYS = {"url", "username", "password", "smsc", "dlr_mask", "method", "callback_base", "callback_token",
         *COMMON_DEFAULTS}

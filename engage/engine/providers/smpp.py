@@ -19,6 +19,7 @@ import random
 import time
 from typing import Any
 
+from engage.engine.delivery.throttle import TokenBucket
 from engage.engine.providers.base import InboundSms, OutboundSms, ProviderConnection, SendOutcome, register
 from engage.engine.providers.recent_submits import RecentSubmits
 from engage.engine.providers.send_pool import SendPool
@@ -28,7 +29,6 @@ from engage.engine.smpp.client import BindError, DeliverSm, EsmeClient, Response
 from engage.engine.smpp.fastpdu import encode_tlvs
 from engage.engine.smpp.multipart import split_udh
 from engage.engine.smpp.receipts_text import Receipt
-from engage.engine.throttle import TokenBucket
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from engage.engine.smpp.multipart import ESM_UDHI
-from engage.engine.templates.encoding import ESCAPE, EXTENSION_DECODE, GSM7_ENCODE, decode_gsm7
+from engage.engine.sms_encoding import ESCAPE, EXTENSION_DECODE, GSM7_ENCODE, decode_gsm7
 
 __all__ = ["DATA_CODINGS", "MODES", "Part", "decode_text", "gsm7_septets", "plan"]
 

@@ -24,9 +24,9 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from engage.engine import subscriber_fields
+from engage.engine.sms_encoding import TextInfo, analyse
 from engage.engine.store.schema import Subscriber
 from engage.engine.templates import formatting, limits, positions
-from engage.engine.templates.encoding import TextInfo, analyse
 from engage.engine.templates.positions import did_you_mean, tidy
 from engage.engine.templates.sandbox import BoundedSandbox
 

@@ -34,7 +34,7 @@ from engage.engine.store.schema import Campaign, InboundMessage, Message, Subscr
 
 NOT_DELIVERED = (st.UNDELIVERED, st.EXPIRED, st.REJECTED, st.FAILED)
 MAX_ID = 2**63 - 1
-TEST_KIND = "test"  # campaigns.test_sends.TEST_KIND; segments do not import campaigns
+TEST_KIND = "test"  # campaigns.trial_sends.TEST_KIND; segments do not import campaigns
 
 
 def _not_a_test(campaign_id: Any) -> ColumnElement[bool]:

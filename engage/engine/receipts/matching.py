@@ -19,14 +19,14 @@ from sqlalchemy import Connection, Engine, false, func, select
 
 from engage.engine import metrics
 from engage.engine import statuses as st
+from engage.engine.delivery.submits import moved_aside
 from engage.engine.events import record, record_batch
-from engage.engine.inbound_checks import Batch, Unstorable, screen
-from engage.engine.provider_ids import alternate_id, normalise_id
+from engage.engine.receipts.inbound_checks import Batch, Unstorable, screen
+from engage.engine.receipts.provider_ids import alternate_id, normalise_id
 from engage.engine.store.bulk import insert_rows, one_of, update_from_values, update_ids
 from engage.engine.store.database import seconds_ago
 from engage.engine.store.failures import reason, transient
 from engage.engine.store.schema import InboundMessage, Message, MessagePart, Receipt
-from engage.engine.submits import moved_aside
 
 receipts = Receipt.__table__
 parts = MessagePart.__table__

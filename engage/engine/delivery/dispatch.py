@@ -29,19 +29,20 @@ from jinja2.exceptions import SecurityError
 from sqlalchemy import Engine, func, select
 
 from engage import config
-from engage.engine import metrics, send_batches
+from engage.engine import metrics
 from engage.engine import statuses as st
 from engage.engine.broker import Broker
 from engage.engine.campaigns import complete_finished
-from engage.engine.campaigns.test_sends import TEST_KIND
+from engage.engine.campaigns.trial_sends import TEST_KIND
+from engage.engine.delivery import batches
+from engage.engine.delivery.queues import send_queue
+from engage.engine.delivery.routing import NoRoute, Route, Router, RouterCache
+from engage.engine.delivery.submits import provider_trouble
 from engage.engine.events import record, record_batch
 from engage.engine.providers.base import OutboundSms
-from engage.engine.queues import send_queue
-from engage.engine.routing import NoRoute, Route, Router, RouterCache
 from engage.engine.scheduler.quiet_hours import QuietHours, parse_quiet_hours
 from engage.engine.store.bulk import update_from_values
 from engage.engine.store.schema import Campaign, Message, Provider, Subscriber
-from engage.engine.submits import provider_trouble
 from engage.engine.templates.render import FIELDS, TemplateError, check_parts, sample_context
 from engage.engine.templates.store import TemplateSet
 
@@ -142,7 +143,7 @@ class Dispatcher:
                 return 0
             router = self.routers.get(conn)
             updates, failures, held = [], [], []
-            batch_ids: dict[int, str] = defaultdict(send_batches.new_batch_id)  # provider -> its batch
+            batch_ids: dict[int, str] = defaultdict(batches.new_batch_id)  # provider -> its batch
             now = datetime.now(UTC)
             for row in rows:  # each a dict of its own: it becomes the template's context
                 if rules.quiet is not None and rules.quiet.is_quiet(now, row["timezone"], rules.timezone):
@@ -193,7 +194,7 @@ class Dispatcher:
                 record(conn, "failed", ({"campaign_id": campaign_id, "message_id": f["id"],
                                          "data": {"error": f["error"]}} for f in failures))
         for provider_id, batch in by_provider.items():
-            send_batches.publish(self.broker, provider_id, campaign_id, batch, batch_ids[provider_id])
+            batches.publish(self.broker, provider_id, campaign_id, batch, batch_ids[provider_id])
             metrics.dispatched(len(batch))
         return len(updates) + len(failures) + len(held)
 

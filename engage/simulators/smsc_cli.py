@@ -8,11 +8,11 @@ import logging
 import signal
 
 from engage.engine.asyncloop import serve_in_thread
-from engage.engine.smpp.simulator import ID_BASES, SmscSimulator
+from engage.simulators.smsc import ID_BASES, SmscSimulator
 
 __all__ = ["main", "run_in_thread"]
 
-log = logging.getLogger("engage.engine.smpp.simulator")
+log = logging.getLogger("engage.simulators.smsc")
 
 RATES = ("fail_rate", "throttle_rate", "msgqful_rate", "reject_rate", "undeliverable_rate")
 

@@ -30,9 +30,9 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
+from engage.engine import sms_encoding
 from engage.engine.asyncloop import serve_in_thread, stop_served
 from engage.engine.smpp.receipts_text import format_receipt_text
-from engage.engine.templates import encoding
 
 __all__ = ["HttpReceived", "HttpSmscSimulator", "main", "start_in_thread"]
 
@@ -301,7 +301,7 @@ class _KannelSendsms(_Handler):
         raw = (self.request.arguments.get("text") or [b""])[0]
         text = raw.decode(charset, errors="replace")
         if coding == 0:  # what a handset shows of a 7-bit message: GSM 03.38 only
-            text = "".join(ch if encoding.is_gsm7(ch) else "?" for ch in text)
+            text = "".join(ch if sms_encoding.is_gsm7(ch) else "?" for ch in text)
         dlr_url = self._arg("dlr-url") or ""
         reference = (parse_qs(urlsplit(dlr_url).query).get("id") or [None])[0]
         fields = {k: self.get_argument(k) for k in self.request.arguments
@@ -349,7 +349,7 @@ def start_in_thread(**kwargs: Any) -> HttpSmscSimulator:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m engage.engine.http_sim",
+    parser = argparse.ArgumentParser(prog="python -m engage.simulators.http_gateway",
                                      description="Run the HTTP SMS gateway simulator (Kannel sendsms + JSON).")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=13013)

@@ -37,8 +37,8 @@ from engage.engine.asyncloop import stop_served
 from engage.engine.smpp import fastpdu
 from engage.engine.smpp.codec import DecodeError, SequenceSource, as_str, encode, make
 from engage.engine.smpp.receipts_text import receipt_stamp
-from engage.engine.smpp.simulator_log import Received, Row, SimMessage, SubmitLog, parts, reassemble
 from engage.engine.smpp.wire import PduStream
+from engage.simulators.smsc_log import Received, Row, SimMessage, SubmitLog, parts, reassemble
 
 __all__ = ["Received", "SimMessage", "SmscSimulator", "start_in_thread"]
 
@@ -463,6 +463,6 @@ class SmscSimulator:
 
 def start_in_thread(**kwargs: Any) -> SmscSimulator:
     """Run a simulator on its own event loop in a daemon thread; returns once it is listening."""
-    from engage.engine.smpp.simulator_cli import run_in_thread
+    from engage.simulators.smsc_cli import run_in_thread
 
     return run_in_thread(SmscSimulator(**kwargs))

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from engage.engine.broker import Broker
+from engage.engine.delivery.queues import send_queue
 from engage.engine.providers.base import OutboundSms
-from engage.engine.queues import send_queue
 
 
 class MalformedBatch(ValueError):

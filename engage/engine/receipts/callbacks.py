@@ -5,7 +5,7 @@ time). A malformed one is refused with a message naming what is wrong, so that w
 configured the gateway can fix it; a status word nobody mapped is stored as UNKNOWN (not
 final) and logged, never dropped. Stores are group-committed by one writer thread: a storm
 of receipts costs one transaction per batch, and every caller is answered only after the
-commit that holds its receipts.
+commit that holds its matching.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from engage.engine import receipts
-from engage.engine.provider_ids import id_problem
 from engage.engine.providers.http_json import STATS, dig
+from engage.engine.receipts import matching
+from engage.engine.receipts.provider_ids import id_problem
 from engage.engine.smpp.receipts_text import parse_receipt_text
 from engage.engine.store.failures import reason, transient
 from engage.engine.store.schema import Provider
@@ -235,7 +235,7 @@ class ReceiptWriter:
         stored = []
         for provider_id, group in by_provider.items():
             try:
-                receipts.store(self.engine, provider_id, [r for job in group for r in job.items], [])
+                matching.store(self.engine, provider_id, [r for job in group for r in job.items], [])
             except Exception as exc:
                 log.error("could not store %d callback receipts of provider %s: %s", len(group), provider_id,
                           reason(exc))
@@ -247,7 +247,7 @@ class ReceiptWriter:
             stored += group
         if stored:
             try:
-                receipts.match_pending(self.engine)
+                matching.match_pending(self.engine)
             except Exception:  # they are stored: the receipts worker matches them later
                 log.exception("matching callback receipts failed; left for the receipts worker")
         for job in stored:
@@ -258,7 +258,7 @@ class ReceiptWriter:
         stored = []
         for job in group:
             try:
-                receipts.store(self.engine, job.provider_id, job.items, [])
+                matching.store(self.engine, job.provider_id, job.items, [])
             except Exception as exc:
                 self._failed([job], exc)
             else:

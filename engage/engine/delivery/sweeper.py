@@ -25,19 +25,18 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Select, literal_column, select, text
 
 from engage import config
-from engage.engine import send_batches
 from engage.engine import statuses as st
 from engage.engine.broker import Broker
-from engage.engine.provider_status import read_status
+from engage.engine.delivery.batches import SendBatch, new_batch_id, publish
+from engage.engine.delivery.queues import send_queue
+from engage.engine.delivery.routing import NoRoute, Router
+from engage.engine.delivery.submits import take_batches
 from engage.engine.providers.base import OutboundSms
-from engage.engine.queues import send_queue
-from engage.engine.receipts import orphan_stale
-from engage.engine.routing import NoRoute, Router
-from engage.engine.send_batches import SendBatch
+from engage.engine.providers.status import read_status
+from engage.engine.receipts.matching import orphan_stale
 from engage.engine.store.bulk import chunks, one_of, update_from_values, update_ids
 from engage.engine.store.database import seconds_ago
 from engage.engine.store.schema import Campaign, Message, SendClaim
-from engage.engine.submits import take_batches
 
 log = logging.getLogger(__name__)
 messages = Message.__table__
@@ -174,7 +173,7 @@ def _republish_lost(engine: Engine, broker: Broker, after: float, limit: int) ->
 def _rebatch(conn: Connection, rows: Sequence[Any]) -> list[SendBatch]:
     """New batches for these messages, written on them first: a copy of the old batch that turns up
     later finds them gone from it, so they go out once."""
-    batches = [replace(b, batch_id=send_batches.new_batch_id()) for b in _batches(rows, lambda _row: None)]
+    batches = [replace(b, batch_id=new_batch_id()) for b in _batches(rows, lambda _row: None)]
     for b in batches:
         update_ids(conn, messages, [m.id for m in b.messages], {"batch_id": b.batch_id},
                    where=messages.c.status == st.QUEUED)
@@ -193,5 +192,5 @@ def _batches(rows: Sequence[Any], batch_of: Callable[[Any], str | None]) -> list
 
 def _publish(broker: Broker, batches: list[SendBatch]) -> int:
     for b in batches:
-        send_batches.publish(broker, b.provider_id, b.campaign_id, b.messages, b.batch_id)
+        publish(broker, b.provider_id, b.campaign_id, b.messages, b.batch_id)
     return sum(len(b.messages) for b in batches)

@@ -20,8 +20,8 @@ from sqlalchemy import Connection, Engine, func, select
 from engage.engine import metrics
 from engage.engine import statuses as st
 from engage.engine.events import record, record_batch
-from engage.engine.provider_ids import MAX_CHARS, alternate_id, id_problem, normalise_id, storable_id
 from engage.engine.providers.base import SendOutcome
+from engage.engine.receipts.provider_ids import MAX_CHARS, alternate_id, id_problem, normalise_id, storable_id
 from engage.engine.store.bulk import conflict_insert, insert_rows, one_of, update_from_values, update_ids
 from engage.engine.store.failures import reason, transient
 from engage.engine.store.schema import Message, MessagePart, SendClaim
