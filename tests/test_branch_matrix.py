@@ -97,8 +97,7 @@ ROUTES: dict[str, tuple[str, Any]] = {
     r"/api/v1/routes$": (GLOBAL, "prices serve every branch"),
     r"/api/v1/routes/import$": (GLOBAL, "prices serve every branch; admins import them"),
     r"/metrics$": (GLOBAL, "operators' metrics, no subscriber data"),
-    r"/callbacks/kannel/(\d+)$": (GLOBAL, "a provider's receipts, authenticated by the provider's secret"),
-    r"/callbacks/http/(\d+)$": (GLOBAL, "a provider's receipts, authenticated by the provider's secret"),
+    r"/callbacks/(\w+)/(\d+)$": (GLOBAL, "a provider's receipts, authenticated by the provider's secret"),
 }
 
 

@@ -12,9 +12,17 @@ import pytest
 from sqlalchemy import insert, select
 
 from engage.engine import campaigns
-from engage.engine.providers.http_json import HttpJsonProvider
-from engage.engine.providers.kannel import KannelProvider
-from engage.engine.receipts.callbacks import MalformedCallback, json_receipts, kannel_receipts
+from engage.engine.providers import (
+    KINDS,
+    CallbackRequest,
+    MalformedCallback,
+    OutboundSms,
+    ProviderConnection,
+    SendOutcome,
+)
+from engage.engine.providers.base import register
+from engage.engine.providers.http_json import HttpJsonProvider, read_receipts
+from engage.engine.providers.kannel import KannelProvider, read_dlr
 from engage.engine.segments import store as segments
 from engage.engine.store.schema import Message, MessagePart, Provider, Receipt
 from engage.engine.templates import store as templates
@@ -168,20 +176,20 @@ def test_a_malformed_json_callback_is_a_400_saying_what_is_wrong(site, payload, 
 
 
 def test_kannel_receipts_read_the_error_from_the_smsc_reply():
-    [nack] = kannel_receipts({"id": "1-a", "status": "16", "smsc_reply": "NACK/0x0000000b/Invalid Destination"})
-    [undeliv] = kannel_receipts({"id": "1-a", "status": "2", "ts": "x", "smsc_reply": "id:9 stat:UNDELIV err:034"})
+    [nack] = read_dlr({"id": "1-a", "status": "16", "smsc_reply": "NACK/0x0000000b/Invalid Destination"})
+    [undeliv] = read_dlr({"id": "1-a", "status": "2", "ts": "x", "smsc_reply": "id:9 stat:UNDELIV err:034"})
     assert (nack["stat"], nack["err"]) == ("REJECTD", "0x0000000b")
     assert (undeliv["stat"], undeliv["err"], undeliv["done_at"]) == ("UNDELIV", "034", None)
 
 
 def test_json_receipts_map_words_case_blind_and_keep_unmapped_ones_as_unknown():
-    items = json_receipts({**MAPPING, "items_path": "results", "done_at_field": "at"}, json.dumps({"results": [
+    items = read_receipts({**MAPPING, "items_path": "results", "done_at_field": "at"}, json.dumps({"results": [
         {"id": 7, "status": "SENT", "at": "2026-01-01T10:00:00Z"}, {"id": "8", "status": "weird"},
         {"id": "9", "status": "delivrd"}]}).encode())
     assert [(r["id"], r["stat"]) for r in items] == [("7", "ACCEPTD"), ("8", "UNKNOWN"), ("9", "DELIVRD")]
     assert items[0]["done_at"] == "2026-01-01T10:00:00+00:00"
     with pytest.raises(MalformedCallback, match="results: missing"):
-        json_receipts({**MAPPING, "items_path": "results"}, b"{}")
+        read_receipts({**MAPPING, "items_path": "results"}, b"{}")
 
 
 def test_a_kannel_callback_whose_id_holds_a_nul_is_answered_and_the_next_one_settles_its_message(site):
@@ -205,6 +213,64 @@ def test_a_json_receipt_holding_a_nul_is_a_400_naming_it_and_the_others_are_not_
     assert status == 400 and words in body["error"], body
     with engine.connect() as conn:
         assert conn.execute(select(Receipt.id)).first() is None  # the gateway sends the batch again, fixed
+
+
+class PigeonPost(ProviderConnection):
+    """A provider kind written in this module alone: its gateway reports "<message id> <stat word>"
+    lines in a text body. Nothing else in engage knows of it."""
+
+    callback_name = "pigeon"
+
+    async def start(self) -> None:
+        """Nothing to connect to."""
+
+    async def send(self, sms: OutboundSms) -> SendOutcome:
+        return SendOutcome(sms.id, part_ids=[f"p{sms.id}"])
+
+    async def stop(self) -> None:
+        """Nothing to close."""
+
+    @classmethod
+    def parse_callback(cls, config: dict[str, Any], request: CallbackRequest) -> list[dict[str, Any]]:
+        lines = request.body.decode().split("\n")
+        if not all(len(line.split()) == 2 for line in lines):
+            raise MalformedCallback("body: each line must be '<message id> <stat>'")
+        return [{"id": line.split()[0], "stat": line.split()[1], "err": None, "done_at": None} for line in lines]
+
+
+@pytest.fixture
+def pigeon_kind():
+    """PigeonPost registered as a kind for one test, the way a kind's module registers itself."""
+    yield register("pigeon")(PigeonPost)
+    KINDS.pop("pigeon")
+
+
+def test_a_kind_added_in_its_own_module_gets_its_callbacks_routed_with_no_other_change(site, pigeon_kind):
+    engine, base = site
+    with engine.begin() as conn:
+        pid = conn.execute(insert(Provider.__table__).values(name="pigeons", kind="pigeon", config={
+            "callback_token": TOKEN}, tps=1, priority=1, enabled=True)).inserted_primary_key[0]
+    mid = submitted_message(engine, pid, ["P1", "P2"])
+    status, body = call(f"{base}/callbacks/pigeon/{pid}?token={TOKEN}", b"p1 DELIVRD\np2 DELIVRD",
+                        {"Content-Type": "text/plain"})
+    assert (status, body) == (200, {"stored": 2})
+    assert message_status(engine, mid) == "delivered"
+    status, body = call(f"{base}/callbacks/pigeon/{pid}?token={TOKEN}", b"p1", {"Content-Type": "text/plain"})
+    assert status == 400 and "each line" in body["error"]
+
+
+@pytest.mark.parametrize("name", ["smpp", "nosuchkind"])
+def test_a_callback_at_a_name_no_kind_takes_callbacks_at_is_a_404(site, name):
+    _engine, base = site
+    status, body = call(f"{base}/callbacks/{name}/1?token={TOKEN}", b"{}")
+    assert status == 404 and f"/callbacks/{name}/" in body["error"]
+
+
+def test_a_callback_by_a_method_the_kinds_gateways_do_not_use_is_a_405(site):
+    engine, base = site
+    provider = add_provider(engine, "http_json", base)
+    status, body = call(f"{base}/callbacks/http/{provider['id']}?token={TOKEN}")
+    assert status == 405 and "POST" in body["error"]
 
 
 def test_a_callback_whose_receipts_cannot_be_stored_fails_alone_and_those_written_with_it_are_stored(engine):

@@ -1,35 +1,29 @@
-"""Delivery callbacks from HTTP providers: /callbacks/kannel/<provider id> (Kannel's dlr-url,
-GET or POST) and /callbacks/http/<provider id> (a JSON body, for the http_json kind).
+"""Delivery callbacks from HTTP providers: /callbacks/<callback name>/<provider id>, one handler
+for every kind. The name picks the provider kind from the registry (kannel for Kannel's dlr-url,
+http for the http_json kind's JSON receipts); the kind reads its own callbacks, so a new kind
+needs nothing here.
 
 Machines call these, not people: they authenticate with the provider's callback token (query
 argument ``token`` or header X-Callback-Token), not a login session or an XSRF cookie, and a
-200 means the receipts are committed. 403 is a bad token, 400 a malformed callback (with a
-message naming the field), 503 a store that failed: the gateway should retry.
+200 means the receipts are committed. 404 is a name no kind takes callbacks at, 405 a method
+the kind's gateways do not use, 403 a bad token or a provider of another kind, 400 a malformed
+callback (with a message naming the field), 503 a store that failed: the gateway should retry.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, ClassVar
+from typing import Any
 
 import tornado.web
 from sqlalchemy import Engine
 from tornado.ioloop import IOLoop
 
-from engage.engine.receipts.callbacks import (
-    CallbackProvider,
-    MalformedCallback,
-    ProviderDirectory,
-    ReceiptWriter,
-    json_receipts,
-    kannel_receipts,
-    token_ok,
-)
+from engage.engine.providers import CallbackRequest, MalformedCallback, callback_kind
+from engage.engine.receipts.callbacks import ProviderDirectory, ReceiptWriter, token_ok
 
 
-class _Callback(tornado.web.RequestHandler):
-    kind: ClassVar[str]
-
+class ProviderCallback(tornado.web.RequestHandler):
     def initialize(self, directory: ProviderDirectory, writer: ReceiptWriter) -> None:
         self.directory = directory
         self.writer = writer
@@ -41,22 +35,34 @@ class _Callback(tornado.web.RequestHandler):
         # Tornado's access log would print the query string, and with it the callback token.
         return f"{self.request.method} {self.request.path} ({self.request.remote_ip})"
 
-    def receipts(self, provider: CallbackProvider) -> list[dict[str, Any]]:
-        raise NotImplementedError
+    async def get(self, name: str, provider_id: str) -> None:
+        await self._receive(name, int(provider_id))
 
-    async def _receive(self, provider_id: str) -> None:
-        pid = int(provider_id)
+    async def post(self, name: str, provider_id: str) -> None:
+        await self._receive(name, int(provider_id))
+
+    async def _receive(self, name: str, pid: int) -> None:
+        kind = callback_kind(name)
+        if kind is None:
+            self._answer(404, {"error": f"no provider kind takes callbacks at /callbacks/{name}/"})
+            return
+        if self.request.method not in kind.callback_methods:
+            self.set_header("Allow", ", ".join(sorted(kind.callback_methods)))
+            self._answer(405, {"error": f"{name} callbacks come by {' or '.join(sorted(kind.callback_methods))}"})
+            return
         provider = self.directory.cached(pid)
         if provider is None:
             provider = await IOLoop.current().run_in_executor(None, self.directory.load, pid)
         token = self.get_query_argument("token", None) or self.request.headers.get("X-Callback-Token")
-        if provider is None or provider.kind != self.kind or not token_ok(provider.config, token):
-            self._answer(403, {"error": f"callback refused: no {self.kind} provider {pid} with this token"})
+        if provider is None or provider.kind != kind.kind or not token_ok(provider.config, token):
+            self._answer(403, {"error": f"callback refused: no {kind.kind} provider {pid} with this token"})
             return
+        request = CallbackRequest(self.request.method or "", {a: self.get_argument(a) for a in self.request.arguments},
+                                  self.request.headers, self.request.body)
         try:
-            items = self.receipts(provider)
+            items = kind.parse_callback(provider.config, request)
         except MalformedCallback as exc:
-            self._answer(400, {"error": f"malformed {self.kind} callback: {exc}"})
+            self._answer(400, {"error": f"malformed {kind.kind} callback for provider {pid}: {exc}"})
             return
         if items:
             try:
@@ -71,34 +77,7 @@ class _Callback(tornado.web.RequestHandler):
         self.write(body)
 
 
-class KannelCallback(_Callback):
-    kind = "kannel"
-
-    def receipts(self, provider: CallbackProvider) -> list[dict[str, Any]]:
-        args = {name: self.get_argument(name, "") for name in ("id", "status", "ts", "smsc_reply")}
-        return kannel_receipts(args)
-
-    async def get(self, provider_id: str) -> None:
-        await self._receive(provider_id)
-
-    async def post(self, provider_id: str) -> None:
-        await self._receive(provider_id)
-
-
-class JsonCallback(_Callback):
-    kind = "http_json"
-
-    def receipts(self, provider: CallbackProvider) -> list[dict[str, Any]]:
-        mapping = provider.config.get("callback")
-        if not isinstance(mapping, dict):
-            raise MalformedCallback(f"provider {provider.id} has no callback mapping in its config")
-        return json_receipts(mapping, self.request.body)
-
-    async def post(self, provider_id: str) -> None:
-        await self._receive(provider_id)
-
-
 def callback_routes(engine: Engine) -> list[tuple[str, type, dict[str, Any]]]:
-    """The routes for make_app; one provider cache and one receipt writer per application."""
+    """The route for make_app; one provider cache and one receipt writer per application."""
     deps = {"directory": ProviderDirectory(engine), "writer": ReceiptWriter(engine)}
-    return [(r"/callbacks/kannel/(\d+)", KannelCallback, deps), (r"/callbacks/http/(\d+)", JsonCallback, deps)]
+    return [(r"/callbacks/(\w+)/(\d+)", ProviderCallback, deps)]

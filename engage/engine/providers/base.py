@@ -1,10 +1,13 @@
-"""What every provider kind offers the sender, whatever protocol it speaks."""
+"""What every provider kind offers: the sender's side (start, send, stop) and, for a kind whose
+gateway calls engage back over HTTP, the reading of those callbacks. A kind is one module that
+registers its class here; the web app finds a callback's reader through this registry, so a new
+kind touches only its own files."""
 
 from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -37,6 +40,20 @@ class InboundSms:
     text: str
 
 
+class MalformedCallback(ValueError):
+    """A gateway's callback cannot be read; the message says which field and why."""
+
+
+@dataclass(frozen=True)
+class CallbackRequest:
+    """A gateway's call to /callbacks/<callback name>/<provider id>, as the web app received it."""
+
+    method: str  # GET or POST
+    arguments: Mapping[str, str]  # query and form arguments: the last value of each, control characters as spaces
+    headers: Mapping[str, str]  # case-blind names
+    body: bytes
+
+
 class DeliverySink(Protocol):
     """Where receipts and MO messages go; awaited before the provider is acknowledged."""
 
@@ -59,6 +76,11 @@ class ProviderStats:
 
 class ProviderConnection(ABC):
     kind: ClassVar[str]
+    # The <callback name> of /callbacks/<callback name>/<provider id> where this kind's gateways
+    # send receipts, and the HTTP methods they use; None for a kind that receives some other way
+    # (SMPP receives over its binds).
+    callback_name: ClassVar[str | None] = None
+    callback_methods: ClassVar[frozenset[str]] = frozenset({"POST"})
 
     def __init__(self, provider_id: int, name: str, config: dict[str, Any], tps: int, sink: DeliverySink):
         self.provider_id = provider_id
@@ -92,6 +114,14 @@ class ProviderConnection(ABC):
     @abstractmethod
     async def stop(self) -> None: ...
 
+    @classmethod
+    def parse_callback(cls, config: dict[str, Any], request: CallbackRequest) -> list[dict[str, Any]]:
+        """The receipts a callback holds, each {"id": the provider's message id, "stat": a receipt
+        stat word, "err": the gateway's error code or None, "done_at": ISO time or None}; or
+        MalformedCallback naming the bad field. ``config`` is the provider's stored config; the
+        caller has already checked its callback token. Kinds with a callback_name override this."""
+        raise NotImplementedError(f"provider kind {cls.kind} declares no callback reader")
+
 
 KINDS: dict[str, type[ProviderConnection]] = {}
 
@@ -103,3 +133,8 @@ def register(kind: str) -> Callable[[type[ProviderConnection]], type[ProviderCon
         return cls
 
     return add
+
+
+def callback_kind(callback_name: str) -> type[ProviderConnection] | None:
+    """The kind whose gateways call /callbacks/<callback_name>/..., or None when no kind does."""
+    return next((cls for cls in KINDS.values() if cls.callback_name == callback_name), None)

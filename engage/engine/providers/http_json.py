@@ -1,5 +1,6 @@
 """The generic JSON provider kind: one POST of a JSON body per message, with the request and the
-delivery callbacks described by configuration, so a new HTTP aggregator needs a config, not code.
+delivery callbacks (POSTed to /callbacks/http/<provider id>) described by configuration, so a new
+HTTP aggregator needs a config, not code.
 
     {"url": "https://api.example.com/v1/sms", "method": "POST",
      "headers": {"Authorization": "Bearer ..."},
@@ -19,11 +20,14 @@ from __future__ import annotations
 import json
 import logging
 import string
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from tornado.httpclient import HTTPRequest, HTTPResponse
 
-from engage.engine.providers.base import OutboundSms, register
+from engage.engine.providers.base import CallbackRequest, MalformedCallback, OutboundSms, register
+from engage.engine.providers.callback_fields import error_code, from_unix, message_id
 from engage.engine.providers.http_base import (
     COMMON_DEFAULTS,
     HttpProvider,
@@ -121,8 +125,68 @@ def check_callback(config: Any) -> dict[str, Any]:
     return {**config, "status_map": out}
 
 
+def _done_at(value: Any) -> str | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return from_unix(value)
+    if isinstance(value, str) and value.strip():
+        try:
+            return datetime.fromisoformat(value.strip().replace("Z", "+00:00")).isoformat()
+        except ValueError:
+            return from_unix(value)
+    return None
+
+
+def read_receipts(mapping: Mapping[str, Any], payload: bytes) -> list[dict[str, Any]]:
+    """One receipt, or a JSON list of them (or a list at ``items_path``), read with the
+    provider's callback mapping (see check_callback)."""
+    try:
+        data = json.loads(payload or b"")
+    except ValueError as exc:
+        raise MalformedCallback(f"body: not JSON ({exc})") from exc
+    if mapping.get("items_path"):
+        data = dig(data, mapping["items_path"])
+        if not isinstance(data, list | dict):
+            raise MalformedCallback(f"{mapping['items_path']}: missing; it must hold the receipts")
+    items, many = (data, True) if isinstance(data, list) else ([data], False)
+    status_map = {str(k).lower(): v for k, v in mapping["status_map"].items()}
+    out = []
+    for i, item in enumerate(items):
+        where = f"receipt {i}: " if many else ""
+        if not isinstance(item, dict):
+            raise MalformedCallback(f"{where}a receipt must be a JSON object, not {type(item).__name__}")
+        try:
+            provider_id = message_id(dig(item, mapping["id_field"]), mapping["id_field"])
+        except MalformedCallback as exc:
+            raise MalformedCallback(f"{where}{exc}") from None
+        word = dig(item, mapping["status_field"])
+        if isinstance(word, bool) or not isinstance(word, str | int) or not str(word).strip():
+            raise MalformedCallback(f"{where}{mapping['status_field']}: missing; it must hold the status")
+        word = str(word).strip()
+        stat = status_map.get(word.lower()) or (word.upper() if word.upper() in STATS else None)
+        if stat is None:
+            log.warning("callback status %r is not in the provider's status_map; stored as UNKNOWN", word[:40])
+            stat = "UNKNOWN"
+        err = dig(item, mapping["error_field"]) if mapping.get("error_field") else None
+        try:
+            err = error_code(err, mapping.get("error_field", ""))
+        except MalformedCallback as exc:
+            raise MalformedCallback(f"{where}{exc}") from None
+        done = dig(item, mapping["done_at_field"]) if mapping.get("done_at_field") else None
+        out.append({"id": provider_id, "stat": stat, "err": err, "done_at": _done_at(done)})
+    return out
+
+
 @register("http_json")
 class HttpJsonProvider(HttpProvider):
+    callback_name = "http"
+
+    @classmethod
+    def parse_callback(cls, config: dict[str, Any], request: CallbackRequest) -> list[dict[str, Any]]:
+        mapping = config.get("callback")
+        if not isinstance(mapping, dict):
+            raise MalformedCallback("the provider's config has no callback mapping")
+        return read_receipts(mapping, request.body)
+
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> dict[str, Any]:
         out = common_config(config)
@@ -147,7 +211,7 @@ class HttpJsonProvider(HttpProvider):
 
     def build_request(self, sms: OutboundSms, our_id: str, info: TextInfo) -> HTTPRequest:
         values = {"to": sms.to, "to_digits": sms.to.lstrip("+"), "sender": sms.sender, "text": sms.text,
-                  "id": our_id, "message_id": sms.id, "callback_url": self.callback_url("http"),
+                  "id": our_id, "message_id": sms.id, "callback_url": self.callback_url(self.callback_name),
                   "encoding": info.encoding, "parts": info.parts}
         body = json.dumps(_fill(self.config["body"], values), ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json; charset=utf-8", "Accept": "application/json",

@@ -1,26 +1,30 @@
-"""The Kannel provider kind: Kannel's sendsms HTTP interface (and gateways that copy it).
+"""The Kannel provider kind: Kannel's sendsms HTTP interface (and gateways that copy it), both ways.
 
 Kannel answers a submit with no message id, so the id receipts quote is ours: it travels in
-the dlr-url, which Kannel calls back with its % escapes filled in (%d report type, %T unix
-time, %A the SMSC's reply). Kannel splits long texts itself; we send the whole text in UTF-8
-and say which coding the handset must get (0 GSM-7, 2 UCS-2).
+the dlr-url, which Kannel calls back (GET or POST, at /callbacks/kannel/<provider id>) with its
+% escapes filled in (%d report type, %T unix time, %A the SMSC's reply). Kannel splits long
+texts itself; we send the whole text in UTF-8 and say which coding the handset must get
+(0 GSM-7, 2 UCS-2).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from tornado.httpclient import HTTPRequest, HTTPResponse
 
-from engage.engine.providers.base import OutboundSms, register
+from engage.engine.providers.base import CallbackRequest, MalformedCallback, OutboundSms, register
+from engage.engine.providers.callback_fields import error_code, from_unix, message_id
 from engage.engine.providers.http_base import (
     COMMON_DEFAULTS,
     HttpProvider,
     check_unknown_keys,
     common_config,
 )
+from engage.engine.smpp.receipts_text import parse_receipt_text
 from engage.engine.sms_encoding import TextInfo
 
 KEYS = {"url", "username", "password", "smsc", "dlr_mask", "method", "callback_base", "callback_token",
@@ -28,10 +32,36 @@ KEYS = {"url", "username", "password", "smsc", "dlr_mask", "method", "callback_b
 CODING = {"gsm7": "0", "ucs2": "2"}  # sendsms coding: 0 7-bit, 1 8-bit, 2 UCS-2
 ACCEPTED = {"0", "3"}  # "0: Accepted for delivery", "3: Queued for later delivery"
 _STATUS_LINE = re.compile(r"^\s*(-?\d+)\s*:")
+# Kannel's dlr-mask bits, as the %d of a delivery report.
+KANNEL_TYPES = {1: "DELIVRD", 2: "UNDELIV", 4: "ENROUTE", 8: "ACCEPTD", 16: "REJECTD"}
+_NACK = re.compile(r"^NACK/([^/]*)", re.IGNORECASE)
+
+
+def read_dlr(args: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The arguments of a Kannel dlr-url call: id (ours), status (%d), ts (%T), smsc_reply (%A)."""
+    our_id = message_id(args.get("id"), "id")
+    status = (args.get("status") or "").strip()
+    if status.startswith("%"):
+        raise MalformedCallback("status: got the unsubstituted escape %d; only Kannel should call this URL")
+    if not status.isdigit() or int(status) not in KANNEL_TYPES:
+        raise MalformedCallback(f"status: {status!r} is not a Kannel delivery report type "
+                                f"({', '.join(map(str, KANNEL_TYPES))})")
+    reply = args.get("smsc_reply") or ""
+    nack = _NACK.match(reply)
+    err = nack.group(1) if nack else parse_receipt_text(reply)["err"]
+    return [{"id": our_id, "stat": KANNEL_TYPES[int(status)], "err": error_code(err, "smsc_reply"),
+             "done_at": from_unix(args.get("ts"))}]
 
 
 @register("kannel")
 class KannelProvider(HttpProvider):
+    callback_name = "kannel"
+    callback_methods = frozenset({"GET", "POST"})  # Kannel's dlr-url is fetched, or posted as a form
+
+    @classmethod
+    def parse_callback(cls, config: dict[str, Any], request: CallbackRequest) -> list[dict[str, Any]]:
+        return read_dlr(request.arguments)
+
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> dict[str, Any]:
         out = common_config(config)
@@ -55,7 +85,7 @@ class KannelProvider(HttpProvider):
     def dlr_url(self, our_id: str) -> str:
         """Kannel substitutes %d, %T and %A (URL-encoding what it puts in); the rest is ours and
         URL-safe by construction, so no '%' of our own can be mistaken for an escape."""
-        return self.callback_url("kannel", id=our_id, status="%d", ts="%T", smsc_reply="%A")
+        return self.callback_url(self.callback_name, id=our_id, status="%d", ts="%T", smsc_reply="%A")
 
     def build_request(self, sms: OutboundSms, our_id: str, info: TextInfo) -> HTTPRequest:
         cfg = self.config
