@@ -13,7 +13,7 @@ from typing import Any
 from engage.engine.providers.base import InboundSms, OutboundSms, SendOutcome
 from engage.engine.providers.smpp import SmppProvider
 from engage.engine.smpp import codec, fastpdu
-from engage.engine.smpp.receipts_text import Receipt
+from engage.engine.smpp.receipts_text import DeliveryReport
 
 GSM_LONG = ("Top up 20,000 this week and earn double points {bonus} [gold] ~ €5 off | " * 4)[:300]
 UCS2_LONG = ("Привет! Двойные баллы за пополнение 😀 на этой неделе. " * 4)[:200]
@@ -26,10 +26,10 @@ def run(coro: Coroutine[Any, Any, Any]) -> Any:
 
 class Sink:
     def __init__(self) -> None:
-        self.receipts: list[Receipt] = []
+        self.receipts: list[DeliveryReport] = []
         self.replies: list[InboundSms] = []
 
-    async def receipt(self, provider_id: int, receipt: Receipt) -> None:
+    async def receipt(self, provider_id: int, receipt: DeliveryReport) -> None:
         self.receipts.append(receipt)
 
     async def inbound(self, provider_id: int, sms: InboundSms) -> None:

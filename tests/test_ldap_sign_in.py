@@ -336,7 +336,7 @@ def test_two_first_sign_ins_of_one_person_at_once_both_succeed_as_one_user(engin
         thread.start()
     for thread in threads:
         thread.join()
-    assert [type(o).__name__ for o in outcomes] == ["User", "User"], outcomes
+    assert [type(o).__name__ for o in outcomes] == ["Account", "Account"], outcomes
     assert outcomes[0].id == outcomes[1].id and outcomes[0].role == "marketer"
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(UserRow).where(UserRow.email == email)).scalar() == 1

@@ -21,7 +21,7 @@ from engage.engine.providers.smpp_receipts import read_receipt
 from engage.engine.receipts.sink import BrokerDeliverySink
 from engage.engine.smpp import codec, fastpdu
 from engage.engine.smpp.client_types import deliver_from_pdu
-from engage.engine.smpp.receipts_text import Receipt, receipt_deliver_fields, receipt_from_deliver
+from engage.engine.smpp.receipts_text import DeliveryReport, receipt_deliver_fields, receipt_from_deliver
 from engage.simulators.smsc import SmscSimulator
 from tests.smpp_helpers import Sink, provider_settings, run, running, sms, wait_until
 
@@ -36,7 +36,7 @@ class BatchSink(Sink):
         self.batches: list[int] = []
         self.refuse = refuse
 
-    async def hand_over(self, provider_id: int, receipts: list[Receipt], inbound: list[InboundSms]) -> None:
+    async def hand_over(self, provider_id: int, receipts: list[DeliveryReport], inbound: list[InboundSms]) -> None:
         if self.refuse:
             self.refuse -= 1
             raise ConnectionError("broker away")
@@ -138,9 +138,10 @@ def test_the_broker_sink_publishes_a_hand_over_as_one_message_per_provider(broke
 
     async def scenario() -> None:
         await asyncio.gather(
-            sink.hand_over(1, [Receipt("a", "DELIVRD", "000", done_at, ours=41), Receipt("b", "UNDELIV", "012", None)],
+            sink.hand_over(1, [DeliveryReport("a", "DELIVRD", "000", done_at, ours=41),
+                               DeliveryReport("b", "UNDELIV", "012", None)],
                            [InboundSms("+1", "2", "hi")]),
-            sink.receipt(2, Receipt("c", "DELIVRD", None, None)))
+            sink.receipt(2, DeliveryReport("c", "DELIVRD", None, None)))
 
     try:
         run(scenario())

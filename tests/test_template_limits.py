@@ -78,13 +78,14 @@ GROWING = {
 
 
 def _refused(body: str, context: dict | None = None) -> tuple[TemplateError, float, int]:
-    """(the error, seconds taken, peak bytes allocated) of rendering ``body``; the peak is measured in a
-    second render, as tracing allocations slows one down several times."""
+    """(the error, this thread's CPU seconds taken, peak bytes allocated) of rendering ``body``: CPU, as
+    the render budget is, so that a machine busy with other work does not stretch the figure; the peak
+    is measured in a second render, as tracing allocations slows one down several times."""
     context = sample_context() if context is None else context
-    started = time.perf_counter()
+    started = time.thread_time()
     with pytest.raises(TemplateError) as raised:
         CompiledTemplate(body, "en").render(context)
-    seconds = time.perf_counter() - started
+    seconds = time.thread_time() - started
     tracemalloc.start()
     try:
         with pytest.raises(TemplateError):
@@ -238,18 +239,18 @@ def test_the_quoted_wordwrap_payload_is_refused_within_a_second():
 
 
 def test_a_template_of_over_5000_characters_is_refused_before_it_is_compiled():
-    started = time.perf_counter()
+    started = time.thread_time()
     with pytest.raises(TemplateLimitError, match=r"^the text is over 5,000 characters \(960,000 given\)$"):
         check("{{ first_name }}" * 60_000)
-    assert time.perf_counter() - started < 1
+    assert time.thread_time() - started < 1
 
 
 def test_a_template_of_5000_characters_full_of_mistakes_is_checked_within_a_second():
     body = "".join(f"{{{{ nm{i} }}}}" for i in range(600))[:5000].rsplit("{{", 1)[0]
-    started = time.perf_counter()
+    started = time.thread_time()
     with pytest.raises(TemplateError, match="unknown field 'nm0'"):
         check(body)
-    assert time.perf_counter() - started < 1
+    assert time.thread_time() - started < 1
 
 
 @pytest.mark.parametrize("body", [NESTED_BRACKETS, NESTED_IFS], ids=["150 brackets", "100 ifs"])

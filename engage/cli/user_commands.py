@@ -74,7 +74,7 @@ def _state_command(name: str):  # noqa: ANN202
     return command
 
 
-def _owner(conn, email: str):  # noqa: ANN001, ANN202 - a connection; a User
+def _owner(conn, email: str):  # noqa: ANN001, ANN202 - a connection; an Account
     from engage.engine.users import UserError, get_user
 
     user = get_user(conn, email) if isinstance(email, str) and email.strip() else None

@@ -33,7 +33,7 @@ class LoopThread:
         self._thread.join(timeout=5)
 
 
-class _Server(Protocol):
+class _Stoppable(Protocol):
     _thread: threading.Thread | None
     _loop: asyncio.AbstractEventLoop | None  # set by start(), on the loop it runs on
 
@@ -42,7 +42,7 @@ class _Server(Protocol):
     async def stop(self) -> None: ...
 
 
-S = TypeVar("S", bound=_Server)
+S = TypeVar("S", bound=_Stoppable)
 
 
 def serve_in_thread(server: S, name: str) -> S:
@@ -67,7 +67,7 @@ def serve_in_thread(server: S, name: str) -> S:
     return server
 
 
-def stop_served(server: _Server) -> None:
+def stop_served(server: _Stoppable) -> None:
     """Stop a server started with serve_in_thread, and join its thread."""
     loop, thread = server._loop, server._thread
     if loop is None or thread is None or not thread.is_alive():

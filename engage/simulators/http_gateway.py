@@ -60,7 +60,7 @@ class HttpReceived:
 
 
 @dataclass(order=True)
-class _Callback:
+class _DueCallback:
     due: float
     order: int
     api: str = field(compare=False)
@@ -98,7 +98,7 @@ class HttpSmscSimulator:
         self._rng = random.Random(seed)
         self._scripted: deque[str] = deque()
         self._counts: Counter[str] = Counter()
-        self._due: list[_Callback] = []
+        self._due: list[_DueCallback] = []
         self._order = itertools.count()
         self._server: HTTPServer | None = None
         self._client: AsyncHTTPClient | None = None
@@ -209,7 +209,7 @@ class HttpSmscSimulator:
             payload = {"id": r.message_id, "reference": r.reference, "status": JSON_WORDS[stat],
                        "error_code": None if stat in ("ACCEPTD", "DELIVRD") else "001",
                        "done_at": datetime.fromtimestamp(now, UTC).isoformat()}
-        heapq.heappush(self._due, _Callback(time.monotonic() + delay, next(self._order), r.api, url, payload))
+        heapq.heappush(self._due, _DueCallback(time.monotonic() + delay, next(self._order), r.api, url, payload))
 
     # -- receipts going out -----------------------------------------------------------------
 
@@ -219,7 +219,7 @@ class HttpSmscSimulator:
             now, ready = time.monotonic(), []
             while self._due and self._due[0].due <= now:
                 ready.append(heapq.heappop(self._due))
-            json_by_url: dict[str, list[_Callback]] = {}
+            json_by_url: dict[str, list[_DueCallback]] = {}
             for cb in ready:
                 if cb.api == "kannel":
                     asyncio.create_task(self._call([cb], HTTPRequest(cb.payload, method="GET")))
@@ -233,7 +233,7 @@ class HttpSmscSimulator:
                                           headers={"Content-Type": "application/json"})
                     asyncio.create_task(self._call(chunk, request))
 
-    async def _call(self, callbacks: list[_Callback], request: HTTPRequest) -> None:
+    async def _call(self, callbacks: list[_DueCallback], request: HTTPRequest) -> None:
         assert self._client is not None
         try:
             response = await self._client.fetch(request, raise_error=False)

@@ -40,7 +40,7 @@ class ProvidersPage(PageHandler):
                 return
         self._page(report)
 
-    def _page(self, report: price_tables.ImportReport | None, error: str | None = None) -> None:
+    def _page(self, report: price_tables.PriceImportReport | None, error: str | None = None) -> None:
         with self.db.connect() as conn:
             providers, prices = read_status(conn), price_tables.list_prices(conn)
         self.render("providers.html", providers=providers, prices=[p for p in prices if p["current"]],

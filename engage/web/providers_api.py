@@ -193,7 +193,7 @@ class RoutesApi(ProviderBase):
         if prefix is not None:
             try:
                 prefix = price_tables.parse_prefix(prefix)
-            except price_tables.RowError as exc:
+            except price_tables.PriceRowError as exc:
                 raise ApiError(400, str(exc)) from None
         every = self.get_query_argument("all", "") in ("1", "true", "yes")
         with self.db.connect() as conn:

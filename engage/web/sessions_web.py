@@ -28,7 +28,7 @@ from tornado.ioloop import IOLoop
 
 from engage import config
 from engage.engine.segments.audience import Scope
-from engage.engine.users import SignInError, User, api_tokens, authenticate, sessions
+from engage.engine.users import Account, SignInError, api_tokens, authenticate, sessions
 from engage.engine.users.roles import CAMPAIGN_ACTION_ROLES, NUMBER_READERS, PAGE_ROLES
 from engage.web import navigation
 from engage.web.api_auth import bearer
@@ -84,7 +84,7 @@ class Denied:
 
 
 class SignedInHandler(tornado.web.RequestHandler):
-    """A handler that knows the signed-in user (``self.current_user``: a User, or None)."""
+    """A handler that knows the signed-in user (``self.current_user``: an Account, or None)."""
 
     @property
     def db(self) -> Engine:
@@ -95,7 +95,7 @@ class SignedInHandler(tornado.web.RequestHandler):
         raw = self.get_signed_cookie(SESSION_COOKIE, max_age_days=days)
         return raw.decode() if raw else None
 
-    def get_current_user(self) -> User | None:
+    def get_current_user(self) -> Account | None:
         token = self.session_token()
         if token is None:
             return None
@@ -128,7 +128,7 @@ class SessionApiHandler(SignedInHandler):
     (engine.users.api_tokens) acts as that user: their role decides by the same sets as a session
     (``roles``), their branch limits it, and the audit log names their email."""
 
-    _token_user: User | None = None
+    _token_user: Account | None = None
     _error_reference: str | None = None
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
@@ -182,7 +182,7 @@ class SessionApiHandler(SignedInHandler):
             return Denied(403, f"the {user.role} role may not {action} campaigns")
         return Scope(branch=user.branch, show_numbers=user.role in NUMBER_READERS)
 
-    def _resolve_token(self, authorization: str) -> User | None:
+    def _resolve_token(self, authorization: str) -> Account | None:
         """The owner of a user's token in this header, or None; the secret is neither kept nor logged."""
         secret = bearer(authorization)
         if secret is None:
@@ -201,7 +201,7 @@ class SessionApiHandler(SignedInHandler):
             return last
         return None
 
-    def request_user(self) -> User | None:
+    def request_user(self) -> Account | None:
         """The user this request acts as: a user token's owner, else (no Authorization header) the
         session's user; None for a deployment token (ENGAGE_API_TOKENS) or nobody."""
         if "Authorization" in self.request.headers:

@@ -28,7 +28,7 @@ from engage.engine.broker.base import (
     replayed_headers,
 )
 
-_registry: dict[str, _Server] = {}
+_registry: dict[str, _MemoryBroker] = {}
 _registry_lock = threading.Lock()
 
 
@@ -51,9 +51,9 @@ def reset(name: str | None = None) -> None:
             _registry.pop(name, None)
 
 
-def _server(name: str) -> _Server:
+def _broker_named(name: str) -> _MemoryBroker:
     with _registry_lock:
-        return _registry.setdefault(name, _Server())
+        return _registry.setdefault(name, _MemoryBroker())
 
 
 @dataclass
@@ -86,7 +86,7 @@ class _Consumer:
     tags: set[int] = field(default_factory=set)
 
 
-class _Server:
+class _MemoryBroker:
     """Queues shared by every MemoryBroker of one name; one Condition guards and signals them all."""
 
     def __init__(self) -> None:
@@ -104,7 +104,7 @@ class _Server:
 class MemoryBroker(Broker):
     def __init__(self, url: str = "memory://") -> None:
         self._url = url
-        self._server = _server(server_name(url))
+        self._server = _broker_named(server_name(url))
         self._cond = self._server.cond
         self._held: dict[int, _Held] = {}
         self._tags = itertools.count(1)

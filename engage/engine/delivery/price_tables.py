@@ -43,7 +43,7 @@ class PriceTableError(ValueError):
     """The file as a whole cannot be read (no such file, a header without the needed columns)."""
 
 
-class RowError(ValueError):
+class PriceRowError(ValueError):
     def __init__(self, field_name: str, reason: str):
         super().__init__(f"{field_name}: {reason}")
         self.field = field_name
@@ -51,7 +51,7 @@ class RowError(ValueError):
 
 
 @dataclass
-class ImportReport:
+class PriceImportReport:
     rows: int = 0
     imported: int = 0
     rejected: list[tuple[int, str, str]] = field(default_factory=list)  # (file line, field, reason)
@@ -90,14 +90,14 @@ def utc(moment: datetime) -> datetime:
 def parse_prefix(value: str) -> str:
     digits = re.sub(r"[\s\-().]", "", value).removeprefix("+")
     if not digits.isdigit() or not 1 <= len(digits) <= 15:
-        raise RowError("prefix", f"{value!r} is not 1 to 15 digits of an international number")
+        raise PriceRowError("prefix", f"{value!r} is not 1 to 15 digits of an international number")
     return digits
 
 
 def parse_mcc_mnc(value: str) -> str:
     match = MCC_MNC.match(value)
     if not match:
-        raise RowError("mcc_mnc", f"{value!r} is not MCC-MNC, e.g. 434-05")
+        raise PriceRowError("mcc_mnc", f"{value!r} is not MCC-MNC, e.g. 434-05")
     return f"{match[1]}-{match[2]}"
 
 
@@ -105,13 +105,13 @@ def parse_price(value: str) -> Decimal:
     try:
         price = Decimal(value)
     except InvalidOperation:
-        raise RowError("price", f"{value!r} is not a number") from None
+        raise PriceRowError("price", f"{value!r} is not a number") from None
     if not price.is_finite() or price < 0:
-        raise RowError("price", f"{value!r} is not a non-negative number")
+        raise PriceRowError("price", f"{value!r} is not a non-negative number")
     if price.as_tuple().exponent < -6:  # type: ignore[operator]
-        raise RowError("price", f"{value!r} has more than 6 decimal places")
+        raise PriceRowError("price", f"{value!r} has more than 6 decimal places")
     if price > MAX_PRICE:
-        raise RowError("price", f"{value!r} is too large")
+        raise PriceRowError("price", f"{value!r} is too large")
     return price
 
 
@@ -122,53 +122,53 @@ def parse_valid_from(value: str) -> datetime:
             return datetime(day.year, day.month, day.day, tzinfo=UTC)
         return utc(datetime.fromisoformat(value))
     except ValueError:
-        raise RowError("valid_from", f"{value!r} is not an ISO date or date-time (2026-01-31 or "
+        raise PriceRowError("valid_from", f"{value!r} is not an ISO date or date-time (2026-01-31 or "
                                      "2026-01-31T08:00:00+05:00)") from None
 
 
 def parse_row(row: dict[str, str], providers: dict[str, int], default_valid_from: datetime,
               encoding: str | None = None) -> dict[str, Any]:
     if None in row:
-        raise RowError("row", "more fields than the header names")
+        raise PriceRowError("row", "more fields than the header names")
     for name, value in row.items():
         problem = subscriber_rows.text_problem(value or "", subscriber_rows.MAX_FIELD, encoding)
         if problem:
-            raise RowError(str(name), problem)
+            raise PriceRowError(str(name), problem)
     values = {k: (row.get(k) or "").strip() for k in HEADERS}
     name = values["provider"]
     if not name:
-        raise RowError("provider", "missing")
+        raise PriceRowError("provider", "missing")
     if name not in providers:
-        raise RowError("provider", f"no provider named {name!r} (see `engage provider list`)")
+        raise PriceRowError("provider", f"no provider named {name!r} (see `engage provider list`)")
     if not values["prefix"] and not values["mcc_mnc"]:
-        raise RowError("prefix", "a prefix or an mcc_mnc is needed")
+        raise PriceRowError("prefix", "a prefix or an mcc_mnc is needed")
     prefix = parse_prefix(values["prefix"]) if values["prefix"] else ""
     mcc_mnc = parse_mcc_mnc(values["mcc_mnc"]) if values["mcc_mnc"] else ""
     if not values["price"]:
-        raise RowError("price", "missing")
+        raise PriceRowError("price", "missing")
     price = parse_price(values["price"])
     currency = values["currency"].upper()
     if not CURRENCY.match(currency):
-        raise RowError("currency", f"{values['currency']!r} is not a 3-letter ISO 4217 code")
+        raise PriceRowError("currency", f"{values['currency']!r} is not a 3-letter ISO 4217 code")
     if len(values["network"]) > 64:
-        raise RowError("network", "longer than 64 characters")
+        raise PriceRowError("network", "longer than 64 characters")
     valid_from = parse_valid_from(values["valid_from"]) if values["valid_from"] else default_valid_from
     return {"provider_id": providers[name], "prefix": prefix, "mcc_mnc": mcc_mnc,
             "network": values["network"] or None, "price": price, "currency": currency, "valid_from": valid_from}
 
 
-def read_csv(path: Path, providers: dict[str, int], report: ImportReport,
+def read_csv(path: Path, providers: dict[str, int], report: PriceImportReport,
              encoding: str | None = None) -> Iterator[dict[str, Any]]:
     try:
         with CsvSource(path, encoding) as source:
             yield from _read_rows(source, providers, report)
     except OSError as exc:
         raise PriceTableError(f"{path}: {exc.strerror}") from None
-    except subscriber_rows.RowError as exc:  # the file as a whole: not CSV text, no header
+    except subscriber_rows.PriceRowError as exc:  # the file as a whole: not CSV text, no header
         raise PriceTableError(str(exc)) from None
 
 
-def _read_rows(source: CsvSource, providers: dict[str, int], report: ImportReport) -> Iterator[dict[str, Any]]:
+def _read_rows(source: CsvSource, providers: dict[str, int], report: PriceImportReport) -> Iterator[dict[str, Any]]:
     default_valid_from = datetime.now(UTC).replace(microsecond=0)
     path = source.path
     header = [h.strip() for h in source.header]
@@ -185,7 +185,7 @@ def _read_rows(source: CsvSource, providers: dict[str, int], report: ImportRepor
             row[None] = cells[width:]
         try:
             yield parse_row(row, providers, default_valid_from, source.encoding)
-        except RowError as exc:
+        except PriceRowError as exc:
             report.rejected.append((line, exc.field, exc.reason))
     for line, reason in source.rejected:
         field_name, _, why = reason.partition(": ")
@@ -207,11 +207,11 @@ def upsert(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 
 def import_csv(engine: Engine, path: Path, *, actor: str, batch_size: int = 1000,
-               progress: Callable[[int], None] | None = None, encoding: str | None = None) -> ImportReport:
+               progress: Callable[[int], None] | None = None, encoding: str | None = None) -> PriceImportReport:
     """Good rows are written in batches as they come; a row with the key (provider, prefix, mcc_mnc,
     valid_from) of an existing one updates its price. Rows without valid_from take the import's start.
     `encoding`: the file's, when it is not UTF-8 and has no byte order mark."""
-    report = ImportReport()
+    report = PriceImportReport()
     with engine.connect() as conn:
         providers = dict(conn.execute(select(Provider.name, Provider.id)).all())
     currencies: set[str] = set()
@@ -252,7 +252,7 @@ def currency_warnings(currencies: set[str]) -> list[str]:
             f"{', '.join(unrated)}: prices in those rank after every comparable price"]
 
 
-def write_rejections(report: ImportReport, path: Path) -> None:
+def write_rejections(report: PriceImportReport, path: Path) -> None:
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["line", "field", "reason"])

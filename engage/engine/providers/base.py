@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from engage.engine.smpp.receipts_text import Receipt
+from engage.engine.smpp.receipts_text import DeliveryReport
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class CallbackRequest:
 class DeliverySink(Protocol):
     """Where receipts and MO messages go; awaited before the provider is acknowledged."""
 
-    async def receipt(self, provider_id: int, receipt: Receipt) -> None: ...
+    async def receipt(self, provider_id: int, receipt: DeliveryReport) -> None: ...
 
     async def inbound(self, provider_id: int, sms: InboundSms) -> None: ...
 

@@ -28,7 +28,7 @@ from engage.engine.smpp import longsms, settings
 from engage.engine.smpp.client import BindError, DeliverSm, EsmeClient, ResponseTimeout, SmppConfig, SmppConnectionError
 from engage.engine.smpp.fastpdu import encode_tlvs
 from engage.engine.smpp.multipart import split_udh
-from engage.engine.smpp.receipts_text import Receipt
+from engage.engine.smpp.receipts_text import DeliveryReport
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +247,7 @@ class SmppProvider(ProviderConnection):
         """Receipts and MOs that arrived together go to the sink in one hand-over; one that
         cannot be read is refused alone (the SMSC sends it again), not with the rest."""
         statuses = [0] * len(delivers)
-        receipts: list[Receipt] = []
+        receipts: list[DeliveryReport] = []
         inbound: list[InboundSms] = []
         for i, deliver in enumerate(delivers):
             try:

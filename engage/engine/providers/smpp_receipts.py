@@ -14,7 +14,7 @@ import re
 from datetime import datetime
 
 from engage.engine.smpp.client_types import DeliverSm
-from engage.engine.smpp.receipts_text import MESSAGE_STATES, Receipt, _parse_date, receipt_from_deliver
+from engage.engine.smpp.receipts_text import MESSAGE_STATES, DeliveryReport, _parse_date, receipt_from_deliver
 
 __all__ = ["read_receipt"]
 
@@ -26,14 +26,14 @@ _DATES_KEPT = 256
 _dates: dict[bytes, datetime | None] = {}
 
 
-def read_receipt(d: DeliverSm) -> Receipt | None:
-    """What :func:`receipt_from_deliver` returns for ``d``: a Receipt, or ``None`` for an MO."""
+def read_receipt(d: DeliverSm) -> DeliveryReport | None:
+    """What :func:`receipt_from_deliver` returns for ``d``: a DeliveryReport, or ``None`` for an MO."""
     state = d.message_state
     if d.receipted_message_id and state in MESSAGE_STATES and (d.esm_class & 0x3C) in _RECEIPT_KINDS:
         match = _APPENDIX_B.match(d.short_message or d.message_payload or b"")
         if match is not None:
             done, err = match.groups()
-            return Receipt(message_id=d.receipted_message_id, stat=MESSAGE_STATES[state],
+            return DeliveryReport(message_id=d.receipted_message_id, stat=MESSAGE_STATES[state],
                            err=err.decode("ascii"), done_at=_done_at(done))
     return receipt_from_deliver(d)
 

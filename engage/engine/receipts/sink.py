@@ -22,7 +22,7 @@ from engage.engine.broker import BrokerError, connect
 from engage.engine.broker.confirmed_publisher import ConfirmedPublisher
 from engage.engine.delivery.queues import receipts_queue
 from engage.engine.providers.base import InboundSms
-from engage.engine.smpp.receipts_text import Receipt
+from engage.engine.smpp.receipts_text import DeliveryReport
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 class _Item:
     """What one provider handed over at once: a batch of deliveries, one future to settle."""
     provider_id: int
-    receipts: list[Receipt]
+    receipts: list[DeliveryReport]
     inbound: list[InboundSms]
     done: asyncio.Future
     loop: asyncio.AbstractEventLoop
@@ -60,13 +60,13 @@ class BrokerDeliverySink:
             self._thread = threading.Thread(target=self._run, name="engage-delivery-sink", daemon=True)
             self._thread.start()
 
-    async def receipt(self, provider_id: int, receipt: Receipt) -> None:
+    async def receipt(self, provider_id: int, receipt: DeliveryReport) -> None:
         await self.hand_over(provider_id, [receipt], [])
 
     async def inbound(self, provider_id: int, sms: InboundSms) -> None:
         await self.hand_over(provider_id, [], [sms])
 
-    async def hand_over(self, provider_id: int, receipts: list[Receipt], inbound: list[InboundSms]) -> None:
+    async def hand_over(self, provider_id: int, receipts: list[DeliveryReport], inbound: list[InboundSms]) -> None:
         """Return once the broker has confirmed them all (raise if it could not take them): one
         broker message for the lot, not one per receipt."""
         if not receipts and not inbound:
@@ -110,7 +110,7 @@ class BrokerDeliverySink:
         broker.close()
 
     def _publish(self, broker, items: list[_Item]) -> None:  # noqa: ANN001
-        grouped: dict[int, tuple[list[Receipt], list[InboundSms]]] = defaultdict(lambda: ([], []))
+        grouped: dict[int, tuple[list[DeliveryReport], list[InboundSms]]] = defaultdict(lambda: ([], []))
         for item in items:
             grouped[item.provider_id][0].extend(item.receipts)
             grouped[item.provider_id][1].extend(item.inbound)
@@ -133,13 +133,13 @@ class BrokerDeliverySink:
             loop.call_soon_threadsafe(publisher.close)
 
 
-def _body(provider_id: int, receipts: list[Receipt], inbound: list[InboundSms]) -> bytes:
+def _body(provider_id: int, receipts: list[DeliveryReport], inbound: list[InboundSms]) -> bytes:
     return json.dumps({"provider_id": provider_id, "receipts": [_receipt_payload(r) for r in receipts],
                        "inbound": [{"source": sms.source, "destination": sms.destination, "text": sms.text}
                                    for sms in inbound]}).encode()
 
 
-def _receipt_payload(receipt: Receipt) -> dict[str, Any]:
+def _receipt_payload(receipt: DeliveryReport) -> dict[str, Any]:
     payload = {"id": receipt.message_id, "stat": receipt.stat, "err": receipt.err,
                "done_at": receipt.done_at.isoformat() if receipt.done_at else None}
     if receipt.ours is not None:

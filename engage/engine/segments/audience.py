@@ -23,7 +23,7 @@ from engage.engine.segments import frame as frames
 from engage.engine.segments import live
 from engage.engine.segments.criteria import CompileContext, compile_node
 from engage.engine.segments.errors import CountTooSlow
-from engage.engine.segments.vector import OutOfTime
+from engage.engine.segments.vector import CountOutOfTime
 from engage.engine.store.schema import OptOut, Segment, Subscriber
 from engage.engine.usage import totals as usage_totals
 
@@ -124,7 +124,7 @@ def budget(conn: Connection, seconds: float) -> Iterator[float | None]:
         raw.set_progress_handler(lambda: time.monotonic() > deadline, 1000)
     try:
         yield deadline
-    except OutOfTime:
+    except CountOutOfTime:
         raise CountTooSlow(seconds) from None
     except DBAPIError as exc:
         if not _cancelled(exc):

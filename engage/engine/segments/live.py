@@ -77,7 +77,7 @@ class LiveCounts:
               sample: int, deadline: float | None = None) -> Counted | None:
         """The count of a compiled condition, with the frame refreshed first through `conn` (which
         holds the count's snapshot; `mark`: frames.watermark() taken before it); None when the
-        frame cannot serve it now. `deadline` (time.monotonic()): vector.OutOfTime once passed."""
+        frame cannot serve it now. `deadline` (time.monotonic()): vector.CountOutOfTime once passed."""
         frame = self.ready()
         if frame is None:
             return None

@@ -36,7 +36,7 @@ class Unsupported(Exception):
     """This part of the expression is asked of the database instead."""
 
 
-class OutOfTime(Exception):
+class CountOutOfTime(Exception):
     """The evaluation passed its deadline (the count's time budget)."""
 
 
@@ -77,7 +77,7 @@ class Evaluator:
         """`exact_null`: whether NULL and false must be told apart (under a NOT); when not, a part
         asked of the database costs one query instead of two."""
         if self.deadline is not None and time.monotonic() > self.deadline:
-            raise OutOfTime
+            raise CountOutOfTime
         try:
             return self._truth(node, exact_null)
         except Unsupported:

@@ -1,4 +1,4 @@
-"""Delivery receipts: the SMPP 3.4 Appendix B text, and turning a deliver_sm into a Receipt.
+"""Delivery receipts: the SMPP 3.4 Appendix B text, and turning a deliver_sm into a DeliveryReport.
 
 The receipt text format is only "suggested" by the spec, so every SMSC bends it: keys
 in other cases, dates with seconds (``2611221530``, ``261122153045``, ``2611221530 45``,
@@ -25,7 +25,7 @@ __all__ = [
     "FINAL_STATS",
     "MESSAGE_STATES",
     "NON_FINAL_STATS",
-    "Receipt",
+    "DeliveryReport",
     "format_receipt_text",
     "is_final",
     "parse_receipt_text",
@@ -84,7 +84,7 @@ _KEYS = {"id": "id", "sub": "sub", "dlvrd": "dlvrd", "submitdate": "submit_date"
 
 
 @dataclass
-class Receipt:
+class DeliveryReport:
     message_id: str
     stat: str
     err: str | None
@@ -187,7 +187,7 @@ def receipt_stamp(timestamp: float) -> str:
     return stamp
 
 
-def receipt_from_deliver(d: DeliverSm) -> Receipt | None:
+def receipt_from_deliver(d: DeliverSm) -> DeliveryReport | None:
     """``None`` for a subscriber's own message (MO), or a receipt naming no message id at all."""
     if (d.esm_class & 0x3C) not in _ESM_RECEIPT_KINDS:
         return None
@@ -204,7 +204,7 @@ def receipt_from_deliver(d: DeliverSm) -> Receipt | None:
     err = parsed["err"]
     if err is None and d.network_error_code and len(d.network_error_code) == 3:
         err = f"{int.from_bytes(d.network_error_code[1:], 'big'):03d}"
-    return Receipt(message_id=message_id, stat=stat, err=err, done_at=parsed["done_date"])
+    return DeliveryReport(message_id=message_id, stat=stat, err=err, done_at=parsed["done_date"])
 
 
 def receipt_deliver_fields(

@@ -84,7 +84,7 @@ def render_clock() -> float:
     return time.thread_time() - getattr(_collections, "spent", 0.0)
 
 
-class OutOfTime(LimitExceeded):
+class RenderOutOfTime(LimitExceeded):
     """A render past MAX_SECONDS: unlike the other limits, it may pass another time (a shared CPU)."""
 
 
@@ -111,7 +111,7 @@ def _spent(budget: Any) -> LimitExceeded:
         return too_long()
     if budget.steps < 0:
         return LimitExceeded(f"over {MAX_STEPS:,} steps of work")
-    return OutOfTime(f"rendering took over {MAX_SECONDS} s")
+    return RenderOutOfTime(f"rendering took over {MAX_SECONDS} s")
 
 
 def write(context: Context, characters: int) -> None:

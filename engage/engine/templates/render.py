@@ -193,7 +193,7 @@ class CompiledTemplate:
                     raise limits.too_long()
             except Exception:
                 env.handle_exception()  # re-raised with the template's own lines in the traceback
-        except limits.OutOfTime as exc:
+        except limits.RenderOutOfTime as exc:
             raise TemplateTimeError(f"cannot render: {exc}", _template_line(exc)) from None
         except limits.LimitExceeded as exc:
             raise TemplateLimitError(f"cannot render: {exc}", _template_line(exc)) from None

@@ -4,7 +4,7 @@ sessions, and users' API tokens. engine/ only: the web layer calls these."""
 
 from engage.engine.users import api_tokens, ldap_signin, roles, sessions, throttle
 from engage.engine.users.accounts import (
-    User,
+    Account,
     UserError,
     create_user,
     disable,
@@ -17,6 +17,6 @@ from engage.engine.users.accounts import (
 )
 from engage.engine.users.signin import SignInError, authenticate
 
-__all__ = ["SignInError", "User", "UserError", "api_tokens", "authenticate", "create_user", "disable", "enable",
+__all__ = ["Account", "SignInError", "UserError", "api_tokens", "authenticate", "create_user", "disable", "enable",
            "ensure_user", "get_user", "ldap_signin", "list_users", "roles", "sessions", "set_password", "throttle",
            "unlock"]

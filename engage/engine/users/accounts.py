@@ -37,7 +37,7 @@ class UserError(ValueError):
 
 
 @dataclass(frozen=True)
-class User:
+class Account:
     id: int
     email: str
     name: str | None
@@ -63,11 +63,11 @@ PUBLIC_COLUMNS = (UserRow.id, UserRow.email, UserRow.name, UserRow.role, UserRow
                   UserRow.failed_logins, UserRow.locked_until, UserRow.created_at, UserRow.last_login_at)
 
 
-def from_row(row: Any) -> User:
+def from_row(row: Any) -> Account:
     def aware(moment: datetime | None) -> datetime | None:
         return None if moment is None else utc(moment)
 
-    return User(id=row.id, email=row.email, name=row.name, role=row.role, branch=row.branch, active=bool(row.active),
+    return Account(id=row.id, email=row.email, name=row.name, role=row.role, branch=row.branch, active=bool(row.active),
                 failed_logins=row.failed_logins or 0, locked_until=aware(row.locked_until),
                 created_at=aware(row.created_at), last_login_at=aware(row.last_login_at))
 
@@ -110,29 +110,29 @@ def hash_password(password: str) -> str:
     return hasher.hash(check_password(password))
 
 
-def get_user(conn: Connection, email: str) -> User | None:
+def get_user(conn: Connection, email: str) -> Account | None:
     row = conn.execute(select(*PUBLIC_COLUMNS).where(UserRow.email == email.strip().lower())).first()
     return None if row is None else from_row(row)
 
 
-def get_user_by_id(conn: Connection, user_id: int) -> User | None:
+def get_user_by_id(conn: Connection, user_id: int) -> Account | None:
     row = conn.execute(select(*PUBLIC_COLUMNS).where(UserRow.id == user_id)).first()
     return None if row is None else from_row(row)
 
 
-def _existing(conn: Connection, email: str) -> User:
+def _existing(conn: Connection, email: str) -> Account:
     user = get_user(conn, email) if isinstance(email, str) else None
     if user is None:
         raise UserError("user", f"no user with the email {email!r}")
     return user
 
 
-def list_users(conn: Connection) -> list[User]:
+def list_users(conn: Connection) -> list[Account]:
     return [from_row(r) for r in conn.execute(select(*PUBLIC_COLUMNS).order_by(UserRow.email))]
 
 
 def create_user(conn: Connection, email: str, role: str, *, password: str, branch: str | None = None,
-                name: str | None = None, actor: str) -> User:
+                name: str | None = None, actor: str) -> Account:
     """A new active user; UserError names the first bad field (or an email already taken)."""
     email = normalise_email(email)
     role = check_role(role)
@@ -148,14 +148,14 @@ def create_user(conn: Connection, email: str, role: str, *, password: str, branc
     return _existing(conn, email)
 
 
-def ensure_user(conn: Connection, email: str, role: str, password: str, actor: str) -> User:
+def ensure_user(conn: Connection, email: str, role: str, password: str, actor: str) -> Account:
     """The user with this email, created with these values if there is none (a user that exists is
     left exactly as it is: its role, password and state are not touched). For the demo and setups."""
     existing = get_user(conn, normalise_email(email))
     return existing if existing is not None else create_user(conn, email, role, password=password, actor=actor)
 
 
-def set_password(conn: Connection, email: str, password: str, *, actor: str) -> User:
+def set_password(conn: Connection, email: str, password: str, *, actor: str) -> Account:
     """A new password; any lock is lifted, and everything the old one opened is shut (see _end_access)."""
     user = _existing(conn, email)
     conn.execute(update(UserRow.__table__).where(UserRow.id == user.id).values(
@@ -165,7 +165,7 @@ def set_password(conn: Connection, email: str, password: str, *, actor: str) -> 
     return _existing(conn, user.email)
 
 
-def set_active(conn: Connection, email: str, active: bool, *, actor: str) -> User:
+def set_active(conn: Connection, email: str, active: bool, *, actor: str) -> Account:
     """Disable (its sessions end at once; its API tokens are refused while it is disabled, and work
     again if it is enabled: a suspension, not a revocation) or enable a user."""
     user = _existing(conn, email)
@@ -176,7 +176,7 @@ def set_active(conn: Connection, email: str, active: bool, *, actor: str) -> Use
     return _existing(conn, user.email)
 
 
-def _end_access(conn: Connection, user: User, actor: str, reason: str) -> None:
+def _end_access(conn: Connection, user: Account, actor: str, reason: str) -> None:
     """A password changed because it leaked must not live on in a session or in an API token issued
     while the old one was good: sessions end and live tokens are revoked for good (an admin issues
     new ones)."""
@@ -188,15 +188,15 @@ def _end_access(conn: Connection, user: User, actor: str, reason: str) -> None:
         audit(conn, actor, "api_token.revoke_all", "user", user.id, email=user.email, tokens=revoked, reason=reason)
 
 
-def disable(conn: Connection, email: str, *, actor: str) -> User:
+def disable(conn: Connection, email: str, *, actor: str) -> Account:
     return set_active(conn, email, False, actor=actor)
 
 
-def enable(conn: Connection, email: str, *, actor: str) -> User:
+def enable(conn: Connection, email: str, *, actor: str) -> Account:
     return set_active(conn, email, True, actor=actor)
 
 
-def unlock(conn: Connection, email: str, *, actor: str) -> User:
+def unlock(conn: Connection, email: str, *, actor: str) -> Account:
     """Lift a lock from failed sign-ins before it runs out."""
     user = _existing(conn, email)
     conn.execute(update(UserRow.__table__).where(UserRow.id == user.id).values(failed_logins=0, locked_until=None))

@@ -25,7 +25,7 @@ from engage.engine.audit import audit
 from engage.engine.store.schema import ApiToken as TokenRow
 from engage.engine.store.schema import User as UserRow
 from engage.engine.users import directory_recheck
-from engage.engine.users.accounts import PUBLIC_COLUMNS, User, UserError, from_row, get_user_by_id
+from engage.engine.users.accounts import PUBLIC_COLUMNS, Account, UserError, from_row, get_user_by_id
 from engage.engine.users.throttle import utc
 
 SECRET_PREFIX = "eng_"
@@ -36,7 +36,7 @@ USED_EVERY = timedelta(minutes=1)  # last_used_at is written at most this often 
 
 
 @dataclass(frozen=True)
-class ApiToken:
+class TokenSummary:
     """A token as people may see it: never the secret or its hash."""
 
     id: int
@@ -71,11 +71,11 @@ COLUMNS = (TokenRow.id, TokenRow.user_id, TokenRow.name, TokenRow.prefix, TokenR
            TokenRow.expires_at, TokenRow.last_used_at, TokenRow.revoked_at)
 
 
-def _token(row: Any) -> ApiToken:
+def _token(row: Any) -> TokenSummary:
     def aware(moment: datetime | None) -> datetime | None:
         return None if moment is None else utc(moment)
 
-    return ApiToken(id=row.id, user_id=row.user_id, name=row.name, prefix=row.prefix,
+    return TokenSummary(id=row.id, user_id=row.user_id, name=row.name, prefix=row.prefix,
                     created_at=aware(row.created_at), created_by=row.created_by, expires_at=aware(row.expires_at),
                     last_used_at=aware(row.last_used_at), revoked_at=aware(row.revoked_at))
 
@@ -120,7 +120,7 @@ def issue(conn: Connection, user_id: int, name: str, *, expires_days: int | None
     return secret
 
 
-def find(conn: Connection, secret: str) -> ApiToken | None:
+def find(conn: Connection, secret: str) -> TokenSummary | None:
     """The token this secret is, whatever its state (to show what was just issued); no side effects."""
     if not secret or len(secret) > MAX_SECRET:
         return None
@@ -128,26 +128,26 @@ def find(conn: Connection, secret: str) -> ApiToken | None:
     return None if row is None else _token(row)
 
 
-def get(conn: Connection, token_id: int) -> ApiToken | None:
+def get(conn: Connection, token_id: int) -> TokenSummary | None:
     row = conn.execute(select(*COLUMNS).where(TokenRow.id == token_id)).first()
     return None if row is None else _token(row)
 
 
-def list_for(conn: Connection, user_id: int) -> list[ApiToken]:
+def list_for(conn: Connection, user_id: int) -> list[TokenSummary]:
     """A user's tokens, newest first, revoked and expired ones included (they say what happened)."""
     return [_token(r) for r in conn.execute(select(*COLUMNS).where(TokenRow.user_id == user_id)
                                             .order_by(TokenRow.id.desc()))]
 
 
-def list_all(conn: Connection) -> dict[int, list[ApiToken]]:
+def list_all(conn: Connection) -> dict[int, list[TokenSummary]]:
     """Every user's tokens by user id, newest first: one query for the users page."""
-    found: dict[int, list[ApiToken]] = {}
+    found: dict[int, list[TokenSummary]] = {}
     for row in conn.execute(select(*COLUMNS).order_by(TokenRow.id.desc())):
         found.setdefault(row.user_id, []).append(_token(row))
     return found
 
 
-def revoke(conn: Connection, token_id: int, *, actor: str, now: datetime | None = None) -> ApiToken:
+def revoke(conn: Connection, token_id: int, *, actor: str, now: datetime | None = None) -> TokenSummary:
     """The token stops working at once; its row stays, to show when and by whom (in the audit log)."""
     token = get(conn, token_id) if isinstance(token_id, int) else None
     if token is None:
@@ -164,7 +164,7 @@ def revoke(conn: Connection, token_id: int, *, actor: str, now: datetime | None 
     return result
 
 
-def resolve(conn: Connection, secret: str | None, *, now: datetime | None = None) -> User | None:
+def resolve(conn: Connection, secret: str | None, *, now: datetime | None = None) -> Account | None:
     """The active user whose live token this secret is, or None (unknown, revoked, expired, or the
     user disabled, or a directory user the directory no longer lets in: engine.users.directory_recheck).
     Records the use at most once a minute (the caller commits)."""

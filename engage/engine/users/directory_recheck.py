@@ -32,7 +32,7 @@ from engage.engine.audit import audit
 from engage.engine.store.schema import User as UserRow
 from engage.engine.store.schema import UserSession
 from engage.engine.users import ldap_signin
-from engage.engine.users.accounts import User, get_user_by_id
+from engage.engine.users.accounts import Account, get_user_by_id
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class _Verdicts:
 _VERDICTS = _Verdicts()
 
 
-def still_allowed(conn: Connection, user: User, *, now: datetime) -> User | None:
+def still_allowed(conn: Connection, user: Account, *, now: datetime) -> Account | None:
     """``user`` (brought up to date) if the directory still lets them in, else None with their
     sessions ended and the refusal audited. Local users, and everyone while no directory is
     configured, pass untouched. The caller commits."""

@@ -18,7 +18,7 @@ from engage.engine.audit import audit
 from engage.engine.store.schema import User as UserRow
 from engage.engine.store.schema import UserSession
 from engage.engine.users import directory_recheck
-from engage.engine.users.accounts import PUBLIC_COLUMNS, User, from_row
+from engage.engine.users.accounts import PUBLIC_COLUMNS, Account, from_row
 from engage.engine.users.throttle import utc
 
 REFRESH_EVERY = timedelta(minutes=1)
@@ -47,7 +47,7 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start(conn: Connection, user: User, *, ip: str | None = None, user_agent: str | None = None,
+def start(conn: Connection, user: Account, *, ip: str | None = None, user_agent: str | None = None,
           now: datetime | None = None) -> str:
     """A new session for a user who just signed in; returns the token for the cookie (shown once)."""
     now = utc(now or datetime.now(UTC))
@@ -59,7 +59,7 @@ def start(conn: Connection, user: User, *, ip: str | None = None, user_agent: st
     return token
 
 
-def resolve(conn: Connection, token: str | None, *, now: datetime | None = None) -> User | None:
+def resolve(conn: Connection, token: str | None, *, now: datetime | None = None) -> Account | None:
     """The active user whose live session this token is, or None. Refreshes last_seen_at at most
     once a minute (the caller commits)."""
     if not token:

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, select, update
 from engage.engine.audit import audit
 from engage.engine.store.schema import User as UserRow
 from engage.engine.users import accounts, ldap_signin, throttle
-from engage.engine.users.accounts import User
+from engage.engine.users.accounts import Account
 
 WRONG = "wrong email or password"
 LOCKED = "too many failed sign-ins for this email; try again later"
@@ -65,7 +65,7 @@ _CONFIGURED = object()
 
 
 def authenticate(conn: Connection, email: str, password: str, *, ip: str | None, now: datetime | None = None,
-                 directory: ldap_signin.Directory | None | object = _CONFIGURED) -> User:
+                 directory: ldap_signin.Directory | None | object = _CONFIGURED) -> Account:
     """The user these credentials sign in, or SignInError. ``directory``: the directory to ask (tests
     pass one on ldap3's mock); by default the ENGAGE_LDAP_* one, if any.
 
@@ -124,7 +124,7 @@ def authenticate(conn: Connection, email: str, password: str, *, ip: str | None,
 
 def _directory_sign_in(conn: Connection, directory: ldap_signin.Directory, key: str, password: str, row: Any, *,
                        ip: str | None, now: datetime, rules: throttle.Policy,
-                       refuse: Callable[[str, str], SignInError]) -> User:
+                       refuse: Callable[[str, str], SignInError]) -> Account:
     """The directory's half of authenticate: a wrong password counts towards the lock as a local one
     does; a directory that cannot answer does not (nor does a person in no mapped group). No
     transaction is open while the directory is asked: on SQLite it would hold the database's write
