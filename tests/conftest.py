@@ -8,5 +8,6 @@ pytest_plugins = [
     "tests.fixtures.web",
     "tests.fixtures.browser",
     "tests.fixtures.ldap",
+    "tests.fixtures.callbacks",
     "tests.fixtures.kannel",
 ]
