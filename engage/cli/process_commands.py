@@ -3,18 +3,51 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import os
+import socket
+from collections.abc import Iterator
 
 from engage import config
 from engage.cli.common import engine
 from engage.cli.garbage_collection import settle_for_throughput
+
+# Why a port cannot be listened on, and what to do: the operator's to fix, said in one line.
+LISTEN_ERRORS = {
+    errno.EADDRINUSE: " (another process listens there: stop it or choose another --port)",
+    errno.EACCES: " (ports below 1024 need privileges: choose another --port)",
+    errno.EADDRNOTAVAIL: " (no interface of this machine has that address: check --host)",
+}
+
+
+@contextlib.contextmanager
+def listening(host: str, port: int) -> Iterator[None]:
+    """A port that cannot be listened on ends the command with one line saying why, not a traceback.
+    Around a server's whole run: only its listening raises OSError out of it (a request's errors stay
+    inside Tornado)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in LISTEN_ERRORS:
+            raise
+        raise SystemExit(f"error: cannot listen on {host}:{port}: {os.strerror(exc.errno).lower()}"
+                         f"{LISTEN_ERRORS[exc.errno]}") from None
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Before a command does minutes of work and only then listens (the demo)."""
+    with listening(host, port), socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Tornado will
+        probe.bind((host, port))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from engage.web.server import serve
 
     settle_for_throughput()
-    serve(engine(), args.host, args.port)
+    with listening(args.host, args.port):
+        serve(engine(), args.host, args.port)
     return 0
 
 
@@ -45,9 +78,12 @@ def cmd_smsc_sim(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from engage.demo import run_demo
 
+    if not args.headless:
+        check_port_free("127.0.0.1", args.port)
     settle_for_throughput()
-    return run_demo(recipients=args.recipients, headless=args.headless, exit_when_done=args.exit_when_done,
-                    port=args.port, fresh=not args.keep)
+    with contextlib.nullcontext() if args.headless else listening("127.0.0.1", args.port):
+        return run_demo(recipients=args.recipients, headless=args.headless, exit_when_done=args.exit_when_done,
+                        port=args.port, fresh=not args.keep)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

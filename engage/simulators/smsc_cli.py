@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 
 from engage.engine.asyncloop import serve_in_thread
@@ -68,5 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         await stopping.wait()
         await sim.stop()
 
-    asyncio.run(serve())
+    try:
+        asyncio.run(serve())
+    except OSError as exc:  # only listening raises out of serve(): the port is the operator's to fix
+        if exc.errno is None:
+            raise
+        parser.exit(1, f"error: cannot listen on {args.host}:{args.port}: {os.strerror(exc.errno).lower()}\n")
     return 0

@@ -23,13 +23,18 @@ def run(engine: Engine, broker_url: str, stop: threading.Event, *, idle: float =
     dispatcher = Dispatcher(engine, broker)
     sweeper = Sweeper(engine, broker)
     next_sweep = time.monotonic() + SWEEP_EVERY
+    ready = False
     try:
         while not stop.is_set():
             try:
                 if time.monotonic() >= next_sweep:
                     sweeper.sweep()
                     next_sweep = time.monotonic() + SWEEP_EVERY
-                if dispatcher.run_once() == 0:
+                dispatched = dispatcher.run_once()
+                if not ready:  # one round done: the database and every provider's queue answered
+                    log.info("ready")
+                    ready = True
+                if dispatched == 0:
                     stop.wait(idle)
             except Exception:
                 log.exception("dispatch round failed; retrying")

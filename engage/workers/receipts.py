@@ -30,8 +30,12 @@ PREFETCH = 64  # broker messages held at once; each carries up to the sink's bat
 def run(engine: Engine, broker_url: str, stop: threading.Event) -> None:
     held: list[tuple[Delivery, tuple[int, list[Any], list[Any]]]] = []
     next_match = 0.0
+    ready = False
     for broker, delivery in consume_forever(broker_url, receipts_queue(), stop, prefetch=PREFETCH,
                                              idle_timeout=0.02):
+        if not ready:  # consuming: the queue is declared and this worker subscribed to it
+            log.info("ready")
+            ready = True
         if delivery is not None:
             batch = _parse(delivery)
             if batch is not None:

@@ -18,6 +18,7 @@ USAGE_CHECK_EVERY = 60  # ticks
 def run(engine: Engine, broker_url: str, stop: threading.Event, *, every: float = 1.0) -> None:
     leadership = Leadership(engine, "scheduler")
     ticks = 0
+    ready = False
     try:
         while not stop.is_set():
             try:
@@ -34,6 +35,9 @@ def run(engine: Engine, broker_url: str, stop: threading.Event, *, every: float 
                     ticks += 1
             except Exception:
                 log.exception("scheduler tick failed; retrying")
+            if not ready:
+                log.info("ready (%s)", "leading" if leadership.held else "standing by")
+                ready = True
             stop.wait(every)
     finally:
         leadership.release()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Row, select
 
 from engage.engine.asyncloop import LoopThread
 from engage.engine.delivery.sending import ProviderSendLoop
@@ -17,12 +17,13 @@ from engage.engine.store.schema import Provider
 
 log = logging.getLogger(__name__)
 
+PROVIDER_WAIT = 2.0  # seconds between looks for a first provider
+
 
 def run(engine: Engine, broker_url: str, stop: threading.Event) -> None:
-    with engine.connect() as conn:
-        rows = conn.execute(select(Provider.__table__).where(Provider.enabled.is_(True))).all()
-    if not rows:
-        log.warning("no enabled provider; add one with `engage provider add`")
+    rows = _enabled_providers(engine, stop)
+    if stop.is_set():
+        return
     loop = LoopThread()
     sink = BrokerDeliverySink(broker_url)
     providers = []
@@ -40,6 +41,7 @@ def run(engine: Engine, broker_url: str, stop: threading.Event) -> None:
                                  name="send-heartbeat", daemon=True)
     for t in [*threads, heartbeat]:
         t.start()
+    log.info("ready: %s", ", ".join(p.name for p in providers) or "no provider")
     stop.wait()
     for t in [*threads, heartbeat]:
         t.join(timeout=30)
@@ -47,3 +49,19 @@ def run(engine: Engine, broker_url: str, stop: threading.Event) -> None:
         loop.run(p.stop(), timeout=10)
     sink.close()
     loop.stop()
+
+
+def _enabled_providers(engine: Engine, stop: threading.Event) -> list[Row]:
+    """The enabled providers, waiting for a first one if there is none: a new stack (docker compose)
+    starts this worker before anyone has run `engage provider add`, and it must then send without
+    a restart."""
+    waiting = False
+    while True:
+        with engine.connect() as conn:
+            rows = conn.execute(select(Provider.__table__).where(Provider.enabled.is_(True))).all()
+        if rows or stop.is_set():
+            return rows
+        if not waiting:
+            log.warning("no enabled provider yet; waiting for one (`engage provider add`)")
+            waiting = True
+        stop.wait(PROVIDER_WAIT)

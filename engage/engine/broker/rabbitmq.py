@@ -253,7 +253,11 @@ class RabbitMqBroker(Broker):
         self._declared.add(queue)
 
     def depth(self, queue: str) -> int:
+        """Declares the queue first: engage asks only about queues it uses, and RabbitMQ answers a
+        passive declare of a missing one by closing the channel, which pika logs as a warning (the
+        dispatcher would log one every round on a fresh broker, before the send worker's first start)."""
         check_queue_name(queue)
+        self.declare(queue)
         return self._probing(lambda ch: ch.queue_declare(queue, passive=True).method.message_count)
 
     def purge(self, queue: str) -> int:
