@@ -68,17 +68,14 @@ def test_a_header_that_would_not_survive_amqp_is_refused(broker: Broker, queue_n
         broker.publish(queue_name, b"x", {"price": 0.05})
 
 
-def test_publishing_1000_batches_of_10_kb_takes_under_2_seconds(broker: Broker, queue_name: str) -> None:
+def test_a_thousand_confirmed_publishes_of_10_kb_all_reach_the_queue(broker: Broker, queue_name: str) -> None:
+    """How fast they go is `engage bench send`'s to measure; here, that none is lost on the way."""
     broker.declare(queue_name)
-    timings: list[float] = []
-    while len(timings) < 2 and min(timings, default=2.0) >= 2.0:  # best of two: CI boxes get busy
-        started = time.monotonic()
-        for _ in range(1000):
-            broker.publish(queue_name, b"x" * 10_240)
-        timings.append(time.monotonic() - started)
+    for _ in range(1000):
+        broker.publish(queue_name, b"x" * 10_240)
 
-    assert min(timings) < 2.0, f"1000 confirmed publishes took {', '.join(f'{t:.2f}s' for t in timings)}"
-    assert broker.depth(queue_name) == 1000 * len(timings)
+    assert broker.depth(queue_name) == 1000
+
 
 def test_two_broker_objects_on_one_url_share_queues(broker_url: str, queue_name: str) -> None:
     with connect(broker_url) as producer, connect(broker_url) as consumer:
