@@ -17,7 +17,9 @@ from engage.engine import campaigns
 from engage.engine import statuses as st
 from engage.engine.delivery.submits import claim, record_outcomes
 from engage.engine.providers.base import SendOutcome
+from engage.engine.providers.records import add_smpp
 from engage.engine.receipts.matching import _parts_by_id
+from engage.engine.receipts.timeouts import time_out_unconfirmed
 from engage.engine.segments import store as segments
 from engage.engine.store.database import make_engine
 from engage.engine.store.migrate import upgrade
@@ -118,3 +120,28 @@ def test_recording_outcomes_updates_messages_by_primary_key(engine: Engine) -> N
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM messages WHERE status = :s"),
                             {"s": st.SUBMITTED}).scalar() == 500
+
+
+def test_the_receipt_timeout_reads_only_the_submitted_messages_past_it(engine: Engine) -> None:
+    """The sweep runs every few seconds over a table of millions: its choice of messages is a range of
+    the partial index ix_messages_awaiting_receipt, whether or not the statistics saw any submitted."""
+    with engine.begin() as conn:  # 5,000 sent a day ago never heard back; 5,000 sent just now wait
+        conn.execute(text("UPDATE messages SET status = 'submitted', submitted_at = now() - interval '1 day' "
+                          "WHERE id <= 5000"))
+        conn.execute(text("UPDATE messages SET status = 'submitted', provider_id = :old, submitted_at = now() "
+                          "WHERE id > 5000 AND id <= 10000"), {"old": OLD})
+        for name in ("old", "new"):  # ids 1 and 2: OLD and NEW
+            add_smpp(conn, name=name, host="127.0.0.1", port=2775, system_id="e", password="p", actor="t",
+                     receipt_timeout=3600)
+    sweep = lambda: time_out_unconfirmed(engine, batch=1000, max_batches=1)  # noqa: E731
+    plans = _plans_of(engine, sweep, "UPDATE messages SET status=")
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("ANALYZE messages")  # now the statistics know thousands are submitted
+    plans += _plans_of(engine, sweep, "UPDATE messages SET status=")
+    assert len(plans) == 4  # a statement per provider and sweep
+    for plan in plans:  # the awaiting ones from their index (by range, or as a bitmap), then by primary key
+        nodes = list(_nodes(plan))
+        assert {n.get("Index Name") for n in nodes} - {None} == {"ix_messages_awaiting_receipt", "messages_pkey"}, plan
+        assert not [n for n in nodes if n["Node Type"] == "Seq Scan"], plan
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM messages WHERE status = 'unconfirmed'")).scalar() == 2000

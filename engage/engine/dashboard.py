@@ -26,7 +26,9 @@ def figures(conn: Connection, *, branch: str | None, now: datetime | None = None
         today = today.join(Campaign, Campaign.id == Message.campaign_id).where(Campaign.branch == branch)
         campaigns_query = campaigns_query.where(Campaign.branch == branch)
     counts = dict(conn.execute(today.group_by(Message.status)).all())
-    settled = sum(counts.get(s, 0) for s in (st.DELIVERED, st.UNDELIVERED, st.EXPIRED, st.REJECTED, st.FAILED))
+    # unconfirmed ones count against the rate: nobody knows them delivered
+    settled = sum(counts.get(s, 0) for s in (st.DELIVERED, st.UNDELIVERED, st.EXPIRED, st.REJECTED, st.FAILED,
+                                             st.UNCONFIRMED))
     active = [dict(r._mapping) for r in conn.execute(campaigns_query).all()]
     return {
         "messages_today": sum(counts.values()), "delivered_today": counts.get(st.DELIVERED, 0),

@@ -34,6 +34,9 @@ THROTTLED = Counter("engage_throttled_total", "Throttling answers (ESME_RTHROTTL
 PROVIDER_ERRORS = Counter("engage_provider_errors_total", "Provider errors: temporary (retried) or permanent",
                           ["provider", "severity"])
 RECEIPTS = Counter("engage_receipts_total", "Delivery receipts received, by final stat", ["provider", "stat"])
+MESSAGES_UNCONFIRMED = Counter("engage_messages_unconfirmed_total",
+                               "Submitted messages whose receipt did not come within the provider's receipt timeout",
+                               ["provider"])
 DISPATCH_BATCHES = Counter("engage_dispatch_batches_total", "Batches the dispatcher published")
 MESSAGES_DISPATCHED = Counter("engage_messages_dispatched_total", "Messages the dispatcher queued for sending")
 DEAD_LETTERED = Counter("engage_dead_lettered_total", "Broker messages parked in a dead-letter queue", ["queue"])
@@ -72,6 +75,12 @@ def receipts(provider: int | str, stat_counts: Mapping[str, int]) -> None:
     for stat, n in stat_counts.items():
         if n:
             RECEIPTS.labels(label, _stat_label(stat)).inc(n)
+
+
+def unconfirmed(provider: int | str, n: int) -> None:
+    """``n`` messages of ``provider`` timed out waiting for their receipt (a sweep's batch)."""
+    if n:
+        MESSAGES_UNCONFIRMED.labels(provider_label(provider)).inc(n)
 
 
 def dispatched(n: int) -> None:

@@ -7,8 +7,13 @@ HELD = "held"  # waits for its not_before: the recipient's local send time, or t
 CONTROL = "control"  # held out in the control group: recorded, never sent
 DELIVERED, UNDELIVERED, EXPIRED, REJECTED, FAILED, CANCELLED = (
     "delivered", "undelivered", "expired", "rejected", "failed", "cancelled")
+# Submitted, and no receipt came within its provider's receipt_timeout (receipts.timeouts): final, so
+# that its campaign completes, and charged, since the provider took it; a receipt arriving later
+# still settles it (SETTLEABLE). The name says what is known: the SMSC never confirmed the outcome.
+UNCONFIRMED = "unconfirmed"
 IN_FLIGHT = (HELD, PENDING, QUEUED, SENDING, SUBMITTED)
-FINAL = (DELIVERED, UNDELIVERED, EXPIRED, REJECTED, FAILED, CANCELLED)
+FINAL = (DELIVERED, UNDELIVERED, EXPIRED, REJECTED, FAILED, UNCONFIRMED, CANCELLED)
+SETTLEABLE = (*IN_FLIGHT, UNCONFIRMED)  # what a receipt may still settle
 UNSENT = (HELD, PENDING, QUEUED)  # not yet with a sender: what pause takes back and cancel ends
 ALL = IN_FLIGHT + FINAL + (CONTROL,)
 

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Integer, cast, func, select
 
 from engage.engine.store.schema import Event, Message, Provider
 
-SERIES = ("queued", "submitted", "delivered", "undelivered", "failed")
+SERIES = ("queued", "submitted", "delivered", "undelivered", "failed", "unconfirmed")
 
 
 def _epoch(conn: Connection, column: Any) -> Any:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
+from engage.engine.providers.common_settings import kind_config
 from engage.engine.smpp.receipts_text import DeliveryReport
 
 
@@ -85,7 +86,7 @@ class ProviderConnection(ABC):
     def __init__(self, provider_id: int, name: str, config: dict[str, Any], tps: int, sink: DeliverySink):
         self.provider_id = provider_id
         self.name = name
-        self.config = config
+        self.config = kind_config(config)  # the settings every kind has (receipt_timeout) are not its own
         self.tps = tps
         self.sink = sink
         self.stats = ProviderStats()

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, insert, select, update
 
 from engage.engine.audit import audit
-from engage.engine.providers import KINDS
+from engage.engine.providers import KINDS, common_settings
 from engage.engine.store.schema import Provider
 
 SECRET_KEYS = {"password", "api_key", "token", "callback_token", "secret", "client_secret"}
@@ -65,11 +65,15 @@ def find(conn: Connection, ref: str | int) -> Row:
 
 
 def validated(kind: str, config: dict[str, Any]) -> dict[str, Any]:
-    """The kind's own check (ValueError naming the field), or ValueError for an unknown kind."""
+    """The kind's own check of its keys and common_settings' of the keys every kind has
+    (ValueError naming the field), or ValueError for an unknown kind."""
     cls = KINDS.get(kind)
     if cls is None:
         raise ValueError(f"unknown provider kind {kind!r}: expected one of {', '.join(sorted(KINDS))}")
-    return cls.validate_config(config)
+    if not isinstance(config, dict):
+        return cls.validate_config(config)  # the kind says what it expects
+    common, own = common_settings.split(config)
+    return {**cls.validate_config(own), **common_settings.checked(common)}
 
 
 def _check_numbers(tps: int | None, priority: int | None) -> None:
