@@ -21,8 +21,8 @@ from sqlalchemy import Engine, insert
 from engage import config
 from engage.engine import campaigns
 from engage.engine import statuses as st
-from engage.engine.delivery import price_tables
 from engage.engine.providers.records import add_smpp
+from engage.engine.routes import price_tables
 from engage.engine.segments import store as segments
 from engage.engine.store.database import make_engine
 from engage.engine.store.migrate import upgrade

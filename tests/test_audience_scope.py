@@ -4,7 +4,8 @@ numbers, and a branch-scoped user seeing only the branch."""
 import pytest
 
 from engage.engine import consent
-from engage.engine.segments.audience import Scope, count
+from engage.engine.segments.audience import count
+from engage.engine.users.scope import Scope
 from tests.audience_people import add_people
 
 TASHKENT = {"field": "city", "op": "eq", "value": "Tashkent"}

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from engage.engine import statuses as st
 from engage.engine.campaigns import lifecycle
-from engage.engine.delivery.price_tables import import_csv
 from engage.engine.providers.records import add_smpp
+from engage.engine.routes.price_tables import import_csv
 from engage.engine.store.schema import Campaign
 from tests.campaign_setup import add_subscribers, make_campaign
 from tests.fixtures.browser import screenshot, sign_in

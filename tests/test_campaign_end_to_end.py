@@ -62,7 +62,7 @@ def test_separate_worker_processes_run_the_campaign_on_postgres_and_rabbitmq(bac
 
 
 def test_a_malformed_send_batch_goes_to_the_dead_letter_queue_and_sending_goes_on(backend, smsc_factory, tmp_path):
-    from engage.engine.delivery.queues import send_queue
+    from engage.engine.broker.queues import send_queue
 
     engine, broker_url, _ = backend
     sim = smsc_factory(receipt_delay=0.02)

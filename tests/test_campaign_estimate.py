@@ -13,9 +13,9 @@ from sqlalchemy import event, insert
 from engage.engine import campaigns
 from engage.engine.campaigns.estimate import estimate
 from engage.engine.campaigns.launching import launch_run
-from engage.engine.delivery.price_tables import import_csv
 from engage.engine.providers.records import add_smpp
 from engage.engine.providers.status import upsert as report_status
+from engage.engine.routes.price_tables import import_csv
 from engage.engine.segments import store as segments
 from engage.engine.store.schema import OptOut, Subscriber
 from engage.engine.templates import store as templates

@@ -12,11 +12,11 @@ from sqlalchemy import select, update
 
 from engage.engine import statuses as st
 from engage.engine.broker import connect
+from engage.engine.broker.queues import send_queue
 from engage.engine.campaigns import lifecycle
 from engage.engine.campaigns.completion import expire_overdue, release_held
 from engage.engine.campaigns.launching import launch_run
 from engage.engine.delivery.dispatch import Dispatcher, Pacer
-from engage.engine.delivery.queues import send_queue
 from engage.engine.providers.records import add_smpp
 from engage.engine.store.schema import Campaign, CampaignRun, Message
 from tests.campaign_scenario import assert_simulator_agrees, wait_until_done

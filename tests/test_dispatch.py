@@ -6,8 +6,8 @@ from __future__ import annotations
 from sqlalchemy import event, select
 
 from engage.engine.broker import connect
+from engage.engine.broker.queues import send_queue
 from engage.engine.delivery.dispatch import Dispatcher
-from engage.engine.delivery.queues import send_queue
 from engage.engine.events import message_ids
 from engage.engine.store.schema import Event, Message
 from tests.campaign_scenario import launch_campaign

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from engage.cli import main
 from engage.engine.broker import REPLAYS_HEADER, connect, dead_letter_queue
-from engage.engine.delivery.queues import receipts_queue, send_queue
+from engage.engine.broker.queues import receipts_queue, send_queue
 from engage.engine.providers.records import add_smpp
 from engage.engine.store.database import make_engine
 from engage.engine.store.migrate import upgrade

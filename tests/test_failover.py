@@ -9,8 +9,8 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from engage.engine import campaigns
-from engage.engine.delivery import price_tables
 from engage.engine.providers.records import add_smpp
+from engage.engine.routes import price_tables
 from engage.engine.store.schema import Message
 from tests.campaign_scenario import launch_campaign, wait_until_done
 from tests.fixtures.backends import running_workers

@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engage.engine.segments import audience
-from engage.engine.segments.audience import Scope
 from engage.engine.segments.criteria import describe_kinds
 from engage.engine.segments.errors import SegmentError
 from engage.engine.subscriber_fields import FIELDS
+from engage.engine.users.scope import Scope
 from tests.campaign_setup import add_subscribers
 
 KINDS = describe_kinds()

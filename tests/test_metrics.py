@@ -19,7 +19,7 @@ from sqlalchemy import insert
 
 from engage.engine import metrics
 from engage.engine.broker import connect
-from engage.engine.delivery.queues import receipts_queue, send_queue
+from engage.engine.broker.queues import receipts_queue, send_queue
 from engage.engine.providers.records import add_smpp
 from engage.engine.store.database import make_engine
 from engage.engine.store.migrate import upgrade

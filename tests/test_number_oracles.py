@@ -14,10 +14,10 @@ from engage.engine import campaigns
 from engage.engine.campaigns.trial_sends import send_test
 from engage.engine.segments import audience, live
 from engage.engine.segments import store as segments
-from engage.engine.segments.audience import Scope
 from engage.engine.segments.criteria import SegmentError
 from engage.engine.store.schema import InboundMessage, Message, Subscriber
 from engage.engine.templates import store as templates
+from engage.engine.users.scope import Scope
 from tests import subscriber_story as story
 from tests.branch_people import token_for
 from tests.fixtures.web import serving

@@ -17,7 +17,7 @@ from sqlalchemy import event, insert, select
 from engage.engine import dead_letters
 from engage.engine import statuses as st
 from engage.engine.broker import connect
-from engage.engine.delivery.queues import receipts_queue
+from engage.engine.broker.queues import receipts_queue
 from engage.engine.delivery.submits import record_outcomes
 from engage.engine.providers.base import SendOutcome
 from engage.engine.receipts import matching

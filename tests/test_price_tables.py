@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, select
 
-from engage.engine.delivery.price_tables import PriceTableError, currency_rates, import_csv, list_prices
+from engage.engine.routes.price_tables import PriceTableError, currency_rates, import_csv, list_prices
 from engage.engine.store.schema import AuditEntry, Provider, RoutePrice
 
 CSV = """provider,prefix,mcc_mnc,network,price,currency,valid_from

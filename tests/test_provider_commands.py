@@ -18,7 +18,7 @@ from sqlalchemy import select
 from engage.cli import main
 from engage.cli.provider_commands import status_table
 from engage.engine.broker import connect
-from engage.engine.delivery.queues import send_queue
+from engage.engine.broker.queues import send_queue
 from engage.engine.providers.status import upsert
 from engage.engine.store.schema import AuditEntry, Provider
 

@@ -11,10 +11,10 @@ import urllib.request
 import pytest
 from sqlalchemy import select
 
-from engage.engine.delivery.price_tables import import_csv
-from engage.engine.delivery.routing import Router
 from engage.engine.providers.records import add_provider, add_smpp
 from engage.engine.providers.status import upsert as report_status
+from engage.engine.routes.price_tables import import_csv
+from engage.engine.routes.router import Router
 from engage.engine.store.schema import Provider
 from tests.fixtures.web import serving, signed_in
 from tests.test_audience_api import _call

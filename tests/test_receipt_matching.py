@@ -9,8 +9,8 @@ from sqlalchemy import select
 from engage.engine import statuses as st
 from engage.engine.delivery.submits import record_outcomes
 from engage.engine.providers.base import SendOutcome
+from engage.engine.providers.message_ids import alternate_id
 from engage.engine.receipts import matching
-from engage.engine.receipts.provider_ids import alternate_id
 from engage.engine.store.schema import Message, Receipt
 from tests.campaign_scenario import launch_campaign, wait_until_done
 from tests.campaign_setup import bare_messages

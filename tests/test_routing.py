@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import insert
 
-from engage.engine.delivery.routing import NoRoute, Router, RouterCache, tried
+from engage.engine.routes.router import NoRoute, Router, RouterCache, tried
 from engage.engine.store.schema import Provider, ProviderStatus, RoutePrice
 
 BEELINE_UZ = "+998901234567"

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import insert
 
 from engage.engine.segments import audience, store
-from engage.engine.segments.audience import Scope
 from engage.engine.segments.criteria import SegmentError
 from engage.engine.store.schema import Segment
+from engage.engine.users.scope import Scope
 from tests.audience_people import add_people
 from tests.fixtures.web import serving
 from tests.test_audience_api import _call

@@ -13,7 +13,6 @@ from engage.bench.segments import SEGMENTS
 from engage.engine import consent
 from engage.engine.segments import audience, live
 from engage.engine.segments import frame as frames
-from engage.engine.segments.audience import Scope
 from engage.engine.segments.vector import Evaluator
 from engage.engine.store.database import make_engine
 from engage.engine.store.migrate import upgrade
@@ -29,6 +28,7 @@ from engage.engine.store.schema import (
 )
 from engage.engine.subscribers import storage
 from engage.engine.usage import totals
+from engage.engine.users.scope import Scope
 from tests.fixtures.databases import drop_postgres, fresh_postgres_url, migrated_sqlite_url
 
 NOW = datetime.now(UTC)

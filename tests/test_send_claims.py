@@ -13,9 +13,9 @@ from sqlalchemy import Engine, func, select, text, update
 from engage import config
 from engage.engine import statuses as st
 from engage.engine.broker import Broker, connect
+from engage.engine.broker.queues import send_queue
 from engage.engine.delivery import batches
 from engage.engine.delivery.dispatch import Dispatcher
-from engage.engine.delivery.queues import send_queue
 from engage.engine.delivery.submits import claim
 from engage.engine.delivery.sweeper import sweep
 from engage.engine.store.schema import Message, SendClaim

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from engage.engine.broker import connect
-from engage.engine.delivery.queues import receipts_queue
+from engage.engine.broker.queues import receipts_queue
 from engage.engine.providers.base import InboundSms, OutboundSms, SendOutcome
 from engage.engine.providers.send_pool import SendPool
 from engage.engine.providers.smpp_receipts import read_receipt

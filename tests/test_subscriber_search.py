@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from engage.engine.segments.audience import Scope
 from engage.engine.subscribers.search import Query, SearchError, profile, search
+from engage.engine.users.scope import Scope
 from tests.subscriber_story import ANNA, AZIZ, LOLA, SAM, TIMUR, add_people
 
 SEES_NUMBERS = Scope(show_numbers=True)

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import func, insert, select
 
-from engage.engine.delivery.price_tables import PriceTableError, import_csv
+from engage.engine.routes.price_tables import PriceTableError, import_csv
 from engage.engine.store.schema import Provider, RoutePrice, Subscriber, UsageEvent
 from engage.engine.subscribers.rows import RowError
 from engage.engine.usage.events_import import import_events

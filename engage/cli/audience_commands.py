@@ -11,7 +11,7 @@ from engage.cli.common import ENCODING_HELP, emit, engine, json_arg
 
 
 def _scope(args: argparse.Namespace):  # noqa: ANN202
-    from engage.engine.segments.audience import Scope
+    from engage.engine.users.scope import Scope
 
     return Scope(branch=args.branch, show_numbers=args.show_numbers)
 

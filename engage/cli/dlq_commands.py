@@ -13,7 +13,7 @@ def resolve_queue(name: str, known: list[str]) -> str:
     """Accept the queue's full name, its dead-letter queue's name, or the name without the prefix
     ("send.3" for "engage.send.3")."""
     from engage.engine.broker import DLQ_SUFFIX
-    from engage.engine.delivery.queues import prefix
+    from engage.engine.broker.queues import prefix
 
     name = name.removesuffix(DLQ_SUFFIX)
     if name not in known and f"{prefix()}.{name}" in known:

@@ -106,7 +106,7 @@ def cmd_provider_list(args: argparse.Namespace) -> int:
 def status_rows() -> list[dict[str, Any]]:
     """read_status() plus each provider's send-queue depth, from the broker."""
     from engage.engine.broker import connect
-    from engage.engine.delivery.queues import send_queue
+    from engage.engine.broker.queues import send_queue
     from engage.engine.providers.status import read_status
 
     with engine().connect() as conn:

@@ -11,7 +11,7 @@ from engage.cli.common import ENCODING_HELP, emit, engine, run_csv_import
 
 
 def cmd_routes_import(args: argparse.Namespace) -> int:
-    from engage.engine.delivery.price_tables import PriceTableError, import_csv, write_rejections
+    from engage.engine.routes.price_tables import PriceTableError, import_csv, write_rejections
 
     return run_csv_import(Path(args.file), lambda progress: import_csv(engine(), Path(args.file), actor=args.actor,
                                                                      progress=progress, encoding=args.encoding),
@@ -19,7 +19,7 @@ def cmd_routes_import(args: argparse.Namespace) -> int:
 
 
 def cmd_routes_list(args: argparse.Namespace) -> int:
-    from engage.engine.delivery.price_tables import list_prices
+    from engage.engine.routes.price_tables import list_prices
 
     with engine().connect() as conn:
         for row in list_prices(conn, args.provider):
@@ -28,8 +28,8 @@ def cmd_routes_list(args: argparse.Namespace) -> int:
 
 
 def cmd_routes_quote(args: argparse.Namespace) -> int:
-    from engage.engine.delivery.routing import Router
     from engage.engine.phones import InvalidNumber, to_e164
+    from engage.engine.routes.router import Router
 
     try:
         msisdn = to_e164(args.msisdn, args.region or config.load().default_region)

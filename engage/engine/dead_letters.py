@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from engage.engine.broker import ORIGIN_HEADER, REASON_HEADER, Broker, Delivery, dead_letter_queue
-from engage.engine.delivery.queues import receipts_queue, send_queue
+from engage.engine.broker.queues import receipts_queue, send_queue
 from engage.engine.phones import mask
 from engage.engine.store.schema import Provider
 

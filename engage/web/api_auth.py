@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hmac
 
-from engage.engine.segments.audience import Scope
+from engage.engine.users.scope import Scope
 
 SCHEME = "Bearer "
 

@@ -17,10 +17,10 @@ from engage import config
 from engage.engine.consent import CHANNELS
 from engage.engine.json_input import BodyError, parse_object
 from engage.engine.segments import audience, masked_numbers, store
-from engage.engine.segments.audience import Scope
 from engage.engine.segments.criteria import SegmentError, describe_kinds
 from engage.engine.segments.errors import CountTooSlow
 from engage.engine.users.roles import AUDIENCE_READERS, AUDIENCE_WRITERS
+from engage.engine.users.scope import Scope
 from engage.web.api_auth import ApiTokens
 from engage.web.off_loop import off_loop
 from engage.web.sessions_web import Denied, SessionApiHandler

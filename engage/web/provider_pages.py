@@ -7,8 +7,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from engage.engine.delivery import price_tables
 from engage.engine.providers.status import read_status
+from engage.engine.routes import price_tables
 from engage.engine.users.roles import PROVIDER_ADMINS, PROVIDER_READERS
 from engage.web.sessions_web import PageHandler, requires
 

@@ -20,9 +20,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import Connection, select
 
-from engage.engine.delivery import price_tables
 from engage.engine.providers import records
 from engage.engine.providers.status import read_status
+from engage.engine.routes import price_tables
 from engage.engine.store.schema import Provider
 from engage.engine.users.roles import PROVIDER_ADMINS, PROVIDER_READERS
 from engage.web.audience_api import ApiBase, ApiError

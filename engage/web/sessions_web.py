@@ -27,9 +27,9 @@ from tornado.escape import url_escape, xhtml_escape
 from tornado.ioloop import IOLoop
 
 from engage import config
-from engage.engine.segments.audience import Scope
 from engage.engine.users import Account, SignInError, api_tokens, authenticate, sessions
 from engage.engine.users.roles import CAMPAIGN_ACTION_ROLES, NUMBER_READERS, PAGE_ROLES
+from engage.engine.users.scope import Scope
 from engage.web import navigation
 from engage.web.api_auth import bearer
 from engage.web.page_data import script_json

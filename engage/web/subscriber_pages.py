@@ -15,11 +15,11 @@ from urllib.parse import urlencode
 import tornado.web
 
 from engage import config
-from engage.engine.segments.audience import Scope
 from engage.engine.subscribers import RowError, import_jobs
 from engage.engine.subscribers.history import history
 from engage.engine.subscribers.search import OPS, SEARCHABLE, Query, SearchError, profile, search
 from engage.engine.users.roles import NUMBER_READERS, SUBSCRIBER_IMPORTERS, SUBSCRIBER_READERS
+from engage.engine.users.scope import Scope
 from engage.web.off_loop import off_loop
 from engage.web.sessions_web import PageHandler, requires
 from engage.web.subscribers_api import HISTORY, query_from, send_report, start_import

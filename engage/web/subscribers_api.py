@@ -18,11 +18,11 @@ import tornado.web
 from sqlalchemy import Engine
 
 from engage import config
-from engage.engine.segments.audience import Scope
 from engage.engine.subscribers import RowError, import_jobs, upsert_records
 from engage.engine.subscribers.history import history
 from engage.engine.subscribers.search import PAGE_SIZE, Query, SearchError, profile, search
 from engage.engine.users.roles import NUMBER_READERS, SUBSCRIBER_IMPORTERS, SUBSCRIBER_READERS, SUBSCRIBER_WRITERS
+from engage.engine.users.scope import Scope
 from engage.web.audience_api import ApiBase, ApiError
 from engage.web.off_loop import off_loop
 from engage.web.uploads import StreamedUpload, UploadError

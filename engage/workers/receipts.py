@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from engage.engine import dead_letters, metrics
 from engage.engine.broker import Broker, BrokerError, Delivery, dead_letter_queue
 from engage.engine.broker.consuming import consume_forever
-from engage.engine.delivery.queues import receipts_queue
+from engage.engine.broker.queues import receipts_queue
 from engage.engine.receipts import inbound_checks, matching
 
 log = logging.getLogger(__name__)

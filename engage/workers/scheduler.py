@@ -1,5 +1,5 @@
-"""The scheduler process: any number may run; the one holding the leadership lock ticks the clock
-(engine/scheduler/clock.py), the others wait to take over."""
+"""The scheduler process: any number may run; the one holding the leadership lock ticks the
+campaigns' clock (engine/campaigns/clock.py), the others wait to take over."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import threading
 
 from sqlalchemy import Engine
 
-from engage.engine.scheduler import clock
+from engage.engine.campaigns import clock
 from engage.engine.scheduler.leadership import Leadership
+from engage.engine.usage import totals as usage_totals
 
 log = logging.getLogger(__name__)
 USAGE_CHECK_EVERY = 60  # ticks
@@ -31,7 +32,7 @@ def run(engine: Engine, broker_url: str, stop: threading.Event, *, every: float 
                     if any(done.values()):
                         log.info("scheduler: %s", done)
                     if ticks % USAGE_CHECK_EVERY == 0:
-                        clock.refresh_usage_if_stale(engine)
+                        usage_totals.refresh_if_stale(engine)
                     ticks += 1
             except Exception:
                 log.exception("scheduler tick failed; retrying")

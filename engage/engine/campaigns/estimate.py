@@ -32,12 +32,13 @@ from typing import Any
 from sqlalchemy import Connection, and_, case, func, literal, select
 
 from engage.engine.campaigns.launching import BUCKETS, arm_of, bucket
-from engage.engine.delivery.price_tables import current_prices
-from engage.engine.delivery.routing import NoRoute, Route, Router
-from engage.engine.segments.audience import COUNT_SECONDS, Scope, budget, condition, consistent, opt_out_join
+from engage.engine.routes.price_tables import current_prices
+from engage.engine.routes.router import NoRoute, Route, Router
+from engage.engine.segments.audience import COUNT_SECONDS, budget, condition, consistent, opt_out_join
 from engage.engine.store.schema import Campaign, OptOut, Provider, Segment, Subscriber
 from engage.engine.templates.render import TemplateError, check_parts, sample_context
 from engage.engine.templates.store import TemplateSet
+from engage.engine.users.scope import Scope
 
 CARRIER_DIGITS = 9  # phonenumbers.carrierdata.CARRIER_LONGEST_PREFIX
 CENT = Decimal("0.000001")  # route prices have 6 decimal places

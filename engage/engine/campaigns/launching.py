@@ -45,15 +45,16 @@ from engage.engine.campaigns.records import locked
 from engage.engine.events import record_one
 from engage.engine.scheduler.local_time import local_instant, run_day
 from engage.engine.scheduler.quiet_hours import parse_quiet_hours
-from engage.engine.segments.audience import Scope, condition, opt_out_join, snapshot, tune
+from engage.engine.segments.audience import condition, opt_out_join, snapshot, tune
 from engage.engine.store.schema import Campaign, CampaignRun, Message, OptOut, Segment, Subscriber
+from engage.engine.users.scope import Scope
 
 messages, runs = Message.__table__, CampaignRun.__table__
 BUCKETS = 10_000
 _PRIME, _MULT = 1_000_003, 2_654_435_761
 # the scheduler and send_now launch scheduled campaigns; called directly, a draft or a running one's next run
 LAUNCHABLE = (st.CAMPAIGN_SCHEDULED, st.CAMPAIGN_DRAFT, st.CAMPAIGN_RUNNING)
-COUNTED = (st.HELD, st.PENDING, st.QUEUED, st.SENDING, st.SUBMITTED, st.DELIVERED, st.UNDELIVERED, st.UNCONFIRMED)
+COUNTED = (st.HELD, st.PENDING, st.QUEUED, st.SENDING, st.SUBMITTED, st.DELIVERED, st.UNDELIVERED)
 
 
 def bucket(seed: int, salt: int) -> Any:
@@ -241,3 +242,4 @@ def _timing(conn: Connection, campaign: Any, joined: Any, eligible: Any, schedul
         return literal(st.HELD if t > now else st.PENDING)
 
     return by_zone(moment, moment(fallback)), by_zone(status, status(fallback))
+

@@ -43,9 +43,9 @@ from engage.engine.campaigns.records import CampaignError, locked
 from engage.engine.events import record_batches
 from engage.engine.scheduler.schedule import parse_schedule
 from engage.engine.segments import audience
-from engage.engine.segments.audience import Scope
 from engage.engine.segments.errors import SegmentError
 from engage.engine.store.schema import Campaign, CampaignRun, Message, Segment
+from engage.engine.users.scope import Scope
 
 _NOT_COUNTED = object()
 

@@ -25,9 +25,9 @@ from engage.engine import statuses as st
 from engage.engine.audit import audit
 from engage.engine.campaigns.rules import OPTIONS
 from engage.engine.segments import audience
-from engage.engine.segments.audience import Scope
 from engage.engine.segments.errors import SegmentError
 from engage.engine.store.schema import Campaign, Segment, Template, TemplateVariant
+from engage.engine.users.scope import Scope
 
 PARTS = ("template", "segment", "sender_id", "rules")  # what a difference is named by
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engage.engine.broker import Broker
-from engage.engine.delivery.queues import send_queue
+from engage.engine.broker.queues import send_queue
 from engage.engine.providers.base import OutboundSms
 
 

@@ -17,8 +17,8 @@ from engage.engine import metrics
 from engage.engine.asyncloop import LoopThread
 from engage.engine.broker import BrokerError, Delivery
 from engage.engine.broker.consuming import consume_forever
+from engage.engine.broker.queues import send_queue
 from engage.engine.delivery.batches import MalformedBatch, decode
-from engage.engine.delivery.queues import send_queue
 from engage.engine.delivery.submits import claim, record_outcomes
 from engage.engine.providers.base import OutboundSms, ProviderConnection, SendOutcome
 from engage.engine.store.failures import reason, transient

@@ -21,7 +21,7 @@ from engage.engine import metrics
 from engage.engine import statuses as st
 from engage.engine.events import record, record_batch
 from engage.engine.providers.base import SendOutcome
-from engage.engine.receipts.provider_ids import MAX_CHARS, alternate_id, id_problem, normalise_id, storable_id
+from engage.engine.providers.message_ids import alternate_id, id_problem, moved_aside, normalise_id, storable_id
 from engage.engine.store.bulk import conflict_insert, insert_rows, one_of, update_from_values, update_ids
 from engage.engine.store.failures import reason, transient
 from engage.engine.store.schema import Message, MessagePart, SendClaim
@@ -166,12 +166,6 @@ def _fail_unrecordable(engine: Engine, provider_id: int, campaign_id: int, outco
                 "part_ids": [storable_id(normalise_id(pid)) for pid in outcome.part_ids]}}])
 
 
-def moved_aside(provider_message_id: str, part_row_id: int) -> str:
-    """The id an earlier part keeps once a newer one took its provider id over: cut to fit if need be,
-    so it is found by its ending (receipts), never by its beginning."""
-    return f"{provider_message_id[:MAX_CHARS - 1 - len(str(part_row_id))]}~{part_row_id}"
-
-
 def _insert_taking_ids_over(conn: Connection, provider_id: int, rows: list[dict[str, Any]]) -> None:
     """Part rows whose ids an earlier part may hold: the newest submit takes the id over.
 
@@ -182,7 +176,7 @@ def _insert_taking_ids_over(conn: Connection, provider_id: int, rows: list[dict[
     (receipts). Rows go in rounds of distinct ids, in the order they were sent, each id's holder
     moved aside first. A part recorded before (the same message, part and id, moved aside or not)
     is left as it is. An id the database cannot hold is recorded as its stand-in
-    (provider_ids.storable_id)."""
+    (message_ids.storable_id)."""
     for row in rows:
         row["provider_message_id"] = storable_id(row["provider_message_id"])
         if row["alt_message_id"] is not None and id_problem(row["alt_message_id"]) is not None:

@@ -11,8 +11,6 @@ a final state or stays visibly pending.
   `failover_after` hands its queued messages back to the dispatcher, which routes them to the
   next cheapest healthy provider; messages with nowhere else to go wait for it instead.
 - Receipts that matched nothing for a long time are set aside as orphaned (kept, counted).
-- Submitted messages whose receipt has not come within their provider's receipt_timeout become
-  `unconfirmed`, so that their campaigns complete (receipts.timeouts); a late receipt still settles them.
 """
 
 from __future__ import annotations
@@ -29,14 +27,13 @@ from sqlalchemy import Connection, Engine, Select, literal_column, select, text
 from engage import config
 from engage.engine import statuses as st
 from engage.engine.broker import Broker
+from engage.engine.broker.queues import send_queue
 from engage.engine.delivery.batches import SendBatch, new_batch_id, publish
-from engage.engine.delivery.queues import send_queue
-from engage.engine.delivery.routing import NoRoute, Router
 from engage.engine.delivery.submits import take_batches
 from engage.engine.providers.base import OutboundSms
 from engage.engine.providers.status import read_status
 from engage.engine.receipts.matching import orphan_stale
-from engage.engine.receipts.timeouts import time_out_unconfirmed
+from engage.engine.routes.router import NoRoute, Router
 from engage.engine.store.bulk import chunks, one_of, update_from_values, update_ids
 from engage.engine.store.database import seconds_ago
 from engage.engine.store.schema import Campaign, Message, SendClaim
@@ -59,10 +56,9 @@ class SweepReport:
     republished: int = 0  # messages published again
     orphaned: int = 0  # receipts set aside
     failed_over: int = 0  # queued messages taken from a provider that is down
-    unconfirmed: int = 0  # submitted messages whose receipt did not come in time
 
     def __bool__(self) -> bool:
-        return bool(self.reclaimed or self.republished or self.orphaned or self.failed_over or self.unconfirmed)
+        return bool(self.reclaimed or self.republished or self.orphaned or self.failed_over)
 
 
 class Sweeper:
@@ -123,8 +119,7 @@ def _fail_over_queued(engine: Engine, provider_id: int, limit: int) -> int:
 
 
 def sweep(engine: Engine, broker: Broker, settings: config.Settings | None = None, *, limit: int = 5000) -> SweepReport:
-    """The stateless part of the sweep: stale claims, lost publishes, orphaned receipts, receipts
-    that never came."""
+    """The stateless part of the sweep: stale claims, lost publishes, orphaned receipts."""
     settings = settings or config.load()
     report = SweepReport()
     lease = seconds_ago(engine, settings.send_lease)
@@ -135,7 +130,6 @@ def sweep(engine: Engine, broker: Broker, settings: config.Settings | None = Non
     report.reclaimed += _republish_stale_claims(engine, broker, lease, limit)
     report.republished = _republish_lost(engine, broker, settings.republish_after, limit)
     report.orphaned = orphan_stale(engine, settings.orphan_after)
-    report.unconfirmed = time_out_unconfirmed(engine)
     if report:
         log.warning("sweeper: %s", report)
     return report

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engage.engine.providers.base import MalformedCallback
-from engage.engine.receipts.provider_ids import id_problem
+from engage.engine.providers.message_ids import id_problem
 
 MAX_ID, MAX_ERR = 72, 16  # the receipts table's columns
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from engage.engine.receipts.provider_ids import normalise_id
+from engage.engine.providers.message_ids import normalise_id
 
 CAPACITY = 100_000  # ids; ten seconds at 10,000 messages a second, some 15 MB
 

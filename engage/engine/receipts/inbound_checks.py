@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from engage.engine.receipts.provider_ids import id_problem
+from engage.engine.providers.message_ids import id_problem
 from engage.engine.store.id_ranges import MAX_ID
 
 # (provider id, receipts, inbound messages): a receipts broker message, as the receipts worker reads it

@@ -2,7 +2,7 @@
 arrive, and stored either way. A receipt that matches nothing yet (it overtook its submit
 response) is stored unmatched and matched when the submit is recorded: never dropped.
 
-Ids are compared lower-cased, and also in the other base (provider_ids.alternate_id): some
+Ids are compared lower-cased, and also in the other base (message_ids.alternate_id): some
 SMSCs answer a submit with a hex id and quote it in decimal in the receipt.
 """
 
@@ -19,10 +19,9 @@ from sqlalchemy import Connection, Engine, false, func, select
 
 from engage.engine import metrics
 from engage.engine import statuses as st
-from engage.engine.delivery.submits import moved_aside
 from engage.engine.events import record, record_batch
+from engage.engine.providers.message_ids import alternate_id, moved_aside, normalise_id
 from engage.engine.receipts.inbound_checks import Batch, Unstorable, screen
-from engage.engine.receipts.provider_ids import alternate_id, normalise_id
 from engage.engine.store.bulk import insert_rows, one_of, update_from_values, update_ids
 from engage.engine.store.database import seconds_ago
 from engage.engine.store.failures import reason, transient
@@ -222,7 +221,7 @@ def _apply(conn: Connection, matches: Sequence[_Match]) -> None:
 def _settle_earlier_holders(conn: Connection, matches: Sequence[_Match]) -> None:
     """Final receipts whose id's part belongs to a message settled already: either a repeat, or the
     provider handed that id out again, and an earlier message sent under it still waits for this
-    receipt. Its part was moved aside (submits.moved_aside: ``<id>~<part>``, a long id cut to fit, the
+    receipt. Its part was moved aside (message_ids.moved_aside: ``<id>~<part>``, a long id cut to fit, the
     id kept as alt_message_id); the newest such message still in flight is settled. A repeat finds
     none and changes nothing."""
     if not matches:
@@ -232,7 +231,7 @@ def _settle_earlier_holders(conn: Connection, matches: Sequence[_Match]) -> None
                                MessagePart.provider_message_id, MessagePart.message_id)
                         .join(Message, Message.id == MessagePart.message_id)
                         .where(one_of(conn, MessagePart.alt_message_id, list({q[1] for q in quoted})),
-                               Message.status.in_(st.SETTLEABLE), SINGLE_PART)
+                               Message.status.in_(st.IN_FLIGHT), SINGLE_PART)
                         .order_by(MessagePart.id.desc())).all()
     outcome: dict[int, str] = {}
     for r in rows:
@@ -246,16 +245,15 @@ def _settle_earlier_holders(conn: Connection, matches: Sequence[_Match]) -> None
 
 
 def _settle(conn: Connection, outcome: dict[int, str], which: Any) -> set[int]:
-    """Messages still in flight, or unconfirmed (their receipt came after the receipt timeout), take
-    their final status, with one event per campaign and status; returns those that changed. A
-    repeated receipt changes nothing, and records nothing."""
+    """Messages still in flight take their final status, with one event per campaign and status;
+    returns those that changed. A repeated receipt changes nothing, and records nothing."""
     by_status: dict[str, list[int]] = defaultdict(list)
     for message_id, status in outcome.items():
         by_status[status].append(message_id)
     settled: set[int] = set()
     for status, ids in by_status.items():
         changed = update_ids(conn, messages, ids, {"status": status, "done_at": func.now()},
-                             where=messages.c.status.in_(st.SETTLEABLE) & which, returning=("id", "campaign_id"))
+                             where=messages.c.status.in_(st.IN_FLIGHT) & which, returning=("id", "campaign_id"))
         by_campaign: dict[int, list[int]] = defaultdict(list)
         for message_id, campaign_id in changed:
             by_campaign[campaign_id].append(message_id)

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from engage.engine.broker import BrokerError, connect
 from engage.engine.broker.confirmed_publisher import ConfirmedPublisher
-from engage.engine.delivery.queues import receipts_queue
+from engage.engine.broker.queues import receipts_queue
 from engage.engine.providers.base import InboundSms
 from engage.engine.smpp.receipts_text import DeliveryReport
 

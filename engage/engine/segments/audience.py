@@ -7,16 +7,13 @@ apart, never silently dropped: one LEFT JOIN to the (small) opt-out registry in 
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, func, select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import ColumnElement, Connection, Engine, and_, func, select
 
 from engage.engine.phones import mask
 from engage.engine.segments import frame as frames
@@ -24,25 +21,15 @@ from engage.engine.segments import live
 from engage.engine.segments.criteria import CompileContext, compile_node
 from engage.engine.segments.errors import CountTooSlow
 from engage.engine.segments.vector import CountOutOfTime
+from engage.engine.store import time_budget
 from engage.engine.store.schema import OptOut, Segment, Subscriber
+from engage.engine.store.time_budget import OverBudget
 from engage.engine.usage import totals as usage_totals
+from engage.engine.users.scope import EVERYONE, Scope
 
 COUNT_SECONDS = 10.0  # a count's time budget: one that takes longer is stopped and the segment is to be narrowed
 SAMPLE_COLUMNS = (Subscriber.id, Subscriber.msisdn, Subscriber.first_name, Subscriber.last_name,
                   Subscriber.language, Subscriber.city, Subscriber.branch)
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Who is asking: ``branch`` None sees every branch; ``show_numbers`` False masks numbers, and then
-    no criterion may test more of a number than the mask shows (segments.masked_numbers). The
-    system itself (a launch, an estimate) sees numbers."""
-
-    branch: str | None = None
-    show_numbers: bool = False
-
-
-EVERYONE = Scope(show_numbers=True)
 
 
 def context(conn: Connection, now: datetime | None = None, branch: str | None = None, *,
@@ -107,44 +94,14 @@ def count(conn: Connection, definition: Any, *, scope: Scope = EVERYONE, channel
 
 @contextmanager
 def budget(conn: Connection, seconds: float) -> Iterator[float | None]:
-    """The statements within stopped by the database after ``seconds`` (a thread cannot be stopped
-    from outside): on PostgreSQL a statement_timeout for the current transaction (restored after, as
-    the transaction may go on), on SQLite a progress handler that interrupts at the deadline. Yields
-    the deadline (time.monotonic()) for work done in Python; CountTooSlow when it passes. math.inf: no budget."""
-    if math.isinf(seconds):
-        yield None
-        return
-    deadline = time.monotonic() + seconds
-    raw, before = None, None
-    if conn.dialect.name == "postgresql":
-        before = conn.execute(text("SELECT current_setting('statement_timeout')")).scalar()
-        _statement_timeout(conn, f"{max(1, round(seconds * 1000))}ms")
-    else:
-        raw = conn.connection.driver_connection
-        raw.set_progress_handler(lambda: time.monotonic() > deadline, 1000)
+    """A count's time budget (store.time_budget): the database stops its statements after
+    ``seconds``; the deadline it yields bounds the live frame's work in Python. CountTooSlow when
+    either passes it, so that it is reported as a segment too costly for this base. math.inf: no budget."""
     try:
-        yield deadline
-    except CountOutOfTime:
+        with time_budget.budget(conn, seconds) as deadline:
+            yield deadline
+    except (OverBudget, CountOutOfTime):
         raise CountTooSlow(seconds) from None
-    except DBAPIError as exc:
-        if not _cancelled(exc):
-            raise
-        raise CountTooSlow(seconds) from None
-    else:
-        if before is not None:
-            _statement_timeout(conn, before)
-    finally:
-        if raw is not None:
-            raw.set_progress_handler(None, 0)
-
-
-def _statement_timeout(conn: Connection, value: str) -> None:
-    conn.execute(text("SELECT set_config('statement_timeout', :value, true)"), {"value": value})
-
-
-def _cancelled(exc: DBAPIError) -> bool:
-    """PostgreSQL's query_canceled (57014), or SQLite interrupted by the progress handler."""
-    return getattr(exc.orig, "sqlstate", None) == "57014" or "interrupted" in str(exc.orig)
 
 
 def _answer(matching: int, out: int, rows: list[Any], scope: Scope, started: float, **extra: Any) -> dict[str, Any]:

@@ -322,10 +322,6 @@ class Message(Base):
               sqlite_where=text("status = 'held'")),
         # one number's messages, newest first: the subscriber page and the support desk
         Index("ix_messages_msisdn_id", "msisdn", "id"),
-        # submitted messages awaiting their receipt, oldest first per provider: the sweeper's receipt
-        # timeout reads only those past it (receipts.timeouts; migration 0020)
-        Index("ix_messages_awaiting_receipt", "provider_id", "submitted_at",
-              postgresql_where=text("status = 'submitted'"), sqlite_where=text("status = 'submitted'")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -408,7 +404,7 @@ class Receipt(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     provider_id: Mapped[int] = mapped_column(Integer)
     provider_message_id: Mapped[str] = mapped_column(String(72))
-    alt_message_id: Mapped[str | None] = mapped_column(String(72))  # the id in the other base, see provider_ids
+    alt_message_id: Mapped[str | None] = mapped_column(String(72))  # the id in the other base, see message_ids
     stat: Mapped[str] = mapped_column(String(12))
     err: Mapped[str | None] = mapped_column(String(16))
     done_at: Mapped[datetime | None]

@@ -16,11 +16,11 @@ from sqlalchemy import ColumnElement, Connection, and_, func, select
 
 from engage.engine.consent import opted_out_channels
 from engage.engine.phones import InvalidNumber, mask, to_e164
-from engage.engine.segments.audience import Scope, budget
-from engage.engine.segments.errors import CountTooSlow
 from engage.engine.store.schema import Subscriber, SubscriberTag
+from engage.engine.store.time_budget import OverBudget, budget
 from engage.engine.subscriber_fields import DATETIME, FIELDS, TEXT, FieldValueError
 from engage.engine.subscribers.history import aware
+from engage.engine.users.scope import Scope
 
 PAGE_SIZE = 50
 MAX_PAGE = 200
@@ -69,7 +69,7 @@ def search(conn: Connection, query: Query, scope: Scope, region: str) -> dict[st
         with budget(conn, SEARCH_SECONDS):
             rows = conn.execute(select(*LIST_COLUMNS).where(*conditions).order_by(Subscriber.id)
                                 .limit(query.limit + 1)).mappings().all()
-    except CountTooSlow:
+    except OverBudget:
         raise SearchError(f"the search took longer than {SEARCH_SECONDS:g} s; narrow it (a whole number, or "
                           "a field with eq or starts_with)") from None
     page = [_shown(dict(r), scope) for r in rows[:query.limit]]

@@ -41,6 +41,7 @@ WINDOWS = (7, 30, 60, 90)
 SUMMED = ("sum", "count")  # days_active (distinct days) cannot be corrected by addition
 USAGE_LOCK = 0x75736167  # pg advisory lock key: "usag"
 STATE_ID = 1
+REFRESH_EVERY = 3600.0  # s: usage criteria correct the totals exactly, but cheaper when fresh
 
 totals = UsageTotal.__table__
 COLUMNS = ["kind", "days", "subscriber_id", "total", "events"]
@@ -82,6 +83,17 @@ def refresh(engine: Engine, now: datetime | None = None) -> dict[str, Any]:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM ANALYZE usage_totals")
     return {"as_of": moment.isoformat(), "rows": rows, "seconds": round(time.perf_counter() - started, 3)}
+
+
+def refresh_if_stale(engine: Engine, now: datetime | None = None,
+                     every: float = REFRESH_EVERY) -> dict[str, Any] | None:
+    """refresh() when the totals are ``every`` seconds old or were never computed; else None."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    with engine.connect() as conn:
+        summed_at = as_of(conn)
+    if summed_at is not None and (now - summed_at).total_seconds() < every:
+        return None
+    return refresh(engine, now)
 
 
 def _rebuild_postgres(conn: Connection, moment: datetime) -> int:

@@ -1,5 +1,7 @@
-"""Providers' message ids as they come back in receipts: in another case, or in another base
-(hex in the submit_sm_resp, decimal in the receipt, or the other way round)."""
+"""Providers' message ids: as they come back in receipts, in another case or in another base (hex in
+the submit_sm_resp, decimal in the receipt, or the other way round); as the database can hold them;
+and as an earlier part keeps one a newer submit took over (moved_aside). Submits write them,
+receipts and callbacks read them."""
 
 from __future__ import annotations
 
@@ -61,3 +63,9 @@ def storable_id(normalised: str) -> str:
         return text or "?"
     digest = hashlib.blake2b(normalised.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
     return f"{text[:MAX_CHARS - 17]}~{digest}"
+
+
+def moved_aside(provider_message_id: str, part_row_id: int) -> str:
+    """The id an earlier part keeps once a newer one took its provider id over: cut to fit if need be,
+    so it is found by its ending (receipts), never by its beginning."""
+    return f"{provider_message_id[:MAX_CHARS - 1 - len(str(part_row_id))]}~{part_row_id}"

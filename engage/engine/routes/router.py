@@ -42,7 +42,7 @@ from decimal import Decimal
 
 from sqlalchemy import Connection, select
 
-from engage.engine.delivery.price_tables import currency_rates, current_prices, utc
+from engage.engine.routes.price_tables import currency_rates, current_prices, utc
 from engage.engine.store.schema import Provider, ProviderStatus
 
 log = logging.getLogger(__name__)

@@ -164,7 +164,7 @@ def read_csv(path: Path, providers: dict[str, int], report: PriceImportReport,
             yield from _read_rows(source, providers, report)
     except OSError as exc:
         raise PriceTableError(f"{path}: {exc.strerror}") from None
-    except subscriber_rows.PriceRowError as exc:  # the file as a whole: not CSV text, no header
+    except subscriber_rows.RowError as exc:  # the file as a whole: not CSV text, no header
         raise PriceTableError(str(exc)) from None
 
 
