@@ -189,3 +189,43 @@ def test_the_engine_imports_nothing_of_the_shells_around_it():
                    for target in imported_modules(path) if target.startswith(shells))
     assert wrong == []
 
+
+# -- web/ builds no queries of its own: its reads and writes go through engine functions -----------------------------
+
+WEB = ROOT / "engage" / "web"
+SQLALCHEMY_FOR_TYPES = {"Engine", "Connection"}  # what web may name from sqlalchemy: types of what it passes on
+TABLE_MODULES = ("engage.engine.store.schema", "engage.engine.store.bulk")
+RUNS_SQL = {"execute", "exec_driver_sql", "scalar", "scalars"}
+
+
+def web_query_building(path: Path) -> list[str]:
+    """What in ``path`` builds or runs a query: a query builder or a table imported, a statement executed."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [f"import {a.name}" for a in node.names if a.name.split(".")[0] == "sqlalchemy"
+                      or a.name.startswith(TABLE_MODULES)]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            if node.module.split(".")[0] == "sqlalchemy":
+                found += [f"from {node.module} import {a.name}" for a in node.names
+                          if node.module != "sqlalchemy" or a.name not in SQLALCHEMY_FOR_TYPES]
+            elif node.module.startswith(TABLE_MODULES):
+                found += [f"from {node.module} import {a.name}" for a in node.names]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in RUNS_SQL:
+            found.append(f"line {node.lineno}: .{node.func.attr}(...)")
+    return found
+
+
+def test_the_web_builds_no_queries_and_names_no_tables():
+    wrong = {str(path.relative_to(ROOT)): found for path in sorted(WEB.rglob("*.py"))
+             if (found := web_query_building(path))}
+    assert wrong == {}, "move these queries into engine functions of the package that owns the data"
+
+
+def test_a_query_in_the_web_is_found(tmp_path):
+    path = tmp_path / "page.py"
+    path.write_text("from sqlalchemy import Engine, select\nfrom engage.engine.store.schema import Campaign\n"
+                    "def names(conn):\n    return conn.execute(select(Campaign.name)).scalars()\n", encoding="utf-8")
+    assert sorted(web_query_building(path)) == ["from engage.engine.store.schema import Campaign",
+                                                "from sqlalchemy import select", "line 4: .execute(...)",
+                                                "line 4: .scalars(...)"]

@@ -12,11 +12,9 @@ from typing import Any
 import tornado.escape
 import tornado.httputil
 import tornado.websocket
-from sqlalchemy import select
 
 from engage.engine import statuses as st
-from engage.engine.campaigns import overview, progress, spend, summary
-from engage.engine.store.schema import Campaign
+from engage.engine.campaigns import overview, progress, records, spend, summary
 from engage.engine.users.roles import CAMPAIGN_READERS
 from engage.web.off_loop import off_loop
 from engage.web.sessions_web import SignedInHandler
@@ -44,10 +42,12 @@ class CampaignLive(SignedInHandler, tornado.websocket.WebSocketHandler):
     async def open(self, campaign_id: str) -> None:  # type: ignore[override]
         user = self.current_user
         cid = int(campaign_id)
+        if user is None or user.role not in CAMPAIGN_READERS:
+            self.close(4403, "not yours to watch")
+            return
         with self.db.connect() as conn:
-            branch = conn.execute(select(Campaign.branch).where(Campaign.id == cid)).first()
-        if user is None or user.role not in CAMPAIGN_READERS or branch is None or (
-                user.branch is not None and branch[0] != user.branch):
+            yours = records.visible(conn, cid, user.branch)
+        if not yours:
             self.close(4403, "not yours to watch")
             return
         self._task = asyncio.ensure_future(self._push(cid))

@@ -10,13 +10,11 @@ from decimal import Decimal
 from typing import Any
 
 import tornado.web
-from sqlalchemy import select
 
 from engage.engine import statuses as st
-from engage.engine.campaigns import CampaignError, lifecycle
+from engage.engine.campaigns import CampaignError, lifecycle, overview
 from engage.engine.campaigns import estimate as estimates
 from engage.engine.campaigns.estimate import estimate
-from engage.engine.store.schema import Campaign
 from engage.engine.users.roles import CAMPAIGN_ACTION_ROLES, CAMPAIGN_APPROVERS, CAMPAIGN_MAKERS
 from engage.web.campaigns_api import visible
 from engage.web.off_loop import off_loop
@@ -68,14 +66,10 @@ class ApprovalsPage(PageHandler):
         self.render("approvals.html", waiting=waiting, money=money)
 
     def _waiting(self, user: Any) -> list[dict[str, Any]]:
-        query = select(Campaign.id, Campaign.name, Campaign.submitted_by, Campaign.submitted_at).where(
-            Campaign.status == st.CAMPAIGN_AWAITING_APPROVAL).order_by(Campaign.submitted_at)
-        if user.branch is not None:
-            query = query.where(Campaign.branch == user.branch)
         waiting = []
         deadline = time.monotonic() + APPROVALS_SECONDS
         with self.db.connect() as conn:
-            rows = conn.execute(query).all()
+            rows = overview.awaiting_approval(conn, user.branch)
             conn.rollback()  # each estimate reads in a transaction of its own, which its budget may end
             for row in rows:
                 left = deadline - time.monotonic()

@@ -10,14 +10,12 @@ import re
 
 import tornado.httputil
 import tornado.web
-from sqlalchemy import select
 from tornado.escape import xhtml_escape
 
 from engage.engine.campaigns import CampaignError, records
 from engage.engine.campaigns import create as create_campaign
 from engage.engine.campaigns.trial_sends import send_test
 from engage.engine.segments import store as segments
-from engage.engine.store.schema import Campaign
 from engage.engine.templates import store as templates
 from engage.engine.users.roles import CAMPAIGN_MAKERS
 from engage.web.campaign_form import WEEKDAYS, arms_text, changes_from, fields_from, form_from, input_for, options_from
@@ -115,8 +113,7 @@ class DeleteDraftAction(PageHandler):
             raise tornado.web.HTTPError(404)
         try:
             with self.db.begin() as conn:
-                name = conn.execute(select(Campaign.name).where(Campaign.id == cid)).scalar()
-                records.delete_draft(conn, cid, actor=self.current_user.email)
+                name = records.delete_draft(conn, cid, actor=self.current_user.email)
         except CampaignError as exc:
             self.redirect(f"/campaigns/{cid}?" + tornado.httputil.urlencode({"error": str(exc)}))
             return

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from sqlalchemy import select
-
 from engage.engine import campaigns
 from engage.engine.campaigns import CampaignError, lifecycle, overview, records
 from engage.engine.campaigns.estimate import estimate, jsonable
-from engage.engine.store.schema import Campaign
 from engage.engine.templates import store as templates
 from engage.engine.users.roles import CAMPAIGN_ACTION_ROLES, CAMPAIGN_MAKERS, CAMPAIGN_READERS
 from engage.web.audience_api import ApiBase, ApiError
@@ -35,11 +32,8 @@ def _template_fields(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
 def campaign_list(db: Any, branch: str | None) -> list[dict[str, Any]]:
     """The latest 100 campaigns with their figures (campaigns.overview: grouped once, time-bounded).
     Blocking: call it off the IO loop."""
-    query = select(Campaign.id).order_by(Campaign.id.desc()).limit(100)
-    if branch is not None:
-        query = query.where(Campaign.branch == branch)
     with db.connect() as conn:
-        ids = conn.execute(query).scalars().all()
+        ids = overview.latest(conn, branch)
         conn.rollback()  # the figures' budget needs a transaction of its own
         return overview.summaries(conn, ids)
 
@@ -57,8 +51,7 @@ def campaign_summary(db: Any, campaign_id: int, branch: str | None) -> dict[str,
 def visible(db: Any, campaign_id: int, branch: str | None) -> bool:
     """Whether the campaign exists for someone of this branch (None: every branch)."""
     with db.connect() as conn:
-        row = conn.execute(select(Campaign.branch).where(Campaign.id == campaign_id)).first()
-    return row is not None and (branch is None or row[0] == branch)
+        return records.visible(conn, campaign_id, branch)
 
 
 class CampaignBase(ApiBase):

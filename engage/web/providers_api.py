@@ -18,12 +18,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from engage.engine.providers import records
 from engage.engine.providers.status import read_status
 from engage.engine.routes import price_tables
-from engage.engine.store.schema import Provider
 from engage.engine.users.roles import PROVIDER_ADMINS, PROVIDER_READERS
 from engage.web.audience_api import ApiBase, ApiError
 
@@ -67,11 +66,8 @@ def provider_rows(conn: Connection, *, with_config: bool, provider_id: int | Non
     """Providers in priority order, each with its health and throughput under "status" (as the senders
     report them: provider_status.read_status; its tps is the rate now, the provider's own tps its limit)."""
     status = {s["provider_id"]: s for s in read_status(conn)}
-    query = select(Provider.__table__).order_by(Provider.priority, Provider.id)
-    if provider_id is not None:
-        query = query.where(Provider.id == provider_id)
     out = []
-    for row in conn.execute(query).all():
+    for row in records.rows(conn, provider_id):
         item = records.describe(row)
         item["config"] = shown_config(dict(row.config))
         if not with_config:
@@ -105,10 +101,10 @@ class ProviderBase(ApiBase):
 
     def name_of(self, conn: Connection, provider_id: int) -> str:
         """The name to hand providers_admin, which finds by name first: an id is never mistaken for a name."""
-        name = conn.execute(select(Provider.name).where(Provider.id == provider_id)).scalar()
-        if name is None:
+        found = records.rows(conn, provider_id)
+        if not found:
             raise ApiError(404, f"provider {provider_id} does not exist")
-        return name
+        return found[0].name
 
 
 class ProvidersApi(ProviderBase):
@@ -156,7 +152,7 @@ class ProviderApi(ProviderBase):
                 name = self.name_of(conn, int(provider_id))
                 if "enabled" in data:
                     records.set_enabled(conn, name, bool(data["enabled"]), actor=self.actor())
-                stored = conn.execute(select(Provider.config).where(Provider.id == int(provider_id))).scalar_one()
+                stored = dict(records.rows(conn, int(provider_id))[0].config)
                 records.update_provider(
                     conn, name, config=_unmasked_patch(data.get("config") or {}, stored), tps=data.get("tps"),
                     priority=data.get("priority"), name=data.get("name"), actor=self.actor())

@@ -12,9 +12,7 @@ from typing import Any, ClassVar
 
 import tornado.httputil
 import tornado.web
-from sqlalchemy import select
 
-from engage.engine.store.schema import Template
 from engage.engine.templates import limits, store
 from engage.engine.templates.render import TemplateError, TemplateLimitError, on_sample
 from engage.engine.users.roles import CAMPAIGN_MAKERS, CAMPAIGN_READERS
@@ -157,8 +155,8 @@ class TemplateDeleteAction(PageHandler):
     def post(self, template_id: str) -> None:
         try:
             with self.db.begin() as conn:
-                name = conn.execute(select(Template.name).where(Template.id == int(template_id))).scalar()
-                store.delete(conn, int(template_id), actor=self.current_user.email, branch=self.current_user.branch)
+                name = store.delete(conn, int(template_id), actor=self.current_user.email,
+                                    branch=self.current_user.branch)
         except LookupError:
             raise tornado.web.HTTPError(404) from None
         except (store.TemplateInUse, PermissionError) as exc:

@@ -21,6 +21,7 @@ from engage.engine.segments.errors import CountTooSlow
 from engage.engine.store.schema import Campaign, CampaignRun, Message
 
 FIGURES_SECONDS = 5.0  # for the figures of a whole list (or of one campaign)
+LISTED = 100  # campaigns in a list: the latest ones
 
 
 class FiguresTooSlow(Exception):  # noqa: N818 - named as CountTooSlow, its counterpart for segments
@@ -43,6 +44,24 @@ def bounded(conn: Connection, seconds: float | None = None) -> Iterator[None]:
     except CountTooSlow:
         conn.rollback()
         raise FiguresTooSlow(seconds) from None
+
+
+def latest(conn: Connection, branch: str | None, limit: int = LISTED) -> list[int]:
+    """The ids of the latest ``limit`` campaigns of ``branch`` (None: every branch), newest first."""
+    query = select(Campaign.id).order_by(Campaign.id.desc()).limit(limit)
+    if branch is not None:
+        query = query.where(Campaign.branch == branch)
+    return list(conn.execute(query).scalars())
+
+
+def awaiting_approval(conn: Connection, branch: str | None) -> list[Any]:
+    """Campaigns of ``branch`` (None: every branch) waiting for a second person, oldest submit
+    first: rows of id, name, submitted_by, submitted_at."""
+    query = select(Campaign.id, Campaign.name, Campaign.submitted_by, Campaign.submitted_at).where(
+        Campaign.status == st.CAMPAIGN_AWAITING_APPROVAL).order_by(Campaign.submitted_at)
+    if branch is not None:
+        query = query.where(Campaign.branch == branch)
+    return list(conn.execute(query).all())
 
 
 def summaries(conn: Connection, campaign_ids: Iterable[int], *, seconds: float | None = None) -> list[dict[str, Any]]:

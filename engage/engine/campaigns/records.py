@@ -172,11 +172,17 @@ def _default(option: str) -> Any:
     return None if default is None else default.arg
 
 
-def delete_draft(conn: Connection, campaign_id: int, *, actor: str) -> None:
+def visible(conn: Connection, campaign_id: int, branch: str | None) -> bool:
+    """Whether the campaign exists for someone of ``branch`` (None: every branch)."""
+    row = conn.execute(select(Campaign.branch).where(Campaign.id == campaign_id)).first()
+    return row is not None and (branch is None or row.branch == branch)
+
+
+def delete_draft(conn: Connection, campaign_id: int, *, actor: str) -> str:
     """Delete a draft that never ran, as if it had not been made; the audit log keeps what it was.
     A campaign that was ever submitted is history (approved, scheduled, sent) and is cancelled
     instead. Test sends made from the draft are campaigns of their own (kind "test", linked by the
-    audit log's campaign.test_send entry only): they keep their messages and stay."""
+    audit log's campaign.test_send entry only): they keep their messages and stay. Returns its name."""
     row = editable(conn, campaign_id, doing="deleted")
     ran = conn.execute(select(func.count()).select_from(CampaignRun).where(
         CampaignRun.campaign_id == campaign_id)).scalar_one() or conn.execute(
@@ -186,6 +192,7 @@ def delete_draft(conn: Connection, campaign_id: int, *, actor: str) -> None:
     conn.execute(delete(campaigns).where(Campaign.id == campaign_id))
     audit(conn, actor, "campaign.delete", "campaign", campaign_id,
           **{k: getattr(row, k) for k in (*FIELDS, *OPTIONS, "branch", "created_by")})
+    return row.name
 
 
 def counts(conn: Connection, campaign_id: int, run_id: int | None = None) -> dict[str, int]:

@@ -154,6 +154,14 @@ def describe(row: Row) -> dict[str, Any]:
             "priority": row.priority, "config": masked(dict(row.config))}
 
 
+def rows(conn: Connection, provider_id: int | None = None) -> list[Row]:
+    """Every provider's row (its config as stored, secrets and all) in priority order; or the one
+    numbered ``provider_id``, if it exists."""
+    query = select(providers).order_by(providers.c.priority, providers.c.id)
+    if provider_id is not None:
+        query = query.where(providers.c.id == provider_id)
+    return list(conn.execute(query).all())
+
+
 def list_providers(conn: Connection) -> list[dict[str, Any]]:
-    rows = conn.execute(select(providers).order_by(providers.c.priority, providers.c.id)).all()
-    return [describe(p) for p in rows]
+    return [describe(p) for p in rows(conn)]

@@ -108,11 +108,11 @@ def update(conn: Connection, template_id: int, variants: Mapping[str, str], *, a
           arms=sorted(by_arm), languages=sorted({lang for arm in by_arm.values() for lang in arm}))
 
 
-def delete(conn: Connection, template_id: int, *, actor: str, branch: str | None = None) -> None:
+def delete(conn: Connection, template_id: int, *, actor: str, branch: str | None = None) -> str:
     """Delete a template no campaign uses; the audit log keeps its variants. Refused while any campaign
     refers to it, drafts and test sends included, and finished ones too: their history (what was
     sent, the A/B arms) reads the template. A caller of ``branch`` is not told the name of another
-    branch's campaign."""
+    branch's campaign. Returns the template's name."""
     row = _writable(conn, template_id, branch)
     user = conn.execute(select(Campaign.id, Campaign.name, Campaign.status, Campaign.branch).where(
         Campaign.template_id == template_id).order_by(Campaign.id)).first()
@@ -129,6 +129,7 @@ def delete(conn: Connection, template_id: int, *, actor: str, branch: str | None
     conn.execute(sql_delete(Template.__table__).where(Template.id == template_id))
     audit(conn, actor, "template.delete", "template", template_id, name=row.name,
           default_language=row.default_language, variants=variants)
+    return row.name
 
 
 def get(conn: Connection, template_id: int, branch: str | None = None) -> dict[str, Any]:
