@@ -54,7 +54,7 @@ BUCKETS = 10_000
 _PRIME, _MULT = 1_000_003, 2_654_435_761
 # the scheduler and send_now launch scheduled campaigns; called directly, a draft or a running one's next run
 LAUNCHABLE = (st.CAMPAIGN_SCHEDULED, st.CAMPAIGN_DRAFT, st.CAMPAIGN_RUNNING)
-COUNTED = (st.HELD, st.PENDING, st.QUEUED, st.SENDING, st.SUBMITTED, st.DELIVERED, st.UNDELIVERED)
+COUNTED = (st.HELD, st.PENDING, st.QUEUED, st.SENDING, st.SUBMITTED, st.DELIVERED, st.UNDELIVERED, st.UNCONFIRMED)
 
 
 def bucket(seed: int, salt: int) -> Any:
@@ -242,4 +242,3 @@ def _timing(conn: Connection, campaign: Any, joined: Any, eligible: Any, schedul
         return literal(st.HELD if t > now else st.PENDING)
 
     return by_zone(moment, moment(fallback)), by_zone(status, status(fallback))
-

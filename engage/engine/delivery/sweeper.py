@@ -11,6 +11,8 @@ a final state or stays visibly pending.
   `failover_after` hands its queued messages back to the dispatcher, which routes them to the
   next cheapest healthy provider; messages with nowhere else to go wait for it instead.
 - Receipts that matched nothing for a long time are set aside as orphaned (kept, counted).
+- Submitted messages whose receipt has not come within their provider's receipt_timeout become
+  `unconfirmed`, so that their campaigns complete (receipts.timeouts); a late receipt still settles them.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from engage.engine.delivery.submits import take_batches
 from engage.engine.providers.base import OutboundSms
 from engage.engine.providers.status import read_status
 from engage.engine.receipts.matching import orphan_stale
+from engage.engine.receipts.timeouts import time_out_unconfirmed
 from engage.engine.routes.router import NoRoute, Router
 from engage.engine.store.bulk import chunks, one_of, update_from_values, update_ids
 from engage.engine.store.database import seconds_ago
@@ -56,9 +59,10 @@ class SweepReport:
     republished: int = 0  # messages published again
     orphaned: int = 0  # receipts set aside
     failed_over: int = 0  # queued messages taken from a provider that is down
+    unconfirmed: int = 0  # submitted messages whose receipt did not come in time
 
     def __bool__(self) -> bool:
-        return bool(self.reclaimed or self.republished or self.orphaned or self.failed_over)
+        return bool(self.reclaimed or self.republished or self.orphaned or self.failed_over or self.unconfirmed)
 
 
 class Sweeper:
@@ -119,7 +123,8 @@ def _fail_over_queued(engine: Engine, provider_id: int, limit: int) -> int:
 
 
 def sweep(engine: Engine, broker: Broker, settings: config.Settings | None = None, *, limit: int = 5000) -> SweepReport:
-    """The stateless part of the sweep: stale claims, lost publishes, orphaned receipts."""
+    """The stateless part of the sweep: stale claims, lost publishes, orphaned receipts, receipts
+    that never came."""
     settings = settings or config.load()
     report = SweepReport()
     lease = seconds_ago(engine, settings.send_lease)
@@ -130,6 +135,7 @@ def sweep(engine: Engine, broker: Broker, settings: config.Settings | None = Non
     report.reclaimed += _republish_stale_claims(engine, broker, lease, limit)
     report.republished = _republish_lost(engine, broker, settings.republish_after, limit)
     report.orphaned = orphan_stale(engine, settings.orphan_after)
+    report.unconfirmed = time_out_unconfirmed(engine)
     if report:
         log.warning("sweeper: %s", report)
     return report

@@ -231,7 +231,7 @@ def _settle_earlier_holders(conn: Connection, matches: Sequence[_Match]) -> None
                                MessagePart.provider_message_id, MessagePart.message_id)
                         .join(Message, Message.id == MessagePart.message_id)
                         .where(one_of(conn, MessagePart.alt_message_id, list({q[1] for q in quoted})),
-                               Message.status.in_(st.IN_FLIGHT), SINGLE_PART)
+                               Message.status.in_(st.SETTLEABLE), SINGLE_PART)
                         .order_by(MessagePart.id.desc())).all()
     outcome: dict[int, str] = {}
     for r in rows:
@@ -245,15 +245,16 @@ def _settle_earlier_holders(conn: Connection, matches: Sequence[_Match]) -> None
 
 
 def _settle(conn: Connection, outcome: dict[int, str], which: Any) -> set[int]:
-    """Messages still in flight take their final status, with one event per campaign and status;
-    returns those that changed. A repeated receipt changes nothing, and records nothing."""
+    """Messages still in flight, or unconfirmed (their receipt came after the receipt timeout), take
+    their final status, with one event per campaign and status; returns those that changed. A
+    repeated receipt changes nothing, and records nothing."""
     by_status: dict[str, list[int]] = defaultdict(list)
     for message_id, status in outcome.items():
         by_status[status].append(message_id)
     settled: set[int] = set()
     for status, ids in by_status.items():
         changed = update_ids(conn, messages, ids, {"status": status, "done_at": func.now()},
-                             where=messages.c.status.in_(st.IN_FLIGHT) & which, returning=("id", "campaign_id"))
+                             where=messages.c.status.in_(st.SETTLEABLE) & which, returning=("id", "campaign_id"))
         by_campaign: dict[int, list[int]] = defaultdict(list)
         for message_id, campaign_id in changed:
             by_campaign[campaign_id].append(message_id)

@@ -322,6 +322,10 @@ class Message(Base):
               sqlite_where=text("status = 'held'")),
         # one number's messages, newest first: the subscriber page and the support desk
         Index("ix_messages_msisdn_id", "msisdn", "id"),
+        # submitted messages awaiting their receipt, oldest first per provider: the sweeper's receipt
+        # timeout reads only those past it (receipts.timeouts; migration 0020)
+        Index("ix_messages_awaiting_receipt", "provider_id", "submitted_at",
+              postgresql_where=text("status = 'submitted'"), sqlite_where=text("status = 'submitted'")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
