@@ -72,7 +72,7 @@ def test_kannel_accepts_a_message_and_our_id_is_the_part_id_the_dlr_url_carries(
     [got] = sim.received
     assert (got.to, got.sender, got.text, got.coding) == ("+998901234567", "Engage", "Hello there", 0)
     assert got.reference == outcome.part_ids[0] and got.reference.startswith("100-")
-    assert got.fields["dlr-mask"] == "31" and "status=%d&ts=%T&smsc_reply=%A" in got.fields["dlr-url"]
+    assert got.fields["dlr-mask"] == "19" and "status=%d&ts=%T&smsc_reply=%A" in got.fields["dlr-url"]
     assert provider.stats.submitted_parts == 1
 
 
@@ -216,7 +216,7 @@ def test_validate_config_generates_a_callback_token_and_keeps_a_given_one():
             "callback_base": "http://engage:8888/"}
     generated = KannelProvider.validate_config(base)
     assert len(generated["callback_token"]) >= 16 and generated["callback_base"] == "http://engage:8888"
-    assert generated["dlr_mask"] == 31
+    assert generated["dlr_mask"] == 19
     given = KannelProvider.validate_config({**base, "callback_token": "t" * 20})
     assert given["callback_token"] == "t" * 20
 
@@ -233,6 +233,18 @@ def test_validate_config_generates_a_callback_token_and_keeps_a_given_one():
     ({"max_connections": "many"}, "max_connections"),
     ({"method": "DELETE"}, "method"),
     ({"passwrd": "typo"}, "passwrd"),
+    ({"validity": 0}, "validity"),
+    ({"priority": 4}, "priority"),
+    ({"mclass": "1"}, "mclass"),
+    ({"alt_dcs": 1}, "alt_dcs"),
+    ({"binfo": "{campaign}"}, "binfo"),
+    ({"meta_data": "engage"}, "meta_data"),
+    ({"meta_data": {"smpp": {"a b": "x"}}}, "meta_data.smpp.a b"),
+    ({"meta_data": {"smpp": {"tag": "{nope}"}}}, "meta_data.smpp.tag"),
+    ({"status_url": "ftp://kannel/status.xml"}, "status_url"),
+    ({"status_url": "http://kannel:13000/status.xml?password=x"}, "status_url"),
+    ({"status_password": "p"}, "status_password"),
+    ({"status_url": "http://kannel:13000/status.xml", "status_interval": 0}, "status_interval"),
 ])
 def test_kannel_config_errors_name_the_field(change, field):
     config = {"url": "http://kannel:13013/cgi-bin/sendsms", "username": "u", "password": "p",

@@ -127,7 +127,7 @@ def status_table(rows: list[dict[str, Any]]) -> Any:
 
     table = Table(title="engage providers", caption=time.strftime("%H:%M:%S"))
     for col in ("provider", "kind", "enabled", "healthy", "binds", "tps", "window", "queue",
-                "throttled", "temp err", "perm err", "heartbeat"):
+                "throttled", "temp err", "perm err", "dup?", "heartbeat"):
         table.add_column(col, justify="left" if col in ("provider", "kind") else "right")
 
     def pct(v: float | None) -> str:
@@ -141,7 +141,7 @@ def status_table(rows: list[dict[str, Any]]) -> Any:
             "[green]yes[/]" if r["healthy"] else "[red]no[/]", f"{r['binds_up']}/{r['binds']}", f"{r['tps']:g}",
             f"{r['in_flight']}/{r['window']}", "-" if r["queue_depth"] is None else str(r["queue_depth"]),
             pct(rates["throttled"]), pct(rates["temporary"]), pct(rates["permanent"]),
-            "never" if age is None else f"{age:.0f}s ago")
+            str(r.get("possible_duplicates", 0)), "never" if age is None else f"{age:.0f}s ago")
     return table
 
 

@@ -33,6 +33,8 @@ THROTTLED = Counter("engage_throttled_total", "Throttling answers (ESME_RTHROTTL
                     ["provider"])
 PROVIDER_ERRORS = Counter("engage_provider_errors_total", "Provider errors: temporary (retried) or permanent",
                           ["provider", "severity"])
+POSSIBLE_DUPLICATES = Counter("engage_possible_duplicates_total",
+                              "Resends after a failure the provider may have taken the request in", ["provider"])
 RECEIPTS = Counter("engage_receipts_total", "Delivery receipts received, by final stat", ["provider", "stat"])
 MESSAGES_UNCONFIRMED = Counter("engage_messages_unconfirmed_total",
                                "Submitted messages whose receipt did not come within the provider's receipt timeout",
@@ -131,6 +133,8 @@ def provider_heartbeat(provider: str, status: Mapping[str, Any], tps: float, del
     for severity in ("temporary", "permanent"):
         if deltas.get(f"{severity}_errors", 0) > 0:
             PROVIDER_ERRORS.labels(provider, severity).inc(deltas[f"{severity}_errors"])
+    if deltas.get("possible_duplicates", 0) > 0:
+        POSSIBLE_DUPLICATES.labels(provider).inc(deltas["possible_duplicates"])
 
 
 def provider_gone(provider: str) -> None:

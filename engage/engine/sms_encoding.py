@@ -144,8 +144,14 @@ def decode(data: bytes, data_coding: int) -> str:
 def split(text: str, info: TextInfo | None = None) -> list[bytes]:
     """Encoded payloads, one per part, each small enough for a concatenation UDH."""
     info = info or analyse(text)
+    return [encode(piece, info.encoding) for piece in split_text(text, info)]
+
+
+def split_text(text: str, info: TextInfo | None = None) -> list[str]:
+    """The text of each part, cut where split() cuts: for a gateway that takes text and frames
+    the parts it is given (Kannel's sendsms with a UDH), never between a character's units."""
+    info = info or analyse(text)
     if info.parts == 1:
-        return [encode(text, info.encoding)]
+        return [text]
     unit_of = _gsm_units if info.encoding == "gsm7" else _ucs2_units
-    ranges = _chunk([unit_of(ch) for ch in text], PART_LIMIT[info.encoding])
-    return [encode(text[a:b], info.encoding) for a, b in ranges]
+    return [text[a:b] for a, b in _chunk([unit_of(ch) for ch in text], PART_LIMIT[info.encoding])]

@@ -23,7 +23,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote, unquote_to_bytes, urlsplit
 
 import tornado.web
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
@@ -275,40 +275,57 @@ class _Handler(tornado.web.RequestHandler):
 
 
 class _KannelSendsms(_Handler):
-    def _arg(self, *names: str) -> str | None:
-        for name in names:
-            value = self.get_argument(name, None)
-            if value is not None:
-                return value
-        return None
+    """GET (or a form POST) with the parameters in the query, or Kannel's own POST: the text as the
+    body, the parameters in X-Kannel-* headers. A ``udh`` is taken as Kannel takes it: the part
+    goes out as it is, one SMS (the header's octets are in ``fields["udh"]``, as hex)."""
+
+    def _params(self) -> tuple[dict[str, bytes], bytes | None, str | None]:
+        """(parameters as raw octets, the POSTed text, the charset its Content-Type names)."""
+        params = {name: values[-1] for name, values in self.request.arguments.items()}
+        kind, _, options = self.request.headers.get("Content-Type", "").partition(";")
+        if self.request.method != "POST" or kind.strip().lower() not in ("text/plain", "application/octet-stream"):
+            return params, None, None
+        for header, value in self.request.headers.get_all():
+            if header.lower().startswith("x-kannel-"):
+                params[header[len("x-kannel-"):].lower()] = unquote_to_bytes(value) if header.lower().endswith(
+                    "-udh") else value.encode("latin-1", "replace")
+        charset = next((o.split("=", 1)[1].strip() for o in options.split(";") if o.strip().startswith("charset=")),
+                       None)
+        return params, self.request.body, charset
 
     async def get(self) -> None:
         sim = self.sim
-        user, password = self._arg("username", "user"), self._arg("password", "pass")
+        params, body, body_charset = self._params()
+
+        def arg(*names: str) -> str | None:
+            value = next((params[n] for n in names if n in params), None)
+            return None if value is None else value.decode("utf-8", "replace")
+
+        user, password = arg("username", "user"), arg("password", "pass")
         if user not in sim.accounts or sim.accounts[user] != password:
             sim.count("unauthorized")
             self.set_status(403)
             self.finish("Authorization failed for sendsms")
             return
-        if not self._arg("to"):
+        if not arg("to"):
             self.set_status(400)
             self.finish("Missing receiver number")
             return
         if await self._fault():
             return
-        coding = int(self._arg("coding") or 0)
-        charset = self._arg("charset") or ("UTF-16BE" if coding == 2 else "UTF-8")
-        raw = (self.request.arguments.get("text") or [b""])[0]
+        coding = int(arg("coding") or 0)
+        charset = (body_charset if body is not None else arg("charset")) or ("UTF-16BE" if coding == 2 else "UTF-8")
+        raw = body if body is not None else params.get("text", b"")
         text = raw.decode(charset, errors="replace")
         if coding == 0:  # what a handset shows of a 7-bit message: GSM 03.38 only
             text = "".join(ch if sms_encoding.is_gsm7(ch) else "?" for ch in text)
-        dlr_url = self._arg("dlr-url") or ""
+        dlr_url = arg("dlr-url") or ""
         reference = (parse_qs(urlsplit(dlr_url).query).get("id") or [None])[0]
-        fields = {k: self.get_argument(k) for k in self.request.arguments
+        fields = {k: (v.hex() if k == "udh" else v.decode("utf-8", "replace")) for k, v in params.items()
                   if k not in ("username", "user", "password", "pass", "text", "to", "from")}
-        received = HttpReceived("kannel", sim.new_id(), reference, self._arg("to") or "", self._arg("from") or "",
+        received = HttpReceived("kannel", sim.new_id(), reference, arg("to") or "", arg("from") or "",
                                 text, coding, fields, time.time())
-        sim.accept(received, int(self._arg("dlr-mask") or 0), dlr_url or None)
+        sim.accept(received, int(arg("dlr-mask") or 0), dlr_url or None)
         self.set_status(202)
         self.finish("0: Accepted for delivery")
 

@@ -8,6 +8,7 @@ import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from engage.engine.broker import Broker
@@ -32,22 +33,31 @@ def new_batch_id() -> str:
 
 
 def publish(broker: Broker, provider_id: int, campaign_id: int, messages: Iterable[OutboundSms],
-            batch_id: str | None) -> None:
-    """batch_id None: messages queued before migration 0014, which are claimed one by one."""
+            batch_id: str | None, valid_until: datetime | None = None) -> None:
+    """batch_id None: messages queued before migration 0014, which are claimed one by one.
+    valid_until: the campaign run's deadline, which a provider may give the SMSC as the validity."""
     items = [{"id": m.id, "to": m.to, "from": m.sender, "text": m.text} for m in messages]
     if items:
         body: dict[str, Any] = {"provider_id": provider_id, "campaign_id": campaign_id, "messages": items}
         if batch_id is not None:
             body["batch"] = batch_id
+        if valid_until is not None:
+            body["valid_until"] = _aware(valid_until).isoformat()
         broker.publish(send_queue(provider_id), json.dumps(body, separators=(",", ":")).encode())
 
 
 def decode(body: bytes) -> SendBatch:
     try:
         data: dict[str, Any] = json.loads(body)
-        batch_id = data.get("batch")
-        return SendBatch(int(data["provider_id"]), int(data["campaign_id"]),
-                         [OutboundSms(int(m["id"]), str(m["to"]), str(m["from"]), str(m["text"]))
-                          for m in data["messages"]], str(batch_id) if batch_id else None)
+        batch_id, campaign_id = data.get("batch"), int(data["campaign_id"])
+        valid_until = _aware(datetime.fromisoformat(data["valid_until"])) if data.get("valid_until") else None
+        return SendBatch(int(data["provider_id"]), campaign_id,
+                         [OutboundSms(int(m["id"]), str(m["to"]), str(m["from"]), str(m["text"]), campaign_id,
+                                      valid_until) for m in data["messages"]], str(batch_id) if batch_id else None)
     except (ValueError, KeyError, TypeError) as exc:
         raise MalformedBatch(f"malformed send batch: {exc!r}") from None
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands deadlines back without a zone; they are UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

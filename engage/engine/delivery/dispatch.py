@@ -42,7 +42,7 @@ from engage.engine.providers.base import OutboundSms
 from engage.engine.routes.router import NoRoute, Route, Router, RouterCache
 from engage.engine.scheduler.quiet_hours import QuietHours, parse_quiet_hours
 from engage.engine.store.bulk import update_from_values
-from engage.engine.store.schema import Campaign, Message, Provider, Subscriber
+from engage.engine.store.schema import Campaign, CampaignRun, Message, Provider, Subscriber
 from engage.engine.templates.render import FIELDS, TemplateError, check_parts, sample_context
 from engage.engine.templates.store import TemplateSet
 
@@ -61,6 +61,7 @@ class SendRules:
     max_parts: int | None = None
     timezone: str = "UTC"
     test: bool = False  # a test send: staff who are not subscribers see a sample recipient
+    valid_until: datetime | None = None  # the earliest deadline of its running runs: the SMSC's validity
 
 
 class Pacer:
@@ -104,9 +105,11 @@ class Dispatcher:
     def run_once(self) -> int:
         """Dispatch one batch of every running campaign; returns how many messages were queued."""
         with self.engine.connect() as conn:
+            deadline = select(func.min(CampaignRun.expires_at)).where(
+                CampaignRun.campaign_id == Campaign.id, CampaignRun.status == st.RUN_RUNNING).scalar_subquery()
             running = conn.execute(select(Campaign.id, Campaign.template_id, Campaign.sender_id, Campaign.name,
                                           Campaign.max_rate, Campaign.quiet_hours, Campaign.max_parts,
-                                          Campaign.timezone, Campaign.kind).where(
+                                          Campaign.timezone, Campaign.kind, deadline.label("valid_until")).where(
                 Campaign.status == st.CAMPAIGN_RUNNING).order_by(Campaign.id)).all()
             provider_ids = conn.execute(select(Provider.id).where(Provider.enabled.is_(True))).scalars().all()
         busy = {p for p in provider_ids if self.broker.depth(send_queue(p)) >= self.max_queued_batches}
@@ -116,7 +119,8 @@ class Dispatcher:
             allowed = self.pace.allowance(c.id, c.max_rate, self.batch_size)
             if allowed:
                 rules = SendRules(name=c.name, quiet=parse_quiet_hours(c.quiet_hours), max_parts=c.max_parts,
-                                  timezone=c.timezone or self.default_timezone, test=c.kind == TEST_KIND)
+                                  timezone=c.timezone or self.default_timezone, test=c.kind == TEST_KIND,
+                                  valid_until=c.valid_until)
                 sent = self.dispatch_batch(c.id, c.template_id, c.sender_id, busy, rules=rules, limit=allowed)
                 self.pace.spent(c.id, sent)
                 queued += sent
@@ -194,7 +198,7 @@ class Dispatcher:
                 record(conn, "failed", ({"campaign_id": campaign_id, "message_id": f["id"],
                                          "data": {"error": f["error"]}} for f in failures))
         for provider_id, batch in by_provider.items():
-            batches.publish(self.broker, provider_id, campaign_id, batch, batch_ids[provider_id])
+            batches.publish(self.broker, provider_id, campaign_id, batch, batch_ids[provider_id], rules.valid_until)
             metrics.dispatched(len(batch))
         return len(updates) + len(failures) + len(held)
 

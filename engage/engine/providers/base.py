@@ -9,6 +9,7 @@ import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
 from engage.engine.providers.common_settings import kind_config
@@ -21,6 +22,8 @@ class OutboundSms:
     to: str
     sender: str
     text: str
+    campaign_id: int | None = None  # what a gateway may account the message to (Kannel's account)
+    valid_until: datetime | None = None  # the campaign run's deadline: a validity for the SMSC, if any
 
 
 @dataclass
@@ -73,6 +76,9 @@ class ProviderStats:
     temporary_errors: int = 0  # retried: timeouts, dropped connections, 5xx, temporary SMPP codes
     permanent_errors: int = 0  # messages failed with the provider's code
     reconnects: int = 0
+    # retries after a failure the provider may have taken the request in (a connection reset or a
+    # timeout once it was sent): each may have sent the message twice
+    possible_duplicates: int = 0
 
 
 class ProviderConnection(ABC):

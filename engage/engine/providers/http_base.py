@@ -108,6 +108,19 @@ def retry_after(response: HTTPResponse, default: float) -> float:
         return default
 
 
+def may_have_been_taken(exc: BaseException) -> bool:
+    """Whether a request that failed with ``exc`` may have reached the gateway, so that sending it
+    again may send the message twice. A refused or unreachable connection, a connect timeout or a
+    wait for a free connection sent nothing; a connection reset or closed, or a timeout once
+    connected, may have come after the gateway took the request (Kannel takes it 50 ms in)."""
+    if isinstance(exc, ConnectionResetError | ConnectionAbortedError | BrokenPipeError | TimeoutError):
+        return True
+    if isinstance(exc, OSError):  # refused, unreachable, no such host: nothing was sent
+        return False
+    message = str(exc).lower()
+    return not ("while connecting" in message or "in request queue" in message)
+
+
 class HttpProvider(ProviderConnection):
     """One message = one HTTP request (the gateway splits long texts); the token bucket is
     charged the message's parts on every attempt, since that is what the gateway bills."""
@@ -173,7 +186,11 @@ class HttpProvider(ProviderConnection):
     async def _submit(self, request: HTTPRequest, parts: int,
                       message_id: int) -> tuple[HTTPResponse | None, str | None]:
         delay, error = FIRST_BACKOFF, "http:unknown"
+        unsure = False  # the last attempt failed where the gateway may have taken the request
         for _attempt in range(self.max_attempts):
+            if unsure:
+                self._possible_duplicate(message_id, error)
+            unsure = False
             await self._wait_unpaused()
             await self.bucket.acquire(parts)
             try:
@@ -186,6 +203,7 @@ class HttpProvider(ProviderConnection):
             except (HTTPClientError, OSError, TimeoutError) as exc:  # timeouts, refused or dropped connections
                 timed_out = isinstance(exc, TimeoutError) or "timeout" in str(exc).lower()
                 error = "http:timeout" if timed_out else "http:connection"
+                unsure = may_have_been_taken(exc)
                 self._temporary(message_id, error)
             else:
                 code = response.code
@@ -203,6 +221,11 @@ class HttpProvider(ProviderConnection):
             await asyncio.sleep(delay * random.uniform(0.75, 1.25))
             delay = min(delay * 2, MAX_BACKOFF)
         return None, error
+
+    def _possible_duplicate(self, message_id: int, error: str) -> None:
+        self.stats.possible_duplicates += 1
+        log.warning("provider %s: message %s sent again after %s, which may have come after the gateway took it: "
+                    "a possible duplicate", self.name, message_id, error)
 
     def _temporary(self, message_id: int, error: str) -> None:
         self.stats.temporary_errors += 1

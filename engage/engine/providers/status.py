@@ -68,7 +68,7 @@ def snapshot(provider: ProviderConnection) -> Snapshot:
         window = binds * int(provider.config.get("window", 0) or 0)
     healthy = bool(status.pop("healthy", binds_up > 0))
     in_flight = int(status.pop("in_flight", 0))
-    detail = {"kind": provider.kind, "reconnects": stats.reconnects,
+    detail = {"kind": provider.kind, "reconnects": stats.reconnects, "possible_duplicates": stats.possible_duplicates,
               **{k: v for k, v in status.items() if isinstance(v, str | int | float | bool | None)}}
     return Snapshot(healthy, binds_up, binds, in_flight, int(window), stats.submitted_parts, stats.throttled,
                     stats.temporary_errors, stats.permanent_errors, detail)
@@ -140,9 +140,11 @@ class Heartbeat:
         previous = self._last.get(provider.provider_id)
         tps = 0.0
         deltas = {k: getattr(snap, k) for k in COUNTERS}  # the stats count from this sender's start
+        deltas["possible_duplicates"] = _duplicates(snap)
         if previous is not None:
             at, before = previous
             deltas = {k: max(0, getattr(snap, k) - getattr(before, k)) for k in COUNTERS}
+            deltas["possible_duplicates"] = max(0, _duplicates(snap) - _duplicates(before))
             tps = round(deltas["submitted"] / (now - at), 2) if now > at else 0.0
         self._last[provider.provider_id] = (now, snap)
         metrics.provider_heartbeat(provider.name, {"binds_up": snap.binds_up, "in_flight": snap.in_flight,
@@ -186,6 +188,8 @@ def read_status(conn: Connection, *, stale_after: float = STALE_SECONDS) -> list
             "tps": round(sum(r.tps for r in live), 2), "in_flight": sums["in_flight"], "window": sums["window"],
             "window_use": round(sums["in_flight"] / sums["window"], 3) if sums["window"] else None,
             **{k: sums[k] for k in COUNTERS},
+            # retries that may have sent a message twice (a reset after the request went out)
+            "possible_duplicates": sum(_duplicates(r) for r in live),
             "error_rates": {"throttled": _rate(sums["throttled"], parts),
                             "temporary": _rate(sums["temporary_errors"], parts),
                             "permanent": _rate(sums["permanent_errors"], parts)},
@@ -193,6 +197,12 @@ def read_status(conn: Connection, *, stale_after: float = STALE_SECONDS) -> list
             "last_heartbeat_age": round(min(ages), 1) if ages else None,
         })
     return out
+
+
+def _duplicates(report: Any) -> int:
+    """A snapshot's or a status row's possible duplicates, which it keeps in its detail."""
+    value = (report.detail or {}).get("possible_duplicates", 0)
+    return value if type(value) is int else 0
 
 
 def _rate(n: int, parts: int) -> float | None:
