@@ -33,11 +33,41 @@ def test_fault_rates_answer_with_their_status_and_are_counted(
     assert (sim.stats()[counter], sim.received) == (3, [])
 
 
-def test_max_tps_throttles_submits_beyond_the_rate(smsc_factory: Factory) -> None:
-    sim = smsc_factory(max_tps=50)  # a 5-submit burst, then one every 20 ms
-    results = run(submit_many(sim, 20))
-    assert 5 <= sum(r.status == 0 for r in results) < 20
-    assert sim.stats()["throttled"] == sum(r.status == consts.SMPP_ESME_RTHROTTLED for r in results)
+@pytest.mark.parametrize(("answer", "status", "counter"), [
+    ("throttled", consts.SMPP_ESME_RTHROTTLED, "throttled"), ("msgqful", consts.SMPP_ESME_RMSGQFUL, "queue_full")])
+def test_a_tps_refuses_the_submits_beyond_it_in_a_second_with_the_chosen_answer(
+        smsc_factory: Factory, answer: str, status: int, counter: str) -> None:
+    sim = smsc_factory(tps=5, throttle_answer=answer)
+    results = run(submit_many(sim, 20))  # a few milliseconds: one second's window, or two
+    accepted = sum(r.status == 0 for r in results)
+    assert 5 <= accepted <= 10
+    assert sim.stats()[counter] == sum(r.status == status for r in results) == 20 - accepted
+
+
+def test_a_tps_is_shared_by_every_bind_of_a_system_id(smsc_factory: Factory) -> None:
+    sim = smsc_factory(tps=5)
+
+    async def three_binds() -> list[Any]:
+        return [r for results in await asyncio.gather(*(submit_many(sim, 10) for _ in range(3))) for r in results]
+
+    results = run(three_binds())
+    assert sim.stats()["binds"] == 3
+    assert 5 <= sum(r.status == 0 for r in results) <= 10  # each bind its own 5 a second would be 15 or more
+
+
+def test_each_system_id_has_a_tps_of_its_own(smsc_factory: Factory) -> None:
+    sim = smsc_factory(tps=5, accounts={"engage": "secret", "other": "secret"})
+
+    async def both() -> list[Any]:
+        await submit_many(sim, 10)
+        client = EsmeClient(config(sim, system_id="other"))
+        await client.connect()
+        results = [await client.submit(source="ENGAGE", destination="254700000001", short_message=b"hi")
+                   for _ in range(3)]
+        await client.close()
+        return results
+
+    assert [r.status for r in run(both())] == [0, 0, 0]
 
 
 def receipts_for(sim: SmscSimulator, count: int) -> tuple[list[str], list[DeliverSm]]:

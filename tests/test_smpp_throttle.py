@@ -1,39 +1,69 @@
-"""The adaptive token bucket that paces a provider: cut on complaints, recovering gradually."""
+"""An SMPP sender held to the rate its SMSC accepts, whatever TPS is configured for it (the SMSC's
+own, a contract rate far above it, or none): over real TCP against the simulator, which enforces
+a TPS per system-id and answers ESME_RTHROTTLED or ESME_RMSGQFUL beyond it. The bounds are
+generous; the figures belong to `engage bench send --smsc-tps`."""
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 
 import pytest
 
-from engage.engine.delivery.throttle import TokenBucket
+from engage.engine.providers.base import SendOutcome
+from engage.engine.providers.smpp import SmppProvider
+from engage.simulators.smsc import SmscSimulator
+from tests.smpp_helpers import provider_settings, run, running, send_all
+
+Factory = Callable[..., SmscSimulator]
+SMSC_TPS = 400
+MESSAGES = 1600  # four seconds' worth at the SMSC's rate
+BOUND = 0.05  # share of submits refused as too many; a run of a minute does far better (the bench)
 
 
-def test_a_complaint_halves_the_rate_once_per_burst_and_empties_the_bucket() -> None:
-    bucket = TokenBucket(1000, cut_interval=10.0)
-    assert [bucket.slow_down(), bucket.slow_down(), bucket.slow_down()] == [True, False, False]
-    assert (bucket.rate, bucket.cuts, bucket.tokens < 1) == (500, 1, True)
-    assert not bucket.try_acquire()
+def send_run(sim: SmscSimulator, tps: int | None) -> tuple[list[SendOutcome], SmppProvider]:
+    async def scenario() -> tuple[list[SendOutcome], SmppProvider]:
+        async with running(provider_settings(sim.port, binds=2, window=32), tps=tps) as provider:
+            return await send_all(provider, MESSAGES), provider
+
+    return run(scenario())
 
 
-def test_the_rate_recovers_gradually_to_the_limit_and_never_beyond() -> None:
-    bucket = TokenBucket(1000, recovery=0.4, cut_interval=0.01)
-    bucket.slow_down(0.1)
-    time.sleep(0.05)
-    bucket.try_acquire()
-    assert 100 < bucket.rate < 1000
-    time.sleep(0.45)
-    bucket.try_acquire()
-    assert bucket.rate == 1000
+def refused_share(sim: SmscSimulator) -> float:
+    stats = sim.stats()
+    return (stats["throttled"] + stats["queue_full"]) / stats["submits"]
 
 
-def test_the_rate_never_drops_below_its_floor() -> None:
-    bucket = TokenBucket(100, cut_interval=0.0)
-    for _ in range(20):
-        bucket.slow_down()
-    assert bucket.rate == 1.0
+@pytest.mark.parametrize("configured", [SMSC_TPS, 8 * SMSC_TPS, 1_000_000],
+                         ids=["the-smscs-own", "a-contract-rate-above-it", "a-million"])
+def test_a_sender_configured_at_or_far_above_the_smsc_tps_sends_everything_with_few_throttled(
+        smsc_factory: Factory, configured: int) -> None:
+    sim = smsc_factory(tps=SMSC_TPS)
+    outcomes, _ = send_run(sim, configured)
+    assert all(o.ok for o in outcomes)
+    assert (sim.stats()["accepted"], sim.stats()["duplicate_submits"]) == (MESSAGES, 0)
+    assert refused_share(sim) < BOUND
 
 
-def test_a_bucket_needs_a_positive_rate() -> None:
-    with pytest.raises(ValueError, match="rate"):
-        TokenBucket(0)
+def test_a_sender_with_no_configured_tps_sends_everything_with_few_throttled(smsc_factory: Factory) -> None:
+    sim = smsc_factory(tps=SMSC_TPS)
+    outcomes, _ = send_run(sim, None)
+    assert all(o.ok for o in outcomes)
+    assert sim.stats()["accepted"] == MESSAGES
+    assert refused_share(sim) < BOUND
+
+
+def test_the_rate_a_sender_settles_on_is_the_smscs_not_a_share_of_the_configured_one(
+        smsc_factory: Factory) -> None:
+    sim = smsc_factory(tps=SMSC_TPS)
+    _, provider = send_run(sim, 1_000_000)
+    assert provider.pace.cuts >= 1
+    assert SMSC_TPS / 2 < provider.pace.rate < 2 * SMSC_TPS
+
+
+def test_queue_full_beyond_the_tps_is_treated_as_throttling(smsc_factory: Factory) -> None:
+    sim = smsc_factory(tps=SMSC_TPS, throttle_answer="msgqful")
+    outcomes, provider = send_run(sim, 1_000_000)
+    assert all(o.ok for o in outcomes)
+    assert provider.stats.throttled == sim.stats()["queue_full"] > 0 and provider.pace.cuts >= 1
+    assert provider.stats.temporary_errors == provider.stats.permanent_errors == 0
+    assert refused_share(sim) < BOUND

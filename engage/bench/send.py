@@ -49,6 +49,9 @@ class Options:
     receipt_delay: float = 0.5
     stall_timeout: float = 60.0  # seconds without progress before the rest counts as lost
     progress: bool = True
+    smsc_tps: int = 0  # submits per second each simulator accepts (0: no limit)
+    throttle_answer: str = "throttled"  # what a simulator answers beyond smsc_tps: "throttled" or "msgqful"
+    provider_tps: int | None = 1_000_000  # the bench providers' configured TPS; None: not known
 
 
 @dataclass
@@ -70,7 +73,8 @@ def run(options: Options) -> dict[str, Any]:
         seed_subscribers(engine, options.recipients)
         sims: list[SmscSimulator] = []
         if not options.use_configured:
-            sims = [start_in_thread(receipt_delay=options.receipt_delay, deliver_window=options.window)
+            sims = [start_in_thread(receipt_delay=options.receipt_delay, deliver_window=options.window,
+                                    tps=options.smsc_tps, throttle_answer=options.throttle_answer)
                     for _ in range(options.providers)]
             for sim in sims:
                 stack.callback(sim.stop_thread)
@@ -157,7 +161,7 @@ def _use_bench_providers(engine: Engine, sims: list[SmscSimulator], options: Opt
         others = conn.execute(select(Provider.id).where(Provider.enabled.is_(True))).scalars().all()
         conn.execute(update(Provider.__table__).where(Provider.id.in_(others)).values(enabled=False))
         ids = [conn.execute(insert(Provider.__table__).values(
-            name=f"bench-{i}-{stamp}", kind="smpp", tps=1_000_000, priority=100, enabled=True,
+            name=f"bench-{i}-{stamp}", kind="smpp", tps=options.provider_tps, priority=100, enabled=True,
             config={"host": "127.0.0.1", "port": sim.port, "system_id": "engage", "password": "secret",
                     "binds": options.binds, "window": options.window})).inserted_primary_key[0]
             for i, sim in enumerate(sims)]
@@ -313,6 +317,31 @@ def end_campaign(engine: Engine, campaign_id: int) -> None:
             status=st.CANCELLED, error="bench ended", done_at=func.now()))
 
 
+def _pace(sims: list[SmscSimulator], options: Options) -> dict[str, Any]:
+    """How well the sender held the rate the simulators accept: accepted submits per second from
+    the first to the last (and in the middle half of those seconds, where neither the start nor
+    the tail weighs), and the share of all submit answers that said "throttled" or "queue full"."""
+    stats = [sim.stats() for sim in sims]
+    submits = sum(s["submits"] for s in stats)
+    throttled = sum(s["throttled"] + s["queue_full"] for s in stats)
+    spans = [sim.acceptance() for sim in sims]
+    firsts = [a["first"] for a in spans if a["first"] is not None]
+    lasts = [a["last"] for a in spans if a["last"] is not None]
+    accepted = sum(s["accepted"] for s in stats)
+    span = max(lasts) - min(firsts) if firsts else 0.0
+    per_second: dict[int, int] = {}
+    for a in spans:
+        for second, n in a["per_second"].items():
+            per_second[second] = per_second.get(second, 0) + n
+    whole = sorted(per_second)[1:-1]  # the first and last seconds are partly outside the run
+    middle = whole[len(whole) // 4: len(whole) - len(whole) // 4]
+    return {"smsc_tps": options.smsc_tps or None, "throttle_answer": options.throttle_answer,
+            "provider_tps": options.provider_tps,
+            "accepted_per_s": round(accepted / span, 1) if span > 0 else None,
+            "accepted_per_s_middle": round(sum(per_second[s] for s in middle) / len(middle), 1) if middle else None,
+            "throttled": throttled, "throttled_share": round(throttled / submits, 4) if submits else None}
+
+
 def _report(options: Options, total: int, result: Run, sims: list[SmscSimulator]) -> dict[str, Any]:
     end = result.all_final_at or time.monotonic()
     submit_end = result.all_submitted_at or end
@@ -330,6 +359,7 @@ def _report(options: Options, total: int, result: Run, sims: list[SmscSimulator]
         "delivered": counts.get(st.DELIVERED, 0),
         "failed": sum(counts.get(s, 0) for s in st.FINAL if s != st.DELIVERED),
         "lost": total - final, "duplicates": duplicates,
+        **(_pace(sims, options) if sims else {}),
         "peak_rss_mb": result.peak_rss_mb,
         "database": make_engine(config.load().database_url).dialect.name,
         "broker": "memory" if config.load().broker_url.startswith("memory") else "rabbitmq",

@@ -16,7 +16,8 @@ def cmd_bench_send(args: argparse.Namespace) -> int:
     try:
         emit(run(Options(recipients=args.recipients, providers=args.providers, window=args.window,
                          binds=args.binds, use_configured=args.use_configured, receipt_delay=args.receipt_delay,
-                         stall_timeout=args.stall_timeout, progress=not args.quiet)))
+                         stall_timeout=args.stall_timeout, progress=not args.quiet, smsc_tps=args.smsc_tps,
+                         throttle_answer=args.throttle_answer, provider_tps=args.provider_tps)))
     except BenchBusy as exc:
         print(f"engage bench send: {exc}", file=sys.stderr)
         return 2
@@ -44,6 +45,15 @@ def cmd_bench_hostile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _provider_tps(value: str) -> int | None:
+    if value.strip().lower() == "none":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: a whole number of parts per second, or 'none'") from None
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     bench = sub.add_parser("bench", help="benchmarks (JSON figures)").add_subparsers(dest="what", required=True)
     s = bench.add_parser("send", help="a campaign end to end: launch, submit, receipts")
@@ -58,6 +68,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--stall-timeout", type=float, default=60.0,
                    help="seconds without progress after which what is not final counts as lost")
     s.add_argument("--quiet", action="store_true", help="no progress line on stderr")
+    s.add_argument("--smsc-tps", type=int, default=0,
+                   help="submits per second each simulator accepts; beyond, it answers --throttle-answer (default 0: "
+                        "no limit)")
+    s.add_argument("--throttle-answer", choices=("throttled", "msgqful"), default="throttled",
+                   help="the simulator's answer beyond --smsc-tps: ESME_RTHROTTLED or ESME_RMSGQFUL")
+    s.add_argument("--provider-tps", type=_provider_tps, default=1_000_000,
+                   help="the bench providers' configured TPS, or 'none' (default 1000000)")
     s.set_defaults(fn=cmd_bench_send)
 
     s = bench.add_parser("segments", help="synthetic audience data, then segment count times and a launch")

@@ -161,8 +161,19 @@ def cmd_provider_status(args: argparse.Namespace) -> int:
         return 0
 
 
+def _tps(value: str) -> int | str:
+    """--tps: a whole number, or "none"."""
+    if value.strip().lower() == "none":
+        return "none"
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: a whole number of parts per second, or 'none'") from None
+
+
 def _provider_options(s: argparse.ArgumentParser, *, adding: bool) -> None:
-    s.add_argument("--tps", type=int, help="parts per second" + (" (default 500)" if adding else ""))
+    s.add_argument("--tps", type=_tps, help="parts per second, or 'none' when the provider's rate is not known "
+                   "(the sender finds what it accepts)" + (" (default 500)" if adding else ""))
     s.add_argument("--priority", type=int, help="lower is preferred" + (" (default 100)" if adding else ""))
     smpp = s.add_argument_group("SMPP")
     smpp.add_argument("--host", help="SMSC host" + (" (default 127.0.0.1)" if adding else ""))

@@ -5,6 +5,9 @@ dlr-url called back with its % escapes filled in) and a JSON API (answers
 
 Faults are injected at random (seedable rates) or scripted (fail_next), and everything it
 accepted is recorded with the receipt it gave, so a test can compare message by message.
+``tps`` caps the requests accepted per one-second window, as a gateway enforcing an account's
+rate does: beyond it, 429 with a Retry-After (``retry_after`` seconds, default 1); a throttle
+fault carries ``retry_after`` too when it is given.
 """
 
 from __future__ import annotations
@@ -84,9 +87,14 @@ class HttpSmscSimulator:
                  api_key: str | None = "sim-key", receipt_delay: float = 0.05, throttle_rate: float = 0.0,
                  error_rate: float = 0.0, reject_rate: float = 0.0, undeliverable_rate: float = 0.0,
                  smsc_reject_rate: float = 0.0, seed: int | None = None, callback_batch: int = 1,
-                 slow_delay: float = 1.0, retry_delay: float = 0.1, callback_retries: int = 50) -> None:
+                 slow_delay: float = 1.0, retry_delay: float = 0.1, callback_retries: int = 50, tps: int = 0,
+                 retry_after: float | None = None) -> None:
         """Rates are per request: throttle (429), error (500), reject (400), then for accepted
         messages undeliverable (UNDELIV receipt) and smsc_reject (REJECTD receipt)."""
+        if isinstance(tps, bool) or not isinstance(tps, int) or tps < 0:
+            raise ValueError(f"tps must be a whole number of requests per second (0: no limit), not {tps!r}")
+        self.tps, self.retry_after, self._window = tps, retry_after, [0, 0]  # [second, requests taken in it]
+        self.request_times: list[float] = []  # time.monotonic() of every request past authentication
         self.host, self.port = host, port
         self.accounts = dict(accounts) if accounts is not None else {"engage": "secret"}
         self.api_key = api_key
@@ -163,6 +171,15 @@ class HttpSmscSimulator:
 
     def draw_fault(self) -> str | None:
         self._counts["requests"] += 1
+        now = time.monotonic()
+        self.request_times.append(now)
+        if self.tps:
+            second = int(now)
+            if self._window[0] != second:
+                self._window = [second, 0]
+            if self._window[1] >= self.tps:
+                return "over_tps"
+            self._window[1] += 1
         if self._scripted:
             return self._scripted.popleft()
         draw = self._rng.random()
@@ -265,10 +282,14 @@ class _Handler(tornado.web.RequestHandler):
         fault = self.sim.draw_fault()
         if fault is None:
             return False
-        self.sim.count({"throttle": "throttled", "error": "errors", "reject": "rejected", "slow": "slow"}[fault])
+        self.sim.count({"throttle": "throttled", "over_tps": "throttled", "error": "errors", "reject": "rejected",
+                        "slow": "slow"}[fault])
         if fault == "slow":
             await asyncio.sleep(self.sim.slow_delay)
-        status = {"throttle": 429, "error": 500, "reject": 400, "slow": 500}[fault]
+        status = {"throttle": 429, "over_tps": 429, "error": 500, "reject": 400, "slow": 500}[fault]
+        retry_after = 1 if fault == "over_tps" and self.sim.retry_after is None else self.sim.retry_after
+        if status == 429 and retry_after is not None:
+            self.set_header("Retry-After", f"{retry_after:g}")
         self.set_status(status)
         self.finish(f"simulated {fault}")
         return True
@@ -375,13 +396,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-key", default="sim-key")
     for name in ("receipt_delay", "throttle_rate", "error_rate", "reject_rate", "undeliverable_rate"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=0.05 if name == "receipt_delay" else 0)
+    parser.add_argument("--tps", type=int, default=0, help="requests accepted per second (default 0: no limit)")
+    parser.add_argument("--retry-after", type=float, default=None,
+                        help="Retry-After seconds of a 429 (default: 1 beyond --tps, none on a random throttle)")
     parser.add_argument("--seed", type=int, default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s http-sim %(message)s")
     sim = start_in_thread(host=args.host, port=args.port, accounts={args.username: args.password},
                           api_key=args.api_key, seed=args.seed, receipt_delay=args.receipt_delay,
                           throttle_rate=args.throttle_rate, error_rate=args.error_rate,
-                          reject_rate=args.reject_rate, undeliverable_rate=args.undeliverable_rate)
+                          reject_rate=args.reject_rate, undeliverable_rate=args.undeliverable_rate,
+                          tps=args.tps, retry_after=args.retry_after)
     log.info("Kannel sendsms at %s, JSON API at %s", sim.kannel_url, sim.json_url)
     try:
         threading.Event().wait()

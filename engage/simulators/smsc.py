@@ -6,6 +6,10 @@ throughput, PDUs are decoded and encoded by hand (:mod:`fastpdu`), one timer tas
 whatever has come due every 10 ms, and everything a session sends in one loop turn leaves
 in one write (:mod:`wire`).
 
+An account's TPS, as an SMSC enforces it: ``tps`` submits per one-second window (its own
+clock's seconds) across every bind of a system-id; beyond, the answer is ``throttle_answer``,
+ESME_RTHROTTLED (0x58) or ESME_RMSGQFUL (0x14), as SMSCs differ on which they send.
+
 Fault injection, for the tests that prove nothing is lost: ``throttle_rate`` (0x58),
 ``msgqful_rate`` (0x14), ``fail_rate`` (0x45 submit failed), ``reject_rate`` (``reject_status``,
 by default 0x0B invalid destination), ``undeliverable_rate`` (UNDELIV receipts),
@@ -50,6 +54,8 @@ STAT_NAMES = ("binds", "bind_failures", "enquire_links", "submits", "accepted", 
               "mo_sent", "mo_acked", "mo_nacked")
 SIM_ID = "engage-sim"
 ID_BASES = ("same", "decimal", "hex_upper")
+THROTTLE_ANSWERS = {"throttled": ("throttled", consts.SMPP_ESME_RTHROTTLED),
+                    "msgqful": ("queue_full", consts.SMPP_ESME_RMSGQFUL)}
 _PRINTABLE = bytes(c if 32 <= c < 127 else ord("?") for c in range(256))
 _PACK_HEADER = fastpdu.HEADER.pack
 _RECEIPTED_ID_TAG = fastpdu.TLVS["receipted_message_id"][0].to_bytes(2, "big")
@@ -88,17 +94,21 @@ class SmscSimulator:
                  response_delay: float = 0.0, retry_delay: float = 0.2, deliver_window: int = 10,
                  msgqful_rate: float = 0.0, reject_rate: float = 0.0,
                  reject_status: int = consts.SMPP_ESME_RINVDSTADR, receipt_id_base: str = "same",
-                 receipt_tlvs: bool = True, max_tps: float = 0.0, nul_receipt_every: int = 0,
-                 id_cycle: int = 0) -> None:
+                 receipt_tlvs: bool = True, tps: int = 0, throttle_answer: str = "throttled",
+                 nul_receipt_every: int = 0, id_cycle: int = 0) -> None:
         """``response_delay`` makes a client's window visible; ``deliver_window`` caps unacked deliver_sms;
-        ``receipt_tlvs=False`` sends receipts as text only, as older SMSCs do; ``max_tps`` answers 0x58
-        to submits beyond that many per second, as a real SMSC does."""
+        ``receipt_tlvs=False`` sends receipts as text only, as older SMSCs do; ``tps`` (0: none)
+        refuses submits beyond that many per second and system-id with ``throttle_answer``."""
         if id_format not in ("hex", "decimal", "uuid"):
             raise ValueError(f"id_format must be hex, decimal or uuid, not {id_format!r}")
         if receipt_id_base not in ID_BASES:
             raise ValueError(f"receipt_id_base must be one of {ID_BASES}, not {receipt_id_base!r}")
         if receipt_id_base == "decimal" and id_format == "uuid":
             raise ValueError("receipt_id_base='decimal' needs hex or decimal message ids, not uuid")
+        if throttle_answer not in THROTTLE_ANSWERS:
+            raise ValueError(f"throttle_answer must be one of {', '.join(THROTTLE_ANSWERS)}, not {throttle_answer!r}")
+        if isinstance(tps, bool) or not isinstance(tps, int) or tps < 0:
+            raise ValueError(f"tps must be a whole number of submits per second (0: no limit), not {tps!r}")
         rates = {"fail_rate": fail_rate, "throttle_rate": throttle_rate, "msgqful_rate": msgqful_rate,
                  "reject_rate": reject_rate, "undeliverable_rate": undeliverable_rate}
         for name, rate in rates.items():
@@ -111,7 +121,8 @@ class SmscSimulator:
         self.reject_rate, self.reject_status = reject_rate, reject_status
         self.undeliverable_rate, self.deliver_window = undeliverable_rate, deliver_window
         self.receipt_id_base, self.receipt_tlvs = receipt_id_base, receipt_tlvs
-        self.max_tps, self._tokens, self._tokens_at = max_tps, max(max_tps / 10, 1.0), time.monotonic()
+        self.tps, self._over_tps_answer = tps, THROTTLE_ANSWERS[throttle_answer]
+        self._tps_windows: dict[str, list[int]] = {}  # system-id -> [its current second, submits taken in it]
         self.nul_receipt_every, self.id_cycle, self._receipts_planned = nul_receipt_every, id_cycle, 0
         # Refusals by cumulative probability: one random draw per submit picks at most one.
         bands = [(throttle_rate, "throttled", consts.SMPP_ESME_RTHROTTLED),
@@ -202,6 +213,10 @@ class SmscSimulator:
                     "by_system_id": {sid: dict(counts) for sid, counts in self._by_sid.items()},
                     "duplicates": self._log.duplicates(), "duplicate_submits": self._log.duplicate_submits()}
         return self._on_loop(read)
+
+    def acceptance(self) -> dict[str, Any]:
+        """When submits were accepted: see :meth:`SubmitLog.acceptance`."""
+        return self._on_loop(self._log.acceptance)
 
     def counts(self) -> dict[str, int]:
         """The counters alone: cheap enough to read every half second during a million-message run."""
@@ -296,8 +311,8 @@ class SmscSimulator:
         if outstanding > totals["max_outstanding"]:
             totals["max_outstanding"] = outstanding
         draw = self._rng.random() if self._refusal_edge else 1.0
-        if self.max_tps and self._over_tps():
-            outcome, status = "throttled", consts.SMPP_ESME_RTHROTTLED
+        if self.tps and self._over_tps(sid):
+            outcome, status = self._over_tps_answer
         elif draw < self._refusal_edge:
             outcome, status = next((name, code) for edge, name, code in self._refusals if draw < edge)
         else:  # accepted: the common case, its submit_sm_resp laid out here
@@ -321,14 +336,15 @@ class SmscSimulator:
             session.outstanding -= 1
             session.stream.send(resp)
 
-    def _over_tps(self) -> bool:
-        """A token bucket of 100 ms' worth: how SMSCs enforce an account's TPS."""
-        now = time.monotonic()
-        self._tokens = min(max(self.max_tps / 10, 1.0), self._tokens + (now - self._tokens_at) * self.max_tps)
-        self._tokens_at = now
-        if self._tokens < 1:
+    def _over_tps(self, system_id: str) -> bool:
+        """Whether this submit is beyond the account's ``tps`` in the current second."""
+        second = int(time.monotonic())
+        window = self._tps_windows.get(system_id)
+        if window is None or window[0] != second:
+            window = self._tps_windows[system_id] = [second, 0]
+        if window[1] >= self.tps:
             return True
-        self._tokens -= 1
+        window[1] += 1
         return False
 
     def _respond(self, session: _Session, resp: bytes) -> None:

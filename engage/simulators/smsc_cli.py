@@ -9,7 +9,7 @@ import os
 import signal
 
 from engage.engine.asyncloop import serve_in_thread
-from engage.simulators.smsc import ID_BASES, SmscSimulator
+from engage.simulators.smsc import ID_BASES, THROTTLE_ANSWERS, SmscSimulator
 
 __all__ = ["main", "run_in_thread"]
 
@@ -33,6 +33,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--response-delay", type=float, default=0.0)
     for name in RATES:
         parser.add_argument(f"--{name.replace('_', '-')}", type=float, default=0.0)
+    parser.add_argument("--tps", type=int, default=0,
+                        help="submits accepted per second and system-id, across its binds (default 0: no limit)")
+    parser.add_argument("--throttle-answer", choices=tuple(THROTTLE_ANSWERS), default="throttled",
+                        help="the answer to a submit beyond --tps: ESME_RTHROTTLED (0x58) or ESME_RMSGQFUL (0x14)")
     parser.add_argument("--reject-status", type=lambda v: int(v, 0), default=0x0B,
                         help="command_status for --reject-rate refusals (default 0x0B, invalid destination)")
     parser.add_argument("--id-format", choices=("hex", "decimal", "uuid"), default="hex")
@@ -52,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give one --password per --system-id, or a single --password for all")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s smsc-sim %(message)s")
     tunables = ("receipt_delay", "response_delay", *RATES, "reject_status", "id_format", "receipt_id_base",
-                "receipt_tlvs", "seed")
+                "receipt_tlvs", "tps", "throttle_answer", "seed")
     try:
         sim = SmscSimulator(host=args.host, port=args.port, accounts=dict(zip(ids, passwords, strict=True)),
                             **{k: getattr(args, k) for k in tunables})

@@ -104,6 +104,14 @@ class SubmitLog:
         """Accepted parts that were copies of one accepted before."""
         return sum(n - 1 for n in self._copies.values() if n > 1)
 
+    def acceptance(self) -> dict[str, Any]:
+        """When parts were accepted: the first and last (time.time()), and how many in each whole
+        second between, for the rate a sender held over a run and in its middle."""
+        rows = self.rows
+        if not rows:
+            return {"first": None, "last": None, "per_second": {}}
+        return {"first": rows[0][8], "last": rows[-1][8], "per_second": dict(Counter(int(row[8]) for row in rows))}
+
 
 def reassemble(parts: list[Received]) -> list[SimMessage]:
     """Complete messages in order of their last part; a concatenated message still missing a part

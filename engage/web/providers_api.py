@@ -154,7 +154,8 @@ class ProviderApi(ProviderBase):
                     records.set_enabled(conn, name, bool(data["enabled"]), actor=self.actor())
                 stored = dict(records.rows(conn, int(provider_id))[0].config)
                 records.update_provider(
-                    conn, name, config=_unmasked_patch(data.get("config") or {}, stored), tps=data.get("tps"),
+                    conn, name, config=_unmasked_patch(data.get("config") or {}, stored),
+                    tps=records.NO_TPS if "tps" in data and data["tps"] is None else data.get("tps"),
                     priority=data.get("priority"), name=data.get("name"), actor=self.actor())
         except ValueError as exc:
             raise ApiError(400, str(exc)) from None

@@ -1,80 +1,190 @@
-"""A token bucket: a provider's TPS limit, counted in parts (what the SMSC bills), not messages.
+"""How fast one provider is sent to: a token bucket counted in parts (what an SMSC bills), whose
+rate is set by what the provider accepts, not by the TPS configured for it.
 
-It adapts. When the provider answers "throttled" or "queue full", :meth:`TokenBucket.slow_down`
-cuts the rate for the whole provider (every bind, every sender coroutine) and empties the
-bucket, so the burst that provoked it stops at once; the rate then climbs back linearly to
-the configured limit over ``recovery`` seconds as long as no new complaint arrives. One
-burst of complaints (a window's worth of throttled responses arriving together) counts as
-one cut: cuts closer together than ``cut_interval`` are merged.
+The configured TPS is often not what the SMSC enforces: a contract rate above the link's, a
+guess, or none at all. Trusting it, a sender either hammers an SMSC that then bars it, or
+crawls. So the rate is found and held, per provider (every bind, every sender coroutine):
+
+* It starts at ``START_RATE`` (or the configured TPS, if lower) and doubles every ``DOUBLING``
+  seconds until the first complaint or the configured TPS. Starting at a contract rate of a
+  million would send thousands of parts before the first "throttled" could come back.
+* A complaint (ESME_RTHROTTLED, ESME_RMSGQFUL, HTTP 429/503) about a part sent after the last
+  complaint, with parts accepted since that one and ``SETTLE`` seconds or more after the last
+  cut, is a cut: the rate becomes ``BACK_OFF`` times what the provider *accepted* over the last
+  second (the rate it has shown it takes, whatever was configured, never below ``FLOOR``), and
+  every sender pauses ``PAUSE`` seconds. Sooner after a cut, the refused part is simply retried.
+  With nothing accepted since the last complaint, the SMSC's second is spent or it is blocked:
+  the rate is not to blame and stays, but the pause doubles, up to ``MAX_PAUSE``, for as long as
+  that lasts. A complaint about a part that left before the last complaint was answered by it.
+* While the bucket is what holds the senders back, the rate probes upwards by ``PROBE`` of
+  itself per second, never beyond the configured TPS; an idle provider does not drift up.
+* Some cuts measure badly: the one that ends the first doubling (what was accepted over a
+  second in which the rate was still climbing understates the SMSC's rate) and one that more
+  than halves the rate (the SMSC refused much of what it was sent, whatever the rate). After
+  those, as TCP after a loss, the rate doubles back to half of ``BACK_OFF`` times the rate
+  before, then probes by ``FAST_PROBE`` until the next cut. An SMSC that keeps refusing a share
+  of everything, whatever the rate, brings the rate down to ``FLOOR``: it is not to be pressed.
+
+An SMSC's answer can also name a pause (HTTP's Retry-After): :meth:`AdaptiveRate.pause`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
+from collections.abc import Callable
 
-__all__ = ["TokenBucket"]
+__all__ = ["AdaptiveRate"]
+
+START_RATE = 200.0  # parts/s to begin with
+DOUBLING = 0.25  # seconds per doubling of the rate until the first complaint
+FLOOR = 5.0  # parts/s: the least a complaint cuts to, whatever the configured TPS
+BACK_OFF = 0.95  # share of the accepted rate a complaint cuts to
+PROBE = 0.03  # share of itself the rate grows by per second while the senders want more
+FAST_PROBE = 0.15  # the same, between the cut that ends the first doubling and the next one
+PAUSE, MAX_PAUSE = 0.05, 1.0  # seconds every sender waits after a cut; doubled while nothing is accepted
+SETTLE = 1.0  # seconds after a cut before a complaint cuts again
+WINDOW = 1.0  # seconds of accepted parts a cut measures
+BURST = 0.1  # seconds of the rate the bucket holds
+MAX_RATE = 10_000_000.0
 
 
-class TokenBucket:
-    def __init__(self, rate: float, burst: float | None = None, *, min_rate: float | None = None,
-                 recovery: float = 5.0, cut_interval: float = 1.0):
-        if rate <= 0:
-            raise ValueError(f"rate must be positive, not {rate!r}")
-        self.limit = float(rate)  # what the provider is configured for
-        self.rate = self.limit  # what it gets now: the limit, or less after a complaint
-        self.capacity = float(burst if burst is not None else max(rate / 10, 1.0))
-        self.min_rate = float(min_rate if min_rate is not None else max(self.limit / 100, 1.0))
-        self.recovery = recovery
-        self.cut_interval = cut_interval
+class AdaptiveRate:
+    def __init__(self, limit: float | None, clock: Callable[[], float] = time.monotonic) -> None:
+        """``limit``: the provider's configured TPS, or None when none is known. ``clock`` is what
+        ``sent_at`` is read from: time.monotonic."""
+        if limit is not None and not limit > 0:
+            raise ValueError(f"a provider's TPS must be positive or none, not {limit!r}")
+        self.limit = float(limit) if limit is not None else None
+        self.rate = min(START_RATE, self.limit) if self.limit is not None else START_RATE
+        self.threshold = MAX_RATE  # below it the rate doubles, above it it probes
+        self.probe = FAST_PROBE  # what the rate grows by per second once the doubling is over
         self.tokens = self.capacity
-        self.updated = time.monotonic()
-        self.last_cut = float("-inf")
+        self._clock = clock
+        self.updated = clock()
+        self.resume_at = 0.0  # no sender goes before this (a complaint's pause, a Retry-After)
+        self.last_complaint = self.last_cut = float("-inf")
+        self._accepted_at_complaint = 0
+        self.pause_for = PAUSE
         self.cuts = 0
+        self.accepted_parts = 0
+        self._samples: deque[tuple[float, int]] = deque([(self.updated, 0)], maxlen=32)
+        self._wanted_at = float("-inf")  # when a sender last found the bucket empty
         self._lock = asyncio.Lock()
+
+    @property
+    def capacity(self) -> float:
+        return max(self.rate * BURST, 1.0)
+
+    @property
+    def paused(self) -> bool:
+        return self._clock() < self.resume_at
+
+    def accepted(self, parts: int = 1) -> None:
+        """The provider took ``parts``: what a cut measures."""
+        self.accepted_parts += parts
+
+    def accepted_rate(self, now: float | None = None) -> float:
+        """Parts accepted per second over the last ``WINDOW`` (over a longer span if nothing was
+        sent for a while; a run younger than that counts as one whole window)."""
+        now = self._clock() if now is None else now
+        self._sample(now)
+        base_at, base = self._samples[0]
+        for at, count in self._samples:
+            if at > now - WINDOW:
+                break
+            base_at, base = at, count
+        return (self.accepted_parts - base) / max(now - base_at, WINDOW)
+
+    def _sample(self, now: float) -> None:
+        if now - self._samples[-1][0] >= WINDOW / 20:
+            self._samples.append((now, self.accepted_parts))
 
     def _refill(self, now: float) -> None:
         elapsed = now - self.updated
         if elapsed <= 0:
             return
         self.updated = now
-        if self.rate < self.limit and now - self.last_cut > self.cut_interval:
-            self.rate = min(self.limit, self.rate + self.limit * elapsed / self.recovery)
+        self._sample(now)
+        if now < self.resume_at:
+            return  # nothing saved up during a pause: it ends with an empty bucket, not a burst
+        elapsed = min(elapsed, now - self.resume_at)
+        if now - self._wanted_at < WINDOW:  # the senders want more than the rate: probe upwards
+            if self.rate < self.threshold:
+                grown = min(self.rate * 2 ** (elapsed / DOUBLING), self.threshold)
+            else:
+                grown = self.rate * (1 + self.probe * elapsed)
+            self.rate = min(grown, self.limit if self.limit is not None else MAX_RATE)
         tokens = self.tokens + elapsed * self.rate
-        self.tokens = tokens if tokens < self.capacity else self.capacity
+        capacity = self.capacity
+        self.tokens = tokens if tokens < capacity else capacity
 
     def try_acquire(self, n: int = 1) -> bool:
         """Take ``n`` tokens now if they are there and nobody is queued; never waits."""
         if self._lock.locked():
             return False
-        self._refill(time.monotonic())
-        if self.tokens >= n:
-            self.tokens -= n
-            return True
+        now = self._clock()
+        self._refill(now)
+        if now >= self.resume_at:
+            if self.tokens >= n:
+                self.tokens -= n
+                return True
+            self._wanted_at = now
         return False
 
     async def acquire(self, n: int = 1) -> None:
-        """Wait for ``n`` tokens; waiters are served in arrival order. A request larger than the
-        bucket is let through once the bucket is full (and leaves it in debt)."""
+        """Wait for ``n`` tokens, and for any pause to end; waiters are served in arrival order. A
+        request larger than the bucket is let through once the bucket is full (and leaves it in debt)."""
         if self.try_acquire(n):
             return
         async with self._lock:
             while True:
-                self._refill(time.monotonic())
+                now = self._clock()
+                self._refill(now)
+                if now < self.resume_at:
+                    await asyncio.sleep(self.resume_at - now)
+                    continue
                 if self.tokens >= n or self.tokens >= self.capacity:
                     self.tokens -= n
                     return
+                self._wanted_at = now
                 await asyncio.sleep(max((min(n, self.capacity) - self.tokens) / self.rate, 0.001))
 
-    def slow_down(self, factor: float = 0.5) -> bool:
-        """The provider complained: cut the rate by ``factor`` and drop the tokens saved up.
-        ``False`` when this complaint belongs to a burst already answered by a cut."""
-        now = time.monotonic()
+    def throttled(self, sent_at: float) -> bool:
+        """The provider refused a part sent at ``sent_at`` (time.monotonic()) as too many: cut or
+        pause as the module says. ``False`` when an earlier complaint already answered it."""
+        now = self._clock()
         self._refill(now)
-        if now - self.last_cut < self.cut_interval:
+        if sent_at < self.last_complaint:
             return False
-        self.last_cut = now
-        self.cuts += 1
-        self.rate = max(self.min_rate, self.rate * factor)
-        self.tokens = min(self.tokens, 0.0)
+        blocked = self.accepted_parts == self._accepted_at_complaint  # nothing taken since the last complaint
+        self.last_complaint, self._accepted_at_complaint = now, self.accepted_parts
+        if blocked:
+            self.pause_for = min(self.pause_for * 2, MAX_PAUSE)
+        elif now - self.last_cut >= SETTLE:
+            self._cut(now)
+        else:
+            return True
+        self.pause(self.pause_for)
         return True
+
+    def _cut(self, now: float) -> None:
+        before = self.rate
+        self.rate = max(FLOOR, min(before, BACK_OFF * self.accepted_rate(now)))
+        # The accepted rate is a rough guide after the first doubling and when the SMSC took next to
+        # nothing: the rate doubles back to half the rate before, then probes fast.
+        rough = self.cuts == 0 or self.rate < before / 2
+        self.threshold = max(self.rate, BACK_OFF * before / 2) if rough else self.rate
+        self.probe = FAST_PROBE if rough else PROBE
+        self.pause_for = PAUSE
+        self.cuts += 1
+        self.last_cut = now
+
+    def pause(self, seconds: float) -> None:
+        """No sender goes for ``seconds`` (or longer, if a pause already runs), and what the bucket
+        saved up is dropped, so the burst that provoked the pause stops at once."""
+        now = self._clock()
+        self._refill(now)
+        self.resume_at = max(self.resume_at, now + seconds)
+        self.tokens = min(self.tokens, 0.0)

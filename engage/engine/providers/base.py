@@ -89,11 +89,11 @@ class ProviderConnection(ABC):
     callback_name: ClassVar[str | None] = None
     callback_methods: ClassVar[frozenset[str]] = frozenset({"POST"})
 
-    def __init__(self, provider_id: int, name: str, config: dict[str, Any], tps: int, sink: DeliverySink):
+    def __init__(self, provider_id: int, name: str, config: dict[str, Any], tps: int | None, sink: DeliverySink):
         self.provider_id = provider_id
         self.name = name
         self.config = kind_config(config)  # the settings every kind has (receipt_timeout) are not its own
-        self.tps = tps
+        self.tps = tps  # parts/s configured, or None: the kind finds the rate the provider accepts
         self.sink = sink
         self.stats = ProviderStats()
 

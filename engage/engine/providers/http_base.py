@@ -1,5 +1,6 @@
 """What the HTTP provider kinds share: config checks, a paced and bounded HTTP client, and the
-retry rules. 429/503 mean "slow down": the whole provider pauses, then retries. Other 5xx, 408,
+retry rules. 429/503 mean "slow down": the provider's adaptive rate is cut and the whole provider
+pauses (for the answer's Retry-After when it gives one), then retries. Other 5xx, 408,
 timeouts and dropped connections are retried with back-off, a bounded number of times. Any
 other 4xx fails the message at once with the provider's code ("http:403"), since resending the
 same request cannot change the answer.
@@ -20,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 
 from engage.engine import sms_encoding
-from engage.engine.delivery.throttle import TokenBucket
+from engage.engine.delivery.throttle import AdaptiveRate
 from engage.engine.providers.base import OutboundSms, ProviderConnection, SendOutcome
 from engage.engine.sms_encoding import TextInfo
 
@@ -122,7 +123,7 @@ def may_have_been_taken(exc: BaseException) -> bool:
 
 
 class HttpProvider(ProviderConnection):
-    """One message = one HTTP request (the gateway splits long texts); the token bucket is
+    """One message = one HTTP request (the gateway splits long texts); the adaptive rate is
     charged the message's parts on every attempt, since that is what the gateway bills."""
 
     async def start(self) -> None:
@@ -130,11 +131,10 @@ class HttpProvider(ProviderConnection):
             raise ValueError(f"provider {self.name}: callback_token: missing from the stored config; "
                              "save the provider through validate_config so that one is generated")
         self.config = type(self).validate_config(self.config)
-        self.bucket = TokenBucket(self.tps)
+        self.pace = AdaptiveRate(self.tps)
         self.max_attempts = int(self.config["max_attempts"])
         self._slots = asyncio.Semaphore(int(self.config["max_connections"]))
         self.client = AsyncHTTPClient(force_instance=True, max_clients=int(self.config["max_connections"]))
-        self._resume_at = 0.0
         self._in_flight = 0
         self._failing = 0  # consecutive transport failures or 5xx: the provider looks down
         self._failed_at = 0.0
@@ -149,7 +149,7 @@ class HttpProvider(ProviderConnection):
                    or time.monotonic() - getattr(self, "_failed_at", 0.0) > UNHEALTHY_FOR)
         return {"binds_up": int(healthy), "binds": 1, "in_flight": getattr(self, "_in_flight", 0),
                 "window": int(self.config.get("max_connections", COMMON_DEFAULTS["max_connections"])),
-                "healthy": healthy, "paused": getattr(self, "_resume_at", 0.0) > time.monotonic(),
+                "healthy": healthy, "paused": hasattr(self, "pace") and self.pace.paused,
                 "endpoint": public_url(str(self.config.get("url", "")))}
 
     @abstractmethod
@@ -191,10 +191,10 @@ class HttpProvider(ProviderConnection):
             if unsure:
                 self._possible_duplicate(message_id, error)
             unsure = False
-            await self._wait_unpaused()
-            await self.bucket.acquire(parts)
             try:
-                async with self._slots:
+                async with self._slots:  # the pace after the slot: a pause begun meanwhile holds this one too
+                    await self.pace.acquire(parts)
+                    sent_at = time.monotonic()
                     self._in_flight += 1
                     try:
                         response = await self.client.fetch(request, raise_error=False)
@@ -209,12 +209,16 @@ class HttpProvider(ProviderConnection):
                 code = response.code
                 if 200 <= code < 300:
                     self._failing = 0
+                    self.pace.accepted(parts)
                     return response, None
                 error = f"http:{code}"
                 if code in THROTTLED:
                     self.stats.throttled += 1
-                    self._pause(retry_after(response, delay))
-                elif code >= 500 or code == 408:
+                    self.pace.throttled(sent_at)
+                    self.pace.pause(retry_after(response, delay))  # every sender of the provider waits
+                    delay = min(delay * 2, MAX_BACKOFF)
+                    continue
+                if code >= 500 or code == 408:
                     self._temporary(message_id, error)
                 else:
                     return None, error
@@ -233,11 +237,3 @@ class HttpProvider(ProviderConnection):
         self._failed_at = time.monotonic()
         log.warning("provider %s: message %s got %s from %s; retrying", self.name, message_id, error,
                     public_url(self.config["url"]))
-
-    def _pause(self, seconds: float) -> None:
-        """Every sender of this provider waits, not only the one that was told to slow down."""
-        self._resume_at = max(self._resume_at, time.monotonic() + seconds)
-
-    async def _wait_unpaused(self) -> None:
-        while (wait := self._resume_at - time.monotonic()) > 0:
-            await asyncio.sleep(wait)

@@ -76,18 +76,24 @@ def validated(kind: str, config: dict[str, Any]) -> dict[str, Any]:
     return {**cls.validate_config(own), **common_settings.checked(common)}
 
 
-def _check_numbers(tps: int | None, priority: int | None) -> None:
-    if tps is not None and (not isinstance(tps, int) or tps < 1):
-        raise ValueError(f"tps must be a whole number of parts per second, at least 1, not {tps!r}")
+NO_TPS = "none"  # a provider's tps when its rate is not known: the sender finds what the SMSC accepts
+
+
+def _check_numbers(tps: int | str | None, priority: int | None) -> None:
+    if tps is not None and tps != NO_TPS and (isinstance(tps, bool) or not isinstance(tps, int) or tps < 1):
+        raise ValueError(f"tps must be a whole number of parts per second, at least 1, or {NO_TPS!r} when the "
+                         f"provider's rate is not known, not {tps!r}")
     if priority is not None and not isinstance(priority, int):
         raise ValueError(f"priority must be a whole number, not {priority!r}")
 
 
-def add_provider(conn: Connection, *, name: str, kind: str, config: dict[str, Any], tps: int = 100,
+def add_provider(conn: Connection, *, name: str, kind: str, config: dict[str, Any], tps: int | str | None = 100,
                  priority: int = 100, enabled: bool = True, actor: str) -> int:
+    """``tps`` None or "none": no rate is configured (stored NULL)."""
     if not name or not name.strip():
         raise ValueError("a provider needs a name")
     _check_numbers(tps, priority)
+    tps = None if tps == NO_TPS else tps
     if conn.execute(select(providers.c.id).where(providers.c.name == name)).first() is not None:
         raise ValueError(f"a provider named {name!r} already exists; change it with `engage provider update`")
     config = validated(kind, config)
@@ -108,12 +114,17 @@ def add_smpp(conn: Connection, *, name: str, host: str, port: int, system_id: st
 
 
 def update_provider(conn: Connection, ref: str | int, *, config: dict[str, Any] | None = None,
-                    tps: int | None = None, priority: int | None = None, name: str | None = None,
+                    tps: int | str | None = None, priority: int | None = None, name: str | None = None,
                     actor: str) -> dict[str, Any]:
-    """Change what is given; config keys are merged into the stored config, secrets kept unless given."""
+    """Change what is given; config keys are merged into the stored config, secrets kept unless given.
+    ``tps`` "none" forgets the configured rate."""
     row = find(conn, ref)
     _check_numbers(tps, priority)
     values: dict[str, Any] = {}
+    if tps == NO_TPS:
+        tps = None
+        if row.tps is not None:
+            values["tps"] = None
     if name is not None and name != row.name:
         if not name.strip():
             raise ValueError("a provider needs a name")

@@ -3,9 +3,9 @@
 * Binds: ``binds`` transceivers, or (``bind_mode: transmitter_receiver``) ``binds`` transmitters
   for submits plus ``receiver_binds`` receivers for receipts and MOs. Each bind has a
   supervisor that rebinds a dropped or dead one (enquire_link unanswered) with back-off.
-* Pacing: one token bucket per provider counts parts. ESME_RTHROTTLED (0x58) and
-  ESME_RMSGQFUL (0x14) cut the bucket's rate for the whole provider, which then recovers
-  gradually; the part is retried without using up its attempts.
+* Pacing: one adaptive rate per provider counts parts (:mod:`engage.engine.delivery.throttle`).
+  ESME_RTHROTTLED (0x58) and ESME_RMSGQFUL (0x14) cut it to what the SMSC accepted and pause
+  every sender of the provider; the part is retried without using up its attempts.
 * Errors: timeouts, dropped connections, 0x08 (system error) and 0x64 (temporary app error)
   are retried with bounded exponential back-off, ``max_attempts`` times per part; any other
   status fails the message with "smpp:0x..", the SMSC's own code.
@@ -19,7 +19,7 @@ import random
 import time
 from typing import Any
 
-from engage.engine.delivery.throttle import TokenBucket
+from engage.engine.delivery.throttle import AdaptiveRate
 from engage.engine.providers.base import InboundSms, OutboundSms, ProviderConnection, SendOutcome, register
 from engage.engine.providers.recent_submits import RecentSubmits
 from engage.engine.providers.send_pool import SendPool
@@ -56,7 +56,7 @@ class SmppProvider(ProviderConnection):
     async def start(self) -> None:
         """Start every bind's supervisor; return once each bind has bound or failed its first try."""
         s = self.settings = settings.SmppSettings(**settings.validate(self.config))
-        self.bucket = TokenBucket(self.tps)
+        self.pace = AdaptiveRate(self.tps)
         split = s.bind_mode == "transmitter_receiver"
         self.senders = [self._client("transmitter" if split else "transceiver") for _ in range(s.binds)]
         self.receivers = [self._client("receiver") for _ in range(s.receiver_binds if split else 0)]
@@ -201,11 +201,12 @@ class SmppProvider(ProviderConnection):
                            destination: str, esm_class: int, short_message: bytes, tlvs: bytes,
                            data_coding: int) -> tuple[int | str, str | None]:
         """``(0, provider id)``, or ``(status or "smpp:why", None)`` once the part cannot go."""
-        stats, bucket = self.stats, self.bucket
+        stats, pace = self.stats, self.pace
         attempts, delay, throttled_since = 0, RETRY_DELAY, 0.0
         while True:
-            if not bucket.try_acquire(1):
-                await bucket.acquire(1)
+            if not pace.try_acquire(1):
+                await pace.acquire(1)
+            sent_at = time.monotonic()
             try:
                 client = self._pick() or await self._sender()
                 result = await client.submit_encoded(source, destination, short_message, data_coding, esm_class,
@@ -221,17 +222,18 @@ class SmppProvider(ProviderConnection):
                 if status == 0:
                     if result.message_id:
                         stats.submitted_parts += 1
+                        pace.accepted()
                         return 0, result.message_id
                     log.warning("provider %s: part of message %s accepted without a message id", self.name,
                                 message_id)
                     return "smpp:no-message-id", None
                 if status in THROTTLED:
                     stats.throttled += 1
-                    bucket.slow_down()
+                    pace.throttled(sent_at)
                     now = time.monotonic()
                     throttled_since = throttled_since or now
                     if now - throttled_since < THROTTLE_GIVE_UP:
-                        continue  # the bucket, now slower, paces the retry; attempts are not used up
+                        continue  # the pace, now slower, paces the retry; attempts are not used up
                     return status, None
                 if status not in TEMPORARY:
                     return status, None
@@ -292,4 +294,4 @@ class SmppProvider(ProviderConnection):
         return {"binds_up": sum(c.bound for c in clients), "binds": len(clients),
                 "in_flight": sum(c.in_flight for c in self.senders),
                 "window": len(self.senders) * self.settings.window, "healthy": senders_up > 0,
-                "rate": round(self.bucket.rate, 1), "rate_cuts": self.bucket.cuts}
+                "rate": round(self.pace.rate, 1), "rate_cuts": self.pace.cuts, "paused": self.pace.paused}

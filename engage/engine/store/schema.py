@@ -217,7 +217,7 @@ class Provider(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     kind: Mapped[str] = mapped_column(String(16))  # a key of engine.providers' registry
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
-    tps: Mapped[int] = mapped_column(Integer, default=100)
+    tps: Mapped[int | None] = mapped_column(Integer, default=100)  # parts/s configured; NULL: not known
     priority: Mapped[int] = mapped_column(Integer, default=100)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(server_default=_now())
