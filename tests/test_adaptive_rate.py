@@ -1,4 +1,4 @@
-"""The adaptive rate that paces a provider (engine.delivery.throttle): it finds the rate the
+"""The adaptive rate that paces a provider (engine.providers.pacing): it finds the rate the
 provider accepts from its answers, whatever TPS is configured. Read on a clock the test moves,
 so every figure is exact."""
 
@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from engage.engine.delivery import throttle
-from engage.engine.delivery.throttle import AdaptiveRate
+from engage.engine.providers import pacing
+from engage.engine.providers.pacing import AdaptiveRate
 
 
 class Clock:
@@ -40,7 +40,7 @@ def test_a_complaint_cuts_the_rate_to_a_share_of_what_was_accepted_not_of_the_co
     accepted = rate.accepted_rate()
     assert rate.throttled(sent_at=clock.now)
     assert accepted == pytest.approx(1500, rel=0.05)
-    assert (rate.rate, rate.cuts) == (pytest.approx(throttle.BACK_OFF * accepted), 1)
+    assert (rate.rate, rate.cuts) == (pytest.approx(pacing.BACK_OFF * accepted), 1)
 
 
 def test_the_cut_never_goes_below_a_floor_that_does_not_depend_on_the_configured_tps() -> None:
@@ -48,7 +48,7 @@ def test_the_cut_never_goes_below_a_floor_that_does_not_depend_on_the_configured
     rate = AdaptiveRate(1_000_000, clock=clock)
     rate.accepted(1)  # one part in the last second
     rate.throttled(sent_at=clock.now)
-    assert rate.rate == throttle.FLOOR
+    assert rate.rate == pacing.FLOOR
 
 
 def test_complaints_about_parts_sent_before_the_cut_change_nothing() -> None:
@@ -62,7 +62,7 @@ def test_complaints_about_parts_sent_before_the_cut_change_nothing() -> None:
     cut_to = rate.rate
     clock.advance(0.01)
     assert [rate.throttled(sent_at=sent_before) for _ in range(50)] == [False] * 50
-    assert (rate.cuts, rate.pause_for, rate.rate) == (1, throttle.PAUSE, cut_to)
+    assert (rate.cuts, rate.pause_for, rate.rate) == (1, pacing.PAUSE, cut_to)
 
 
 def test_a_complaint_pauses_every_sender_and_the_pause_ends_with_an_empty_bucket() -> None:
@@ -71,7 +71,7 @@ def test_a_complaint_pauses_every_sender_and_the_pause_ends_with_an_empty_bucket
     rate.accepted(500)
     rate.throttled(sent_at=clock.now)
     assert rate.paused and not rate.try_acquire()
-    clock.advance(throttle.PAUSE)
+    clock.advance(pacing.PAUSE)
     assert not rate.paused and not rate.try_acquire()  # nothing was saved up during the pause
     clock.advance(0.01)
     assert rate.try_acquire()
@@ -83,9 +83,9 @@ def test_a_complaint_soon_after_a_cut_with_nothing_accepted_since_doubles_the_pa
     rate.accepted(1000)
     rate.throttled(sent_at=clock.now)
     cut_to = rate.rate
-    clock.advance(throttle.PAUSE + 0.01)
+    clock.advance(pacing.PAUSE + 0.01)
     assert rate.throttled(sent_at=clock.now)  # sent after the cut: the SMSC's second is still spent
-    assert (rate.rate, rate.cuts, rate.pause_for) == (cut_to, 1, 2 * throttle.PAUSE)
+    assert (rate.rate, rate.cuts, rate.pause_for) == (cut_to, 1, 2 * pacing.PAUSE)
     assert rate.paused
 
 
@@ -95,7 +95,7 @@ def test_a_complaint_soon_after_a_cut_with_parts_accepted_since_is_retried_witho
     rate.accepted(1000)
     rate.throttled(sent_at=clock.now)
     cut_to = rate.rate
-    clock.advance(throttle.PAUSE + 0.01)
+    clock.advance(pacing.PAUSE + 0.01)
     rate.accepted(10)
     assert rate.throttled(sent_at=clock.now)
     assert (rate.rate, rate.cuts, rate.paused) == (cut_to, 1, False)
@@ -106,10 +106,10 @@ def test_a_complaint_a_while_after_a_cut_is_a_new_cut() -> None:
     rate = AdaptiveRate(3000, clock=clock)
     rate.accepted(1000)
     rate.throttled(sent_at=clock.now)
-    clock.advance(throttle.SETTLE)
+    clock.advance(pacing.SETTLE)
     rate.accepted(10)
     rate.throttled(sent_at=clock.now)
-    assert (rate.cuts, rate.pause_for) == (2, throttle.PAUSE)
+    assert (rate.cuts, rate.pause_for) == (2, pacing.PAUSE)
 
 
 def test_while_the_smsc_takes_nothing_complaints_pause_longer_and_longer_and_leave_the_rate() -> None:
@@ -122,7 +122,7 @@ def test_while_the_smsc_takes_nothing_complaints_pause_longer_and_longer_and_lea
         clock.advance(rate.pause_for)
         rate.throttled(sent_at=clock.now)
         pauses.append(rate.pause_for)
-    assert pauses == [min(throttle.PAUSE * 2 ** n, throttle.MAX_PAUSE) for n in range(1, 7)]
+    assert pauses == [min(pacing.PAUSE * 2 ** n, pacing.MAX_PAUSE) for n in range(1, 7)]
     assert (rate.rate, rate.cuts) == (cut_to, 1)
 
 
@@ -140,9 +140,9 @@ def test_a_pause_the_provider_asks_for_holds_every_sender_that_long() -> None:
 def test_without_a_configured_tps_the_rate_starts_low_and_doubles_while_senders_want_more() -> None:
     clock = Clock()
     rate = AdaptiveRate(None, clock=clock)
-    assert rate.rate == throttle.START_RATE
-    send(rate, clock, 4 * throttle.DOUBLING)
-    assert rate.rate == pytest.approx(16 * throttle.START_RATE, rel=0.05)
+    assert rate.rate == pacing.START_RATE
+    send(rate, clock, 4 * pacing.DOUBLING)
+    assert rate.rate == pytest.approx(16 * pacing.START_RATE, rel=0.05)
 
 
 def test_the_rate_starts_at_the_configured_tps_when_that_is_lower_and_never_exceeds_it() -> None:
@@ -164,26 +164,26 @@ def test_an_idle_provider_does_not_probe_upwards() -> None:
     rate = AdaptiveRate(None, clock=clock)
     clock.advance(60.0)
     rate.try_acquire()
-    assert rate.rate == throttle.START_RATE
+    assert rate.rate == pacing.START_RATE
 
 
 def first_cut(clock: Clock, accepted: int) -> tuple[AdaptiveRate, float]:
     """A sender doubling from the start to 1,600 parts/s, cut by the first complaint; and that 1,600."""
     rate = AdaptiveRate(None, clock=clock)
-    send(rate, clock, 3 * throttle.DOUBLING)
+    send(rate, clock, 3 * pacing.DOUBLING)
     before = rate.rate
     rate.accepted(accepted)
     rate.throttled(sent_at=clock.now)
-    clock.advance(throttle.PAUSE)
+    clock.advance(pacing.PAUSE)
     return rate, before
 
 
 def test_after_the_first_cut_the_rate_doubles_back_to_half_of_what_it_was() -> None:
     clock = Clock()
     rate, before = first_cut(clock, accepted=300)  # what a second of climbing let through understates the SMSC
-    assert rate.rate == throttle.BACK_OFF * 300
+    assert rate.rate == pacing.BACK_OFF * 300
     send(rate, clock, 0.4)
-    assert rate.rate == pytest.approx(throttle.BACK_OFF * before / 2, rel=0.03)
+    assert rate.rate == pytest.approx(pacing.BACK_OFF * before / 2, rel=0.03)
 
 
 def test_after_the_first_cut_the_rate_probes_up_fast() -> None:
@@ -191,20 +191,20 @@ def test_after_the_first_cut_the_rate_probes_up_fast() -> None:
     rate, _ = first_cut(clock, accepted=1000)
     cut_to = rate.rate
     send(rate, clock, 1.0)
-    assert rate.rate == pytest.approx(cut_to * (1 + throttle.FAST_PROBE), rel=0.02)
+    assert rate.rate == pytest.approx(cut_to * (1 + pacing.FAST_PROBE), rel=0.02)
 
 
 def test_a_cut_that_more_than_halves_the_rate_doubles_back_to_half_of_the_rate_before() -> None:
     clock = Clock()
     rate, _ = first_cut(clock, accepted=1000)
-    send(rate, clock, throttle.SETTLE + throttle.WINDOW)
+    send(rate, clock, pacing.SETTLE + pacing.WINDOW)
     before = rate.rate
     rate.accepted(round(before / 4))  # the SMSC took a quarter of what it was sent
     rate.throttled(sent_at=clock.now)
     assert rate.rate < before / 2
-    clock.advance(throttle.PAUSE)
+    clock.advance(pacing.PAUSE)
     send(rate, clock, 0.5)
-    assert rate.rate >= throttle.BACK_OFF * before / 2
+    assert rate.rate >= pacing.BACK_OFF * before / 2
 
 
 def test_after_an_ordinary_cut_the_rate_probes_up_slowly() -> None:
@@ -215,9 +215,9 @@ def test_after_an_ordinary_cut_the_rate_probes_up_slowly() -> None:
         send(rate, clock, 0.01)
     rate.throttled(sent_at=clock.now)
     cut_to = rate.rate
-    clock.advance(throttle.PAUSE)
+    clock.advance(pacing.PAUSE)
     send(rate, clock, 1.0)
-    assert rate.rate == pytest.approx(cut_to * (1 + throttle.PROBE), rel=0.02)
+    assert rate.rate == pytest.approx(cut_to * (1 + pacing.PROBE), rel=0.02)
 
 
 def test_a_provider_needs_a_positive_tps_or_none() -> None:

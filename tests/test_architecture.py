@@ -134,26 +134,11 @@ def described(graph: dict[str, dict[str, list[str]]], group: set[str]) -> str:
     return " -> ".join(shortest_cycle(graph, group)) + "\n" + "\n".join(steps)
 
 
-# Imports known to tangle rooms, each to be undone by the move its reason names; the aim is none.
-PENDING: dict[tuple[str, str], str] = {
-    ("providers", "delivery"): "the kinds (providers/smpp.py, http_base.py) pace themselves with "
-                               "delivery/throttle.py's AdaptiveRate, which belongs with them: it moves "
-                               "once the throttling work in it is committed",
-}
-
-
 def test_no_two_rooms_of_the_engine_import_each_other_even_indirectly():
     graph = engine_graph()
-    for here, there in PENDING:
-        graph.get(here, {}).pop(there, None)
     found = tangles(graph)
     assert not found, "import cycles between the engine's packages:\n" + "\n".join(
         described(graph, group) for group in found)
-
-
-def test_every_pending_tangle_is_still_there_to_undo():
-    graph = engine_graph()
-    assert [edge for edge in PENDING if edge[1] not in graph.get(edge[0], {})] == [], "undone: drop it from PENDING"
 
 
 def test_a_cycle_is_found_and_named_with_the_imports_that_make_it():

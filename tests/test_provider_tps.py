@@ -1,5 +1,5 @@
 """A provider's configured TPS may be "none": its rate is not known, and the sender finds what the
-SMSC accepts (engine.delivery.throttle). Stored as NULL, set and cleared from the command line
+SMSC accepts (engine.providers.pacing). Stored as NULL, set and cleared from the command line
 and the API, on SQLite and PostgreSQL."""
 
 from __future__ import annotations

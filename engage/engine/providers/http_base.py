@@ -21,8 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 
 from engage.engine import sms_encoding
-from engage.engine.delivery.throttle import AdaptiveRate
 from engage.engine.providers.base import OutboundSms, ProviderConnection, SendOutcome
+from engage.engine.providers.pacing import AdaptiveRate
 from engage.engine.sms_encoding import TextInfo
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 * Binds: ``binds`` transceivers, or (``bind_mode: transmitter_receiver``) ``binds`` transmitters
   for submits plus ``receiver_binds`` receivers for receipts and MOs. Each bind has a
   supervisor that rebinds a dropped or dead one (enquire_link unanswered) with back-off.
-* Pacing: one adaptive rate per provider counts parts (:mod:`engage.engine.delivery.throttle`).
+* Pacing: one adaptive rate per provider counts parts (:mod:`engage.engine.providers.pacing`).
   ESME_RTHROTTLED (0x58) and ESME_RMSGQFUL (0x14) cut it to what the SMSC accepted and pause
   every sender of the provider; the part is retried without using up its attempts.
 * Errors: timeouts, dropped connections, 0x08 (system error) and 0x64 (temporary app error)
@@ -19,8 +19,8 @@ import random
 import time
 from typing import Any
 
-from engage.engine.delivery.throttle import AdaptiveRate
 from engage.engine.providers.base import InboundSms, OutboundSms, ProviderConnection, SendOutcome, register
+from engage.engine.providers.pacing import AdaptiveRate
 from engage.engine.providers.recent_submits import RecentSubmits
 from engage.engine.providers.send_pool import SendPool
 from engage.engine.providers.smpp_receipts import read_receipt
