@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from engage.engine.delivery.sending import record_or_give_up
+from engage.engine.delivery.recorder import record_or_give_up
 from engage.engine.providers.base import SendOutcome
 from engage.engine.store.database import make_engine
 from engage.engine.store.failures import transient

@@ -115,8 +115,12 @@ def test_a_claim_updates_messages_by_primary_key_while_statistics_say_nothing_is
 
 def test_recording_outcomes_updates_messages_by_primary_key(engine: Engine) -> None:
     outcomes = [SendOutcome(message_id=n, part_ids=[f"sent{n}"]) for n in range(1, 501)]
-    plans = _plans_of(engine, lambda: record_outcomes(engine, NEW, 1, outcomes), "UPDATE messages")
-    _updates_messages_by_primary_key(plans)
+    # all sent: the part rows, the update and the event go in one statement (submits.SENT_AT_ONCE)
+    plans = _plans_of(engine, lambda: record_outcomes(engine, NEW, 1, outcomes), "WITH new_parts")
+    assert plans
+    for plan in plans:
+        scans = [(index, node) for index, node in _scans(plan) if json.loads(node).get("Relation Name") == "messages"]
+        assert [index for index, _ in scans] == ["messages_pkey"], plan
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM messages WHERE status = :s"),
                             {"s": st.SUBMITTED}).scalar() == 500

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Engine, func, insert, select, text, update
 
 from engage import config
+from engage.bench import sender_kill
 from engage.engine import campaigns
 from engage.engine import statuses as st
 from engage.engine.segments import store as segments
@@ -48,6 +49,7 @@ class Options:
     use_configured: bool = False
     receipt_delay: float = 0.5
     stall_timeout: float = 60.0  # seconds without progress before the rest counts as lost
+    kill_sender_at: float | None = None  # kill -9 the send worker once this share is accepted (sender_kill.py)
     progress: bool = True
     smsc_tps: int = 0  # submits per second each simulator accepts (0: no limit)
     throttle_answer: str = "throttled"  # what a simulator answers beyond smsc_tps: "throttled" or "msgqful"
@@ -68,6 +70,9 @@ def run(options: Options) -> dict[str, Any]:
     settings = config.load()
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
+    if options.kill_sender_at is not None:
+        sender_kill.check_can_kill(settings, options.use_configured)
+        options.stall_timeout = sender_kill.stall_timeout(settings, options.stall_timeout)
     with ExitStack() as stack:
         stack.enter_context(one_bench_at_a_time(engine))
         seed_subscribers(engine, options.recipients)
@@ -85,9 +90,13 @@ def run(options: Options) -> dict[str, Any]:
         result = Run(started=time.monotonic())
         launched = campaigns.launch(engine, campaign_id, actor="bench")
         result.launch_seconds = time.monotonic() - result.started
-        _wait(engine, campaign_id, launched["recipients"], result, options, sims)
+        kill = None if options.kill_sender_at is None else sender_kill.SenderKill(
+            options.kill_sender_at, launched["recipients"], options.providers * options.binds * options.window,
+            lambda: sum(sim.counts()["accepted"] for sim in sims), lambda: workers.kill_and_restart("send"))
+        _wait(engine, campaign_id, launched["recipients"], result, options, sims, kill)
     result.peak_rss_mb = workers.peaks
-    return _report(options, launched["recipients"], result, sims) | {"worker_logs": workers.log_dir}
+    return (_report(options, launched["recipients"], result, sims) | (kill.report() if kill else {})
+            | {"worker_logs": workers.log_dir})
 
 
 class BenchBusy(RuntimeError):
@@ -183,8 +192,8 @@ class _WorkerProcesses:
         self.log_dir: str | None = None  # worker processes' stderr, for when a figure looks wrong
 
     def __enter__(self) -> _WorkerProcesses:
-        env = {**os.environ, "ENGAGE_DATABASE_URL": self.settings.database_url,
-               "ENGAGE_BROKER_URL": self.settings.broker_url}
+        self.env = {**os.environ, "ENGAGE_DATABASE_URL": self.settings.database_url,
+                    "ENGAGE_BROKER_URL": self.settings.broker_url}
         self.in_process = self.settings.broker_url.startswith("memory")
         if self.in_process:
             from engage.workers.runner import start
@@ -196,10 +205,18 @@ class _WorkerProcesses:
             self.log_dir = tempfile.mkdtemp(prefix="engage-bench-")
             self.logs = {name: open(os.path.join(self.log_dir, f"{name}.log"), "w")  # noqa: SIM115
                          for name in WORKERS}
-            self.procs = {name: subprocess.Popen([sys.executable, "-m", "engage.cli", "worker", name], env=env,
-                                                 stdout=subprocess.DEVNULL, stderr=self.logs[name])
-                          for name in WORKERS}
+            self.procs = {name: self._spawn(name) for name in WORKERS}
         return self
+
+    def _spawn(self, name: str) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "engage.cli", "worker", name], env=self.env,
+                                stdout=subprocess.DEVNULL, stderr=self.logs[name])
+
+    def kill_and_restart(self, name: str) -> None:
+        """SIGKILL one worker process, then start a new one in its place (--kill-sender-at)."""
+        self.peaks[f"{name} (killed)"] = _peak_rss_mb(self.procs[name].pid)
+        sender_kill.kill_hard(self.procs[name])
+        self.procs[name] = self._spawn(name)
 
     def __exit__(self, *exc: object) -> None:
         if self.in_process:
@@ -257,7 +274,7 @@ def _in_flight(engine: Engine, campaign_id: int) -> dict[str, int]:
 
 
 def _wait(engine: Engine, campaign_id: int, total: int, result: Run, options: Options,
-          sims: list[SmscSimulator]) -> None:
+          sims: list[SmscSimulator], kill: sender_kill.SenderKill | None = None) -> None:
     # counting statuses costs PostgreSQL a good share of a core at a million messages (measured: 10
     # of 63 CPU seconds of a 200k run). With simulators, their counters say how far the run is, and
     # the database is asked only once they have acknowledged every receipt, then only for the events'
@@ -271,6 +288,8 @@ def _wait(engine: Engine, campaign_id: int, total: int, result: Run, options: Op
         if watch_sims:
             seen = [sim.counts() for sim in sims]
             accepted, acked = sum(c["accepted"] for c in seen), sum(c["receipts_acked"] for c in seen)
+            if kill is not None:
+                kill.watch()
             if result.all_submitted_at is None and accepted >= total:
                 result.all_submitted_at = now
             if (accepted, acked) != last:

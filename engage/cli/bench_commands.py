@@ -11,14 +11,16 @@ from engage.cli.garbage_collection import settle_for_throughput
 
 def cmd_bench_send(args: argparse.Namespace) -> int:
     from engage.bench.send import BenchBusy, Options, run
+    from engage.bench.sender_kill import KillNeedsProcesses
 
     settle_for_throughput()  # the simulators run in this process
     try:
         emit(run(Options(recipients=args.recipients, providers=args.providers, window=args.window,
                          binds=args.binds, use_configured=args.use_configured, receipt_delay=args.receipt_delay,
-                         stall_timeout=args.stall_timeout, progress=not args.quiet, smsc_tps=args.smsc_tps,
+                         stall_timeout=args.stall_timeout, kill_sender_at=args.kill_sender_at,
+                         progress=not args.quiet, smsc_tps=args.smsc_tps,
                          throttle_answer=args.throttle_answer, provider_tps=args.provider_tps)))
-    except BenchBusy as exc:
+    except (BenchBusy, KillNeedsProcesses) as exc:
         print(f"engage bench send: {exc}", file=sys.stderr)
         return 2
     return 0
@@ -54,6 +56,16 @@ def _provider_tps(value: str) -> int | None:
         raise argparse.ArgumentTypeError(f"{value!r}: a whole number of parts per second, or 'none'") from None
 
 
+def _share(value: str) -> float:
+    try:
+        share = float(value)
+    except ValueError:
+        share = -1.0
+    if not 0.0 < share < 1.0:
+        raise argparse.ArgumentTypeError(f"{value!r}: a share of the recipients between 0 and 1, e.g. 0.5")
+    return share
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     bench = sub.add_parser("bench", help="benchmarks (JSON figures)").add_subparsers(dest="what", required=True)
     s = bench.add_parser("send", help="a campaign end to end: launch, submit, receipts")
@@ -68,6 +80,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--stall-timeout", type=float, default=60.0,
                    help="seconds without progress after which what is not final counts as lost")
     s.add_argument("--quiet", action="store_true", help="no progress line on stderr")
+    s.add_argument("--kill-sender-at", type=_share, default=None, metavar="SHARE",
+                   help="kill -9 the send worker once this share of the recipients (0 to 1, e.g. 0.5) is accepted, "
+                        "start a new one, and report the duplicates the simulators saw against binds x window; "
+                        "needs RabbitMQ; the run lasts the send lease (ENGAGE_SEND_LEASE) longer")
     s.add_argument("--smsc-tps", type=int, default=0,
                    help="submits per second each simulator accepts; beyond, it answers --throttle-answer (default 0: "
                         "no limit)")

@@ -1,5 +1,6 @@
-"""The sending loop of one provider: broker batches in, provider submits out, outcomes
-recorded in the database, and only then the batch acknowledged (at-least-once).
+"""The sending loop of one provider: broker batches in, provider submits out, each outcome
+recorded in the database as it comes (engine/delivery/recorder.py), and the batch acknowledged
+once all of its are (at-least-once).
 
 Each message is claimed in the database before it is sent, so a batch delivered twice (a
 redelivery after a crash, a sweeper re-publish) sends only what nobody has claimed yet."""
@@ -9,7 +10,6 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import threading
-import time
 from concurrent.futures import Future
 
 from engage import config
@@ -19,18 +19,30 @@ from engage.engine.broker import BrokerError, Delivery
 from engage.engine.broker.consuming import consume_forever
 from engage.engine.broker.queues import send_queue
 from engage.engine.delivery.batches import MalformedBatch, decode
-from engage.engine.delivery.submits import claim, record_outcomes
+from engage.engine.delivery.recorder import OutcomeRecorder
+from engage.engine.delivery.submits import claim
 from engage.engine.providers.base import OutboundSms, ProviderConnection, SendOutcome
-from engage.engine.store.failures import reason, transient
 
 log = logging.getLogger(__name__)
 
 DOWN_PAUSE = 1.0  # seconds between looks at a provider that is down, batches left in the queue
-RECORD_RETRY = 1.0  # seconds between tries to record what was sent while the database is away
 
 
-async def _send_all(provider: ProviderConnection, batch: list[OutboundSms]) -> list[SendOutcome]:
-    return await provider.send_batch(batch)
+class _Recording:
+    """One batch's outcomes on their way to the database: how many could not be recorded."""
+
+    __slots__ = ("campaign_id", "recorder", "unrecorded")
+
+    def __init__(self, recorder: OutcomeRecorder, campaign_id: int) -> None:
+        self.recorder, self.campaign_id, self.unrecorded = recorder, campaign_id, 0
+
+    async def settle(self, outcome: SendOutcome) -> None:
+        if not await self.recorder.record(self.campaign_id, outcome):
+            self.unrecorded += 1
+
+
+async def _send_all(provider: ProviderConnection, batch: list[OutboundSms], recording: _Recording) -> None:
+    await provider.send_batch(batch, recording.settle)
 
 
 class ProviderSendLoop:
@@ -45,8 +57,15 @@ class ProviderSendLoop:
         self.lease = config.load().send_lease  # how long the sweeper leaves a claimed batch alone
 
     def run(self) -> None:
+        self.recorder = OutcomeRecorder(self.engine, self.provider.provider_id, self.stop, give_up_after=self.lease)
+        try:
+            self._run()
+        finally:
+            self.recorder.close()
+
+    def _run(self) -> None:
         queue = send_queue(self.provider.provider_id)
-        in_flight: list[tuple[Delivery, int, Future]] = []
+        in_flight: list[tuple[Delivery, _Recording, Future]] = []
         # in_flight outlives a lost broker connection: what was sent is still recorded
         for _broker, delivery in consume_forever(self.broker_url, queue, self.stop, prefetch=self.prefetch,
                                                  idle_timeout=0.02):
@@ -71,7 +90,7 @@ class ProviderSendLoop:
             if self.stop.is_set() and not in_flight:
                 break
         # stopping while the broker was away: still record what was sent
-        concurrent.futures.wait([future for _, _, future in in_flight], timeout=60)
+        concurrent.futures.wait([future for *_, future in in_flight], timeout=60)
         self._finish(in_flight, block=False)
 
     def _can_send(self) -> bool:
@@ -80,7 +99,7 @@ class ProviderSendLoop:
         except Exception:  # a status that cannot be read is no reason to stop sending
             return True
 
-    def _start(self, delivery: Delivery) -> tuple[int, Future] | None:
+    def _start(self, delivery: Delivery) -> tuple[_Recording, Future] | None:
         try:
             batch = decode(delivery.body)
         except MalformedBatch as exc:
@@ -91,52 +110,29 @@ class ProviderSendLoop:
         sms = [m for m in batch.messages if m.id in mine]
         if not sms:
             return None
-        return batch.campaign_id, self.loop.submit(_send_all(self.provider, sms))
+        recording = _Recording(self.recorder, batch.campaign_id)
+        return recording, self.loop.submit(_send_all(self.provider, sms, recording))
 
     def _finish(self, in_flight: list, *, block: bool) -> list:
         remaining = []
-        for i, (delivery, campaign_id, future) in enumerate(in_flight):
+        for i, (delivery, recording, future) in enumerate(in_flight):
             if block and i == 0:
                 # bounded, so the broker connection keeps answering heartbeats while we wait
                 concurrent.futures.wait([future], timeout=1.0)
             if not future.done():
-                remaining.append((delivery, campaign_id, future))
+                remaining.append((delivery, recording, future))
                 continue
             try:
-                outcomes = future.result()
+                future.result()
             except Exception:  # a provider bug: the claims stay, the sweeper re-queues them after the lease
                 log.exception("provider %s: a batch failed to send", self.provider.name)
                 _settle(delivery.requeue)
                 continue
-            self._record(delivery, campaign_id, outcomes)
+            if recording.unrecorded:  # the claims stay; the sweeper re-queues what is still queued after the lease
+                _settle(delivery.requeue)
+            else:
+                _settle(delivery.ack)
         return remaining
-
-    def _record(self, delivery: Delivery, campaign_id: int, outcomes: list[SendOutcome]) -> None:
-        if record_or_give_up(self.engine, self.provider.provider_id, campaign_id, outcomes, self.stop,
-                             give_up_after=self.lease):
-            _settle(delivery.ack)
-        else:  # the claims stay; the sweeper re-queues what is still queued after the lease
-            _settle(delivery.requeue)
-
-
-def record_or_give_up(engine, provider_id: int, campaign_id: int, outcomes: list[SendOutcome],  # noqa: ANN001
-                      stop: threading.Event, *, give_up_after: float) -> bool:
-    """Whether what was sent is recorded. A database that is away is waited out, since unrecorded,
-    the sweeper would send it all again once the claim's lease ran out; but only for give_up_after
-    seconds (the lease), so that a sender never hangs on one batch, and not at all for a failure
-    that trying again cannot mend."""
-    deadline = time.monotonic() + give_up_after
-    while True:
-        try:
-            record_outcomes(engine, provider_id, campaign_id, outcomes)
-            return True
-        except Exception as exc:
-            if not transient(exc) or stop.is_set() or time.monotonic() >= deadline:
-                log.exception("provider %s: could not record a batch's outcomes", provider_id)
-                return False
-            log.warning("provider %s: recording a batch's outcomes failed (%s); trying again",
-                        provider_id, reason(exc))
-            stop.wait(RECORD_RETRY)
 
 
 def _settle(action) -> None:  # noqa: ANN001

@@ -10,6 +10,7 @@ per-message claim (queued -> sending) was a fourth of the updates of every messa
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from collections.abc import Sequence
@@ -22,7 +23,7 @@ from engage.engine import statuses as st
 from engage.engine.events import record, record_batch
 from engage.engine.providers.base import SendOutcome
 from engage.engine.providers.message_ids import alternate_id, id_problem, moved_aside, normalise_id, storable_id
-from engage.engine.store.bulk import conflict_insert, insert_rows, one_of, update_from_values, update_ids
+from engage.engine.store.bulk import array_value, conflict_insert, insert_rows, one_of, update_from_values, update_ids
 from engage.engine.store.failures import reason, transient
 from engage.engine.store.schema import Message, MessagePart, SendClaim
 
@@ -114,6 +115,9 @@ def _record(conn: Connection, provider_id: int, campaign_id: int, outcomes: Sequ
              "provider_message_id": (norm := normalise_id(pid)), "alt_message_id": alternate_id(norm),
              "status": st.SUBMITTED}
             for o in sent + partial for i, pid in enumerate(o.part_ids)]
+    if sent and not failed and not careful and conn.dialect.name == "postgresql":
+        _record_sent_at_once(conn, provider_id, campaign_id, rows, [o.message_id for o in sent])
+        return
     if careful:
         _insert_taking_ids_over(conn, provider_id, rows)
     else:
@@ -131,6 +135,30 @@ def _record(conn: Connection, provider_id: int, campaign_id: int, outcomes: Sequ
         record_batch(conn, "submitted", campaign_id, submitted)
     if failed:
         _fail_over(conn, provider_id, campaign_id, failed, max_routes)
+
+
+# The part rows, the messages' new status and their event in one statement: the sender waits for
+# this write before it sends more (engine/delivery/recorder.py), and one statement with its rows as
+# arrays takes PostgreSQL half the time of a COPY, an UPDATE and an INSERT (measured at 100 rows).
+SENT_AT_ONCE = (
+    "WITH new_parts AS (INSERT INTO message_parts (message_id, part_no, provider_id, provider_message_id, "
+    "alt_message_id, status) SELECT m, p, %s, pid, alt, %s "
+    "FROM unnest(%s::bigint[], %s::smallint[], %s::varchar[], %s::varchar[]) AS v(m, p, pid, alt)), "
+    "sent AS (UPDATE messages SET status = %s, submitted_at = now() "
+    "WHERE id = ANY(%s::bigint[]) AND status IN (%s, %s)) "
+    "INSERT INTO events (kind, campaign_id, message_count, data) VALUES (%s, %s, %s, %s::json)")
+
+
+def _record_sent_at_once(conn: Connection, provider_id: int, campaign_id: int, rows: list[dict[str, Any]],
+                         sent: list[int]) -> None:
+    """What _record does for a batch that was all sent (PostgreSQL): the part rows go in, the
+    messages still in flight (a claim the sweeper took back meanwhile is still this send) become
+    submitted, and one event tells of them all."""
+    conn.exec_driver_sql(SENT_AT_ONCE, (
+        provider_id, st.SUBMITTED, array_value([r["message_id"] for r in rows]),
+        array_value([r["part_no"] for r in rows]), array_value([r["provider_message_id"] for r in rows]),
+        array_value([r["alt_message_id"] for r in rows]), st.SUBMITTED, array_value(sent), st.SENDING, st.QUEUED,
+        "submitted", campaign_id, len(sent), json.dumps({"message_ids": sent})))
 
 
 def _record_carefully(engine: Engine, provider_id: int, campaign_id: int, outcomes: Sequence[SendOutcome],

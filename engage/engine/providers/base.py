@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
@@ -113,10 +113,18 @@ class ProviderConnection(ABC):
     @abstractmethod
     async def send(self, sms: OutboundSms) -> SendOutcome: ...
 
-    async def send_batch(self, batch: list[OutboundSms]) -> list[SendOutcome]:
-        """Every message's outcome, in order. Kinds that send at high rates override this to
-        avoid a task per message; this default sends them all concurrently."""
-        return list(await asyncio.gather(*(self.send(sms) for sms in batch)))
+    async def send_batch(self, batch: list[OutboundSms],
+                         settle: Callable[[SendOutcome], Awaitable[object]] | None = None) -> list[SendOutcome]:
+        """Every message's outcome, in order, each handed to ``settle`` (the sender records it)
+        as soon as it is known. Kinds that send at high rates override this to avoid a task per
+        message; this default sends them all concurrently."""
+        async def one(sms: OutboundSms) -> SendOutcome:
+            outcome = await self.send(sms)
+            if settle is not None:
+                await settle(outcome)
+            return outcome
+
+        return list(await asyncio.gather(*(one(sms) for sms in batch)))
 
     @abstractmethod
     async def stop(self) -> None: ...

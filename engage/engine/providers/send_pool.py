@@ -7,6 +7,10 @@ window slot it has): a batch joins a queue, each worker takes the next message f
 sends it with the provider's own ``send`` (pacing, retries and all), and the batch's one
 future resolves when its last outcome is in. Messages keep their order within a batch, and
 batches are served first come, first served.
+
+A batch may come with ``settle``, awaited with each outcome before the worker takes its next
+message (the sender records the outcome): a worker's slot stays taken until then, so what was
+sent and not yet settled is never more than ``size``.
 """
 
 from __future__ import annotations
@@ -19,16 +23,20 @@ from collections.abc import Awaitable, Callable
 
 from engage.engine.providers.base import OutboundSms, SendOutcome
 
-__all__ = ["SendPool"]
+__all__ = ["SendPool", "Settle"]
+
+Settle = Callable[[SendOutcome], Awaitable[object]]
 
 log = logging.getLogger(__name__)
 
 
 class _Batch:
-    __slots__ = ("done", "items", "next", "outcomes", "remaining")
+    __slots__ = ("done", "items", "next", "outcomes", "remaining", "settle")
 
-    def __init__(self, items: list[OutboundSms], done: asyncio.Future[list[SendOutcome]]) -> None:
+    def __init__(self, items: list[OutboundSms], done: asyncio.Future[list[SendOutcome]],
+                 settle: Settle | None) -> None:
         self.items = items
+        self.settle = settle
         self.outcomes: list[SendOutcome] = [None] * len(items)  # type: ignore[list-item]
         self.next = 0  # index of the next message a worker takes
         self.remaining = len(items)  # outcomes still to come
@@ -45,11 +53,12 @@ class SendPool:
         self._idle = 0
         self._work = asyncio.Event()
 
-    async def send(self, items: list[OutboundSms]) -> list[SendOutcome]:
-        """Every message's outcome, in order; raises what ``send`` raised for any of them."""
+    async def send(self, items: list[OutboundSms], settle: Settle | None = None) -> list[SendOutcome]:
+        """Every message's outcome, in order, each settled first; raises what ``send`` or ``settle``
+        raised for any of them."""
         if not items:
             return []
-        batch = _Batch(items, asyncio.get_running_loop().create_future())
+        batch = _Batch(items, asyncio.get_running_loop().create_future(), settle)
         self._queue.append(batch)
         self._open.add(batch)
         self._grow(len(items))
@@ -88,6 +97,8 @@ class SendPool:
                 queue.popleft()
             try:
                 outcome = await send(batch.items[index])
+                if batch.settle is not None:
+                    await batch.settle(outcome)  # this worker's slot stays taken until then
             except Exception as exc:  # a bug in send(): the whole batch fails, as asyncio.gather would
                 if not batch.done.done():
                     batch.done.set_exception(exc)

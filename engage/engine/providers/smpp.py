@@ -22,7 +22,7 @@ from typing import Any
 from engage.engine.providers.base import InboundSms, OutboundSms, ProviderConnection, SendOutcome, register
 from engage.engine.providers.pacing import AdaptiveRate
 from engage.engine.providers.recent_submits import RecentSubmits
-from engage.engine.providers.send_pool import SendPool
+from engage.engine.providers.send_pool import SendPool, Settle
 from engage.engine.providers.smpp_receipts import read_receipt
 from engage.engine.smpp import longsms, settings
 from engage.engine.smpp.client import BindError, DeliverSm, EsmeClient, ResponseTimeout, SmppConfig, SmppConnectionError
@@ -166,9 +166,10 @@ class SmppProvider(ProviderConnection):
             return digits, 0, 1  # a short code
         return sender, 5, 0  # alphanumeric
 
-    async def send_batch(self, batch: list[OutboundSms]) -> list[SendOutcome]:
-        """Sent by the provider's pool of sender coroutines, not a task per message."""
-        return await self._pool.send(batch)
+    async def send_batch(self, batch: list[OutboundSms], settle: Settle | None = None) -> list[SendOutcome]:
+        """Sent by the provider's pool of sender coroutines, not a task per message; with settle,
+        never more than binds x window sent and not yet settled."""
+        return await self._pool.send(batch, settle)
 
     async def send(self, sms: OutboundSms) -> SendOutcome:
         outcome = SendOutcome(sms.id)
