@@ -46,6 +46,7 @@ def test_a_complaint_cuts_the_rate_to_a_share_of_what_was_accepted_not_of_the_co
 def test_the_cut_never_goes_below_a_floor_that_does_not_depend_on_the_configured_tps() -> None:
     clock = Clock()
     rate = AdaptiveRate(1_000_000, clock=clock)
+    send(rate, clock, 1.0)
     rate.accepted(1)  # one part in the last second
     rate.throttled(sent_at=clock.now)
     assert rate.rate == pacing.FLOOR
@@ -157,6 +158,16 @@ def test_a_configured_tps_far_above_the_start_is_reached_by_doubling_not_at_once
     clock = Clock()
     rate = AdaptiveRate(1_000_000, clock=clock)
     assert send(rate, clock, 0.1) < 100
+
+
+def test_the_accepted_rate_is_measured_since_sending_began_not_over_the_idle_time_before() -> None:
+    clock = Clock()
+    rate = AdaptiveRate(None, clock=clock)
+    clock.advance(60.0)  # a provider started a minute before its first campaign
+    for _ in range(50):  # half a second, 50 parts accepted: a second's worth, as an SMSC counts its TPS
+        send(rate, clock, 0.01)
+        rate.accepted(1)
+    assert rate.accepted_rate() == pytest.approx(50, rel=0.05)
 
 
 def test_an_idle_provider_does_not_probe_upwards() -> None:

@@ -28,7 +28,7 @@ def test_every_recipient_is_delivered_and_matches_what_the_smsc_received(backend
 
 def test_refused_throttled_and_undeliverable_messages_each_end_in_the_right_state(backend, smsc_factory, tmp_path):
     engine, broker_url, _ = backend
-    sim = smsc_factory(receipt_delay=0.02, fail_rate=0.05, throttle_rate=0.2, undeliverable_rate=0.1, seed=11)
+    sim = smsc_factory(receipt_delay=0.02, fail_rate=0.05, throttle_rate=0.05, undeliverable_rate=0.1, seed=11)
     campaign_id = launch_campaign(engine, tmp_path, sim.port, 150)
     with running_workers(engine, broker_url):
         counts = wait_until_done(engine, campaign_id)

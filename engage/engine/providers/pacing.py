@@ -86,8 +86,10 @@ class AdaptiveRate:
         self.accepted_parts += parts
 
     def accepted_rate(self, now: float | None = None) -> float:
-        """Parts accepted per second over the last ``WINDOW`` (over a longer span if nothing was
-        sent for a while; a run younger than that counts as one whole window)."""
+        """Parts accepted per second over the last ``WINDOW``. Sending that began (again) less than
+        ``WINDOW`` ago counts as a whole one: an SMSC that counts its TPS per second may well have
+        taken a second's worth in a fraction of it, and a rate that is too high costs refusals,
+        where one too low is soon probed back up."""
         now = self._clock() if now is None else now
         self._sample(now)
         base_at, base = self._samples[0]
@@ -98,7 +100,14 @@ class AdaptiveRate:
         return (self.accepted_parts - base) / max(now - base_at, WINDOW)
 
     def _sample(self, now: float) -> None:
-        if now - self._samples[-1][0] >= WINDOW / 20:
+        """Sampled as the senders take tokens, every twentieth of ``WINDOW`` at most. A sample after
+        a longer silence that was no pause starts afresh: the rate of an idle provider is not its
+        rate while sending."""
+        last_at = self._samples[-1][0]
+        quiet = now - last_at
+        if quiet >= WINDOW and self.resume_at <= last_at:
+            self._samples.clear()
+        if quiet >= WINDOW / 20:
             self._samples.append((now, self.accepted_parts))
 
     def _refill(self, now: float) -> None:
