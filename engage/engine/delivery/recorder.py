@@ -34,6 +34,7 @@ from engage.engine.store.failures import reason, transient
 log = logging.getLogger(__name__)
 
 RECORD_RETRY = 1.0  # seconds between tries to record what was sent while the database is away
+WRITERS = 2  # while one write commits, the next gathers and starts: a sender waits on about one write, not two
 
 
 class OutcomeRecorder:
@@ -46,8 +47,10 @@ class OutcomeRecorder:
         self._pending: list[tuple[int, SendOutcome, asyncio.Future[bool]]] = []
         self._ready = threading.Condition()
         self._closed = False
-        self._thread = threading.Thread(target=self._run, name=f"record-{provider_id}", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._run, name=f"record-{provider_id}-{n}", daemon=True)
+                         for n in range(WRITERS)]
+        for thread in self._threads:
+            thread.start()
 
     async def record(self, campaign_id: int, outcome: SendOutcome) -> bool:
         """True once the outcome is written; False if writing it was given up (the database away
@@ -64,8 +67,10 @@ class OutcomeRecorder:
         """Write what is pending, then stop the thread."""
         with self._ready:
             self._closed = True
-            self._ready.notify()
-        self._thread.join(timeout=self.give_up_after + 5)
+            self._ready.notify_all()
+        deadline = time.monotonic() + self.give_up_after + 5
+        for thread in self._threads:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def _run(self) -> None:
         while True:
