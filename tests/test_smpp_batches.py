@@ -17,7 +17,7 @@ from engage.engine.broker import connect
 from engage.engine.broker.queues import receipts_queue
 from engage.engine.providers.base import InboundSms, OutboundSms, SendOutcome
 from engage.engine.providers.send_pool import SendPool
-from engage.engine.providers.smpp_receipts import read_receipt
+from engage.engine.providers.smpp.receipts import read_receipt
 from engage.engine.receipts.sink import BrokerDeliverySink
 from engage.engine.smpp import codec, fastpdu
 from engage.engine.smpp.client_types import deliver_from_pdu

@@ -23,7 +23,7 @@ from engage.engine.providers.base import InboundSms, OutboundSms, ProviderConnec
 from engage.engine.providers.pacing import AdaptiveRate
 from engage.engine.providers.recent_submits import RecentSubmits
 from engage.engine.providers.send_pool import SendPool, Settle
-from engage.engine.providers.smpp_receipts import read_receipt
+from engage.engine.providers.smpp.receipts import read_receipt
 from engage.engine.smpp import longsms, settings
 from engage.engine.smpp.client import BindError, DeliverSm, EsmeClient, ResponseTimeout, SmppConfig, SmppConnectionError
 from engage.engine.smpp.fastpdu import encode_tlvs
