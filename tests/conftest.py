@@ -9,5 +9,6 @@ pytest_plugins = [
     "tests.fixtures.browser",
     "tests.fixtures.ldap",
     "tests.fixtures.callbacks",
+    "tests.fixtures.cli",
     "tests.fixtures.kannel",
 ]

@@ -78,25 +78,26 @@ def test_a_complaint_pauses_every_sender_and_the_pause_ends_with_an_empty_bucket
     assert rate.try_acquire()
 
 
-def test_a_complaint_soon_after_a_cut_with_nothing_accepted_since_doubles_the_pause_and_keeps_the_rate() -> None:
+def _cut_once_and_past_the_pause() -> tuple[Clock, AdaptiveRate, float]:
+    """A rate cut by one complaint, its pause over: (the clock, the rate, the rate it was cut to)."""
     clock = Clock()
     rate = AdaptiveRate(3000, clock=clock)
     rate.accepted(1000)
     rate.throttled(sent_at=clock.now)
     cut_to = rate.rate
     clock.advance(pacing.PAUSE + 0.01)
+    return clock, rate, cut_to
+
+
+def test_a_complaint_soon_after_a_cut_with_nothing_accepted_since_doubles_the_pause_and_keeps_the_rate() -> None:
+    clock, rate, cut_to = _cut_once_and_past_the_pause()
     assert rate.throttled(sent_at=clock.now)  # sent after the cut: the SMSC's second is still spent
     assert (rate.rate, rate.cuts, rate.pause_for) == (cut_to, 1, 2 * pacing.PAUSE)
     assert rate.paused
 
 
 def test_a_complaint_soon_after_a_cut_with_parts_accepted_since_is_retried_without_a_pause() -> None:
-    clock = Clock()
-    rate = AdaptiveRate(3000, clock=clock)
-    rate.accepted(1000)
-    rate.throttled(sent_at=clock.now)
-    cut_to = rate.rate
-    clock.advance(pacing.PAUSE + 0.01)
+    clock, rate, cut_to = _cut_once_and_past_the_pause()
     rate.accepted(10)
     assert rate.throttled(sent_at=clock.now)
     assert (rate.rate, rate.cuts, rate.paused) == (cut_to, 1, False)

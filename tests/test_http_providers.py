@@ -13,7 +13,7 @@ from engage.engine.providers import KINDS
 from engage.engine.providers.base import OutboundSms, ProviderConnection, SendOutcome
 from engage.engine.providers.http_json import HttpJsonProvider
 from engage.engine.providers.kannel import KannelProvider
-from engage.simulators.http_gateway import HttpSmscSimulator, start_in_thread
+from engage.simulators.http_gateway import HttpSmscSimulator
 
 CALLBACK_BASE = "http://127.0.0.1:9"  # never called in these tests: receipts are tested in test_http_callbacks
 JSON_BODY = {"to": "{to}", "from": "{sender}", "text": "{text}", "reference": "{id}",
@@ -22,17 +22,6 @@ CALLBACK = {"id_field": "id", "status_field": "status", "error_field": "error_co
             "status_map": {"delivered": "DELIVRD", "undelivered": "UNDELIV", "accepted": "ACCEPTD"}}
 
 
-@pytest.fixture
-def http_sim():
-    sims: list[HttpSmscSimulator] = []
-
-    def make(**kwargs: Any) -> HttpSmscSimulator:
-        sims.append(start_in_thread(**kwargs))
-        return sims[-1]
-
-    yield make
-    for sim in sims:
-        sim.stop_thread()
 
 
 def kannel(sim: HttpSmscSimulator, tps: int = 1000, **overrides: Any) -> KannelProvider:

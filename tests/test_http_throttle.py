@@ -5,27 +5,11 @@ HTTP gateway simulator."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from engage.engine.providers.base import OutboundSms, SendOutcome
 from engage.engine.providers.http_json import HttpJsonProvider
-from engage.simulators.http_gateway import HttpSmscSimulator, start_in_thread
-
-
-@pytest.fixture
-def http_sim() -> Iterator[Any]:
-    sims: list[HttpSmscSimulator] = []
-
-    def make(**kwargs: Any) -> HttpSmscSimulator:
-        sims.append(start_in_thread(**kwargs))
-        return sims[-1]
-
-    yield make
-    for sim in sims:
-        sim.stop_thread()
+from engage.simulators.http_gateway import HttpSmscSimulator
 
 
 def send(sim: HttpSmscSimulator, count: int, tps: int | None = 1000,

@@ -4,13 +4,9 @@ and the API, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import json
-import uuid
-
 import pytest
 from sqlalchemy import select
 
-from engage.cli import main
 from engage.engine.providers.records import add_smpp, update_provider
 from engage.engine.store.schema import Provider
 from tests.fixtures.web import serving
@@ -19,18 +15,6 @@ from tests.test_audience_api import _call
 SMPP = ("--host", "smsc.example", "--system-id", "acct", "--password", "pw")
 
 
-@pytest.fixture
-def cli(engine, database_url, monkeypatch, capsys):
-    """Run `engage ARGS...` in this process: (exit code, JSON lines printed, stderr)."""
-    monkeypatch.setenv("ENGAGE_DATABASE_URL", database_url)
-    monkeypatch.setenv("ENGAGE_BROKER_URL", f"memory://{uuid.uuid4().hex}")
-
-    def run(*args: str) -> tuple[int, list[dict], str]:
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, [json.loads(line) for line in out.splitlines() if line.strip()], err
-
-    return run
 
 
 def stored_tps(engine, name: str) -> int | None:
@@ -38,23 +22,23 @@ def stored_tps(engine, name: str) -> int | None:
         return conn.execute(select(Provider.tps).where(Provider.name == name)).scalar_one()
 
 
-def test_a_provider_added_with_tps_none_has_no_configured_rate(cli, engine) -> None:
-    code, _, _ = cli("provider", "add", "--name", "unknown-rate", "--tps", "none", *SMPP)
+def test_a_provider_added_with_tps_none_has_no_configured_rate(engage_cli, engine) -> None:
+    code, _, _ = engage_cli("provider", "add", "--name", "unknown-rate", "--tps", "none", *SMPP)
     assert code == 0 and stored_tps(engine, "unknown-rate") is None
-    assert cli("provider", "list")[1][0]["tps"] is None
+    assert engage_cli("provider", "list")[1][0]["tps"] is None
 
 
-def test_tps_none_on_update_forgets_the_configured_rate_and_a_number_sets_it_again(cli, engine) -> None:
-    cli("provider", "add", "--name", "mts", "--tps", "300", *SMPP)
-    assert cli("provider", "update", "mts", "--tps", "none")[0] == 0
+def test_tps_none_on_update_forgets_the_configured_rate_and_a_number_sets_it_again(engage_cli, engine) -> None:
+    engage_cli("provider", "add", "--name", "mts", "--tps", "300", *SMPP)
+    assert engage_cli("provider", "update", "mts", "--tps", "none")[0] == 0
     assert stored_tps(engine, "mts") is None
-    assert cli("provider", "update", "mts", "--tps", "800")[0] == 0
+    assert engage_cli("provider", "update", "mts", "--tps", "800")[0] == 0
     assert stored_tps(engine, "mts") == 800
 
 
-def test_a_tps_that_is_neither_a_whole_number_nor_none_is_refused_naming_it(cli, engine, capsys) -> None:
+def test_a_tps_that_is_neither_a_whole_number_nor_none_is_refused_naming_it(engage_cli, engine, capsys) -> None:
     with pytest.raises(SystemExit):
-        cli("provider", "add", "--name", "fast", "--tps", "fast", *SMPP)
+        engage_cli("provider", "add", "--name", "fast", "--tps", "fast", *SMPP)
     assert "'fast': a whole number of parts per second, or 'none'" in capsys.readouterr().err
     with engine.begin() as conn, pytest.raises(ValueError, match="tps must be a whole number .* or 'none'"):
         add_smpp(conn, name="zero", host="h", port=2775, system_id="s", password="p", tps=0, actor="t")
