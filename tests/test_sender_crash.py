@@ -56,6 +56,41 @@ def test_a_send_pool_never_sends_more_than_its_size_ahead_of_what_is_settled() -
     assert max(ahead) == 4
 
 
+def test_a_send_pool_whose_settles_are_futures_sends_no_further_ahead_and_keeps_the_order() -> None:
+    started, settled, ahead, waiting = [0], [0], [], []
+
+    async def send(item: OutboundSms) -> SendOutcome:
+        started[0] += 1
+        ahead.append(started[0] - settled[0])
+        await asyncio.sleep(0)
+        return SendOutcome(item.id)
+
+    def settle(outcome: SendOutcome) -> asyncio.Future[bool]:
+        written = asyncio.get_running_loop().create_future()
+        waiting.append(written)
+        return written
+
+    async def write_some() -> None:  # a recorder: writes what is waiting, newest first, a few at a time
+        while settled[0] < 150:
+            for written in reversed(waiting[-3:]):
+                del waiting[waiting.index(written)]
+                settled[0] += 1
+                written.set_result(True)
+            await asyncio.sleep(0)
+
+    async def scenario() -> list[list[SendOutcome]]:
+        pool = SendPool(send, 4)
+        writer = asyncio.ensure_future(write_some())
+        outcomes = await asyncio.gather(*(pool.send([sms(b * 100 + n) for n in range(50)], settle) for b in range(3)))
+        await writer
+        await pool.close(timeout=1)
+        return outcomes
+
+    outcomes = run(scenario())
+    assert [[o.message_id for o in batch] for batch in outcomes] == [[b * 100 + n for n in range(50)] for b in range(3)]
+    assert max(ahead) == 4
+
+
 def test_a_send_pool_holds_its_batch_until_every_outcome_is_settled() -> None:
     release = asyncio.Event()
 

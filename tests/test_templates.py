@@ -226,7 +226,7 @@ def test_the_sample_recipient_fills_every_field():
 
 
 def test_recipients_with_the_same_values_share_one_rendering():
-    template = CompiledTemplate("Hi {{ first_name }} in {{ city }}")
+    template = CompiledTemplate("Hi {{ first_name | title }} in {{ city }}")  # a filter: not templates/plain.py
     first = template.render({"first_name": "Aziz", "city": "Tashkent", "msisdn": "+998901000001"})
     second = template.render({"first_name": "Aziz", "city": "Tashkent", "msisdn": "+998901000002"})
     assert second is first and first.text == "Hi Aziz in Tashkent"

@@ -7,6 +7,7 @@ redelivery after a crash, a sweeper re-publish) sends only what nobody has claim
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import logging
 import threading
@@ -36,8 +37,14 @@ class _Recording:
     def __init__(self, recorder: OutcomeRecorder, campaign_id: int) -> None:
         self.recorder, self.campaign_id, self.unrecorded = recorder, campaign_id, 0
 
-    async def settle(self, outcome: SendOutcome) -> None:
-        if not await self.recorder.record(self.campaign_id, outcome):
+    def settle(self, outcome: SendOutcome) -> asyncio.Future[bool]:
+        """A future, not a coroutine: SendPool goes on sending while it is written (see send_pool)."""
+        written = self.recorder.put(self.campaign_id, outcome)
+        written.add_done_callback(self._count)
+        return written
+
+    def _count(self, written: asyncio.Future[bool]) -> None:
+        if written.cancelled() or written.exception() is not None or not written.result():
             self.unrecorded += 1
 
 

@@ -8,9 +8,12 @@ sends it with the provider's own ``send`` (pacing, retries and all), and the bat
 future resolves when its last outcome is in. Messages keep their order within a batch, and
 batches are served first come, first served.
 
-A batch may come with ``settle``, awaited with each outcome before the worker takes its next
-message (the sender records the outcome): a worker's slot stays taken until then, so what was
-sent and not yet settled is never more than ``size``.
+A batch may come with ``settle``, given each outcome (the sender records it). What was sent and
+not yet settled is never more than ``size``: a worker takes a message only with one of ``size``
+slots, given back when its outcome is settled. A settle that returns an asyncio future (the
+recorder's) is not awaited: the worker goes on to its next message, if a slot is free, and the
+future's callback gives the slot back. That spares a task switch per message. Any other awaitable
+is awaited by the worker, holding its slot.
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ class SendPool:
         self._workers: set[asyncio.Task[None]] = set()
         self._idle = 0
         self._work = asyncio.Event()
+        self._slots = self.size  # messages that may still be sent before their outcomes are settled
+        self._slot_waiters: deque[asyncio.Future[None]] = deque()  # workers waiting for a slot, first come first
 
     async def send(self, items: list[OutboundSms], settle: Settle | None = None) -> list[SendOutcome]:
         """Every message's outcome, in order, each settled first; raises what ``send`` or ``settle``
@@ -90,6 +95,20 @@ class SendPool:
                         await self._work.wait()
                 finally:
                     self._idle -= 1
+            if self._slots > 0:
+                self._slots -= 1
+            else:  # the slot is handed over by _free_slot, to one worker at a time
+                waiting = asyncio.get_running_loop().create_future()
+                self._slot_waiters.append(waiting)
+                try:
+                    await waiting
+                except BaseException:
+                    if waiting.done() and not waiting.cancelled():
+                        self._free_slot()  # handed over as this worker was stopped: pass it on
+                    raise
+            if not queue:  # another worker took the last message while this one waited for a slot
+                self._free_slot()
+                continue
             batch = queue[0]
             index = batch.next
             batch.next = index + 1
@@ -97,23 +116,43 @@ class SendPool:
                 queue.popleft()
             try:
                 outcome = await send(batch.items[index])
-                if batch.settle is not None:
-                    await batch.settle(outcome)  # this worker's slot stays taken until then
+                settling = batch.settle(outcome) if batch.settle is not None else None
+                if isinstance(settling, asyncio.Future):
+                    settling.add_done_callback(lambda done, b=batch, i=index, o=outcome: self._settled(b, i, o, done))
+                    continue
+                if settling is not None:
+                    await settling  # this worker's slot stays taken until then
             except Exception as exc:  # a bug in send(): the whole batch fails, as asyncio.gather would
+                self._free_slot()
                 if not batch.done.done():
                     batch.done.set_exception(exc)
                 continue
-            batch.outcomes[index] = outcome
-            batch.remaining -= 1
-            if batch.remaining == 0 and not batch.done.done():
-                batch.done.set_result(batch.outcomes)
+            self._free_slot()
+            _outcome(batch, index, outcome)
+
+    def _settled(self, batch: _Batch, index: int, outcome: SendOutcome, done: asyncio.Future[object]) -> None:
+        self._free_slot()
+        failure = asyncio.CancelledError() if done.cancelled() else done.exception()
+        if failure is not None:
+            if not batch.done.done():
+                batch.done.set_exception(failure)
+            return
+        _outcome(batch, index, outcome)
+
+    def _free_slot(self) -> None:
+        while self._slot_waiters:
+            waiting = self._slot_waiters.popleft()
+            if not waiting.done():  # not cancelled
+                waiting.set_result(None)
+                return
+        self._slots += 1
 
     async def close(self, timeout: float) -> None:
         """Let the workers finish what was queued (for up to ``timeout`` seconds), then stop them;
         a batch still unfinished then fails with ``ConnectionError``."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while (self._queue or self._idle < len(self._workers)) and loop.time() < deadline:
+        while (self._queue or self._idle < len(self._workers) or self._slots < self.size) and loop.time() < deadline:
             await asyncio.sleep(0.01)
         workers = list(self._workers)
         for task in workers:
@@ -124,3 +163,10 @@ class SendPool:
             if not batch.done.done():
                 batch.done.set_exception(ConnectionError("the provider stopped before this batch was sent"))
         self._queue.clear()
+
+
+def _outcome(batch: _Batch, index: int, outcome: SendOutcome) -> None:
+    batch.outcomes[index] = outcome
+    batch.remaining -= 1
+    if batch.remaining == 0 and not batch.done.done():
+        batch.done.set_result(batch.outcomes)

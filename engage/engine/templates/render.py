@@ -26,7 +26,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from engage.engine import subscriber_fields
 from engage.engine.sms_encoding import TextInfo, analyse
 from engage.engine.store.schema import Subscriber
-from engage.engine.templates import formatting, limits, positions
+from engage.engine.templates import formatting, limits, plain, positions
 from engage.engine.templates.positions import did_you_mean, tidy
 from engage.engine.templates.sandbox import BoundedSandbox
 
@@ -35,6 +35,7 @@ FIELDS: tuple[str, ...] = ("msisdn", *(name for name in subscriber_fields.FIELDS
                                        if name != "msisdn" and name in Subscriber.__table__.c))
 EXTRA_NAMES = ("attributes", "sender", "campaign")  # custom JSON, the campaign's sender id and name
 NAMES = frozenset(FIELDS) | frozenset(EXTRA_NAMES)
+_PLAIN_NAMES = NAMES - {"attributes"}  # what a template writes as it is when the value is text
 RENDER_CACHE = 4096  # texts kept per compiled template (emptied when full)
 _NEEDS_FILES = {nodes.Include: "include", nodes.Extends: "extends", nodes.Import: "import",
                 nodes.FromImport: "from ... import"}
@@ -136,6 +137,7 @@ class CompiledTemplate:
                             or any(f.name == "random" for f in tree.find_all(nodes.Filter)))
         self._cache: dict[tuple[Any, ...], Rendered] = {}
         self._globals = dict(self._template.globals)
+        self._plain = plain.plan(tree, _PLAIN_NAMES - set(self._globals))
 
     def _compile(self, env: ImmutableSandboxedEnvironment, body: str) -> tuple[nodes.Template, set[str]]:
         tokens = positions.tokens(env, body)
@@ -164,6 +166,8 @@ class CompiledTemplate:
         # NULL and "" are missing values: `default`, `or` and `if` all treat them alike.
         get = context.get
         values = {k: v for k in self._names if (v := get(k)) is not None and not (isinstance(v, str) and not v)}
+        if self._plain is not None and (text := self._plain.render(values)) is not None:
+            return Rendered(text, analyse(text))
         if not self._cached:
             return self._render(values)
         key = tuple(map(_cache_key, map(values.get, self._names)))
