@@ -135,6 +135,29 @@ def test_an_outcome_is_in_the_database_once_the_recorder_says_so(engine) -> None
     assert sorted(told) == sorted(ids)
 
 
+def test_an_outcome_the_one_statement_write_cannot_take_is_recorded_carefully(engine) -> None:  # noqa: ANN001
+    """On PostgreSQL all-sent outcomes are written in one statement on the writer's autocommit
+    connection; an id the SMSC handed out before fails it, and the careful write moves the earlier
+    part aside."""
+    old, new = bare_messages(engine, 2, status=st.SENDING)
+    recorder = OutcomeRecorder(engine, 1, threading.Event(), give_up_after=5)
+
+    async def scenario() -> list[bool]:
+        first = await recorder.record(1, SendOutcome(old, ["aa"]))
+        return [first, await recorder.record(1, SendOutcome(new, ["aa"]))]
+
+    try:
+        recorded = run(scenario())
+    finally:
+        recorder.close()
+    assert recorded == [True, True]
+    with engine.connect() as conn:
+        parts = dict(conn.execute(select(MessagePart.message_id, MessagePart.provider_message_id)).all())
+        statuses = conn.execute(select(Message.status).where(Message.id.in_([old, new]))).scalars().all()
+    assert parts[new] == "aa" and parts[old].startswith("aa~")
+    assert statuses == [st.SUBMITTED] * 2
+
+
 def _messages_sent_twice(sim) -> set[str]:  # noqa: ANN001
     """The recipients the SMSC took some part of a message for more than once."""
     seen = Counter((r.destination, r.concat[2] if r.concat else 1) for r in sim.received)
