@@ -27,6 +27,7 @@ class Settings:
     approval_tolerance: str = "10%"  # how far a run's audience may pass the approved one's before it is sent back
     frequency_cap: str = ""  # "3/7": at most 3 marketing messages per subscriber per 7 days; "": none
     missed_run_grace: float = 900.0  # s a run may start late; missed by more, it is skipped and recorded
+    reply_window: float = 72.0  # h after a message to a number within which the number's MO is a reply to it
     # LDAP / Active Directory sign-in (engine.users.ldap_signin); off while ldap_url is empty
     ldap_url: str = ""  # ENGAGE_LDAP_URL: ldaps://dc.example.com (or ldap://... with ENGAGE_LDAP_START_TLS)
     ldap_bind_dn: str = ""  # ENGAGE_LDAP_BIND_DN: a service account that may search; "": an anonymous search
@@ -61,6 +62,7 @@ def load() -> Settings:
         approval_tolerance=os.environ.get("ENGAGE_APPROVAL_TOLERANCE", "10%"),
         frequency_cap=os.environ.get("ENGAGE_FREQUENCY_CAP", ""),
         missed_run_grace=float(os.environ.get("ENGAGE_MISSED_RUN_GRACE", "900")),
+        reply_window=float(os.environ.get("ENGAGE_REPLY_WINDOW", "72")),
         ldap_url=os.environ.get("ENGAGE_LDAP_URL", "").strip(),
         ldap_bind_dn=os.environ.get("ENGAGE_LDAP_BIND_DN", "").strip(),
         ldap_bind_password=os.environ.get("ENGAGE_LDAP_BIND_PASSWORD", ""),

@@ -83,10 +83,10 @@ def run(options: Options) -> dict[str, Any]:
                     for _ in range(options.providers)]
             for sim in sims:
                 stack.callback(sim.stop_thread)
-            stack.callback(_use_bench_providers(engine, sims, options))
+            stack.callback(use_bench_providers(engine, sims, options))
         campaign_id = _create_campaign(engine, options.recipients)
         _vacuum(engine)
-        workers = stack.enter_context(_WorkerProcesses(settings))
+        workers = stack.enter_context(WorkerProcesses(settings))
         result = Run(started=time.monotonic())
         launched = campaigns.launch(engine, campaign_id, actor="bench")
         result.launch_seconds = time.monotonic() - result.started
@@ -163,7 +163,7 @@ def _create_campaign(engine: Engine, n: int) -> int:
                                 sender_id="Bench", actor="bench")
 
 
-def _use_bench_providers(engine: Engine, sims: list[SmscSimulator], options: Options):  # noqa: ANN202
+def use_bench_providers(engine: Engine, sims: list[SmscSimulator], options: Options):  # noqa: ANN202
     """Route only to the bench's simulators while it runs; the operator's providers come back after."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     with engine.begin() as conn:
@@ -183,7 +183,7 @@ def _use_bench_providers(engine: Engine, sims: list[SmscSimulator], options: Opt
     return restore
 
 
-class _WorkerProcesses:
+class WorkerProcesses:
     """The three workers, as processes on a shared broker or as threads on the in-process one."""
 
     def __init__(self, settings: config.Settings):
@@ -191,7 +191,7 @@ class _WorkerProcesses:
         self.peaks: dict[str, float] = {}
         self.log_dir: str | None = None  # worker processes' stderr, for when a figure looks wrong
 
-    def __enter__(self) -> _WorkerProcesses:
+    def __enter__(self) -> WorkerProcesses:
         self.env = {**os.environ, "ENGAGE_DATABASE_URL": self.settings.database_url,
                     "ENGAGE_BROKER_URL": self.settings.broker_url}
         self.in_process = self.settings.broker_url.startswith("memory")
@@ -214,7 +214,7 @@ class _WorkerProcesses:
 
     def kill_and_restart(self, name: str) -> None:
         """SIGKILL one worker process, then start a new one in its place (--kill-sender-at)."""
-        self.peaks[f"{name} (killed)"] = _peak_rss_mb(self.procs[name].pid)
+        self.peaks[f"{name} (killed)"] = peak_rss_mb(self.procs[name].pid)
         sender_kill.kill_hard(self.procs[name])
         self.procs[name] = self._spawn(name)
 
@@ -226,7 +226,7 @@ class _WorkerProcesses:
             self.peaks["all-in-one"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
             return
         for name, proc in self.procs.items():
-            self.peaks[name] = _peak_rss_mb(proc.pid)
+            self.peaks[name] = peak_rss_mb(proc.pid)
             proc.send_signal(signal.SIGTERM)
         for proc in self.procs.values():
             try:
@@ -237,7 +237,7 @@ class _WorkerProcesses:
             log.close()
 
 
-def _peak_rss_mb(pid: int) -> float:
+def peak_rss_mb(pid: int) -> float:
     try:
         with open(f"/proc/{pid}/status", encoding="ascii") as f:
             for line in f:

@@ -26,6 +26,20 @@ def cmd_bench_send(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_mo(args: argparse.Namespace) -> int:
+    from engage.bench.mo import MoOptions, run
+    from engage.bench.send import BenchBusy
+
+    settle_for_throughput()  # the simulator runs in this process
+    try:
+        emit(run(MoOptions(messages=args.messages, stop_share=args.stop_share, binds=args.binds,
+                           window=args.window, stall_timeout=args.stall_timeout)))
+    except BenchBusy as exc:
+        print(f"engage bench mo: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_bench_segments(args: argparse.Namespace) -> int:
     from engage.bench.segments import run
 
@@ -92,6 +106,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--provider-tps", type=_provider_tps, default=1_000_000,
                    help="the bench providers' configured TPS, or 'none' (default 1000000)")
     s.set_defaults(fn=cmd_bench_send)
+
+    s = bench.add_parser("mo", help="subscribers' messages through SMPP, stored and handled by the keywords")
+    s.add_argument("--messages", type=int, default=100_000)
+    s.add_argument("--stop-share", type=float, default=0.2, help="share of the messages that are STOP")
+    s.add_argument("--binds", type=int, default=4, help="binds of the bench provider")
+    s.add_argument("--window", type=int, default=64, help="the simulator's unanswered deliver_sm per bind")
+    s.add_argument("--stall-timeout", type=float, default=60.0,
+                   help="seconds without progress after which what is not handled counts as lost")
+    s.set_defaults(fn=cmd_bench_mo)
 
     s = bench.add_parser("segments", help="synthetic audience data, then segment count times and a launch")
     s.add_argument("--subscribers", type=int, default=1_000_000)

@@ -11,8 +11,9 @@ DELIVERED, UNDELIVERED, EXPIRED, REJECTED, FAILED, CANCELLED = (
 # that its campaign completes, and charged, since the provider took it; a receipt arriving later
 # still settles it (SETTLEABLE). The name says what is known: the SMSC never confirmed the outcome.
 UNCONFIRMED = "unconfirmed"
+OPTED_OUT = "opted_out"  # the recipient texted STOP before it was sent: set aside, never sent (keywords)
 IN_FLIGHT = (HELD, PENDING, QUEUED, SENDING, SUBMITTED)
-FINAL = (DELIVERED, UNDELIVERED, EXPIRED, REJECTED, FAILED, UNCONFIRMED, CANCELLED)
+FINAL = (DELIVERED, UNDELIVERED, EXPIRED, REJECTED, FAILED, UNCONFIRMED, CANCELLED, OPTED_OUT)
 SETTLEABLE = (*IN_FLIGHT, UNCONFIRMED)  # what a receipt may still settle
 UNSENT = (HELD, PENDING, QUEUED)  # not yet with a sender: what pause takes back and cancel ends
 ALL = IN_FLIGHT + FINAL + (CONTROL,)

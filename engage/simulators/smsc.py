@@ -181,14 +181,20 @@ class SmscSimulator:
 
     def deliver_mo(self, source: str, destination: str, text: str | bytes, system_id: str = "") -> None:
         """Queue a subscriber's message for the account's receiver binds (first account by default)."""
-        ucs2 = isinstance(text, str) and not text.isascii()
-        body = text if isinstance(text, bytes) else text.encode("utf-16-be" if ucs2 else "ascii")
+        self.deliver_mos([(source, destination, text)], system_id)
+
+    def deliver_mos(self, messages: list[tuple[str, str, str | bytes]], system_id: str = "") -> None:
+        """deliver_mo for many (source, destination, text), in one hop to the simulator's loop."""
         sid = system_id or next(iter(self.accounts))
-        fields = {"source_addr_ton": 1, "source_addr_npi": 1, "source_addr": source, "dest_addr_ton": 5,
-                  "destination_addr": destination, "esm_class": 0, "data_coding": 8 if ucs2 else 0,
-                  "short_message": body}
-        pdu_body = fastpdu.encode_sm(fastpdu.DELIVER_SM, 0, fields)[fastpdu.HEADER.size:]
-        self._on_loop(self._dispatch, (sid, _MO_COUNTERS, pdu_body))
+        items = []
+        for source, destination, text in messages:
+            ucs2 = isinstance(text, str) and not text.isascii()
+            body = text if isinstance(text, bytes) else text.encode("utf-16-be" if ucs2 else "ascii")
+            fields = {"source_addr_ton": 1, "source_addr_npi": 1, "source_addr": source, "dest_addr_ton": 5,
+                      "destination_addr": destination, "esm_class": 0, "data_coding": 8 if ucs2 else 0,
+                      "short_message": body}
+            items.append((sid, _MO_COUNTERS, fastpdu.encode_sm(fastpdu.DELIVER_SM, 0, fields)[fastpdu.HEADER.size:]))
+        self._on_loop(lambda: [self._dispatch(item) for item in items])
 
     @property
     def received(self) -> list[Received]:

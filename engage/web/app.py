@@ -20,6 +20,7 @@ from engage.web.campaign_pages import CAMPAIGN_ACTION_ROUTES, actions_for
 from engage.web.campaign_wizard import WIZARD_ROUTES
 from engage.web.campaigns_api import CAMPAIGN_API_ROUTES, campaign_list, campaign_summary
 from engage.web.dashboard_page import DASHBOARD_ROUTES
+from engage.web.inbound_pages import INBOUND_ROUTES
 from engage.web.off_loop import off_loop
 from engage.web.openapi import OPENAPI_ROUTES
 from engage.web.path_ids import NotFound, checked
@@ -78,6 +79,7 @@ def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None,
             (r"/", tornado.web.RedirectHandler, {"url": "/dashboard"}),
             *DASHBOARD_ROUTES,
             *ADMIN_ROUTES,
+            *INBOUND_ROUTES,
             *PROVIDER_ROUTES,
             *SESSION_ROUTES,
             (r"/campaigns", CampaignsPage),

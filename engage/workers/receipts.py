@@ -1,4 +1,5 @@
-"""The receipts worker: receipt and MO batches from the broker -> stored, matched, settled.
+"""The receipts worker: receipt and MO batches from the broker -> stored, matched, settled; the MOs
+then handled by their keywords (engine/keywords).
 
 Broker messages are taken as they come and written together, one transaction for up to
 MAX_RECEIPTS receipts, then acknowledged together: at thousands a second the commit is
@@ -18,6 +19,7 @@ from engage.engine import dead_letters, metrics
 from engage.engine.broker import Broker, BrokerError, Delivery, dead_letter_queue
 from engage.engine.broker.consuming import consume_forever
 from engage.engine.broker.queues import receipts_queue
+from engage.engine.keywords import handling as keywords
 from engage.engine.receipts import inbound_checks, matching
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,8 @@ def run(engine: Engine, broker_url: str, stop: threading.Event) -> None:
                 continue  # more may be waiting: take them into the same transaction
         if held:
             _write(engine, broker, held, stop)
+            if any(batch[2] for _, batch in held):
+                _handle_keywords(engine)
             held = []
         # also under a steady stream: late submits may have made earlier receipts matchable
         if time.monotonic() >= next_match:
@@ -51,9 +55,18 @@ def run(engine: Engine, broker_url: str, stop: threading.Event) -> None:
                 matching.match_pending(engine)
             except Exception:
                 log.exception("matching receipts failed; retrying")
+            _handle_keywords(engine)  # also what an earlier try left, or another worker stored
             next_match = time.monotonic() + MATCH_EVERY
         if stop.is_set():
             break
+
+
+def _handle_keywords(engine: Engine) -> None:
+    try:
+        while keywords.handle_pending(engine) == keywords.BATCH:
+            pass
+    except Exception:  # stored, so not lost: the next look tries again
+        log.exception("handling inbound messages failed; retrying")
 
 
 def _parse(delivery: Delivery) -> tuple[int, list[Any], list[Any]] | None:

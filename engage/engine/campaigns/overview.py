@@ -11,14 +11,14 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, distinct, func, select
 
 from engage.engine import statuses as st
 from engage.engine.campaigns.records import shaped
 from engage.engine.costs import costs_of
 from engage.engine.segments.audience import budget, consistent
 from engage.engine.segments.errors import CountTooSlow
-from engage.engine.store.schema import Campaign, CampaignRun, Message
+from engage.engine.store.schema import Campaign, CampaignRun, Event, Message
 
 FIGURES_SECONDS = 5.0  # for the figures of a whole list (or of one campaign)
 LISTED = 100  # campaigns in a list: the latest ones
@@ -82,16 +82,18 @@ def summaries(conn: Connection, campaign_ids: Iterable[int], *, seconds: float |
     out = []
     for campaign_id in (i for i in ids if i in found):
         if error is None:
-            statuses, arms, cost = figures[campaign_id]
-            out.append(shaped(found[campaign_id], runs.get(campaign_id, []), statuses, arms, cost))
+            statuses, arms, cost, replied = figures[campaign_id]
+            out.append({**shaped(found[campaign_id], runs.get(campaign_id, []), statuses, arms, cost),
+                        "replied": replied})
         else:
             out.append({**shaped(found[campaign_id], runs.get(campaign_id, []), None, None, None),
-                        "figures_error": error})
+                        "replied": None, "figures_error": error})
     return out
 
 
-def _figures(conn: Connection, ids: list[int], seconds: float | None) -> dict[int, tuple[Any, Any, Any]]:
-    """Per campaign: counts by status (every status present), by arm and status, cost per currency."""
+def _figures(conn: Connection, ids: list[int], seconds: float | None) -> dict[int, tuple[Any, Any, Any, int]]:
+    """Per campaign: counts by status (every status present), by arm and status, cost per currency,
+    and how many of its messages were replied to (keywords.handling's `replied` events)."""
     statuses = {i: dict.fromkeys(st.ALL, 0) for i in ids}
     arms: dict[int, dict[str, dict[str, int]]] = {i: {} for i in ids}
     with bounded(conn, seconds):
@@ -102,4 +104,6 @@ def _figures(conn: Connection, ids: list[int], seconds: float | None) -> dict[in
             by_status = arms[campaign_id].setdefault(arm or "A", {})
             by_status[status] = by_status.get(status, 0) + n  # arm None and "A" are one arm
         costs = costs_of(conn, ids)
-    return {i: (statuses[i], arms[i], costs.get(i, {})) for i in ids}
+        replied = dict(conn.execute(select(Event.campaign_id, func.count(distinct(Event.message_id))).where(
+            Event.campaign_id.in_(ids), Event.kind == "replied").group_by(Event.campaign_id)).all())
+    return {i: (statuses[i], arms[i], costs.get(i, {}), replied.get(i, 0)) for i in ids}

@@ -19,6 +19,7 @@ from engage.engine.asyncloop import LoopThread
 from engage.engine.broker import BrokerError, Delivery
 from engage.engine.broker.consuming import consume_forever
 from engage.engine.broker.queues import send_queue
+from engage.engine.delivery import opt_outs
 from engage.engine.delivery.batches import MalformedBatch, decode
 from engage.engine.delivery.recorder import OutcomeRecorder
 from engage.engine.delivery.submits import claim
@@ -62,6 +63,8 @@ class ProviderSendLoop:
         self.stop = stop
         self.prefetch = prefetch
         self.lease = config.load().send_lease  # how long the sweeper leaves a claimed batch alone
+        self.opted_out = opt_outs.for_engine(engine)
+        provider.hold = self.opted_out.hold
 
     def run(self) -> None:
         self.recorder = OutcomeRecorder(self.engine, self.provider.provider_id, self.stop, give_up_after=self.lease)
@@ -76,6 +79,7 @@ class ProviderSendLoop:
         # in_flight outlives a lost broker connection: what was sent is still recorded
         for _broker, delivery in consume_forever(self.broker_url, queue, self.stop, prefetch=self.prefetch,
                                                  idle_timeout=0.02):
+            self.opted_out.refresh_if_due()
             if delivery is not None and not self._can_send():
                 # down: leave the batch queued, where the sweeper can move it to another provider
                 self.stop.wait(DOWN_PAUSE)

@@ -261,6 +261,16 @@ def _not_recorded(conn: Connection, provider_id: int, rows: list[dict[str, Any]]
 
 def _fail_over(conn, provider_id: int, campaign_id: int, failed: Sequence[SendOutcome],  # noqa: ANN001
                max_routes: int) -> None:
+    held = [o.message_id for o in failed if o.error == st.OPTED_OUT and not o.part_ids]
+    if held:  # never sent: the recipient texted STOP after its batch was claimed (delivery/opt_outs.py)
+        unsent = set(held)
+        failed = [o for o in failed if o.message_id not in unsent]
+        changed = [r[0] for r in update_ids(conn, messages, held, {"status": st.OPTED_OUT, "error": "opted out",
+                                                                    "done_at": func.now()},
+                                            where=messages.c.status.in_((st.SENDING, st.QUEUED)), returning=("id",))]
+        record_batch(conn, st.OPTED_OUT, campaign_id, changed)
+        if not failed:
+            return
     tried_before = dict(conn.execute(select(Message.id, Message.tried_providers).where(
         Message.id.in_([o.message_id for o in failed]))).all())
     retry, final = [], []

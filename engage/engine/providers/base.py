@@ -96,6 +96,9 @@ class ProviderConnection(ABC):
         self.tps = tps  # parts/s configured, or None: the kind finds the rate the provider accepts
         self.sink = sink
         self.stats = ProviderStats()
+        # Asked right before each message is sent: a reason not to send it after all (the recipient
+        # texted STOP since its batch was claimed: delivery/opt_outs.py), or None. Set by the sender.
+        self.hold: Callable[[OutboundSms], str | None] | None = None
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> dict[str, Any]:
@@ -113,13 +116,19 @@ class ProviderConnection(ABC):
     @abstractmethod
     async def send(self, sms: OutboundSms) -> SendOutcome: ...
 
+    async def send_unless_held(self, sms: OutboundSms) -> SendOutcome:
+        """``send``, unless ``hold`` gives a reason not to: then the outcome is that reason, unsent."""
+        hold = self.hold
+        why = hold(sms) if hold is not None else None
+        return SendOutcome(sms.id, error=why) if why else await self.send(sms)
+
     async def send_batch(self, batch: list[OutboundSms],
                          settle: Callable[[SendOutcome], Awaitable[object]] | None = None) -> list[SendOutcome]:
         """Every message's outcome, in order, each handed to ``settle`` (the sender records it)
         as soon as it is known. Kinds that send at high rates override this to avoid a task per
         message; this default sends them all concurrently."""
         async def one(sms: OutboundSms) -> SendOutcome:
-            outcome = await self.send(sms)
+            outcome = await self.send_unless_held(sms)
             if settle is not None:
                 await settle(outcome)
             return outcome

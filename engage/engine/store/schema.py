@@ -171,6 +171,7 @@ class OptOut(Base):
     """The consent registry: kept apart from subscribers so a re-import never undoes an opt-out."""
 
     __tablename__ = "opt_outs"
+    __table_args__ = (Index("ix_opt_outs_created_at", "created_at"),)  # what senders read lately (delivery/opt_outs.py)
 
     msisdn: Mapped[str] = mapped_column(String(16), primary_key=True)
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)  # "sms", "ussd"
@@ -422,7 +423,9 @@ class InboundMessage(Base):
     """A subscriber's own SMS (MO): stored before anything handles it, so none is lost."""
 
     __tablename__ = "inbound_messages"
-    __table_args__ = (Index("ix_inbound_source_at", "source", "received_at"),)
+    __table_args__ = (Index("ix_inbound_source_at", "source", "received_at"),
+                      Index("ix_inbound_unhandled", "id", postgresql_where=text("NOT handled"),
+                            sqlite_where=text("NOT handled")))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     provider_id: Mapped[int] = mapped_column(Integer)
@@ -431,6 +434,8 @@ class InboundMessage(Base):
     text: Mapped[str] = mapped_column(Text)
     handled: Mapped[bool] = mapped_column(Boolean, default=False)
     received_at: Mapped[datetime] = mapped_column(server_default=_now())
+    keyword: Mapped[str | None] = mapped_column(String(32))  # what keywords/ read it as: STOP, or the unknown word
+    duplicate_of: Mapped[int | None] = mapped_column(BigInteger)  # the same MO, handled before (keywords/handling.py)
 
 
 class Event(Base):

@@ -51,6 +51,8 @@ SUBSCRIBER_READERS = frozenset({"admin", "marketer", "analyst", "support"})
 # seeing whole phone numbers (support answers the phone, admin runs the system); every other role gets
 # them masked (+99890*****67) by the server, in pages and JSON alike, and may find a number only whole
 NUMBER_READERS = frozenset({"admin", "support"})
+# reading what subscribers texted (the inbound messages page): support answers them, admin runs the system
+INBOUND_READERS = frozenset({"admin", "support"})
 # importing subscriber files from the browser (integrations use /api/v1 with a token)
 SUBSCRIBER_IMPORTERS = frozenset({"admin", "marketer"})
 

@@ -70,7 +70,7 @@ class SmppProvider(ProviderConnection):
         self._supervisors = [asyncio.create_task(self._supervise(client, tried))
                              for client, tried in zip((*self.senders, *self.receivers), first_tries, strict=True)]
         # one sender coroutine per window slot: more could only queue on the windows
-        self._pool = SendPool(self.send, s.binds * s.window)
+        self._pool = SendPool(self.send_unless_held, s.binds * s.window)
         await asyncio.wait(first_tries, timeout=s.response_timeout + 1)
 
     def _client(self, mode: str) -> EsmeClient:

@@ -67,7 +67,8 @@ def received_campaign(node: dict[str, Any], path: str, ctx: CompileContext) -> C
     """The subscriber was a recipient of a campaign (any, delivered, or finally not delivered)."""
     campaign_id = _campaign_id(node, path)
     status = get_choice(node, "status", path, ("any", "delivered", "not_delivered"), "any")
-    condition = {"any": Message.status != st.CANCELLED, "delivered": Message.status == st.DELIVERED,
+    condition = {"any": Message.status.not_in((st.CANCELLED, st.OPTED_OUT)),
+                 "delivered": Message.status == st.DELIVERED,
                  "not_delivered": Message.status.in_(NOT_DELIVERED)}[status]
     return Subscriber.id.in_(
         select(Message.subscriber_id).where(Message.campaign_id == campaign_id, condition,

@@ -1,0 +1,1 @@
+"""What subscribers text (MO): de-duplicated, matched against keywords, acted on (STOP, START, HELP)."""
