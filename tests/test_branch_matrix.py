@@ -72,6 +72,7 @@ ROUTES: dict[str, tuple[str, Any]] = {
     r"/subscribers/import/(\d+)$": ("import", {"GET": None}),
     r"/subscribers/import/(\d+)/rejected\.csv$": ("import", {"GET": None}),
     r"/subscribers/(\d+)$": ("subscriber", {"GET": None}),
+    r"/inbound$": (GLOBAL, "what the caller's branch's subscribers texted (test_inbound_page)"),
     r"/api/v1/campaigns$": (GLOBAL, "list and create in the caller's branch"),
     r"/api/v1/campaigns/(\d+)$": ("campaign", {"GET": None, "PUT": {"name": "renamed"}, "DELETE": None}),
     r"/api/v1/campaigns/(\d+)/stats$": ("campaign", {"GET": None}),

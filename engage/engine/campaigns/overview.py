@@ -11,14 +11,14 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, distinct, func, select
+from sqlalchemy import Connection, func, select
 
 from engage.engine import statuses as st
-from engage.engine.campaigns.records import shaped
+from engage.engine.campaigns.records import replied, shaped
 from engage.engine.costs import costs_of
 from engage.engine.segments.audience import budget, consistent
 from engage.engine.segments.errors import CountTooSlow
-from engage.engine.store.schema import Campaign, CampaignRun, Event, Message
+from engage.engine.store.schema import Campaign, CampaignRun, Message
 
 FIGURES_SECONDS = 5.0  # for the figures of a whole list (or of one campaign)
 LISTED = 100  # campaigns in a list: the latest ones
@@ -82,12 +82,10 @@ def summaries(conn: Connection, campaign_ids: Iterable[int], *, seconds: float |
     out = []
     for campaign_id in (i for i in ids if i in found):
         if error is None:
-            statuses, arms, cost, replied = figures[campaign_id]
-            out.append({**shaped(found[campaign_id], runs.get(campaign_id, []), statuses, arms, cost),
-                        "replied": replied})
+            out.append(shaped(found[campaign_id], runs.get(campaign_id, []), *figures[campaign_id]))
         else:
-            out.append({**shaped(found[campaign_id], runs.get(campaign_id, []), None, None, None),
-                        "replied": None, "figures_error": error})
+            out.append({**shaped(found[campaign_id], runs.get(campaign_id, []), None, None, None, None),
+                        "figures_error": error})
     return out
 
 
@@ -104,6 +102,5 @@ def _figures(conn: Connection, ids: list[int], seconds: float | None) -> dict[in
             by_status = arms[campaign_id].setdefault(arm or "A", {})
             by_status[status] = by_status.get(status, 0) + n  # arm None and "A" are one arm
         costs = costs_of(conn, ids)
-        replied = dict(conn.execute(select(Event.campaign_id, func.count(distinct(Event.message_id))).where(
-            Event.campaign_id.in_(ids), Event.kind == "replied").group_by(Event.campaign_id)).all())
-    return {i: (statuses[i], arms[i], costs.get(i, {}), replied.get(i, 0)) for i in ids}
+        replies = replied(conn, ids)
+    return {i: (statuses[i], arms[i], costs.get(i, {}), replies.get(i, 0)) for i in ids}

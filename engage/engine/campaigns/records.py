@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, distinct, func, insert, select, update
 
 from engage import config
 from engage.engine import statuses as st
@@ -16,7 +16,7 @@ from engage.engine.audit import audit
 from engage.engine.campaigns.rules import OPTIONS, RuleError, check
 from engage.engine.costs import campaign_cost
 from engage.engine.sender_ids import SenderIdError, parse_sender
-from engage.engine.store.schema import Campaign, CampaignRun, Message, Segment, Template
+from engage.engine.store.schema import Campaign, CampaignRun, Event, Message, Segment, Template
 from engage.engine.templates.store import TemplateSet, sees
 
 campaigns = Campaign.__table__
@@ -226,11 +226,19 @@ def summary(conn: Connection, campaign_id: int) -> dict[str, Any] | None:
         return None
     run_rows = conn.execute(select(CampaignRun.__table__).where(CampaignRun.campaign_id == campaign_id)
                             .order_by(CampaignRun.scheduled_for)).all()
-    return shaped(c, run_rows, counts(conn, campaign_id), by_arm(conn, campaign_id), campaign_cost(conn, campaign_id))
+    return shaped(c, run_rows, counts(conn, campaign_id), by_arm(conn, campaign_id), campaign_cost(conn, campaign_id),
+                  replied(conn, [campaign_id]).get(campaign_id, 0))
+
+
+def replied(conn: Connection, campaign_ids: list[int]) -> dict[int, int]:
+    """How many of each campaign's messages were replied to (keywords.handling's `replied` events)."""
+    return dict(conn.execute(select(Event.campaign_id, func.count(distinct(Event.message_id))).where(
+        Event.campaign_id.in_(campaign_ids), Event.kind == "replied").group_by(Event.campaign_id)).all())
 
 
 def shaped(c: Any, run_rows: list[Any], status_counts: dict[str, int] | None,
-           arms_counts: dict[str, dict[str, int]] | None, cost: dict[str, Decimal] | None) -> dict[str, Any]:
+           arms_counts: dict[str, dict[str, int]] | None, cost: dict[str, Decimal] | None,
+           replies: int | None) -> dict[str, Any]:
     """A campaign's summary from its row, its runs' rows and its figures (None: not computed, see
     campaigns.overview), the one shape every reader of a campaign gets."""
     return {"id": c.id, "name": c.name, "status": c.status, "kind": c.kind, "sender_id": c.sender_id,
@@ -239,7 +247,7 @@ def shaped(c: Any, run_rows: list[Any], status_counts: dict[str, int] | None,
             "audience_size": c.audience_size, "set_aside": c.set_aside, "next_run_at": _iso(c.next_run_at),
             "created_by": c.created_by, "approved_by": c.approved_by,
             "launched_at": _iso(c.launched_at), "completed_at": _iso(c.completed_at),
-            "counts": status_counts, "arms_counts": arms_counts,
+            "counts": status_counts, "arms_counts": arms_counts, "replied": replies,
             "runs": [{"id": r.id, "scheduled_for": _iso(r.scheduled_for), "status": r.status,
                       "audience_size": r.audience_size, "set_aside": r.set_aside, "note": r.note}
                      for r in run_rows],
