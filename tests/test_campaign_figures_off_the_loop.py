@@ -143,7 +143,7 @@ def test_the_sign_in_page_answers_at_once_while_campaign_figures_are_counted(lau
         counting = threading.Thread(target=lambda: answered.append(browser.get(path.format(id=ids[0]))))
         counting.start()
         assert reading.wait(5)
-        assert_sign_in_answers_at_once(base)
+        assert_sign_in_answers_at_once(base, held=answered)
     counting.join()
     assert answered[0].status == 200  # the figures were still waiting when the sign-in page answered
 

@@ -22,7 +22,7 @@ def test_the_sign_in_page_answers_at_once_while_a_batch_of_subscribers_is_stored
         with in_background(lambda: _call(base, "/api/v1/subscribers", {"subscribers": records})) as answered:
             try:
                 assert storing.wait(5)
-                assert_sign_in_answers_at_once(base)
+                assert_sign_in_answers_at_once(base, held=answered)
             finally:
                 holder.rollback()
     status, report = answered[0]
