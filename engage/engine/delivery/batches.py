@@ -8,12 +8,13 @@ import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from engage.engine.broker import Broker
 from engage.engine.broker.queues import send_queue
 from engage.engine.providers.base import OutboundSms
+from engage.engine.store.database import aware
 
 
 class MalformedBatch(ValueError):
@@ -42,7 +43,7 @@ def publish(broker: Broker, provider_id: int, campaign_id: int, messages: Iterab
         if batch_id is not None:
             body["batch"] = batch_id
         if valid_until is not None:
-            body["valid_until"] = _aware(valid_until).isoformat()
+            body["valid_until"] = aware(valid_until).isoformat()
         broker.publish(send_queue(provider_id), json.dumps(body, separators=(",", ":")).encode())
 
 
@@ -50,14 +51,9 @@ def decode(body: bytes) -> SendBatch:
     try:
         data: dict[str, Any] = json.loads(body)
         batch_id, campaign_id = data.get("batch"), int(data["campaign_id"])
-        valid_until = _aware(datetime.fromisoformat(data["valid_until"])) if data.get("valid_until") else None
+        valid_until = aware(datetime.fromisoformat(data["valid_until"])) if data.get("valid_until") else None
         return SendBatch(int(data["provider_id"]), campaign_id,
                          [OutboundSms(int(m["id"]), str(m["to"]), str(m["from"]), str(m["text"]), campaign_id,
                                       valid_until) for m in data["messages"]], str(batch_id) if batch_id else None)
     except (ValueError, KeyError, TypeError) as exc:
         raise MalformedBatch(f"malformed send batch: {exc!r}") from None
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands deadlines back without a zone; they are UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

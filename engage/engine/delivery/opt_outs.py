@@ -14,12 +14,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, func, select
 
 from engage.engine import statuses as st
 from engage.engine.providers.base import OutboundSms
+from engage.engine.store.database import aware
 from engage.engine.store.failures import reason
 from engage.engine.store.schema import OptOut
 
@@ -61,12 +62,12 @@ class RecentOptOuts:
         with self.engine.connect() as conn:
             since = self._newest
             if since is None:
-                since = _aware(conn.execute(select(func.now())).scalar_one()) - KEEP
+                since = aware(conn.execute(select(func.now())).scalar_one()) - KEEP
             rows = conn.execute(select(OptOut.msisdn, OptOut.created_at).where(
                 OptOut.channel == "sms", OptOut.created_at >= since - OVERLAP)).all()
         self._newest = since
         for number, created_at in rows:
-            at = _aware(created_at)
+            at = aware(created_at)
             self._seen[number] = at
             if at > self._newest:
                 self._newest = at
@@ -82,8 +83,3 @@ def for_engine(engine: Engine) -> RecentOptOuts:
         if found is None or found.engine is not engine:
             found = _shared[id(engine)] = RecentOptOuts(engine)
         return found
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands times back without a zone; they are UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

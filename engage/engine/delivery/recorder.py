@@ -5,9 +5,9 @@ Why: after a sender is killed, the sweeper sends again every message of its clai
 the database does not show as submitted (nobody can know what the SMSC took). Recorded a broker
 batch (500 messages) at a time, four batches in hand, those were hundreds beyond the window: 656
 duplicates after a kill -9 with a window of 256 (4 binds x 64). Here a provider's pool of senders
-hands each outcome to the recorder and waits for it to be written before it takes its next message
-(SendPool's ``settle``), so what is sent and not yet recorded is never more than the pool, one
-worker per window slot: binds x window for SMPP. Those are the only messages a crash can send twice.
+hands each outcome to the recorder, and the slot its message took is given back only once the
+outcome is written (SendPool's ``settle``), so what is sent and not yet recorded is never more than
+the pool's slots: binds x window for SMPP. Those are the only messages a crash can send twice.
 
 Two threads per provider write whatever outcomes came in since their last write, in one
 transaction per campaign (group commit): a hundred or more per write at full speed, one at a time

@@ -12,27 +12,27 @@ marks; the actions themselves write what they change.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, select
 
 from engage import config
+from engage.engine.campaigns.trial_sends import TEST_KIND
 from engage.engine.events import record
 from engage.engine.keywords.actions import ACTIONS, Inbound
 from engage.engine.keywords.matching import Match, match
 from engage.engine.phones import InvalidNumber, to_e164
 from engage.engine.store.bulk import update_from_values
+from engage.engine.store.database import aware
 from engage.engine.store.failures import reason, transient
 from engage.engine.store.schema import Campaign, InboundMessage, Message
 
 log = logging.getLogger(__name__)
 
-TEST_KIND = "test"  # campaigns.trial_sends.TEST_KIND: a test send's recipients are staff, not its audience
 BATCH = 500
 DUPLICATE_WINDOW = timedelta(minutes=2)
 inbound = InboundMessage.__table__
@@ -40,7 +40,7 @@ inbound = InboundMessage.__table__
 
 def handle_pending(engine: Engine, *, limit: int = BATCH) -> int:
     """Handle up to ``limit`` MOs not yet handled, oldest first; returns how many."""
-    region = config.load().default_region
+    settings = config.load()
     with engine.begin() as conn:
         query = (select(InboundMessage).where(InboundMessage.handled.is_(False))
                  .order_by(InboundMessage.id).limit(limit))
@@ -50,12 +50,12 @@ def handle_pending(engine: Engine, *, limit: int = BATCH) -> int:
         if not waiting:
             return 0
         seen = _handled_before(conn, waiting)
-        marks, told, replies = [], [], []
+        marks, told, replies = [], [], []  # replies: (MO, its sender in E.164 or why not, keyword)
         asked: dict[str, list[tuple[Inbound, Match]]] = defaultdict(list)  # keyword -> its MOs, to act on together
         outcome: dict[int, dict[str, Any]] = {}
         for mo in waiting:
             key = (mo.source, mo.destination, mo.text)
-            at = _aware(mo.received_at)
+            at = aware(mo.received_at)
             first = seen.get(key)
             found = match(mo.text)
             mark: dict[str, Any] = {"id": mo.id, "handled": True, "keyword": found.keyword or found.word[:32] or None,
@@ -67,9 +67,10 @@ def handle_pending(engine: Engine, *, limit: int = BATCH) -> int:
                 data["duplicate_of"] = first[0]
             else:
                 seen[key] = (mo.id, at)
-                replies.append((mo, found.keyword))
+                number = _number(mo.source, settings.default_region)
+                replies.append((mo, number, found.keyword))
                 outcome[mo.id] = data
-                _ask(asked, outcome, mo, found, region)
+                _ask(asked, outcome, mo, found, number)
             marks.append(mark)
             told.append({"data": data})
         for keyword, group in asked.items():
@@ -77,23 +78,29 @@ def handle_pending(engine: Engine, *, limit: int = BATCH) -> int:
                 outcome[mo.id].update(done)
         update_from_values(conn, inbound, "id", marks)
         record(conn, "keyword", told)
-        record(conn, "replied", attribute(conn, replies, region, timedelta(hours=config.load().reply_window)))
+        record(conn, "replied", attribute(conn, replies, timedelta(hours=settings.reply_window)))
         return len(waiting)
 
 
+def _number(source: str, region: str) -> str | InvalidNumber:
+    """The MO's sender in E.164, or why it is not a phone number (a sender id such as "MTN-INFO")."""
+    try:
+        return to_e164(source, region)
+    except InvalidNumber as exc:
+        return exc
+
+
 def _ask(asked: dict[str, list[tuple[Inbound, Match]]], outcome: dict[int, dict[str, Any]], mo: Row,
-         found: Match, region: str) -> None:
+         found: Match, number: str | InvalidNumber) -> None:
     """The MO joins its keyword's group, or its outcome says why it acts on nothing."""
     if found.keyword is None or found.keyword not in ACTIONS:
         outcome[mo.id]["outcome"] = "unknown" if found.keyword is None else "no action"
         return
-    try:
-        number = to_e164(mo.source, region)
-    except InvalidNumber as exc:
-        outcome[mo.id].update({"outcome": "not a phone number", "reason": str(exc)[:200]})
+    if isinstance(number, InvalidNumber):
+        outcome[mo.id].update({"outcome": "not a phone number", "reason": str(number)[:200]})
         return
     asked[found.keyword].append((Inbound(mo.id, mo.provider_id, number, mo.destination, mo.text,
-                                         _aware(mo.received_at)), found))
+                                         aware(mo.received_at)), found))
 
 
 def _act(conn: Connection, keyword: str, group: list[tuple[Inbound, Match]]) -> list[dict[str, Any]]:
@@ -111,29 +118,27 @@ def _act(conn: Connection, keyword: str, group: list[tuple[Inbound, Match]]) -> 
     return [_act(conn, keyword, [one])[0] for one in group]
 
 
-def attribute(conn: Connection, replies: list[tuple[Row, str | None]], region: str,
+def attribute(conn: Connection, replies: list[tuple[Row, str | InvalidNumber, str | None]],
               window: timedelta) -> list[dict[str, Any]]:
     """Each MO as a `replied` event of the campaign whose message reached its sender last within
     ``window`` before it (test sends aside): what a campaign's response rate counts. One query."""
-    numbers: dict[int, str] = {}
-    for mo, _ in replies:
-        with contextlib.suppress(InvalidNumber):
-            numbers[mo.id] = to_e164(mo.source, region)
+    numbers = {number for _, number, _ in replies if isinstance(number, str)}
     if not numbers:
         return []
-    since = min(_aware(mo.received_at) for mo, _ in replies) - window
+    since = min(aware(mo.received_at) for mo, _, _ in replies) - window
     sent: dict[str, list[tuple[datetime, int, int]]] = {}
     for msisdn, at, message_id, campaign_id in conn.execute(
             select(Message.msisdn, Message.submitted_at, Message.id, Message.campaign_id)
-            .join(Campaign, Campaign.id == Message.campaign_id)
-            .where(Message.msisdn.in_(sorted(set(numbers.values()))), Message.submitted_at >= since,
+            .join(Campaign, Campaign.id == Message.campaign_id)  # a test send's recipients are staff
+            .where(Message.msisdn.in_(sorted(numbers)), Message.submitted_at >= since,
                    Campaign.kind != TEST_KIND)
             .order_by(Message.submitted_at)):
-        sent.setdefault(msisdn, []).append((_aware(at), message_id, campaign_id))
+        sent.setdefault(msisdn, []).append((aware(at), message_id, campaign_id))
     events = []
-    for mo, keyword in replies:
-        received = _aware(mo.received_at)
-        before = [m for m in sent.get(numbers.get(mo.id, ""), []) if received - window <= m[0] <= received]
+    for mo, number, keyword in replies:
+        received = aware(mo.received_at)
+        to_number = sent.get(number, []) if isinstance(number, str) else []
+        before = [m for m in to_number if received - window <= m[0] <= received]
         if before:
             _, message_id, campaign_id = before[-1]
             events.append({"campaign_id": campaign_id, "message_id": message_id,
@@ -142,8 +147,9 @@ def attribute(conn: Connection, replies: list[tuple[Row, str | None]], region: s
 
 
 def _handled_before(conn, waiting: Sequence[Row]) -> dict[tuple[str, str, str], tuple[int, datetime]]:  # noqa: ANN001
-    """(source, destination, text) -> the first handled MO of each within the window before the oldest waiting."""
-    since = min(_aware(mo.received_at) for mo in waiting) - DUPLICATE_WINDOW
+    """(source, destination, text) -> the latest handled MO that is no repeat itself, of those within the
+    window before the oldest waiting: what a waiting MO with that key repeats, if recent enough."""
+    since = min(aware(mo.received_at) for mo in waiting) - DUPLICATE_WINDOW
     sources = sorted({mo.source for mo in waiting})
     rows = conn.execute(select(InboundMessage.id, InboundMessage.source, InboundMessage.destination,
                                InboundMessage.text, InboundMessage.received_at).where(
@@ -152,10 +158,5 @@ def _handled_before(conn, waiting: Sequence[Row]) -> dict[tuple[str, str, str], 
         .order_by(InboundMessage.id)).all()
     found: dict[tuple[str, str, str], tuple[int, datetime]] = {}
     for row in rows:
-        found[(row.source, row.destination, row.text)] = (row.id, _aware(row.received_at))
+        found[(row.source, row.destination, row.text)] = (row.id, aware(row.received_at))
     return found
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands times back without a zone; they are UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

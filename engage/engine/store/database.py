@@ -49,6 +49,11 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
+def aware(moment: datetime) -> datetime:
+    """A timestamp as the database handed it back, with its zone: SQLite's come back naive, in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def seconds_ago(engine: Engine, seconds: float) -> datetime:
     """A moment to compare with timestamps the database wrote with now(): SQLite keeps
     CURRENT_TIMESTAMP as naive UTC text, PostgreSQL compares aware datetimes."""
