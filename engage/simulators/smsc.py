@@ -4,7 +4,7 @@ Receipts and MOs are owed to an account, not a socket: they wait until a receive
 are re-sent when the ESME answers with an error or disconnects, so nothing is lost. For
 throughput, PDUs are decoded and encoded by hand (:mod:`fastpdu`), one timer task flushes
 whatever has come due every 10 ms, and everything a session sends in one loop turn leaves
-in one write (:mod:`wire`).
+in one write (:mod:`wire`). ``sim.ussd`` dials USSD codes as a phone would (:mod:`smsc_ussd`).
 
 An account's TPS, as an SMSC enforces it: ``tps`` submits per one-second window (its own
 clock's seconds) across every bind of a system-id; beyond, the answer is ``throttle_answer``,
@@ -43,6 +43,7 @@ from engage.engine.smpp.codec import DecodeError, SequenceSource, as_str, encode
 from engage.engine.smpp.receipts_text import receipt_stamp
 from engage.engine.smpp.wire import PduStream
 from engage.simulators.smsc_log import Received, Row, SimMessage, SubmitLog, parts, reassemble
+from engage.simulators.smsc_ussd import UssdSessions
 
 __all__ = ["Received", "SimMessage", "SmscSimulator", "start_in_thread"]
 
@@ -116,6 +117,9 @@ class SmscSimulator:
                 raise ValueError(f"{name} must be between 0 and 1, not {rate!r}")
         self.host, self.port, self.id_format = host, port, id_format
         self.accounts = dict(accounts) if accounts is not None else {"engage": "secret"}
+        # USSD sessions it originates (smsc_ussd.py): their deliver_sm go out as MOs do
+        self.ussd = UssdSessions(list(self.accounts), lambda sid, body: self._on_loop(
+            self._dispatch, (sid, _MO_COUNTERS, body)))
         self.receipt_delay, self.response_delay, self.retry_delay = receipt_delay, response_delay, retry_delay
         self.fail_rate, self.throttle_rate, self.msgqful_rate = fail_rate, throttle_rate, msgqful_rate
         self.reject_rate, self.reject_status = reject_rate, reject_status
@@ -329,6 +333,8 @@ class SmscSimulator:
             resp = _PACK_HEADER(17 + len(quoted), fastpdu.SUBMIT_SM_RESP, 0, pdu.sequence) + quoted + b"\0"
             self._answer(session, resp)
             self._plan_receipt(self._log.record(sid, message_id, pdu), (pdu.registered_delivery or 0) & 0x03)
+            if pdu.ussd_service_op is not None:
+                self.ussd.answered(sid, pdu)
             return
         totals[outcome] += 1
         counts[outcome] += 1

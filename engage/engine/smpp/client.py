@@ -165,10 +165,11 @@ class EsmeClient:
 
     async def submit_encoded(self, source: str, destination: str, short_message: bytes, data_coding: int,
                              esm_class: int, registered_delivery: int, tlvs: bytes = b"",
-                             source_ton: int | None = None, source_npi: int | None = None) -> SubmitResult:
+                             source_ton: int | None = None, source_npi: int | None = None,
+                             service_type: str | None = None) -> SubmitResult:
         """:meth:`submit` for a caller whose parts are known to be well formed (the provider, whose
         parts come from :mod:`longsms`): ``tlvs`` already encoded, no checks, one coroutine less
-        on the path every message part takes."""
+        on the path every message part takes. ``service_type`` overrides the bind's (USSD answers)."""
         if self.config.bind_mode == "receiver":
             raise SmppError("a receiver bind cannot submit")
         self._load += 1
@@ -179,7 +180,7 @@ class EsmeClient:
                     raise SmppConnectionError("not bound")
                 seq = self._seq.next_sequence()
                 data = self._encoder.encode(seq, source, destination, short_message, data_coding, esm_class,
-                                            registered_delivery, tlvs, source_ton, source_npi)
+                                            registered_delivery, tlvs, source_ton, source_npi, service_type)
                 if not stream.send(data):
                     raise SmppConnectionError("not connected")
                 fut = stream.loop.create_future()

@@ -85,6 +85,11 @@ class DeliverSm:
     sar: tuple[int, int, int] | None
     message_payload: bytes | None
     unknown_tlvs: dict[int, bytes] = field(default_factory=dict)  # vendor TLVs, by tag
+    # USSD over SMPP (engine/smpp/ussd_ops.py): "USSD" here or an ussd_service_op makes it a USSD hop
+    service_type: str = ""
+    ussd_service_op: int | None = None  # 0x0501, 1 octet: 1 PSSR indication, 18 USSR confirm, ...
+    its_session_info: int | None = None  # 0x1383, 2 octets: session number << 8 | sequence << 1 | end bit
+    user_message_reference: int | None = None  # 0x0204: some USSD gateways number their requests with it
 
 
 OnDeliver = Callable[[DeliverSm], Awaitable[None]]
@@ -108,4 +113,8 @@ def deliver_from_pdu(pdu: Any) -> DeliverSm:
         sar=sar,
         message_payload=pdu.message_payload or None,
         unknown_tlvs=dict(getattr(pdu, "unknown_tlvs", None) or {}),
+        service_type=codec.as_str(pdu.service_type),
+        ussd_service_op=pdu.ussd_service_op,
+        its_session_info=pdu.its_session_info,
+        user_message_reference=pdu.user_message_reference,
     )

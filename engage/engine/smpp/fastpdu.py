@@ -151,8 +151,11 @@ class SubmitEncoder:
 
     def encode(self, sequence: int, source: str, destination: str, short_message: bytes, data_coding: int,
                esm_class: int, registered_delivery: int, tlvs: bytes = b"",
-               source_ton: int | None = None, source_npi: int | None = None) -> bytes:
+               source_ton: int | None = None, source_npi: int | None = None,
+               service_type: str | None = None) -> bytes:
         head = self._head if source_ton is None else self._head[:-2] + bytes((source_ton, source_npi or 0))
+        if service_type is not None:  # a USSD answer's "USSD", not the bind's own
+            head = service_type.encode("latin-1") + b"\0" + head[-2:]
         body = b"".join((head, source.encode("ascii"), b"\0", self._dest_prefix, destination.encode("ascii"),
                          bytes((0, esm_class, 0, 0, 0, 0, registered_delivery, 0, data_coding, 0,
                                 len(short_message))),

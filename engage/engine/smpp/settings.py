@@ -39,6 +39,12 @@ class SmppSettings:
     long_messages: str = "udh8"  # udh8 | udh16 | sar | payload
     registered_delivery: int = 1  # 0 none, 1 receipt on success and failure, 2 on failure only
     max_attempts: int = 8  # per part, for temporary errors (timeouts, drops, 0x08, 0x64); throttling is not counted
+    # USSD (engine/smpp/ussd_ops.py): the ussd_service_op values this SMSC uses, and the answers' service_type
+    ussd_op_open: int = 1  # PSSR indication: a subscriber dialled a code
+    ussd_op_answer: int = 18  # USSR confirm: a subscriber answered a screen
+    ussd_op_continue: int = 2  # USSR request: a screen that expects an answer
+    ussd_op_end: int = 17  # PSSR response: the last screen
+    ussd_service_type: str = "USSD"
 
     def as_config(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -52,10 +58,12 @@ _RANGES: dict[str, tuple[float, float]] = {
     "source_ton": (0, 6), "source_npi": (0, 18), "dest_ton": (0, 6), "dest_npi": (0, 18),
     "registered_delivery": (0, 31), "max_attempts": (1, 100),
     "enquire_link_interval": (0, 3600), "response_timeout": (0.05, 600),
+    "ussd_op_open": (0, 255), "ussd_op_answer": (0, 255), "ussd_op_continue": (0, 255), "ussd_op_end": (0, 255),
 }
 _FLOATS = {"enquire_link_interval", "response_timeout"}
 # C-octet string limits from SMPP 3.4 section 4.1, terminating NUL excluded
-_LENGTHS = {"host": 255, "system_id": 15, "password": 8, "system_type": 12, "service_type": 5}
+_LENGTHS = {"host": 255, "system_id": 15, "password": 8, "system_type": 12, "service_type": 5,
+            "ussd_service_type": 5}
 _CHOICES: dict[str, tuple[Any, ...]] = {"bind_mode": BIND_MODES, "long_messages": MODES,
                                         "data_coding": tuple(DATA_CODINGS)}
 

@@ -24,11 +24,13 @@ from engage.engine.providers.pacing import AdaptiveRate
 from engage.engine.providers.recent_submits import RecentSubmits
 from engage.engine.providers.send_pool import SendPool, Settle
 from engage.engine.providers.smpp.receipts import read_receipt
+from engage.engine.providers.smpp.ussd import UssdDesk, UssdHandler
 from engage.engine.smpp import longsms, settings
 from engage.engine.smpp.client import BindError, DeliverSm, EsmeClient, ResponseTimeout, SmppConfig, SmppConnectionError
 from engage.engine.smpp.fastpdu import encode_tlvs
 from engage.engine.smpp.multipart import split_udh
 from engage.engine.smpp.receipts_text import DeliveryReport
+from engage.engine.smpp.ussd_ops import is_ussd
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,9 @@ def _jitter(delay: float) -> float:
 
 @register("smpp")
 class SmppProvider(ProviderConnection):
+    # Answers USSD hops (providers/smpp/ussd.py); set by the send worker to the USSD engine's gateway
+    on_ussd: UssdHandler | None = None
+
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> dict[str, Any]:
         """See :mod:`engage.engine.smpp.settings` for the keys, defaults and limits."""
@@ -66,6 +71,7 @@ class SmppProvider(ProviderConnection):
         self._ref_mask = 0xFF if s.long_messages == "udh8" else 0xFFFF
         self._sources: dict[str, tuple[str, int | None, int | None]] = {}
         self.recent = RecentSubmits()
+        self.ussd = UssdDesk(self)
         first_tries = [asyncio.get_running_loop().create_future() for _ in (*self.senders, *self.receivers)]
         self._supervisors = [asyncio.create_task(self._supervise(client, tried))
                              for client, tried in zip((*self.senders, *self.receivers), first_tries, strict=True)]
@@ -248,12 +254,16 @@ class SmppProvider(ProviderConnection):
 
     async def _on_deliveries(self, delivers: list[DeliverSm]) -> list[int]:
         """Receipts and MOs that arrived together go to the sink in one hand-over; one that
-        cannot be read is refused alone (the SMSC sends it again), not with the rest."""
+        cannot be read is refused alone (the SMSC sends it again), not with the rest. USSD hops
+        go to the USSD desk instead, answered on the binds within milliseconds."""
         statuses = [0] * len(delivers)
         receipts: list[DeliveryReport] = []
         inbound: list[InboundSms] = []
         for i, deliver in enumerate(delivers):
             try:
+                if is_ussd(deliver):  # answered on the binds, not through the sink
+                    statuses[i] = self.ussd.take(deliver)
+                    continue
                 receipt = read_receipt(deliver)
                 if receipt is not None:
                     if receipt.final:
@@ -286,6 +296,7 @@ class SmppProvider(ProviderConnection):
         for task in self._supervisors:
             task.cancel()
         await asyncio.gather(*self._supervisors, return_exceptions=True)
+        await self.ussd.close()
         await asyncio.gather(*(c.close() for c in (*self.senders, *self.receivers)), return_exceptions=True)
         await self._pool.close(timeout=self.settings.response_timeout)  # what is left fails fast: no bind
 
