@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert, select, text
 
 from engage.engine import campaigns
 from engage.engine.events import message_ids
@@ -52,6 +52,15 @@ def recorded(engine: Engine, campaign_id: int, kind: str) -> tuple[int, set[int]
     return sum(r.message_count for r in rows), {i for r in rows for i in message_ids(r)}
 
 
+def ids_taken(conn, *tables: str) -> None:  # noqa: ANN001
+    """After rows inserted with their ids given: PostgreSQL's sequences move past them, so that rows
+    the engine inserts later (keyword replies' campaign, segment and templates) take the next ids."""
+    if conn.dialect.name == "postgresql":
+        for table in tables:
+            conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                              f"(SELECT max(id) FROM {table}))"))
+
+
 def bare_messages(engine: Engine, n: int, *, status: str, parts: int = 1) -> list[int]:
     """n messages of campaign 1 (made bare on first use: no real segment or template), provider 1."""
     with engine.begin() as conn:
@@ -60,6 +69,7 @@ def bare_messages(engine: Engine, n: int, *, status: str, parts: int = 1) -> lis
             conn.execute(insert(Template.__table__).values(id=1, name="t", default_language="en"))
             conn.execute(insert(Campaign.__table__).values(id=1, name="c", segment_id=1, template_id=1,
                                                            sender_id="X", status="running", set_aside={}))
+            ids_taken(conn, "segments", "templates", "campaigns")
         return [conn.execute(insert(Message.__table__).values(
             campaign_id=1, subscriber_id=1, msisdn=f"+99890123456{i}", status=status, parts=parts,
             provider_id=1)).inserted_primary_key[0] for i in range(n)]

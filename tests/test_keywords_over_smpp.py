@@ -10,7 +10,8 @@ import time
 from sqlalchemy import select
 
 from engage.engine import statuses as st
-from engage.engine.store.schema import Message, OptOut, SendClaim
+from engage.engine.keywords.builtins import REPLIES
+from engage.engine.store.schema import Message, OptOut, SendClaim, Subscriber
 from engage.workers import runner
 from tests.campaign_scenario import launch_campaign, wait_until_done
 from tests.fixtures.backends import running_workers
@@ -26,7 +27,27 @@ def _wait_for_opt_out(engine, number: str, timeout: float = 60) -> None:  # noqa
         time.sleep(0.05)
 
 
-def test_a_recipient_who_texts_stop_is_not_sent_the_running_campaign(backend, smsc_factory, tmp_path):
+def _stop_reply(engine, number: str) -> str:  # noqa: ANN001
+    """The STOP confirmation in the subscriber's language."""
+    with engine.connect() as conn:
+        language = conn.execute(select(Subscriber.language).where(Subscriber.msisdn == number)).scalar()
+    return REPLIES["STOP"][1][language or "en"]
+
+
+def _texts_to(sim, number: str) -> list[str]:  # noqa: ANN001
+    return [m.text for m in sim.messages() if m.destination.lstrip("+") == number.lstrip("+")]
+
+
+def _wait_for_texts(sim, number: str, count: int, timeout: float = 60) -> list[str]:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while len(texts := _texts_to(sim, number)) < count:
+        assert time.monotonic() < deadline, f"{number} got {texts} after {timeout} s"
+        time.sleep(0.05)
+    return texts
+
+
+def test_a_recipient_who_texts_stop_gets_its_confirmation_and_not_the_running_campaign(backend, smsc_factory,
+                                                                                        tmp_path):
     engine, broker_url, _ = backend
     sim = smsc_factory(receipt_delay=0.02)
     campaign_id = launch_campaign(engine, tmp_path, sim.port, 30)
@@ -40,12 +61,14 @@ def test_a_recipient_who_texts_stop_is_not_sent_the_running_campaign(backend, sm
         _wait_for_opt_out(engine, number)
         threads += runner.start(["dispatch"], engine, broker_url, stop)
         counts = wait_until_done(engine, campaign_id)
+        texts = _wait_for_texts(sim, number, 1)
     finally:
         stop.set()
         for thread in threads:
             thread.join(timeout=30)
     assert counts[st.OPTED_OUT] == 1 and counts[st.DELIVERED] == 26
-    assert number.lstrip("+") not in {r.destination.lstrip("+") for r in sim.received}
+    assert texts == [_stop_reply(engine, number)]
+    assert {m.source for m in sim.messages() if m.destination.lstrip("+") == number.lstrip("+")} == {"1234"}
 
 
 def _status(engine, message_id: int) -> str:  # noqa: ANN001
@@ -75,6 +98,8 @@ def test_stop_reaches_a_message_already_in_a_senders_claimed_batch(backend, smsc
             time.sleep(0.01)
         sim.deliver_mo(number.lstrip("+"), "1234", "stop")
         counts = wait_until_done(engine, campaign_id)
+        texts = _wait_for_texts(sim, number, 1)
     assert _status(engine, last) == st.OPTED_OUT
     assert counts[st.OPTED_OUT] == 1 and counts[st.DELIVERED] == 116
-    assert number.lstrip("+") not in {r.destination.lstrip("+") for r in sim.received}
+    # the confirmation passes the sender's hold on the number; the campaign's message does not
+    assert texts == [_stop_reply(engine, number)]

@@ -18,6 +18,7 @@ from engage.engine.audit import audit
 from engage.engine.campaigns.launching import launch_run
 from engage.engine.campaigns.records import counts
 from engage.engine.events import record_batches, record_one
+from engage.engine.keywords.replies import REPLY_KIND
 from engage.engine.scheduler.missed import decide
 from engage.engine.scheduler.schedule import parse_schedule
 from engage.engine.store.schema import Campaign, CampaignRun, Message
@@ -144,7 +145,7 @@ def complete_finished(engine: Engine, now: datetime | None = None, *,
     the others have pending messages, and proving it costs a walk of their index while they send)."""
     now = _now(now)
     in_flight = exists().where(and_(Message.campaign_id == Campaign.id, Message.status.in_(st.IN_FLIGHT)))
-    running = Campaign.status == st.CAMPAIGN_RUNNING
+    running = (Campaign.status == st.CAMPAIGN_RUNNING) & (Campaign.kind != REPLY_KIND)  # replies run for good
     if only is not None:
         if not only:
             return []

@@ -38,6 +38,7 @@ from engage.engine.campaigns.trial_sends import TEST_KIND
 from engage.engine.delivery import batches
 from engage.engine.delivery.submits import provider_trouble
 from engage.engine.events import record, record_batch
+from engage.engine.keywords.replies import REPLY_KIND
 from engage.engine.providers.base import OutboundSms
 from engage.engine.routes.router import NoRoute, Route, Router, RouterCache
 from engage.engine.scheduler.quiet_hours import QuietHours, parse_quiet_hours
@@ -61,6 +62,7 @@ class SendRules:
     max_parts: int | None = None
     timezone: str = "UTC"
     test: bool = False  # a test send: staff who are not subscribers see a sample recipient
+    reply: bool = False  # a keyword's confirmation: to anyone who texted, sent even to a number that just opted out
     valid_until: datetime | None = None  # the earliest deadline of its running runs: the SMSC's validity
 
 
@@ -120,6 +122,7 @@ class Dispatcher:
             if allowed:
                 rules = SendRules(name=c.name, quiet=parse_quiet_hours(c.quiet_hours), max_parts=c.max_parts,
                                   timezone=c.timezone or self.default_timezone, test=c.kind == TEST_KIND,
+                                  reply=c.kind == REPLY_KIND,
                                   valid_until=c.valid_until)
                 sent = self.dispatch_batch(c.id, c.template_id, c.sender_id, busy, rules=rules, limit=allowed)
                 self.pace.spent(c.id, sent)
@@ -163,9 +166,12 @@ class Dispatcher:
                         continue
                     context: dict[str, Any] = row
                     if row["profile"] is None:
-                        if not rules.test:
+                        if rules.reply:
+                            context = {"msisdn": row["msisdn"]}
+                        elif not rules.test:
                             raise TemplateError("the subscriber no longer exists")
-                        context = {**sample_context(), "msisdn": row["msisdn"]}
+                        else:
+                            context = {**sample_context(), "msisdn": row["msisdn"]}
                     context["sender"], context["campaign"] = sender_id, rules.name
                     rendered = templates.pick(row["language"], row["arm"] or "A").render(context)
                     check_parts(rendered, rules.max_parts)
@@ -198,7 +204,8 @@ class Dispatcher:
                 record(conn, "failed", ({"campaign_id": campaign_id, "message_id": f["id"],
                                          "data": {"error": f["error"]}} for f in failures))
         for provider_id, batch in by_provider.items():
-            batches.publish(self.broker, provider_id, campaign_id, batch, batch_ids[provider_id], rules.valid_until)
+            batches.publish(self.broker, provider_id, campaign_id, batch, batch_ids[provider_id], rules.valid_until,
+                            always=rules.reply)
             metrics.dispatched(len(batch))
         return len(updates) + len(failures) + len(held)
 

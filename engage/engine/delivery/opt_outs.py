@@ -43,8 +43,9 @@ class RecentOptOuts:
         self._lock = threading.Lock()
 
     def hold(self, sms: OutboundSms) -> str | None:
-        """The outcome for a message not to send (st.OPTED_OUT), or None."""
-        return st.OPTED_OUT if sms.to in self._numbers else None
+        """The outcome for a message not to send (st.OPTED_OUT), or None. STOP's own confirmation
+        (``always``) goes to the number that just opted out."""
+        return st.OPTED_OUT if sms.to in self._numbers and not sms.always else None
 
     def refresh_if_due(self) -> None:
         """A look if REFRESH has passed since the last one; never waits for another thread's."""

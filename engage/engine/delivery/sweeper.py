@@ -32,6 +32,7 @@ from engage.engine.broker import Broker
 from engage.engine.broker.queues import send_queue
 from engage.engine.delivery.batches import SendBatch, new_batch_id, publish
 from engage.engine.delivery.submits import take_batches
+from engage.engine.keywords.replies import REPLY_KIND
 from engage.engine.providers.base import OutboundSms
 from engage.engine.providers.status import read_status
 from engage.engine.receipts.matching import orphan_stale
@@ -143,7 +144,7 @@ def sweep(engine: Engine, broker: Broker, settings: config.Settings | None = Non
 
 def _outbound() -> Select:
     return (select(Message.id, Message.msisdn, Message.body, Message.campaign_id, Message.provider_id,
-                   Campaign.sender_id)
+                   Campaign.sender_id, Campaign.kind)
             .join(Campaign, Campaign.id == Message.campaign_id)
             .where(Message.status == IN_TRANSIT[st.QUEUED], WAS_QUEUED))
 
@@ -191,12 +192,13 @@ def _batches(rows: Sequence[Any], batch_of: Callable[[Any], str | None]) -> list
     groups: dict[tuple[int, int, str | None], list[OutboundSms]] = defaultdict(list)
     for r in rows:
         groups[(r.provider_id, r.campaign_id, batch_of(r))].append(
-            OutboundSms(r.id, r.msisdn, r.sender_id, r.body or ""))
+            OutboundSms(r.id, r.msisdn, r.sender_id, r.body or "", always=r.kind == REPLY_KIND))
     return [SendBatch(provider_id, campaign_id, list(chunk), batch_id)
             for (provider_id, campaign_id, batch_id), items in groups.items() for chunk in chunks(items, BATCH)]
 
 
 def _publish(broker: Broker, batches: list[SendBatch]) -> int:
     for b in batches:
-        publish(broker, b.provider_id, b.campaign_id, b.messages, b.batch_id)
+        publish(broker, b.provider_id, b.campaign_id, b.messages, b.batch_id,
+                always=any(m.always for m in b.messages))
     return sum(len(b.messages) for b in batches)

@@ -34,6 +34,7 @@ class Inbound:
     destination: str  # the short code or sender id it was sent to
     text: str
     received_at: datetime
+    campaign_id: int | None = None  # the campaign it replies to (handling.attribute), if any
 
 
 Asked = list[tuple[Inbound, Match]]  # a keyword's MOs of one handler batch, in order

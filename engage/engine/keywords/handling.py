@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,8 +23,13 @@ from sqlalchemy import Connection, Engine, Row, select
 from engage import config
 from engage.engine.campaigns.trial_sends import TEST_KIND
 from engage.engine.events import record
-from engage.engine.keywords.actions import ACTIONS, Inbound
-from engage.engine.keywords.matching import Match, match
+from engage.engine.keywords import definitions, webhooks
+from engage.engine.keywords import replies as replies_
+from engage.engine.keywords.actions import ACTIONS, Asked, Inbound
+from engage.engine.keywords.definitions import Definition
+from engage.engine.keywords.matching import Match
+from engage.engine.keywords.replies import REPLY_KIND
+from engage.engine.keywords.steps import STEPS
 from engage.engine.phones import InvalidNumber, to_e164
 from engage.engine.store.bulk import update_from_values
 from engage.engine.store.database import aware
@@ -41,6 +46,7 @@ inbound = InboundMessage.__table__
 def handle_pending(engine: Engine, *, limit: int = BATCH) -> int:
     """Handle up to ``limit`` MOs not yet handled, oldest first; returns how many."""
     settings = config.load()
+    calls: list[tuple[str, dict[str, Any]]] = []
     with engine.begin() as conn:
         query = (select(InboundMessage).where(InboundMessage.handled.is_(False))
                  .order_by(InboundMessage.id).limit(limit))
@@ -50,14 +56,14 @@ def handle_pending(engine: Engine, *, limit: int = BATCH) -> int:
         if not waiting:
             return 0
         seen = _handled_before(conn, waiting)
-        marks, told, replies = [], [], []  # replies: (MO, its sender in E.164 or why not, keyword)
-        asked: dict[str, list[tuple[Inbound, Match]]] = defaultdict(list)  # keyword -> its MOs, to act on together
+        known = definitions.load(conn)
+        marks, told, fresh = [], [], []  # fresh: (MO, its sender in E.164 or why not, match, its keyword row)
         outcome: dict[int, dict[str, Any]] = {}
         for mo in waiting:
             key = (mo.source, mo.destination, mo.text)
             at = aware(mo.received_at)
             first = seen.get(key)
-            found = match(mo.text)
+            found, row = known.find(mo.text, mo.destination)
             mark: dict[str, Any] = {"id": mo.id, "handled": True, "keyword": found.keyword or found.word[:32] or None,
                                     "duplicate_of": None}
             data: dict[str, Any] = {"inbound_id": mo.id, "provider_id": mo.provider_id,
@@ -67,19 +73,81 @@ def handle_pending(engine: Engine, *, limit: int = BATCH) -> int:
                 data["duplicate_of"] = first[0]
             else:
                 seen[key] = (mo.id, at)
-                number = _number(mo.source, settings.default_region)
-                replies.append((mo, number, found.keyword))
                 outcome[mo.id] = data
-                _ask(asked, outcome, mo, found, number)
+                fresh.append((mo, _number(mo.source, settings.default_region), found, row))
             marks.append(mark)
             told.append({"data": data})
-        for keyword, group in asked.items():
-            for (mo, _), done in zip(group, _act(conn, keyword, group), strict=True):
-                outcome[mo.id].update(done)
+        replied = attribute(conn, [(mo, number, found.keyword) for mo, number, found, _ in fresh],
+                            timedelta(hours=settings.reply_window))
+        answers = {e["data"]["inbound_id"]: e["campaign_id"] for e in replied}
+        calls = _act_all(conn, fresh, answers, outcome)
         update_from_values(conn, inbound, "id", marks)
         record(conn, "keyword", told)
-        record(conn, "replied", attribute(conn, replies, timedelta(hours=settings.reply_window)))
-        return len(waiting)
+        record(conn, "replied", replied)
+    webhooks.call(engine, calls)
+    return len(waiting)
+
+
+def _act_all(conn: Connection, fresh: list[tuple[Row, str | InvalidNumber, Match, Definition | None]],
+             answers: dict[int, int], outcome: dict[int, dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """Each keyword's built-in action, its steps and its reply, each on its MOs together; returns the
+    webhook calls to make once this is committed."""
+    actions: dict[str, Asked] = defaultdict(list)
+    steps: dict[tuple[int, int], Asked] = defaultdict(list)  # (keyword row, step index) -> its MOs
+    rows: dict[int, Definition] = {}
+    replies: list[tuple[Inbound, int]] = []
+    for mo, number, found, row in fresh:
+        said = outcome[mo.id]
+        if found.keyword is None and row is None:
+            said["outcome"] = "unknown"
+            continue
+        if isinstance(number, InvalidNumber):
+            said.update({"outcome": "not a phone number", "reason": str(number)[:200]})
+            continue
+        one = (Inbound(mo.id, mo.provider_id, number, mo.destination, mo.text, aware(mo.received_at),
+                       answers.get(mo.id)), found)
+        said["outcome"] = "unknown" if found.keyword is None else "done"
+        if found.keyword in ACTIONS:
+            actions[found.keyword].append(one)
+        if row is not None:
+            rows[row.id] = row
+            for i, _ in enumerate(row.steps):
+                steps[(row.id, i)].append(one)
+            if row.reply_template_id is not None:
+                replies.append((one[0], row.reply_template_id))
+    calls = []
+    for keyword, group in actions.items():
+        _settle(outcome, group, _act(conn, f"keyword {keyword}", group,
+                                     lambda g, keyword=keyword: ACTIONS[keyword](conn, g)))
+    for (row_id, i), group in steps.items():
+        spec = rows[row_id].steps[i]
+        run = STEPS[spec["kind"]].run if spec.get("kind") in STEPS else None
+        done = _act(conn, f"keyword {rows[row_id].word} step {spec.get('kind')}", group,
+                    lambda g, run=run, spec=spec: run(conn, g, spec) if run else [
+                        {"outcome": "failed", "reason": f"no step {spec.get('kind')!r}"} for _ in g])
+        _settle(outcome, group, done)
+        calls += [(spec["url"], _payload(mo, found)) for (mo, found), d in zip(group, done, strict=True)
+                  if spec.get("kind") == "webhook" and d.get("outcome") != "failed"]
+    if replies:
+        group = [(mo, Match(None, "", "")) for mo, _ in replies]
+        by_id = dict(zip((mo.id for mo, _ in replies), (t for _, t in replies), strict=True))
+        _settle(outcome, group, _act(conn, "keyword replies", group,
+                                     lambda g: replies_.queue(conn, [(mo, by_id[mo.id]) for mo, _ in g])))
+    return calls
+
+
+def _settle(outcome: dict[int, dict[str, Any]], group: Asked, done: list[dict[str, Any]]) -> None:
+    for (mo, _), what in zip(group, done, strict=True):
+        said = outcome[mo.id]
+        if what.get("outcome") == "failed":
+            said.setdefault("failed", []).append(what.get("reason"))
+            said["outcome"] = "failed"
+        said.update({k: v for k, v in what.items() if k != "outcome"})
+
+
+def _payload(mo: Inbound, found: Match) -> dict[str, Any]:
+    return {"inbound_id": mo.id, "keyword": found.keyword, "from": mo.number, "to": mo.destination,
+            "text": mo.text, "received_at": mo.received_at.isoformat(), "campaign_id": mo.campaign_id}
 
 
 def _number(source: str, region: str) -> str | InvalidNumber:
@@ -90,38 +158,27 @@ def _number(source: str, region: str) -> str | InvalidNumber:
         return exc
 
 
-def _ask(asked: dict[str, list[tuple[Inbound, Match]]], outcome: dict[int, dict[str, Any]], mo: Row,
-         found: Match, number: str | InvalidNumber) -> None:
-    """The MO joins its keyword's group, or its outcome says why it acts on nothing."""
-    if found.keyword is None or found.keyword not in ACTIONS:
-        outcome[mo.id]["outcome"] = "unknown" if found.keyword is None else "no action"
-        return
-    if isinstance(number, InvalidNumber):
-        outcome[mo.id].update({"outcome": "not a phone number", "reason": str(number)[:200]})
-        return
-    asked[found.keyword].append((Inbound(mo.id, mo.provider_id, number, mo.destination, mo.text,
-                                         aware(mo.received_at)), found))
-
-
-def _act(conn: Connection, keyword: str, group: list[tuple[Inbound, Match]]) -> list[dict[str, Any]]:
-    """The keyword's action on its MOs together; if that fails, on each alone, so that a failing one
+def _act(conn: Connection, what: str, group: Asked,
+         run: Callable[[Asked], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One unit's work on its MOs together; if that fails, on each alone, so that a failing one
     undoes only itself and holds up no other."""
     try:
         with conn.begin_nested():
-            return [{"outcome": "done", **done} for done in ACTIONS[keyword](conn, group)]
+            return run(group)
     except Exception as exc:
         if transient(exc):
             raise  # the database is away: the whole batch is tried again
         if len(group) == 1:
-            log.exception("keyword %s: action on inbound message %s failed", keyword, group[0][0].id)
+            log.exception("%s on inbound message %s failed", what, group[0][0].id)
             return [{"outcome": "failed", "reason": reason(exc)}]
-    return [_act(conn, keyword, [one])[0] for one in group]
+    return [_act(conn, what, [one], run)[0] for one in group]
 
 
 def attribute(conn: Connection, replies: list[tuple[Row, str | InvalidNumber, str | None]],
               window: timedelta) -> list[dict[str, Any]]:
     """Each MO as a `replied` event of the campaign whose message reached its sender last within
-    ``window`` before it (test sends aside): what a campaign's response rate counts. One query."""
+    ``window`` before it (test sends and keyword replies aside): what a campaign's response rate
+    counts. One query."""
     numbers = {number for _, number, _ in replies if isinstance(number, str)}
     if not numbers:
         return []
@@ -131,7 +188,7 @@ def attribute(conn: Connection, replies: list[tuple[Row, str | InvalidNumber, st
             select(Message.msisdn, Message.submitted_at, Message.id, Message.campaign_id)
             .join(Campaign, Campaign.id == Message.campaign_id)  # a test send's recipients are staff
             .where(Message.msisdn.in_(sorted(numbers)), Message.submitted_at >= since,
-                   Campaign.kind != TEST_KIND)
+                   Campaign.kind.not_in((TEST_KIND, REPLY_KIND)))
             .order_by(Message.submitted_at)):
         sent.setdefault(msisdn, []).append((aware(at), message_id, campaign_id))
     events = []

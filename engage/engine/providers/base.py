@@ -24,6 +24,7 @@ class OutboundSms:
     text: str
     campaign_id: int | None = None  # what a gateway may account the message to (Kannel's account)
     valid_until: datetime | None = None  # the campaign run's deadline: a validity for the SMSC, if any
+    always: bool = False  # a keyword's confirmation: no hold on recent opt-outs keeps it (delivery/opt_outs.py)
 
 
 @dataclass
@@ -56,6 +57,9 @@ class CallbackRequest:
     arguments: Mapping[str, str]  # query and form arguments: the last value of each, control characters as spaces
     headers: Mapping[str, str]  # case-blind names
     body: bytes
+    # the same arguments as sent, percent-decoded but not decoded as UTF-8: a subscriber's text in a
+    # charset of the gateway's own (Kannel's %b, UTF-16BE for a UCS-2 MO)
+    raw_arguments: Mapping[str, bytes] = field(default_factory=dict)
 
 
 class DeliverySink(Protocol):
@@ -88,6 +92,9 @@ class ProviderConnection(ABC):
     # (SMPP receives over its binds).
     callback_name: ClassVar[str | None] = None
     callback_methods: ClassVar[frozenset[str]] = frozenset({"POST"})
+    # The methods of /callbacks/<callback name>/<provider id>/mo, where the kind's gateways send the
+    # subscribers' own messages (MOs); none for a kind that takes no MO callbacks.
+    inbound_methods: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, provider_id: int, name: str, config: dict[str, Any], tps: int | None, sink: DeliverySink):
         self.provider_id = provider_id
@@ -145,6 +152,19 @@ class ProviderConnection(ABC):
         MalformedCallback naming the bad field. ``config`` is the provider's stored config; the
         caller has already checked its callback token. Kinds with a callback_name override this."""
         raise NotImplementedError(f"provider kind {cls.kind} declares no callback reader")
+
+    @classmethod
+    def parse_inbound(cls, config: dict[str, Any], request: CallbackRequest) -> list[dict[str, Any]]:
+        """The MOs an MO callback holds, each {"source", "destination", "text"} ready to store (see
+        providers.inbound_fields); or MalformedCallback naming the field and the item. Kinds with
+        inbound_methods override this."""
+        raise NotImplementedError(f"provider kind {cls.kind} declares no MO callback reader")
+
+    @classmethod
+    def inbound_answer(cls, stored: int) -> tuple[str, bytes]:
+        """(Content-Type, body) of the 200 to an MO callback once its MOs are stored. The gateway
+        may read the body as something to do (Kannel sends it to the subscriber as a reply)."""
+        return "application/json; charset=UTF-8", b'{"stored": %d}' % stored
 
 
 KINDS: dict[str, type[ProviderConnection]] = {}

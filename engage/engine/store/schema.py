@@ -492,9 +492,10 @@ class RoutePrice(Base):
 # the tables of people and jobs live beside this file; importing them here registers them in the metadata
 from engage.engine.store.schema_access import ApiToken, LoginAttempt, User, UserSession  # noqa: E402
 from engage.engine.store.schema_jobs import ImportJob  # noqa: E402
+from engage.engine.store.schema_keywords import Keyword  # noqa: E402
 from engage.engine.store.schema_ussd import UssdGateway, UssdMenu, UssdSession  # noqa: E402
 
-__all__ = ["ApiToken", "ImportJob", "LoginAttempt", "User", "UserSession", "UssdGateway", "UssdMenu",
+__all__ = ["ApiToken", "ImportJob", "Keyword", "LoginAttempt", "User", "UserSession", "UssdGateway", "UssdMenu",
            "UssdSession"]
 
 metadata = Base.metadata

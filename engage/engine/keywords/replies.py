@@ -1,0 +1,69 @@
+"""Texting back: a keyword's confirmation ("You are unsubscribed...") goes out as a message of a
+campaign of kind "reply", one per (reply template, short code), so that it takes the same road as
+any other message (routing, failover, throughput limits, receipts, costs) and shows its figures on
+its own campaign page. Such a campaign runs for good: completion passes it by, and the dispatcher
+renders it for numbers that are no subscriber (with their number alone) and marks it `always`, so
+that a sender's hold on numbers that just opted out (delivery/opt_outs.py) lets the STOP
+confirmation itself through.
+
+The reply goes from the short code the MO was sent to, in the subscriber's language (the template's
+default for a number we do not know).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, and_, insert, or_, select
+
+from engage.engine import statuses as st
+from engage.engine.keywords.actions import Inbound
+from engage.engine.keywords.builtins import REPLY_SEGMENT
+from engage.engine.store.bulk import one_of
+from engage.engine.store.schema import Campaign, Message, Segment, Subscriber, Template
+
+REPLY_KIND = "reply"
+SENDER_MAX = 16  # campaigns.sender_id
+
+
+class ReplyError(ValueError):
+    pass
+
+
+def queue(conn: Connection, wanted: list[tuple[Inbound, int]]) -> list[dict[str, Any]]:
+    """One pending message per (MO, reply template), in the reply campaign of that template and the MO's
+    short code; returns for each what was queued. A statement per kind of row, not per MO."""
+    if not wanted:
+        return []
+    campaigns = _campaigns(conn, {(template_id, mo.destination[:SENDER_MAX]) for mo, template_id in wanted})
+    numbers = sorted({mo.number for mo, _ in wanted})
+    known = dict(conn.execute(select(Subscriber.msisdn, Subscriber.id).where(
+        one_of(conn, Subscriber.msisdn, numbers))).all())
+    rows = [{"campaign_id": campaigns[(template_id, mo.destination[:SENDER_MAX])], "msisdn": mo.number,
+             "subscriber_id": known.get(mo.number, 0), "status": st.PENDING, "arm": "A"}
+            for mo, template_id in wanted]
+    conn.execute(insert(Message.__table__), rows)
+    return [{"reply": row["campaign_id"]} for row in rows]
+
+
+def _campaigns(conn: Connection, keys: set[tuple[int, str]]) -> dict[tuple[int, str], int]:
+    """(template, short code) -> its reply campaign, made on first use."""
+    match = or_(*(and_(Campaign.template_id == t, Campaign.sender_id == s) for t, s in sorted(keys)))
+    found = {(t, s): cid for cid, t, s in conn.execute(select(Campaign.id, Campaign.template_id, Campaign.sender_id)
+                                                       .where(Campaign.kind == REPLY_KIND, match))}
+    missing = sorted(keys - set(found))
+    if missing:
+        segment_id = conn.execute(select(Segment.id).where(Segment.name == REPLY_SEGMENT)).scalar()
+        if segment_id is None:
+            raise ReplyError(f"the segment {REPLY_SEGMENT!r} that reply campaigns name is gone "
+                             "(keywords.builtins.ensure writes it)")
+        names = dict(conn.execute(select(Template.id, Template.name).where(
+            Template.id.in_([t for t, _ in missing]))).all())
+        for template_id, sender in missing:
+            if template_id not in names:
+                raise ReplyError(f"reply template {template_id} does not exist")
+            found[(template_id, sender)] = conn.execute(insert(Campaign.__table__).values(
+                name=f"{names[template_id]} from {sender}"[:200], segment_id=segment_id, template_id=template_id,
+                sender_id=sender, kind=REPLY_KIND, status=st.CAMPAIGN_RUNNING, created_by="keywords",
+                set_aside={}, audience_size=0)).inserted_primary_key[0]
+    return found
