@@ -30,7 +30,9 @@ class KeywordError(ValueError):
 
 
 def list_all(conn: Connection) -> list[dict[str, Any]]:
-    definitions.load(conn)  # the built-in ones, written on first use
+    """Every keyword, built-in ones first; in a transaction that commits, as the built-in ones are
+    written on first use."""
+    definitions.load(conn)
     names = dict(conn.execute(select(Template.id, Template.name)).all())
     rows = conn.execute(select(Keyword.__table__).order_by(Keyword.builtin.desc(), Keyword.word,
                                                            Keyword.short_code)).all()
