@@ -73,6 +73,10 @@ ROUTES: dict[str, tuple[str, Any]] = {
     r"/subscribers/import/(\d+)/rejected\.csv$": ("import", {"GET": None}),
     r"/subscribers/(\d+)$": ("subscriber", {"GET": None}),
     r"/inbound$": (GLOBAL, "what the caller's branch's subscribers texted (test_inbound_page)"),
+    r"/keywords$": (GLOBAL, "the operator's keywords: read by every branch (test_keyword_pages)"),
+    r"/keywords/new$": (GLOBAL, "only a user of no branch creates one (test_keyword_pages)"),
+    r"/keywords/(\d+)$": (GLOBAL, "the operator's keywords: only a user of no branch edits (test_keyword_pages)"),
+    r"/keywords/(\d+)/delete$": (GLOBAL, "only a user of no branch deletes (test_keyword_pages)"),
     r"/api/v1/campaigns$": (GLOBAL, "list and create in the caller's branch"),
     r"/api/v1/campaigns/(\d+)$": ("campaign", {"GET": None, "PUT": {"name": "renamed"}, "DELETE": None}),
     r"/api/v1/campaigns/(\d+)/stats$": ("campaign", {"GET": None}),
@@ -99,6 +103,8 @@ ROUTES: dict[str, tuple[str, Any]] = {
     r"/api/v1/routes/import$": (GLOBAL, "prices serve every branch; admins import them"),
     r"/metrics$": (GLOBAL, "operators' metrics, no subscriber data"),
     r"/callbacks/(\w+)/(\d+)$": (GLOBAL, "a provider's receipts, authenticated by the provider's secret"),
+    r"/ussd/([A-Za-z0-9][A-Za-z0-9_.-]{0,99})$": (GLOBAL, "USSD hops from an aggregator, authenticated by the gateway's"
+                                                  " token"),
 }
 
 

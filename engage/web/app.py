@@ -21,6 +21,7 @@ from engage.web.campaign_wizard import WIZARD_ROUTES
 from engage.web.campaigns_api import CAMPAIGN_API_ROUTES, campaign_list, campaign_summary
 from engage.web.dashboard_page import DASHBOARD_ROUTES
 from engage.web.inbound_pages import INBOUND_ROUTES
+from engage.web.keyword_pages import KEYWORD_ROUTES
 from engage.web.off_loop import off_loop
 from engage.web.openapi import OPENAPI_ROUTES
 from engage.web.path_ids import NotFound, checked
@@ -32,6 +33,7 @@ from engage.web.sessions_web import SESSION_ROUTES, PageHandler, cookie_secret, 
 from engage.web.subscriber_pages import SUBSCRIBER_PAGE_ROUTES
 from engage.web.subscribers_api import SUBSCRIBER_API_ROUTES
 from engage.web.template_pages import TEMPLATE_ROUTES
+from engage.web.ussd_gateway import ussd_gateway_routes
 
 TEMPLATES = __import__("pathlib").Path(__file__).with_name("templates")
 
@@ -80,6 +82,7 @@ def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None,
             *DASHBOARD_ROUTES,
             *ADMIN_ROUTES,
             *INBOUND_ROUTES,
+            *KEYWORD_ROUTES,
             *PROVIDER_ROUTES,
             *SESSION_ROUTES,
             (r"/campaigns", CampaignsPage),
@@ -97,6 +100,7 @@ def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None,
             *PROVIDER_API_ROUTES,
             (r"/metrics", "engage.web.metrics_handler.MetricsHandler"),
             *callback_routes(engine),
+            *ussd_gateway_routes(engine),
         ]),
         default_handler_class=NotFound,
         template_path=str(TEMPLATES),

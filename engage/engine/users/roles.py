@@ -53,6 +53,9 @@ SUBSCRIBER_READERS = frozenset({"admin", "marketer", "analyst", "support"})
 NUMBER_READERS = frozenset({"admin", "support"})
 # reading what subscribers texted (the inbound messages page): support answers them, admin runs the system
 INBOUND_READERS = frozenset({"admin", "support"})
+# what subscribers may text (the keywords page): support reads it to answer them; admin and marketer edit it
+KEYWORD_READERS = frozenset({"admin", "marketer", "support"})
+KEYWORD_EDITORS = frozenset({"admin", "marketer"})
 # importing subscriber files from the browser (integrations use /api/v1 with a token)
 SUBSCRIBER_IMPORTERS = frozenset({"admin", "marketer"})
 
