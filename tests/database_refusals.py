@@ -19,3 +19,12 @@ def refuse(engine: Engine, table: str, column: str, value: str) -> None:
         else:
             conn.execute(text(f"CREATE TRIGGER {name} BEFORE INSERT ON {table} WHEN NEW.{column} = '{value}' "
                               "BEGIN SELECT RAISE(ABORT, 'refused'); END"))
+
+
+def allow(engine: Engine, table: str) -> None:
+    """The database takes again what refuse() made it refuse in table (the fault is over)."""
+    name = f"refuse_{table}"
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP TRIGGER {name}" + (f" ON {table}" if engine.dialect.name == "postgresql" else "")))
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(f"DROP FUNCTION {name}()"))

@@ -13,6 +13,16 @@ HTTP aggregator needs a config, not code.
 
 Strings in ``body`` may hold placeholders (see PLACEHOLDERS); a string that is exactly one
 placeholder takes the value's own JSON type (``"{parts}"`` becomes a number).
+
+Subscribers' own messages (MOs) are POSTed to /callbacks/http/<provider id>/mo in one fixed shape,
+with the same callback token as receipts (read_inbound):
+
+    {"from": "+998901234567", "to": "1234", "text": "STOP", "id": "mo-1", "received_at": "2025-01-15T12:00:00Z"}
+
+or a list of such objects (at most MAX_INBOUND); id and received_at are optional, checked when
+given, and not stored (inbound_messages keeps the time engage received it); other fields are
+ignored. A gateway that sends one again (it timed out on our answer) is caught by the keyword
+handler: the same text from the same number to the same destination within two minutes acts once.
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ from typing import Any
 
 from tornado.httpclient import HTTPRequest, HTTPResponse
 
+from engage.engine.providers import inbound_fields
 from engage.engine.providers.base import CallbackRequest, MalformedCallback, OutboundSms, register
 from engage.engine.providers.callback_fields import error_code, from_unix, message_id
 from engage.engine.providers.http_base import (
@@ -50,6 +61,7 @@ PLACEHOLDERS = {
     "encoding": "gsm7 or ucs2", "parts": "number of SMS parts",
 }
 STATS = FINAL_STATS | NON_FINAL_STATS
+MAX_INBOUND = 1000  # MOs one callback may carry
 _FORMATTER = string.Formatter()
 
 
@@ -176,9 +188,40 @@ def read_receipts(mapping: Mapping[str, Any], payload: bytes) -> list[dict[str, 
     return out
 
 
+def read_inbound(payload: bytes) -> list[dict[str, Any]]:
+    """The MOs of an MO callback (see the module's docstring), ready to store; MalformedCallback
+    naming the field, and the message by its place in a list, at the first one that cannot be read:
+    the gateway is told what to fix, and nothing of the callback is stored until it sends it whole."""
+    try:
+        data = json.loads(payload or b"")
+    except ValueError as exc:
+        raise MalformedCallback(f"body: not JSON ({exc})") from exc
+    items, many = (data, True) if isinstance(data, list) else ([data], False)
+    if len(items) > MAX_INBOUND:
+        raise MalformedCallback(f"body: {len(items)} messages; at most {MAX_INBOUND} a callback")
+    out = []
+    for i, item in enumerate(items):
+        where = f"message {i}: " if many else ""
+        if not isinstance(item, dict):
+            raise MalformedCallback(f"{where}a message must be a JSON object with from, to and text, "
+                                    f"not {type(item).__name__}")
+        try:
+            mo = {"source": inbound_fields.address(item.get("from"), "from"),
+                  "destination": inbound_fields.address(item.get("to"), "to"),
+                  "text": inbound_fields.text(item.get("text"), "text")}
+            if item.get("id") is not None:
+                message_id(item["id"], "id")
+            inbound_fields.moment(item.get("received_at"), "received_at")
+        except MalformedCallback as exc:
+            raise MalformedCallback(f"{where}{exc}") from None
+        out.append(mo)
+    return out
+
+
 @register("http_json")
 class HttpJsonProvider(HttpProvider):
     callback_name = "http"
+    inbound_methods = frozenset({"POST"})
 
     @classmethod
     def parse_callback(cls, config: dict[str, Any], request: CallbackRequest) -> list[dict[str, Any]]:
@@ -186,6 +229,10 @@ class HttpJsonProvider(HttpProvider):
         if not isinstance(mapping, dict):
             raise MalformedCallback("the provider's config has no callback mapping")
         return read_receipts(mapping, request.body)
+
+    @classmethod
+    def parse_inbound(cls, config: dict[str, Any], request: CallbackRequest) -> list[dict[str, Any]]:
+        return read_inbound(request.body)
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,8 @@ Sending: one request per part (wire.py: engage cuts long texts and frames the pa
 GET or Kannel's POST, with the campaign's deadline as the validity, its id as the account,
 and the provider's priority, message class, binfo and meta-data. Kannel answers a submit with
 no message id, so the id receipts quote is ours, one per part: it travels in the part's dlr-url,
-which Kannel calls back at /callbacks/kannel/<provider id> (dlr.py reads it).
+which Kannel calls back at /callbacks/kannel/<provider id> (dlr.py reads it). Subscribers' own
+messages come from an sms-service's get-url at /callbacks/kannel/<provider id>/mo (mo.py).
 
 Health: Kannel's status page (status_page.py) when ``status_url`` is configured; a link that is
 down makes the provider unhealthy, so its traffic goes elsewhere, and its sender stops taking
@@ -25,6 +26,7 @@ from engage.engine.providers.base import CallbackRequest, OutboundSms, SendOutco
 from engage.engine.providers.http_base import HttpProvider
 from engage.engine.providers.kannel import settings, wire
 from engage.engine.providers.kannel.dlr import read_dlr
+from engage.engine.providers.kannel.mo import read_mo
 from engage.engine.providers.kannel.status_page import StatusWatch
 from engage.engine.providers.kannel.wire import KannelPart
 from engage.engine.sms_encoding import TextInfo
@@ -36,10 +38,20 @@ log = logging.getLogger(__name__)
 class KannelProvider(HttpProvider):
     callback_name = "kannel"
     callback_methods = frozenset({"GET", "POST"})  # Kannel's dlr-url is fetched, or posted as a form
+    inbound_methods = frozenset({"GET", "POST"})  # an sms-service's get-url (mo.py), or its arguments as a form
 
     @classmethod
     def parse_callback(cls, config: dict[str, Any], request: CallbackRequest) -> list[dict[str, Any]]:
         return read_dlr(request.arguments)
+
+    @classmethod
+    def parse_inbound(cls, config: dict[str, Any], request: CallbackRequest) -> list[dict[str, Any]]:
+        return read_mo(request.arguments, request.raw_arguments)
+
+    @classmethod
+    def inbound_answer(cls, stored: int) -> tuple[str, bytes]:
+        """Nothing for smsbox to send the subscriber: an empty text (see mo.py for max-messages = 0)."""
+        return "text/plain; charset=UTF-8", b""
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> dict[str, Any]:
