@@ -27,11 +27,14 @@ from engage.cli import (
     route_commands,
     usage_commands,
     user_commands,
+    ussd_commands,
+    ussd_gateway_commands,
 )
 from engage.cli.common import check_args
 
 COMMAND_GROUPS = [data_commands, audience_commands, usage_commands, provider_commands, route_commands,
-                  campaign_commands, dlq_commands, process_commands, bench_commands, user_commands]
+                  campaign_commands, dlq_commands, process_commands, bench_commands, user_commands,
+                  ussd_commands, ussd_gateway_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -171,17 +171,21 @@ def _screen(r: _Reader, sid: str, body: Any, line: int) -> dict[str, Any] | None
         return None
     for key in body:
         if key not in KEYS[kind]:
-            r.error(body.line_of(key), sid, f"unknown key {key!r} for a {kind} screen "
+            r.error(body.line_of(key), sid, f"unknown key {key!r} for {_a(kind)} screen "
                                             f"(it takes {', '.join(sorted(KEYS[kind] - {'type'}))})")
-    out: dict[str, Any] = {"type": kind, "line": body.line}
+    out: dict[str, Any] = {"type": kind, "line": line}
     if kind in ("menu", "input", "text", "end"):
         if "text" not in body:
-            r.error(body.line, sid, f"a {kind} screen needs a text")
+            r.error(line, sid, f"{_a(kind)} screen needs a text")
         else:
             out["text"] = r.text(body["text"], body.line_of("text"), sid, "text")
             out["text_line"] = body.line_of("text")
     READERS[kind](r, sid, body, out)
     return out
+
+
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
 
 
 def _next(r: _Reader, sid: str, body: Mapping, key: str, required: bool) -> str | None:
@@ -211,7 +215,7 @@ def _menu(r: _Reader, sid: str, body: Mapping, out: dict[str, Any]) -> None:
                 r.error(option.line_of(key), sid, f"option {i + 1}: unknown key {key!r} (label, next)")
         label = r.text(option["label"], option.line_of("label"), sid, f"option {i + 1} label")
         target = _next(r, sid, option, "next", True)
-        out["options"].append({"label": label, "next": target, "line": at})
+        out["options"].append({"label": label, "next": target, "line": at, "next_line": option.line_of("next")})
 
 
 def _input(r: _Reader, sid: str, body: Mapping, out: dict[str, Any]) -> None:
@@ -232,11 +236,13 @@ def _input(r: _Reader, sid: str, body: Mapping, out: dict[str, Any]) -> None:
         save = None
     out["save"] = save
     out["next"] = _next(r, sid, body, "next", True)
+    out["next_line"] = body.line_of("next")
     out["error"] = r.text(body["error"], body.line_of("error"), sid, "error") if "error" in body else None
 
 
 def _text(r: _Reader, sid: str, body: Mapping, out: dict[str, Any]) -> None:
     out["next"] = _next(r, sid, body, "next", False)
+    out["next_line"] = body.line_of("next")
 
 
 def _end(r: _Reader, sid: str, body: Mapping, out: dict[str, Any]) -> None:
@@ -258,8 +264,10 @@ def _router(r: _Reader, sid: str, body: Mapping, out: dict[str, Any]) -> None:
             if key not in ("if", "next"):
                 r.error(route.line_of(key), sid, f"route {i + 1}: unknown key {key!r} (if, next)")
         condition = condition_of(r, sid, route["if"], route.line_of("if"), f"route {i + 1}")
-        out["routes"].append({"if": condition, "next": _next(r, sid, route, "next", True), "line": at})
+        out["routes"].append({"if": condition, "next": _next(r, sid, route, "next", True), "line": at,
+                              "next_line": route.line_of("next")})
     out["default"] = _next(r, sid, body, "default", True)
+    out["default_line"] = body.line_of("default")
 
 
 def condition_of(r: _Reader, sid: str, value: Any, line: int, what: str) -> dict[str, Any] | None:
@@ -310,6 +318,7 @@ def _action(r: _Reader, sid: str, body: Mapping, out: dict[str, Any]) -> None:
                 r.error(on.line_of(outcome), sid, f"on: {outcome!r} is not an outcome name")
     out["on_line"] = body.line_of("on")
     out["default"] = _next(r, sid, body, "default", False)
+    out["default_line"] = body.line_of("default")
     save = body.get("save")
     if save is not None and not (isinstance(save, str) and NAME.match(save)):
         r.error(body.line_of("save"), sid, "save: a name to keep the action's results under")
@@ -335,17 +344,16 @@ def targets(screen: dict[str, Any]) -> list[tuple[str, str | None, int]]:
     """Where a compiled screen can lead: (what, screen id, line) for each way out."""
     kind, line = screen["type"], screen.get("line", 0)
     if kind == "menu":
-        return [(f"option {i + 1}", o["next"], o.get("line", line)) for i, o in enumerate(screen["options"])]
+        return [(f"option {i + 1}", o["next"], o.get("next_line") or o.get("line", line))
+                for i, o in enumerate(screen["options"])]
     if kind in ("input", "text"):
-        return [("next", screen.get("next"), line)] if screen.get("next") else []
+        return [("next", screen["next"], screen.get("next_line") or line)] if screen.get("next") else []
+    default = [("default", screen["default"], screen.get("default_line") or line)] if screen.get("default") else []
     if kind == "router":
-        return [*((f"route {i + 1}", rt["next"], rt.get("line", line)) for i, rt in enumerate(screen["routes"])),
-                ("default", screen.get("default"), line)]
+        return [*((f"route {i + 1}", rt["next"], rt.get("next_line") or rt.get("line", line))
+                  for i, rt in enumerate(screen["routes"])), *default]
     if kind == "action":
-        out = [(f"on.{k}", v, screen.get("on_line", line)) for k, v in screen["on"].items()]
-        if screen.get("default"):
-            out.append(("default", screen["default"], line))
-        return out
+        return [*((f"on.{k}", v, screen.get("on_line", line)) for k, v in screen["on"].items()), *default]
     return []
 
 

@@ -46,6 +46,8 @@ def validate(source: str) -> Checked:
         errors += _graph(compiled)
     for sid, screen in screens.items():
         errors += _screen(compiled, sid, screen)
+    at = doc.line_of("screens")  # what is wrong with the menu as a whole is shown where its screens are
+    errors = [e if e.line else MenuError(at, e.screen, e.message) for e in errors]
     errors.sort(key=lambda e: (e.line or 0, e.screen or ""))
     return Checked(compiled, errors)
 
@@ -55,12 +57,14 @@ def validate(source: str) -> Checked:
 def _graph(menu: dict[str, Any]) -> list[MenuError]:
     screens, errors = menu["screens"], []
     edges: dict[str, list[str]] = {}
+    broken: set[str] = set()  # screens with an unknown next: reported once, not again as dead ends
     for sid, screen in screens.items():
         edges[sid] = []
         for what, target, line in document.targets(screen):
             if target is None:
                 continue
             if target not in screens:
+                broken.add(sid)
                 errors.append(MenuError(line, sid, f"{what}: unknown next screen {target!r}"
                                                    f"{_did_you_mean(target, screens)}"))
             else:
@@ -78,7 +82,7 @@ def _graph(menu: dict[str, Any]) -> list[MenuError]:
     for sid, targets in edges.items():
         for target in targets:
             backwards[target].append(sid)
-    can_end = _reach_all(ending, backwards)
+    can_end = _reach_all(ending | broken, backwards)
     for sid in screens:
         if sid in reached and sid not in can_end:
             errors.append(MenuError(screens[sid]["line"], sid, "no path from here reaches an end screen "
