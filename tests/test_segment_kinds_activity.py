@@ -1,13 +1,23 @@
 """Usage and message-history kinds: aggregates over a window ending at the context's `now`, and
 what was sent and replied, on both databases."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import insert, select
 
+from engage.engine.keywords.handling import handle_pending
 from engage.engine.segments.criteria import CompileContext, SegmentError, compile_node
-from engage.engine.store.schema import Campaign, InboundMessage, Message, Segment, Subscriber, Template, UsageEvent
+from engage.engine.store.schema import (
+    Campaign,
+    Event,
+    InboundMessage,
+    Message,
+    Segment,
+    Subscriber,
+    Template,
+    UsageEvent,
+)
 
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
 PEOPLE = ["ali", "bea", "cem", "dan", "eve", "fay"]
@@ -17,10 +27,10 @@ def at(*args):
     return datetime(*args, tzinfo=UTC)
 
 
-def who(engine, definition):
+def who(engine, definition, now=NOW):
     with engine.connect() as conn:
         return sorted(conn.execute(select(Subscriber.first_name).where(
-            compile_node(definition, ctx=CompileContext(now=NOW)))).scalars())
+            compile_node(definition, ctx=CompileContext(now=now)))).scalars())
 
 
 def _subscribers(conn):
@@ -101,18 +111,28 @@ def history(engine):
              "launched_at": launched, "completed_at": done}
             for c, launched, done in [(1, at(2025, 1, 10), at(2025, 1, 11)), (2, at(2024, 11, 1), at(2024, 11, 2)),
                                       (3, at(2024, 12, 1), None)]])
-        messages = [  # campaign, subscriber, status, submitted_at
+        messages = [  # campaign, subscriber (also the message's id), status, submitted_at
             (1, 1, "delivered", at(2025, 1, 10, 10)), (1, 2, "undelivered", at(2025, 1, 10, 10)),
             (1, 3, "submitted", at(2025, 1, 10, 10)), (1, 4, "cancelled", None),
             (2, 5, "delivered", at(2024, 11, 1)), (3, 6, "delivered", at(2025, 1, 12)),
         ]
         conn.execute(insert(Message.__table__), [
-            {"campaign_id": c, "subscriber_id": s, "msisdn": f"+99890100000{s}", "status": st, "submitted_at": t}
-            for c, s, st, t in messages])
-        conn.execute(insert(InboundMessage.__table__), [
-            {"provider_id": 1, "source": source, "destination": "1234", "text": "hi", "received_at": when}
-            for source, when in [("998901000001", at(2025, 1, 10, 11)), ("+998901000002", at(2025, 1, 10, 9)),
-                                 ("+998901000005", at(2024, 12, 1)), ("+998909999999", at(2025, 1, 14))]])
+            {"id": s, "campaign_id": c, "subscriber_id": s, "msisdn": f"+99890100000{s}", "status": st,
+             "submitted_at": t} for c, s, st, t in messages])
+        # MOs, and the replied events keywords/handling.py wrote for those it attributed to a campaign:
+        # ali and cem replied to campaign 1 (cem after it completed), eve to 2, fay to 3; bea's SMS
+        # came before campaign 1 reached her, so it replies to nothing
+        mos = [(1, at(2025, 1, 10, 11), 1), (2, at(2025, 1, 10, 9), None), (3, at(2025, 1, 12, 9), 1),
+               (5, at(2024, 11, 1, 12), 2), (6, at(2025, 1, 12, 10), 3)]
+        for subscriber, when, campaign in mos:
+            mo = conn.execute(insert(InboundMessage.__table__).values(
+                provider_id=1, source=f"99890100000{subscriber}", destination="1234", text="hi", received_at=when,
+                handled=True, keyword="HI")).inserted_primary_key[0]
+            conn.execute(insert(Event.__table__).values(kind="keyword", at=when, data={"inbound_id": mo}))
+            if campaign is not None:
+                conn.execute(insert(Event.__table__).values(
+                    kind="replied", at=when, campaign_id=campaign, message_id=subscriber,
+                    data={"inbound_id": mo, "keyword": None}))
     return engine
 
 
@@ -138,14 +158,47 @@ def test_messages_received_counts_submitted_or_delivered_in_the_window(history):
                                                                                                         "fay"]
 
 
-def test_replied_matches_the_number_with_or_without_its_plus(history):
-    assert who(history, {"kind": "replied", "days": 7}) == ["ali", "bea"]
-    assert who(history, {"kind": "replied", "days": 60}) == ["ali", "bea", "eve"]
-
-
-def test_replied_to_a_campaign_means_after_its_message_to_them(history):
-    assert who(history, {"kind": "replied", "campaign_id": 1}) == ["ali"]
+def test_replied_to_a_campaign_matches_those_whose_reply_to_it_came_within_the_window(history):
+    assert who(history, {"kind": "replied", "campaign_id": 1}) == ["ali", "cem"]
+    assert who(history, {"kind": "replied", "campaign_id": 1, "days": 4}) == ["cem"]
     assert who(history, {"kind": "replied", "campaign_id": 1, "days": 1}) == []
+
+
+def test_replied_in_the_last_days_is_a_reply_to_any_campaign(history):
+    assert who(history, {"kind": "replied", "days": 7}) == ["ali", "cem", "fay"]
+    assert who(history, {"kind": "replied", "days": 90}) == ["ali", "cem", "eve", "fay"]
+
+
+def test_a_reply_that_came_after_its_campaign_completed_counts_in_the_window(history):
+    """Campaign 1 completed on the 11th, before the last four days; cem's reply on the 12th is in them."""
+    assert who(history, {"kind": "replied", "days": 4}) == ["cem", "fay"]
+
+
+def test_an_sms_attributed_to_no_campaign_is_not_a_reply(history):
+    assert "bea" not in who(history, {"kind": "replied", "days": 7})
+    assert "bea" not in who(history, {"kind": "replied", "campaign_id": 1})
+
+
+def test_replied_reads_the_events_the_keyword_handler_writes(engine):
+    """Campaign 1 reached ali and bea an hour ago; ali texts back, bea does not, and the keyword
+    handler attributes ali's SMS to campaign 1."""
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        _subscribers(conn)
+        segment = conn.execute(insert(Segment.__table__).values(name="all", definition={"kind": "all"}))
+        template = conn.execute(insert(Template.__table__).values(name="t"))
+        campaign = conn.execute(insert(Campaign.__table__).values(
+            name="c1", segment_id=segment.inserted_primary_key[0], template_id=template.inserted_primary_key[0],
+            sender_id="X", status="running", launched_at=now - timedelta(hours=2))).inserted_primary_key[0]
+        conn.execute(insert(Message.__table__), [
+            {"campaign_id": campaign, "subscriber_id": s, "msisdn": f"+99890100000{s}", "status": "delivered",
+             "submitted_at": now - timedelta(hours=1)} for s in (1, 2)])
+        conn.execute(insert(InboundMessage.__table__).values(provider_id=1, source="998901000001",
+                                                             destination="1234", text="Yes please"))
+    handle_pending(engine)
+    later = datetime.now(UTC) + timedelta(seconds=1)
+    assert who(engine, {"kind": "replied", "campaign_id": campaign, "days": 1}, now=later) == ["ali"]
+    assert who(engine, {"kind": "replied", "days": 1}, now=later) == ["ali"]
 
 
 @pytest.mark.parametrize(("definition", "why"), [
@@ -170,10 +223,10 @@ def history_with_a_test_send(history):
             id=9, name="c1 (test)", segment_id=1, template_id=1, sender_id="X", status="running", kind="test",
             launched_at=at(2025, 1, 13)))
         conn.execute(insert(Message.__table__).values(
-            campaign_id=9, subscriber_id=4, msisdn="+998901000004", status="delivered",
+            id=9, campaign_id=9, subscriber_id=4, msisdn="+998901000004", status="delivered",
             submitted_at=at(2025, 1, 13, 9)))
-        conn.execute(insert(InboundMessage.__table__).values(
-            provider_id=1, source="+998901000004", destination="1234", text="hi", received_at=at(2025, 1, 13, 10)))
+        conn.execute(insert(Event.__table__).values(kind="replied", at=at(2025, 1, 13, 10), campaign_id=9,
+                                                    message_id=9, data={"inbound_id": 99, "keyword": None}))
     return history
 
 
@@ -181,6 +234,7 @@ def history_with_a_test_send(history):
     ({"kind": "received_campaign", "campaign_id": 9}, []),
     ({"kind": "received_campaign", "campaign_id": 9, "status": "delivered"}, []),
     ({"kind": "replied", "campaign_id": 9}, []),
+    ({"kind": "replied", "days": 7}, ["ali", "cem", "fay"]),
     ({"kind": "messages_received", "days": 7, "op": "ge", "value": 1}, ["ali", "bea", "cem", "fay"]),
     ({"kind": "not_messaged_in", "days": 7}, ["dan", "eve"]),
 ])

@@ -18,6 +18,7 @@ from engage.engine.store.database import make_engine
 from engage.engine.store.migrate import upgrade
 from engage.engine.store.schema import (
     Campaign,
+    Event,
     InboundMessage,
     Message,
     Segment,
@@ -106,6 +107,11 @@ def _history(engine):
         conn.execute(insert(InboundMessage.__table__), [
             {"provider_id": 1, "source": p.msisdn.lstrip("+") if i % 2 else p.msisdn, "destination": "1234",
              "text": "hi", "received_at": NOW - timedelta(days=2)} for i, p in enumerate(people[150:260])])
+        replied = conn.execute(select(Message.id).where(Message.campaign_id == campaign, Message.subscriber_id.in_(
+            [p.id for p in people[150:200]]))).scalars().all()  # those of the MOs that reply to the campaign
+        conn.execute(insert(Event.__table__), [
+            {"kind": "replied", "at": NOW - timedelta(days=2), "campaign_id": campaign, "message_id": message_id,
+             "data": {"inbound_id": None, "keyword": None}} for message_id in replied])
         listed = conn.execute(insert(StaticList.__table__).values(name="winners")).inserted_primary_key[0]
         conn.execute(insert(StaticListMember.__table__), [
             {"list_id": listed, "msisdn": p.msisdn} for p in people[::7]] + [{"list_id": listed, "msisdn": "+1555"}])

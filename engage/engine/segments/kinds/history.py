@@ -4,9 +4,11 @@
         status: any (was a recipient, unless cancelled; default) | delivered | not_delivered
         (finally undelivered, expired, rejected or failed: "resend to those who did not get it")
     {"kind": "replied", "days": 7}
-        an inbound SMS from the subscriber's number in the last N days
+        replied to a campaign in the last N days: an SMS from them that keywords/handling.py
+        attributed to a campaign's message to them (a `replied` event: their MO came within the
+        reply window, ENGAGE_REPLY_WINDOW, after that message)
     {"kind": "replied", "campaign_id": 12, "days": 7}
-        ... after that campaign's message to them (days optional when campaign_id is given)
+        ... to that campaign (days optional when campaign_id is given)
     {"kind": "not_messaged_in", "days": 7}
         no message submitted to them in the last N days (also: never messaged)
     {"kind": "messages_received", "days": 30, "status": "any", "op": "ge", "value": 5}
@@ -15,7 +17,11 @@
 
 Messages are found through their campaign (the campaign_id index): "recent" messages are those
 of campaigns launched by now and not completed before the window, submitted within it, so no
-index on messages.submitted_at is needed. Inbound sources are E.164 with or without the '+'.
+index on messages.submitted_at is needed. Replies likewise: `replied` events through their
+campaign (ix_events_campaign_at), of campaigns launched by now and not completed before the
+window less the reply window (a reply comes at most that long after its message, and a message
+is submitted before its campaign completes); the event names the message, and so the subscriber,
+whatever number they have now.
 
 Test sends (campaigns of kind "test", to numbers staff chose) are not history: no criterion counts
 them, so that a test to a guessed number cannot tell whose number it is."""
@@ -25,16 +31,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, exists, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 
+from engage import config
 from engage.engine import statuses as st
 from engage.engine.segments.criteria import CompileContext, Param, SegmentError, criterion
 from engage.engine.segments.kinds._values import OPS, by_threshold, get_choice, get_int, get_threshold, utc
-from engage.engine.store.schema import Campaign, InboundMessage, Message, Subscriber
+from engage.engine.store.schema import Campaign, Event, Message, Subscriber
 
 NOT_DELIVERED = (st.UNDELIVERED, st.EXPIRED, st.REJECTED, st.FAILED)
 MAX_ID = 2**63 - 1
 TEST_KIND = "test"  # campaigns.trial_sends.TEST_KIND; segments do not import campaigns
+REPLIED = "replied"  # the event keywords/handling.py records for an MO attributed to a campaign
 
 
 def _not_a_test(campaign_id: Any) -> ColumnElement[bool]:
@@ -75,33 +83,35 @@ def received_campaign(node: dict[str, Any], path: str, ctx: CompileContext) -> C
                                             _not_a_test(Message.campaign_id)).correlate(None))
 
 
-def _normalised_source() -> Any:
-    """The inbound source as E.164 with its '+', to compare with subscribers.msisdn."""
-    return case((InboundMessage.source.startswith("+"), InboundMessage.source),
-                else_=literal("+") + InboundMessage.source)
-
-
 @criterion("replied", params=(
     Param("days", "integer", "within the last N days; required unless campaign_id is given", required=False),
-    Param("campaign_id", "integer", "only replies after this campaign's message to them", required=False),
+    Param("campaign_id", "integer", "only replies to this campaign's message to them", required=False),
 ))
 def replied(node: dict[str, Any], path: str, ctx: CompileContext) -> ColumnElement[bool]:
-    """The subscriber sent us an SMS in the last N days, or after a given campaign's message to them."""
+    """The subscriber replied to a campaign (or to the given one) in the last N days: one query of
+    the `replied` events, which name the message replied to and through it the subscriber."""
     campaign_id = _campaign_id(node, path, required=False)
     if campaign_id is None and node.get("days") is None:
         raise SegmentError(path, "'days' is required (or 'campaign_id')")
     now = utc(ctx.now)
-    window = [InboundMessage.received_at <= now]
-    if node.get("days") is not None:
-        window.append(InboundMessage.received_at >= now - timedelta(days=get_int(node, "days", path, minimum=1)))
-    if campaign_id is None:
-        return Subscriber.msisdn.in_(select(_normalised_source()).where(*window).correlate(None))
-    reply = exists().where(
-        InboundMessage.source.in_([Message.msisdn, func.substr(Message.msisdn, 2)]),
-        InboundMessage.received_at >= Message.submitted_at, *window).correlate_except(InboundMessage)
-    return Subscriber.id.in_(select(Message.subscriber_id).where(
-        Message.campaign_id == campaign_id, Message.submitted_at.is_not(None), reply,
-        _not_a_test(Message.campaign_id)).correlate(None))
+    days = get_int(node, "days", path, minimum=1) if node.get("days") is not None else None
+    replies = [Event.kind == REPLIED, Event.at <= now]
+    if days is not None:
+        replies.append(Event.at >= now - timedelta(days=days))
+    if campaign_id is not None:
+        replies += [Event.campaign_id == campaign_id, _not_a_test(Event.campaign_id)]
+    else:
+        replies.append(Event.campaign_id.in_(_replied_campaigns(now, days)))
+    return Subscriber.id.in_(select(Message.subscriber_id).join(Event, Event.message_id == Message.id)
+                             .where(*replies).correlate(None))
+
+
+def _replied_campaigns(now: datetime, days: int) -> Select:
+    """SELECT id of the campaigns a reply within now - days .. now can be to (see the module's docstring)."""
+    since = now - timedelta(days=days) - timedelta(hours=config.load().reply_window)
+    return select(Campaign.id).where(
+        Campaign.launched_at.is_not(None), Campaign.launched_at <= now, Campaign.kind != TEST_KIND,
+        or_(Campaign.completed_at.is_(None), Campaign.completed_at >= since)).correlate(None)
 
 
 @criterion("not_messaged_in", params=(Param("days", "integer", "the last N days"),))
