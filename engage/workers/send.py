@@ -1,5 +1,6 @@
 """The send worker: one sending loop per enabled provider, SMPP on a shared asyncio loop, and a
-heartbeat that reports each provider's health to the provider_status table and /metrics."""
+heartbeat that reports each provider's health to the provider_status table and /metrics. USSD hops
+that come on the SMPP binds are answered here, on the same binds (engine/ussd/gateways/smpp.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from engage.engine.providers import KINDS
 from engage.engine.providers.status import Heartbeat
 from engage.engine.receipts.sink import BrokerDeliverySink
 from engage.engine.store.schema import Provider
+from engage.engine.ussd.gateways.smpp import SmppHops
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,7 @@ def run(engine: Engine, broker_url: str, stop: threading.Event) -> None:
         return
     loop = LoopThread()
     sink = BrokerDeliverySink(broker_url)
+    ussd_hops = SmppHops(engine)  # USSD deliver_sm on the SMPP binds, answered on them (ussd/gateways/smpp.py)
     providers = []
     for row in rows:
         kind = KINDS.get(row.kind)
@@ -33,6 +36,8 @@ def run(engine: Engine, broker_url: str, stop: threading.Event) -> None:
             log.error("provider %s: unknown kind %r; skipped", row.name, row.kind)
             continue
         provider = kind(row.id, row.name, dict(row.config), row.tps, sink)
+        if hasattr(provider, "on_ussd"):
+            provider.on_ussd = ussd_hops
         loop.run(provider.start())
         providers.append(provider)
     threads = [threading.Thread(target=ProviderSendLoop(engine, broker_url, p, loop, stop).run,
@@ -48,6 +53,7 @@ def run(engine: Engine, broker_url: str, stop: threading.Event) -> None:
     for p in providers:
         loop.run(p.stop(), timeout=10)
     sink.close()
+    ussd_hops.close()
     loop.stop()
 
 
