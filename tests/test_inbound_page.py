@@ -71,3 +71,17 @@ def test_the_campaign_page_shows_its_replies_and_response_rate(web):
     assert page.status == 200
     assert '<span id="replied"' in page.body and ">1</span>" in page.body
     assert '<span id="response-rate">100.0</span>% of delivered' in page.body
+
+
+def test_replies_to_a_campaign_are_found_by_the_campaign_and_link_to_it(web):
+    engine, base, story = web
+    admin = signed_in(engine, base, "admin")
+    page = admin.get(f"/inbound?campaign={story['campaign_id']}").body
+    assert "STOP please" in page and "Balance?" not in page
+    assert f'href="/campaigns/{story["campaign_id"]}"' in page
+
+
+def test_a_campaign_that_is_no_number_is_an_error_naming_it(web):
+    engine, base, _ = web
+    page = signed_in(engine, base, "admin").get("/inbound?campaign=spring")
+    assert page.status == 400 and "campaign:" in page.body

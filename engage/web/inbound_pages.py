@@ -19,13 +19,16 @@ from engage.web.subscriber_pages import when
 class InboundPage(PageHandler):
     @requires(*INBOUND_READERS)
     async def get(self) -> None:
-        args = {name: self.get_query_argument(name, "").strip()[:64] for name in ("number", "keyword")}
+        args = {name: self.get_query_argument(name, "").strip()[:64] for name in ("number", "keyword", "campaign")}
         before = self.get_query_argument("before", "")
         page: dict[str, Any] = {"messages": [], "next_before": None}
         error = None
         user = self.current_user
         try:
-            query = InboxQuery(args["number"], args["keyword"], int(before) if before.isdigit() else None)
+            if args["campaign"] and not args["campaign"].isdigit():
+                raise InboxError(f"campaign: {args['campaign']!r} is not a campaign's number")
+            query = InboxQuery(args["number"], args["keyword"], int(before) if before.isdigit() else None,
+                               int(args["campaign"]) if args["campaign"] else None)
             page = await off_loop(self._search, query, Scope(branch=user.branch,
                                                               show_numbers=user.role in NUMBER_READERS))
         except InboxError as exc:

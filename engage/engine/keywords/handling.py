@@ -80,6 +80,8 @@ def handle_pending(engine: Engine, *, limit: int = BATCH) -> int:
         replied = attribute(conn, [(mo, number, found.keyword) for mo, number, found, _ in fresh],
                             timedelta(hours=settings.reply_window))
         answers = {e["data"]["inbound_id"]: e["campaign_id"] for e in replied}
+        for mark in marks:
+            mark["campaign_id"] = answers.get(mark["id"])
         calls = _act_all(conn, fresh, answers, outcome)
         update_from_values(conn, inbound, "id", marks)
         record(conn, "keyword", told)

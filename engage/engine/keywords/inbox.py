@@ -1,5 +1,6 @@
-"""The inbound messages as staff look them up: newest first, a page at a time, by number or by what
-the keywords read them as. A branch user sees only what their branch's subscribers sent; a role
+"""The inbound messages as staff look them up: newest first, a page at a time, by number, by what
+the keywords read them as, or by the campaign they replied to (inbound_messages.campaign_id, set
+with the `replied` event). A branch user sees only what their branch's subscribers sent; a role
 shown numbers masked sees them masked, in the text too (phones.mask_in)."""
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ class InboxQuery:
     number: str = ""
     keyword: str = ""
     before: int | None = None  # the id the next page starts below
+    campaign: int | None = None  # replies to this campaign only
 
 
 def search(conn: Connection, query: InboxQuery, scope: Scope, region: str) -> dict[str, Any]:
     """{"messages": [...], "next_before": id or None}."""
     sql = (select(InboundMessage.id, InboundMessage.received_at, InboundMessage.source, InboundMessage.destination,
-                  InboundMessage.text, InboundMessage.keyword, InboundMessage.duplicate_of, InboundMessage.handled)
+                  InboundMessage.text, InboundMessage.keyword, InboundMessage.duplicate_of, InboundMessage.handled,
+                  InboundMessage.campaign_id)
            .order_by(InboundMessage.id.desc()).limit(PAGE + 1))
     if query.number.strip():
         try:
@@ -43,6 +46,8 @@ def search(conn: Connection, query: InboxQuery, scope: Scope, region: str) -> di
         sql = sql.where(InboundMessage.keyword == normalise(query.keyword.strip())[:32])
     if query.before is not None:
         sql = sql.where(InboundMessage.id < query.before)
+    if query.campaign is not None:
+        sql = sql.where(InboundMessage.campaign_id == query.campaign)
     if scope.branch is not None:
         sql = sql.where(exists().where(Subscriber.branch == scope.branch, or_(
             Subscriber.msisdn == InboundMessage.source, Subscriber.msisdn == literal("+") + InboundMessage.source)))
@@ -61,4 +66,5 @@ def _shown(row: Any, scope: Scope, region: str) -> dict[str, Any]:
         if e164 is not None:
             source, text = mask(e164), mask_in(text, e164)
     return {"id": row.id, "received_at": row.received_at, "source": source, "destination": row.destination,
-            "text": text, "keyword": row.keyword, "duplicate_of": row.duplicate_of, "handled": row.handled}
+            "text": text, "keyword": row.keyword, "duplicate_of": row.duplicate_of, "handled": row.handled,
+            "campaign_id": row.campaign_id}

@@ -425,7 +425,8 @@ class InboundMessage(Base):
     __tablename__ = "inbound_messages"
     __table_args__ = (Index("ix_inbound_source_at", "source", "received_at"),
                       Index("ix_inbound_unhandled", "id", postgresql_where=text("NOT handled"),
-                            sqlite_where=text("NOT handled")))
+                            sqlite_where=text("NOT handled")),
+                      Index("ix_inbound_campaign", "campaign_id", "id"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     provider_id: Mapped[int] = mapped_column(Integer)
@@ -436,6 +437,7 @@ class InboundMessage(Base):
     received_at: Mapped[datetime] = mapped_column(server_default=_now())
     keyword: Mapped[str | None] = mapped_column(String(32))  # what keywords/ read it as: STOP, or the unknown word
     duplicate_of: Mapped[int | None] = mapped_column(BigInteger)  # the same MO, handled before (keywords/handling.py)
+    campaign_id: Mapped[int | None] = mapped_column(Integer)  # the campaign it replied to (its `replied` event)
 
 
 class Event(Base):
