@@ -14,10 +14,10 @@ from engage.engine import statuses as st
 from engage.engine.broker import Broker, connect
 from engage.engine.broker.memory import reset
 from engage.engine.campaigns.completion import complete_finished
+from engage.engine.campaigns.kinds import REPLY_KIND
 from engage.engine.delivery.dispatch import Dispatcher
 from engage.engine.keywords.builtins import REPLIES
 from engage.engine.keywords.handling import handle_pending
-from engage.engine.keywords.replies import REPLY_KIND
 from engage.engine.providers.records import add_smpp
 from engage.engine.store.schema import (
     Campaign,

@@ -32,10 +32,22 @@ def cmd_bench_mo(args: argparse.Namespace) -> int:
 
     settle_for_throughput()  # the simulator runs in this process
     try:
-        emit(run(MoOptions(messages=args.messages, stop_share=args.stop_share, binds=args.binds,
+        emit(run(MoOptions(messages=args.messages, stop_share=args.stop_share, keyword_share=args.keyword_share,
+                           binds=args.binds,
                            window=args.window, stall_timeout=args.stall_timeout)))
     except BenchBusy as exc:
         print(f"engage bench mo: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_bench_ussd(args: argparse.Namespace) -> int:
+    from engage.bench.ussd import UssdOptions, run
+
+    try:
+        emit(run(UssdOptions(sessions=args.sessions, hops=args.hops, think=args.think)))
+    except ValueError as exc:
+        print(f"engage bench ussd: {exc}", file=sys.stderr)
         return 2
     return 0
 
@@ -110,11 +122,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = bench.add_parser("mo", help="subscribers' messages through SMPP, stored and handled by the keywords")
     s.add_argument("--messages", type=int, default=100_000)
     s.add_argument("--stop-share", type=float, default=0.2, help="share of the messages that are STOP")
+    s.add_argument("--keyword-share", type=float, default=0.2,
+                   help="share of the messages that are the bench's own keyword (JOIN: a tag and a reply)")
     s.add_argument("--binds", type=int, default=4, help="binds of the bench provider")
     s.add_argument("--window", type=int, default=64, help="the simulator's unanswered deliver_sm per bind")
     s.add_argument("--stall-timeout", type=float, default=60.0,
                    help="seconds without progress after which what is not handled counts as lost")
     s.set_defaults(fn=cmd_bench_mo)
+
+    s = bench.add_parser("ussd", help="USSD sessions through the Africa's Talking endpoint of `engage serve`, "
+                                      "latency per hop")
+    s.add_argument("--sessions", type=int, default=200, help="subscribers in a session at once")
+    s.add_argument("--hops", type=int, default=5, help="requests per session, the first one dialling")
+    s.add_argument("--think", type=float, default=1.0,
+                   help="seconds a subscriber takes between two hops, on average (0: none, a saturation test)")
+    s.set_defaults(fn=cmd_bench_ussd)
 
     s = bench.add_parser("segments", help="synthetic audience data, then segment count times and a launch")
     s.add_argument("--subscribers", type=int, default=1_000_000)

@@ -15,10 +15,10 @@ from sqlalchemy import Engine, and_, exists, func, insert, select, update
 from engage import config
 from engage.engine import statuses as st
 from engage.engine.audit import audit
+from engage.engine.campaigns.kinds import REPLY_KIND
 from engage.engine.campaigns.launching import launch_run
 from engage.engine.campaigns.records import counts
 from engage.engine.events import record_batches, record_one
-from engage.engine.keywords.replies import REPLY_KIND
 from engage.engine.scheduler.missed import decide
 from engage.engine.scheduler.schedule import parse_schedule
 from engage.engine.store.schema import Campaign, CampaignRun, Message

@@ -34,11 +34,11 @@ from engage.engine import statuses as st
 from engage.engine.broker import Broker
 from engage.engine.broker.queues import send_queue
 from engage.engine.campaigns import complete_finished
+from engage.engine.campaigns.kinds import REPLY_KIND
 from engage.engine.campaigns.trial_sends import TEST_KIND
 from engage.engine.delivery import batches
 from engage.engine.delivery.submits import provider_trouble
 from engage.engine.events import record, record_batch
-from engage.engine.keywords.replies import REPLY_KIND
 from engage.engine.providers.base import OutboundSms
 from engage.engine.routes.router import NoRoute, Route, Router, RouterCache
 from engage.engine.scheduler.quiet_hours import QuietHours, parse_quiet_hours

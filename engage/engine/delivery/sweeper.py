@@ -30,9 +30,9 @@ from engage import config
 from engage.engine import statuses as st
 from engage.engine.broker import Broker
 from engage.engine.broker.queues import send_queue
+from engage.engine.campaigns.kinds import REPLY_KIND
 from engage.engine.delivery.batches import SendBatch, new_batch_id, publish
 from engage.engine.delivery.submits import take_batches
-from engage.engine.keywords.replies import REPLY_KIND
 from engage.engine.providers.base import OutboundSms
 from engage.engine.providers.status import read_status
 from engage.engine.receipts.matching import orphan_stale

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, select
 
 from engage import config
+from engage.engine.campaigns.kinds import REPLY_KIND
 from engage.engine.campaigns.trial_sends import TEST_KIND
 from engage.engine.events import record
 from engage.engine.keywords import definitions, webhooks
@@ -28,7 +29,6 @@ from engage.engine.keywords import replies as replies_
 from engage.engine.keywords.actions import ACTIONS, Asked, Inbound
 from engage.engine.keywords.definitions import Definition
 from engage.engine.keywords.matching import Match
-from engage.engine.keywords.replies import REPLY_KIND
 from engage.engine.keywords.steps import STEPS
 from engage.engine.phones import InvalidNumber, to_e164
 from engage.engine.store.bulk import update_from_values

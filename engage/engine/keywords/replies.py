@@ -17,12 +17,12 @@ from typing import Any
 from sqlalchemy import Connection, and_, insert, or_, select
 
 from engage.engine import statuses as st
+from engage.engine.campaigns.kinds import REPLY_KIND
 from engage.engine.keywords.actions import Inbound
 from engage.engine.keywords.builtins import REPLY_SEGMENT
 from engage.engine.store.bulk import one_of
 from engage.engine.store.schema import Campaign, Message, Segment, Subscriber, Template
 
-REPLY_KIND = "reply"
 SENDER_MAX = 16  # campaigns.sender_id
 
 
