@@ -26,6 +26,19 @@ def cmd_bench_send(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_stop(args: argparse.Namespace) -> int:
+    from engage.bench.send import BenchBusy
+    from engage.bench.stop import StopOptions, run
+
+    settle_for_throughput()  # the simulator runs in this process
+    try:
+        emit(run(StopOptions(recipients=args.recipients, rate=args.rate, stops=args.stops, grace=args.grace)))
+    except BenchBusy as exc:
+        print(f"engage bench stop: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_bench_mo(args: argparse.Namespace) -> int:
     from engage.bench.mo import MoOptions, run
     from engage.bench.send import BenchBusy
@@ -129,6 +142,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--stall-timeout", type=float, default=60.0,
                    help="seconds without progress after which what is not handled counts as lost")
     s.set_defaults(fn=cmd_bench_mo)
+
+    s = bench.add_parser("stop", help="STOP texted during a paced campaign: nothing reaches the number after the "
+                                      "grace, by the simulator's log")
+    s.add_argument("--recipients", type=int, default=10_000)
+    s.add_argument("--rate", type=int, default=300, help="the campaign's pace, messages a second")
+    s.add_argument("--stops", type=int, default=100, help="recipients who text STOP while it sends")
+    s.add_argument("--grace", type=float, default=2.0, help="seconds after a STOP within which a message may still go")
+    s.set_defaults(fn=cmd_bench_stop)
 
     s = bench.add_parser("ussd", help="USSD sessions through the Africa's Talking endpoint of `engage serve`, "
                                       "latency per hop")
