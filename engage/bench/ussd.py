@@ -41,7 +41,7 @@ from engage.engine.ussd.gateways.records import add_gateway
 
 BENCH_CODE = "*7357#"
 GATEWAY = "engage-bench"
-PREFIX = "+99899"  # bench subscribers dial from +99899 and a 7-digit index
+PREFIX = "+99895"  # bench subscribers dial from +99895 and a 7-digit index (other benches use 94, 97, 99)
 MENU = """\
 name: engage-bench
 language: en
