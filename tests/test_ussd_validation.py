@@ -297,3 +297,10 @@ def test_yes_and_no_are_words_in_a_menu_not_booleans():
     """))
     assert checked.ok
     assert [o["label"]["en"] for o in checked.compiled["screens"]["home"]["options"]] == ["Yes", "No"]
+
+
+def test_the_readmes_example_menu_is_valid():
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### USSD menus", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    assert validate(example).errors == []

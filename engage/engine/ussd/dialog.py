@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from engage import config
@@ -39,7 +39,9 @@ from engage.engine.ussd.pages import USSD_MAX
 log = logging.getLogger(__name__)
 MAX_ANSWER = 182
 events = Event.__table__
-_PROFILE = [c for c in Subscriber.__table__.c if c.name not in ("id", "created_at", "updated_at")]
+_PROFILE = select(*(c for c in Subscriber.__table__.c if c.name not in ("id", "created_at", "updated_at"))).where(
+    Subscriber.msisdn == bindparam("msisdn"))
+_EVENT = insert(events)
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,7 @@ def _step(conn: Connection, hop: Hop, started: float) -> Screen:
 def _subscriber(conn: Connection, msisdn: str, is_number: bool) -> dict[str, Any] | None:
     if not is_number:
         return None
-    row = conn.execute(select(*_PROFILE).where(Subscriber.msisdn == msisdn)).mappings().first()
+    row = conn.execute(_PROFILE, {"msisdn": msisdn}).mappings().first()
     return {k: v for k, v in row.items() if v is not None} if row else None
 
 
@@ -196,4 +198,4 @@ def _event(conn: Connection, hop: Hop, started: float, *, menu: str | None, scre
                             "duration_ms": round((time.perf_counter() - started) * 1000, 2)}
     if note:
         data["note"] = note
-    conn.execute(insert(events).values(kind="ussd_step", data=data))
+    conn.execute(_EVENT, {"kind": "ussd_step", "data": data})

@@ -11,7 +11,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
 
 from engage.engine.store.schema_ussd import UssdGateway, UssdMenu, UssdSession
 
@@ -28,19 +28,23 @@ def now(conn: Connection) -> datetime:
     return moment.replace(tzinfo=None) if conn.dialect.name == "sqlite" else moment
 
 
+_LOAD = (select(sessions.c.id, sessions.c.menu_id, sessions.c.code, sessions.c.screen, sessions.c.page,
+                sessions.c.history, sessions.c["values"], sessions.c.visited, sessions.c.language,
+                sessions.c.last_request, sessions.c.last_answer, sessions.c.last_ends, sessions.c.updated_at,
+                sessions.c.ended_at, menus.c.name.label("menu_name"),
+                menus.c.updated_at.label("menu_updated_at"), menus.c.active.label("menu_active"))
+         .select_from(sessions.outerjoin(menus, menus.c.id == sessions.c.menu_id))
+         .where(sessions.c.gateway_id == bindparam("gateway_id"), sessions.c.session_key == bindparam("key")))
+_LOAD_LOCKED = _LOAD.with_for_update(of=sessions)
+# built once: a hop runs these with its values (SQLAlchemy spends more building a statement than running it)
+_STORE = update(sessions).where(sessions.c.id == bindparam("_session"))
+
+
 def load(conn: Connection, gateway_id: int, key: str) -> Row[Any] | None:
     """The session and its menu's name, version and state, locked until the hop commits (two hops of
     one session never interleave)."""
-    query = (select(sessions.c.id, sessions.c.menu_id, sessions.c.code, sessions.c.screen, sessions.c.page,
-                    sessions.c.history, sessions.c["values"], sessions.c.visited, sessions.c.language,
-                    sessions.c.last_request, sessions.c.last_answer, sessions.c.last_ends, sessions.c.updated_at,
-                    sessions.c.ended_at, menus.c.name.label("menu_name"),
-                    menus.c.updated_at.label("menu_updated_at"), menus.c.active.label("menu_active"))
-             .select_from(sessions.outerjoin(menus, menus.c.id == sessions.c.menu_id))
-             .where(sessions.c.gateway_id == gateway_id, sessions.c.session_key == key))
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(of=sessions)
-    return conn.execute(query).first()
+    query = _LOAD_LOCKED if conn.dialect.name == "postgresql" else _LOAD
+    return conn.execute(query, {"gateway_id": gateway_id, "key": key}).first()
 
 
 def create(conn: Connection, gateway_id: int, key: str, msisdn: str, code: str, menu_id: int | None,
@@ -60,7 +64,7 @@ def restart(conn: Connection, session_id: int, msisdn: str, code: str, menu_id: 
 
 
 def store(conn: Connection, session_id: int, **values: Any) -> None:
-    conn.execute(update(sessions).where(sessions.c.id == session_id).values(values))
+    conn.execute(_STORE, {"_session": session_id, **values})
 
 
 def is_idle(updated_at: datetime, at: datetime) -> bool:
