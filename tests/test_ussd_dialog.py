@@ -10,6 +10,7 @@ from sqlalchemy import update
 from engage.engine.store.schema_ussd import UssdMenu
 from engage.engine.ussd import sessions
 from engage.engine.ussd.dialog import Hop, UssdError, step
+from engage.engine.ussd.validators import VALIDATORS, validator
 from tests.ussd_helpers import Phone, add_subscriber, put_menu, steps
 
 MENU = """
@@ -295,3 +296,28 @@ def test_the_pin_is_masked_in_events_and_not_kept(engine):
     phone.walk("12", "4321")
     assert [e["input"] for e in steps(engine)] == [None, "**", "****"]
     assert "pin" not in phone.session()["values"]
+
+
+def test_a_fault_inside_the_engine_ends_the_session_politely_instead_of_raising(engine):
+    @validator("test_broken", lambda params: None)
+    def broken(text, params, reading):
+        raise RuntimeError("a bug")
+
+    try:
+        put_menu(engine, """
+            screens:
+              ask:
+                type: input
+                text: Anything?
+                validate: test_broken
+                next: done
+              done:
+                type: end
+                text: Done
+        """)
+        phone = Phone(engine)
+        screen = phone.walk("1")
+        assert screen.ends and screen.text == "Sorry, something went wrong. Please try again later."
+        assert phone.session()["end_reason"] == "error"
+    finally:
+        del VALIDATORS["test_broken"]

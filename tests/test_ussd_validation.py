@@ -154,6 +154,20 @@ def test_a_template_syntax_error_in_one_language_names_that_language():
     """)[2].startswith("text (ru): template line 1:")
 
 
+def test_a_text_that_would_show_a_pin_is_refused():
+    assert only("""
+        screens:
+          pin:
+            type: input
+            text: PIN?
+            validate: pin
+            next: done
+          done:
+            type: end
+            text: "Your PIN is {{ pin }}"
+    """) == (10, "done", "text (en): shows the PIN {{ pin }}: a PIN is never shown")
+
+
 def test_an_unknown_validator_is_named():
     assert only("""
         screens:

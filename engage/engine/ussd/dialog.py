@@ -150,7 +150,11 @@ def _walk(conn: Connection, hop: Hop, session_id: int, row: Any, msisdn: str, is
         state = State(row.screen, row.page, list(row.history or []), dict(row._mapping["values"] or {}),
                       row.language or _language(subscriber, menu), list(row.visited or []))
     walk = Walk(menu, name, state, Caller(conn, msisdn, is_number, subscriber, region, session_id), hop.max_chars)
-    turn = walk.open(found.shortcut) if found is not None else walk.answer(hop.answer or "")
+    try:
+        turn = walk.open(found.shortcut) if found is not None else walk.answer(hop.answer or "")
+    except Exception:  # a fault of the engine's own must not reach the gateway's worker: the session ends politely
+        log.exception("USSD menu %s, session %s: the hop failed", name, session_id)
+        turn = Turn(texts.message("failed", state.language, menu), True, state.screen, note="failed")
     sessions.store(conn, session_id, screen=state.screen, page=state.page, history=state.history,
                    values={} if turn.ends else walk.kept_values(), visited=state.visited, language=state.language,
                    last_request=hop.replay_key, last_answer=turn.text, last_ends=turn.ends, updated_at=at,

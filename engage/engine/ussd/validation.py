@@ -12,8 +12,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from jinja2 import meta
+
 from engage.engine.sms_encoding import is_gsm7
-from engage.engine.templates.render import sample_context
+from engage.engine.templates.render import environment, sample_context
 from engage.engine.ussd import document, texts
 from engage.engine.ussd.actions import ACTIONS, FAILED, check_params
 from engage.engine.ussd.document import MenuError
@@ -119,7 +121,7 @@ def _screen(menu: dict[str, Any], sid: str, screen: dict[str, Any]) -> list[Menu
     sample = _sample(menu)
     for variants, what, at in _texts(screen):
         for language, source in (variants or {}).items():
-            problem = _template_problem(source, language, sample)
+            problem = _template_problem(source, language, sample) or _shows_secret(source, language, menu)
             if problem:
                 errors.append(MenuError(at or line, sid, f"{what} ({language}): {problem}"))
             elif what.startswith("option ") and not _option_fits(what, source, language, sample):
@@ -156,6 +158,21 @@ def _sample(menu: dict[str, Any]) -> dict[str, Any]:
             spec = VALIDATORS.get(screen["validate"].get("kind"))
             values[screen["save"]] = spec.sample if spec else "1"
     return {**sample_context(), **values}
+
+
+def _secrets(menu: dict[str, Any]) -> set[str]:
+    """The names inputs keep PINs under."""
+    return {screen["save"] for screen in menu["screens"].values() if screen["type"] == "input" and screen.get("save")
+            and getattr(VALIDATORS.get(screen["validate"].get("kind")), "secret", False)}
+
+
+def _shows_secret(source: str, language: str, menu: dict[str, Any]) -> str | None:
+    """A text that would write a PIN on the screen (a phone's screen is seen by whoever stands near)."""
+    secrets = _secrets(menu)
+    if not secrets or "{" not in source:
+        return None
+    shown = sorted(secrets & meta.find_undeclared_variables(environment(language).parse(source)))
+    return f"shows the PIN {{{{ {shown[0]} }}}}: a PIN is never shown" if shown else None
 
 
 def _template_problem(source: str, language: str, sample: dict[str, Any]) -> str | None:
