@@ -81,3 +81,8 @@ def test_every_hop_is_a_ussd_step_event_and_none_is_stored_as_an_sms(ussd_over_s
     assert hop_events(engine) == 2
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(InboundMessage)).scalar_one() == 0
+
+
+def test_a_code_the_smsc_sends_without_its_star_and_hash_still_reaches_its_menu(ussd_over_smpp):
+    _, sim = ussd_over_smpp
+    assert sim.ussd.dial("998901234567", "123").next_screen(timeout=30).text == HOME

@@ -33,6 +33,7 @@ from engage.engine.ussd.gateways.base import (
     LastRequest,
     e164ish,
     register,
+    service_code,
 )
 from engage.engine.ussd.gateways.records import GatewayDirectory
 
@@ -51,10 +52,19 @@ def session_key(request: UssdRequest) -> str:
 def hop_of(gateway: Gateway, request: UssdRequest) -> Hop:
     """The hop a USSD request is, on ``gateway``."""
     umr = request.user_message_reference
-    code = request.text if request.opens else f"*{request.destination.strip('*#')}#"
+    code = _dialled(request.text) if request.opens else f"*{request.destination.strip('*#')}#"
     return Hop(gateway_id=gateway.id, session_key=session_key(request), msisdn=e164ish(request.source), code=code,
                answer=None if request.opens else request.text,
                replay_key=None if umr is None else f"smpp:{umr}", max_chars=gateway.max_chars)
+
+
+def _dialled(text: str) -> str:
+    """The code as menus are keyed ("123" from an SMSC that strips them is "*123#"); anything else
+    as sent, for the engine to judge."""
+    try:
+        return service_code(text, "short_message")
+    except BadGatewayRequest:
+        return text
 
 
 @register("smpp")
