@@ -25,6 +25,7 @@ from engage.engine.store.schema import (
     InboundMessage,
     Keyword,
     Message,
+    Provider,
     Subscriber,
     Template,
     TemplateVariant,
@@ -155,3 +156,39 @@ def test_each_mo_event_names_the_reply_it_queued(engine):
         data = conn.execute(select(Event.data).where(Event.kind == "keyword")).scalar_one()
         campaign_id = conn.execute(select(Campaign.id).where(Campaign.kind == REPLY_KIND)).scalar_one()
     assert data["outcome"] == "done" and data["reply"] == campaign_id and data["opted_out"] is True
+
+
+def _two_providers(engine) -> tuple[int, int]:  # noqa: ANN001
+    """A second provider the router prefers (lower priority number) over the fixture's "sim"."""
+    with engine.begin() as conn:
+        preferred = add_smpp(conn, name="preferred", host="127.0.0.1", port=2776, system_id="engage",
+                             password="secret", priority=1, actor="t")
+        came_by = conn.execute(select(Provider.id).where(Provider.name == "sim")).scalar_one()
+    return came_by, preferred
+
+
+def _reply_provider(engine) -> int:  # noqa: ANN001
+    with engine.connect() as conn:
+        return conn.execute(select(Message.provider_id).join(Campaign, Campaign.id == Message.campaign_id)
+                            .where(Campaign.kind == REPLY_KIND)).scalar_one()
+
+
+def test_the_reply_goes_back_through_the_provider_the_mo_came_by(engine, memory_broker_with_provider):
+    came_by, _ = _two_providers(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(InboundMessage.__table__).values(provider_id=came_by, source=NUMBER.lstrip("+"),
+                                                             destination="1234", text="HELP", handled=False))
+    handle_pending(engine)
+    Dispatcher(engine, memory_broker_with_provider).run_once()
+    assert _reply_provider(engine) == came_by
+
+
+def test_the_reply_takes_the_usual_route_when_the_provider_it_came_by_is_off(engine, memory_broker_with_provider):
+    came_by, preferred = _two_providers(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(InboundMessage.__table__).values(provider_id=came_by, source=NUMBER.lstrip("+"),
+                                                             destination="1234", text="HELP", handled=False))
+        conn.execute(update(Provider).where(Provider.id == came_by).values(enabled=False))
+    handle_pending(engine)
+    Dispatcher(engine, memory_broker_with_provider).run_once()
+    assert _reply_provider(engine) == preferred

@@ -159,7 +159,8 @@ class Dispatcher:
                     continue  # quiet hours began while it waited: held until they end, never dropped
                 tried = [int(t) for t in row["tried_providers"].split(",") if t] if row["tried_providers"] else []
                 try:
-                    route = _route(router, row["msisdn"], tried, row["last_error"])
+                    route = (_came_by(router, row["msisdn"], row["came_by"], tried) if rules.reply else None) \
+                        or _route(router, row["msisdn"], tried, row["last_error"])
                     if route.provider_id in busy:
                         # stays pending until that provider's queue drains; the next look starts here
                         self._after[campaign_id] = min(self._after[campaign_id], row["id"] - 1)
@@ -221,6 +222,7 @@ class Dispatcher:
             after, self._rescan_at[campaign_id] = 0, now + RESCAN_EVERY
         while True:
             query = (select(Message.id, Message.msisdn, Message.tried_providers, Message.error.label("last_error"),
+                            Message.provider_id.label("came_by"),
                             Message.arm, Subscriber.id.label("profile"), *columns)
                      .outerjoin(Subscriber, Subscriber.id == Message.subscriber_id)
                      .where(Message.campaign_id == campaign_id, Message.status == st.PENDING, Message.id > after)
@@ -239,6 +241,14 @@ class Dispatcher:
         else:
             self._drained.add(campaign_id)
         return rows
+
+
+def _came_by(router: Router, msisdn: str, provider_id: int | None, tried: list[int]) -> Route | None:
+    """A keyword's reply goes back through the provider its MO came by (the short code is that
+    provider's), while that provider is healthy and can reach the number; else by the usual route."""
+    if provider_id is None:
+        return None
+    return next((r for r in router.candidates(msisdn, tried) if r.provider_id == provider_id and r.healthy), None)
 
 
 def _route(router: Router, msisdn: str, tried: list[int], last_error: str | None) -> Route:

@@ -6,8 +6,9 @@ renders it for numbers that are no subscriber (with their number alone) and mark
 that a sender's hold on numbers that just opted out (delivery/opt_outs.py) lets the STOP
 confirmation itself through.
 
-The reply goes from the short code the MO was sent to, in the subscriber's language (the template's
-default for a number we do not know).
+The reply goes from the short code the MO was sent to, through the provider it came by (while that
+provider is healthy and reaches the number; the usual route otherwise), in the subscriber's
+language (the template's default for a number we do not know).
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def queue(conn: Connection, wanted: list[tuple[Inbound, int]]) -> list[dict[str,
     known = dict(conn.execute(select(Subscriber.msisdn, Subscriber.id).where(
         one_of(conn, Subscriber.msisdn, numbers))).all())
     rows = [{"campaign_id": campaigns[(template_id, mo.destination[:SENDER_MAX])], "msisdn": mo.number,
-             "subscriber_id": known.get(mo.number, 0), "status": st.PENDING, "arm": "A"}
+             "subscriber_id": known.get(mo.number, 0), "status": st.PENDING, "arm": "A",
+             "provider_id": mo.provider_id}  # the provider it came by, which the dispatcher prefers
             for mo, template_id in wanted]
     conn.execute(insert(Message.__table__), rows)
     return [{"reply": row["campaign_id"]} for row in rows]
