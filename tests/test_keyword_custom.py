@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from sqlalchemy import insert, select
 
+from engage.engine.campaigns.records import summary
 from engage.engine.keywords import editing, trial
 from engage.engine.keywords.editing import KeywordError
 from engage.engine.keywords.handling import handle_pending
@@ -24,6 +25,7 @@ from engage.engine.store.schema import (
     Subscriber,
     SubscriberTag,
 )
+from tests.subscriber_story import AZIZ, add_people, message_and_reply
 
 NUMBER = "+998901234560"
 
@@ -205,3 +207,15 @@ def test_a_webhook_receives_the_mo_after_it_is_handled_and_its_result_is_an_even
     assert _Hook.bodies == [{"inbound_id": inbound_id, "keyword": "QUIZ", "from": NUMBER, "to": "4455",
                              "text": "QUIZ B", "received_at": _Hook.bodies[0]["received_at"], "campaign_id": None}]
     assert _events(engine, "keyword_webhook")[0]["status"] == 204
+
+
+def test_a_keyword_with_the_answered_step_is_counted_on_the_campaign_it_answers(engine):
+    add_people(engine)
+    story = message_and_reply(engine, AZIZ)
+    _keyword(engine, word="YES", steps=[{"kind": "answered"}])
+    _mo(engine, "yes", destination="5555", source=AZIZ)
+    _mo(engine, "maybe", destination="5555", source=AZIZ)
+    handle_pending(engine)
+    with engine.connect() as conn:
+        figures = summary(conn, story["campaign_id"])
+    assert figures["answers"] == {"YES": 1} and figures["replied"] == 1

@@ -227,7 +227,18 @@ def summary(conn: Connection, campaign_id: int) -> dict[str, Any] | None:
     run_rows = conn.execute(select(CampaignRun.__table__).where(CampaignRun.campaign_id == campaign_id)
                             .order_by(CampaignRun.scheduled_for)).all()
     return shaped(c, run_rows, counts(conn, campaign_id), by_arm(conn, campaign_id), campaign_cost(conn, campaign_id),
-                  replied(conn, [campaign_id]).get(campaign_id, 0))
+                  replied(conn, [campaign_id]).get(campaign_id, 0)) | {"answers": answers(conn, campaign_id)}
+
+
+def answers(conn: Connection, campaign_id: int) -> dict[str, int]:
+    """keyword -> how many MOs answered the campaign with it (an operator's keyword with the
+    "answered" step: a poll's YES and NO)."""
+    counted: dict[str, int] = {}
+    for data in conn.execute(select(Event.data).where(Event.campaign_id == campaign_id,
+                                                      Event.kind == "answered")).scalars():
+        keyword = (data or {}).get("keyword") or "?"
+        counted[keyword] = counted.get(keyword, 0) + 1
+    return dict(sorted(counted.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def replied(conn: Connection, campaign_ids: list[int]) -> dict[int, int]:
