@@ -77,6 +77,12 @@ ROUTES: dict[str, tuple[str, Any]] = {
     r"/keywords/new$": (GLOBAL, "only a user of no branch creates one (test_keyword_pages)"),
     r"/keywords/(\d+)$": (GLOBAL, "the operator's keywords: only a user of no branch edits (test_keyword_pages)"),
     r"/keywords/(\d+)/delete$": (GLOBAL, "only a user of no branch deletes (test_keyword_pages)"),
+    r"/menus$": (GLOBAL, "the operator's USSD menus: read by every branch (test_ussd_menu_pages)"),
+    r"/menus/new$": (GLOBAL, "only a user of no branch creates a USSD menu (test_ussd_menu_pages)"),
+    r"/menus/(\d+)$": (GLOBAL, "the operator's USSD menus: only a user of no branch edits (test_ussd_menu_pages)"),
+    r"/menus/phone$": (GLOBAL, "the phone emulator: only a user of no branch (test_ussd_menu_pages)"),
+    r"/api/v1/ussd/try$": (GLOBAL, "the emulator's hops: only a user of no branch; sessions are the caller's own "
+                                   "(test_ussd_menu_pages)"),
     r"/api/v1/campaigns$": (GLOBAL, "list and create in the caller's branch"),
     r"/api/v1/campaigns/(\d+)$": ("campaign", {"GET": None, "PUT": {"name": "renamed"}, "DELETE": None}),
     r"/api/v1/campaigns/(\d+)/stats$": ("campaign", {"GET": None}),

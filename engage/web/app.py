@@ -34,6 +34,7 @@ from engage.web.subscriber_pages import SUBSCRIBER_PAGE_ROUTES
 from engage.web.subscribers_api import SUBSCRIBER_API_ROUTES
 from engage.web.template_pages import TEMPLATE_ROUTES
 from engage.web.ussd_gateway import ussd_gateway_routes
+from engage.web.ussd_pages import USSD_PAGE_ROUTES
 
 TEMPLATES = __import__("pathlib").Path(__file__).with_name("templates")
 
@@ -83,6 +84,7 @@ def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None,
             *ADMIN_ROUTES,
             *INBOUND_ROUTES,
             *KEYWORD_ROUTES,
+            *USSD_PAGE_ROUTES,
             *PROVIDER_ROUTES,
             *SESSION_ROUTES,
             (r"/campaigns", CampaignsPage),

@@ -12,6 +12,7 @@ from engage.engine.users.roles import (
     PAGE_ROLES,
     PROVIDER_READERS,
     SUBSCRIBER_READERS,
+    USSD_READERS,
 )
 
 NAV: tuple[tuple[str, str, frozenset[str]], ...] = (
@@ -21,6 +22,7 @@ NAV: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("Subscribers", "/subscribers", SUBSCRIBER_READERS),
     ("Inbound", "/inbound", INBOUND_READERS),
     ("Keywords", "/keywords", KEYWORD_READERS),
+    ("USSD", "/menus", USSD_READERS),
     ("Templates", "/templates", PAGE_ROLES),
     ("Approvals", "/approvals", CAMPAIGN_APPROVERS | CAMPAIGN_MAKERS),
     ("Providers", "/providers", PROVIDER_READERS),

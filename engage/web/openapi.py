@@ -8,7 +8,7 @@ from typing import Any
 
 import tornado.web
 
-from engage.web import audience_api, campaigns_api, providers_api, subscribers_api
+from engage.web import audience_api, campaigns_api, providers_api, subscribers_api, ussd_pages
 
 ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
 JSON_BODY = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
@@ -19,6 +19,7 @@ OPERATIONS: dict[str, dict[str, tuple[str, bool]]] = {
     **subscribers_api.OPERATIONS,
     **campaigns_api.OPERATIONS,
     **providers_api.OPERATIONS,
+    **ussd_pages.OPERATIONS,
     "/api/v1/openapi.json": {"get": ("This document", False)},
 }
 

@@ -65,3 +65,9 @@ PROVIDER_READERS = frozenset({"admin", "marketer", "approver", "analyst"})
 # adding, changing, enabling and disabling providers, importing price tables: their settings hold
 # the operator's credentials and decide where every message goes
 PROVIDER_ADMINS = frozenset({"admin"})
+
+# USSD menus (the /menus pages: list, tree, drop-off funnel): support reads them to answer subscribers, analysts
+# read their funnels; admin and marketer (of no branch: menus serve the whole operator) edit them and walk them
+# in the phone emulator, whose actions act for real on the dialled number's subscriber
+USSD_READERS = frozenset({"admin", "marketer", "support", "analyst"})
+USSD_EDITORS = frozenset({"admin", "marketer"})
