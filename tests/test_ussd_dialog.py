@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import update
 
 from engage.engine.store.schema_ussd import UssdMenu
-from engage.engine.ussd import sessions
+from engage.engine.ussd import dialog, sessions
 from engage.engine.ussd.dialog import Hop, UssdError, step
 from engage.engine.ussd.validators import VALIDATORS, validator
 from tests.ussd_helpers import Phone, add_subscriber, put_menu, steps
@@ -321,3 +321,13 @@ def test_a_fault_inside_the_engine_ends_the_session_politely_instead_of_raising(
         assert phone.session()["end_reason"] == "error"
     finally:
         del VALIDATORS["test_broken"]
+
+
+def test_a_hop_a_minute_after_the_last_sweep_ends_the_idle_sessions(club):
+    idle = Phone(club)
+    idle.walk("2")
+    idle.idle_for(300)
+    dialog._swept[0] = 0.0  # the process's last sweep was long ago
+    Phone(club).dial()
+    row = idle.session()
+    assert (row["end_reason"], row["values"]) == ("expired", {})

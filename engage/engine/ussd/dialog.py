@@ -69,12 +69,31 @@ def step(engine: Engine, hop: Hop) -> Screen:
     """The screen to show for this hop; see the module's docstring for what each kind of hop gets."""
     started = time.perf_counter()
     _check(hop)
+    _sweep(engine)
     try:
         with engine.begin() as conn:
             return _step(conn, hop, started)
     except IntegrityError:  # two first hops of one session at once: the other created it; this one reads it
         with engine.begin() as conn:
             return _step(conn, hop, started)
+
+
+_swept = [0.0]  # when this process last ended idle sessions (time.monotonic)
+SWEEP_EVERY = 60.0
+
+
+def _sweep(engine: Engine) -> None:
+    """Idle sessions ended (sessions.expire_idle), at most once a minute per process, in a transaction
+    of its own: a session's row says it is over, and what its subscriber typed is dropped, without a
+    worker to do it. A hop never waits on it failing."""
+    if time.monotonic() - _swept[0] < SWEEP_EVERY:
+        return
+    _swept[0] = time.monotonic()
+    try:
+        with engine.begin() as conn:
+            sessions.expire_idle(conn)
+    except Exception:
+        log.exception("USSD: ending idle sessions failed; the next sweep tries again")
 
 
 def _check(hop: Hop) -> None:
