@@ -16,9 +16,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, func, insert, select
 
 from engage import config
+from engage.demo_answers import seed_answers, text_back
 from engage.engine import campaigns
 from engage.engine import statuses as st
 from engage.engine.providers.records import add_smpp
@@ -26,7 +27,7 @@ from engage.engine.routes import price_tables
 from engage.engine.segments import store as segments
 from engage.engine.store.database import make_engine
 from engage.engine.store.migrate import upgrade
-from engage.engine.store.schema import OptOut
+from engage.engine.store.schema import InboundMessage, Message, OptOut
 from engage.engine.subscribers_import import upsert
 from engage.engine.templates import store as templates
 from engage.engine.users import ensure_user, set_password
@@ -112,20 +113,28 @@ def run_demo(*, recipients: int, headless: bool, exit_when_done: bool, port: int
     sim = start_in_thread(port=0)
     started = time.monotonic()
     campaign_id = seed(engine, recipients, sim.port)
+    answers = seed_answers(engine)
     password = demo_users(engine)
     stop = threading.Event()
     runner.stop_on_signals(stop)
     threads = runner.start(["receipts", "send", "dispatch", "scheduler"], engine, broker_url, stop)
     result: dict[str, Any] = {}
+    mos: int | None = None  # texted back once the campaign is sent, so that its figures do not depend on when
 
     def watch() -> None:
+        nonlocal mos
         while not stop.is_set():
             with engine.connect() as conn:
                 counts = campaigns.counts(conn, campaign_id)
-            if exit_when_done and not any(counts[s] for s in st.IN_FLIGHT):
+                handled = conn.execute(select(func.count()).where(InboundMessage.handled.is_(True))).scalar_one()
+                sent = not any(counts[s] for s in st.IN_FLIGHT)
+                if sent and mos is None:
+                    mos = text_back(sim, list(conn.execute(select(Message.msisdn).where(
+                        Message.campaign_id == campaign_id).order_by(Message.id.desc()).limit(10)).scalars()))
+            if exit_when_done and sent and mos is not None and handled >= mos:
                 result.update(campaign_id=campaign_id, recipients=sum(counts.values()), counts=counts,
                               seconds=round(time.monotonic() - started, 2),
-                              simulator_received=len(sim.received))
+                              simulator_received=len(sim.received), inbound_handled=handled, **answers)
                 stop.set()
             elif exit_when_done and time.monotonic() - started > timeout:
                 result.update(error=f"not done after {timeout:.0f}s", counts=counts)
@@ -135,11 +144,12 @@ def run_demo(*, recipients: int, headless: bool, exit_when_done: bool, port: int
     watcher = threading.Thread(target=watch, name="demo-watch", daemon=True)
     watcher.start()
     if not headless:
-        _serve_until(engine, port, stop, password)
+        _serve_until(engine, port, stop, password, answers)
     else:
         if not exit_when_done:
             print(f"demo running: campaign {campaign_id}, SMSC simulator on port {sim.port}; Ctrl-C stops",
                   flush=True)
+            _print_answers(answers)
         stop.wait()
     if exit_when_done and not result:
         result["error"] = "stopped before the campaign was done (see the log above)"
@@ -168,13 +178,23 @@ def demo_users(engine: Engine) -> str:
     return password
 
 
-def _serve_until(engine: Engine, port: int, stop: threading.Event, password: str) -> None:
+def _print_answers(answers: dict[str, Any], base: str = "") -> None:
+    """Where the subscribers' side of the demo is: the USSD menu and its gateway, the keywords."""
+    if answers.get("ussd_callback"):
+        print(f"engage demo: the loyalty menu answers on {answers['ussd_code']} (Africa's Talking callback "
+              f"{base}{answers['ussd_callback']}); subscribers' texts are on the Inbound page, keywords on "
+              f"the Keywords page", flush=True)
+
+
+def _serve_until(engine: Engine, port: int, stop: threading.Event, password: str,
+                 answers: dict[str, Any]) -> None:
     from engage.web.app import make_app
 
     async def main() -> None:
         server = make_app(engine).listen(port, address="127.0.0.1")
         print(f"engage demo: open http://127.0.0.1:{port}/login and sign in as admin@example.com, "
               f"marketer@example.com or approver@example.com with password {password} (Ctrl-C stops)", flush=True)
+        _print_answers(answers, f"http://127.0.0.1:{port}")
         while not stop.is_set():
             await asyncio.sleep(0.2)
         server.stop()

@@ -85,6 +85,8 @@ def test_headless_demo_prints_final_counts_and_exits_zero(tmp_path):
     assert result["counts"]["delivered"] == 147  # one in fifty is opted out
     assert result["recipients"] == 147
     assert not any(result["counts"][s] for s in ("pending", "queued", "submitted"))
+    assert result["inbound_handled"] == 10  # a few recipients texted back (STOP, JOIN, HELP, ...)
+    assert result["ussd_code"] == "*123#" and result["ussd_callback"].startswith("/ussd/demo-africastalking")
 
 
 def test_a_command_on_a_database_without_the_schema_says_to_run_db_upgrade(env):

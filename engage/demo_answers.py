@@ -1,0 +1,49 @@
+"""The demo's other half: subscribers answering. The loyalty menu of examples/ussd on *123# behind an
+Africa's Talking gateway (walk it from the browser's phone emulator, or with curl at the printed
+callback), a keyword of the demo's own (JOIN on 4455: a tag and a reply), and a few subscribers
+texting STOP, JOIN, HELP and a word nobody defined while the campaign sends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from engage.engine.keywords import definitions, editing
+from engage.engine.store.schema import Keyword
+from engage.engine.ussd import menus
+from engage.engine.ussd.gateways.records import add_gateway, callback_path
+from engage.simulators.smsc import SmscSimulator
+
+DEMO_ACTOR = "demo"
+SHORT_CODE = "4455"
+USSD_CODE = "*123#"
+MENU = Path(__file__).resolve().parent.parent / "examples" / "ussd" / "loyalty.yaml"
+
+
+def seed_answers(engine: Engine) -> dict[str, Any]:
+    """The menu, its gateway and the JOIN keyword; what was set up (the gateway's callback path)."""
+    out: dict[str, Any] = {}
+    with engine.begin() as conn:
+        definitions.load(conn)  # STOP, START, HELP and their replies
+        if conn.execute(select(Keyword.id).where(Keyword.word == "JOIN", Keyword.short_code == SHORT_CODE)).first() \
+                is None:
+            help_reply = conn.execute(select(Keyword.reply_template_id).where(Keyword.word == "HELP")).scalar()
+            editing.save(conn, {"word": "JOIN", "short_code": SHORT_CODE, "aliases": ["CLUB"],
+                                "steps": [{"kind": "tag", "tag": "club"}], "reply_template_id": help_reply},
+                         actor=DEMO_ACTOR)
+        if MENU.exists() and menus.for_code(conn, USSD_CODE) is None:
+            menus.save(conn, MENU.read_text(encoding="utf-8"), code=USSD_CODE, actor=DEMO_ACTOR)
+            _, token = add_gateway(conn, "africastalking", "demo-africastalking", {}, actor=DEMO_ACTOR)
+            out["ussd_callback"] = callback_path("demo-africastalking", token)
+    out["ussd_code"] = USSD_CODE if MENU.exists() else None
+    return out
+
+
+def text_back(sim: SmscSimulator, numbers: list[str]) -> int:
+    """A few of the audience answer the campaign from their phones; returns how many MOs."""
+    words = ["STOP", "join", "Help", "What is this?", "Stop!"]
+    mos = [(number.lstrip("+"), SHORT_CODE, words[i % len(words)]) for i, number in enumerate(numbers[:10])]
+    sim.deliver_mos(mos)
+    return len(mos)
