@@ -109,6 +109,7 @@ ROUTES: dict[str, tuple[str, Any]] = {
     r"/api/v1/routes/import$": (GLOBAL, "prices serve every branch; admins import them"),
     r"/metrics$": (GLOBAL, "operators' metrics, no subscriber data"),
     r"/callbacks/(\w+)/(\d+)$": (GLOBAL, "a provider's receipts, authenticated by the provider's secret"),
+    r"/callbacks/(\w+)/(\d+)/mo$": (GLOBAL, "subscribers' MOs from a gateway, authenticated by the provider's secret"),
     r"/ussd/([A-Za-z0-9][A-Za-z0-9_.-]{0,99})$": (GLOBAL, "USSD hops from an aggregator, authenticated by the gateway's"
                                                   " token"),
 }
