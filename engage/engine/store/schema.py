@@ -419,27 +419,6 @@ class Receipt(Base):
     received_at: Mapped[datetime] = mapped_column(server_default=_now())
 
 
-class InboundMessage(Base):
-    """A subscriber's own SMS (MO): stored before anything handles it, so none is lost."""
-
-    __tablename__ = "inbound_messages"
-    __table_args__ = (Index("ix_inbound_source_at", "source", "received_at"),
-                      Index("ix_inbound_unhandled", "id", postgresql_where=text("NOT handled"),
-                            sqlite_where=text("NOT handled")),
-                      Index("ix_inbound_campaign", "campaign_id", "id"))
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    provider_id: Mapped[int] = mapped_column(Integer)
-    source: Mapped[str] = mapped_column(String(32))
-    destination: Mapped[str] = mapped_column(String(32))
-    text: Mapped[str] = mapped_column(Text)
-    handled: Mapped[bool] = mapped_column(Boolean, default=False)
-    received_at: Mapped[datetime] = mapped_column(server_default=_now())
-    keyword: Mapped[str | None] = mapped_column(String(32))  # what keywords/ read it as: STOP, or the unknown word
-    duplicate_of: Mapped[int | None] = mapped_column(BigInteger)  # the same MO, handled before (keywords/handling.py)
-    campaign_id: Mapped[int | None] = mapped_column(Integer)  # the campaign it replied to (its `replied` event)
-
-
 class Event(Base):
     """Every state change: the feed for progress, analytics, loyalty and alerts."""
 
@@ -491,13 +470,14 @@ class RoutePrice(Base):
     created_at: Mapped[datetime] = mapped_column(server_default=_now())
 
 
-# the tables of people and jobs live beside this file; importing them here registers them in the metadata
+# the tables of people, jobs, what subscribers text and USSD live beside this file; importing them
+# here registers them in the metadata
 from engage.engine.store.schema_access import ApiToken, LoginAttempt, User, UserSession  # noqa: E402
 from engage.engine.store.schema_jobs import ImportJob  # noqa: E402
-from engage.engine.store.schema_keywords import Keyword  # noqa: E402
+from engage.engine.store.schema_keywords import InboundMessage, Keyword  # noqa: E402
 from engage.engine.store.schema_ussd import UssdGateway, UssdMenu, UssdSession  # noqa: E402
 
-__all__ = ["ApiToken", "ImportJob", "Keyword", "LoginAttempt", "User", "UserSession", "UssdGateway", "UssdMenu",
-           "UssdSession"]
+__all__ = ["ApiToken", "ImportJob", "InboundMessage", "Keyword", "LoginAttempt", "User", "UserSession",
+           "UssdGateway", "UssdMenu", "UssdSession"]
 
 metadata = Base.metadata

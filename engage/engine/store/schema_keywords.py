@@ -1,16 +1,37 @@
-"""What a word texted to a short code does (engine/keywords/): the built-in STOP, START, HELP and
-the answer to an unknown word, seeded by migration 0024 and editable, and the operators' own
-keywords. Part of engage.engine.store.schema."""
+"""What subscribers text (engine/keywords/): each MO as it came, and what a word texted to a short
+code does: the built-in STOP, START, HELP and the answer to an unknown word (written on first use by
+keywords/builtins.py) and the operators' own keywords. Part of engage.engine.store.schema."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from engage.engine.store.schema import Base, _now
+from engage.engine.store.schema import Base, BigId, _now
+
+
+class InboundMessage(Base):
+    """A subscriber's own SMS (MO): stored before anything handles it, so none is lost."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (Index("ix_inbound_source_at", "source", "received_at"),
+                      Index("ix_inbound_unhandled", "id", postgresql_where=text("NOT handled"),
+                            sqlite_where=text("NOT handled")),
+                      Index("ix_inbound_campaign", "campaign_id", "id"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(32))
+    destination: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    handled: Mapped[bool] = mapped_column(Boolean, default=False)
+    received_at: Mapped[datetime] = mapped_column(server_default=_now())
+    keyword: Mapped[str | None] = mapped_column(String(32))  # what keywords/ read it as: STOP, or the unknown word
+    duplicate_of: Mapped[int | None] = mapped_column(BigInteger)  # the same MO, handled before (keywords/handling.py)
+    campaign_id: Mapped[int | None] = mapped_column(Integer)  # the campaign it replied to (its `replied` event)
 
 
 class Keyword(Base):
