@@ -198,13 +198,13 @@ class CompiledTemplate:
             except Exception:
                 env.handle_exception()  # re-raised with the template's own lines in the traceback
         except limits.RenderOutOfTime as exc:
-            raise TemplateTimeError(f"cannot render: {exc}", _template_line(exc)) from None
+            raise TemplateTimeError(f"cannot render: {exc}", template_line(exc)) from None
         except limits.LimitExceeded as exc:
-            raise TemplateLimitError(f"cannot render: {exc}", _template_line(exc)) from None
+            raise TemplateLimitError(f"cannot render: {exc}", template_line(exc)) from None
         except decimal.Overflow as exc:  # past limits.DECIMALS' exponents
-            raise TemplateLimitError(f"cannot render: {limits.TOO_BIG}", _template_line(exc)) from None
+            raise TemplateLimitError(f"cannot render: {limits.TOO_BIG}", template_line(exc)) from None
         except Exception as exc:  # any template failure fails one message, never the batch
-            raise TemplateError(f"cannot render: {_said(exc)}", _template_line(exc)) from None
+            raise TemplateError(f"cannot render: {_said(exc)}", template_line(exc)) from None
         return Rendered(text, analyse(text))
 
 
@@ -390,7 +390,7 @@ def _said(exc: Exception) -> str:
     return tidy(str(exc)) or type(exc).__name__
 
 
-def _template_line(exc: BaseException) -> int | None:
+def template_line(exc: BaseException) -> int | None:
     """The template line a render failure happened on: Jinja rewrites tracebacks so that frames of
     the compiled template carry the template's own line numbers."""
     tb, line = exc.__traceback__, None

@@ -15,7 +15,7 @@ from typing import Any
 from jinja2 import Template, TemplateSyntaxError
 
 from engage.engine.templates import limits
-from engage.engine.templates.render import environment
+from engage.engine.templates.render import environment, template_line
 
 CACHE = 20_000  # compiled texts kept per process (emptied when full)
 _compiled: dict[tuple[str, str], Template] = {}
@@ -99,7 +99,7 @@ def render(source: str, language: str, context: dict[str, Any]) -> str:
         with decimal.localcontext(limits.DECIMALS):
             return template.render(context).strip()
     except Exception as exc:  # the sandbox, a limit, a type error in an expression: the menu's, not the hop's
-        raise TextError(f"cannot render: {exc}", _line(exc)) from None
+        raise TextError(f"cannot render: {exc}", template_line(exc)) from None
 
 
 def condition_source(expr: str) -> str:
@@ -109,12 +109,3 @@ def condition_source(expr: str) -> str:
 def holds(expr: str, language: str, context: dict[str, Any]) -> bool:
     """A router's expression condition, e.g. "loyalty_tier == 'gold' and balance > 0"."""
     return render(condition_source(expr), language, context) == "1"
-
-
-def _line(exc: BaseException) -> int | None:
-    tb, line = exc.__traceback__, None
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == "<template>":
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    return line
