@@ -4,7 +4,9 @@ Response / Release / Timeout, answered in Hubtel's JSON (Type "Response" or "Rel
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
+from engage.engine.store.schema import UssdSession
 from tests.ussd_gateway_setup import HOME, gateway, hop_events, post_json, put_menu
 
 
@@ -88,3 +90,13 @@ def test_a_mobile_that_is_not_text_is_a_400_naming_the_field(hubtel):
     _, hop = hubtel
     answer = hop("Initiation", "*123#", 1, Mobile=233244123456)
     assert answer.status == 400 and "field 'Mobile' must be text, not int" in answer.json()["error"]
+
+
+def test_a_release_by_the_subscriber_ends_the_session_at_once(hubtel):
+    engine, hop = hubtel
+    hop("Initiation", "*123#", 1)
+    hop("Release", "", 2)
+    with engine.connect() as conn:
+        ended = conn.execute(select(UssdSession.ended_at, UssdSession.end_reason)
+                             .where(UssdSession.session_key == "S1")).one()
+    assert ended.ended_at is not None and ended.end_reason == "release"

@@ -58,6 +58,7 @@ class GatewayReply:
     status: int
     content_type: str
     body: bytes
+    released: tuple[str, str] | None = None  # (session key, why): the gateway says this session is over
 
 
 # The replay key of the last hop a session served (ussd_sessions.last_request), by session key;

@@ -17,6 +17,7 @@ the engine's session then ends by idleness, as any unanswered session does.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from engage.engine.ussd.dialog import Hop, Screen
@@ -74,7 +75,7 @@ class Hubtel(GatewayKind):
         if not session_id:
             raise BadGatewayRequest("field 'SessionId' is empty")
         if kind in ("Release", "Timeout"):
-            return _reply("Release", "")
+            return replace(_reply("Release", ""), released=(session_id, kind.lower()))
         mobile = (text_field(body, "Mobile", limit=32) or "").strip()
         if not mobile:
             raise BadGatewayRequest("field 'Mobile' is empty")

@@ -10,6 +10,7 @@ import logging
 from sqlalchemy import Engine, select
 
 from engage.engine.store.schema import UssdSession
+from engage.engine.ussd import sessions
 from engage.engine.ussd.dialog import UssdError, step
 from engage.engine.ussd.gateways.base import KINDS, BadGatewayRequest, Gateway, GatewayReply, GatewayRequest
 
@@ -34,6 +35,9 @@ def serve_hop(engine: Engine, gateway: Gateway, request: GatewayRequest) -> Gate
         log.info("USSD gateway %s: bad %s request: %s", gateway.name, gateway.kind, exc)
         return kind.refusal(400, f"bad {gateway.kind} request to USSD gateway {gateway.name}: {exc}")
     if isinstance(hop, GatewayReply):
+        if hop.released is not None:  # the subscriber hung up or the network let go: the session ends now
+            with engine.begin() as conn:
+                sessions.end(conn, gateway.id, *hop.released)
         return hop
     try:
         screen = step(engine, hop)
