@@ -8,6 +8,7 @@ import urllib.parse
 import pytest
 from sqlalchemy import insert
 
+from engage.engine.keywords import editing
 from engage.engine.keywords.handling import handle_pending
 from engage.engine.store.schema import InboundMessage
 from tests.fixtures.web import serving, signed_in
@@ -85,3 +86,14 @@ def test_a_campaign_that_is_no_number_is_an_error_naming_it(web):
     engine, base, _ = web
     page = signed_in(engine, base, "admin").get("/inbound?campaign=spring")
     assert page.status == 400 and "campaign:" in page.body
+
+
+def test_the_campaign_page_counts_the_answers_per_keyword(web):
+    engine, base, story = web
+    with engine.begin() as conn:
+        editing.save(conn, {"word": "YES", "steps": [{"kind": "answered"}]}, actor="admin@x")
+        conn.execute(insert(InboundMessage.__table__).values(provider_id=1, source=AZIZ.lstrip("+"),
+                                                             destination="5555", text="Yes!", handled=False))
+    handle_pending(engine)
+    page = signed_in(engine, base, "marketer").get(f"/campaigns/{story['campaign_id']}")
+    assert '<span id="answers">YES 1</span>' in page.body

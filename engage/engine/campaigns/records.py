@@ -227,7 +227,7 @@ def summary(conn: Connection, campaign_id: int) -> dict[str, Any] | None:
     run_rows = conn.execute(select(CampaignRun.__table__).where(CampaignRun.campaign_id == campaign_id)
                             .order_by(CampaignRun.scheduled_for)).all()
     return shaped(c, run_rows, counts(conn, campaign_id), by_arm(conn, campaign_id), campaign_cost(conn, campaign_id),
-                  replied(conn, [campaign_id]).get(campaign_id, 0)) | {"answers": answers(conn, campaign_id)}
+                  replied(conn, [campaign_id]).get(campaign_id, 0))
 
 
 def answers(conn: Connection, campaign_id: int) -> dict[str, int]:
