@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, insert, select
@@ -53,6 +54,9 @@ class Hop:
     answer: str | None  # None when the session opens; the subscriber's latest input otherwise
     replay_key: str | None = None  # the session's last request's key again => the last Screen again, nothing changed
     max_chars: int = USSD_MAX  # 80 for UCS-2 gateways
+    # a gateway that sends the whole path (Africa's Talking): the latest answer given the replay key of
+    # the session's previous hop, read under the session's lock; `answer` is its guess without one
+    answer_after: Callable[[str | None], str] | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,8 @@ def _step(conn: Connection, hop: Hop, started: float) -> Screen:
     row = sessions.load(conn, hop.gateway_id, hop.session_key)
     if row is not None and hop.replay_key is not None and row.last_request == hop.replay_key:
         return Screen(row.last_answer or "", bool(row.last_ends))
+    if row is not None and hop.answer_after is not None:
+        hop = replace(hop, answer=hop.answer_after(row.last_request))
     at = sessions.now(conn)
     over = row is not None and (row.ended_at is not None or sessions.is_idle(row.updated_at, at))
     if hop.answer is not None:

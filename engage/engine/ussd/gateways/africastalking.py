@@ -3,7 +3,8 @@ answered in text/plain starting "CON " (a screen that waits for an answer) or "E
 
 ``text`` is the whole path of the session's answers joined by "*" ("" when the session opens,
 then "1", "1*2", "1*2*3"), so the latest answer is what the path adds beyond the path of the
-session's previous hop, which is that hop's replay key (ussd_sessions.last_request). Knowing it
+session's previous hop, which is that hop's replay key (ussd_sessions.last_request), read by the
+engine under the session's lock in the hop's own transaction (Hop.answer_after). Knowing it
 matters for an answer that holds a "*" itself; for a session engage has not seen, the latest
 answer is the path's last step. A request whose path is the previous one again is a replay: the
 engine answers it with the same screen and changes nothing.
@@ -11,6 +12,7 @@ engine answers it with the same screen and changes nothing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 from engage.engine.ussd.dialog import Hop, Screen
@@ -20,7 +22,6 @@ from engage.engine.ussd.gateways.base import (
     GatewayKind,
     GatewayReply,
     GatewayRequest,
-    LastRequest,
     e164ish,
     register,
     service_code,
@@ -65,10 +66,14 @@ def latest_answer(path: str, previous: str | None) -> str:
     return path.rsplit("*", 1)[-1]
 
 
+def _answer_after(path: str, last: str | None) -> str:
+    return latest_answer(path, previous_path(path, last))
+
+
 @register("africastalking")
 class AfricasTalking(GatewayKind):
     @classmethod
-    def read(cls, gateway: Gateway, request: GatewayRequest, last_request: LastRequest) -> Hop | GatewayReply:
+    def read(cls, gateway: Gateway, request: GatewayRequest) -> Hop | GatewayReply:
         args = request.arguments
         session_id = text_field(args, "sessionId", limit=120) or ""
         if not session_id.strip():
@@ -79,13 +84,13 @@ class AfricasTalking(GatewayKind):
             raise BadGatewayRequest("field 'phoneNumber' is empty")
         text_field(args, "networkCode", required=False, limit=16)
         path = text_field(args, "text", required=False, limit=4000) or ""
-        answer = None
+        answer, after = None, None
         if path:
             # a path without "*" is the first answer (or that hop again): no need to look back
-            previous = previous_path(path, last_request(session_id)) if "*" in path else ""
-            answer = latest_answer(path, previous)
+            answer = path if "*" not in path else latest_answer(path, None)
+            after = functools.partial(_answer_after, path) if "*" in path else None
         return Hop(gateway_id=gateway.id, session_key=session_id, msisdn=e164ish(phone), code=code, answer=answer,
-                   replay_key=path_key(path), max_chars=gateway.max_chars)
+                   replay_key=path_key(path), max_chars=gateway.max_chars, answer_after=after)
 
     @classmethod
     def answer(cls, screen: Screen) -> GatewayReply:

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from engage.engine.ussd.dialog import Hop, Screen
 
 __all__ = ["DEFAULT_MAX_CHARS", "KINDS", "BadGatewayRequest", "Gateway", "GatewayKind", "GatewayReply",
-           "GatewayRequest", "LastRequest", "e164ish", "kind_of", "register", "service_code", "text_field"]
+           "GatewayRequest", "e164ish", "kind_of", "register", "service_code", "text_field"]
 
 DEFAULT_MAX_CHARS = 182
 MAX_CHARS_RANGE = (40, 182)  # dialog.step takes 40 and up; one USSD screen holds 182 GSM-7 characters
@@ -61,11 +61,6 @@ class GatewayReply:
     released: tuple[str, str] | None = None  # (session key, why): the gateway says this session is over
 
 
-# The replay key of the last hop a session served (ussd_sessions.last_request), by session key;
-# None for a session engage does not know. Blocking: it may read the database.
-LastRequest = Callable[[str], str | None]
-
-
 class GatewayKind(ABC):
     kind: ClassVar[str]
     http: ClassVar[bool] = True  # called over HTTP at /ussd/<name>; the SMPP kind comes by binds
@@ -92,7 +87,7 @@ class GatewayKind(ABC):
 
     @classmethod
     @abstractmethod
-    def read(cls, gateway: Gateway, request: GatewayRequest, last_request: LastRequest) -> Hop | GatewayReply:
+    def read(cls, gateway: Gateway, request: GatewayRequest) -> Hop | GatewayReply:
         """The hop this request is, or a reply to give at once without one (a session the gateway
         says is over); BadGatewayRequest naming the field for anything unreadable."""
 

@@ -27,7 +27,6 @@ from engage.engine.ussd.gateways.base import (
     GatewayKind,
     GatewayReply,
     GatewayRequest,
-    LastRequest,
     e164ish,
     register,
     service_code,
@@ -60,7 +59,7 @@ def _sequence(body: dict[str, Any]) -> int | None:
 @register("hubtel")
 class Hubtel(GatewayKind):
     @classmethod
-    def read(cls, gateway: Gateway, request: GatewayRequest, last_request: LastRequest) -> Hop | GatewayReply:
+    def read(cls, gateway: Gateway, request: GatewayRequest) -> Hop | GatewayReply:
         try:
             body = json.loads(request.body or b"")
         except (ValueError, UnicodeDecodeError) as exc:

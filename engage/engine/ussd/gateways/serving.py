@@ -7,30 +7,21 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from engage.engine.store.schema import UssdSession
 from engage.engine.ussd import sessions
 from engage.engine.ussd.dialog import UssdError, step
 from engage.engine.ussd.gateways.base import KINDS, BadGatewayRequest, Gateway, GatewayReply, GatewayRequest
 
-__all__ = ["last_request", "serve_hop"]
+__all__ = ["serve_hop"]
 
 log = logging.getLogger(__name__)
-
-
-def last_request(engine: Engine, gateway_id: int, key: str) -> str | None:
-    """The replay key of the last hop the session served (a gateway that sends the whole path, as
-    Africa's Talking does, reads its previous path from it)."""
-    with engine.connect() as conn:
-        return conn.execute(select(UssdSession.last_request).where(UssdSession.gateway_id == gateway_id,
-                                                                   UssdSession.session_key == key)).scalar()
 
 
 def serve_hop(engine: Engine, gateway: Gateway, request: GatewayRequest) -> GatewayReply:
     kind = KINDS[gateway.kind]
     try:
-        hop = kind.read(gateway, request, lambda key: last_request(engine, gateway.id, key))
+        hop = kind.read(gateway, request)
     except BadGatewayRequest as exc:
         log.info("USSD gateway %s: bad %s request: %s", gateway.name, gateway.kind, exc)
         return kind.refusal(400, f"bad {gateway.kind} request to USSD gateway {gateway.name}: {exc}")

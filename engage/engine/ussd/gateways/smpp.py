@@ -30,7 +30,6 @@ from engage.engine.ussd.gateways.base import (
     GatewayKind,
     GatewayReply,
     GatewayRequest,
-    LastRequest,
     e164ish,
     register,
     service_code,
@@ -85,7 +84,7 @@ class SmppUssd(GatewayKind):
         return config
 
     @classmethod
-    def read(cls, gateway: Gateway, request: GatewayRequest, last_request: LastRequest) -> Hop | GatewayReply:
+    def read(cls, gateway: Gateway, request: GatewayRequest) -> Hop | GatewayReply:
         raise BadGatewayRequest(f"gateway {gateway.name} is an SMPP gateway: its hops come on the binds of provider "
                                 f"{gateway.config.get('provider')}, not over HTTP")
 
