@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from engage.engine.keywords import definitions, editing
-from engage.engine.store.schema import Keyword
+from engage.engine.store.schema import Keyword, Template
+from engage.engine.templates import store as templates
 from engage.engine.ussd import menus
 from engage.engine.ussd.gateways.records import add_gateway, callback_path
 from engage.simulators.smsc import SmscSimulator
@@ -19,6 +20,13 @@ from engage.simulators.smsc import SmscSimulator
 DEMO_ACTOR = "demo"
 SHORT_CODE = "4455"
 USSD_CODE = "*123#"
+JOIN_TEMPLATE = "Keyword reply: JOIN (demo)"
+JOIN_REPLIES = {
+    "en": "Welcome to the club{% if first_name %}, {{ first_name }}{% endif %}! Dial *123# for your points. Text STOP "
+          "to leave.",
+    "ru": "Добро пожаловать в клуб{% if first_name %}, {{ first_name }}{% endif %}! Баллы: *123#. Отказ: СТОП.",
+    "uz": "Klubga xush kelibsiz{% if first_name %}, {{ first_name }}{% endif %}! Ballar: *123#. Chiqish: STOP.",
+}
 MENU = Path(__file__).resolve().parent.parent / "examples" / "ussd" / "loyalty.yaml"
 
 
@@ -29,9 +37,10 @@ def seed_answers(engine: Engine) -> dict[str, Any]:
         definitions.load(conn)  # STOP, START, HELP and their replies
         if conn.execute(select(Keyword.id).where(Keyword.word == "JOIN", Keyword.short_code == SHORT_CODE)).first() \
                 is None:
-            help_reply = conn.execute(select(Keyword.reply_template_id).where(Keyword.word == "HELP")).scalar()
+            welcome = conn.execute(select(Template.id).where(Template.name == JOIN_TEMPLATE)).scalar() \
+                or templates.create(conn, JOIN_TEMPLATE, JOIN_REPLIES, default_language="en", actor=DEMO_ACTOR)
             editing.save(conn, {"word": "JOIN", "short_code": SHORT_CODE, "aliases": ["CLUB"],
-                                "steps": [{"kind": "tag", "tag": "club"}], "reply_template_id": help_reply},
+                                "steps": [{"kind": "tag", "tag": "club"}], "reply_template_id": welcome},
                          actor=DEMO_ACTOR)
         if MENU.exists() and menus.for_code(conn, USSD_CODE) is None:
             menus.save(conn, MENU.read_text(encoding="utf-8"), code=USSD_CODE, actor=DEMO_ACTOR)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -87,6 +88,9 @@ def test_headless_demo_prints_final_counts_and_exits_zero(tmp_path):
     assert not any(result["counts"][s] for s in ("pending", "queued", "submitted"))
     assert result["inbound_handled"] == 10  # a few recipients texted back (STOP, JOIN, HELP, ...)
     assert result["ussd_code"] == "*123#" and result["ussd_callback"].startswith("/ussd/demo-africastalking")
+    with sqlite3.connect(tmp_path / ".engage" / "demo.db") as db:  # JOIN texts a welcome of its own, not HELP's
+        assert db.execute("SELECT t.name FROM keywords k JOIN templates t ON t.id = k.reply_template_id "
+                          "WHERE k.word = 'JOIN'").fetchall() == [("Keyword reply: JOIN (demo)",)]
 
 
 def test_a_command_on_a_database_without_the_schema_says_to_run_db_upgrade(env):

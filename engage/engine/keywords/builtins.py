@@ -52,8 +52,6 @@ REPLIES = {
 }
 
 
-
-
 def ensure(conn: Connection) -> None:
     """The built-in keyword rows, their reply templates and the reply campaigns' segment, where missing.
     Two handlers doing it at once: the second's rows conflict and are skipped."""
