@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import insert, select, update
@@ -16,9 +19,13 @@ from engage.engine.broker.memory import reset
 from engage.engine.campaigns.completion import complete_finished
 from engage.engine.campaigns.kinds import REPLY_KIND
 from engage.engine.delivery.dispatch import Dispatcher
+from engage.engine.keywords import builtins, replies
+from engage.engine.keywords.actions import Inbound
 from engage.engine.keywords.builtins import REPLIES
 from engage.engine.keywords.handling import handle_pending
 from engage.engine.providers.records import add_smpp
+from engage.engine.store.database import make_engine
+from engage.engine.store.migrate import upgrade
 from engage.engine.store.schema import (
     Campaign,
     Event,
@@ -192,3 +199,37 @@ def test_the_reply_takes_the_usual_route_when_the_provider_it_came_by_is_off(eng
     handle_pending(engine)
     Dispatcher(engine, memory_broker_with_provider).run_once()
     assert _reply_provider(engine) == preferred
+
+
+def test_two_handlers_replying_at_once_from_a_new_short_code_share_one_reply_campaign(postgres_url):
+    """The first reply from a short code makes its campaign; a second handler asking in the same moment
+    waits for the first's transaction and takes that campaign rather than making a twin."""
+    upgrade(postgres_url)
+    eng = make_engine(postgres_url)
+    with eng.begin() as conn:
+        builtins.ensure(conn)
+        template = conn.execute(select(Template.id).where(Template.name == REPLIES["STOP"][0])).scalar_one()
+        provider = add_smpp(conn, name="sim", host="127.0.0.1", port=2775, system_id="engage", password="secret",
+                            actor="t")
+    mo = Inbound(id=1, provider_id=provider, number=NUMBER, destination="7777", text="STOP",
+                 received_at=datetime.now(UTC))
+    first = eng.connect()
+    first.begin()
+    replies.queue(first, [(mo, template)])  # its campaign made, not yet committed
+    with ThreadPoolExecutor(1) as pool:
+        second = pool.submit(lambda: _queue_in_own_transaction(eng, mo, template))
+        with pytest.raises(FutureTimeout):
+            second.result(timeout=0.5)  # waiting on the first handler's lock
+        first.commit()
+        second.result(timeout=10)
+    first.close()
+    with eng.connect() as conn:
+        made = conn.execute(select(Campaign.id).where(Campaign.kind == REPLY_KIND, Campaign.sender_id == "7777")).all()
+        sent = conn.execute(select(Message.campaign_id).where(Message.msisdn == NUMBER)).scalars().all()
+    eng.dispose()
+    assert len(made) == 1 and sent == [made[0].id, made[0].id]
+
+
+def _queue_in_own_transaction(eng, mo: Inbound, template: int) -> None:  # noqa: ANN001
+    with eng.begin() as conn:
+        replies.queue(conn, [(mo, template)])

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, or_, select
+from sqlalchemy import Connection, and_, insert, or_, select, text
 
 from engage.engine import statuses as st
 from engage.engine.campaigns.kinds import REPLY_KIND
@@ -25,6 +25,7 @@ from engage.engine.store.bulk import one_of
 from engage.engine.store.schema import Campaign, Message, Segment, Subscriber, Template
 
 SENDER_MAX = 16  # campaigns.sender_id
+CREATION_LOCK = 0x7265706C  # pg advisory lock key: "repl"
 
 
 class ReplyError(ValueError):
@@ -49,11 +50,15 @@ def queue(conn: Connection, wanted: list[tuple[Inbound, int]]) -> list[dict[str,
 
 
 def _campaigns(conn: Connection, keys: set[tuple[int, str]]) -> dict[tuple[int, str], int]:
-    """(template, short code) -> its reply campaign, made on first use."""
-    match = or_(*(and_(Campaign.template_id == t, Campaign.sender_id == s) for t, s in sorted(keys)))
-    found = {(t, s): cid for cid, t, s in conn.execute(select(Campaign.id, Campaign.template_id, Campaign.sender_id)
-                                                       .where(Campaign.kind == REPLY_KIND, match))}
+    """(template, short code) -> its reply campaign, made on first use. On PostgreSQL two handlers
+    making the same one at once queue on an advisory lock, and the second finds the first's (SQLite
+    lets one writer at a time anyway)."""
+    found = _existing(conn, keys)
     missing = sorted(keys - set(found))
+    if missing and conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CREATION_LOCK})
+        found.update(_existing(conn, set(missing)))
+        missing = sorted(keys - set(found))
     if missing:
         segment_id = conn.execute(select(Segment.id).where(Segment.name == REPLY_SEGMENT)).scalar()
         if segment_id is None:
@@ -69,3 +74,9 @@ def _campaigns(conn: Connection, keys: set[tuple[int, str]]) -> dict[tuple[int, 
                 sender_id=sender, kind=REPLY_KIND, status=st.CAMPAIGN_RUNNING, created_by="keywords",
                 set_aside={}, audience_size=0)).inserted_primary_key[0]
     return found
+
+
+def _existing(conn: Connection, keys: set[tuple[int, str]]) -> dict[tuple[int, str], int]:
+    match = or_(*(and_(Campaign.template_id == t, Campaign.sender_id == s) for t, s in sorted(keys)))
+    return {(t, s): cid for cid, t, s in conn.execute(select(Campaign.id, Campaign.template_id, Campaign.sender_id)
+                                                      .where(Campaign.kind == REPLY_KIND, match))}
