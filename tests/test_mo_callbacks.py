@@ -8,10 +8,11 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from engage.engine.providers import MalformedCallback
 from engage.engine.providers.http_json import MAX_INBOUND, read_inbound
@@ -108,6 +109,47 @@ def test_a_json_mo_the_gateway_sends_again_is_kept_and_acts_once(site):
     with engine.connect() as conn:
         told = [e.data for e in conn.execute(select(Event).where(Event.kind == "keyword").order_by(Event.id))]
     assert [t.get("duplicate_of") for t in told] == [None, first.id] and opted_out(engine)
+
+
+def _age_all(engine, minutes: int) -> None:  # noqa: ANN001
+    """Every stored MO as if it had come ``minutes`` ago: past the two-minute window of a repeated text."""
+    with engine.begin() as conn:
+        for row in conn.execute(select(InboundMessage.id, InboundMessage.received_at)).all():
+            conn.execute(update(InboundMessage).where(InboundMessage.id == row.id).values(
+                received_at=row.received_at - timedelta(minutes=minutes)))
+
+
+def test_a_json_mo_sent_again_with_its_id_long_after_is_still_a_repeat_and_acts_once(site):
+    engine, base = site
+    provider = add_provider(engine, "http_json", base)
+    mo = {"from": NUMBER, "to": "1234", "text": "STOP", "id": "gw-78"}
+    assert post(mo_url(base, provider), mo)[0] == 200
+    post(mo_url(base, provider), {"from": NUMBER, "to": "1234", "text": "START"})
+    _age_all(engine, 30)
+    assert post(mo_url(base, provider), mo)[0] == 200  # the gateway's retry half an hour late
+    first, start, again = inbound(engine)
+    assert (first.provider_ref, again.provider_ref, again.duplicate_of) == ("gw-78", "gw-78", first.id)
+    assert not opted_out(engine)  # the late STOP did not undo the START in between
+
+
+def test_the_same_text_with_another_id_long_after_is_a_new_mo(site):
+    engine, base = site
+    provider = add_provider(engine, "http_json", base)
+    assert post(mo_url(base, provider), {"from": NUMBER, "to": "1234", "text": "STOP", "id": "gw-1"})[0] == 200
+    post(mo_url(base, provider), {"from": NUMBER, "to": "1234", "text": "START", "id": "gw-2"})
+    _age_all(engine, 30)
+    assert post(mo_url(base, provider), {"from": NUMBER, "to": "1234", "text": "STOP", "id": "gw-3"})[0] == 200
+    assert [m.duplicate_of for m in inbound(engine)] == [None, None, None] and opted_out(engine)
+
+
+def test_a_kannel_mo_fetched_again_with_its_id_long_after_is_a_repeat(site):
+    engine, base = site
+    provider = add_provider(engine, "kannel", base)
+    assert fetch(kannel_get_url(base, provider, b"JOIN"))[0] == 200
+    _age_all(engine, 30)
+    assert fetch(kannel_get_url(base, provider, b"JOIN"))[0] == 200
+    first, again = inbound(engine)
+    assert first.provider_ref == "3b1e5c1a-0a0d-4a8e-9f7b-2b8c6f0d1e2f" and again.duplicate_of == first.id
 
 
 @pytest.mark.parametrize(("payload", "words"), [

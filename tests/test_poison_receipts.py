@@ -151,6 +151,16 @@ def test_a_batch_for_a_provider_id_no_column_holds_is_parked_without_a_transacti
     assert begun() <= 1
 
 
+def test_a_subscribers_message_whose_gateway_id_no_column_holds_is_parked_and_the_others_are_stored(engine):
+    unstorable = matching.store_all(engine, [(1, [], [
+        {"source": "+998901234567", "destination": "1234", "text": "hi", "provider_ref": "x" * 73},
+        {"source": "+998901234567", "destination": "1234", "text": "STOP", "provider_ref": "gw-1"}])])
+    assert [u.reason for u in unstorable] == [
+        "message from '+998901234567': its provider_ref is not an id of at most 72 characters"]
+    with engine.connect() as conn:
+        assert conn.execute(select(InboundMessage.text, InboundMessage.provider_ref)).all() == [("STOP", "gw-1")]
+
+
 def test_a_receipts_batch_naming_a_provider_id_out_of_range_is_parked_with_the_reason(
         engine, broker_url, receipts_worker):
     ids = _submitted(engine, 1)

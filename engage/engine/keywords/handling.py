@@ -3,8 +3,10 @@ attributed as a reply to the campaign that last reached the number (`replied`).
 
 An SMSC that lost our deliver_sm_resp sends the same MO again; so does a gateway that timed out on
 its callback. The same text from the same number to the same destination within DUPLICATE_WINDOW of
-one already handled is that MO again: it is kept (nothing is dropped) and marked as a duplicate of
-the first, which alone acted. Each MO gets one `keyword` event saying what it was and what was done.
+one already handled is that MO again, and so is, at any time, one with the same id from the same
+provider (provider_ref: the gateway's own id, where its callback gives one): it is kept (nothing is
+dropped) and marked as a duplicate of the first, which alone acted. Each MO gets one `keyword` event
+saying what it was and what was done.
 
 Batched: one query for the MOs waiting, one for their possible originals, one update for the
 marks; the actions themselves write what they change.
@@ -56,6 +58,7 @@ def handle_pending(engine: Engine, *, limit: int = BATCH) -> int:
         if not waiting:
             return 0
         seen = _handled_before(conn, waiting)
+        refs = _refs_before(conn, waiting)
         known = definitions.load(conn)
         marks, told, fresh = [], [], []  # fresh: (MO, its sender in E.164 or why not, match, its keyword row)
         outcome: dict[int, dict[str, Any]] = {}
@@ -68,11 +71,17 @@ def handle_pending(engine: Engine, *, limit: int = BATCH) -> int:
                                     "duplicate_of": None}
             data: dict[str, Any] = {"inbound_id": mo.id, "provider_id": mo.provider_id,
                                     "keyword": found.keyword, "word": found.word[:32]}
-            if first is not None and at - first[1] <= DUPLICATE_WINDOW:
-                mark["duplicate_of"] = first[0]
-                data["duplicate_of"] = first[0]
+            ref = (mo.provider_id, mo.provider_ref) if mo.provider_ref else None
+            original = refs.get(ref) if ref else None
+            if original is None and first is not None and at - first[1] <= DUPLICATE_WINDOW:
+                original = first[0]
+            if original is not None:
+                mark["duplicate_of"] = original
+                data["duplicate_of"] = original
             else:
                 seen[key] = (mo.id, at)
+                if ref:
+                    refs[ref] = mo.id
                 outcome[mo.id] = data
                 fresh.append((mo, _number(mo.source, settings.default_region), found, row))
             marks.append(mark)
@@ -219,3 +228,15 @@ def _handled_before(conn, waiting: Sequence[Row]) -> dict[tuple[str, str, str], 
     for row in rows:
         found[(row.source, row.destination, row.text)] = (row.id, aware(row.received_at))
     return found
+
+
+def _refs_before(conn, waiting: Sequence[Row]) -> dict[tuple[int, str], int]:  # noqa: ANN001
+    """(provider, the gateway's id of the MO) -> the handled MO that first had it, however long ago."""
+    refs = sorted({(mo.provider_id, mo.provider_ref) for mo in waiting if mo.provider_ref})
+    if not refs:
+        return {}
+    rows = conn.execute(select(InboundMessage.id, InboundMessage.provider_id, InboundMessage.provider_ref).where(
+        InboundMessage.handled.is_(True), InboundMessage.duplicate_of.is_(None),
+        InboundMessage.provider_ref.in_(sorted({ref for _, ref in refs})),
+        InboundMessage.provider_id.in_(sorted({p for p, _ in refs}))).order_by(InboundMessage.id.desc())).all()
+    return {(row.provider_id, row.provider_ref): row.id for row in rows}

@@ -19,10 +19,12 @@ with the same callback token as receipts (read_inbound):
 
     {"from": "+998901234567", "to": "1234", "text": "STOP", "id": "mo-1", "received_at": "2025-01-15T12:00:00Z"}
 
-or a list of such objects (at most MAX_INBOUND); id and received_at are optional, checked when
-given, and not stored (inbound_messages keeps the time engage received it); other fields are
-ignored. A gateway that sends one again (it timed out on our answer) is caught by the keyword
-handler: the same text from the same number to the same destination within two minutes acts once.
+or a list of such objects (at most MAX_INBOUND); id and received_at are optional and checked when
+given. id, the gateway's own id of the MO, is kept: the same id again from the same provider, at
+any later time, is a repeat (keyword handler). received_at is not stored (inbound_messages keeps the
+time engage received it); other fields are ignored. A gateway that sends one again without an id
+(it timed out on our answer) is caught too: the same text from the same number to the same
+destination within two minutes acts once.
 """
 
 from __future__ import annotations
@@ -209,8 +211,7 @@ def read_inbound(payload: bytes) -> list[dict[str, Any]]:
             mo = {"source": inbound_fields.address(item.get("from"), "from"),
                   "destination": inbound_fields.address(item.get("to"), "to"),
                   "text": inbound_fields.text(item.get("text"), "text")}
-            if item.get("id") is not None:
-                message_id(item["id"], "id")
+            mo["provider_ref"] = message_id(item["id"], "id") if item.get("id") is not None else None
             inbound_fields.moment(item.get("received_at"), "received_at")
         except MalformedCallback as exc:
             raise MalformedCallback(f"{where}{exc}") from None

@@ -18,6 +18,7 @@ from engage.engine.store.id_ranges import MAX_ID
 # (provider id, receipts, inbound messages): a receipts broker message, as the receipts worker reads it
 Batch = tuple[int, list[dict[str, Any]], list[dict[str, Any]]]
 MAX_STAT, MAX_ERR, MAX_ADDRESS = 12, 16, 32  # receipts.stat, receipts.err, inbound_messages.source/destination
+MAX_REF = 72  # inbound_messages.provider_ref
 MAX_PROVIDER_ID = MAX_ID  # receipts.provider_id, inbound_messages.provider_id
 MAX_MESSAGE_ID = 2**63 - 1  # messages.id, which a receipt's "ours" names
 REPLACEMENT = "\ufffd"
@@ -113,6 +114,10 @@ def inbound_problem(m: Any) -> str | None:
             return f"its {key} address is not an address of at most {MAX_ADDRESS} characters"
     if type(m.get("text")) is not str:
         return "its text is not text"
+    ref = m.get("provider_ref")
+    if ref is not None and (type(ref) is not str or not ref or len(ref) > MAX_REF or "\x00" in ref
+                            or not _encodable(ref)):
+        return f"its provider_ref is not an id of at most {MAX_REF} characters"
     return None
 
 

@@ -107,7 +107,8 @@ def store_batches(engine: Engine, batches: Sequence[tuple[int, list[dict[str, An
                 by_provider[provider_id].append(
                     (row, hint if type(hint) is int and r["stat"] in st.RECEIPT_FINAL else None))
             inbound_rows += [{"provider_id": provider_id, "source": m["source"], "destination": m["destination"],
-                              "text": m["text"], "handled": False} for m in inbound]
+                              "text": m["text"], "handled": False, "provider_ref": m.get("provider_ref")}
+                             for m in inbound]
         # a named single-part message still in flight is settled by its id; any other is looked up
         for provider_id, named_rows in by_provider.items():
             named = {hint: st.RECEIPT_FINAL[row["stat"]] for row, hint in named_rows if hint is not None}

@@ -20,7 +20,10 @@ class InboundMessage(Base):
     __table_args__ = (Index("ix_inbound_source_at", "source", "received_at"),
                       Index("ix_inbound_unhandled", "id", postgresql_where=text("NOT handled"),
                             sqlite_where=text("NOT handled")),
-                      Index("ix_inbound_campaign", "campaign_id", "id"))
+                      Index("ix_inbound_campaign", "campaign_id", "id"),
+                      Index("ix_inbound_provider_ref", "provider_id", "provider_ref",
+                            postgresql_where=text("provider_ref IS NOT NULL"),
+                            sqlite_where=text("provider_ref IS NOT NULL")))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     provider_id: Mapped[int] = mapped_column(Integer)
@@ -32,6 +35,7 @@ class InboundMessage(Base):
     keyword: Mapped[str | None] = mapped_column(String(32))  # what keywords/ read it as: STOP, or the unknown word
     duplicate_of: Mapped[int | None] = mapped_column(BigInteger)  # the same MO, handled before (keywords/handling.py)
     campaign_id: Mapped[int | None] = mapped_column(Integer)  # the campaign it replied to (its `replied` event)
+    provider_ref: Mapped[str | None] = mapped_column(String(72))  # the gateway's own id of the MO, when it gives one
 
 
 class Keyword(Base):

@@ -9,8 +9,9 @@ engage's /callbacks/kannel/<provider id>/mo, with Kannel's % escapes filled in:
 from (%p) is the subscriber, to (%P) the number they texted; text is %b, the message's bytes as
 the SMSC gave them (%a, its words joined by spaces, also does for GSM texts), read in the charset
 %C names (UTF-8 for a GSM-7 text, UTF-16BE for a UCS-2 one; smsbox's mo-recode makes that UTF-8
-too), else by the coding %c (0 GSM-7 in UTF-8, 1 8-bit data, 2 UCS-2). smsc (%i), id (%I, Kannel's
-own id of the MO) and time (%T) are checked when given and otherwise informative.
+too), else by the coding %c (0 GSM-7 in UTF-8, 1 8-bit data, 2 UCS-2). id (%I, Kannel's own id of the
+MO) is kept: smsbox retrying the call (http-request-retry) at any later time is then known as the same
+MO. smsc (%i) and time (%T) are checked when given and otherwise informative.
 
 smsbox sends the body of a 200 to the subscriber as a reply, and "<Empty reply from service
 provider>" for an empty one unless the service says ``max-messages = 0`` (no reply, not even its
@@ -46,10 +47,9 @@ def read_mo(args: Mapping[str, str], raw: Mapping[str, bytes]) -> list[dict[str,
         raise MalformedCallback("text: missing; the get-url must pass the message as text=%b")
     body = raw["text"] if "text" in raw else args["text"].encode()
     text = inbound_fields.text(decode(body, args.get("charset"), args.get("coding")), "text")
-    if args.get("id"):
-        message_id(args["id"], "id")
+    ref = message_id(args["id"], "id") if args.get("id") and args["id"] != "%I" else None
     inbound_fields.moment(args.get("time"), "time")
-    return [{"source": source, "destination": destination, "text": text}]
+    return [{"source": source, "destination": destination, "text": text, "provider_ref": ref}]
 
 
 def decode(body: bytes, charset: str | None, coding: str | None) -> str:
