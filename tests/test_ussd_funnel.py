@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from engage.engine.ussd import emulator, sessions
 from engage.engine.ussd.funnel import funnel
 from tests.ussd_helpers import Phone, put_menu
 
@@ -84,3 +85,14 @@ def test_the_funnel_counts_the_sessions_started_in_its_window(engine, menu_id):
 
 def test_a_menu_that_does_not_exist_has_no_funnel(engine):
     assert report(engine, 404) is None
+
+
+def test_sessions_staff_try_in_the_emulator_or_the_terminal_are_counted_apart_not_in_the_funnel(engine, menu_id):
+    Phone(engine).walk("2")
+    with engine.begin() as conn:
+        terminal = sessions.terminal_gateway(conn)
+    Phone(engine, gateway=terminal).walk("1")
+    Phone(engine, gateway=emulator.gateway(engine)).walk("2")
+    found = report(engine, menu_id)
+    assert (found["sessions"], found["tests"]) == (1, 2)
+    assert rows(found)["home"] == (1, 0, 0) and rows(found)["ask"] == (0, 0, 0)

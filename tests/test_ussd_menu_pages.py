@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from engage.engine.store.schema import AuditEntry
-from engage.engine.ussd import menus
+from engage.engine.ussd import emulator, menus
 from tests.fixtures.web import Browser, serving, signed_in
 from tests.ussd_helpers import Phone, put_menu
 
@@ -203,6 +203,16 @@ def test_the_menu_page_shows_how_many_sessions_reached_and_left_each_screen(web)
     assert row("home") == ("3", "0", "0")
     assert row("offers") == ("2", "0", "0")
     assert row("bye") == ("2", "2", "0")
+
+
+def test_the_menu_page_says_how_many_sessions_staff_tried_and_leaves_them_out(web):
+    engine, base = web
+    menu_id = put_menu(engine, CLUB)
+    Phone(engine).walk("2")
+    Phone(engine, gateway=emulator.gateway(engine)).walk("1", "1")
+    page = signed_in(engine, base, "analyst").get(f"/menus/{menu_id}")
+    assert re.search(r"1 session in the last 30 days \(1 tried by staff in the phone emulator or "
+                     r"<code>engage ussd try</code>, not counted\)", page.body)
 
 
 def test_a_menu_that_does_not_exist_is_a_404(web):
