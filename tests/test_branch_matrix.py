@@ -80,6 +80,7 @@ ROUTES: dict[str, tuple[str, Any]] = {
     r"/menus$": (GLOBAL, "the operator's USSD menus: read by every branch (test_ussd_menu_pages)"),
     r"/menus/new$": (GLOBAL, "only a user of no branch creates a USSD menu (test_ussd_menu_pages)"),
     r"/menus/(\d+)$": (GLOBAL, "the operator's USSD menus: only a user of no branch edits (test_ussd_menu_pages)"),
+    r"/menus/(\d+)/switch$": (GLOBAL, "only a user of no branch switches a USSD menu on or off (test_ussd_menu_pages)"),
     r"/menus/phone$": (GLOBAL, "the phone emulator: only a user of no branch (test_ussd_menu_pages)"),
     r"/api/v1/ussd/try$": (GLOBAL, "the emulator's hops: only a user of no branch; sessions are the caller's own "
                                    "(test_ussd_menu_pages)"),

@@ -88,6 +88,21 @@ def test_list_shows_each_menu(engage_cli):
         ("Loyalty club", "*123#", True, ["en", "ru"]), ("Top up a friend", "*150#", True, ["en", "ru"])]
 
 
+def test_off_stops_serving_a_menu_and_on_serves_it_again(engage_cli, engine):
+    engage_cli("ussd", "menu", "import", str(EXAMPLES / "loyalty.yaml"), "--code", "*123#")
+    assert engage_cli("ussd", "menu", "off", "Loyalty club")[:2] == (
+        0, [{"menu": "Loyalty club", "active": False, "changed": True}])
+    assert Phone(engine).dial().ends
+    assert engage_cli("ussd", "menu", "list")[1][0]["active"] is False
+    assert engage_cli("ussd", "menu", "on", "Loyalty club")[0] == 0
+    assert Phone(engine).dial().text.startswith("Hello friend!")
+
+
+def test_switching_a_menu_no_one_has_exits_2_saying_so(engage_cli):
+    code, _, err = engage_cli("ussd", "menu", "off", "Nobody")
+    assert (code, err.strip()) == (2, "error: no USSD menu called 'Nobody' (engage ussd menu list names them)")
+
+
 def test_try_walks_a_menu_with_answers_piped_in(engage_cli, database_url):
     engage_cli("ussd", "menu", "import", str(EXAMPLES / "loyalty.yaml"), "--code", "*123#")
     env = {**os.environ, "ENGAGE_DATABASE_URL": database_url}

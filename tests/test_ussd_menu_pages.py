@@ -249,6 +249,78 @@ def test_a_branch_marketer_reads_menus_but_may_not_change_or_try_them(web):
     assert refused.status == 403 and "no branch" in refused.json()["error"]
 
 
+# -- switching a menu off and on ------------------------------------------------------------------------------
+
+def test_a_menu_switched_off_answers_its_code_as_not_available_and_says_so_on_its_page(web):
+    engine, base = web
+    menu_id = put_menu(engine, CLUB)
+    browser = signed_in(engine, base, "marketer")
+    done = browser.post_form(f"/menus/{menu_id}/switch", {"active": "0"})
+    assert done.status == 303 and done.headers["Location"] == f"/menus/{menu_id}?switched=off"
+    page = browser.get(done.headers["Location"])
+    assert "Menu switched off." in page.body and "Switched off:" in page.body and ">Switch on<" in page.body
+    screen = Phone(engine).dial()
+    assert screen.ends and "not available" in screen.text
+
+
+def test_a_session_in_a_menu_switched_off_ends_at_its_next_hop(web):
+    engine, base = web
+    menu_id = put_menu(engine, CLUB)
+    phone = Phone(engine)
+    phone.dial()
+    signed_in(engine, base, "admin").post_form(f"/menus/{menu_id}/switch", {"active": "0"})
+    screen = phone.send("1")
+    assert screen.ends and "not available" in screen.text
+
+
+def test_a_menu_switched_back_on_answers_again(web):
+    engine, base = web
+    menu_id = put_menu(engine, CLUB)
+    browser = signed_in(engine, base, "marketer")
+    browser.post_form(f"/menus/{menu_id}/switch", {"active": "0"})
+    assert browser.post_form(f"/menus/{menu_id}/switch", {"active": "1"}).status == 303
+    assert Phone(engine).dial().text.startswith("Welcome to the club")
+    with engine.connect() as conn:
+        actions = conn.execute(select(AuditEntry.action).where(AuditEntry.action.like("ussd_menu.switch%"))
+                               .order_by(AuditEntry.id)).scalars().all()
+    assert actions == ["ussd_menu.switch_off", "ussd_menu.switch_on"]
+
+
+def test_saving_a_switched_off_menu_keeps_it_off(web):
+    engine, base = web
+    menu_id = put_menu(engine, CLUB)
+    browser = signed_in(engine, base, "marketer")
+    browser.post_form(f"/menus/{menu_id}/switch", {"active": "0"})
+    assert browser.post_form(f"/menus/{menu_id}", menu_form(CLUB.replace("Goodbye", "See you"))).status == 303
+    with engine.connect() as conn:
+        assert menus.for_code(conn, "*123#") is None
+
+
+def test_a_menu_may_not_be_switched_on_where_another_serves_its_code(web):
+    engine, base = web
+    menu_id = put_menu(engine, CLUB)
+    browser = signed_in(engine, base, "marketer")
+    browser.post_form(f"/menus/{menu_id}/switch", {"active": "0"})
+    put_menu(engine, CLUB.replace("name: Club", "name: Other"))
+    refused = browser.post_form(f"/menus/{menu_id}/switch", {"active": "1"})
+    assert refused.status == 409 and "served by menu 'Other'" in html.unescape(refused.body)
+
+
+@pytest.mark.parametrize(("role", "branch"), [("support", None), ("analyst", None), ("marketer", "north")])
+def test_only_editors_of_no_branch_switch_a_menu(web, role, branch):
+    engine, base = web
+    menu_id = put_menu(engine, CLUB)
+    browser = signed_in(engine, base, role, branch=branch)
+    assert 'id="switch-menu"' not in browser.get(f"/menus/{menu_id}").body
+    assert browser.post_form(f"/menus/{menu_id}/switch", {"active": "0"}).status == 403
+    assert Phone(engine).dial().text.startswith("Welcome to the club")
+
+
+def test_switching_a_menu_that_does_not_exist_is_a_404(web):
+    engine, base = web
+    assert signed_in(engine, base, "admin").post_form("/menus/4242/switch", {"active": "0"}).status == 404
+
+
 # -- the phone emulator's endpoint ----------------------------------------------------------------------------
 
 def test_the_emulator_page_offers_the_codes_served_and_a_demo_number(web):

@@ -2,6 +2,7 @@
 
     engage ussd menu import examples/ussd/loyalty.yaml --code '*123#'   # validated; errors with their lines, exit 2
     engage ussd menu list
+    engage ussd menu off 'Loyalty club'                                # stop serving it (on: serve it again)
     engage ussd try --code '*123#' --msisdn +998901234567              # type answers; Ctrl-D hangs up
 """
 
@@ -56,6 +57,27 @@ def cmd_menu_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_menu_switch(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from engage.engine.ussd.menus import MenuInvalid, menus, switch
+
+    with engine().begin() as conn:
+        menu_id = conn.execute(select(menus.c.id).where(menus.c.name == args.name)).scalar()
+        if menu_id is None and args.name.isdigit():
+            menu_id = int(args.name)
+        try:
+            changed = switch(conn, int(menu_id) if menu_id is not None else -1, args.on, actor=args.actor)
+        except LookupError:
+            print(f"error: no USSD menu called {args.name!r} (engage ussd menu list names them)", file=sys.stderr)
+            return 2
+        except MenuInvalid as exc:
+            print(f"error: {exc.errors[0].message}", file=sys.stderr)
+            return 2
+    emit({"menu": args.name, "active": args.on, "changed": changed})
+    return 0
+
+
 def cmd_try(args: argparse.Namespace) -> int:
     """A session in the terminal through the same engine a gateway uses: each screen printed, each
     line typed (or piped) is the answer; end of input hangs up."""
@@ -102,6 +124,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(fn=cmd_menu_import)
     s = menu.add_parser("list", help="every menu, as JSON lines")
     s.set_defaults(fn=cmd_menu_list)
+    for verb, on in (("on", True), ("off", False)):
+        s = menu.add_parser(verb, help="serve the menu on its code again" if on else
+                            "stop serving the menu: its code answers 'unavailable', its sessions end at their next hop")
+        s.add_argument("name", help="the menu's name (or id)")
+        s.set_defaults(fn=cmd_menu_switch, on=on)
     s = ussd.add_parser("try", help="walk a menu in the terminal, as a phone would (answers from stdin)")
     s.add_argument("--code", required=True, help="the code to dial, e.g. '*123#' or a shortcut '*123*1#'")
     s.add_argument("--msisdn", required=True, help="the number dialling (its subscriber's profile and language apply)")

@@ -76,7 +76,8 @@ class MenuPage(PageHandler):
         if menu_id and menu is None:
             raise tornado.web.HTTPError(404)
         shown = menu or {"id": None, "name": "", "code": "", "document": "", "compiled": None}
-        self._show(shown, [], drop_off=drop_off, days=days_shown, saved=bool(self.get_query_argument("saved", "")))
+        self._show(shown, [], drop_off=drop_off, days=days_shown, saved=bool(self.get_query_argument("saved", "")),
+                   switched=self.get_query_argument("switched", "") if menu else "")
 
     @requires(*USSD_EDITORS)
     async def post(self, menu_id: str | None = None) -> None:
@@ -105,11 +106,32 @@ class MenuPage(PageHandler):
         self.redirect(f"/menus/{saved}?saved=1", status=303)
 
     def _show(self, menu: dict[str, Any], errors: list[Any], *, drop_off: dict[str, Any] | None = None,
-              days: int = FUNNEL_DAYS, saved: bool = False) -> None:
+              days: int = FUNNEL_DAYS, saved: bool = False, switched: str = "") -> None:
         """The editor; the tree is of the menu as saved (the compiled form), not of a refused text."""
         compiled = menu.get("compiled")
-        self.render("ussd_menu_edit.html", menu=menu, errors=errors, saved=saved, can_edit=_may_edit(self),
+        self.render("ussd_menu_edit.html", menu=menu, errors=errors, saved=saved, switched=switched,
+                    can_edit=_may_edit(self),
                     outline=tree.outline(compiled) if compiled else [], drop_off=drop_off, days=days)
+
+
+class MenuSwitch(PageHandler):
+    """Switch a menu off (its code answers "unavailable", open sessions end at their next hop) or on."""
+
+    @requires(*USSD_EDITORS)
+    async def post(self, menu_id: str) -> None:
+        _operator_wide(self)
+        on = self.get_body_argument("active", "") == "1"
+
+        def switch() -> None:
+            with self.db.begin() as conn:
+                menus.switch(conn, int(menu_id), on, actor=self.current_user.email)
+        try:
+            await off_loop(switch)
+        except LookupError:
+            raise tornado.web.HTTPError(404) from None
+        except MenuInvalid as exc:
+            raise tornado.web.HTTPError(409, reason=exc.errors[0].message) from None
+        self.redirect(f"/menus/{menu_id}?switched={'on' if on else 'off'}", status=303)
 
 
 class PhonePage(PageHandler):
@@ -179,4 +201,5 @@ OPERATIONS: dict[str, dict[str, tuple[str, bool]]] = {
 }
 
 USSD_PAGE_ROUTES = [(r"/menus", MenusPage), (r"/menus/new", MenuPage), (r"/menus/phone", PhonePage),
-                    (r"/menus/(\d+)", MenuPage), (r"/api/v1/ussd/try", UssdTryApi)]
+                    (r"/menus/(\d+)", MenuPage), (r"/menus/(\d+)/switch", MenuSwitch),
+                    (r"/api/v1/ussd/try", UssdTryApi)]

@@ -71,16 +71,37 @@ def save(conn: Connection, source: str, *, code: str, name: str | None = None, a
     now = datetime.now(UTC)
     if conn.dialect.name == "sqlite":
         now = now.replace(tzinfo=None)
-    values = {"code": code, "document": source, "compiled": compiled, "active": True, "updated_at": now,
-              "updated_by": actor[:200]}
+    values = {"code": code, "document": source, "compiled": compiled, "updated_at": now, "updated_by": actor[:200]}
     menu_id = conn.execute(select(menus.c.id).where(menus.c.name == name)).scalar()
-    if menu_id is None:
-        menu_id = conn.execute(insert(menus).values(name=name, **values).returning(menus.c.id)).scalar_one()
+    if menu_id is None:  # a new menu answers at once; a saved one stays switched on or off as it was
+        menu_id = conn.execute(insert(menus).values(name=name, active=True, **values).returning(menus.c.id)
+                               ).scalar_one()
         audit(conn, actor, "ussd_menu.create", "ussd_menu", menu_id, name=name, code=code)
     else:
         conn.execute(update(menus).where(menus.c.id == menu_id).values(values))
         audit(conn, actor, "ussd_menu.replace", "ussd_menu", menu_id, name=name, code=code)
     return int(menu_id)
+
+
+def switch(conn: Connection, menu_id: int, active: bool, *, actor: str) -> bool:
+    """Serve the menu on its code again, or stop: a session in it gets a polite END at its next hop
+    and the code answers "unavailable" to a new dial. Whether anything changed. LookupError for no such
+    menu; MenuInvalid when another menu serves the code now."""
+    row = conn.execute(select(menus.c.name, menus.c.code, menus.c.active).where(menus.c.id == menu_id)).first()
+    if row is None:
+        raise LookupError(f"no USSD menu {menu_id}")
+    if bool(row.active) == active:
+        return False
+    if active:
+        taken = conn.execute(select(menus.c.id, menus.c.name).where(menus.c.code == row.code, menus.c.active,
+                                                                    menus.c.id != menu_id)).first()
+        if taken is not None:
+            raise MenuInvalid([MenuError(None, None, f"code {row.code}: served by menu {taken.name!r} (id {taken.id}) "
+                                                     "now; switch that one off first")])
+    conn.execute(update(menus).where(menus.c.id == menu_id).values(active=active))
+    audit(conn, actor, "ussd_menu.switch_on" if active else "ussd_menu.switch_off", "ussd_menu", menu_id,
+          name=row.name, code=row.code)
+    return True
 
 
 def listed(conn: Connection) -> list[dict[str, Any]]:
