@@ -1,10 +1,12 @@
-"""Screens longer than a USSD message are cut into pages: 182 characters, 80 on UCS-2 gateways;
-98 shows the next page, 0 the one before, then the screen before."""
+"""Screens longer than a USSD message are cut into pages: 182 GSM-7 septets, 80 characters for a
+text that needs UCS-2 or on a UCS-2 gateway; 98 shows the next page, 0 the one before, then the
+screen before."""
 
 from __future__ import annotations
 
 import pytest
 
+from engage.engine.smpp.ussd_ops import answer_body
 from engage.engine.ussd.pages import paginate
 from tests.ussd_helpers import Phone, put_menu
 
@@ -62,6 +64,25 @@ def test_pages_cut_between_words_and_lose_none(limit):
     pages = paginate(LONG_TEXT, limit)
     words = [w for page in pages for w in page.split() if w.startswith("word")]
     assert " ".join(words) == LONG_TEXT
+
+
+def test_a_text_that_needs_ucs2_is_paged_at_80_characters_even_on_a_gsm_gateway():
+    russian = " ".join(f"слово{i:03d}" for i in range(40))  # 359 characters, Cyrillic
+    pages = paginate(russian, 182)
+    assert len(pages) > 2 and all(len(page) <= 80 for page in pages)
+    assert all(len(answer_body(page)[1]) <= 160 for page in pages)  # each fits one USSD message of 160 octets
+
+
+def test_gsm_extension_characters_count_two_septets():
+    euros = " ".join(["10€"] * 40)  # 159 characters, 199 septets
+    pages = paginate(euros, 182)
+    assert len(pages) == 2
+    assert all(len(answer_body(page)[1]) <= 182 for page in pages)  # septets, as the SMPP answer packs them
+
+
+def test_a_gsm_text_of_182_septets_is_one_page():
+    text = "x" * 182
+    assert paginate(text, 182) == [text]
 
 
 def test_an_option_line_is_never_cut_across_pages():

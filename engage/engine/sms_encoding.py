@@ -60,6 +60,11 @@ def is_gsm7(text: str) -> bool:
     return all(_gsm_units(ch) for ch in text)
 
 
+def septets_of(text: str) -> int:
+    """The GSM-7 septets of a text that is all GSM-7: an extension character (€ [ ] { } ^ ~ \\ |) takes two."""
+    return sum(_gsm_units(ch) for ch in text)
+
+
 def _ucs2_units(ch: str) -> int:
     return 2 if ord(ch) > 0xFFFF else 1
 
