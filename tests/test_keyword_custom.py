@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import insert, select
 
 from engage.engine.campaigns.records import answers, summary
-from engage.engine.keywords import editing, trial
+from engage.engine.keywords import editing, trial, webhooks
 from engage.engine.keywords.editing import KeywordError
 from engage.engine.keywords.handling import handle_pending
 from engage.engine.store.schema import (
@@ -207,6 +207,58 @@ def test_a_webhook_receives_the_mo_after_it_is_handled_and_its_result_is_an_even
     assert _Hook.bodies == [{"inbound_id": inbound_id, "keyword": "QUIZ", "from": NUMBER, "to": "4455",
                              "text": "QUIZ B", "received_at": _Hook.bodies[0]["received_at"], "campaign_id": None}]
     assert _events(engine, "keyword_webhook")[0]["status"] == 204
+
+
+class _Flaky(BaseHTTPRequestHandler):
+    """Answers each POST with the next status of `answers` (then 200)."""
+    answers: list[int] = []
+    calls = 0
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.rfile.read(int(self.headers["Content-Length"]))
+        _Flaky.calls += 1
+        self.send_response(_Flaky.answers.pop(0) if _Flaky.answers else 200)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:  # noqa: ANN002
+        pass
+
+
+def _webhook_tries(engine, answers: list[int], want: int, monkeypatch, query: str = "") -> list[dict]:  # noqa: ANN001
+    """The keyword_webhook events of one MO to a service answering `answers`, once `want` are recorded."""
+    monkeypatch.setattr(webhooks, "RETRY_AFTER", (0.05, 0.05))
+    server = HTTPServer(("127.0.0.1", 0), _Flaky)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Flaky.answers, _Flaky.calls = list(answers), 0
+    try:
+        _keyword(engine, word="QUIZ", steps=[{"kind": "webhook",
+                                               "url": f"http://127.0.0.1:{server.server_port}/mo{query}"}])
+        _mo(engine, "QUIZ B")
+        handle_pending(engine)
+        deadline = time.monotonic() + 10
+        while len(_events(engine, "keyword_webhook")) < want:
+            assert time.monotonic() < deadline, "not as many keyword_webhook events as wanted"
+            time.sleep(0.02)
+    finally:
+        server.shutdown()
+    return _events(engine, "keyword_webhook")
+
+
+def test_a_webhook_the_service_fails_for_now_is_tried_again_until_it_takes_it(engine, monkeypatch):
+    tries = _webhook_tries(engine, [503, 502], 3, monkeypatch)
+    assert [(t["attempt"], t["status"], t.get("retry_in_s")) for t in tries] == [
+        (1, 503, 0.05), (2, 502, 0.05), (3, 200, None)]
+
+
+def test_a_webhook_the_service_refuses_is_not_tried_again(engine, monkeypatch):
+    [only] = _webhook_tries(engine, [400], 1, monkeypatch)
+    assert (only["status"], only["attempt"], "retry_in_s" in only) == (400, 1, False)  # no further try scheduled
+
+
+def test_a_webhook_is_recorded_without_the_key_in_its_url(engine, monkeypatch):
+    [done] = _webhook_tries(engine, [], 1, monkeypatch, query="?key=s3cr3t")
+    assert done["url"].endswith("/mo?…")
+    assert all("s3cr3t" not in json.dumps(e) for e in _events(engine, "keyword") + [done])
 
 
 def test_a_keyword_with_the_answered_step_is_counted_on_the_campaign_it_answers(engine):

@@ -84,6 +84,18 @@ def test_support_reads_keywords_but_may_not_change_them(web):
     assert browser.post_form("/keywords/new", {"word": "X"}).status == 403
 
 
+def test_support_sees_that_a_keyword_calls_a_webhook_but_not_the_key_in_its_url(web):
+    engine, base = web
+    hook = "https://crm.example.com/mo?api_key=s3cr3t"
+    saved = signed_in(engine, base, "marketer").post_form("/keywords/new", {
+        "word": "quiz", "short_code": "", "aliases": "", "reply_template_id": "", "enabled": "on",
+        "step_kind": "webhook", "step_value": hook})
+    keyword_page = saved.headers["Location"].split("?")[0]
+    assert "s3cr3t" in signed_in(engine, base, "admin").get(keyword_page).body  # an editor edits the whole URL
+    shown = signed_in(engine, base, "support").get(keyword_page).body
+    assert "s3cr3t" not in shown and "https://crm.example.com/mo?…" in shown
+
+
 def test_a_branch_marketer_may_not_change_the_operators_keywords(web):
     engine, base = web
     browser = signed_in(engine, base, "marketer", branch="north")

@@ -9,7 +9,7 @@ from typing import Any
 import tornado.httputil
 import tornado.web
 
-from engage.engine.keywords import editing, trial
+from engage.engine.keywords import editing, trial, webhooks
 from engage.engine.keywords.editing import KeywordError
 from engage.engine.keywords.steps import STEPS
 from engage.engine.templates import store as templates
@@ -46,6 +46,10 @@ class KeywordPage(PageHandler):
         keyword, choices = await off_loop(read)
         if keyword_id and keyword is None:
             raise tornado.web.HTTPError(404)
+        if keyword and not (self.current_user.role in KEYWORD_EDITORS and self.current_user.branch is None):
+            # a reader needs to know a webhook is called, not the service's key its URL may hold
+            keyword = {**keyword, "steps": [{**s, "url": webhooks.shown(s["url"])} if isinstance(s.get("url"), str)
+                                            else s for s in keyword.get("steps") or ()]}
         self._show(keyword or _blank(), choices, {}, saved=bool(self.get_query_argument("saved", "")))
 
     @requires(*KEYWORD_EDITORS)

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Connection, func, select
 
 from engage.engine.events import record
+from engage.engine.keywords import webhooks
 from engage.engine.keywords.actions import Asked
 from engage.engine.store.bulk import conflict_insert, one_of, update_from_values
 from engage.engine.store.schema import StaticList, StaticListMember, Subscriber, SubscriberTag
@@ -151,7 +152,7 @@ def _check_webhook(conn: Connection, params: dict[str, Any]) -> str | None:
 def webhook(conn: Connection, asked: Asked, params: dict[str, Any]) -> list[dict[str, Any]]:
     """Only noted here: the handler calls it once the MOs are committed (keywords/webhooks.py), so a
     slow web service never holds the transaction that marks MOs handled."""
-    return [{"webhook": params["url"]} for _ in asked]
+    return [{"webhook": webhooks.shown(params["url"])} for _ in asked]
 
 
 def problems(conn: Connection, steps: list[Any]) -> list[str]:
