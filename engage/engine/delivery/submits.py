@@ -20,10 +20,10 @@ from sqlalchemy import Connection, Engine, func, select
 
 from engage.engine import metrics
 from engage.engine import statuses as st
-from engage.engine.delivery import batch_locks
 from engage.engine.events import record, record_batch
 from engage.engine.providers.base import SendOutcome
 from engage.engine.providers.message_ids import alternate_id, id_problem, moved_aside, normalise_id, storable_id
+from engage.engine.store import batch_locks
 from engage.engine.store.bulk import array_value, conflict_insert, insert_rows, one_of, update_from_values, update_ids
 from engage.engine.store.failures import reason, transient
 from engage.engine.store.schema import Message, MessagePart, SendClaim
@@ -67,7 +67,7 @@ def take_batches(conn: Connection, provider_id: int, batch_ids: Sequence[str]) -
     """Claim these batches; returns those this transaction won. The primary key decides, so a sender
     and the sweeper (moving a down provider's batches elsewhere) never both act on one batch."""
     won = set()
-    batch_locks.share(conn, batch_ids)  # STOP sets no message of them aside meanwhile (batch_locks.py)
+    batch_locks.share(conn, batch_ids)  # STOP sets no message of them aside meanwhile (store/batch_locks.py)
     for batch_id in sorted(batch_ids):  # one row per batch a sender takes; the sweeper's few, rarely
         row = conn.execute(conflict_insert(conn, claims).values(batch_id=batch_id, provider_id=provider_id)
                            .on_conflict_do_nothing().returning(claims.c.batch_id)).first()

@@ -18,9 +18,9 @@ from sqlalchemy import Connection, and_, exists, func, or_, select, update
 
 from engage.engine import consent
 from engage.engine import statuses as st
-from engage.engine.delivery import batch_locks
 from engage.engine.events import record_batches
 from engage.engine.keywords.matching import Match
+from engage.engine.store import batch_locks
 from engage.engine.store.bulk import one_of
 from engage.engine.store.schema import Message, OptOut, SendClaim
 
@@ -92,7 +92,7 @@ def set_aside(conn: Connection, numbers: list[str]) -> dict[str, int]:
     is the sender's to hold back (delivery/opt_outs.py): it may be on the wire already, and then it
     is submitted, not set aside."""
     numbers = sorted(set(numbers))
-    batch_locks.hold(conn, conn.execute(select(Message.batch_id).distinct().where(  # see delivery/batch_locks.py
+    batch_locks.hold(conn, conn.execute(select(Message.batch_id).distinct().where(  # see store/batch_locks.py
         one_of(conn, Message.msisdn, numbers), Message.status == st.QUEUED, Message.batch_id.is_not(None))).scalars())
     claimed = select(SendClaim.batch_id).where(SendClaim.batch_id == Message.batch_id)
     unsent = or_(Message.status.in_((st.PENDING, st.HELD)), and_(Message.status == st.QUEUED, ~exists(claimed)))
