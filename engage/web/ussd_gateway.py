@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 # hops). Each thread holds at most one connection. Four, not more: a hop is a few milliseconds of
 # database round trips, and more threads only contend for the GIL between them, which lengthens the
 # tail (engage bench ussd on 2 cores: mean p99 29 ms over 7 runs with 4 threads, 38.5 ms over the 4
-# runs with 8 between them). A menu
-# whose call_http services are slow holds a thread for up to their timeout: raise it for those.
+# runs with 8 between them). A menu whose call_http services are slow holds a thread for up to
+# their timeout: raise it for those.
 THREADS = int(os.environ.get("ENGAGE_USSD_THREADS", "4"))
 _POOL = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="engage-ussd")
 
