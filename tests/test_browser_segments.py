@@ -65,3 +65,13 @@ def test_saving_stores_the_segment_tree(builder):
     with engine.connect() as conn:
         definition = conn.execute(select(Segment.definition).where(Segment.name == "Tashkent people")).scalar_one()
     assert definition == {"field": "city", "op": "eq", "value": "Tashkent"}
+
+
+def test_not_beside_opted_out_selects_who_has_not_opted_out(builder):
+    """The criterion "opted_out" starts as "is opted out", so ticking "not" means what it says."""
+    _, page = builder
+    row = page.locator(".criterion").first
+    row.locator(".kind").select_option("opted_out")
+    assert reachable(page, 0) == 0  # is opted out: nobody of the five
+    row.locator(".not").check()
+    assert reachable(page, 5) == 5  # is not opted out: all five

@@ -52,6 +52,7 @@ class Param:
     type: str  # "integer", "number", "string", "boolean", "list[string]", "date", "operator", ...
     description: str
     required: bool = True
+    default: Any = None  # what an absent optional parameter means (the builder starts a control there)
 
 
 CriterionFn = Callable[[dict[str, Any], str, CompileContext], ColumnElement[bool]]
@@ -155,8 +156,8 @@ def describe_kinds() -> list[dict[str, Any]]:
     for kind in sorted(_registry().values(), key=lambda k: k.name):
         entry: dict[str, Any] = {
             "kind": kind.name, "description": kind.description,
-            "params": [{"name": p.name, "type": p.type, "required": p.required, "description": p.description}
-                       for p in kind.params],
+            "params": [{"name": p.name, "type": p.type, "required": p.required, "description": p.description,
+                        "default": p.default} for p in kind.params],
         }
         if kind.details is not None:
             entry.update(kind.details())

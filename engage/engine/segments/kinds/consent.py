@@ -20,7 +20,7 @@ from engage.engine.store.schema import OptOut, Subscriber
 
 @criterion("opted_out", params=(
     Param("channel", "string", f"one of {', '.join(CHANNELS)}; default sms", required=False),
-    Param("value", "boolean", "true (default): is opted out; false: is not", required=False),
+    Param("value", "boolean", "true (default): is opted out; false: is not", required=False, default=True),
 ))
 def opted_out(node: dict[str, Any], path: str, ctx: CompileContext) -> ColumnElement[bool]:
     """The subscriber's number is (or is not) opted out of a channel."""

@@ -75,7 +75,8 @@ def in_last_days(node: dict[str, Any], path: str, ctx: CompileContext) -> Column
 
 @criterion("more_than_days_ago", params=(
     _FIELD, _DAYS,
-    Param("include_never", "boolean", "also match subscribers with no value (default false)", required=False),
+    Param("include_never", "boolean", "also match subscribers with no value (default false)", required=False,
+          default=False),
 ))
 def more_than_days_ago(node: dict[str, Any], path: str, ctx: CompileContext) -> ColumnElement[bool]:
     """A date or datetime field is older than N days, optionally or empty ("never")."""
