@@ -23,6 +23,16 @@ def admin(site, quick_hashes, page):
     return engine, base, page
 
 
+def test_an_admin_clicking_disable_on_their_own_row_is_told_why_not_and_stays_signed_in(admin):
+    engine, base, page = admin
+    add_user(engine, "second@example.com", "admin")
+    page.reload()
+    page.locator("tr[data-email='root@example.com'] button[value=disable]").click()
+    expect(page.locator("#error")).to_contain_text("you cannot disable your own account")
+    page.goto(base + "/users")
+    expect(page.locator("tr[data-email='root@example.com']")).not_to_contain_text("disabled")
+
+
 def test_an_admin_creates_a_user_who_can_sign_in_and_then_disables_them(admin):
     engine, base, page = admin
     form = page.locator("#new-user")

@@ -208,6 +208,25 @@ def test_a_disabled_user_cannot_sign_in_until_enabled_again(engine):
     assert _sign_in(engine).active
 
 
+def test_an_admin_may_not_disable_their_own_account(engine):
+    with engine.begin() as conn:
+        create_user(conn, "root@example.com", "admin", password=PASSWORD, actor="setup")
+        create_user(conn, "other@example.com", "admin", password=PASSWORD, actor="setup")
+    with pytest.raises(UserError, match="you cannot disable your own account"), engine.begin() as conn:
+        disable(conn, "root@example.com", actor="Root@example.com")
+    with engine.connect() as conn:
+        assert {u.email: u.active for u in list_users(conn)}["root@example.com"] is True
+
+
+def test_the_last_active_admin_may_not_be_disabled(engine):
+    with engine.begin() as conn:
+        create_user(conn, "root@example.com", "admin", password=PASSWORD, actor="setup")
+        create_user(conn, "other@example.com", "admin", password=PASSWORD, actor="setup")
+        disable(conn, "other@example.com", actor="root@example.com")
+    with pytest.raises(UserError, match="root@example.com is the last active admin"), engine.begin() as conn:
+        disable(conn, "root@example.com", actor="cli")
+
+
 def test_a_hash_made_with_other_parameters_is_replaced_at_the_next_sign_in(engine, monkeypatch):
     _user(engine)
     old = _stored_hash(engine)

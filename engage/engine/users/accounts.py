@@ -169,6 +169,14 @@ def set_active(conn: Connection, email: str, active: bool, *, actor: str) -> Acc
     """Disable (its sessions end at once; its API tokens are refused while it is disabled, and work
     again if it is enabled: a suspension, not a revocation) or enable a user."""
     user = _existing(conn, email)
+    if not active and user.active:
+        if user.email.lower() == actor.strip().lower():
+            raise UserError("user", "you cannot disable your own account (you would be signed out at once); "
+                                    "another admin can")
+        if user.role == "admin" and not conn.execute(select(UserRow.id).where(
+                UserRow.role == "admin", UserRow.active.is_(True), UserRow.id != user.id)).first():
+            raise UserError("user", f"{user.email} is the last active admin: make another admin first, or no one "
+                                    "could manage users")
     conn.execute(update(UserRow.__table__).where(UserRow.id == user.id).values(active=active))
     if not active:
         conn.execute(delete(UserSession.__table__).where(UserSession.user_id == user.id))
