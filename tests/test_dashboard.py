@@ -14,7 +14,7 @@ from engage.engine.campaigns.launching import launch_run
 from engage.engine.store.schema import Message
 from tests.campaign_setup import add_subscribers, make_campaign
 from tests.fixtures.browser import screenshot
-from tests.fixtures.web import PASSWORD, add_user
+from tests.fixtures.web import PASSWORD, add_user, signed_in
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -59,3 +59,15 @@ def test_signing_in_lands_on_the_dashboard(site, quick_hashes, page):
     expect(page.locator("#running-count")).to_have_text("1")
     expect(page.locator("#scheduled-count")).to_have_text("1")
     screenshot(page, "dashboard")
+
+
+def test_a_dashboard_with_no_active_campaign_says_so_and_offers_a_new_one(site, quick_hashes):
+    engine, base = site
+    page = signed_in(engine, base, "marketer").get("/dashboard")
+    assert "No campaign is running, scheduled or awaiting approval." in page.body
+    assert 'id="new-campaign" class="button">New campaign</a>' in page.body
+
+
+def test_an_analyst_sees_no_new_campaign_action_on_the_dashboard(site, quick_hashes):
+    engine, base = site
+    assert 'id="new-campaign"' not in signed_in(engine, base, "analyst").get("/dashboard").body
