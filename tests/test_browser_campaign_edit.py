@@ -6,11 +6,13 @@ from its page the same way."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from engage.engine.campaigns.launching import launch_run
 from engage.engine.store.schema import Campaign, Template
 from engage.engine.templates import store as templates
 from tests.campaign_setup import add_subscribers, make_campaign
@@ -106,3 +108,37 @@ def test_an_unused_template_is_deleted_from_its_page(draft):
     expect(page.locator("#done")).to_have_text("Template “Spare” deleted.")
     with engine.connect() as conn:
         assert conn.execute(select(Template.id).where(Template.id == template_id)).first() is None
+
+
+@pytest.fixture
+def running(site, quick_hashes, page):
+    engine, base = site
+    add_subscribers(engine, 3)
+    campaign_id = make_campaign(engine, name="Flash sale", actor="mara@example.com")
+    launch_run(engine, campaign_id, datetime.now(UTC), actor="t")
+    add_user(engine, "mara@example.com", "marketer")
+    sign_in(page, base, "mara@example.com", f"/campaigns/{campaign_id}")
+    return engine, page, campaign_id
+
+
+def _status(engine, campaign_id):
+    with engine.connect() as conn:
+        return conn.execute(select(Campaign.status).where(Campaign.id == campaign_id)).scalar_one()
+
+
+def test_cancelling_a_running_campaign_asks_first_and_a_no_leaves_it_running(running):
+    engine, page, campaign_id = running
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.click("form[data-action=cancel] button")
+    expect(page.locator("form[data-action=pause]")).to_be_visible()
+    assert asked == ["Cancel “Flash sale”? What is not sent yet will not be sent. This cannot be undone."]
+    assert _status(engine, campaign_id) == "running"
+
+
+def test_cancelling_a_running_campaign_once_confirmed_cancels_it(running):
+    engine, page, campaign_id = running
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("form[data-action=cancel] button")
+    expect(page.locator("#done")).to_contain_text("cancelled")
+    assert _status(engine, campaign_id) == "cancelled"
