@@ -36,3 +36,16 @@ def test_only_admins_are_offered_users_and_the_audit_log(site, quick_hashes):
     engine, base = site
     assert {"/users", "/audit"} <= set(header_links(signed_in(engine, base, "admin").get("/dashboard").body))
     assert not {"/users", "/audit"} & set(header_links(signed_in(engine, base, "marketer").get("/dashboard").body))
+
+
+def current(html: str) -> list[str]:
+    nav = re.search(r"<nav>(.*?)</nav>", html, re.S).group(1)
+    return re.findall(r'href="([^"]+)" aria-current="page"', nav)
+
+
+def test_the_header_marks_the_page_you_are_on_and_the_section_a_page_belongs_to(site, quick_hashes):
+    engine, base = site
+    browser = signed_in(engine, base, "marketer")
+    assert current(browser.get("/campaigns").body) == ["/campaigns"]
+    assert current(browser.get("/campaigns/new").body) == ["/campaigns"]
+    assert current(browser.get("/keywords").body) == ["/keywords"]
