@@ -75,3 +75,33 @@ def test_not_beside_opted_out_selects_who_has_not_opted_out(builder):
     assert reachable(page, 0) == 0  # is opted out: nobody of the five
     row.locator(".not").check()
     assert reachable(page, 5) == 5  # is not opted out: all five
+
+
+def test_a_new_segment_once_saved_is_titled_by_its_name(builder):
+    _, page = builder
+    criterion(page, 0, "city", "Tashkent")
+    reachable(page, 4)
+    page.fill("#segment-name", "Tashkent people")
+    page.click("#save")
+    expect(page.locator("#title")).to_have_text("Tashkent people")
+    assert page.title() == "Tashkent people · engage"
+
+
+def test_a_segment_nobody_matches_is_flagged_and_saving_it_says_so(builder):
+    _, page = builder
+    criterion(page, 0, "city", "Nowhere")
+    reachable(page, 0)
+    expect(page.locator("#reach-warning")).to_have_text(
+        "Nobody matches: a campaign to this segment would send nothing.")
+    page.fill("#segment-name", "Empty")
+    page.click("#save")
+    expect(page.locator("#saved")).to_contain_text("0 reachable. Nobody in it can be sent a message.")
+
+
+def test_the_count_is_withdrawn_while_the_definition_has_an_error(builder):
+    _, page = builder
+    criterion(page, 0, "city", "Tashkent")
+    reachable(page, 4)
+    criterion(page, 0, "birth_date", "yesterday", op="lt")
+    expect(page.locator("#count")).to_have_text("No count while the definition has an error.")
+    expect(page.locator("#count")).not_to_have_attribute("data-reachable", "4")
