@@ -12,6 +12,7 @@ import tornado.web
 from sqlalchemy import Engine
 
 from engage.engine.campaigns.records import answers as campaign_answers
+from engage.engine.campaigns.rejections import last_rejection
 from engage.engine.users.roles import CAMPAIGN_MAKERS
 from engage.web.admin_pages import ADMIN_ROUTES
 from engage.web.audience_api import AUDIENCE_ROUTES, api_tokens
@@ -54,7 +55,9 @@ class CampaignPage(PageHandler):
         summary = await off_loop(campaign_summary, self.db, int(campaign_id), self.current_user.branch)
         if summary is None:
             raise tornado.web.HTTPError(404)
+        rejected = await off_loop(self._rejection, int(campaign_id)) if summary["status"] == "draft" else None
         self.render("campaign.html", c=summary, answers=await off_loop(self._answers, int(campaign_id)),
+                    rejected=rejected,
                     actions=actions_for(summary["status"], self.current_user.role),
                     can_test=self.current_user.role in CAMPAIGN_MAKERS and summary["kind"] != "test",
                     notice=self.get_query_argument("done", None), error=self.get_query_argument("error", None))
@@ -63,6 +66,10 @@ class CampaignPage(PageHandler):
     def _answers(self, campaign_id: int) -> dict[str, int]:
         with self.db.connect() as conn:
             return campaign_answers(conn, campaign_id)
+
+    def _rejection(self, campaign_id: int) -> dict[str, Any] | None:
+        with self.db.connect() as conn:
+            return last_rejection(conn, campaign_id)
 
 
 MAX_BODY_BYTES = 4 * 1024 * 1024  # of a request that is not an upload: 10,000 subscribers of JSON fit
