@@ -4,9 +4,10 @@ who sent it back and why, until it is submitted again."""
 from __future__ import annotations
 
 import html
+import re
 
 from engage.engine.campaigns import lifecycle
-from engage.engine.campaigns.rejections import last_rejection
+from engage.engine.campaigns.rejections import last_rejection, sent_back
 from tests.campaign_setup import add_subscribers, make_campaign
 from tests.fixtures.web import signed_in
 
@@ -43,3 +44,17 @@ def test_a_draft_never_rejected_shows_no_reason(site, quick_hashes):
     add_subscribers(engine, 3)
     campaign_id = make_campaign(engine, actor="mara@example.com")
     assert 'id="rejected"' not in signed_in(engine, base, "marketer").get(f"/campaigns/{campaign_id}").body
+
+
+def test_the_dashboard_lists_drafts_sent_back_with_their_reasons(site, quick_hashes):
+    engine, base = site
+    campaign_id = _rejected(engine, reason="Wrong sender id")
+    body = html.unescape(signed_in(engine, base, "marketer").get("/dashboard").body)
+    assert 'id="sent-back"' in body and f'href="/campaigns/{campaign_id}"' in body
+    assert re.search(r'“Wrong sender id” <span class="muted">\(checker@example\.com, ', body)
+
+
+def test_another_branch_does_not_see_a_draft_sent_back(engine):
+    _rejected(engine)
+    with engine.connect() as conn:
+        assert sent_back(conn, branch="south") == [] and len(sent_back(conn, branch=None)) == 1

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from engage.engine import statuses as st
+from engage.engine.campaigns.rejections import sent_back
 from engage.engine.providers.status import read_status
 from engage.engine.store.schema import Campaign, Message
 
@@ -37,4 +38,5 @@ def figures(conn: Connection, *, branch: str | None, now: datetime | None = None
         "scheduled": [c for c in active if c["status"] == st.CAMPAIGN_SCHEDULED],
         "awaiting_approval": [c for c in active if c["status"] == st.CAMPAIGN_AWAITING_APPROVAL],
         "providers": read_status(conn),
+        "sent_back": sent_back(conn, branch=branch),
     }

@@ -8,7 +8,9 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from engage.engine.store.schema import AuditEntry
+from engage.engine import statuses as st
+from engage.engine.store.bulk import one_of
+from engage.engine.store.schema import AuditEntry, Campaign
 
 _TURNS = ("campaign.rejected", "campaign.submit")  # the reason given, and a later submission that answers it
 
@@ -21,3 +23,24 @@ def last_rejection(conn: Connection, campaign_id: int) -> dict[str, Any] | None:
     if row is None or row.action != "campaign.rejected":
         return None
     return {"by": row.actor, "at": row.at, "reason": (row.details or {}).get("reason", "")}
+
+
+def sent_back(conn: Connection, *, branch: str | None, limit: int = 10) -> list[dict[str, Any]]:
+    """The drafts an approver sent back and no one has submitted since, newest rejection first:
+    {id, name, by, at, reason}. Two queries, whatever the number of drafts."""
+    drafts = select(Campaign.id, Campaign.name).where(Campaign.status == st.CAMPAIGN_DRAFT)
+    if branch is not None:
+        drafts = drafts.where(Campaign.branch == branch)
+    names = {str(i): n for i, n in conn.execute(drafts).all()}
+    if not names:
+        return []
+    latest: dict[str, Any] = {}
+    for row in conn.execute(select(AuditEntry.object_id, AuditEntry.action, AuditEntry.actor, AuditEntry.at,
+                                   AuditEntry.details).where(
+            AuditEntry.object_type == "campaign", AuditEntry.action.in_(_TURNS),
+            one_of(conn, AuditEntry.object_id, sorted(names))).order_by(AuditEntry.id)):
+        latest[row.object_id] = row
+    back = [{"id": int(cid), "name": names[cid], "by": r.actor, "at": r.at,
+             "reason": (r.details or {}).get("reason", "")}
+            for cid, r in latest.items() if r.action == "campaign.rejected"]
+    return sorted(back, key=lambda b: b["at"], reverse=True)[:limit]
