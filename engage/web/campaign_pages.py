@@ -11,10 +11,12 @@ from typing import Any
 
 import tornado.web
 
+from engage import config
 from engage.engine import statuses as st
 from engage.engine.campaigns import CampaignError, lifecycle, overview
 from engage.engine.campaigns import estimate as estimates
 from engage.engine.campaigns.estimate import estimate
+from engage.engine.scheduler.schedule_words import in_words
 from engage.engine.users.roles import CAMPAIGN_ACTION_ROLES, CAMPAIGN_APPROVERS, CAMPAIGN_MAKERS
 from engage.web.campaigns_api import visible
 from engage.web.off_loop import off_loop
@@ -91,9 +93,20 @@ class ApprovalsPage(PageHandler):
     @staticmethod
     def _row(row: Any, user: Any, cost: dict[str, Any] | None, problem: str | None) -> dict[str, Any]:
         return {"id": row.id, "name": row.name, "submitted_by": row.submitted_by,
-                "submitted_at": row.submitted_at, "reachable": cost["reachable"] if cost else "?",
+                "submitted_at": row.submitted_at, "sender": row.sender_id, "message": _message(row.submitted_content),
+                "when": in_words(row.schedule, default_timezone=row.timezone or config.load().default_timezone),
+                "reachable": cost["reachable"] if cost else "?",
                 "estimate": cost, "problem": problem,
                 "can_decide": user.role in CAMPAIGN_APPROVERS and row.submitted_by != user.email}
+
+
+def _message(submitted: dict[str, Any] | None) -> str:
+    """The text the approver agrees to: arm A in the template's default language, as submitted."""
+    template = (submitted or {}).get("template") or {}
+    variants = [v for v in template.get("variants") or () if v.get("arm", "A") == "A"]
+    first = next((v for v in variants if v.get("language") == template.get("default_language")),
+                 variants[0] if variants else None)
+    return first["body"] if first else ""
 
 
 def money(amount: Decimal) -> str:

@@ -56,8 +56,10 @@ def latest(conn: Connection, branch: str | None, limit: int = LISTED) -> list[in
 
 def awaiting_approval(conn: Connection, branch: str | None) -> list[Any]:
     """Campaigns of ``branch`` (None: every branch) waiting for a second person, oldest submit
-    first: rows of id, name, submitted_by, submitted_at."""
-    query = select(Campaign.id, Campaign.name, Campaign.submitted_by, Campaign.submitted_at).where(
+    first: rows of id, name, submitted_by, submitted_at, and what the approver agrees to: sender_id,
+    schedule, timezone, submitted_content."""
+    query = select(Campaign.id, Campaign.name, Campaign.submitted_by, Campaign.submitted_at, Campaign.sender_id,
+                   Campaign.schedule, Campaign.timezone, Campaign.submitted_content).where(
         Campaign.status == st.CAMPAIGN_AWAITING_APPROVAL).order_by(Campaign.submitted_at)
     if branch is not None:
         query = query.where(Campaign.branch == branch)
