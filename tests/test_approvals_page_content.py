@@ -26,4 +26,4 @@ def test_an_approver_sees_the_message_its_sender_and_when_it_goes_out(engine, qu
         body = conn.execute(Campaign.__table__.select().where(Campaign.id == campaign_id)).first() \
             .submitted_content["template"]["variants"][0]["body"]
     assert f'<blockquote class="message">{body}</blockquote>' in page
-    assert "Every Monday and Thursday at 10:00, Asia/Tashkent time" in page
+    assert "every Monday and Thursday at 10:00 Asia/Tashkent" in page

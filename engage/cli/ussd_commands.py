@@ -67,7 +67,9 @@ def cmd_menu_switch(args: argparse.Namespace) -> int:
         if menu_id is None and args.name.isdigit():
             menu_id = int(args.name)
         try:
-            changed = switch(conn, int(menu_id) if menu_id is not None else -1, args.on, actor=args.actor)
+            if menu_id is None:
+                raise LookupError(args.name)
+            changed = switch(conn, menu_id, args.on, actor=args.actor)
         except LookupError:
             print(f"error: no USSD menu called {args.name!r} (engage ussd menu list names them)", file=sys.stderr)
             return 2

@@ -69,6 +69,11 @@ def _ucs2_units(ch: str) -> int:
     return 2 if ord(ch) > 0xFFFF else 1
 
 
+def ucs2_units_of(text: str) -> int:
+    """The UCS-2 (UTF-16) code units of a text: a character beyond the BMP takes two."""
+    return sum(_ucs2_units(ch) for ch in text)
+
+
 def _count_parts(units: list[int], encoding: str) -> int:
     total = sum(units)
     if total <= SINGLE_LIMIT[encoding]:

@@ -16,7 +16,7 @@ from engage.engine import statuses as st
 from engage.engine.campaigns import CampaignError, lifecycle, overview
 from engage.engine.campaigns import estimate as estimates
 from engage.engine.campaigns.estimate import estimate
-from engage.engine.scheduler.schedule_words import in_words
+from engage.engine.scheduler.schedule import ScheduleError, parse_schedule
 from engage.engine.users.roles import CAMPAIGN_ACTION_ROLES, CAMPAIGN_APPROVERS, CAMPAIGN_MAKERS
 from engage.web.campaigns_api import visible
 from engage.web.off_loop import off_loop
@@ -94,10 +94,20 @@ class ApprovalsPage(PageHandler):
     def _row(row: Any, user: Any, cost: dict[str, Any] | None, problem: str | None) -> dict[str, Any]:
         return {"id": row.id, "name": row.name, "submitted_by": row.submitted_by,
                 "submitted_at": row.submitted_at, "sender": row.sender_id, "message": _message(row.submitted_content),
-                "when": in_words(row.schedule, default_timezone=row.timezone or config.load().default_timezone),
+                "when": _when(row.schedule, row.timezone),
                 "reachable": cost["reachable"] if cost else "?",
                 "estimate": cost, "problem": problem,
                 "can_decide": user.role in CAMPAIGN_APPROVERS and row.submitted_by != user.email}
+
+
+def _when(spec: dict[str, Any] | None, timezone: str | None) -> str:
+    """When it goes out, in the schedule's own words (Schedule.describe), its zone named."""
+    if spec is None:
+        return "As soon as it may be sent (no schedule)"
+    try:
+        return parse_schedule(spec, default_timezone=timezone or config.load().default_timezone).describe()
+    except ScheduleError as exc:
+        return f"A schedule that cannot be read: {exc}"
 
 
 def _message(submitted: dict[str, Any] | None) -> str:

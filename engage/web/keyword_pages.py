@@ -32,7 +32,7 @@ class KeywordsPage(PageHandler):
                 return editing.list_all(conn), trial.explain(conn, text, code, language) if text.strip() else None
         keywords, tried = await off_loop(read)
         self.render("keywords.html", keywords=keywords, tried=tried, text=text, code=code, language=language or "",
-                    can_edit=self.current_user.role in KEYWORD_EDITORS and self.current_user.branch is None,
+                    can_edit=_may_edit(self),
                     deleted=self.get_query_argument("deleted", ""))
 
 
@@ -46,7 +46,7 @@ class KeywordPage(PageHandler):
         keyword, choices = await off_loop(read)
         if keyword_id and keyword is None:
             raise tornado.web.HTTPError(404)
-        if keyword and not (self.current_user.role in KEYWORD_EDITORS and self.current_user.branch is None):
+        if keyword and not _may_edit(self):
             # a reader needs to know a webhook is called, not the service's key its URL may hold
             keyword = {**keyword, "steps": [{**s, "url": webhooks.shown(s["url"])} if isinstance(s.get("url"), str)
                                             else s for s in keyword.get("steps") or ()]}
@@ -84,7 +84,7 @@ class KeywordPage(PageHandler):
         rows = [*steps, *({"kind": ""} for _ in range(max(0, STEP_ROWS - len(steps))))]
         self.render("keyword_edit.html", keyword=keyword, choices=choices, wrong=wrong, saved=saved,
                     step_rows=[(s.get("kind", ""), _step_value(s)) for s in rows], kinds=STEPS,
-                    can_edit=self.current_user.role in KEYWORD_EDITORS and self.current_user.branch is None)
+                    can_edit=_may_edit(self))
 
 
 class KeywordDelete(PageHandler):
@@ -102,6 +102,10 @@ class KeywordDelete(PageHandler):
             self.write(tornado.escape.xhtml_escape(str(exc)))
             return
         self.redirect("/keywords?" + tornado.httputil.urlencode({"deleted": word}), status=303)
+
+
+def _may_edit(handler: PageHandler) -> bool:
+    return handler.current_user.role in KEYWORD_EDITORS and handler.current_user.branch is None
 
 
 def _operator_wide(handler: PageHandler) -> None:

@@ -20,9 +20,7 @@ def last_rejection(conn: Connection, campaign_id: int) -> dict[str, Any] | None:
     row = conn.execute(select(AuditEntry.action, AuditEntry.actor, AuditEntry.at, AuditEntry.details).where(
         AuditEntry.object_type == "campaign", AuditEntry.object_id == str(campaign_id),
         AuditEntry.action.in_(_TURNS)).order_by(AuditEntry.id.desc()).limit(1)).first()
-    if row is None or row.action != "campaign.rejected":
-        return None
-    return {"by": row.actor, "at": row.at, "reason": (row.details or {}).get("reason", "")}
+    return _said(row) if row is not None and row.action == "campaign.rejected" else None
 
 
 def sent_back(conn: Connection, *, branch: str | None, limit: int = 10) -> list[dict[str, Any]]:
@@ -40,7 +38,11 @@ def sent_back(conn: Connection, *, branch: str | None, limit: int = 10) -> list[
             AuditEntry.object_type == "campaign", AuditEntry.action.in_(_TURNS),
             one_of(conn, AuditEntry.object_id, sorted(names))).order_by(AuditEntry.id)):
         latest[row.object_id] = row
-    back = [{"id": int(cid), "name": names[cid], "by": r.actor, "at": r.at,
-             "reason": (r.details or {}).get("reason", "")}
-            for cid, r in latest.items() if r.action == "campaign.rejected"]
+    back = [{"id": int(cid), "name": names[cid], **_said(r)} for cid, r in latest.items()
+            if r.action == "campaign.rejected"]
     return sorted(back, key=lambda b: b["at"], reverse=True)[:limit]
+
+
+def _said(row: Any) -> dict[str, Any]:
+    """{by, at, reason} of a rejection's audit entry."""
+    return {"by": row.actor, "at": row.at, "reason": (row.details or {}).get("reason", "")}

@@ -63,8 +63,7 @@ def save(conn: Connection, source: str, *, code: str, name: str | None = None, a
     if not name or len(name) > 100:
         raise MenuInvalid([MenuError(None, None, "name: give the menu a name of 1 to 100 characters "
                                                  "(--name, or name: in the document)")])
-    taken = conn.execute(select(menus.c.id, menus.c.name).where(menus.c.code == code, menus.c.active,
-                                                                menus.c.name != name)).first()
+    taken = _served_by(conn, code, menus.c.name != name)
     if taken is not None:
         raise MenuInvalid([MenuError(None, None, f"code {code}: already served by menu {taken.name!r} "
                                                  f"(id {taken.id}); give that menu another code first")])
@@ -93,8 +92,7 @@ def switch(conn: Connection, menu_id: int, active: bool, *, actor: str) -> bool:
     if bool(row.active) == active:
         return False
     if active:
-        taken = conn.execute(select(menus.c.id, menus.c.name).where(menus.c.code == row.code, menus.c.active,
-                                                                    menus.c.id != menu_id)).first()
+        taken = _served_by(conn, row.code, menus.c.id != menu_id)
         if taken is not None:
             raise MenuInvalid([MenuError(None, None, f"code {row.code}: served by menu {taken.name!r} (id {taken.id}) "
                                                      "now; switch that one off first")])
@@ -102,6 +100,11 @@ def switch(conn: Connection, menu_id: int, active: bool, *, actor: str) -> bool:
     audit(conn, actor, "ussd_menu.switch_on" if active else "ussd_menu.switch_off", "ussd_menu", menu_id,
           name=row.name, code=row.code)
     return True
+
+
+def _served_by(conn: Connection, code: str, other: Any) -> Any:
+    """The active menu (id, name) that answers ``code``, of those ``other`` selects, or None."""
+    return conn.execute(select(menus.c.id, menus.c.name).where(menus.c.code == code, menus.c.active, other)).first()
 
 
 def listed(conn: Connection) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from engage.engine.sms_encoding import is_gsm7, septets_of
+from engage.engine.sms_encoding import is_gsm7, septets_of, ucs2_units_of
 
 USSD_MAX = 182
 UCS2_MAX = 80
@@ -18,16 +18,11 @@ MIN_PAGE = 40  # below this nothing useful fits beside the More and Back lines
 Measure = Callable[[str], int]
 
 
-def _units(text: str) -> int:
-    """UTF-16 code units: what UCS-2 sends (a character beyond the BMP takes two)."""
-    return len(text) + sum(1 for c in text if ord(c) > 0xFFFF)
-
-
 def measure_for(text: str, max_chars: int) -> tuple[int, Measure]:
     """(the page limit, how a piece of text counts against it) for a screen of this text."""
     if is_gsm7(text):
         return max(max_chars, MIN_PAGE), septets_of
-    return max(min(max_chars, UCS2_MAX), MIN_PAGE), _units
+    return max(min(max_chars, UCS2_MAX), MIN_PAGE), ucs2_units_of
 
 
 def paginate(body: str, max_chars: int, more: str = "98 More", back: str = "0 Back") -> list[str]:

@@ -192,7 +192,7 @@ def _option_fits(what: str, source: str, language: str, sample: dict[str, Any]) 
     a text that needs UCS-2 (what a gateway sending UCS-2 allows)."""
     line = _option_line(what, source, language, sample)
     more, back = texts.message("more", language), texts.message("back", language)
-    return fits(line, USSD_MAX if is_gsm7(line) else UCS2_MAX, f"98 {more}", f"0 {back}")
+    return fits(line, USSD_MAX, f"98 {more}", f"0 {back}")  # fits() takes 80 for a line that needs UCS-2
 
 
 def _input(sid: str, screen: dict[str, Any]) -> list[MenuError]:
