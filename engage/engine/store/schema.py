@@ -251,7 +251,10 @@ class Campaign(Base):
     CampaignRun with its own frozen audience (engine.campaigns, engine.scheduler)."""
 
     __tablename__ = "campaigns"
-    __table_args__ = (Index("ix_campaigns_next_run", "status", "next_run_at"),)
+    __table_args__ = (Index("ix_campaigns_next_run", "status", "next_run_at"),
+                      Index("ix_campaigns_creation_key", "created_by", "creation_key", unique=True,
+                            postgresql_where=text("creation_key IS NOT NULL"),
+                            sqlite_where=text("creation_key IS NOT NULL")))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -276,6 +279,7 @@ class Campaign(Base):
     audience_size: Mapped[int | None] = mapped_column(Integer)
     set_aside: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # reason -> count
     created_by: Mapped[str | None] = mapped_column(String(200))
+    creation_key: Mapped[str | None] = mapped_column(String(64))  # the wizard's: one campaign per key and creator
     created_at: Mapped[datetime] = mapped_column(server_default=_now())
     submitted_by: Mapped[str | None] = mapped_column(String(200))
     submitted_at: Mapped[datetime | None]

@@ -22,6 +22,7 @@ class User(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(16))  # engine.users.roles.ROLES
     branch: Mapped[str | None] = mapped_column(String(64))  # set: sees and acts on that branch only
+    timezone: Mapped[str | None] = mapped_column(String(64))  # pages show times in it; None: the installation's
     password_hash: Mapped[str] = mapped_column(String(255))  # argon2id, PHC string
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # since the last success
