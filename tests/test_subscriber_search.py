@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from engage.engine.subscribers import upsert
 from engage.engine.subscribers.search import Query, SearchError, profile, search
 from engage.engine.users.scope import Scope
 from tests.subscriber_story import ANNA, AZIZ, LOLA, SAM, TIMUR, add_people
@@ -141,3 +142,16 @@ def test_a_search_within_its_budget_leaves_the_connection_as_it_was(engine, peop
         search(conn, Query(field="city", op="contains", value="nowhere"), SEES_NUMBERS, "UZ")
         if conn.dialect.name == "postgresql":
             assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "0"
+
+
+@pytest.mark.parametrize(("name", "typed"), [("Дилноза", "дилн"), ("ÉLODIE", "élo"), ("Αλέξανδρος", "ΑΛΈΞ")])
+def test_a_name_in_any_script_is_found_by_part_of_it_in_either_case(engine, name, typed):
+    upsert(engine, [{"msisdn": "+998901000077", "first_name": name},
+                    {"msisdn": "+998901000078", "first_name": "Elena"}])
+    assert numbers(engine, field="first_name", op="contains", value=typed) == ["+998901000077"]
+
+
+@pytest.mark.parametrize("typed", ["дилноза", "ДИЛНОЗА"])
+def test_a_whole_name_in_any_script_is_found_in_either_case(engine, typed):
+    upsert(engine, [{"msisdn": "+998901000077", "first_name": "Дилноза"}])
+    assert numbers(engine, field="first_name", value=typed) == ["+998901000077"]

@@ -8,6 +8,8 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from engage.engine.store.text_case import add_sqlite_function
+
 
 def normalise_url(url: str) -> str:
     """Accept the plain `postgresql://` form people paste, and drive it with psycopg 3."""
@@ -43,6 +45,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API objec
     cur.execute("PRAGMA busy_timeout=60000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+    add_sqlite_function(dbapi_conn)  # lower() in every script, as PostgreSQL has it
 
 
 def is_postgres(engine: Engine) -> bool:

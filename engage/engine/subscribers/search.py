@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, func, select
+from sqlalchemy import ColumnElement, Connection, and_, select
 
 from engage.engine.consent import opted_out_channels
 from engage.engine.phones import InvalidNumber, mask, to_e164
 from engage.engine.store.schema import Subscriber, SubscriberTag
+from engage.engine.store.text_case import lowered
 from engage.engine.store.time_budget import OverBudget, budget
 from engage.engine.subscriber_fields import DATETIME, FIELDS, TEXT, FieldValueError
 from engage.engine.subscribers.history import aware
@@ -118,7 +119,8 @@ def _next_digits(digits: str) -> str | None:
 
 
 def field_condition(name: str, op: str, raw: str) -> ColumnElement[bool]:
-    """``name`` ``op`` ``raw``, the value read by the field's type. Text compares ignoring case."""
+    """``name`` ``op`` ``raw``, the value read by the field's type. Text compares ignoring case, in any
+    script (store.text_case: SQLite's own lower() folds only ASCII)."""
     if name not in SEARCHABLE:
         raise SearchError(f"field: {name!r} is not a subscriber field (one of {', '.join(SEARCHABLE)})")
     field = FIELDS[name]
@@ -130,7 +132,7 @@ def field_condition(name: str, op: str, raw: str) -> ColumnElement[bool]:
             raise SearchError(f"op: contains is for text fields; {name} is {field.type}, use eq")
         if not raw.strip():
             raise SearchError(f"value: give the text to look for in {name}")
-        return func.lower(column).contains(raw.strip().lower(), autoescape=True)
+        return lowered(column).contains(raw.strip().lower(), autoescape=True)
     if field.type == DATETIME and len(raw.strip()) == 10:  # a day: any moment of it (UTC)
         return _day(name, raw.strip(), column)
     try:
@@ -139,7 +141,7 @@ def field_condition(name: str, op: str, raw: str) -> ColumnElement[bool]:
         raise SearchError(f"value: {exc}") from None
     if value is None:
         raise SearchError(f"value: give the {name} to look for")
-    return func.lower(column) == value.lower() if field.type == TEXT else column == value
+    return lowered(column) == value.lower() if field.type == TEXT else column == value
 
 
 def _day(name: str, raw: str, column: Any) -> ColumnElement[bool]:
