@@ -1,5 +1,5 @@
-"""A campaign's progress figures: events bucketed over time per kind, and messages by provider and
-network, on both databases."""
+"""A campaign's progress figures: events bucketed over time per kind, and messages by provider, on
+both databases (by network: tests/test_networks.py)."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -40,18 +40,14 @@ def test_a_campaign_without_events_has_empty_series(engine):
         assert progress.timeline(conn, 99)["series"]["delivered"] == []
 
 
-def test_messages_are_counted_by_provider_and_network(engine):
+def test_messages_are_counted_by_provider(engine):
     add_subscribers(engine, 4)
     campaign_id = make_campaign(engine)
     launch_run(engine, campaign_id, T0, actor="t", now=T0)
     with engine.begin() as conn:
         provider_id = add_smpp(conn, name="mts", host="127.0.0.1", port=2775, system_id="e", password="p",
                                actor="t")
-        conn.execute(update(Message.__table__).values(provider_id=provider_id, network="43405", status="delivered"))
-        conn.execute(update(Message.__table__).where(Message.subscriber_id == 1).values(
-            network=None, status="failed"))
+        conn.execute(update(Message.__table__).values(provider_id=provider_id, status="delivered"))
+        conn.execute(update(Message.__table__).where(Message.subscriber_id == 1).values(status="failed"))
         assert progress.by_provider(conn, campaign_id) == [
             {"name": "mts", "total": 4, "counts": {"delivered": 3, "failed": 1}}]
-        assert progress.by_network(conn, campaign_id) == [
-            {"name": "43405", "total": 3, "counts": {"delivered": 3}},
-            {"name": "unknown", "total": 1, "counts": {"failed": 1}}]

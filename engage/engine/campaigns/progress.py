@@ -1,6 +1,7 @@
 """A campaign's figures while it sends, for its page's live progress and charts: messages by status
 over time (from the events feed, bucketed in SQL so a million-message campaign returns sixty
-numbers per series, not a million rows), and by provider and by network."""
+numbers per series, not a million rows), and by provider and by network (grouped by the network's
+key in SQL, then named by engine.networks: the groups one name covers are added up)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Integer, cast, func, select
+from sqlalchemy import Connection, Integer, case, cast, func, select
 
+from engage.engine import networks
 from engage.engine.store.schema import Event, Message, Provider
 
 SERIES = ("queued", "submitted", "delivered", "undelivered", "failed", "unconfirmed")
@@ -55,11 +57,24 @@ def by_provider(conn: Connection, campaign_id: int) -> list[dict[str, Any]]:
 
 
 def by_network(conn: Connection, campaign_id: int) -> list[dict[str, Any]]:
-    """Per destination network (as the route was priced): counts by status."""
-    rows = conn.execute(select(Message.network, Message.status, func.count()).where(
+    """Per destination network, by name: counts by status, and the keys routing priced its messages
+    on (MCC-MNCs, prefixes; none for numbers no table priced, which are named by their first
+    digits). Messages not routed yet are not counted."""
+    unpriced = case((Message.network.is_(None), func.substr(Message.msisdn, 2, networks.NUMBER_DIGITS)))
+    rows = conn.execute(select(Message.network, unpriced, Message.status, func.count()).where(
         Message.campaign_id == campaign_id, Message.provider_id.is_not(None))
-        .group_by(Message.network, Message.status)).all()
-    return _grouped([(network or "unknown", status, n) for network, status, n in rows])
+        .group_by(Message.network, unpriced, Message.status)).all()
+    named = networks.names(conn, {key for key, _, _, _ in rows if key is not None},
+                           numbers={digits for key, digits, _, _ in rows if key is None and digits})
+    out: dict[str, dict[str, Any]] = {}
+    for key, digits, status, n in rows:
+        name = named.get(key if key is not None else f"+{digits}", networks.UNKNOWN)
+        group = out.setdefault(name, {"name": name, "total": 0, "counts": {}, "keys": set()})
+        group["counts"][status] = group["counts"].get(status, 0) + n
+        group["total"] += n
+        if key is not None:
+            group["keys"].add(key)
+    return [{**g, "keys": sorted(g["keys"])} for _, g in sorted(out.items())]
 
 
 def _grouped(rows: list[Any]) -> list[dict[str, Any]]:
