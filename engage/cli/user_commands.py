@@ -65,6 +65,13 @@ def cmd_user_set_password(args: argparse.Namespace) -> int:
     return _run(lambda conn: set_password(conn, args.email, password, actor=args.actor))
 
 
+def cmd_user_set_timezone(args: argparse.Namespace) -> int:
+    from engage.engine.users.zones import set_timezone
+
+    zone = None if args.zone.strip().lower() in ("", "default") else args.zone
+    return _run(lambda conn: set_timezone(conn, args.email, zone, actor=args.actor))
+
+
 def _state_command(name: str):  # noqa: ANN202
     def command(args: argparse.Namespace) -> int:
         from engage.engine import users
@@ -163,6 +170,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("email")
     _password_options(s)
     s.set_defaults(fn=cmd_user_set_password)
+
+    s = user.add_parser("set-timezone", help="the zone a user's pages show times in (an IANA name such as "
+                                             "Europe/Berlin; 'default': the installation's, ENGAGE_DEFAULT_TIMEZONE)")
+    s.add_argument("email")
+    s.add_argument("zone")
+    s.set_defaults(fn=cmd_user_set_timezone)
 
     token = user.add_parser("token", help="a user's API tokens for /api/v1 (acting with the user's role and branch)"
                             ).add_subparsers(dest="token_action", required=True)

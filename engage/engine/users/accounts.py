@@ -1,4 +1,5 @@
-"""User accounts: created, listed, disabled and re-enabled, given a new password. Only an argon2id
+"""User accounts: created, listed, disabled and re-enabled, given a new password (and a time zone
+to read times in: engine.users.zones). Only an argon2id
 hash of a password is stored; neither the password nor its hash is ever logged or audited. Every
 change is in the audit log."""
 
@@ -48,6 +49,7 @@ class Account:
     locked_until: datetime | None
     created_at: datetime | None
     last_login_at: datetime | None
+    timezone: str | None = None  # the zone their pages show times in; None: the installation's
 
     def as_dict(self) -> dict[str, Any]:
         """For output: no password hash, times as ISO 8601."""
@@ -56,11 +58,13 @@ class Account:
 
         return {"id": self.id, "email": self.email, "name": self.name, "role": self.role, "branch": self.branch,
                 "active": self.active, "failed_logins": self.failed_logins, "locked_until": iso(self.locked_until),
-                "created_at": iso(self.created_at), "last_login_at": iso(self.last_login_at)}
+                "created_at": iso(self.created_at), "last_login_at": iso(self.last_login_at),
+                "timezone": self.timezone}
 
 
 PUBLIC_COLUMNS = (UserRow.id, UserRow.email, UserRow.name, UserRow.role, UserRow.branch, UserRow.active,
-                  UserRow.failed_logins, UserRow.locked_until, UserRow.created_at, UserRow.last_login_at)
+                  UserRow.failed_logins, UserRow.locked_until, UserRow.created_at, UserRow.last_login_at,
+                  UserRow.timezone)
 
 
 def from_row(row: Any) -> Account:
@@ -69,7 +73,8 @@ def from_row(row: Any) -> Account:
 
     return Account(id=row.id, email=row.email, name=row.name, role=row.role, branch=row.branch, active=bool(row.active),
                 failed_logins=row.failed_logins or 0, locked_until=aware(row.locked_until),
-                created_at=aware(row.created_at), last_login_at=aware(row.last_login_at))
+                created_at=aware(row.created_at), last_login_at=aware(row.last_login_at),
+                timezone=row.timezone)
 
 
 def normalise_email(email: Any) -> str:
