@@ -46,6 +46,7 @@ ROUTES: dict[str, tuple[str, Any]] = {
     r"/dashboard$": (GLOBAL, "figures of the caller's branch"),
     r"/users$": (GLOBAL, "admin only"),
     r"/audit$": (GLOBAL, "admin only"),
+    r"/account$": (GLOBAL, "the caller's own settings"),
     r"/providers$": (GLOBAL, "providers serve every branch"),
     r"/login$": (GLOBAL, "public"),
     r"/logout$": (GLOBAL, "the caller's own session"),

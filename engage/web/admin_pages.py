@@ -1,17 +1,17 @@
-"""Admin pages: the users (create, disable, enable, unlock; never a password shown), their API
-tokens (issued, with the secret shown once on the page that answers the form, and revoked), and the
-audit log (who did what, when, to which object; filterable). Admins only; everything they change is
-audited."""
+"""Admin pages: the users (create, disable, enable, unlock, set the time zone their pages show times
+in; never a password shown), their API tokens (issued, with the secret shown once on the page that
+answers the form, and revoked), and the audit log (who did what, when, to which object; filterable).
+Admins only; everything they change is audited."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import tornado.httputil
 
 from engage.engine import audit_log
-from engage.engine.users import UserError, api_tokens, create_user, disable, enable, get_user, list_users, unlock
+from engage.engine.users import UserError, api_tokens, create_user, disable, enable, get_user, list_users, unlock, zones
 from engage.engine.users.ldap_signin import directory_user_ids
 from engage.engine.users.roles import ROLES
 from engage.web.sessions_web import PageHandler, requires
@@ -31,7 +31,7 @@ class UsersPage(PageHandler):
             tokens = api_tokens.list_all(conn)
             directory = directory_user_ids(conn)
         self.render("users.html", users=users, roles=ROLES, error=error, notice=notice, tokens=tokens,
-                    directory=directory, issued=issued)
+                    directory=directory, issued=issued, zone_groups=zones.zone_choices(now=datetime.now(UTC)))
 
     @requires("admin")
     def post(self) -> None:
@@ -51,6 +51,11 @@ class UsersPage(PageHandler):
                 elif action in ("disable", "enable", "unlock"):
                     {"disable": disable, "enable": enable, "unlock": unlock}[action](conn, email, actor=actor)
                     done = f"{email} {DONE[action]}"
+                elif action == "timezone":
+                    changed = zones.set_timezone(conn, email, self.get_body_argument("timezone", "").strip()[:100]
+                                                 or None, actor=actor)
+                    done = f"{changed.email}'s times are shown in " + (
+                        changed.timezone or f"the installation's zone ({zones.zone_for(changed)})")
                 elif action == "token_revoke":
                     revoked = api_tokens.revoke(conn, _whole(self.get_body_argument("token_id", ""), "token"),
                                                 actor=actor)
@@ -96,7 +101,7 @@ class AuditPage(PageHandler):
         filters = {k: self.get_query_argument(k, "").strip() for k in ("actor", "action", "object_type",
                                                                           "object_id", "since", "until")}
         try:
-            moments = {k: datetime.fromisoformat(filters[k]) if filters[k] else None for k in ("since", "until")}
+            moments = _days(filters["since"], filters["until"], self.user_zone())
         except ValueError:
             moments, filters["error"] = {"since": None, "until": None}, "since/until: a date like 2026-11-30"
         with self.db.connect() as conn:
@@ -104,6 +109,18 @@ class AuditPage(PageHandler):
                                      object_type=filters["object_type"] or None,
                                      object_id=filters["object_id"] or None, **moments)
         self.render("audit.html", rows=rows, f=filters)
+
+
+def _days(since: str, until: str, zone: str) -> dict[str, datetime | None]:
+    """The audit filter's days as the reader means them: in their own zone, and "until" a date
+    including that whole day (ValueError for a text that is not a date)."""
+    def start(text: str) -> datetime | None:
+        return zones.wall_instant(text, zone) if text else None
+
+    end = start(until)
+    if end is not None and len(until) == len("2026-11-30"):
+        end = start((date.fromisoformat(until) + timedelta(days=1)).isoformat())
+    return {"since": start(since), "until": end}
 
 
 ADMIN_ROUTES = [(r"/users", UsersPage), (r"/audit", AuditPage)]

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from engage.engine.campaigns.records import answers as campaign_answers
 from engage.engine.campaigns.rejections import last_rejection
 from engage.engine.users.roles import CAMPAIGN_MAKERS
+from engage.web.account_pages import ACCOUNT_ROUTES
 from engage.web.admin_pages import ADMIN_ROUTES
 from engage.web.audience_api import AUDIENCE_ROUTES, api_tokens
 from engage.web.callbacks import callback_routes
@@ -96,6 +97,7 @@ def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None,
             (r"/", tornado.web.RedirectHandler, {"url": "/dashboard"}),
             *DASHBOARD_ROUTES,
             *ADMIN_ROUTES,
+            *ACCOUNT_ROUTES,
             *INBOUND_ROUTES,
             *KEYWORD_ROUTES,
             *USSD_PAGE_ROUTES,

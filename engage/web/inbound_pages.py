@@ -13,7 +13,6 @@ from engage.engine.users.roles import INBOUND_READERS, NUMBER_READERS
 from engage.engine.users.scope import Scope
 from engage.web.off_loop import off_loop
 from engage.web.sessions_web import PageHandler, requires
-from engage.web.subscriber_pages import when
 
 
 class InboundPage(PageHandler):
@@ -37,7 +36,7 @@ class InboundPage(PageHandler):
         asked = {k: v for k, v in args.items() if v}
         next_url = (f"/inbound?{urlencode({**asked, 'before': page['next_before']})}"
                     if page["next_before"] is not None else None)
-        self.render("inbound.html", args=args, page=page, error=error, next_url=next_url, when=when)
+        self.render("inbound.html", args=args, page=page, error=error, next_url=next_url)
 
     def _search(self, query: InboxQuery, scope: Scope) -> dict[str, Any]:  # a database query: off the IO loop
         with self.db.connect() as conn:

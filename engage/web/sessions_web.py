@@ -27,7 +27,7 @@ from tornado.escape import url_escape, xhtml_escape
 from tornado.ioloop import IOLoop
 
 from engage import config
-from engage.engine.users import Account, SignInError, api_tokens, authenticate, sessions
+from engage.engine.users import Account, SignInError, api_tokens, authenticate, sessions, zones
 from engage.engine.users.roles import CAMPAIGN_ACTION_ROLES, NUMBER_READERS, PAGE_ROLES
 from engage.engine.users.scope import Scope
 from engage.web import navigation
@@ -224,12 +224,23 @@ class PageHandler(SignedInHandler):
         self.set_header("Content-Security-Policy", page_policy(self.csp_nonce))
         self.set_header("Cache-Control", "no-store")
 
+    def user_zone(self) -> str:
+        """The zone this page shows times in: the signed-in user's own, else the installation's."""
+        return zones.zone_for(self.current_user)
+
     def get_template_namespace(self) -> dict[str, Any]:
+        """Besides Tornado's: the header's links, the CSP nonce, and ``when(moment, seconds=False)``,
+        the one way a page shows a time: in the reader's zone (``user_zone``), with the zone named;
+        ``installation_zone`` for the pages that must say where the installation's applies instead."""
         namespace = super().get_template_namespace()
         user = self.current_user
+        zone = self.user_zone()
         namespace["nav_links"] = navigation.links(user.role if user is not None else None)
         namespace["script_json"] = script_json
         namespace["csp_nonce"] = self.csp_nonce
+        namespace["user_zone"] = zone
+        namespace["when"] = functools.partial(zones.format_moment, zone=zone)
+        namespace["installation_zone"] = config.load().default_timezone
         return namespace
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
