@@ -63,8 +63,8 @@ def test_delivery_rate_by_provider_is_drawn_from_the_live_figures(page, sent):
 def test_delivery_rate_by_network_is_drawn_from_the_live_figures(page, sent):
     base, campaign_id = sent
     open_campaign(page, base, campaign_id, 1280)
-    expect(bar(page, "rate-networks", "434-04")).to_contain_text("75.0 %")
-    expect(bar(page, "rate-networks", "434-05")).to_contain_text("50.0 %")
+    expect(bar(page, "rate-networks", "MCC-MNC 434-04")).to_contain_text("75.0 %")  # no price table names them
+    expect(bar(page, "rate-networks", "MCC-MNC 434-05")).to_contain_text("50.0 %")
 
 
 def test_cost_by_provider_is_drawn_from_the_live_figures(page, sent):

@@ -11,6 +11,7 @@ from typing import Any
 import tornado.web
 from sqlalchemy import Engine
 
+from engage.engine.campaigns import overview as campaign_overview
 from engage.engine.campaigns.records import answers as campaign_answers
 from engage.engine.campaigns.rejections import last_rejection
 from engage.engine.users.roles import CAMPAIGN_MAKERS
@@ -21,7 +22,7 @@ from engage.web.callbacks import callback_routes
 from engage.web.campaign_live import LIVE_ROUTES
 from engage.web.campaign_pages import CAMPAIGN_ACTION_ROUTES, actions_for
 from engage.web.campaign_wizard import WIZARD_ROUTES
-from engage.web.campaigns_api import CAMPAIGN_API_ROUTES, campaign_list, campaign_summary
+from engage.web.campaigns_api import CAMPAIGN_API_ROUTES, campaign_summary
 from engage.web.dashboard_page import DASHBOARD_ROUTES
 from engage.web.inbound_pages import INBOUND_ROUTES
 from engage.web.keyword_pages import KEYWORD_ROUTES
@@ -43,11 +44,17 @@ TEMPLATES = __import__("pathlib").Path(__file__).with_name("templates")
 
 
 class CampaignsPage(PageHandler):
+    """Campaigns, and apart from them test sends and keyword replies (campaigns.overview.apart)."""
+
     @requires()
     async def get(self) -> None:
-        listed = await off_loop(campaign_list, self.db, self.current_user.branch)  # groups their messages
-        self.render("campaigns.html", campaigns=listed,
+        listed = await off_loop(self._listed, self.current_user.branch)  # groups their messages
+        self.render("campaigns.html", **listed,
                     can_make=self.current_user.role in CAMPAIGN_MAKERS, notice=self.get_query_argument("done", None))
+
+    def _listed(self, branch: str | None) -> dict[str, list[dict[str, Any]]]:
+        with self.db.connect() as conn:
+            return campaign_overview.apart(conn, branch)
 
 
 class CampaignPage(PageHandler):

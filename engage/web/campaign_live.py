@@ -1,8 +1,9 @@
 """A campaign's page, live: a websocket that pushes the campaign's figures every second (status,
-counts, progress, cost, messages over time, by provider and by network, cost by provider) while it
-runs, and once more when it ends; the page draws its charts from them. Signed-in users of the
-campaign's branch only; the figures are the engine's (campaigns.records, campaigns.progress,
-campaigns.spend), computed in the database, a few rows per push."""
+counts, progress, cost, messages over time, by provider and by network, cost by provider, A/B arms
+and the control group side by side) while it runs, and once more when it ends; the page draws its
+charts from them. Signed-in users of the campaign's branch only; the figures are the engine's
+(campaigns.records, campaigns.progress, campaigns.spend, campaigns.comparison), computed in the
+database, a few rows per push."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import tornado.httputil
 import tornado.websocket
 
 from engage.engine import statuses as st
-from engage.engine.campaigns import overview, progress, records, spend, summary
+from engage.engine.campaigns import comparison, overview, progress, records, spend, summary
 from engage.engine.users.roles import CAMPAIGN_READERS
 from engage.web.off_loop import off_loop
 from engage.web.sessions_web import SignedInHandler
@@ -34,7 +35,7 @@ def figures(db: Any, campaign_id: int) -> dict[str, Any] | None:
         done = sum(out["counts"].get(s, 0) for s in FINAL_STATES if s != st.CONTROL)
         out.update(done=done, total=total, timeline=progress.timeline(conn, campaign_id),
                    providers=progress.by_provider(conn, campaign_id), networks=progress.by_network(conn, campaign_id),
-                   spend=spend.by_provider(conn, campaign_id))
+                   spend=spend.by_provider(conn, campaign_id), comparison=comparison.arms(conn, campaign_id))
     return out
 
 

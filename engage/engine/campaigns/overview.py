@@ -3,18 +3,25 @@ campaigns read with a few set-based queries for all of them (their messages grou
 campaign, arm and status, their cost once by campaign and currency) instead of three GROUP BYs per
 campaign, and the grouping within a time budget. At millions of messages it may not finish in time:
 then the campaigns come without their figures (counts, arms_counts and cost None) and with
-"figures_error" saying why, so that a page still lists them and still offers pause and cancel."""
+"figures_error" saying why, so that a page still lists them and still offers pause and cancel.
+
+Test sends (campaigns.trial_sends) and keyword replies (keywords.replies) are campaigns too, of
+their own kinds; a list of campaigns shows them apart (apart()), since they are no one's campaign to
+a marketer: a test of a draft to a few staff phones, confirmations that run for good."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import Connection, func, select
 
 from engage.engine import statuses as st
+from engage.engine.campaigns.kinds import REPLY_KIND
 from engage.engine.campaigns.records import replied, shaped
+from engage.engine.campaigns.trial_sends import TEST_KIND
 from engage.engine.costs import costs_of
 from engage.engine.segments.audience import budget, consistent
 from engage.engine.segments.errors import CountTooSlow
@@ -22,6 +29,7 @@ from engage.engine.store.schema import Campaign, CampaignRun, Message
 
 FIGURES_SECONDS = 5.0  # for the figures of a whole list (or of one campaign)
 LISTED = 100  # campaigns in a list: the latest ones
+LISTED_APART = 20  # test sends, keyword replies: the latest ones
 
 
 class FiguresTooSlow(Exception):  # noqa: N818 - named as CountTooSlow, its counterpart for segments
@@ -46,20 +54,42 @@ def bounded(conn: Connection, seconds: float | None = None) -> Iterator[None]:
         raise FiguresTooSlow(seconds) from None
 
 
-def latest(conn: Connection, branch: str | None, limit: int = LISTED) -> list[int]:
-    """The ids of the latest ``limit`` campaigns of ``branch`` (None: every branch), newest first."""
+def latest(conn: Connection, branch: str | None, limit: int = LISTED, *, kinds: Collection[str] | None = None,
+           other_than: Collection[str] = ()) -> list[int]:
+    """The ids of the latest ``limit`` campaigns of ``branch`` (None: every branch), newest first;
+    only those of ``kinds`` (None: any kind) and none of ``other_than``."""
     query = select(Campaign.id).order_by(Campaign.id.desc()).limit(limit)
     if branch is not None:
         query = query.where(Campaign.branch == branch)
+    if kinds is not None:
+        query = query.where(Campaign.kind.in_(sorted(kinds)))
+    if other_than:
+        query = query.where(Campaign.kind.not_in(sorted(other_than)))
     return list(conn.execute(query).scalars())
+
+
+def apart(conn: Connection, branch: str | None, *, seconds: float | None = None) -> dict[str, list[dict[str, Any]]]:
+    """The latest campaigns of ``branch`` (None: every branch) as a list page shows them: "campaigns"
+    (the LISTED latest, neither test sends nor keyword replies), "test_sends" and "keyword_replies"
+    (the LISTED_APART latest of each); summaries() of each, their figures grouped together within
+    ``seconds``, and a test send's "created_at" (when it was sent). See bounded() for the connection."""
+    ids = {"campaigns": latest(conn, branch, other_than=(TEST_KIND, REPLY_KIND)),
+           "test_sends": latest(conn, branch, LISTED_APART, kinds=(TEST_KIND,)),
+           "keyword_replies": latest(conn, branch, LISTED_APART, kinds=(REPLY_KIND,))}
+    created = dict(conn.execute(select(Campaign.id, Campaign.created_at).where(
+        Campaign.id.in_(ids["test_sends"]))).all())
+    conn.rollback()  # the figures' budget needs a transaction of its own
+    found = {s["id"]: s for s in summaries(conn, [i for listed in ids.values() for i in listed], seconds=seconds)}
+    for campaign_id, at in created.items():
+        if campaign_id in found:
+            found[campaign_id]["created_at"] = at.replace(tzinfo=UTC) if at.tzinfo is None else at  # SQLite: naive UTC
+    return {section: [found[i] for i in listed if i in found] for section, listed in ids.items()}
 
 
 def awaiting_approval(conn: Connection, branch: str | None) -> list[Any]:
     """Campaigns of ``branch`` (None: every branch) waiting for a second person, oldest submit
-    first: rows of id, name, submitted_by, submitted_at, and what the approver agrees to: sender_id,
-    schedule, timezone, submitted_content."""
-    query = select(Campaign.id, Campaign.name, Campaign.submitted_by, Campaign.submitted_at, Campaign.sender_id,
-                   Campaign.schedule, Campaign.timezone, Campaign.submitted_content).where(
+    first: whole rows, for the review an approver reads (campaigns.review)."""
+    query = select(Campaign.__table__).where(
         Campaign.status == st.CAMPAIGN_AWAITING_APPROVAL).order_by(Campaign.submitted_at)
     if branch is not None:
         query = query.where(Campaign.branch == branch)
