@@ -1,6 +1,6 @@
 """/account over real HTTP: a signed-in person sets the zone every page shows times in; an admin sets
 anyone's on /users; the pages then show times in it, the zone named (the audit log's filter reading
-days as the reader means them, the inbound messages' times)."""
+days as the reader means them, the inbound messages' and USSD menus' times)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,15 @@ import urllib.parse
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from engage.engine import audit_log
 from engage.engine.store.schema import AuditEntry, InboundMessage
+from engage.engine.store.schema_ussd import UssdMenu
 from engage.engine.users import get_user
 from engage.engine.users.zones import format_moment, set_timezone
 from tests.fixtures.web import Browser, add_user, signed_in
+from tests.ussd_helpers import put_menu
 
 pytestmark = pytest.mark.usefixtures("quick_hashes")
 LATE_EVENING = datetime(2026, 11, 29, 20, 0, tzinfo=UTC)  # 30 November already in Tashkent (UTC+05:00)
@@ -137,3 +139,13 @@ def test_inbound_messages_are_shown_received_in_the_readers_zone_named(site):
     body = support.get("/inbound").body
     assert f'<td class="when">{format_moment(LATE_EVENING, "America/New_York")}</td>' in body
     assert "2026-11-29 15:00 America/New_York (UTC-05:00)" in body
+
+
+def test_the_ussd_menus_last_change_is_shown_in_the_readers_zone_named(site):
+    engine, base = site
+    menu_id = put_menu(engine, "name: Club\nscreens:\n  home:\n    type: end\n    text: Welcome\n")
+    with engine.begin() as conn:
+        conn.execute(update(UssdMenu.__table__).where(UssdMenu.id == menu_id).values(updated_at=LATE_EVENING))
+    support = signed_in(engine, base, "support")
+    _set(engine, "support@example.com", "Asia/Tashkent")
+    assert '<td class="updated">2026-11-30 01:00 Asia/Tashkent (UTC+05:00)' in support.get("/menus").body

@@ -30,13 +30,6 @@ FUNNEL_DAYS = 30  # the funnel's default window: the sessions of the last month
 MAX_FUNNEL_DAYS = 366
 
 
-def when(at: datetime | None) -> str:
-    """A moment as the pages show it, UTC to the minute (SQLite hands back naive UTC)."""
-    if at is None:
-        return ""
-    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC).strftime("%Y-%m-%d %H:%M")
-
-
 def _may_edit(handler: PageHandler) -> bool:
     user = handler.current_user
     return user.role in USSD_EDITORS and user.branch is None
@@ -56,7 +49,7 @@ class MenusPage(PageHandler):
         def read() -> list[dict[str, Any]]:
             with self.db.connect() as conn:
                 return menus.listed(conn)
-        self.render("ussd_menus.html", menus=await off_loop(read), when=when, can_edit=_may_edit(self))
+        self.render("ussd_menus.html", menus=await off_loop(read), can_edit=_may_edit(self))
 
 
 class MenuPage(PageHandler):
