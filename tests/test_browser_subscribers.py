@@ -1,17 +1,18 @@
 """The Subscribers pages in a browser: an admin imports a CSV with some bad rows, watches the
-progress bar reach 100 % (an open progress page follows its job by polling), downloads the
-rejected rows; then finds a subscriber by number and opens their history with the message sent
-to them and their reply."""
+progress bar reach 100 % (an open progress page follows its job by polling), reads the rejected
+rows on the page and downloads them; then finds a subscriber by number, or by part of a name in
+any script, and opens their labelled profile and their history in words."""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from playwright.sync_api import expect
 
-from engage.engine.subscribers import import_jobs
+from engage.engine.subscribers import import_jobs, upsert
 from tests.fixtures.browser import screenshot, sign_in
 from tests.fixtures.web import add_user
 from tests.subscriber_story import AZIZ, add_people, message_and_reply
@@ -46,6 +47,9 @@ def test_an_import_shows_its_progress_and_its_rejected_rows_can_be_downloaded(ad
     assert page.locator("#progress span").evaluate("e => e.style.width") == "100%"
     expect(page.locator("#rows-imported")).to_have_text(str(ROWS - len(BAD)))
     expect(page.locator("#rows-rejected")).to_have_text(str(len(BAD)))
+    rejected = page.locator("#rejected tbody tr")  # drawn once the job finished, without a reload
+    expect(rejected).to_have_count(len(BAD))
+    expect(rejected.first.locator("td")).to_have_text(["9", "Phone number", re.compile(r"^'12345' is not a valid")])
     screenshot(page, "subscribers-import-done")
     with page.expect_download() as download:
         page.click("#report-link")
@@ -90,5 +94,21 @@ def test_a_number_finds_the_subscriber_whose_history_shows_the_message_and_the_r
     expect(message).to_contain_text("Spring offer")
     expect(message).to_contain_text("Hi Aziz, double points this week!")
     expect(page.locator("#history tr[data-kind=reply]")).to_contain_text("STOP please")
-    expect(page.locator("#history tr[data-kind=receipt]")).to_contain_text("DELIVRD")
+    receipt = page.locator("#history tr[data-kind=receipt] .outcome")
+    expect(receipt).to_have_text("Delivered")
+    expect(receipt).to_have_attribute("title", "DELIVRD (error 000)")
+    expect(page.locator("#profile dt").first).to_have_text("First name")
     screenshot(page, "subscriber-history")
+
+
+def test_part_of_a_cyrillic_name_in_lower_case_finds_the_subscriber(admin):
+    engine, base, page = admin
+    upsert(engine, [{"msisdn": "+998901000077", "first_name": "Дилноза", "last_name": "Юсупова"}])
+    sign_in(page, base, "ada@example.com", "/subscribers")
+    page.select_option("#field", label="First name")
+    page.select_option("#op", "contains")
+    page.fill("#value", "дилн")
+    page.click("#search button[type=submit]")
+    expect(page.locator("#subscribers tbody tr")).to_have_count(1)
+    expect(page.locator("#subscribers tbody tr td").nth(1)).to_have_text("Дилноза Юсупова")
+    screenshot(page, "subscribers-search-cyrillic")

@@ -90,3 +90,19 @@ def test_the_history_keeps_only_the_newest_entries_asked_for(engine, story):
 
 def test_a_subscriber_that_does_not_exist_has_no_history(engine, story):
     assert entries(engine, 10_000) == []
+
+
+def test_a_message_and_its_receipt_say_their_outcome_in_words_beside_the_codes(engine, story):
+    ids, _ = story
+    [message] = entries(engine, ids[AZIZ], "message")
+    [receipt] = entries(engine, ids[AZIZ], "receipt")
+    assert (message["outcome"], message["status"]) == ("Delivered", "delivered")
+    assert (receipt["outcome"], receipt["stat"], receipt["err"]) == ("Delivered", "DELIVRD", "000")
+
+
+def test_a_receipt_that_failed_says_why_in_words(engine, story):
+    ids, sent = story
+    matching.store(engine, sent["provider_id"],
+                   [{"id": "5F3A9C", "stat": "UNDELIV", "err": "001", "done_at": None}], [])
+    latest = entries(engine, ids[AZIZ], "receipt")[0]
+    assert latest["outcome"] == "Not delivered: the number is not in service"

@@ -139,7 +139,7 @@ def test_an_excel_workbook_is_refused_saying_to_save_it_as_csv(engine, tmp_path)
 
 def test_utf16_without_a_byte_order_mark_is_refused_saying_which_encoding_to_give(engine, tmp_path):
     path = write_bytes(tmp_path, "msisdn,first_name\n+998911111111,Anna\n".encode("utf-16-le"))
-    with pytest.raises(RowError, match="--encoding utf-16-le"):
+    with pytest.raises(RowError, match="import it again naming its encoding, utf-16-le"):
         import_file(engine, path, "UZ")
 
 

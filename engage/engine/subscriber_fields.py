@@ -30,6 +30,19 @@ class SubscriberField:
     max_length: int | None = None
 
     @property
+    def label(self) -> str:
+        """The field as a person names it: "First name", never first_name or FIRST_NAME."""
+        return LABELS.get(self.name) or _as_words(self.name)
+
+    def words(self, value: Any) -> Any:
+        """A stored value as a person reads it: yes/no, a choice by its name; others as they are."""
+        if self.type == BOOL and isinstance(value, bool):
+            return "Yes" if value else "No"
+        if self.type == CHOICE and isinstance(value, str):
+            return CHOICE_WORDS.get(self.name, {}).get(value.lower(), value)
+        return value
+
+    @property
     def column(self) -> Column:
         return Subscriber.__table__.c[self.name]
 
@@ -136,3 +149,27 @@ FIELDS: dict[str, SubscriberField] = {f.name: f for f in (
 
 # gender is stored upper case (M/F/X), as it always was
 STORED_UPPER = {"gender"}
+
+LABELS = {
+    "msisdn": "Phone number", "birth_date": "Date of birth", "timezone": "Time zone",
+    "network": "Network (MCC-MNC)", "device_os": "Phone's operating system", "device_model": "Phone model",
+    "activation_date": "Active since", "last_activity_at": "Last active", "last_recharge_at": "Last top-up",
+    "last_recharge_amount": "Last top-up amount", "arpu": "Average revenue per user (ARPU)",
+    "data_mb_month": "Data this month (MB)", "voice_min_month": "Calls this month (minutes)",
+    "sms_month": "SMS this month",
+}
+CHOICE_WORDS = {
+    "gender": {"m": "Male", "f": "Female", "x": "Other"},
+    "contract_type": {"prepaid": "Prepaid", "postpaid": "Postpaid", "hybrid": "Hybrid"},
+}
+
+
+def label_of(key: str) -> str:
+    """A field's label, or a custom attribute's name (kept as the file's header had it) as words:
+    "favourite_shop" -> "Favourite shop"."""
+    return FIELDS[key].label if key in FIELDS else _as_words(key)
+
+
+def _as_words(key: str) -> str:
+    words = " ".join(str(key).replace("_", " ").replace("-", " ").split())
+    return words[:1].upper() + words[1:].lower() if words else str(key)

@@ -15,8 +15,10 @@ from urllib.parse import urlencode
 import tornado.web
 
 from engage import config
-from engage.engine.subscribers import RowError, import_jobs
+from engage.engine.subscriber_fields import FIELDS, label_of
+from engage.engine.subscribers import RowError, import_jobs, rejections
 from engage.engine.subscribers.history import history
+from engage.engine.subscribers.outcome_words import raw_code
 from engage.engine.subscribers.search import OPS, SEARCHABLE, Query, SearchError, profile, search
 from engage.engine.users.roles import NUMBER_READERS, SUBSCRIBER_IMPORTERS, SUBSCRIBER_READERS
 from engage.engine.users.scope import Scope
@@ -24,6 +26,13 @@ from engage.web.off_loop import off_loop
 from engage.web.sessions_web import PageHandler, requires
 from engage.web.subscribers_api import HISTORY, query_from, send_report, start_import
 from engage.web.uploads import StreamedUpload, UploadError
+
+OP_WORDS = {"eq": "is", "contains": "contains"}  # search.OPS as the form says them
+
+
+def field_words(key: str, value: Any) -> Any:
+    """A profile value as a person reads it (Yes, Male, Prepaid)."""
+    return FIELDS[key].words(value) if key in FIELDS else value
 
 
 def when(at: datetime | None) -> str:
@@ -53,6 +62,7 @@ class SubscribersPage(SubscriberPageBase):
                     if page["next_after"] is not None else None)
         first_url = f"/subscribers?{urlencode(asked)}" if self.get_query_argument("after", "") else None
         self.render("subscribers.html", args=args, page=page, error=error, fields=SEARCHABLE, ops=OPS,
+                    field_label=label_of, op_words=OP_WORDS, searched=bool(asked), branch=self.current_user.branch,
                     next_url=next_url, first_url=first_url,
                     can_import=self.current_user.role in SUBSCRIBER_IMPORTERS,
                     masked=self.current_user.role not in NUMBER_READERS)
@@ -72,7 +82,8 @@ class SubscriberPage(SubscriberPageBase):
             if found is None:
                 raise tornado.web.HTTPError(404, reason=f"no subscriber {subscriber_id}")
             entries = history(conn, int(subscriber_id), HISTORY, masked=not shown.show_numbers)
-        self.render("subscriber.html", s=found, history=entries, when=when)
+        self.render("subscriber.html", s=found, history=entries, when=when, field_label=label_of,
+                    field_words=field_words, raw_code=raw_code)
 
 
 @tornado.web.stream_request_body
@@ -137,13 +148,24 @@ class ImportPage(StreamedUpload, SubscriberPageBase):
 
 
 class ImportJobPage(SubscriberPageBase):
+    """The import's progress and, once it is done, its rejected rows a page at a time (?page=N)."""
+
     @requires(*SUBSCRIBER_IMPORTERS)
-    def get(self, job_id: str) -> None:
+    async def get(self, job_id: str) -> None:
         with self.db.begin() as conn:  # get() may mark a job whose process died as failed
             job = import_jobs.get(conn, int(job_id), self.current_user.branch)
         if job is None:
             raise tornado.web.HTTPError(404, reason=f"no import {job_id}")
-        self.render("subscriber_import_job.html", job=job)
+        raw = self.get_query_argument("page", "1")
+        last = max(1, -(-job["rows_rejected"] // rejections.PAGE_SIZE))
+        number = min(int(raw), last) if raw.isascii() and raw.isdigit() and 0 < len(raw) < 9 else 1
+        shown = None
+        if job["has_report"]:
+            with self.db.connect() as conn:
+                report = import_jobs.report_file(conn, int(job_id), self.current_user.branch)
+            if report is not None:  # a deep page reads the report up to it: off the IO loop
+                shown = await off_loop(rejections.read_page, report, max(1, number))
+        self.render("subscriber_import_job.html", job=job, rejected=shown, page_number=number)
 
 
 class RejectedRowsPage(SubscriberPageBase):

@@ -115,7 +115,8 @@ class CsvSource:
             halves = (sample[0::2].count(0), sample[1::2].count(0))
             if max(halves) > len(sample) // 4 and min(halves) < len(sample) // 50:
                 order = "le" if halves[1] > halves[0] else "be"
-                raise RowError(f"{self.path}: UTF-16 text without a byte order mark; give --encoding utf-16-{order}")
+                raise RowError(f"{self.path}: UTF-16 text without a byte order mark; import it again naming its "
+                               f"encoding, utf-16-{order}")
             raise RowError(f"{self.path}: not a CSV file (binary data, e.g. byte "
                            f"0x{next(b for b in sample if b in CONTROL_BYTES):02X}); save it as CSV text (UTF-8)")
         return "utf-8"

@@ -27,6 +27,7 @@ from engage.engine.store.schema import (
     Receipt,
     Subscriber,
 )
+from engage.engine.subscribers.outcome_words import message_words, receipt_words
 
 LIMIT = 100
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -35,7 +36,8 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def history(conn: Connection, subscriber_id: int, limit: int = LIMIT, *,
             masked: bool = False) -> list[dict[str, Any]]:
     """The ``limit`` newest entries, each {"kind": message | receipt | reply | opt_out, "at": ...}
-    and what that kind has. Empty for a subscriber that does not exist (callers check visibility).
+    and what that kind has; a message and a receipt say their "outcome" in words (outcome_words)
+    beside the codes they came with. Empty for a subscriber that does not exist (callers check visibility).
     ``masked``: for a reader shown the number masked, who must not read it whole in a message or a
     reply that quotes it."""
     number = conn.execute(select(Subscriber.msisdn).where(Subscriber.id == subscriber_id)).scalar()
@@ -67,7 +69,8 @@ def _messages(conn: Connection, number: str, limit: int) -> list[dict[str, Any]]
         .where(Message.msisdn == number).order_by(Message.id.desc()).limit(limit)).mappings().all()
     out = []
     for row in rows:
-        entry = {"kind": "message", "at": row["submitted_at"] or row["created_at"], **row}
+        entry = {"kind": "message", "at": row["submitted_at"] or row["created_at"], **row,
+                 "outcome": message_words(row["status"], row["error"])}
         for key in ("created_at", "submitted_at", "done_at"):
             entry[key] = aware(entry[key])
         out.append(entry)
@@ -99,7 +102,8 @@ def _receipts(conn: Connection, messages: list[dict[str, Any]], limit: int) -> l
         message = by_id[owner[(row["provider_id"], row["provider_message_id"])]]
         out.append({"kind": "receipt", "at": row["received_at"], "message_id": message["message_id"],
                     "campaign_id": message["campaign_id"], "campaign": message["campaign"],
-                    "stat": row["stat"], "err": row["err"], "done_at": aware(row["done_at"]),
+                    "stat": row["stat"], "err": row["err"], "outcome": receipt_words(row["stat"], row["err"]),
+                    "done_at": aware(row["done_at"]),
                     "provider": row["provider"]})
     return out
 
