@@ -125,3 +125,11 @@ def test_tables_with_nothing_sent_yet_say_so(page, site, quick_hashes):
         expect(page.locator(f"#{table} tbody tr.empty")).to_contain_text("Nothing sent yet")
     expect(page.locator("#timeline text.empty")).to_contain_text("Nothing sent yet")
     screenshot(page, "campaign-results-draft")
+
+
+def test_the_comparison_fits_a_tablet_without_the_page_scrolling_sideways(page, tested):
+    base, campaign_id, _ = tested
+    page.set_viewport_size({"width": 768, "height": 1024})
+    open_results(page, base, campaign_id)
+    assert page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") == 0
+    screenshot(page, "campaign-results-arms-768")
