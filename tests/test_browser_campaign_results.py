@@ -107,24 +107,31 @@ def test_rates_are_charted_in_percent_and_costs_in_their_currency(page, tested):
         "currency")
 
 
-def test_a_draft_without_arms_says_so_and_offers_to_split_it(page, site, quick_hashes):
+@pytest.fixture
+def plain(site, quick_hashes):
+    """A campaign without arms or control group, launched: its messages wait, none routed yet."""
     engine, base = site
+    add_subscribers(engine, 3)
     add_user(engine, "mara@example.com", "marketer")
     campaign_id = make_campaign(engine, name="Plain")
+    launch_run(engine, campaign_id, datetime.now(UTC), actor="t")
+    return base, campaign_id
+
+
+def test_a_campaign_without_arms_says_so_and_offers_a_split_next_time(page, plain):
+    base, campaign_id = plain
     sign_in(page, base, "mara@example.com", f"/campaigns/{campaign_id}")
     expect(page.locator("#no-arms")).to_contain_text("no A/B arms and no control group")
-    expect(page.locator("#no-arms a")).to_have_attribute("href", f"/campaigns/{campaign_id}/edit")
+    expect(page.locator("#no-arms a")).to_have_attribute("href", "/campaigns/new")
 
 
-def test_tables_with_nothing_sent_yet_say_so(page, site, quick_hashes):
-    engine, base = site
-    add_user(engine, "mara@example.com", "marketer")
-    campaign_id = make_campaign(engine, name="Draft")
+def test_tables_with_nothing_sent_yet_say_so(page, plain):
+    base, campaign_id = plain
     sign_in(page, base, "mara@example.com", f"/campaigns/{campaign_id}")
     for table in ("providers", "networks"):
         expect(page.locator(f"#{table} tbody tr.empty")).to_contain_text("Nothing sent yet")
     expect(page.locator("#timeline text.empty")).to_contain_text("Nothing sent yet")
-    screenshot(page, "campaign-results-draft")
+    screenshot(page, "campaign-results-nothing-sent")
 
 
 def test_the_comparison_fits_a_tablet_without_the_page_scrolling_sideways(page, tested):
