@@ -1,7 +1,8 @@
 """The lists of campaigns keep test sends (a draft's message to a few staff phones) and keyword
 replies (confirmations that run for good) apart from the campaigns: on the Campaigns page each has
 a section of its own, the dashboard's campaigns leave them out and show the day's test sends below;
-a list with nothing in it says so and offers what to do next."""
+a list with nothing in it (campaigns, test sends, the dashboard's providers) says so and offers what to
+do next."""
 
 from __future__ import annotations
 
@@ -94,3 +95,10 @@ def test_the_dashboard_shows_the_days_test_sends_below_its_campaigns(site, quick
     active, below = body.split('id="test-sends-today"')
     assert "Spring offer (test)" not in active and 'id="no-active"' in active
     assert "Spring offer (test)</a>" in below
+
+
+def test_a_dashboard_without_providers_says_nothing_can_be_sent_and_where_to_add_one(site, quick_hashes):
+    engine, base = site
+    body = signed_in(engine, base, "marketer").get("/dashboard").body
+    assert 'id="no-providers"' in body and "nothing can be sent until one is added" in body
+    assert '<a href="/providers">Providers</a>' in body
