@@ -42,6 +42,15 @@ def test_the_latest_price_row_naming_a_network_wins(engine):
         assert networks.names(conn, ["99890"])["99890"] == "Beeline UZ"
 
 
+def test_names_looked_up_a_few_keys_at_a_time_are_the_same(engine, monkeypatch):
+    monkeypatch.setattr(networks, "LOOKED_UP", 2)
+    with engine.begin() as conn:
+        _priced(conn, [("99890", "", "Unitel", T0 - timedelta(days=30)), ("99890", "", "Beeline UZ", T0),
+                       ("", "434-05", "Ucell", T0)])
+        assert networks.names(conn, ["434-05", "99890", "99893"], numbers=["998905"]) == {
+            "434-05": "Ucell", "99890": "Beeline UZ", "99893": "Ucell (UZ)", "+998905": "Beeline UZ"}
+
+
 def test_an_mcc_mnc_takes_the_name_the_price_table_gives_it(engine):
     with engine.begin() as conn:
         _priced(conn, [("", "434-04", "Beeline", T0)])

@@ -26,6 +26,7 @@ from engage.engine.store.schema import RoutePrice
 
 NUMBER_DIGITS = 6  # of an unpriced number, grouped by: carrier prefixes are mostly 5 to 7 digits
 UNKNOWN = "unknown network"
+LOOKED_UP = 1000  # keys per query of the price tables: well within any database's bound parameters
 
 
 def is_mcc_mnc(key: str) -> bool:
@@ -35,8 +36,8 @@ def is_mcc_mnc(key: str) -> bool:
 
 def names(conn: Connection, keys: Iterable[str], *, numbers: Iterable[str] = ()) -> dict[str, str]:
     """The name of each network key (an MCC-MNC or a priced prefix), and of each unpriced number's
-    leading digits in ``numbers`` under "+" and those digits; one query for the price tables'
-    names, whatever the count."""
+    leading digits in ``numbers`` under "+" and those digits; the price tables' names read with a
+    query per LOOKED_UP keys and prefixes, however many messages."""
     keys, numbers = set(keys), set(numbers)
     digits = {k for k in keys if not is_mcc_mnc(k)} | numbers
     wanted = {d[:n] for d in digits for n in range(1, len(d) + 1)}
@@ -54,15 +55,19 @@ def names(conn: Connection, keys: Iterable[str], *, numbers: Iterable[str] = ())
 
 
 def _tabled(conn: Connection, mcc_mncs: set[str], prefixes: set[str]) -> dict[tuple[str, str], str]:
-    """("mcc_mnc" | "prefix", key) -> the name the price tables give it, the latest row's."""
-    if not mcc_mncs and not prefixes:
-        return {}
-    rows = conn.execute(select(RoutePrice.prefix, RoutePrice.mcc_mnc, RoutePrice.network).where(
-        RoutePrice.network.is_not(None), RoutePrice.network != "",
-        or_(RoutePrice.mcc_mnc.in_(sorted(mcc_mncs)), RoutePrice.prefix.in_(sorted(prefixes))))
-        .order_by(RoutePrice.valid_from, RoutePrice.id)).all()
+    """("mcc_mnc" | "prefix", key) -> the name the price tables give it, the latest row's. The keys
+    go in LOOKED_UP at a time: a campaign to the whole world has thousands of number groups."""
+    wanted = [("mcc_mnc", k) for k in sorted(mcc_mncs)] + [("prefix", k) for k in sorted(prefixes)]
+    rows = []
+    for i in range(0, len(wanted), LOOKED_UP):
+        chunk = wanted[i:i + LOOKED_UP]
+        rows += conn.execute(select(RoutePrice.prefix, RoutePrice.mcc_mnc, RoutePrice.network, RoutePrice.valid_from,
+                                    RoutePrice.id).where(
+            RoutePrice.network.is_not(None), RoutePrice.network != "",
+            or_(RoutePrice.mcc_mnc.in_([k for kind, k in chunk if kind == "mcc_mnc"]),
+                RoutePrice.prefix.in_([k for kind, k in chunk if kind == "prefix"])))).all()
     out = {}
-    for prefix, mcc_mnc, network in rows:  # oldest first: a later row's name wins
+    for prefix, mcc_mnc, network, _, _ in sorted(rows, key=lambda r: (r.valid_from, r.id)):  # a later row's name wins
         if mcc_mnc in mcc_mncs:
             out["mcc_mnc", mcc_mnc] = network
         if prefix in prefixes:
