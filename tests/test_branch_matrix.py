@@ -48,6 +48,7 @@ ROUTES: dict[str, tuple[str, Any]] = {
     r"/audit$": (GLOBAL, "admin only"),
     r"/account$": (GLOBAL, "the caller's own settings"),
     r"/providers$": (GLOBAL, "providers serve every branch"),
+    r"/providers/new$": (GLOBAL, "providers serve every branch; only an admin of no branch adds one"),
     r"/login$": (GLOBAL, "public"),
     r"/logout$": (GLOBAL, "the caller's own session"),
     r"/campaigns$": (GLOBAL, "list of the caller's branch"),

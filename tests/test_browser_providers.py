@@ -44,3 +44,20 @@ def test_only_admins_may_upload_prices(site, quick_hashes):
     browser.sign_in("mara@example.com")
     assert browser.get("/providers").status == 200
     assert browser.post_form("/providers", {}).status == 403
+
+
+def test_an_admin_on_an_empty_page_follows_it_to_add_an_smpp_provider(site, quick_hashes, page):
+    engine, base = site
+    add_user(engine, "root@example.com", "admin")
+    sign_in(page, base, "root@example.com", "/providers")
+    expect(page.locator("#no-providers")).to_contain_text("No providers yet")
+    page.click("#no-providers a[href='#add-provider']")
+    page.fill("#provider-name", "beeline")
+    page.fill("#provider-host", "smsc.example.com")
+    page.fill("#provider-system-id", "engage")
+    page.fill("#provider-password", "secret")
+    page.click("#add-provider-button")
+    expect(page.locator("#added")).to_contain_text("Provider beeline added.")
+    expect(page.locator("tr[data-provider=beeline]")).to_contain_text("down")
+    expect(page.locator("#no-prices a[href='#import-prices']")).to_be_visible()
+    screenshot(page, "providers-added")

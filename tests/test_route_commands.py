@@ -56,7 +56,7 @@ def test_import_reports_counts_and_writes_rejected_rows_with_reasons(env, tmp_pa
     rejected = (tmp_path / "prices.rejected.csv").read_text().splitlines()
     assert rejected[0] == "line,field,reason"
     assert rejected[1].startswith("4,prefix,")
-    assert rejected[2].startswith("5,provider,no provider named 'ghost'")
+    assert rejected[2].startswith("5,provider,\"no provider named 'ghost' (the providers are ")  # quoted: a list
 
 
 def test_list_shows_a_providers_rows(env, tmp_path):

@@ -23,6 +23,8 @@ from sqlalchemy import Connection
 from engage.engine.providers import records
 from engage.engine.providers.status import read_status
 from engage.engine.routes import price_tables
+from engage.engine.subscribers import import_jobs
+from engage.engine.subscribers.rows import RowError
 from engage.engine.users.roles import PROVIDER_ADMINS, PROVIDER_READERS
 from engage.web.audience_api import ApiBase, ApiError
 
@@ -200,7 +202,8 @@ class RoutesApi(ProviderBase):
 
 
 class RoutesImportApi(ProviderBase):
-    """POST /api/v1/routes/import with the CSV file as the body (Content-Type: text/csv)."""
+    """POST /api/v1/routes/import with the CSV file as the body (Content-Type: text/csv);
+    ?encoding=cp1251 (latin-1, utf-16-le...) for a file that is not UTF-8 and has no byte order mark."""
 
     def post(self) -> None:
         body = self.request.body
@@ -208,11 +211,15 @@ class RoutesImportApi(ProviderBase):
             raise ApiError(400, f"body: the CSV file ({', '.join(price_tables.HEADERS)})")
         if len(body) > MAX_UPLOAD:
             raise ApiError(413, f"body: the file is over {MAX_UPLOAD // 1024 // 1024} MB")
+        try:
+            encoding = import_jobs.checked_encoding(self.get_query_argument("encoding", ""))
+        except RowError as exc:
+            raise ApiError(400, str(exc)) from None
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "prices.csv"
             path.write_bytes(body)
             try:
-                report = price_tables.import_csv(self.db, path, actor=self.actor())
+                report = price_tables.import_csv(self.db, path, actor=self.actor(), encoding=encoding)
             except price_tables.PriceTableError as exc:
                 raise ApiError(400, str(exc).replace(str(path), "body")) from None
         self.write({**report.as_dict(), "warnings": report.warnings,
@@ -231,8 +238,9 @@ OPERATIONS: dict[str, dict[str, tuple[str, bool]]] = {
     "/api/v1/providers/{id}/disable": {"post": ("Disable a provider: no new routes to it; admin", False)},
     "/api/v1/providers/{id}/enable": {"post": ("Enable a provider; admin", False)},
     "/api/v1/routes": {"get": ("Prices in force (?provider=NAME, ?prefix=DIGITS, ?all=1 for every row)", False)},
-    "/api/v1/routes/import": {"post": ("Import a price table: the CSV file as the body (text/csv); bad rows "
-                                       "come back by line, field and reason, good ones are kept; admin", False)},
+    "/api/v1/routes/import": {"post": ("Import a price table: the CSV file as the body (text/csv), ?encoding= "
+                                       "for one not in UTF-8; bad rows come back by line, field and reason, good "
+                                       "ones are kept; admin", False)},
 }
 
 PROVIDER_API_ROUTES = [

@@ -95,7 +95,7 @@ def add_provider(conn: Connection, *, name: str, kind: str, config: dict[str, An
     _check_numbers(tps, priority)
     tps = None if tps == NO_TPS else tps
     if conn.execute(select(providers.c.id).where(providers.c.name == name)).first() is not None:
-        raise ValueError(f"a provider named {name!r} already exists; change it with `engage provider update`")
+        raise ValueError(f"a provider named {name!r} already exists: choose another name, or change that one")
     config = validated(kind, config)
     provider_id = conn.execute(insert(providers).values(
         name=name, kind=kind, config=config, tps=tps, priority=priority, enabled=enabled)).inserted_primary_key[0]

@@ -139,7 +139,7 @@ def parse_row(row: dict[str, str], providers: dict[str, int], default_valid_from
     if not name:
         raise PriceRowError("provider", "missing")
     if name not in providers:
-        raise PriceRowError("provider", f"no provider named {name!r} (see `engage provider list`)")
+        raise PriceRowError("provider", f"no provider named {name!r} ({known_providers(providers)})")
     if not values["prefix"] and not values["mcc_mnc"]:
         raise PriceRowError("prefix", "a prefix or an mcc_mnc is needed")
     prefix = parse_prefix(values["prefix"]) if values["prefix"] else ""
@@ -155,6 +155,15 @@ def parse_row(row: dict[str, str], providers: dict[str, int], default_valid_from
     valid_from = parse_valid_from(values["valid_from"]) if values["valid_from"] else default_valid_from
     return {"provider_id": providers[name], "prefix": prefix, "mcc_mnc": mcc_mnc,
             "network": values["network"] or None, "price": price, "currency": currency, "valid_from": valid_from}
+
+
+def known_providers(providers: dict[str, int], shown: int = 10) -> str:
+    """The names a price row may give, said wherever the rejection is read (a page, a report, a terminal)."""
+    if not providers:
+        return "there is no provider yet: add the provider before its prices"
+    names = sorted(providers)
+    listed = ", ".join(repr(n) for n in names[:shown])
+    return f"the providers are {listed}" + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 def read_csv(path: Path, providers: dict[str, int], report: PriceImportReport,
