@@ -46,7 +46,7 @@ def test_the_approvals_page_estimates_within_its_budget_and_says_which_it_did_no
     page = approver.get("/approvals")
     assert time.perf_counter() - started < 5
     assert page.status == 200
-    rows = html.unescape(page.body).split('<tr data-campaign="')[1:]
+    rows = html.unescape(page.body).split('<article class="approval" data-campaign="')[1:]
     assert rows[0].startswith(f'{first}"') and "the count took longer than 1 s" in rows[0]
     assert rows[1].startswith(f'{second}"') and "estimate not computed: the page's 1 s for estimates ran out" in rows[1]
     assert f'action="/campaigns/{second}/approve"' in rows[1]

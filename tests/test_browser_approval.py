@@ -43,10 +43,10 @@ def test_a_marketers_campaign_is_approved_by_an_approver(page, ui):
     assert page.locator("button[value=approve]").count() == 0  # a marketer gets no approve button
     page.click("text=Sign out")
     sign_in(page, base, "abe@example.com", "/approvals")
-    row = page.locator(f"tr[data-campaign='{campaign_id}']")
-    assert row.locator("td.num").inner_text() == "12"
+    row = page.locator(f"article[data-campaign='{campaign_id}']")
+    assert "12 will get a message" in row.locator(".review-audience").inner_text()
     screenshot(page, "approvals")
-    row.locator("text=Approve").click()
+    row.get_by_role("button", name="Approve").click()
     assert page.locator("#done").inner_text() == "Campaign approved."
     assert status(engine, campaign_id) == st.CAMPAIGN_SCHEDULED
 
@@ -102,6 +102,5 @@ def test_the_approvals_page_shows_what_sending_would_cost(page, ui, tmp_path):
     import_csv(engine, prices, actor="t")
     lifecycle.perform(engine, campaign_id, "submit", actor="mara@example.com", role="marketer")
     sign_in(page, base, "abe@example.com", "/approvals")
-    cost = page.locator(f"tr[data-campaign='{campaign_id}'] td.cost")
-    assert cost.locator(".estimate").inner_text() == "0.24 USD"  # 12 recipients x 1 part x 0.02
-    assert "12 parts to 12 recipients" in cost.inner_text()
+    cost = page.locator(f"article[data-campaign='{campaign_id}'] .review-cost")
+    assert cost.inner_text() == "0.24 USD for 12 parts"  # 12 recipients x 1 part x 0.02

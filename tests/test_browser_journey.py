@@ -60,9 +60,13 @@ def test_a_marketer_and_an_approver_take_a_campaign_from_segment_to_delivered(si
         page.goto(f"{base}/campaigns/new")
         page.fill("input[name=name]", "Tashkent hello")
         page.locator("select[name=segment]").select_option(label="Tashkent")
-        page.locator("select[name=template]").select_option(label="Hello (en; arms A)")
+        page.click("#next")
+        page.locator("select[name=template]").select_option(label="Hello (en)")
         page.fill("input[name=sender]", "Shop")
+        page.click("#next")
         page.fill("input[name=quiet_hours]", "")
+        page.click("#next")
+        expect(page.locator("#review .review-audience")).to_contain_text("4 will get a message")
         page.click("#create")
         expect(page.locator("#status")).to_have_text("draft")
         campaign_path = page.url.split("?")[0].removeprefix(base)
@@ -71,7 +75,7 @@ def test_a_marketer_and_an_approver_take_a_campaign_from_segment_to_delivered(si
         page.click("text=Sign out")
 
         sign_in(page, base, "abe@example.com", "/approvals")
-        page.locator("#approvals").locator("text=Approve").click()
+        page.locator("#approvals").get_by_role("button", name="Approve").click()
         expect(page.locator("#done")).to_have_text("Campaign approved.")
         page.goto(f"{base}{campaign_path}")
         expect(page.locator("#status")).to_have_text("completed", timeout=60_000)  # pushed by the websocket

@@ -118,7 +118,8 @@ def test_a_run_is_launched_once_however_often_it_is_asked(base):
 
 
 def test_two_schedulers_racing_launch_a_due_run_once(base):
-    campaign_id = make_campaign(base, schedule={"kind": "at", "at": "2026-12-01T13:00", "timezone": "Asia/Tashkent"})
+    campaign_id = make_campaign(base, schedule={"kind": "at", "at": "2026-12-01T13:00", "timezone": "Asia/Tashkent"},
+                                now=NOW - timedelta(hours=1))
     with base.begin() as conn:
         lifecycle.submit(conn, campaign_id, actor="maker", now=NOW - timedelta(hours=1))
     results, barrier = [], threading.Barrier(2)

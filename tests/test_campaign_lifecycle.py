@@ -93,7 +93,8 @@ def test_a_move_from_the_wrong_state_is_refused_naming_the_state(base):
 
 
 def test_the_scheduler_launches_a_due_run_once_and_completes_it(base):
-    campaign_id = make_campaign(base, schedule={"kind": "at", "at": "2026-12-01T13:00", "timezone": "Asia/Tashkent"})
+    campaign_id = make_campaign(base, schedule={"kind": "at", "at": "2026-12-01T13:00", "timezone": "Asia/Tashkent"},
+                                now=NOW - timedelta(hours=1))
     with base.begin() as conn:
         lifecycle.submit(conn, campaign_id, actor="maker", now=NOW - timedelta(hours=1))
     assert launch_due(base, NOW - timedelta(minutes=1)) == []  # 13:00 Tashkent is 08:00 UTC
@@ -155,7 +156,8 @@ def test_a_run_missed_beyond_the_grace_is_skipped_and_recorded(base):
 
 
 def test_a_run_a_little_late_is_launched_and_says_so(base):
-    campaign_id = make_campaign(base, schedule={"kind": "at", "at": "2026-12-01T13:00", "timezone": "Asia/Tashkent"})
+    campaign_id = make_campaign(base, schedule={"kind": "at", "at": "2026-12-01T13:00", "timezone": "Asia/Tashkent"},
+                                now=NOW - timedelta(hours=1))
     with base.begin() as conn:
         lifecycle.submit(conn, campaign_id, actor="maker", now=NOW - timedelta(hours=1))
     launched = launch_due(base, NOW + timedelta(minutes=5))

@@ -20,7 +20,14 @@ from engage.web.admin_pages import ADMIN_ROUTES
 from engage.web.audience_api import AUDIENCE_ROUTES, api_tokens
 from engage.web.callbacks import callback_routes
 from engage.web.campaign_live import LIVE_ROUTES
-from engage.web.campaign_pages import CAMPAIGN_ACTION_ROUTES, actions_for
+from engage.web.campaign_pages import (
+    CAMPAIGN_ACTION_ROUTES,
+    REVIEWED,
+    actions_for,
+    campaign_held,
+    campaign_review,
+    money,
+)
 from engage.web.campaign_wizard import WIZARD_ROUTES
 from engage.web.campaigns_api import CAMPAIGN_API_ROUTES, campaign_summary
 from engage.web.dashboard_page import DASHBOARD_ROUTES
@@ -64,8 +71,10 @@ class CampaignPage(PageHandler):
         if summary is None:
             raise tornado.web.HTTPError(404)
         rejected = await off_loop(self._rejection, int(campaign_id)) if summary["status"] == "draft" else None
+        review = await off_loop(campaign_review, self.db, int(campaign_id)) if summary["status"] in REVIEWED else None
         self.render("campaign.html", c=summary, answers=await off_loop(self._answers, int(campaign_id)),
-                    rejected=rejected,
+                    rejected=rejected, review=review, money=money,
+                    held=await off_loop(campaign_held, self.db, int(campaign_id)),
                     actions=actions_for(summary["status"], self.current_user.role),
                     can_test=self.current_user.role in CAMPAIGN_MAKERS and summary["kind"] != "test",
                     notice=self.get_query_argument("done", None), error=self.get_query_argument("error", None))

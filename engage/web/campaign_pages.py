@@ -11,12 +11,11 @@ from typing import Any
 
 import tornado.web
 
-from engage import config
 from engage.engine import statuses as st
 from engage.engine.campaigns import CampaignError, lifecycle, overview
-from engage.engine.campaigns import estimate as estimates
-from engage.engine.campaigns.estimate import estimate
-from engage.engine.scheduler.schedule import ScheduleError, parse_schedule
+from engage.engine.campaigns.held import held
+from engage.engine.campaigns.review import review, review_of
+from engage.engine.segments.audience import COUNT_SECONDS
 from engage.engine.users.roles import CAMPAIGN_ACTION_ROLES, CAMPAIGN_APPROVERS, CAMPAIGN_MAKERS
 from engage.web.campaigns_api import visible
 from engage.web.off_loop import off_loop
@@ -57,14 +56,15 @@ class CampaignAction(PageHandler):
 
 
 class ApprovalsPage(PageHandler):
-    """What waits for a second person, with the audience it would reach now and what sending it
-    would cost (campaigns.estimate: cheapest healthy routes in force x parts, per currency). The
-    estimates share APPROVALS_SECONDS: one after another, a long list of heavy audiences would
-    otherwise hold a worker thread and the approver for minutes."""
+    """What waits for a second person, each with the review its author saw before submitting
+    (campaigns.review: audience and set-asides, the messages per language and arm, when in words, the
+    rules, warnings, and the cost: cheapest healthy routes in force x parts, per currency). The reviews
+    share APPROVALS_SECONDS: one after another, a long list of heavy audiences would otherwise hold a
+    worker thread and the approver for minutes."""
 
     @requires(*CAMPAIGN_APPROVERS, *CAMPAIGN_MAKERS)
     async def get(self) -> None:
-        waiting = await off_loop(self._waiting, self.current_user)  # an estimate each: off the IO loop
+        waiting = await off_loop(self._waiting, self.current_user)  # a count and an estimate each: off the IO loop
         self.render("approvals.html", waiting=waiting, money=money)
 
     def _waiting(self, user: Any) -> list[dict[str, Any]]:
@@ -72,51 +72,35 @@ class ApprovalsPage(PageHandler):
         deadline = time.monotonic() + APPROVALS_SECONDS
         with self.db.connect() as conn:
             rows = overview.awaiting_approval(conn, user.branch)
-            conn.rollback()  # each estimate reads in a transaction of its own, which its budget may end
+            conn.rollback()  # each review reads in a transaction of its own, which its budget may end
             for row in rows:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    cost, problem = None, (f"estimate not computed: the page's {APPROVALS_SECONDS:g} s for estimates "
-                                           f"ran out; GET /api/v1/campaigns/{row.id}/estimate gives it")
-                    waiting.append(self._row(row, user, cost, problem))
-                    continue
+                left = round(deadline - time.monotonic(), 1)  # said in the problem: round
                 try:
-                    seconds = min(estimates.COUNT_SECONDS, max(0.1, round(left, 1)))  # said in the problem: round
-                    cost, problem = estimate(conn, row.id, seconds=seconds), None
-                except ValueError as exc:  # a segment or template that no longer compiles, or too slow: say so
-                    cost, problem = None, str(exc)
+                    r = review(conn, row, seconds=min(COUNT_SECONDS, left) if left > 0 else 0)
                 finally:
                     conn.rollback()
-                waiting.append(self._row(row, user, cost, problem))
+                if left <= 0:
+                    r["problem"] = (f"estimate not computed: the page's {APPROVALS_SECONDS:g} s for estimates ran "
+                                    f"out; GET /api/v1/campaigns/{row.id}/estimate gives it")
+                waiting.append({"id": row.id, "name": row.name, "submitted_by": row.submitted_by,
+                                "submitted_at": row.submitted_at, "review": r,
+                                "can_decide": user.role in CAMPAIGN_APPROVERS and row.submitted_by != user.email})
         return waiting
 
-    @staticmethod
-    def _row(row: Any, user: Any, cost: dict[str, Any] | None, problem: str | None) -> dict[str, Any]:
-        return {"id": row.id, "name": row.name, "submitted_by": row.submitted_by,
-                "submitted_at": row.submitted_at, "sender": row.sender_id, "message": _message(row.submitted_content),
-                "when": _when(row.schedule, row.timezone),
-                "reachable": cost["reachable"] if cost else "?",
-                "estimate": cost, "problem": problem,
-                "can_decide": user.role in CAMPAIGN_APPROVERS and row.submitted_by != user.email}
+
+REVIEWED = (st.CAMPAIGN_DRAFT, st.CAMPAIGN_AWAITING_APPROVAL, st.CAMPAIGN_SCHEDULED)  # their page shows the review
 
 
-def _when(spec: dict[str, Any] | None, timezone: str | None) -> str:
-    """When it goes out, in the schedule's own words (Schedule.describe), its zone named."""
-    if spec is None:
-        return "As soon as it may be sent (no schedule)"
-    try:
-        return parse_schedule(spec, default_timezone=timezone or config.load().default_timezone).describe()
-    except ScheduleError as exc:
-        return f"A schedule that cannot be read: {exc}"
+def campaign_held(db: Any, campaign_id: int) -> dict[str, Any] | None:
+    """Its messages waiting for quiet hours to end or for the recipient's local time (campaigns.held)."""
+    with db.connect() as conn:
+        return held(conn, [campaign_id]).get(campaign_id)
 
 
-def _message(submitted: dict[str, Any] | None) -> str:
-    """The text the approver agrees to: arm A in the template's default language, as submitted."""
-    template = (submitted or {}).get("template") or {}
-    variants = [v for v in template.get("variants") or () if v.get("arm", "A") == "A"]
-    first = next((v for v in variants if v.get("language") == template.get("default_language")),
-                 variants[0] if variants else None)
-    return first["body"] if first else ""
+def campaign_review(db: Any, campaign_id: int) -> dict[str, Any] | None:
+    """The review of a campaign not yet sending, as its page shows it (None: it is gone)."""
+    with db.connect() as conn:
+        return review_of(conn, campaign_id, seconds=COUNT_SECONDS)
 
 
 def money(amount: Decimal) -> str:

@@ -96,7 +96,7 @@ class _Parts:
                      "error": None, "recipients": 0}
             try:
                 rendered = compiled.render(self.context)
-                entry.update(parts=rendered.info.parts, encoding=rendered.info.encoding)
+                entry.update(parts=rendered.info.parts, encoding=rendered.info.encoding, text=rendered.text)
                 check_parts(rendered, self.max_parts)
             except TemplateError as exc:
                 entry.update(parts=None, error=str(exc))
@@ -116,10 +116,18 @@ def estimate(conn: Connection, campaign_id: int, *, now: datetime | None = None,
     """The campaign's cost if launched at ``now``; LookupError for a campaign that does not exist.
     ``rates``: currency rates for ranking routes (ENGAGE_CURRENCY_RATES when None), as the router.
     ``seconds``: the grouping's time budget (None: a count's, COUNT_SECONDS)."""
-    now = now or datetime.now(UTC)
     campaign = conn.execute(select(Campaign.__table__).where(Campaign.id == campaign_id)).first()
     if campaign is None:
         raise LookupError(f"campaign {campaign_id} does not exist")
+    return estimate_of(conn, campaign, now=now, rates=rates, seconds=seconds)
+
+
+def estimate_of(conn: Connection, campaign: Any, *, now: datetime | None = None,
+                rates: dict[str, Decimal] | None = None, seconds: float | None = None) -> dict[str, Any]:
+    """``estimate`` of a campaign row, or of one not saved yet (the wizard's review): anything with the
+    campaign's columns as attributes (id may be None)."""
+    now = now or datetime.now(UTC)
+    campaign_id = campaign.id
     definition = conn.execute(select(Segment.definition).where(Segment.id == campaign.segment_id)).scalar_one()
     seconds = COUNT_SECONDS if seconds is None else seconds
     with consistent(conn), budget(conn, seconds):  # CountTooSlow (a ValueError) past it, as a count

@@ -3,36 +3,23 @@ one of its messages stands."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, distinct, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
-from engage import config
 from engage.engine import statuses as st
 from engage.engine.audit import audit
-from engage.engine.campaigns.rules import OPTIONS, RuleError, check
+from engage.engine.campaigns.checks import checked
+from engage.engine.campaigns.errors import CampaignError
+from engage.engine.campaigns.rules import OPTIONS
 from engage.engine.costs import campaign_cost
-from engage.engine.sender_ids import SenderIdError, parse_sender
-from engage.engine.store.schema import Campaign, CampaignRun, Event, Message, Segment, Template
-from engage.engine.templates.store import TemplateSet, sees
+from engage.engine.store.schema import Campaign, CampaignRun, Event, Message
 
 campaigns = Campaign.__table__
 FIELDS = ("name", "segment_id", "template_id", "sender_id")  # what every campaign is given; OPTIONS may follow
-MAX_NAME = Campaign.__table__.c.name.type.length
-_NAMED = re.compile(r"^([a-z_]+)(?:\[\d+\])?:")  # a rule's message starts with its option: "cap: ", "arms[1]: "
-
-
-class CampaignError(ValueError):
-    """A campaign refused; ``field`` names the field or option at fault when there is one (a page
-    shows the message next to that input, the API returns it beside the message)."""
-
-    def __init__(self, message: str, *, field: str | None = None):
-        super().__init__(message)
-        found = _NAMED.match(message)
-        self.field = field or (found.group(1) if found else None)
 
 
 class NotADraft(CampaignError):
@@ -40,71 +27,21 @@ class NotADraft(CampaignError):
 
 
 def create(conn: Connection, *, name: str, segment_id: int, template_id: int, sender_id: str,
-           actor: str, branch: str | None = None, **options: Any) -> int:
+           actor: str, branch: str | None = None, creation_key: str | None = None, now: datetime | None = None,
+           **options: Any) -> int:
     """A draft. ``branch`` set: a branch user's campaign, which reaches only that branch's
     subscribers and may use only that branch's segments and templates or shared ones. ``options``: the sending
-    rules of campaigns.rules (schedule, local_time, quiet_hours, cap, arms, ...)."""
-    values = _checked(conn, {"name": name, "segment_id": segment_id, "template_id": template_id,
-                             "sender_id": sender_id}, options, template_id=template_id, branch=branch)
+    rules of campaigns.rules (schedule, local_time, quiet_hours, cap, arms, ...). ``creation_key``: the
+    wizard's; the same creator giving it again gets their campaign of that key (created_with), not a second
+    one. ``now``: what "in the past" is measured from (a schedule must leave time to send)."""
+    values = checked(conn, {"name": name, "segment_id": segment_id, "template_id": template_id,
+                            "sender_id": sender_id}, options, template_id=template_id, branch=branch, now=now)
     campaign_id = conn.execute(insert(campaigns).values(
-        branch=branch, status=st.CAMPAIGN_DRAFT, created_by=actor, set_aside={}, **values)).inserted_primary_key[0]
+        branch=branch, status=st.CAMPAIGN_DRAFT, created_by=actor, set_aside={}, creation_key=creation_key,
+        **values)).inserted_primary_key[0]
     audit(conn, actor, "campaign.create", "campaign", campaign_id,
           **{k: v for k, v in values.items() if k not in ("segment_id", "template_id", "sender_id")})
     return campaign_id
-
-
-def _checked(conn: Connection, given: dict[str, Any], options: dict[str, Any], *, template_id: int,
-             branch: str | None) -> dict[str, Any]:
-    """Column values for the ``given`` fields (any of FIELDS) and the sending ``options``, each checked
-    the one way, for create and update alike; the first mistake raises CampaignError naming its field.
-    ``template_id``: the template the campaign will have (its arms must exist there)."""
-    out: dict[str, Any] = {}
-    if "name" in given:
-        if not isinstance(given["name"], str):
-            raise CampaignError(f"name: {given['name']!r} is not a text")
-        name = given["name"].strip()
-        if not name:
-            raise CampaignError("name: a campaign needs a name")
-        if len(name) > MAX_NAME:
-            raise CampaignError(f"name: at most {MAX_NAME} characters, got {len(name)}")
-        out["name"] = name
-    if "segment_id" in given:
-        segment_id = _id(given["segment_id"], "segment_id")
-        segment = conn.execute(select(Segment.id, Segment.branch).where(Segment.id == segment_id)).first()
-        if segment is None:
-            raise CampaignError(f"segment {segment_id} does not exist", field="segment_id")
-        if branch is not None and segment.branch not in (None, branch):
-            raise CampaignError(f"segment {segment_id} belongs to another branch", field="segment_id")
-        out["segment_id"] = segment_id
-    if "template_id" in given:
-        template_id = _id(given["template_id"], "template_id")
-        template = conn.execute(select(Template.branch).where(Template.id == template_id)).first()
-        if template is None or not sees(template.branch, branch):  # another branch's is not there for it
-            raise CampaignError(f"template {template_id} does not exist", field="template_id")
-        out["template_id"] = template_id
-    settings = config.load()
-    if "sender_id" in given:
-        sender = given["sender_id"] or ""
-        if not isinstance(sender, str):
-            raise CampaignError(f"sender id {sender!r}: give it as text, like \"Shop\" or \"7777\"", field="sender_id")
-        try:
-            out["sender_id"] = parse_sender(sender, region=settings.default_region).value
-        except SenderIdError as exc:
-            raise CampaignError(str(exc), field="sender_id") from None
-    try:
-        values = check(options, default_timezone=settings.default_timezone)
-    except RuleError as exc:
-        raise CampaignError(str(exc)) from None
-    missing = sorted({a["arm"] for a in values.get("arms") or []} - set(TemplateSet(conn, template_id).arms))
-    if missing:
-        raise CampaignError(f"arms: template {template_id} has no variant for arm {missing[0]!r}")
-    return {**out, **values}
-
-
-def _id(value: Any, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise CampaignError(f"{field}: {value!r} is not an id (a whole number)")
-    return value
 
 
 def locked(conn: Connection, campaign_id: int) -> Any:
@@ -135,6 +72,32 @@ def editable(conn: Connection, campaign_id: int, *, doing: str = "changed") -> A
     return row
 
 
+def created_with(conn: Connection, actor: str, creation_key: str) -> int | None:
+    """The campaign ``actor`` created with this wizard key, if any."""
+    return conn.execute(select(Campaign.id).where(Campaign.created_by == actor,
+                                                  Campaign.creation_key == creation_key)).scalar()
+
+
+def create_once(db: Engine, *, creation_key: str | None, actor: str, **fields: Any) -> tuple[int, bool]:
+    """``create`` in a transaction of its own, once per wizard form: (campaign id, whether it is new). The
+    creator's campaign of this ``creation_key`` when there is one (Back then Create, a second click; two
+    at the same moment meet at the unique index, and the second is given the first's)."""
+    if creation_key:
+        with db.connect() as conn:
+            made = created_with(conn, actor, creation_key)
+        if made is not None:
+            return made, False
+    try:
+        with db.begin() as conn:
+            return create(conn, actor=actor, creation_key=creation_key, **fields), True
+    except IntegrityError:
+        with db.connect() as conn:
+            made = created_with(conn, actor, creation_key or "")
+        if made is None:
+            raise
+        return made, False
+
+
 def known_fields(fields: Any) -> None:
     """Refuse a name that is neither a field nor an option, before anything is looked up."""
     unknown = sorted(set(fields) - set(FIELDS) - set(OPTIONS))
@@ -142,7 +105,8 @@ def known_fields(fields: Any) -> None:
         raise CampaignError(f"{unknown[0]}: not a campaign field (fields: {', '.join(FIELDS + OPTIONS)})")
 
 
-def update_draft(conn: Connection, campaign_id: int, *, actor: str, **fields: Any) -> dict[str, dict[str, Any]]:
+def update_draft(conn: Connection, campaign_id: int, *, actor: str, now: datetime | None = None,
+                 **fields: Any) -> dict[str, dict[str, Any]]:
     """Change a draft: ``fields`` are any of FIELDS and the options of campaigns.rules; those not given
     keep their value, an option given as None goes back to its default. The result is checked as a
     new campaign would be (the options all together: arms against the template, a schedule in the
@@ -154,7 +118,8 @@ def update_draft(conn: Connection, campaign_id: int, *, actor: str, **fields: An
     options.update({k: v for k, v in fields.items() if k in OPTIONS})
     options = {k: v for k, v in options.items() if v is not None}
     given = {k: v for k, v in fields.items() if k in FIELDS}
-    values = _checked(conn, given, options, template_id=given.get("template_id", row.template_id), branch=row.branch)
+    values = checked(conn, given, options, template_id=given.get("template_id", row.template_id), branch=row.branch,
+                     now=now)
     values = {**{k: _default(k) for k in OPTIONS}, **values}
     changes = {k: {"before": getattr(row, k), "after": v} for k, v in values.items() if getattr(row, k) != v}
     if changes:

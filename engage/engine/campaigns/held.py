@@ -1,0 +1,34 @@
+"""Messages held back for their time: quiet hours in the recipient's zone, or the recipient's own
+local send time (statuses.HELD, with the instant each may go in messages.not_before). A campaign
+page and the lists say how many wait and until when, so that "running" with nothing moving is
+never a mystery."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from engage.engine import statuses as st
+from engage.engine.store.schema import Message
+
+
+def held(conn: Connection, campaign_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """{campaign id: {"count", "first", "last"}} of its held messages (UTC instants), for campaigns
+    with any: one grouped query for all of them."""
+    ids = list(campaign_ids)
+    if not ids:
+        return {}
+    rows = conn.execute(select(Message.campaign_id, func.count(), func.min(Message.not_before),
+                               func.max(Message.not_before))
+                        .where(Message.campaign_id.in_(ids), Message.status == st.HELD)
+                        .group_by(Message.campaign_id)).all()
+    return {cid: {"count": n, "first": _utc(first), "last": _utc(last)} for cid, n, first, last in rows}
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
