@@ -53,7 +53,7 @@ ROUTES: dict[str, tuple[str, Any]] = {
     r"/logout$": (GLOBAL, "the caller's own session"),
     r"/campaigns$": (GLOBAL, "list of the caller's branch"),
     r"/campaigns/new$": (GLOBAL, "create in the caller's branch"),
-    r"/campaigns/check$": (GLOBAL, "checks a form in the caller's branch (another's segment is refused); saves nothing"),
+    r"/campaigns/check$": (GLOBAL, "checks a form in the caller's branch; saves nothing"),
     r"/campaigns/(\d+)/edit$": ("campaign", {"GET": None, "POST": {"name": "renamed"}}),
     r"/campaigns/(\d+)/delete$": ("campaign", {"POST": {}}),
     r"/campaigns/(\d+)/test$": ("campaign", {"POST": {"numbers": "+998901234567"}}),

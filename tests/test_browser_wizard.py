@@ -129,7 +129,8 @@ def test_a_send_time_inside_quiet_hours_is_warned_of_with_when_it_goes(wizard):
     page.fill("input[name=time]", "23:30")
     page.fill("input[name=quiet_hours]", "21:00-09:00")
     page.click("#next")
-    expect(page.locator("#review .warning")).to_contain_text("is inside quiet hours 21:00-09:00: messages are held until")
+    expect(page.locator("#review .warning")).to_contain_text(
+        "is inside quiet hours 21:00-09:00: messages are held until")
 
 
 def test_a_reload_keeps_every_field_and_the_step(wizard):
