@@ -1,6 +1,6 @@
 """Someone who uses only a keyboard (Tab, Enter, typing) signs in, finds the template editor from the
-header and saves a template, and sees at every step where the focus is: a visible outline on each
-element Tab reaches, and a first Tab that offers to skip the header's links."""
+header and saves a template in two languages, and sees at every step where the focus is: a visible
+outline on each element Tab reaches, and a first Tab that offers to skip the header's links."""
 
 from __future__ import annotations
 
@@ -65,6 +65,11 @@ def test_a_template_is_written_and_saved_with_the_keyboard_alone(keyboard):
     tab_to(page, lambda f: f["tag"] == "textarea")
     page.keyboard.type("Hi {{ first_name | default('friend') }}, 2 GB free this weekend!")
     page.locator("fieldset.variant .meter").filter(has_text="GSM-7").wait_for()
+    tab_to(page, lambda f: f["text"] == "Add a language or arm")
+    page.keyboard.press("Enter")  # the new variant's language takes the focus
+    page.keyboard.type("ru")
+    tab_to(page, lambda f: f["tag"] == "textarea")
+    page.keyboard.type("Привет, {{ first_name | default('друг') }}!")
     tab_to(page, lambda f: f["tag"] == "button" and f["text"] == "Save")
     screenshot(page, "keyboard-save-focused")
     page.keyboard.press("Enter")
@@ -72,7 +77,8 @@ def test_a_template_is_written_and_saved_with_the_keyboard_alone(keyboard):
     with engine.connect() as conn:
         saved = conn.execute(select(TemplateVariant.language, TemplateVariant.body).join(
             Template, Template.id == TemplateVariant.template_id).where(Template.name == "Weekend offer")).all()
-    assert [tuple(row) for row in saved] == [("en", "Hi {{ first_name | default('friend') }}, 2 GB free this weekend!")]
+    assert dict(saved) == {"en": "Hi {{ first_name | default('friend') }}, 2 GB free this weekend!",
+                           "ru": "Привет, {{ first_name | default('друг') }}!"}
 
 
 def test_the_first_tab_offers_to_skip_the_headers_links_to_the_content(keyboard):
