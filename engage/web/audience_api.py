@@ -55,8 +55,11 @@ class ApiBase(SessionApiHandler):
         self.finish({"error": message, **extra})
 
     def refuse(self, exc: SegmentError) -> None:
-        """A bad definition is a 400 naming where; a valid one whose count is too slow for this base, a 422."""
-        self.fail(422 if isinstance(exc, CountTooSlow) else 400, str(exc), path=exc.path)
+        """A bad definition is a 400 naming where; a valid one whose count is too slow for this base, a 422.
+        Besides the error for integrations, the same said for a person ("Criterion 2 (Age): enter a
+        number") and its parts, which the builder numbers as it lists its criteria."""
+        self.fail(422 if isinstance(exc, CountTooSlow) else 400, str(exc), path=exc.path,
+                  explanation=exc.in_words(), criterion=exc.criterion, hint=exc.hint)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None))[1]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, and_, false, func, not_, or_
 from sqlalchemy.sql.elements import BooleanClauseList, Grouping
 
+from engage.engine.segments import vocabulary
 from engage.engine.segments.errors import SegmentError
 from engage.engine.segments.limits import Budget
 
@@ -46,13 +47,31 @@ class CompileContext:
 
 @dataclass(frozen=True)
 class Param:
-    """One parameter of a criterion kind, as shown to the UI and checked for typos."""
+    """One parameter of a criterion kind, as shown to the UI and checked for typos. `label` names its
+    control in the builder, `options` are the values it takes with the words the builder shows for
+    them (a select instead of free text), `ask` says what to enter when it is missing or wrong."""
 
     name: str
     type: str  # "integer", "number", "string", "boolean", "list[string]", "date", "operator", ...
     description: str
     required: bool = True
     default: Any = None  # what an absent optional parameter means (the builder starts a control there)
+    label: str = ""
+    options: tuple[tuple[Any, str], ...] = ()
+    ask: str = ""
+
+    def request(self) -> str:
+        """What to do when the parameter is missing or wrong, in the marketer's words."""
+        if self.ask:
+            return self.ask
+        if self.options:
+            return f"choose {vocabulary.join_or([words for _, words in self.options])}"
+        return _ASKS.get(self.type, f"enter {self.label or self.name}")
+
+
+_ASKS = {"integer": "enter a whole number", "number": "enter a number", "boolean": "choose yes or no",
+         "list[string]": "enter one or more values, separated by commas", "field": "choose a field",
+         "operator": "choose a comparison"}
 
 
 CriterionFn = Callable[[dict[str, Any], str, CompileContext], ColumnElement[bool]]
@@ -65,6 +84,12 @@ class Kind:
     description: str
     params: tuple[Param, ...]
     details: Callable[[], dict[str, Any]] | None = field(default=None)
+    label: str = ""  # the kind as the builder offers it ("Age", "Network usage")
+    title: Callable[[dict[str, Any]], str | None] | None = None  # a criterion's own name ("City"), if it has one
+
+    def name_of(self, node: dict[str, Any]) -> str:
+        """What a criterion of this kind is called in errors and summaries."""
+        return (self.title(node) if self.title else None) or self.label or vocabulary.tidy(self.name)
 
 
 KINDS: dict[str, Kind] = {}
@@ -73,19 +98,21 @@ FREE_KEYS = frozenset({"kind", "label", "comment"})
 KINDS_PACKAGE = "engage.engine.segments.kinds"
 
 
-def criterion(name: str, *, params: tuple[Param, ...] = (),
-              details: Callable[[], dict[str, Any]] | None = None) -> Callable[[CriterionFn], CriterionFn]:
-    """Register a criterion kind; its docstring's first line is its description for the UI."""
+def criterion(name: str, *, label: str = "", params: tuple[Param, ...] = (),
+              details: Callable[[], dict[str, Any]] | None = None,
+              title: Callable[[dict[str, Any]], str | None] | None = None) -> Callable[[CriterionFn], CriterionFn]:
+    """Register a criterion kind; its docstring's first line is its description for the UI, `label`
+    the words the builder offers it by."""
 
     def register(fn: CriterionFn) -> CriterionFn:
         doc = (fn.__doc__ or name).strip().splitlines()[0]
-        KINDS[name] = Kind(name, fn, doc, params, details)
+        KINDS[name] = Kind(name, fn, doc, params, details, label, title)
         return fn
 
     return register
 
 
-def _registry() -> dict[str, Kind]:
+def registry() -> dict[str, Kind]:
     """Every kind: importing the kinds package registers them (once; Python caches the import)."""
     importlib.import_module(KINDS_PACKAGE)
     return KINDS
@@ -110,7 +137,8 @@ def _compile(node: Any, path: str, ctx: CompileContext, depth: int) -> ColumnEle
     NULL city is "not Tashkent"), which is what people building audiences expect; SQL's own NOT
     would drop them."""
     if not isinstance(node, dict):
-        raise SegmentError(path, f"expected an object, got {type(node).__name__}")
+        got = "nothing (null)" if node is None else type(node).__name__
+        raise SegmentError(path, f"expected an object, got {got}", hint="choose a criterion or remove it")
     for group, combine in (("and", and_), ("or", or_)):
         if group in node:
             _only(node, {group}, path)
@@ -122,12 +150,28 @@ def _compile(node: Any, path: str, ctx: CompileContext, depth: int) -> ColumnEle
         _only(node, {"not"}, path)
         return not_(func.coalesce(_compile(node["not"], f"{path}.not", ctx, depth + 1), false()))
     name = node.get("kind", "field")
-    kind = _registry().get(name) if isinstance(name, str) else None
+    kind = registry().get(name) if isinstance(name, str) else None
     if kind is None:
-        raise SegmentError(path, f"unknown criterion kind {name!r}; known: {', '.join(sorted(KINDS))}")
-    _only(node, {p.name for p in kind.params}, path, kind.name)
-    compiled = kind.compile(node, path, replace(ctx, depth=depth + 1))
+        raise SegmentError(path, f"unknown criterion kind {name!r}; known: {', '.join(sorted(KINDS))}",
+                           hint="choose a kind of criterion")
+    try:
+        _only(node, {p.name for p in kind.params}, path, kind.name)
+        compiled = kind.compile(node, path, replace(ctx, depth=depth + 1))
+    except SegmentError as exc:
+        if exc.path == path and exc.criterion is None:
+            _name_criterion(exc, kind, node)
+        raise
     return Term(compiled) if isinstance(compiled, BooleanClauseList) else compiled
+
+
+def _name_criterion(exc: SegmentError, kind: Kind, node: dict[str, Any]) -> None:
+    """The error of a criterion said as the builder shows it: the criterion's name, and, when the
+    kind said only which parameter is wrong, that parameter's own request."""
+    exc.criterion = kind.name_of(node)
+    if exc.hint is None and exc.param is not None:
+        param = next((p for p in kind.params if p.name == exc.param), None)
+        if param is not None:
+            exc.hint = param.request()
 
 
 class Term(Grouping):
@@ -150,16 +194,24 @@ def _only(node: dict[str, Any], allowed: set[str], path: str, kind: str | None =
 
 
 def describe_kinds() -> list[dict[str, Any]]:
-    """Every criterion kind for the UI and the API: name, one-line description, parameters, and
-    kind-specific details (for "field": each field with its type and allowed operators)."""
+    """Every criterion kind for the UI and the API: name, label, one-line description, parameters
+    (each with its label, what to enter, and the options it takes with their words), and kind-specific
+    details (for "field": each field with its label, type, allowed operators and their words)."""
     out = []
-    for kind in sorted(_registry().values(), key=lambda k: k.name):
+    for kind in sorted(registry().values(), key=lambda k: k.name):
         entry: dict[str, Any] = {
-            "kind": kind.name, "description": kind.description,
-            "params": [{"name": p.name, "type": p.type, "required": p.required, "description": p.description,
-                        "default": p.default} for p in kind.params],
+            "kind": kind.name, "label": kind.label or vocabulary.tidy(kind.name), "description": kind.description,
+            "params": [_described(p) for p in kind.params],
         }
         if kind.details is not None:
             entry.update(kind.details())
         out.append(entry)
     return out
+
+
+def _described(p: Param) -> dict[str, Any]:
+    described = {"name": p.name, "type": p.type, "required": p.required, "description": p.description,
+                 "default": p.default, "label": p.label or vocabulary.tidy(p.name), "ask": p.request()}
+    if p.options:
+        described["options"] = [{"value": value, "label": words} for value, words in p.options]
+    return described

@@ -34,7 +34,9 @@ MASKED_OPS = ("starts_with", "empty", "not_empty")
 def refusal(path: str, what: str) -> SegmentError:
     return SegmentError(path, f"{what}: masked roles may not select by number beyond its first {VISIBLE_DIGITS} "
                               f"digits (the country and network code the mask shows, e.g. starts_with "
-                              f"'+99890'); this role is shown numbers masked")
+                              f"'+99890'); this role is shown numbers masked",
+                        hint=f"you see phone numbers masked, so you may select by their first {VISIBLE_DIGITS} "
+                             f"digits only (starts with +99890, say)")
 
 
 def check_field(op: str, value: Any, path: str) -> None:

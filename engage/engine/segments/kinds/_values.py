@@ -2,7 +2,9 @@
 
 Every check raises SegmentError with the criterion's path and a message that names the
 parameter, so a bad value is reported where it is, never turned into a query that selects the
-wrong people. Comparison helpers build expressions with bound values only."""
+wrong people; and with the parameter's name or what to enter instead, so that the builder can say
+it in a marketer's words. An absent value is said to be missing, never "got None". Comparison
+helpers build expressions with bound values only."""
 
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.functions import FunctionElement
 
-from engage.engine.segments.criteria import SegmentError
+from engage.engine.segments import vocabulary
+from engage.engine.segments.criteria import Param, SegmentError
 from engage.engine.store.schema import Subscriber
 
 OPS = ("eq", "ne", "lt", "le", "gt", "ge", "between")
@@ -26,10 +29,26 @@ _INVERSE = {"eq": "ne", "ne": "eq", "lt": "ge", "le": "gt", "gt": "le", "ge": "l
 MAX_DAYS = 36600  # a century: larger windows are typos
 
 
+def threshold_op(default: str = "ge") -> Param:
+    """The "op" of a measure compared with a number (age, points, usage), offered in words ("at least")."""
+    return Param("op", "operator", f"one of {', '.join(OPS)}; default {default}", required=False, default=default,
+                 label="comparison", options=tuple((op, vocabulary.THRESHOLD_WORDS[op]) for op in OPS))
+
+
 def _present(node: dict[str, Any], key: str, path: str) -> Any:
     if node.get(key) is None:
-        raise SegmentError(path, f"{key!r} is required")
+        raise SegmentError(path, f"{key!r} is required", param=key)
     return node[key]
+
+
+def got(value: Any) -> str:
+    """The wrong value, quoted after a message; an empty one said in words."""
+    return " (it is empty)" if value is None else f", got {value!r}"
+
+
+def _range_ask(minimum: float, maximum: float) -> str:
+    return (f"enter a whole number from {minimum} to {maximum}" if maximum < 10**6
+            else f"enter a whole number of {minimum} or more")
 
 
 def get_int(node: dict[str, Any], key: str, path: str, *, minimum: int = 0, maximum: int = MAX_DAYS,
@@ -39,32 +58,38 @@ def get_int(node: dict[str, Any], key: str, path: str, *, minimum: int = 0, maxi
         return default
     value = _present(node, key, path)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise SegmentError(path, f"{key!r} must be a whole number, got {value!r}")
+        raise SegmentError(path, f"{key!r} must be a whole number{got(value)}", param=key,
+                           hint="enter a whole number")
     if not minimum <= value <= maximum:
-        raise SegmentError(path, f"{key!r} must be between {minimum} and {maximum}, got {value}")
+        raise SegmentError(path, f"{key!r} must be between {minimum} and {maximum}, got {value}", param=key,
+                           hint=_range_ask(minimum, maximum))
     return value
 
 
 def get_number(value: Any, key: str, path: str, *, integer: bool = False) -> int | float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise SegmentError(path, f"{key!r} must be a number, got {value!r}")
+        raise SegmentError(path, f"{key!r} must be a number{got(value)}", param=key,
+                           hint="enter a whole number" if integer else "enter a number")
     if integer and not float(value).is_integer():
-        raise SegmentError(path, f"{key!r} must be a whole number, got {value!r}")
+        raise SegmentError(path, f"{key!r} must be a whole number{got(value)}", param=key,
+                           hint="enter a whole number")
     return int(value) if integer else value
 
 
 def get_bool(node: dict[str, Any], key: str, path: str, default: bool) -> bool:
     value = node.get(key, default)
     if not isinstance(value, bool):
-        raise SegmentError(path, f"{key!r} must be true or false, got {value!r}")
+        raise SegmentError(path, f"{key!r} must be true or false{got(value)}", param=key)
     return value
 
 
 def get_choice(node: dict[str, Any], key: str, path: str, choices: tuple[str, ...],
                default: str | None = None) -> str:
     value = node.get(key, default)
+    if value is None:
+        raise SegmentError(path, f"{key!r} is required: one of {', '.join(choices)}", param=key)
     if value not in choices:
-        raise SegmentError(path, f"{key!r} must be one of {', '.join(choices)}, got {value!r}")
+        raise SegmentError(path, f"{key!r} must be one of {', '.join(choices)}{got(value)}", param=key)
     return value
 
 
@@ -72,11 +97,11 @@ def get_str_list(node: dict[str, Any], key: str, path: str, *, max_length: int =
     """A non-empty list of non-empty strings (tags, tiers, prefixes), duplicates dropped."""
     value = _present(node, key, path)
     if not isinstance(value, list) or not value:
-        raise SegmentError(path, f"{key!r} must be a non-empty list")
+        raise SegmentError(path, f"{key!r} must be a non-empty list", param=key)
     for item in value:
         if not isinstance(item, str) or not item.strip() or len(item) > max_length:
-            raise SegmentError(path, f"{key!r} items must be non-empty text up to {max_length} characters, "
-                                     f"got {item!r}")
+            raise SegmentError(path, f"{key!r} items must be non-empty text up to {max_length} characters"
+                                     f"{got(item)}", param=key)
     return sorted({item.strip() for item in value})
 
 
@@ -107,15 +132,18 @@ def get_threshold(node: dict[str, Any], path: str, *, integer: bool = False, min
     raw = _present(node, "value", path)
     if op == "between":
         if not isinstance(raw, list) or len(raw) != 2:
-            raise SegmentError(path, f"'between' needs 'value': [low, high], got {raw!r}")
+            raise SegmentError(path, f"'between' needs 'value': [low, high], got {raw!r}", param="value",
+                               hint="enter both ends of the range")
         low, high = (get_number(v, "value", path, integer=integer) for v in raw)
         if low > high:
-            raise SegmentError(path, f"'between' needs low <= high, got [{low}, {high}]")
+            raise SegmentError(path, f"'between' needs low <= high, got [{low}, {high}]", param="value",
+                               hint="put the smaller number first")
         values = [low, high]
     else:
         values = [get_number(raw, "value", path, integer=integer)]
     if minimum is not None and min(values) < minimum:
-        raise SegmentError(path, f"'value' must be at least {minimum}, got {raw!r}")
+        raise SegmentError(path, f"'value' must be at least {minimum}, got {raw!r}", param="value",
+                           hint=f"enter {minimum:g} or more")
     return Threshold(op, tuple(values) if op == "between" else values[0])
 
 

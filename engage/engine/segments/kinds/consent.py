@@ -18,9 +18,11 @@ from engage.engine.segments.kinds._values import get_bool, get_choice
 from engage.engine.store.schema import OptOut, Subscriber
 
 
-@criterion("opted_out", params=(
-    Param("channel", "string", f"one of {', '.join(CHANNELS)}; default sms", required=False),
-    Param("value", "boolean", "true (default): is opted out; false: is not", required=False, default=True),
+@criterion("opted_out", label="Opted out", params=(
+    Param("value", "boolean", "true (default): is opted out; false: is not", required=False, default=True,
+          label="opted out or not", options=((True, "has opted out"), (False, "has not opted out"))),
+    Param("channel", "string", f"one of {', '.join(CHANNELS)}; default sms", required=False, default="sms",
+          label="of", options=tuple((c, c.upper()) for c in CHANNELS)),
 ))
 def opted_out(node: dict[str, Any], path: str, ctx: CompileContext) -> ColumnElement[bool]:
     """The subscriber's number is (or is not) opted out of a channel."""

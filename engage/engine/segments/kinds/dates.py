@@ -29,8 +29,9 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from engage.engine import subscriber_fields as sf
+from engage.engine.segments import vocabulary
 from engage.engine.segments.criteria import CompileContext, Param, SegmentError, criterion
-from engage.engine.segments.kinds._values import get_bool, get_int, utc
+from engage.engine.segments.kinds._values import get_bool, get_int, got, utc
 from engage.engine.store.schema import Subscriber
 
 # name -> (column, is a datetime)
@@ -47,8 +48,8 @@ def _date_field(node: dict[str, Any], path: str) -> tuple[Any, bool]:
     name = node.get("field")
     found = DATE_FIELDS.get(name) if isinstance(name, str) else None
     if found is None:
-        raise SegmentError(path, f"'field' must be a date field, one of {', '.join(sorted(DATE_FIELDS))}; "
-                                 f"got {name!r}")
+        raise SegmentError(path, f"'field' must be a date field, one of {', '.join(sorted(DATE_FIELDS))}"
+                                 f"{got(name)}", param="field")
     return found
 
 
@@ -61,11 +62,18 @@ def _cutoff(ctx: CompileContext, days: int, is_datetime: bool) -> tuple[date | d
     return today - timedelta(days=days), today
 
 
-_FIELD = Param("field", "field", f"a date field: {', '.join(sorted(DATE_FIELDS))}")
-_DAYS = Param("days", "integer", "number of days, at least 1")
+_FIELD = Param("field", "field", f"a date field: {', '.join(sorted(DATE_FIELDS))}", label="date",
+               options=tuple((name, vocabulary.field_label(name)) for name in DATE_FIELDS), ask="choose a date")
+_DAYS = Param("days", "integer", "number of days, at least 1", label="days", ask="enter a number of days")
 
 
-@criterion("in_last_days", params=(_FIELD, _DAYS))
+def _title(node: dict[str, Any]) -> str | None:
+    """Called by its date ("Last activity"), once that is one."""
+    name = node.get("field")
+    return vocabulary.field_label(name) if isinstance(name, str) and name in DATE_FIELDS else None
+
+
+@criterion("in_last_days", label="Date in the last N days", title=_title, params=(_FIELD, _DAYS))
 def in_last_days(node: dict[str, Any], path: str, ctx: CompileContext) -> ColumnElement[bool]:
     """A date or datetime field falls within the last N days."""
     column, is_datetime = _date_field(node, path)
@@ -73,10 +81,10 @@ def in_last_days(node: dict[str, Any], path: str, ctx: CompileContext) -> Column
     return and_(column >= start, column <= end)
 
 
-@criterion("more_than_days_ago", params=(
+@criterion("more_than_days_ago", label="Date more than N days ago", title=_title, params=(
     _FIELD, _DAYS,
     Param("include_never", "boolean", "also match subscribers with no value (default false)", required=False,
-          default=False),
+          default=False, label="or never (no date)"),
 ))
 def more_than_days_ago(node: dict[str, Any], path: str, ctx: CompileContext) -> ColumnElement[bool]:
     """A date or datetime field is older than N days, optionally or empty ("never")."""
@@ -141,8 +149,9 @@ def birthday_ranges(today: date, days: int) -> list[tuple[int, int]]:
     return ranges
 
 
-@criterion("birthday_within", params=(
-    Param("days", "integer", "0 = birthday today; N = today or within the next N days (up to 366)"),
+@criterion("birthday_within", label="Birthday within the next N days", params=(
+    Param("days", "integer", "0 = birthday today; N = today or within the next N days (up to 366)", label="days",
+          ask="enter a number of days (0 for today)"),
 ))
 def birthday_within(node: dict[str, Any], path: str, ctx: CompileContext) -> ColumnElement[bool]:
     """The subscriber's birthday is today or within the next N days."""

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_
 
 from engage.engine import subscriber_fields as sf
-from engage.engine.segments import masked_numbers
+from engage.engine.segments import masked_numbers, vocabulary
 from engage.engine.segments.criteria import CompileContext, Param, SegmentError, criterion
 from engage.engine.segments.kinds._values import Threshold, compare, text_position, utc
 
@@ -42,20 +42,22 @@ OPERATORS: dict[str, tuple[str, ...]] = {
 
 def parse_value(field: sf.SubscriberField, raw: Any, path: str) -> Any:
     """One value as the catalogue would store it; errors name the field."""
+    ask = vocabulary.value_ask(field, "eq")
     if isinstance(raw, list | dict):
-        raise SegmentError(path, f"{field.name}: needs a single value, not a {type(raw).__name__}")
+        raise SegmentError(path, f"{field.name}: needs a single value, not a {type(raw).__name__}", hint=ask)
     try:
         value = field.parse(raw)
     except sf.FieldValueError as exc:
-        raise SegmentError(path, str(exc)) from None
+        raise SegmentError(path, str(exc), hint=ask) from None
     if value is None:
-        raise SegmentError(path, f"{field.name}: 'value' is required (use op 'empty' for no value)")
+        raise SegmentError(path, f"{field.name}: 'value' is required (use op 'empty' for no value)", hint=ask)
     return utc(value) if field.type == sf.DATETIME else value
 
 
 def parse_list(field: sf.SubscriberField, raw: Any, path: str) -> list[Any]:
     if not isinstance(raw, list) or not raw:
-        raise SegmentError(path, f"{field.name}: 'value' must be a non-empty list")
+        raise SegmentError(path, f"{field.name}: 'value' must be a non-empty list",
+                           hint=vocabulary.value_ask(field, "in"))
     return [parse_value(field, v, path) for v in raw]
 
 
@@ -64,7 +66,9 @@ def field_condition(field: sf.SubscriberField, op: str, raw: Any, path: str) -> 
     column = field.column
     if op not in OPERATORS[field.type]:
         raise SegmentError(path, f"unknown operator {op!r} for {field.type} field {field.name}; "
-                                 f"allowed: {', '.join(OPERATORS[field.type])}")
+                                 f"allowed: {', '.join(OPERATORS[field.type])}",
+                           hint="choose " + vocabulary.join_or(
+                               [vocabulary.operator_words(field.type, o) for o in OPERATORS[field.type]]))
     text_like = field.type in (sf.TEXT, sf.CHOICE)
     if op == "empty":
         return or_(column.is_(None), column == "") if text_like else column.is_(None)
@@ -76,10 +80,11 @@ def field_condition(field: sf.SubscriberField, op: str, raw: Any, path: str) -> 
         return or_(column.not_in(parse_list(field, raw, path)), column.is_(None))
     if op == "between":
         if not isinstance(raw, list) or len(raw) != 2:
-            raise SegmentError(path, f"{field.name}: 'between' needs 'value': [low, high]")
+            raise SegmentError(path, f"{field.name}: 'between' needs 'value': [low, high]",
+                               hint=vocabulary.value_ask(field, op))
         low, high = (parse_value(field, v, path) for v in raw)
         if low > high:
-            raise SegmentError(path, f"{field.name}: 'between' needs low <= high")
+            raise SegmentError(path, f"{field.name}: 'between' needs low <= high", hint="put the smaller value first")
         return and_(column >= low, column <= high)
     value = parse_value(field, raw, path)
     if op == "contains":
@@ -94,20 +99,35 @@ def field_condition(field: sf.SubscriberField, op: str, raw: Any, path: str) -> 
 def lookup(name: Any, path: str) -> sf.SubscriberField:
     field = sf.FIELDS.get(name) if isinstance(name, str) else None
     if field is None:
-        raise SegmentError(path, f"unknown field {name!r}; known: {', '.join(sorted(sf.FIELDS))}")
+        if name is None:
+            raise SegmentError(path, "'field' is required: a profile field", param="field")
+        raise SegmentError(path, f"unknown field {name!r}; known: {', '.join(sorted(sf.FIELDS))}", param="field")
     return field
 
 
 def _details() -> dict[str, Any]:
-    return {"fields": [{"name": f.name, "type": f.type, "operators": list(OPERATORS[f.type]),
-                        **({"choices": list(f.choices)} if f.choices else {})} for f in sf.FIELDS.values()]}
+    """Each field with its words: its label, its operators' ("is at least"), its choices', and what to
+    enter as its value with each operator ("enter a date")."""
+    return {"fields": [{"name": f.name, "label": vocabulary.field_label(f.name), "type": f.type,
+                        "operators": list(OPERATORS[f.type]),
+                        "operator_labels": {op: vocabulary.operator_words(f.type, op) for op in OPERATORS[f.type]},
+                        "asks": {op: vocabulary.value_ask(f, op) for op in OPERATORS[f.type] if op not in _PRESENCE},
+                        **({"choices": list(f.choices), "choice_labels": vocabulary.choice_labels(f)}
+                           if f.choices else {})} for f in sf.FIELDS.values()]}
 
 
-@criterion("field", details=_details, params=(
-    Param("field", "field", "a profile field, see 'fields'"),
-    Param("op", "operator", "one of the field's operators; default eq", required=False),
+def _title(node: dict[str, Any]) -> str | None:
+    """A field criterion is called by its field ("City"), once the field is one."""
+    name = node.get("field")
+    return vocabulary.field_label(name) if isinstance(name, str) and name in sf.FIELDS else None
+
+
+@criterion("field", label="Profile field", details=_details, title=_title, params=(
+    Param("field", "field", "a profile field, see 'fields'", label="field", ask="choose a field"),
+    Param("op", "operator", "one of the field's operators; default eq", required=False, default="eq",
+          label="comparison"),
     Param("value", "any", "a value of the field's type; a list for in/not_in/between; none for empty/not_empty",
-          required=False),
+          required=False, label="value", ask="enter a value"),
 ))
 def field_criterion(node: dict[str, Any], path: str, ctx: CompileContext) -> ColumnElement[bool]:
     """A subscriber profile field compared with a value."""

@@ -36,7 +36,7 @@ from sqlalchemy import ColumnElement, Select, func, or_, select
 from engage import config
 from engage.engine import statuses as st
 from engage.engine.segments.criteria import CompileContext, Param, SegmentError, criterion
-from engage.engine.segments.kinds._values import OPS, by_threshold, get_choice, get_int, get_threshold, utc
+from engage.engine.segments.kinds._values import by_threshold, get_choice, get_int, get_threshold, threshold_op, utc
 from engage.engine.store.schema import Campaign, Event, Message, Subscriber
 
 NOT_DELIVERED = (st.UNDELIVERED, st.EXPIRED, st.REJECTED, st.FAILED)
@@ -67,9 +67,15 @@ def _campaign_id(node: dict[str, Any], path: str, required: bool = True) -> int 
     return get_int(node, "campaign_id", path, minimum=1, maximum=MAX_ID)
 
 
-@criterion("received_campaign", params=(
-    Param("campaign_id", "integer", "the campaign"),
-    Param("status", "string", "any (default), delivered or not_delivered", required=False),
+_CAMPAIGN = Param("campaign_id", "integer", "the campaign", label="campaign number",
+                  ask="enter the campaign's number (its page's address ends with it)")
+
+
+@criterion("received_campaign", label="Was sent a campaign", params=(
+    _CAMPAIGN,
+    Param("status", "string", "any (default), delivered or not_delivered", required=False, default="any",
+          label="outcome", options=(("any", "whatever the outcome"), ("delivered", "and got it"),
+                                    ("not_delivered", "but did not get it"))),
 ))
 def received_campaign(node: dict[str, Any], path: str, ctx: CompileContext) -> ColumnElement[bool]:
     """The subscriber was a recipient of a campaign (any, delivered, or finally not delivered)."""
@@ -83,16 +89,18 @@ def received_campaign(node: dict[str, Any], path: str, ctx: CompileContext) -> C
                                             _not_a_test(Message.campaign_id)).correlate(None))
 
 
-@criterion("replied", params=(
-    Param("days", "integer", "within the last N days; required unless campaign_id is given", required=False),
-    Param("campaign_id", "integer", "only replies to this campaign's message to them", required=False),
+@criterion("replied", label="Replied to a campaign", params=(
+    Param("days", "integer", "within the last N days; required unless campaign_id is given", required=False,
+          label="in the last N days", ask="enter a number of days, or a campaign's number"),
+    Param("campaign_id", "integer", "only replies to this campaign's message to them", required=False,
+          label="campaign number (optional)", ask=_CAMPAIGN.ask),
 ))
 def replied(node: dict[str, Any], path: str, ctx: CompileContext) -> ColumnElement[bool]:
     """The subscriber replied to a campaign (or to the given one) in the last N days: one query of
     the `replied` events, which name the message replied to and through it the subscriber."""
     campaign_id = _campaign_id(node, path, required=False)
     if campaign_id is None and node.get("days") is None:
-        raise SegmentError(path, "'days' is required (or 'campaign_id')")
+        raise SegmentError(path, "'days' is required (or 'campaign_id')", param="days")
     now = utc(ctx.now)
     days = get_int(node, "days", path, minimum=1) if node.get("days") is not None else None
     replies = [Event.kind == REPLIED, Event.at <= now]
@@ -114,18 +122,23 @@ def _replied_campaigns(now: datetime, days: int) -> Select:
         or_(Campaign.completed_at.is_(None), Campaign.completed_at >= since)).correlate(None)
 
 
-@criterion("not_messaged_in", params=(Param("days", "integer", "the last N days"),))
+_DAYS = Param("days", "integer", "the last N days", label="in the last N days", ask="enter a number of days")
+
+
+@criterion("not_messaged_in", label="Not messaged in the last N days", params=(_DAYS,))
 def not_messaged_in(node: dict[str, Any], path: str, ctx: CompileContext) -> ColumnElement[bool]:
     """No message was submitted to the subscriber in the last N days (or ever)."""
     days = get_int(node, "days", path, minimum=1)
     return Subscriber.id.not_in(recent_messages(utc(ctx.now), days))
 
 
-@criterion("messages_received", params=(
-    Param("days", "integer", "the last N days"),
-    Param("status", "string", "any (submitted, default) or delivered", required=False),
-    Param("op", "operator", f"one of {', '.join(OPS)}; default ge", required=False),
-    Param("value", "integer", "how many messages; [low, high] for between"),
+@criterion("messages_received", label="Messages received in the last N days", params=(
+    _DAYS,
+    Param("status", "string", "any (submitted, default) or delivered", required=False, default="any",
+          label="counting", options=(("any", "messages sent"), ("delivered", "messages delivered"))),
+    threshold_op(),
+    Param("value", "integer", "how many messages; [low, high] for between", label="how many",
+          ask="enter a number of messages"),
 ))
 def messages_received(node: dict[str, Any], path: str, ctx: CompileContext) -> ColumnElement[bool]:
     """How many messages were submitted (or delivered) to the subscriber in the last N days."""

@@ -12,19 +12,22 @@ from typing import Any
 from sqlalchemy import ColumnElement, or_
 
 from engage.engine.segments.criteria import CompileContext, Param, criterion
-from engage.engine.segments.kinds._values import OPS, compare, get_str_list, get_threshold
+from engage.engine.segments.kinds._values import compare, get_str_list, get_threshold, threshold_op
 from engage.engine.store.schema import Subscriber
 
 
-@criterion("loyalty_tier", params=(Param("tiers", "list[string]", "tiers to match (any of)"),))
+@criterion("loyalty_tier", label="Loyalty tier is one of", params=(
+    Param("tiers", "list[string]", "tiers to match (any of)", label="tiers",
+          ask="enter one or more tiers, separated by commas"),
+))
 def loyalty_tier(node: dict[str, Any], path: str, ctx: CompileContext) -> ColumnElement[bool]:
     """The subscriber's loyalty tier is one of a list."""
     return Subscriber.loyalty_tier.in_(get_str_list(node, "tiers", path, max_length=32))
 
 
-@criterion("loyalty_points", params=(
-    Param("op", "operator", f"one of {', '.join(OPS)}; default ge", required=False),
-    Param("value", "integer", "points; [low, high] for between"),
+@criterion("loyalty_points", label="Loyalty points", params=(
+    threshold_op(),
+    Param("value", "integer", "points; [low, high] for between", label="points", ask="enter a number of points"),
 ))
 def loyalty_points(node: dict[str, Any], path: str, ctx: CompileContext) -> ColumnElement[bool]:
     """The subscriber's loyalty points balance compared with a value (none recorded counts as 0)."""

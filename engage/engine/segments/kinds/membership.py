@@ -25,7 +25,9 @@ from engage.engine.store.id_ranges import MAX_ID
 from engage.engine.store.schema import StaticListMember, Subscriber
 
 
-@criterion("in_segment", params=(Param("segment_id", "integer", "a saved segment"),))
+@criterion("in_segment", label="In a saved segment", params=(
+    Param("segment_id", "integer", "a saved segment", label="saved segment", ask="choose a saved segment"),
+))
 def in_segment(node: dict[str, Any], path: str, ctx: CompileContext) -> ColumnElement[bool]:
     """The subscriber matches another saved segment."""
     segment_id = get_int(node, "segment_id", path, minimum=1, maximum=MAX_ID)
@@ -33,15 +35,19 @@ def in_segment(node: dict[str, Any], path: str, ctx: CompileContext) -> ColumnEl
         raise SegmentError(path, "in_segment cannot be used here: saved segments are not available")
     if segment_id in ctx.stack:
         cycle = ctx.stack[ctx.stack.index(segment_id):] + (segment_id,)
-        raise SegmentError(path, f"segment cycle: {' -> '.join(str(s) for s in cycle)}")
+        raise SegmentError(path, f"segment cycle: {' -> '.join(str(s) for s in cycle)}",
+                           hint=f"segment {segment_id} would include itself: choose another saved segment")
     definition = ctx.load_segment(segment_id)
     if definition is None:
-        raise SegmentError(path, f"segment {segment_id} does not exist")
+        raise SegmentError(path, f"segment {segment_id} does not exist",
+                           hint=f"there is no segment {segment_id} (any more): choose another saved segment")
     inner = replace(ctx, stack=ctx.stack + (segment_id,))
     return compile_node(definition, f"{path}.segment[{segment_id}]", inner)
 
 
-@criterion("in_list", params=(Param("list_id", "integer", "a static list"),))
+@criterion("in_list", label="On an uploaded list", params=(
+    Param("list_id", "integer", "a static list", label="list number", ask="enter the list's number"),
+))
 def in_list(node: dict[str, Any], path: str, ctx: CompileContext) -> ColumnElement[bool]:
     """The subscriber's number is on a static (uploaded) list."""
     list_id = get_int(node, "list_id", path, minimum=1, maximum=MAX_ID)

@@ -22,13 +22,17 @@ from engage.engine.store.schema import Subscriber
 _PREFIX = re.compile(r"\+?[0-9]{1,15}")
 
 
-@criterion("number_prefix", params=(Param("prefixes", "list[string]", "E.164 prefixes, e.g. +99890"),))
+@criterion("number_prefix", label="Phone number starts with", params=(
+    Param("prefixes", "list[string]", "E.164 prefixes, e.g. +99890", label="prefixes",
+          ask="enter one or more prefixes such as +99890, separated by commas"),
+))
 def number_prefix(node: dict[str, Any], path: str, ctx: CompileContext) -> ColumnElement[bool]:
     """The subscriber's number starts with one of a list of prefixes."""
     prefixes = []
     for prefix in get_str_list(node, "prefixes", path, max_length=16):
         if not _PREFIX.fullmatch(prefix):
-            raise SegmentError(path, f"prefix {prefix!r} must be digits, with an optional leading '+'")
+            raise SegmentError(path, f"prefix {prefix!r} must be digits, with an optional leading '+'",
+                               param="prefixes")
         prefixes.append(prefix if prefix.startswith("+") else "+" + prefix)
         if ctx.masked:
             masked_numbers.check_prefix(prefixes[-1], path)

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, or_
 
 from engage.engine.segments.criteria import CompileContext, Param, SegmentError, criterion
-from engage.engine.segments.kinds._values import OPS, get_choice, get_threshold
+from engage.engine.segments.kinds._values import get_choice, get_threshold, threshold_op
 from engage.engine.store.schema import Subscriber
 
 _LIMITS = {"days": 36600, "months": 1200, "years": 150}
@@ -43,7 +43,8 @@ def span_condition(column: Any, node: dict[str, Any], path: str, today: date, un
     t = get_threshold(node, path, integer=True, minimum=0)
     values = t.value if t.op == "between" else (t.value,)
     if max(values) > _LIMITS[unit]:
-        raise SegmentError(path, f"'value' must be at most {_LIMITS[unit]} {unit}, got {max(values)}")
+        raise SegmentError(path, f"'value' must be at most {_LIMITS[unit]} {unit}, got {max(values)}",
+                           param="value", hint=f"enter at most {_LIMITS[unit]} {unit}")
 
     def at_least(n: int) -> Any:  # units >= n
         return units_ago(today, n, unit)
@@ -62,12 +63,12 @@ def span_condition(column: Any, node: dict[str, Any], path: str, today: date, un
     }[t.op]()
 
 
-_OP = Param("op", "operator", f"one of {', '.join(OPS)}; default ge", required=False)
-
-
-@criterion("tenure", params=(
-    Param("unit", "string", "days (default) or months", required=False), _OP,
-    Param("value", "integer", "whole units since activation_date; [low, high] for between"),
+@criterion("tenure", label="Customer for", params=(
+    threshold_op(),
+    Param("value", "integer", "whole units since activation_date; [low, high] for between", label="how long",
+          ask="enter a whole number of days or months"),
+    Param("unit", "string", "days (default) or months", required=False, default="days", label="unit",
+          options=(("days", "days"), ("months", "months"))),
 ))
 def tenure(node: dict[str, Any], path: str, ctx: CompileContext) -> ColumnElement[bool]:
     """Days or months since activation_date, compared with a value."""
@@ -75,7 +76,10 @@ def tenure(node: dict[str, Any], path: str, ctx: CompileContext) -> ColumnElemen
     return span_condition(Subscriber.activation_date, node, path, ctx.now.date(), unit)
 
 
-@criterion("age", params=(_OP, Param("value", "integer", "age in years; [low, high] for between")))
+@criterion("age", label="Age", params=(
+    threshold_op(), Param("value", "integer", "age in years; [low, high] for between", label="years",
+                          ask="enter an age in years"),
+))
 def age(node: dict[str, Any], path: str, ctx: CompileContext) -> ColumnElement[bool]:
     """Age in whole years from birth_date, compared with a value."""
     return span_condition(Subscriber.birth_date, node, path, ctx.now.date(), "years")

@@ -20,9 +20,11 @@ def _tagged(*tags: str) -> ColumnElement[bool]:
     return Subscriber.id.in_(select(SubscriberTag.subscriber_id).where(SubscriberTag.tag.in_(tags)).correlate(None))
 
 
-@criterion("has_tag", params=(
-    Param("tags", "list[string]", "tags (VAS subscriptions)"),
-    Param("match", "string", "any (default) or all", required=False),
+@criterion("has_tag", label="Has tags (VAS subscriptions)", params=(
+    Param("match", "string", "any (default) or all", required=False, default="any", label="how many",
+          options=(("any", "any of"), ("all", "all of"))),
+    Param("tags", "list[string]", "tags (VAS subscriptions)", label="tags",
+          ask="enter one or more tags, separated by commas"),
 ))
 def has_tag(node: dict[str, Any], path: str, ctx: CompileContext) -> ColumnElement[bool]:
     """The subscriber has any (or all) of a list of tags, e.g. VAS subscriptions."""

@@ -24,9 +24,9 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, distinct, func, or_, select
 
+from engage.engine.segments import vocabulary
 from engage.engine.segments.criteria import CompileContext, Param, criterion
 from engage.engine.segments.kinds._values import (
-    OPS,
     Threshold,
     by_threshold,
     compare,
@@ -34,6 +34,7 @@ from engage.engine.segments.kinds._values import (
     get_choice,
     get_int,
     get_threshold,
+    threshold_op,
     utc,
     utc_day,
 )
@@ -47,12 +48,16 @@ MAX_CORRECTIONS = 10_000  # more subscribers moved since the totals' as_of: read
 AGGREGATES = ("sum", "count", "days_active")
 
 
-@criterion("usage", params=(
-    Param("usage", "string", f"one of {', '.join(USAGE_KINDS)}"),
-    Param("days", "integer", "the window: the last N days (1 to 3660)"),
-    Param("agg", "string", "sum (default), count or days_active", required=False),
-    Param("op", "operator", f"one of {', '.join(OPS)}; default ge", required=False),
-    Param("value", "number", "the threshold; [low, high] for between"),
+@criterion("usage", label="Network usage", params=(
+    Param("usage", "string", f"one of {', '.join(USAGE_KINDS)}", label="usage",
+          options=tuple((kind, vocabulary.USAGE_LABELS.get(kind) or vocabulary.tidy(kind)) for kind in USAGE_KINDS),
+          ask="choose what usage to count"),
+    Param("days", "integer", "the window: the last N days (1 to 3660)", label="in the last N days",
+          ask="enter a number of days from 1 to 3660"),
+    Param("agg", "string", "sum (default), count or days_active", required=False, default="sum", label="measured as",
+          options=(("sum", "total amount"), ("count", "number of times"), ("days_active", "days with any"))),
+    threshold_op(),
+    Param("value", "number", "the threshold; [low, high] for between", label="amount", ask="enter a number"),
 ))
 def usage(node: dict[str, Any], path: str, ctx: CompileContext) -> ColumnElement[bool]:
     """Network usage (calls, data, SMS, recharges, purchases) over the last N days compared with a value."""
