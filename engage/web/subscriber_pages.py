@@ -28,6 +28,8 @@ from engage.web.subscribers_api import HISTORY, query_from, send_report, start_i
 from engage.web.uploads import StreamedUpload, UploadError
 
 OP_WORDS = {"eq": "is", "contains": "contains"}  # search.OPS as the form says them
+JOB_WORDS = {import_jobs.QUEUED: "waiting to start", import_jobs.RUNNING: "importing", import_jobs.DONE: "done",
+             import_jobs.FAILED: "failed"}
 
 
 def field_words(key: str, value: Any) -> Any:
@@ -165,7 +167,8 @@ class ImportJobPage(SubscriberPageBase):
                 report = import_jobs.report_file(conn, int(job_id), self.current_user.branch)
             if report is not None:  # a deep page reads the report up to it: off the IO loop
                 shown = await off_loop(rejections.read_page, report, max(1, number))
-        self.render("subscriber_import_job.html", job=job, rejected=shown, page_number=number)
+        self.render("subscriber_import_job.html", job=job, rejected=shown, page_number=number,
+                    status_words=JOB_WORDS)
 
 
 class RejectedRowsPage(SubscriberPageBase):
