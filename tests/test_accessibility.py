@@ -268,8 +268,6 @@ def test_the_page_in_use_has_no_serious_accessibility_violation(ui, page, state)
     check.verdict()
 
 
-@pytest.mark.xfail(strict=True, reason="sessions_web.py's write_error (TIMEZONES' slice) writes <html> without "
-                                       "lang (rule html-has-lang)")
 @pytest.mark.parametrize("path", ["/users", "/campaigns/999999", "/no-such-page"], ids=["403", "404", "no-route"])
 def test_an_error_page_has_no_serious_accessibility_violation(ui, page, path):
     page.context.add_cookies(ui["cookies"]["marketer"])

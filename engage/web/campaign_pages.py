@@ -13,7 +13,7 @@ import tornado.web
 
 from engage.engine import statuses as st
 from engage.engine.campaigns import CampaignError, lifecycle, overview
-from engage.engine.campaigns.held import held
+from engage.engine.campaigns.held import held_within
 from engage.engine.campaigns.review import review, review_of
 from engage.engine.segments.audience import COUNT_SECONDS
 from engage.engine.users.roles import CAMPAIGN_ACTION_ROLES, CAMPAIGN_APPROVERS, CAMPAIGN_MAKERS
@@ -21,6 +21,7 @@ from engage.web.campaigns_api import visible
 from engage.web.off_loop import off_loop
 from engage.web.sessions_web import PageHandler, requires
 
+HELD_SECONDS = 2.0  # counting a campaign's held messages: past it the page goes on without the sentence
 APPROVALS_SECONDS = 15.0  # for the estimates of the whole page: those it does not reach say so
 DONE = {"submit": "submitted", "approve": "approved", "reject": "sent back to draft", "pause": "paused",
         "resume": "resumed", "cancel": "cancelled"}
@@ -94,7 +95,8 @@ REVIEWED = (st.CAMPAIGN_DRAFT, st.CAMPAIGN_AWAITING_APPROVAL, st.CAMPAIGN_SCHEDU
 def campaign_held(db: Any, campaign_id: int) -> dict[str, Any] | None:
     """Its messages waiting for quiet hours to end or for the recipient's local time (campaigns.held)."""
     with db.connect() as conn:
-        return held(conn, [campaign_id]).get(campaign_id)
+        found = held_within(conn, [campaign_id], HELD_SECONDS)
+    return None if found is None else found.get(campaign_id)
 
 
 def campaign_review(db: Any, campaign_id: int) -> dict[str, Any] | None:

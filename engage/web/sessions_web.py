@@ -244,8 +244,10 @@ class PageHandler(SignedInHandler):
         return namespace
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        self.finish(f"<!doctype html><title>{status_code}</title><p>{status_code}: {xhtml_escape(self._reason)}</p>"
-                    '<p><a href="/campaigns">Campaigns</a> · <a href="/login">Sign in</a></p>')
+        self.finish(f'<!doctype html><html lang="en"><title>{status_code} · engage</title>'
+                    '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">'
+                    f"<main><p>{status_code}: {xhtml_escape(self._reason)}</p>"
+                    '<p><a href="/campaigns">Campaigns</a> · <a href="/login">Sign in</a></p></main></html>')
 
 
 def requires(*roles: str) -> Callable[[F], F]:

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, func, select
 
 from engage.engine import statuses as st
 from engage.engine.store.schema import Message
+from engage.engine.store.time_budget import OverBudget, budget
 
 
 def held(conn: Connection, campaign_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
@@ -26,6 +27,16 @@ def held(conn: Connection, campaign_ids: Iterable[int]) -> dict[int, dict[str, A
                         .where(Message.campaign_id.in_(ids), Message.status == st.HELD)
                         .group_by(Message.campaign_id)).all()
     return {cid: {"count": n, "first": _utc(first), "last": _utc(last)} for cid, n, first, last in rows}
+
+
+def held_within(conn: Connection, campaign_ids: Iterable[int], seconds: float) -> dict[int, dict[str, Any]] | None:
+    """``held``, stopped after ``seconds`` (a table locked, or millions of messages): None then, and the
+    page goes on without it. On a connection not in a transaction: the budget needs one of its own."""
+    try:
+        with conn.begin(), budget(conn, seconds):
+            return held(conn, campaign_ids)
+    except OverBudget:
+        return None
 
 
 def _utc(moment: datetime | None) -> datetime | None:
