@@ -63,7 +63,7 @@ def test_a_usage_criterion_is_built_from_named_choices_and_saved_as_the_json_tre
 def test_a_date_is_picked_with_a_date_input_and_compared_in_words(builder):
     _, _, page = builder
     row = page.locator(".criterion").first
-    row.get_by_label("field").select_option(label="Birth date")
+    row.get_by_label("field").select_option(label="Date of birth")
     row.get_by_label("comparison").select_option(label="is before")
     value = row.locator("[data-param=value]")
     expect(value).to_have_attribute("type", "date")

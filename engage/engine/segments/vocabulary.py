@@ -2,9 +2,10 @@
 
 The definition keeps the code's names ("msisdn", "ge", "call_out"), which the API, the CLI and saved
 segments rely on; people building an audience read "Phone number", "is at least", "Outgoing calls".
-The words are kept beside the names here, in one place, so the builder, the segments list and the
-errors say the same thing. A name without words here is shown as itself, tidied ("device_os" ->
-"Device os"), never hidden: a new field is usable before anyone words it."""
+The words are kept beside the names here (a profile field's label and its choices' words in the field
+catalogue, which every page shares), so the builder, the segments list and the errors say the same
+thing. A name without words is shown as itself, tidied ("device_os" -> "Device os"), never hidden: a
+new kind or parameter is usable before anyone words it."""
 
 from __future__ import annotations
 
@@ -12,22 +13,9 @@ from typing import Any
 
 from engage.engine import subscriber_fields as sf
 
-FIELD_LABELS = {
-    "msisdn": "Phone number", "first_name": "First name", "last_name": "Last name", "language": "Language",
-    "gender": "Gender", "birth_date": "Birth date", "region": "Region", "city": "City", "branch": "Branch",
-    "timezone": "Time zone", "balance": "Balance", "network": "Network (MCC MNC)", "contract_type": "Contract type",
-    "tariff_plan": "Tariff plan", "device_os": "Device OS", "device_model": "Device model",
-    "activation_date": "Activation date", "last_activity_at": "Last activity", "last_recharge_at": "Last recharge",
-    "last_recharge_amount": "Last recharge amount", "arpu": "ARPU (average revenue per user)",
-    "data_mb_month": "Data this month (MB)", "voice_min_month": "Call minutes this month",
-    "sms_month": "SMS this month", "roaming": "Roaming", "loyalty_tier": "Loyalty tier",
-    "loyalty_points": "Loyalty points", "created_at": "First imported",
-}
-
-CHOICE_LABELS: dict[str, dict[str, str]] = {
-    "gender": {"m": "male", "f": "female", "x": "other"},
-    "contract_type": {"prepaid": "prepaid", "postpaid": "postpaid", "hybrid": "hybrid"},
-}
+# a profile field is labelled by the field catalogue (subscriber_fields), as on every other page;
+# these are the columns a criterion may read that the catalogue does not hold
+OTHER_LABELS = {"created_at": "First imported"}
 
 USAGE_LABELS = {
     "call_out": "Outgoing calls (minutes)", "call_in": "Incoming calls (minutes)", "data": "Data (MB)",
@@ -68,7 +56,8 @@ def tidy(name: str) -> str:
 
 
 def field_label(name: str) -> str:
-    return FIELD_LABELS.get(name) or tidy(name)
+    field = sf.FIELDS.get(name)
+    return field.label if field is not None else OTHER_LABELS.get(name) or tidy(name)
 
 
 def operator_words(field_type: str, op: str) -> str:
@@ -77,8 +66,7 @@ def operator_words(field_type: str, op: str) -> str:
 
 
 def choice_labels(field: sf.SubscriberField) -> dict[str, str]:
-    own = CHOICE_LABELS.get(field.name, {})
-    return {choice: own.get(choice, choice) for choice in field.choices}
+    return {choice: str(field.words(choice)) for choice in field.choices}
 
 
 def value_ask(field: sf.SubscriberField, op: str) -> str:
