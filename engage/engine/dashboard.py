@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from engage.engine import statuses as st
+from engage.engine.campaigns.held import held
 from engage.engine.campaigns.kinds import REPLY_KIND
 from engage.engine.campaigns.rejections import sent_back
 from engage.engine.campaigns.trial_sends import TEST_KIND
@@ -45,6 +46,9 @@ def figures(conn: Connection, *, branch: str | None, now: datetime | None = None
     settled = sum(counts.get(s, 0) for s in (st.DELIVERED, st.UNDELIVERED, st.EXPIRED, st.REJECTED, st.FAILED,
                                              st.UNCONFIRMED))
     active = [dict(r._mapping) for r in conn.execute(campaigns_query).all()]
+    waiting = held(conn, [c["id"] for c in active if c["status"] in (st.CAMPAIGN_RUNNING, st.CAMPAIGN_PAUSED)])
+    for c in active:
+        c["held"] = waiting.get(c["id"])
     return {
         "messages_today": sum(counts.values()), "delivered_today": counts.get(st.DELIVERED, 0),
         "delivery_rate": round(counts.get(st.DELIVERED, 0) / settled, 4) if settled else None,

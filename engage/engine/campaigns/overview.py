@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from engage.engine import statuses as st
+from engage.engine.campaigns.held import held_within
 from engage.engine.campaigns.kinds import REPLY_KIND
 from engage.engine.campaigns.records import replied, shaped
 from engage.engine.campaigns.trial_sends import TEST_KIND
@@ -68,6 +69,9 @@ def latest(conn: Connection, branch: str | None, limit: int = LISTED, *, kinds: 
     return list(conn.execute(query).scalars())
 
 
+HELD_SECONDS = 2.0  # the list's count of held messages: past it the list goes without
+
+
 def apart(conn: Connection, branch: str | None, *, seconds: float | None = None) -> dict[str, list[dict[str, Any]]]:
     """The latest campaigns of ``branch`` (None: every branch) as a list page shows them: "campaigns"
     (the LISTED latest, neither test sends nor keyword replies), "test_sends" and "keyword_replies"
@@ -83,6 +87,11 @@ def apart(conn: Connection, branch: str | None, *, seconds: float | None = None)
     for campaign_id, at in created.items():
         if campaign_id in found:
             found[campaign_id]["created_at"] = at.replace(tzinfo=UTC) if at.tzinfo is None else at  # SQLite: naive UTC
+    conn.rollback()
+    waiting = held_within(conn, ids["campaigns"], HELD_SECONDS) or {}
+    for campaign_id in ids["campaigns"]:
+        if campaign_id in found:
+            found[campaign_id]["held"] = waiting.get(campaign_id)
     return {section: [found[i] for i in listed if i in found] for section, listed in ids.items()}
 
 
