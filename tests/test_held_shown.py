@@ -43,3 +43,10 @@ def test_the_campaigns_list_and_the_dashboard_say_held_until_when(holding):
     for path in ("/campaigns", "/dashboard"):
         page = html.unescape(browser.get(path).body)
         assert "3 held until 2027-01-05 09:00 Asia/Tashkent (UTC+05:00)</small>" in page, path
+
+
+def test_the_campaign_page_names_each_message_status_in_words_with_its_code_beside(holding):
+    engine, base, campaign_id = holding
+    page = html.unescape(signed_in(engine, base, "marketer").get(f"/campaigns/{campaign_id}").body)
+    assert '<td title="held">Held until its send time</td><td class="num" data-status="held">3</td>' in page
+    assert '<td title="opted_out">Not sent: the subscriber had opted out</td>' in page
