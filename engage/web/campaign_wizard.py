@@ -1,8 +1,9 @@
-"""The campaign wizard: audience, content, sender id, schedule (once, recurring, recipients' local
-time), quiet hours, pacing, frequency cap, control group and A/B arms on one form, checked by
-engine.campaigns (the same messages the command line and the API give), shown beside the input
-they name with what was typed kept; the same form edits a draft, and a draft can be deleted; and a
-test send to staff numbers from the campaign page."""
+"""The campaign wizard: one form in four steps (audience, message, schedule and delivery rules,
+review; campaign_wizard.js shows one at a time, and without it the form is one page that still
+works). Each step is checked whole by engine.campaigns.checks (the same messages the command line and
+the API give), every mistake beside the input it names with what was typed kept; the last step shows
+engine.campaigns.review. The same form edits a draft; a draft can be deleted; a test send goes to
+staff numbers from the campaign page."""
 
 from __future__ import annotations
 
