@@ -39,7 +39,8 @@ def test_a_marketers_campaign_is_approved_by_an_approver(page, ui):
     sign_in(page, base, "mara@example.com", f"/campaigns/{campaign_id}")
     page.click("button[value=submit]")
     assert page.locator("#done").inner_text() == "Campaign submitted: waiting for approval."
-    assert page.locator("#status").inner_text() == st.CAMPAIGN_AWAITING_APPROVAL
+    assert page.locator("#status").inner_text() == "Awaiting approval"
+    assert page.locator("#status").get_attribute("data-status") == st.CAMPAIGN_AWAITING_APPROVAL
     assert page.locator("button[value=approve]").count() == 0  # a marketer gets no approve button
     page.click("text=Sign out")
     sign_in(page, base, "abe@example.com", "/approvals")

@@ -135,7 +135,7 @@ def test_a_first_time_marketer_gets_a_scheduled_ab_campaign_with_a_control_group
         expect(page.locator(".review .preview")).to_have_count(2)
         step(page, width, "8-draft")
         page.click("button[value=submit]")
-        expect(page.locator("#status")).to_have_text("awaiting_approval")
+        expect(page.locator("#status")).to_have_attribute("data-status", "awaiting_approval")
         page.click("text=Sign out")
 
         sign_in(page, base, "abe@example.com", "/approvals")
@@ -148,7 +148,8 @@ def test_a_first_time_marketer_gets_a_scheduled_ab_campaign_with_a_control_group
         expect(page.locator("#next-run")).to_contain_text(f"{local:%Y-%m-%d %H:%M} {ZONE}")
         step(page, width, "10-scheduled")
 
-        expect(page.locator("#status")).to_have_text("completed", timeout=240_000)  # pushed by the websocket
+        expect(page.locator("#status")).to_have_attribute("data-status", "completed",
+                                                          timeout=240_000)  # pushed by the websocket
         arms = page.locator("#arms tbody")
         expect(arms.locator("tr")).to_have_count(3)
         expect(arms).to_contain_text("Control group")
