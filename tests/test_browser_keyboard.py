@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from engage.engine.store.schema import Template, TemplateVariant
+from engage.engine.store.schema import Campaign, Template, TemplateVariant
+from tests.campaign_setup import add_subscribers, make_campaign
 from tests.fixtures.browser import screenshot
 from tests.fixtures.web import PASSWORD, add_user
 
@@ -26,7 +27,7 @@ def focused(page) -> dict:
     return page.evaluate("""() => {
       const e = document.activeElement, style = getComputedStyle(e);
       return {tag: e.tagName.toLowerCase(), text: (e.innerText || '').trim(), name: e.getAttribute('name') || '',
-              visible: e.matches(':focus-visible') && style.outlineStyle !== 'none'
+              visible: (e.matches(':focus-visible') || e.matches(':focus-within')) && style.outlineStyle !== 'none'
                        && parseFloat(style.outlineWidth) >= 2};
     }""")
 
@@ -91,3 +92,38 @@ def test_the_first_tab_offers_to_skip_the_headers_links_to_the_content(keyboard)
     assert page.evaluate("document.activeElement.id") == "main"
     after = tab_to(page, lambda f: True)
     assert page.evaluate("document.querySelector('main').contains(document.activeElement)"), after
+
+
+def test_a_campaign_is_made_in_the_wizard_with_the_keyboard_alone(keyboard):
+    engine, base, page = keyboard
+    add_subscribers(engine, 3)
+    make_campaign(engine, name="earlier")  # a segment "s earlier" and a template "t earlier"
+    sign_in_by_keyboard(page, base)
+    tab_to(page, lambda f: f["tag"] == "a" and f["text"] == "Campaigns")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/campaigns")
+    tab_to(page, lambda f: f["text"] == "New campaign")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/campaigns/new")
+    tab_to(page, lambda f: f["name"] == "name")
+    page.keyboard.type("By keyboard")
+    tab_to(page, lambda f: f["name"] == "segment")
+    page.keyboard.press("ArrowDown")  # the first segment after "Choose a segment…"
+    tab_to(page, lambda f: f["text"] == "Next")
+    page.keyboard.press("Enter")
+    page.locator("select[name=template]:focus").wait_for()  # the next step's first field has the focus
+    page.keyboard.press("ArrowDown")
+    tab_to(page, lambda f: f["name"] == "sender")
+    page.keyboard.type("Shop")
+    tab_to(page, lambda f: f["text"] == "Next")
+    page.keyboard.press("Enter")
+    page.locator("select[name=schedule]:focus").wait_for()
+    tab_to(page, lambda f: f["text"] == "Next")
+    page.keyboard.press("Enter")
+    page.locator("#review .preview").first.wait_for()
+    tab_to(page, lambda f: f["text"] == "Create draft")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/campaigns/*?done=*")
+    screenshot(page, "keyboard-campaign")
+    with engine.connect() as conn:
+        assert conn.execute(select(Campaign.name).where(Campaign.name == "By keyboard")).scalar() == "By keyboard"
