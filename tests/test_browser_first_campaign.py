@@ -50,8 +50,9 @@ def step(page, width: str, name: str) -> None:
 
 
 def send_time() -> datetime:
-    """The next whole minute at least 90 s ahead: time for the steps from the wizard to the approval."""
-    soon = datetime.now(UTC) + timedelta(seconds=90)
+    """The next whole minute at least 50 s ahead: time for the steps from the wizard to the approval
+    (about 15 s), a wait of under two minutes after."""
+    soon = datetime.now(UTC) + timedelta(seconds=50)
     return datetime.fromtimestamp(math.ceil(soon.timestamp() / 60) * 60, UTC)
 
 

@@ -5,6 +5,7 @@ outline on each element Tab reaches, and a first Tab that offers to skip the hea
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from engage.engine.store.schema import Campaign, Template, TemplateVariant
@@ -45,9 +46,11 @@ def tab_to(page, wanted) -> dict:  # noqa: ANN001 - wanted: a test of focused()'
 
 def sign_in_by_keyboard(page, base: str) -> None:
     page.goto(f"{base}/login?next=/dashboard")
-    page.keyboard.type("mara@example.com")  # the email field has the focus as the page opens
+    page.locator("input[name=email]:focus").wait_for()  # the email field has the focus as the page opens
+    page.keyboard.type("mara@example.com")
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
+    expect(page.locator("input[name=email]")).to_have_value("mara@example.com")  # no keystroke lost
     page.keyboard.press("Enter")
     page.wait_for_url(f"{base}/dashboard")
 
