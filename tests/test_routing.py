@@ -196,7 +196,7 @@ def test_a_provider_whose_table_does_not_cover_the_destination_is_skipped(engine
 
 
 def test_no_enabled_provider_is_a_clear_no_route(engine):
-    with pytest.raises(NoRoute, match="engage provider add"):
+    with pytest.raises(NoRoute, match="no enabled provider: an admin adds one on the Providers page"):
         router(engine).choose(BEELINE_UZ)
 
 

@@ -163,7 +163,7 @@ class Router:
 
     def _why_none(self, routes: tuple[Route, ...]) -> str:
         if not self._names:
-            return "no enabled provider: add one with `engage provider add`"
+            return "no enabled provider: an admin adds one on the Providers page"
         if not routes:
             return "no route: no enabled provider's prices cover it"
         return "no route left: every provider covering it rejected it"
