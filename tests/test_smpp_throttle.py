@@ -22,7 +22,10 @@ BOUND = 0.05  # share of submits refused as too many; a run of a minute does far
 
 def send_run(sim: SmscSimulator, tps: int | None) -> tuple[list[SendOutcome], SmppProvider]:
     async def scenario() -> tuple[list[SendOutcome], SmppProvider]:
-        async with running(provider_settings(sim.port, binds=2, window=32), tps=tps) as provider:
+        # A response late by seconds on a loaded machine would be resent (at least once, as SMPP is):
+        # these tests are about throttling, so they wait long enough never to see a timeout.
+        settings = provider_settings(sim.port, binds=2, window=32, response_timeout=15.0)
+        async with running(settings, tps=tps) as provider:
             return await send_all(provider, MESSAGES), provider
 
     return run(scenario())

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from engage.engine import campaigns
+from engage.engine import statuses as st
 from engage.engine.segments import store as segments
-from engage.engine.store.schema import Message
+from engage.engine.store.schema import Campaign, Message
 from engage.engine.templates import store as templates
 from tests.fixtures.web import signed_in
 
 
 def _campaign(engine, name: str) -> int:
+    """A campaign that has sent: a draft's page shows no results, as a draft has sent nothing."""
     with engine.begin() as conn:
         sid = segments.create(conn, f"s-{name}", {"field": "city", "value": "X"}, actor="t")
         tid = templates.create(conn, f"t-{name}", {"en": "hi"}, default_language="en", actor="t")
@@ -23,6 +25,7 @@ def _campaign(engine, name: str) -> int:
              "price": "0.020000", "currency": "USD",
              "submitted_at": None if status == "failed" else datetime(2026, 11, 22, tzinfo=UTC)}
             for i, status in enumerate(["delivered", "delivered", "failed", "submitted"])])
+        conn.execute(update(Campaign).where(Campaign.id == cid).values(status=st.CAMPAIGN_RUNNING))
     return cid
 
 
