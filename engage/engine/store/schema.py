@@ -271,6 +271,8 @@ class Campaign(Base):
     deadline_minutes: Mapped[int | None] = mapped_column(Integer)  # a run's unsent messages expire then
     max_rate: Mapped[int | None] = mapped_column(Integer)  # messages per second, on top of provider limits
     cap: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # {"count": 1, "days": 7}: this campaign's own
+    # how its effectiveness is judged (analytics/effectiveness): conversion kind and days, groups...
+    analytics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     control_share: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     seed: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     arms: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # [{"arm": "A", "share": 50}, ...]
@@ -474,14 +476,16 @@ class RoutePrice(Base):
     created_at: Mapped[datetime] = mapped_column(server_default=_now())
 
 
-# the tables of people, jobs, what subscribers text and USSD live beside this file; importing them
+# the tables of people, jobs, what subscribers text, USSD and analytics live beside this file; importing them
 # here registers them in the metadata
 from engage.engine.store.schema_access import ApiToken, LoginAttempt, User, UserSession  # noqa: E402
+from engage.engine.store.schema_analytics import AnalyticsWatermark, CampaignStat  # noqa: E402
 from engage.engine.store.schema_jobs import ImportJob  # noqa: E402
 from engage.engine.store.schema_keywords import InboundMessage, Keyword  # noqa: E402
 from engage.engine.store.schema_ussd import UssdGateway, UssdMenu, UssdSession  # noqa: E402
 
-__all__ = ["ApiToken", "ImportJob", "InboundMessage", "Keyword", "LoginAttempt", "User", "UserSession",
+__all__ = ["AnalyticsWatermark", "ApiToken", "CampaignStat", "ImportJob", "InboundMessage", "Keyword", "LoginAttempt",
+           "User", "UserSession",
            "UssdGateway", "UssdMenu", "UssdSession"]
 
 metadata = Base.metadata
