@@ -479,13 +479,13 @@ class RoutePrice(Base):
 # the tables of people, jobs, what subscribers text, USSD and analytics live beside this file; importing them
 # here registers them in the metadata
 from engage.engine.store.schema_access import ApiToken, LoginAttempt, User, UserSession  # noqa: E402
-from engage.engine.store.schema_analytics import AnalyticsWatermark, CampaignStat  # noqa: E402
+from engage.engine.store.schema_analytics import AnalyticsWatermark, CampaignResult, CampaignResultState, CampaignStat  # noqa: E402
 from engage.engine.store.schema_jobs import ImportJob  # noqa: E402
 from engage.engine.store.schema_keywords import InboundMessage, Keyword  # noqa: E402
 from engage.engine.store.schema_ussd import UssdGateway, UssdMenu, UssdSession  # noqa: E402
 
-__all__ = ["AnalyticsWatermark", "ApiToken", "CampaignStat", "ImportJob", "InboundMessage", "Keyword", "LoginAttempt",
-           "User", "UserSession",
+__all__ = ["AnalyticsWatermark", "ApiToken", "CampaignResult", "CampaignResultState", "CampaignStat", "ImportJob",
+           "InboundMessage", "Keyword", "LoginAttempt", "User", "UserSession",
            "UssdGateway", "UssdMenu", "UssdSession"]
 
 metadata = Base.metadata
