@@ -41,6 +41,11 @@ class Settings:
     ldap_timeout: str = ""  # ENGAGE_LDAP_TIMEOUT: s to connect and for each answer (10); ldap_signin names a bad one
     ldap_recheck_seconds: str = ""  # ENGAGE_LDAP_RECHECK_SECONDS: how often a signed-in person is asked about (60)
     live_counts: str = "auto"  # ENGAGE_LIVE_COUNTS: segment counts from memory in the web process (segments.live)
+    # Parquet exports for BI (engine.analytics.exports, docs/exports.md)
+    export_key: str = field(default="", repr=False)  # ENGAGE_EXPORT_KEY: hashes numbers; "": $ENGAGE_HOME/export_key
+    export_every: str = ""  # ENGAGE_EXPORT_EVERY: "daily" or minutes between scheduled exports; "": off
+    export_text: bool = False  # ENGAGE_EXPORT_TEXT: names and free text (message body, MO text) exported too
+    export_settle: float = 60.0  # ENGAGE_EXPORT_SETTLE: s a row waits before an export takes it (open transactions)
 
 
 def load() -> Settings:
@@ -76,4 +81,8 @@ def load() -> Settings:
         ldap_timeout=os.environ.get("ENGAGE_LDAP_TIMEOUT", "").strip(),
         ldap_recheck_seconds=os.environ.get("ENGAGE_LDAP_RECHECK_SECONDS", "").strip(),
         live_counts=os.environ.get("ENGAGE_LIVE_COUNTS", "auto").strip().lower(),
+        export_key=os.environ.get("ENGAGE_EXPORT_KEY", "").strip(),
+        export_every=os.environ.get("ENGAGE_EXPORT_EVERY", "").strip().lower(),
+        export_text=os.environ.get("ENGAGE_EXPORT_TEXT", "").strip().lower() in ("1", "true", "yes", "on"),
+        export_settle=float(os.environ.get("ENGAGE_EXPORT_SETTLE", "60")),
     )
