@@ -71,3 +71,13 @@ PROVIDER_ADMINS = frozenset({"admin"})
 # in the phone emulator, whose actions act for real on the dialled number's subscriber
 USSD_READERS = frozenset({"admin", "marketer", "support", "analyst"})
 USSD_EDITORS = frozenset({"admin", "marketer"})
+
+# a campaign's effectiveness reports (conversion, uplift against the control group, cost per response) and the
+# Parquet exports for BI: the financial and analytical units' figures. Marketers read delivery figures on the
+# campaign pages, not these: roles are the only grant this model has, so a marketer who needs them is given the
+# analyst role, or the installation adds "marketer" here
+ANALYTICS_READERS = frozenset({"admin", "analyst"})
+
+
+def may_read_analytics(role: str) -> bool:
+    return role in ANALYTICS_READERS
