@@ -72,6 +72,13 @@ def cmd_bench_segments(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_effectiveness(args: argparse.Namespace) -> int:
+    from engage.bench.effectiveness import run
+
+    emit(run(args.recipients, args.control, args.events_per_subscriber, args.repeats))
+    return 0
+
+
 def cmd_bench_import(args: argparse.Namespace) -> int:
     from engage.bench.imports import run
 
@@ -165,6 +172,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--repeats", type=int, default=15, help="timed counts per segment")
     s.add_argument("--no-launch", action="store_true", help="skip timing the launch of the whole audience")
     s.set_defaults(fn=cmd_bench_segments)
+
+    s = bench.add_parser("effectiveness", help="a campaign with a control group and a planted effect: the time to "
+                                               "compute its outcome figures and to read its report")
+    s.add_argument("--recipients", type=int, default=1_000_000)
+    s.add_argument("--control", type=float, default=0.1, help="share of the recipients held out (0 to 1)")
+    s.add_argument("--events-per-subscriber", type=int, default=3, help="usage events of the synthetic base")
+    s.add_argument("--repeats", type=int, default=10, help="timed reads of the report")
+    s.set_defaults(fn=cmd_bench_effectiveness)
 
     s = bench.add_parser("import", help="a generated subscriber CSV imported into the configured database")
     s.add_argument("--rows", type=int, default=1_000_000)
