@@ -11,6 +11,7 @@ from engage.engine.analytics.effectiveness import refresh as er
 from engage.engine.analytics.effectiveness import report as rp
 from engage.engine.analytics.effectiveness.settings import set_settings
 from engage.engine.store.schema import CampaignRun
+from engage.engine.users.roles import ROLES, may_read_analytics
 from tests.effectiveness_data import LATER, START, Story
 
 
@@ -178,3 +179,7 @@ def test_campaigns_compared_side_by_side_say_when_they_were_judged_differently(e
         (two.campaign_id, "data"), (one.campaign_id, "recharge")]
     assert found["campaigns"][1]["conversion_rate"] == 0.2
     assert not found["comparable"] and "different conversions" in found["note"]
+
+
+def test_only_analysts_and_admins_read_effectiveness_reports():
+    assert {role for role in ROLES if may_read_analytics(role)} == {"admin", "analyst"}
