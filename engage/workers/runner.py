@@ -11,13 +11,14 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 
 from engage.engine import metrics
-from engage.workers import dispatch, receipts, scheduler, send
+from engage.workers import dispatch, events, receipts, scheduler, send
 
 WORKERS: dict[str, Callable[[Engine, str, threading.Event], None]] = {
     "receipts": receipts.run,
     "send": send.run,
     "dispatch": dispatch.run,
     "scheduler": scheduler.run,
+    "events": events.run,
 }
 log = logging.getLogger(__name__)
 
