@@ -1,0 +1,160 @@
+"""Reading a dataset's rows as Arrow record batches, never the whole result at once.
+
+PostgreSQL: `COPY (SELECT ...) TO STDOUT (FORMAT csv)` streamed into pyarrow's CSV reader, which
+parses blocks on its own threads into typed columns: no Python object per value. The read runs in one
+REPEATABLE READ transaction (the bounds the planner read and the rows agree), in UTC.
+SQLite: batched SELECTs, each batch's columns cast to their Arrow types.
+
+Statements are written once with `:name` parameters; PostgreSQL's are handed to psycopg as
+`%(name)s`, bound by the driver.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from sqlalchemy import Engine
+
+from engage.engine.analytics.exports import personal
+
+BATCH_ROWS = 100_000  # SQLite rows per fetch
+CSV_BLOCK = 1 << 20  # bytes of CSV pyarrow parses at a time (its read-ahead holds several)
+_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+class ReadSession:
+    """One read-only transaction over a raw connection of `engine`; key: the export key, registered
+    for hashing phone numbers (None: numbers are not hashed, the caller writes none or clear ones)."""
+
+    def __init__(self, engine: Engine, key: bytes | None) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self.key = key
+        self._raw: Any = None
+
+    def __enter__(self) -> ReadSession:
+        self._raw = self.engine.raw_connection()
+        dbapi = self._raw.driver_connection
+        if self.dialect == "postgresql":
+            with dbapi.cursor() as cur:
+                cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                cur.execute("SET LOCAL TimeZone = 'UTC'")
+                cur.execute("SET LOCAL DateStyle = 'ISO, YMD'")
+                cur.execute("SET LOCAL extra_float_digits = 0")
+                if self.key is not None:
+                    personal.set_postgres_key(cur, self.key)
+        else:
+            if self.key is not None:
+                personal.register_sqlite_hash(dbapi, self.key)
+            dbapi.execute("BEGIN")  # deferred: a read snapshot that blocks no writer (WAL)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        raw, self._raw = self._raw, None
+        try:
+            raw.driver_connection.rollback() if self.dialect == "postgresql" else raw.driver_connection.execute(
+                "ROLLBACK")
+        finally:
+            raw.close()
+
+    def _statement(self, sql: str) -> str:
+        return _NAMED.sub(r"%(\1)s", sql) if self.dialect == "postgresql" else sql
+
+    def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        cur = self._raw.driver_connection.cursor()
+        try:
+            cur.execute(self._statement(sql), dict(params or {}))
+            return list(cur.fetchall())
+        finally:
+            cur.close()
+
+    def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        found = self.rows(sql, params)
+        return found[0][0] if found else None
+
+    def batches(self, sql: str, params: Mapping[str, Any], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+        if self.dialect == "postgresql":
+            yield from self._copy_batches(sql, params, schema)
+        else:
+            yield from self._select_batches(sql, params, schema)
+
+    def _copy_batches(self, sql: str, params: Mapping[str, Any], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+        cur = self._raw.driver_connection.cursor()
+        try:
+            with cur.copy(f"COPY ({self._statement(sql)}) TO STDOUT (FORMAT csv)", dict(params)) as copy:
+                stream = _CopyStream(copy)
+                if stream.empty():  # no rows: pyarrow refuses an empty file
+                    return
+                # timestamps come as microseconds since 1970 (spec.ts): integers, cast back below
+                printed = [pa.int64() if pa.types.is_timestamp(t) else t for t in schema.types]
+                reader = pacsv.open_csv(
+                    stream,
+                    read_options=pacsv.ReadOptions(column_names=schema.names, block_size=CSV_BLOCK),
+                    parse_options=pacsv.ParseOptions(newlines_in_values=True),
+                    convert_options=pacsv.ConvertOptions(
+                        column_types=dict(zip(schema.names, printed, strict=True)), null_values=[""],
+                        strings_can_be_null=True, quoted_strings_can_be_null=False,
+                        true_values=["t"], false_values=["f"]))
+                for batch in reader:
+                    yield pa.RecordBatch.from_arrays(
+                        [c.cast(t) if t != p else c for c, t, p in zip(batch.columns, schema.types, printed,
+                                                                        strict=True)], schema=schema)
+        finally:
+            cur.close()
+
+    def _select_batches(self, sql: str, params: Mapping[str, Any], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+        cur = self._raw.driver_connection.cursor()
+        try:
+            cur.execute(sql, dict(params))
+            while rows := cur.fetchmany(BATCH_ROWS):
+                yield _typed(list(zip(*rows, strict=True)), schema)
+        finally:
+            cur.close()
+
+
+def _typed(columns: Sequence[Sequence[Any]], schema: pa.Schema) -> pa.RecordBatch:
+    arrays = []
+    for values, f in zip(columns, schema, strict=True):
+        if pa.types.is_decimal(f.type):  # SQLite keeps money as REAL: to text first, rounded to the scale
+            values = [None if v is None else f"{v:.{f.type.scale}f}" for v in values]
+        elif pa.types.is_string(f.type) or pa.types.is_dictionary(f.type):
+            values = [None if v is None else str(v) for v in values]
+        arrays.append(pa.array(values).cast(f.type) if len(values) else pa.array([], f.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+class _CopyStream(io.RawIOBase):
+    """The COPY stream as a file pyarrow can read: psycopg hands out one row per read()."""
+
+    def __init__(self, copy: Any) -> None:
+        self._copy = copy
+        self._buffer = bytearray()
+        self._ended = False
+
+    def readable(self) -> bool:
+        return True
+
+    def empty(self) -> bool:
+        chunk = self._copy.read()
+        self._buffer += chunk
+        self._ended = not chunk
+        return self._ended
+
+    def readinto(self, target: Any) -> int:
+        wanted = len(target)
+        buffer, read = self._buffer, self._copy.read
+        while len(buffer) < wanted and not self._ended:
+            chunk = read()
+            if not chunk:
+                self._ended = True
+                break
+            buffer += chunk
+        n = min(wanted, len(buffer))
+        target[:n] = buffer[:n]
+        del buffer[:n]
+        return n
