@@ -22,6 +22,7 @@ from engage.cli import (
     campaign_commands,
     data_commands,
     dlq_commands,
+    export_commands,
     keyword_commands,
     process_commands,
     provider_commands,
@@ -35,7 +36,7 @@ from engage.cli.common import check_args
 
 COMMAND_GROUPS = [data_commands, audience_commands, usage_commands, provider_commands, route_commands,
                   campaign_commands, dlq_commands, process_commands, bench_commands, user_commands,
-                  ussd_commands, ussd_gateway_commands, keyword_commands]
+                  ussd_commands, ussd_gateway_commands, keyword_commands, export_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:

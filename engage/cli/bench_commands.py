@@ -86,10 +86,25 @@ def cmd_bench_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_events(args: argparse.Namespace) -> int:
+    from engage.bench.events import run
+
+    emit(run(args.events, batch=args.batch, limit=args.limit))
+    return 0
+
+
 def cmd_bench_hostile(args: argparse.Namespace) -> int:
     from engage.bench.hostile import run
 
     emit(run(args.only))
+    return 0
+
+
+def cmd_bench_export(args: argparse.Namespace) -> int:
+    from engage.bench.export import run
+
+    emit(run(args.rows, keep=args.keep, datasets=tuple(args.dataset or ("events", "messages")),
+             progress=not args.quiet))
     return 0
 
 
@@ -185,6 +200,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--rows", type=int, default=1_000_000)
     s.set_defaults(fn=cmd_bench_import)
 
+    s = bench.add_parser("events", help="the events consumer folding a stream into the delivery figures")
+    s.add_argument("--events", type=int, default=100_000)
+    s.add_argument("--batch", type=int, default=100, help="messages per batch event (queued, submitted, delivered)")
+    s.add_argument("--limit", type=int, default=1000, help="events per fold, as the events worker takes them")
+    s.set_defaults(fn=cmd_bench_events)
+
     s = bench.add_parser("hostile", help="an attacker's requests at `engage serve`: time, sign-in held, growth")
     s.add_argument("--only", action="append", help="only the requests whose name holds this text (repeatable)")
     s.set_defaults(fn=cmd_bench_hostile)
+
+    s = bench.add_parser("export", help="messages and their events made in the database, exported to Parquet: "
+                                        "rows a second and peak memory per dataset")
+    s.add_argument("--rows", type=int, default=1_000_000, help="messages, and events once split per message")
+    s.add_argument("--dataset", action="append", help="only this dataset (repeatable; default events, messages)")
+    s.add_argument("--keep", action="store_true", help="leave the bench rows in the database for the next run")
+    s.add_argument("--quiet", action="store_true", help="no progress line on stderr")
+    s.set_defaults(fn=cmd_bench_export)
