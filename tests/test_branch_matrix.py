@@ -61,6 +61,12 @@ ROUTES: dict[str, tuple[str, Any]] = {
     r"/campaigns/(\d+)$": ("campaign", {"GET": None}),
     r"/campaigns/(\d+)/(submit|approve|reject|pause|resume|cancel)$": ("campaign", {"POST": {"reason": "no"}}),
     r"/approvals$": (GLOBAL, "list of the caller's branch"),
+    r"/campaigns/(\d+)/effectiveness$": ("campaign", {"GET": None, "POST": {"do": "refresh"}}),
+    r"/campaigns/(\d+)/effectiveness/([a-z_]+)\.csv$": (GLOBAL, "one table of the report above, whose campaign is "
+                                                           "looked up the same way (test_effectiveness_pages)"),
+    r"/analytics$": (GLOBAL, "campaigns of the caller's branch"),
+    r"/analytics/compare(\.csv)?$": (GLOBAL, "campaigns of the caller's branch; others' ids are left out "
+                                            "(test_effectiveness_pages)"),
     r"/templates$": (GLOBAL, "list of the caller's branch and the shared ones"),
     r"/templates/new$": (GLOBAL, "create in the caller's branch"),
     r"/templates/(\d+)$": ("template", {"GET": None, "POST": {"name": "renamed", "default_language": "en",

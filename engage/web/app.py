@@ -17,6 +17,7 @@ from engage.engine.campaigns.rejections import last_rejection
 from engage.engine.users.roles import CAMPAIGN_MAKERS
 from engage.web.account_pages import ACCOUNT_ROUTES
 from engage.web.admin_pages import ADMIN_ROUTES
+from engage.web.analytics_pages import ANALYTICS_ROUTES
 from engage.web.audience_api import AUDIENCE_ROUTES, api_tokens
 from engage.web.callbacks import callback_routes
 from engage.web.campaign_live import LIVE_ROUTES
@@ -117,6 +118,7 @@ def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None,
             *INBOUND_ROUTES,
             *KEYWORD_ROUTES,
             *USSD_PAGE_ROUTES,
+            *ANALYTICS_ROUTES,
             *PROVIDER_ROUTES,
             *SESSION_ROUTES,
             (r"/campaigns", CampaignsPage),

@@ -4,6 +4,7 @@ checks; a hidden link is only so that nobody is offered a page that answers 403)
 from __future__ import annotations
 
 from engage.engine.users.roles import (
+    ANALYTICS_READERS,
     AUDIENCE_READERS,
     CAMPAIGN_APPROVERS,
     CAMPAIGN_MAKERS,
@@ -24,6 +25,7 @@ NAV: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("Keywords", "/keywords", KEYWORD_READERS),
     ("USSD", "/menus", USSD_READERS),
     ("Templates", "/templates", PAGE_ROLES),
+    ("Analytics", "/analytics", ANALYTICS_READERS),
     ("Approvals", "/approvals", CAMPAIGN_APPROVERS | CAMPAIGN_MAKERS),
     ("Providers", "/providers", PROVIDER_READERS),
     ("Users", "/users", frozenset({"admin"})),
