@@ -24,7 +24,7 @@ class Bar:
 def funnel(steps: list[dict[str, Any]], words: dict[str, str]) -> dict[str, Any]:
     """One bar per step, as long as its share of the recipients."""
     top = max((s["count"] for s in steps), default=0)
-    span = WIDTH - LABEL_WIDTH - 90
+    span = WIDTH - LABEL_WIDTH - 120  # room for the count and its share after the longest bar
     bars = [Bar(words.get(s["step"], s["step"]), s["count"], s["of_recipients"], 8 + 30 * i,
                 round(span * s["count"] / top, 1) if top else 0.0) for i, s in enumerate(steps)]
     return {"bars": bars, "height": 16 + 30 * len(bars), "x": LABEL_WIDTH}
