@@ -243,3 +243,15 @@ def test_messages_still_on_their_way_keep_the_windows_open(engine):
     out = er.refresh(engine, story.campaign_id, now=LATER)
     assert out["closes_at"] is None
     assert er.refresh_due(engine, LATER + er.MIN_INTERVAL)["refreshed"] == [story.campaign_id]
+
+
+def test_the_events_worker_refreshes_effectiveness_among_its_periodic_jobs(engine):
+    from engage.engine.analytics import periodic
+
+    story = Story(engine)
+    story.many(10, converted=2)
+    done = periodic.run_due(engine, LATER)
+    assert story.campaign_id in done["effectiveness"]["refreshed"]
+    with engine.connect() as conn:
+        assert conn.execute(select(CampaignResult.recipients).where(
+            CampaignResult.campaign_id == story.campaign_id, CampaignResult.dimension == "")).first() is not None

@@ -34,7 +34,9 @@ from engage.engine.store.schema_analytics import AnalyticsWatermark
 log = logging.getLogger(__name__)
 
 # the modules whose import registers a periodic job: one line per module
-PERIODIC_MODULES: tuple[str, ...] = ()
+PERIODIC_MODULES: tuple[str, ...] = (
+    "engage.engine.analytics.effectiveness.keeping_fresh",
+)
 PREFIX = "periodic:"
 
 Job = Callable[[Engine, datetime], dict[str, Any]]
