@@ -8,8 +8,9 @@ see 100. So a reader stops before a gap in the ids until the gap is known to sta
 
 - it first waits GRACE seconds from when it first saw the gap (a transaction takes its id a moment
   before the database gives it a transaction id, and this covers that moment);
-- then it notes the transactions in progress (pg_current_snapshot: every transaction that can still
-  commit one of the missing ids is among them) and waits until they have all ended;
+- then it notes the transactions of the database in progress (pg_stat_activity's backend_xid:
+  every transaction that can still commit one of the missing ids is among them) and waits until
+  they have all ended;
 - then it reads the missing ids once more: what committed meanwhile is read, in order; what is
   still missing was rolled back, and is passed.
 
@@ -112,14 +113,13 @@ def _settled(conn: Connection, gap: dict[str, Any], now: float, grace: float, ma
 
 
 def in_progress(conn: Connection) -> set[int]:
-    """The ids of the other transactions in progress now (PostgreSQL 13 and later)."""
-    snapshot, own = conn.execute(text("SELECT pg_current_snapshot()::text, "
-                                      "pg_current_xact_id_if_assigned()::text")).one()
-    xip = snapshot.split(":")[2]
-    running = {int(x) for x in xip.split(",") if x}
-    if own is not None:
-        running.discard(int(own))
-    return running
+    """The ids of the other transactions of this database that are in progress now, and have
+    written (taken a transaction id). Those of the server's other databases cannot hold an event id
+    of this one: a busy neighbour's never keep a reader waiting."""
+    conn.execute(text("SELECT pg_stat_clear_snapshot()"))  # the activity as it is now, not as first read
+    return {int(x) for x in conn.execute(text(
+        "SELECT backend_xid::text FROM pg_stat_activity WHERE datname = current_database() "
+        "AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()")).scalars()}
 
 
 def _read_range(conn: Connection, first: int, last: int) -> Sequence[Row[Any]]:
