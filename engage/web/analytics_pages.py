@@ -2,8 +2,9 @@
 is judged (its conversion, response window and customer groups, changed there and recomputed at
 once), every table of it as CSV, and campaigns compared (/analytics, /analytics/compare).
 
-They are the financial and analytical units' figures: only ANALYTICS_READERS (analyst, admin) open
-them, a user of a branch only on that branch's campaigns. The figures come from campaign_results
+They are the financial and analytical units' figures: only ANALYTICS_READERS (analyst, admin) and the
+holders of the analytics grant (engine.users.grants, given by an admin) open them, a user of a branch
+only on that branch's campaigns. The figures come from campaign_results
 (engine.analytics.effectiveness), which the events worker keeps fresh."""
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from engage.engine.analytics.effectiveness.report import compare, effectiveness,
 from engage.engine.analytics.effectiveness.settings import SettingsError, set_settings
 from engage.engine.campaigns import records
 from engage.engine.subscriber_fields import label_of
-from engage.engine.users.roles import ANALYTICS_READERS
+from engage.engine.users.roles import ANALYTICS_GRANT, ANALYTICS_READERS
 from engage.web import report_charts
 from engage.web.off_loop import off_loop
 from engage.web.sessions_web import PageHandler, requires
@@ -62,12 +63,12 @@ class EffectivenessPage(AnalyticsBase):
     """The report (GET); its settings saved and the figures recomputed (POST do=save), or the figures
     recomputed under the same settings (POST do=refresh)."""
 
-    @requires(*ANALYTICS_READERS)
+    @requires(*ANALYTICS_READERS, grant=ANALYTICS_GRANT)
     async def get(self, campaign_id: str) -> None:
         report = await self._report(int(campaign_id))
         self._show(report, notice=self.get_query_argument("done", None))
 
-    @requires(*ANALYTICS_READERS)
+    @requires(*ANALYTICS_READERS, grant=ANALYTICS_GRANT)
     async def post(self, campaign_id: str) -> None:
         cid = int(campaign_id)
         report = await self._report(cid)  # 404 for a campaign out of the reader's branch
@@ -126,7 +127,7 @@ def _number(value: Any) -> Any:
 class EffectivenessCsv(AnalyticsBase):
     """One table of the report as CSV: summary, funnel, arms, groups, curve or runs."""
 
-    @requires(*ANALYTICS_READERS)
+    @requires(*ANALYTICS_READERS, grant=ANALYTICS_GRANT)
     async def get(self, campaign_id: str, table: str) -> None:
         report = await self._report(int(campaign_id))
         found = tables(report)
@@ -138,7 +139,7 @@ class EffectivenessCsv(AnalyticsBase):
 class AnalyticsIndex(PageHandler):
     """The campaigns that have sent, to open one's report or tick several to compare."""
 
-    @requires(*ANALYTICS_READERS)
+    @requires(*ANALYTICS_READERS, grant=ANALYTICS_GRANT)
     async def get(self) -> None:
         def read() -> list[dict[str, Any]]:
             with self.db.connect() as conn:
@@ -149,7 +150,7 @@ class AnalyticsIndex(PageHandler):
 class ComparePage(PageHandler):
     """Campaigns side by side (?id=1&id=2...), with whether they were judged alike."""
 
-    @requires(*ANALYTICS_READERS)
+    @requires(*ANALYTICS_READERS, grant=ANALYTICS_GRANT)
     async def get(self, as_csv: str = "") -> None:
         ids = _ids(self.get_query_arguments("id"))
 

@@ -1,9 +1,11 @@
-"""The header's links: each page once, shown to the roles its handler lets in (the handler still
-checks; a hidden link is only so that nobody is offered a page that answers 403)."""
+"""The header's links: each page once, shown to the roles its handler lets in and to the holders of
+the grant that opens it (GRANTED; the handler still checks: a hidden link is only so that nobody is
+offered a page that answers 403)."""
 
 from __future__ import annotations
 
 from engage.engine.users.roles import (
+    ANALYTICS_GRANT,
     ANALYTICS_READERS,
     AUDIENCE_READERS,
     CAMPAIGN_APPROVERS,
@@ -14,6 +16,7 @@ from engage.engine.users.roles import (
     PROVIDER_READERS,
     SUBSCRIBER_READERS,
     USSD_READERS,
+    Grantee,
 )
 
 NAV: tuple[tuple[str, str, frozenset[str]], ...] = (
@@ -33,6 +36,13 @@ NAV: tuple[tuple[str, str, frozenset[str]], ...] = (
 )
 
 
-def links(role: str | None) -> list[tuple[str, str]]:
-    """(label, path) of the pages this role may open, in header order."""
-    return [(label, path) for label, path, roles in NAV if role in roles and role in PAGE_ROLES]
+# path -> the grant (engine.users.grants) that opens it to roles NAV does not name
+GRANTED: dict[str, str] = {"/analytics": ANALYTICS_GRANT}
+
+
+def links(user: Grantee | None) -> list[tuple[str, str]]:
+    """(label, path) of the pages this user may open (by role, or by a grant), in header order."""
+    if user is None or user.role not in PAGE_ROLES:
+        return []
+    return [(label, path) for label, path, roles in NAV
+            if user.role in roles or GRANTED.get(path, "") in user.grants]

@@ -235,7 +235,7 @@ class PageHandler(SignedInHandler):
         namespace = super().get_template_namespace()
         user = self.current_user
         zone = self.user_zone()
-        namespace["nav_links"] = navigation.links(user.role if user is not None else None)
+        namespace["nav_links"] = navigation.links(user)
         namespace["script_json"] = script_json
         namespace["csp_nonce"] = self.csp_nonce
         namespace["user_zone"] = zone
@@ -250,9 +250,11 @@ class PageHandler(SignedInHandler):
                     '<p><a href="/campaigns">Campaigns</a> · <a href="/login">Sign in</a></p></main></html>')
 
 
-def requires(*roles: str) -> Callable[[F], F]:
-    """A page method for signed-in users of these roles (no roles: any role that has pages). Without
-    a session a GET is sent to /login?next=<this page>; a wrong role is a 403. Partners never get pages."""
+def requires(*roles: str, grant: str | None = None) -> Callable[[F], F]:
+    """A page method for signed-in users of these roles (no roles: any role that has pages), or holding
+    this grant (engine.users.grants; the user's grants are read with their session at each request).
+    Without a session a GET is sent to /login?next=<this page>; anyone else is a 403. Partners never
+    get pages, whatever they hold."""
     allowed = (frozenset(roles) or PAGE_ROLES) & PAGE_ROLES
 
     def decorate(method: F) -> F:
@@ -264,8 +266,10 @@ def requires(*roles: str) -> Callable[[F], F]:
                     self.redirect("/login?next=" + url_escape(self.request.uri or DEFAULT_NEXT))
                     return None
                 raise tornado.web.HTTPError(403, reason="sign in first")
-            if user.role not in allowed:
-                raise tornado.web.HTTPError(403, reason=f"not open to the {user.role} role")
+            granted = grant is not None and grant in user.grants and user.role in PAGE_ROLES
+            if user.role not in allowed and not granted:
+                raise tornado.web.HTTPError(403, reason=f"not open to the {user.role} role" + (
+                    f" without the {grant} grant (an admin gives it on the Users page)" if grant else ""))
             return method(self, *args, **kwargs)
 
         return wrapper  # type: ignore[return-value]

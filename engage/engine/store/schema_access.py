@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engage.engine.store.schema import Base, BigId, _now
 
 
 class User(Base):
-    """A person who signs in to the web UI (engine.users): a role, and optionally one branch they
-    are limited to. Only an argon2id hash of the password is kept; failed sign-ins lock it a while."""
+    """A person who signs in to the web UI (engine.users): a role, grants beyond it (engine.users.grants),
+    and optionally one branch they are limited to. Only an argon2id hash of the password is kept;
+    failed sign-ins lock it a while."""
 
     __tablename__ = "users"
 
@@ -23,6 +24,7 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))  # engine.users.roles.ROLES
     branch: Mapped[str | None] = mapped_column(String(64))  # set: sees and acts on that branch only
     timezone: Mapped[str | None] = mapped_column(String(64))  # pages show times in it; None: the installation's
+    grants: Mapped[list[str] | None] = mapped_column(JSON)  # engine.users.grants, beyond the role; None: none
     password_hash: Mapped[str] = mapped_column(String(255))  # argon2id, PHC string
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # since the last success

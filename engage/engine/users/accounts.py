@@ -50,6 +50,7 @@ class Account:
     created_at: datetime | None
     last_login_at: datetime | None
     timezone: str | None = None  # the zone their pages show times in; None: the installation's
+    grants: frozenset[str] = frozenset()  # rights beyond the role (engine.users.grants), read at every request
 
     def as_dict(self) -> dict[str, Any]:
         """For output: no password hash, times as ISO 8601."""
@@ -59,12 +60,12 @@ class Account:
         return {"id": self.id, "email": self.email, "name": self.name, "role": self.role, "branch": self.branch,
                 "active": self.active, "failed_logins": self.failed_logins, "locked_until": iso(self.locked_until),
                 "created_at": iso(self.created_at), "last_login_at": iso(self.last_login_at),
-                "timezone": self.timezone}
+                "timezone": self.timezone, "grants": sorted(self.grants)}
 
 
 PUBLIC_COLUMNS = (UserRow.id, UserRow.email, UserRow.name, UserRow.role, UserRow.branch, UserRow.active,
                   UserRow.failed_logins, UserRow.locked_until, UserRow.created_at, UserRow.last_login_at,
-                  UserRow.timezone)
+                  UserRow.timezone, UserRow.grants)
 
 
 def from_row(row: Any) -> Account:
@@ -74,7 +75,7 @@ def from_row(row: Any) -> Account:
     return Account(id=row.id, email=row.email, name=row.name, role=row.role, branch=row.branch, active=bool(row.active),
                 failed_logins=row.failed_logins or 0, locked_until=aware(row.locked_until),
                 created_at=aware(row.created_at), last_login_at=aware(row.last_login_at),
-                timezone=row.timezone)
+                timezone=row.timezone, grants=frozenset(row.grants or ()))
 
 
 def normalise_email(email: Any) -> str:

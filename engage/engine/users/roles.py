@@ -1,4 +1,6 @@
-"""Who may do what. A user has one role; the web layer asks these sets, never role names ad hoc.
+"""Who may do what. A user has one role, and may hold grants beyond it (engine.users.grants: one
+named right an admin gives a person without changing their role); the web layer asks these sets
+and functions, never role names ad hoc.
 The same sets decide for a signed-in session and for an API token of that user
 (engine.users.api_tokens): a token never has more rights than its owner has in the browser.
 
@@ -15,6 +17,8 @@ The same sets decide for a signed-in session and for an API token of that user
 """
 
 from __future__ import annotations
+
+from typing import Protocol
 
 ROLES = ("admin", "marketer", "approver", "analyst", "support", "partner")
 
@@ -74,10 +78,24 @@ USSD_EDITORS = frozenset({"admin", "marketer"})
 
 # a campaign's effectiveness reports (conversion, uplift against the control group, cost per response) and the
 # Parquet exports for BI: the financial and analytical units' figures. Marketers read delivery figures on the
-# campaign pages, not these: roles are the only grant this model has, so a marketer who needs them is given the
-# analyst role, or the installation adds "marketer" here
+# campaign pages, not these, unless an admin gives one the "analytics" grant (engine.users.grants)
 ANALYTICS_READERS = frozenset({"admin", "analyst"})
+ANALYTICS_GRANT = "analytics"
 
 
-def may_read_analytics(role: str) -> bool:
-    return role in ANALYTICS_READERS
+class Grantee(Protocol):
+    """Who a right is asked about: a role, and the grants an admin gave beyond it (users.Account)."""
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def grants(self) -> frozenset[str]: ...
+
+
+def may_read_analytics(who: str | Grantee) -> bool:
+    """A role alone (what every user of it may), or a user: by their role, or by the analytics grant. A
+    user's grants are read from the database at each request, so a grant withdrawn holds at the next."""
+    if isinstance(who, str):
+        return who in ANALYTICS_READERS
+    return who.role in ANALYTICS_READERS or ANALYTICS_GRANT in who.grants
