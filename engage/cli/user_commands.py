@@ -2,6 +2,9 @@
 would sit in the shell history and the process list): it comes from an environment variable
 (--password-env VAR) or from standard input (--password-stdin; prompted for on a terminal).
 
+`engage user grant EMAIL GRANT` and `engage user revoke EMAIL GRANT` give and withdraw a right beyond
+the user's role (engine.users.grants: "analytics" lets a marketer read the effectiveness reports).
+
 `engage user token ...` gives a user API tokens for /api/v1 that act with the user's role and
 branch (engine.users.api_tokens): the secret is printed once, by `create`, and never again."""
 
@@ -70,6 +73,22 @@ def cmd_user_set_timezone(args: argparse.Namespace) -> int:
 
     zone = None if args.zone.strip().lower() in ("", "default") else args.zone
     return _run(lambda conn: set_timezone(conn, args.email, zone, actor=args.actor))
+
+
+def _grant_command(give: bool):  # noqa: ANN202
+    def command(args: argparse.Namespace) -> int:
+        from engage.engine.users import grants
+
+        def change(conn):  # noqa: ANN001, ANN202
+            user, changed = (grants.grant if give else grants.revoke)(conn, args.email, args.grant, actor=args.actor)
+            if not changed:
+                held = "holds it already" if give else "does not hold it"
+                print(f"nothing changed: {user.email} {held} (the {args.grant} grant)", file=sys.stderr)
+            return user.as_dict()
+
+        return _run_json(change)
+
+    return command
 
 
 def _state_command(name: str):  # noqa: ANN202
@@ -165,6 +184,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         s = user.add_parser(action, help=text)
         s.add_argument("email")
         s.set_defaults(fn=_state_command(action))
+
+    from engage.engine.users.grants import GRANTS
+
+    for action, text in (("grant", "give a user a right beyond their role, from their next request on"),
+                         ("revoke", "withdraw a grant, from the user's next request on")):
+        s = user.add_parser(action, help=text)
+        s.add_argument("email")
+        s.add_argument("grant", help="; ".join(f"{g.name}: {g.says}" for g in GRANTS.values()))
+        s.set_defaults(fn=_grant_command(action == "grant"))
 
     s = user.add_parser("set-password", help="give a user a new password; their sessions end")
     s.add_argument("email")

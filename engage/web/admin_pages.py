@@ -1,7 +1,8 @@
-"""Admin pages: the users (create, disable, enable, unlock, set the time zone their pages show times
-in; never a password shown), their API tokens (issued, with the secret shown once on the page that
-answers the form, and revoked), and the audit log (who did what, when, to which object; filterable).
-Admins only; everything they change is audited."""
+"""Admin pages: the users (create, disable, enable, unlock, give and withdraw grants beyond their
+role, set the time zone their pages show times in; never a password shown), their API tokens
+(issued, with the secret shown once on the page that answers the form, and revoked), and the audit
+log (who did what, when, to which object; filterable). Admins only; everything they change is
+audited."""
 
 from __future__ import annotations
 
@@ -11,7 +12,18 @@ from typing import Any
 import tornado.httputil
 
 from engage.engine import audit_log
-from engage.engine.users import UserError, api_tokens, create_user, disable, enable, get_user, list_users, unlock, zones
+from engage.engine.users import (
+    UserError,
+    api_tokens,
+    create_user,
+    disable,
+    enable,
+    get_user,
+    grants,
+    list_users,
+    unlock,
+    zones,
+)
 from engage.engine.users.ldap_signin import directory_user_ids
 from engage.engine.users.roles import ROLES
 from engage.web.sessions_web import PageHandler, requires
@@ -31,7 +43,8 @@ class UsersPage(PageHandler):
             tokens = api_tokens.list_all(conn)
             directory = directory_user_ids(conn)
         self.render("users.html", users=users, roles=ROLES, error=error, notice=notice, tokens=tokens,
-                    directory=directory, issued=issued, zone_groups=zones.zone_choices(now=datetime.now(UTC)))
+                    directory=directory, issued=issued, zone_groups=zones.zone_choices(now=datetime.now(UTC)),
+                    grants=grants.GRANTS, grantable=grants.grantable)
 
     @requires("admin")
     def post(self) -> None:
@@ -56,6 +69,10 @@ class UsersPage(PageHandler):
                                                  or None, actor=actor)
                     done = f"{changed.email}'s times are shown in " + (
                         changed.timezone or f"the installation's zone ({zones.zone_for(changed)})")
+                elif action == "grants":
+                    changed, moved = grants.set_grants(conn, email, self.get_body_arguments("grant"), actor=actor)
+                    done = (f"{changed.email} holds " + (", ".join(sorted(changed.grants)) or "no grants")
+                            + ("" if moved else " as before"))
                 elif action == "token_revoke":
                     revoked = api_tokens.revoke(conn, _whole(self.get_body_argument("token_id", ""), "token"),
                                                 actor=actor)
