@@ -7,7 +7,7 @@ funnel, the conversion curve and, for a recurring campaign, each run. Nothing he
 Rates are fractions (0.1234), None while their base is 0; every treated recipient counts in the
 conversion rate, delivered or not (intention to treat), so treated and control compare fairly.
 `tables` flattens a report into the tables a CSV download offers; `compare` sets campaigns side by
-side. Only ANALYTICS_READERS (engine.users.roles) may read these."""
+side. Who may read them: engine.users.roles.may_read_analytics (analysts, admins, the analytics grant)."""
 
 from __future__ import annotations
 
