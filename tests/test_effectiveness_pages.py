@@ -10,8 +10,12 @@ import re
 
 from sqlalchemy import select, update
 
+from engage.engine import statuses as st
+from engage.engine.analytics import consumers
 from engage.engine.analytics.effectiveness import refresh as er
-from engage.engine.store.schema import AuditEntry, Campaign
+from engage.engine.events import record_batches
+from engage.engine.providers.records import add_smpp
+from engage.engine.store.schema import AuditEntry, Campaign, Message
 from tests.effectiveness_data import LATER, Story
 from tests.fixtures.web import signed_in
 
@@ -160,3 +164,25 @@ def test_the_campaign_page_links_analysts_to_the_report_and_not_marketers(site):
     link = f'href="/campaigns/{cid}/effectiveness"'
     assert link in signed_in(engine, base, "analyst").get(f"/campaigns/{cid}").body
     assert link not in signed_in(engine, base, "marketer").get(f"/campaigns/{cid}").body
+
+
+def test_the_report_shows_delivery_by_provider_and_network_as_the_events_worker_folded_it(site):
+    engine, base = site
+    cid = planted(engine)
+    with engine.begin() as conn:
+        provider = add_smpp(conn, name="Tashkent SMSC", host="127.0.0.1", port=2775, system_id="e", password="p",
+                            actor="test")
+        conn.execute(update(Message).where(Message.campaign_id == cid, Message.status == "delivered").values(
+            provider_id=provider, network="434-04"))
+        ids = conn.execute(select(Message.id).where(Message.campaign_id == cid, Message.status == "delivered")
+                           ).scalars().all()
+        record_batches(conn, st.SUBMITTED, cid, ids)
+        record_batches(conn, st.DELIVERED, cid, ids[:2400])
+    consumers.run_once(engine, only=["delivery_stats"])
+    browser = signed_in(engine, base, "analyst")
+    page = browser.get(f"/campaigns/{cid}/effectiveness").body
+    row = re.search(r'<table id="delivery-providers">.*?</table>', page, re.S).group(0)
+    assert "Tashkent SMSC" in row and ">3000<" in row and ">2400<" in row and "80.0 %" in row
+    assert "MCC-MNC 434-04" in re.search(r'<table id="delivery-networks">.*?</table>', page, re.S).group(0)
+    rows = csv_rows(browser.get(f"/campaigns/{cid}/effectiveness/delivery_providers.csv").body)
+    assert [(r["name"], r["submitted"], r["delivered"]) for r in rows] == [("Tashkent SMSC", "3000", "2400")]

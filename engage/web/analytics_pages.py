@@ -15,6 +15,7 @@ from typing import Any
 
 import tornado.web
 
+from engage.engine.analytics import delivery_report
 from engage.engine.analytics.effectiveness import listing
 from engage.engine.analytics.effectiveness.groups import BAND_LABELS, NAMES
 from engage.engine.analytics.effectiveness.refresh import refresh
@@ -52,11 +53,19 @@ class AnalyticsBase(PageHandler):
             with self.db.connect() as conn:
                 if not records.visible(conn, campaign_id, self.current_user.branch):
                     return None
-                return effectiveness(conn, campaign_id)
+                found = effectiveness(conn, campaign_id)
+                if found is not None:
+                    found["delivery_breakdown"] = delivery_report.breakdown(conn, campaign_id)
+                return found
         report = await off_loop(read)
         if report is None:
             raise tornado.web.HTTPError(404)
         return report
+
+
+def all_tables(report: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Every table of the page, as its CSV downloads offer them."""
+    return {**tables(report), **delivery_report.tables(report["delivery_breakdown"])}
 
 
 class EffectivenessPage(AnalyticsBase):
@@ -113,7 +122,7 @@ class EffectivenessPage(AnalyticsBase):
                     group_names=[(n, group_label(n)) for n in NAMES], step_words=STEP_WORDS,
                     funnel=report_charts.funnel(report["funnel"], STEP_WORDS), forest=forest, arms_chart=arms,
                     curve=report_charts.curve(curve["days"], curve["treated"]["rate"], curve["control"]["rate"]),
-                    table_names=list(tables(report)), width=report_charts.WIDTH, pct=pct, money=money)
+                    table_names=list(all_tables(report)), width=report_charts.WIDTH, pct=pct, money=money)
 
 
 def _number(value: Any) -> Any:
@@ -130,7 +139,7 @@ class EffectivenessCsv(AnalyticsBase):
     @requires(*ANALYTICS_READERS, grant=ANALYTICS_GRANT)
     async def get(self, campaign_id: str, table: str) -> None:
         report = await self._report(int(campaign_id))
-        found = tables(report)
+        found = all_tables(report)
         if table not in found:
             raise tornado.web.HTTPError(404, reason=f"no table {table!r}; the report has {', '.join(found)}")
         send_csv(self, f"campaign-{campaign_id}-{table}.csv", found[table])
