@@ -20,6 +20,7 @@ from sqlalchemy import Engine, func, insert, select
 
 from engage import config
 from engage.demo_answers import seed_answers, text_back
+from engage.demo_usage import recharges
 from engage.engine import campaigns
 from engage.engine import statuses as st
 from engage.engine.providers.records import add_smpp
@@ -46,6 +47,7 @@ BODIES = {
           "va 500 bonus ball oling!",
 }
 DEMO_ACTOR = "demo"
+CONTROL_SHARE = 0.15  # held back and sent nothing, so that the Analytics page measures what the message changed
 # Uzbekistan's mobile networks: (prefix after +998, name, price per part in USD), for the price table
 NETWORKS = (("90", "Beeline", "0.0120"), ("91", "Beeline", "0.0120"), ("93", "Ucell", "0.0105"),
             ("94", "Ucell", "0.0105"), ("97", "Mobiuz", "0.0098"), ("99", "Uzmobile", "0.0090"))
@@ -89,7 +91,8 @@ def seed(engine: Engine, recipients: int, smsc_port: int) -> int:
         template_id = templates.create(conn, f"Top-up bonus {uuid.uuid4().hex[:6]}", BODIES, default_language="en",
                                        actor=DEMO_ACTOR)
         campaign_id = campaigns.create(conn, name="Top-up bonus (demo)", segment_id=segment_id,
-                                       template_id=template_id, sender_id="Beeline", actor=DEMO_ACTOR)
+                                       template_id=template_id, sender_id="Beeline", actor=DEMO_ACTOR,
+                                       control_share=CONTROL_SHARE)
     campaigns.launch(engine, campaign_id, actor=DEMO_ACTOR)
     return campaign_id
 
@@ -120,9 +123,10 @@ def run_demo(*, recipients: int, headless: bool, exit_when_done: bool, port: int
     threads = runner.start(["receipts", "send", "dispatch", "scheduler", "events"], engine, broker_url, stop)
     result: dict[str, Any] = {}
     mos: int | None = None  # texted back once the campaign is sent, so that its figures do not depend on when
+    usage: dict[str, Any] | None = None  # and recharged afterwards: the effectiveness report's conversions
 
     def watch() -> None:
-        nonlocal mos
+        nonlocal mos, usage
         while not stop.is_set():
             with engine.connect() as conn:
                 counts = campaigns.counts(conn, campaign_id)
@@ -131,10 +135,12 @@ def run_demo(*, recipients: int, headless: bool, exit_when_done: bool, port: int
                 if sent and mos is None:
                     mos = text_back(sim, list(conn.execute(select(Message.msisdn).where(
                         Message.campaign_id == campaign_id).order_by(Message.id.desc()).limit(10)).scalars()))
-            if exit_when_done and sent and mos is not None and handled >= mos:
+            if sent and mos is not None and handled >= mos and usage is None:
+                usage = recharges(engine, campaign_id)
+            if exit_when_done and usage is not None:
                 result.update(campaign_id=campaign_id, recipients=sum(counts.values()), counts=counts,
                               seconds=round(time.monotonic() - started, 2),
-                              simulator_received=len(sim.received), inbound_handled=handled, **answers)
+                              simulator_received=len(sim.received), inbound_handled=handled, **usage, **answers)
                 stop.set()
             elif exit_when_done and time.monotonic() - started > timeout:
                 result.update(error=f"not done after {timeout:.0f}s", counts=counts)
@@ -164,11 +170,12 @@ def run_demo(*, recipients: int, headless: bool, exit_when_done: bool, port: int
     return 0
 
 
-DEMO_USERS = {"admin@example.com": "admin", "marketer@example.com": "marketer", "approver@example.com": "approver"}
+DEMO_USERS = {"admin@example.com": "admin", "marketer@example.com": "marketer", "approver@example.com": "approver",
+              "analyst@example.com": "analyst"}
 
 
 def demo_users(engine: Engine) -> str:
-    """An admin, a marketer and an approver to sign in as, all with this run's password
+    """An admin, a marketer, an approver and an analyst to sign in as, all with this run's password
     (ENGAGE_DEMO_PASSWORD, else a random one printed at start)."""
     password = os.environ.get("ENGAGE_DEMO_PASSWORD") or secrets.token_urlsafe(12)
     with engine.begin() as conn:
@@ -193,7 +200,8 @@ def _serve_until(engine: Engine, port: int, stop: threading.Event, password: str
     async def main() -> None:
         server = make_app(engine).listen(port, address="127.0.0.1")
         print(f"engage demo: open http://127.0.0.1:{port}/login and sign in as admin@example.com, "
-              f"marketer@example.com or approver@example.com with password {password} (Ctrl-C stops)", flush=True)
+              f"marketer@example.com, approver@example.com or analyst@example.com with password {password} "
+              f"(Ctrl-C stops)", flush=True)
         _print_answers(answers, f"http://127.0.0.1:{port}")
         while not stop.is_set():
             await asyncio.sleep(0.2)
