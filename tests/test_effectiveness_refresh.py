@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from engage.engine.analytics.effectiveness import refresh as er
 from engage.engine.analytics.effectiveness import settings as es
@@ -255,3 +255,21 @@ def test_the_events_worker_refreshes_effectiveness_among_its_periodic_jobs(engin
     with engine.connect() as conn:
         assert conn.execute(select(CampaignResult.recipients).where(
             CampaignResult.campaign_id == story.campaign_id, CampaignResult.dimension == "")).first() is not None
+
+
+def test_an_answer_and_a_recharge_in_the_second_of_delivery_count_however_the_moment_was_written(engine):
+    """A server default writes a moment without its fraction on SQLite ("10:01:00"): the same second
+    as a delivery written with one ("10:01:00.000000") is not before it."""
+    story = Story(engine)
+    _, msisdn, delivered = story.recipient()
+    second = delivered.strftime("%Y-%m-%d %H:%M:%S")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO inbound_messages (provider_id, source, destination, text, handled, "
+                          "received_at) VALUES (1, :source, '1234', 'YES', true, :at)"),
+                     {"source": msisdn, "at": second})
+        conn.execute(text("INSERT INTO usage_events (subscriber_id, kind, at, amount) "
+                          "SELECT subscriber_id, 'recharge', :at, 5 FROM messages WHERE msisdn = :msisdn"),
+                     {"msisdn": msisdn, "at": second})
+    er.refresh(engine, story.campaign_id, now=LATER)
+    found = everyone(engine, story.campaign_id)
+    assert (found["responded"], found["converted"]) == (1, 1)

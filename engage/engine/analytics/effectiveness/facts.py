@@ -70,6 +70,8 @@ def _later(conn: Connection, moment: Any, seconds: int) -> ColumnElement[Any]:
 
 
 def _as_time(conn: Connection, moment: Any) -> ColumnElement[Any]:
+    """On SQLite a moment is text, compared as text: one form for all ("...:16.000"), as a server
+    default writes none of the fraction ("...:16") and would sort before the same second with it."""
     return moment if conn.dialect.name == "postgresql" else func.strftime(SQLITE_TIME, moment)
 
 
@@ -113,12 +115,14 @@ def fill(conn: Connection, table: Table, campaign_id: int, settings: Settings, o
     converted = (select(base.c.id, func.min(usage.c.at).label("first_at"))
                  .select_from(base.join(usage, and_(usage.c.subscriber_id == base.c.subscriber_id,
                                                     usage.c.kind == settings.conversion_kind, *bounds,
-                                                    usage.c.at >= base.c.t0, usage.c.at < conv_end)))
+                                                    _as_time(conn, usage.c.at) >= base.c.t0,
+                                                    _as_time(conn, usage.c.at) < conv_end)))
                  .group_by(base.c.id).subquery("converted"))
     answers = _answers(since)
     responded = (select(base.c.id).select_from(base.join(answers, and_(
-        answers.c.msisdn == base.c.msisdn, answers.c.at >= base.c.t0,
-        answers.c.at < _later(conn, base.c.t0, settings.response_hours * 3600)))).distinct().subquery("responded"))
+        answers.c.msisdn == base.c.msisdn, _as_time(conn, answers.c.at) >= base.c.t0,
+        _as_time(conn, answers.c.at) < _later(conn, base.c.t0, settings.response_hours * 3600)))
+                 ).distinct().subquery("responded"))
     source = (base.outerjoin(converted, converted.c.id == base.c.id)
               .outerjoin(responded, responded.c.id == base.c.id))
     if settings.groups:
