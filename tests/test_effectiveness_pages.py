@@ -7,15 +7,17 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import timedelta
+from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from engage.engine import statuses as st
 from engage.engine.analytics import consumers
 from engage.engine.analytics.effectiveness import refresh as er
 from engage.engine.events import record_batches
 from engage.engine.providers.records import add_smpp
-from engage.engine.store.schema import AuditEntry, Campaign, Message
+from engage.engine.store.schema import AuditEntry, Campaign, Message, RoutePrice
 from tests.effectiveness_data import LATER, Story
 from tests.fixtures.web import signed_in
 
@@ -186,3 +188,24 @@ def test_the_report_shows_delivery_by_provider_and_network_as_the_events_worker_
     assert "MCC-MNC 434-04" in re.search(r'<table id="delivery-networks">.*?</table>', page, re.S).group(0)
     rows = csv_rows(browser.get(f"/campaigns/{cid}/effectiveness/delivery_providers.csv").body)
     assert [(r["name"], r["submitted"], r["delivered"]) for r in rows] == [("Tashkent SMSC", "3000", "2400")]
+
+
+def test_two_prefixes_of_one_network_are_one_row_of_delivery(site):
+    engine, base = site
+    cid = planted(engine)
+    with engine.begin() as conn:
+        provider = add_smpp(conn, name="SMSC", host="127.0.0.1", port=2775, system_id="e", password="p", actor="t")
+        conn.execute(insert(RoutePrice), [{"provider_id": provider, "prefix": prefix, "mcc_mnc": "",
+                                           "network": "Beeline", "price": Decimal("0.01"), "currency": "USD",
+                                           "valid_from": LATER - timedelta(days=90)}
+                                          for prefix in ("99890", "99891")])
+        ids = conn.execute(select(Message.id).where(Message.campaign_id == cid, Message.status == "delivered")
+                           .order_by(Message.id)).scalars().all()
+        for half, prefix in ((ids[:1000], "99890"), (ids[1000:], "99891")):
+            conn.execute(update(Message).where(Message.id.in_(half)).values(provider_id=provider, network=prefix))
+        record_batches(conn, st.SUBMITTED, cid, ids)
+        record_batches(conn, st.DELIVERED, cid, ids)
+    consumers.run_once(engine, only=["delivery_stats"])
+    analyst = signed_in(engine, base, "analyst")
+    rows = csv_rows(analyst.get(f"/campaigns/{cid}/effectiveness/delivery_networks.csv").body)
+    assert [(r["name"], r["submitted"], r["delivered"]) for r in rows] == [("Beeline", "3000", "3000")]
