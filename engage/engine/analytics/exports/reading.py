@@ -11,6 +11,7 @@ Statements are written once with `:name` parameters; PostgreSQL's are handed to 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -36,6 +37,7 @@ class ReadSession:
         self.dialect = engine.dialect.name
         self.key = key
         self._raw: Any = None
+        self._readers: list[Any] = []
 
     def __enter__(self) -> ReadSession:
         self._raw = self.engine.raw_connection()
@@ -54,8 +56,18 @@ class ReadSession:
             dbapi.execute("BEGIN")  # deferred: a read snapshot that blocks no writer (WAL)
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         raw, self._raw = self._raw, None
+        if exc_type is not None:  # perhaps mid-COPY: a connection in that state is closed, never pooled
+            if self.dialect == "postgresql":
+                with contextlib.suppress(Exception):
+                    raw.driver_connection.cancel_safe(timeout=5)
+            for reader in self._readers:  # their cursors, on the way out (the error is already known)
+                with contextlib.suppress(Exception):
+                    reader.close()
+            raw.invalidate()
+            raw.close()
+            return
         try:
             raw.driver_connection.rollback() if self.dialect == "postgresql" else raw.driver_connection.execute(
                 "ROLLBACK")
@@ -78,10 +90,13 @@ class ReadSession:
         return found[0][0] if found else None
 
     def batches(self, sql: str, params: Mapping[str, Any], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+        """Closed with the session when a run stops half way."""
         if self.dialect == "postgresql":
-            yield from self._copy_batches(sql, params, schema)
+            reader = self._copy_batches(sql, params, schema)
         else:
-            yield from self._select_batches(sql, params, schema)
+            reader = self._select_batches(sql, params, schema)
+        self._readers.append(reader)
+        return reader
 
     def _copy_batches(self, sql: str, params: Mapping[str, Any], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
         cur = self._raw.driver_connection.cursor()

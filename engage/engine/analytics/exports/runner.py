@@ -40,6 +40,7 @@ class ExportOptions:
     text: bool = False  # names and free text (message body, MO text) written too
     clear_msisdn: bool = False  # numbers in clear: runner.clear_numbers_allowed must have said yes
     progress: Callable[[int], None] | None = None  # rows written so far
+    now: datetime | None = None  # the run's "now" (what is settled is older than now - settle); None: the clock
 
 
 def new_run_id() -> str:
@@ -71,8 +72,8 @@ def _run(engine: Engine, dataset: Dataset, options: ExportOptions, name: str) ->
             current = state.ExportState.from_detail(manifest["state"])
             assert current is not None
             state.save(engine, name, current, root, int(manifest["last_id"]))
-    started = datetime.now(UTC)
-    cutoff = started - timedelta(seconds=options.settle) if options.settle > 0 else None
+    started = options.now or datetime.now(UTC)
+    cutoff = started - timedelta(seconds=options.settle) if options.settle > 0 or options.now else None
     run = new_run_id()
     hashed = any(c.personal == "msisdn" for c in dataset.columns) and not options.clear_msisdn
     key = export_key(root) if hashed else None
