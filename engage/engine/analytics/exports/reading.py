@@ -17,8 +17,10 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from psycopg import pq
 from sqlalchemy import Engine
 
 from engage.engine.analytics.exports import personal
@@ -99,28 +101,26 @@ class ReadSession:
         return reader
 
     def _copy_batches(self, sql: str, params: Mapping[str, Any], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
-        cur = self._raw.driver_connection.cursor()
-        try:
-            with cur.copy(f"COPY ({self._statement(sql)}) TO STDOUT (FORMAT csv)", dict(params)) as copy:
-                stream = _CopyStream(copy)
-                if stream.empty():  # no rows: pyarrow refuses an empty file
-                    return
-                # timestamps come as microseconds since 1970 (spec.ts): integers, cast back below
-                printed = [pa.int64() if pa.types.is_timestamp(t) else t for t in schema.types]
-                reader = pacsv.open_csv(
-                    stream,
-                    read_options=pacsv.ReadOptions(column_names=schema.names, block_size=CSV_BLOCK),
-                    parse_options=pacsv.ParseOptions(newlines_in_values=True),
-                    convert_options=pacsv.ConvertOptions(
-                        column_types=dict(zip(schema.names, printed, strict=True)), null_values=[""],
-                        strings_can_be_null=True, quoted_strings_can_be_null=False,
-                        true_values=["t"], false_values=["f"]))
-                for batch in reader:
-                    yield pa.RecordBatch.from_arrays(
-                        [c.cast(t) if t != p else c for c, t, p in zip(batch.columns, schema.types, printed,
-                                                                        strict=True)], schema=schema)
-        finally:
-            cur.close()
+        conn = self._raw.driver_connection
+        statement = psycopg.ClientCursor(conn).mogrify(f"COPY ({self._statement(sql)}) TO STDOUT (FORMAT csv)",
+                                                      dict(params))
+        stream = _CopyStream(conn.pgconn, statement.encode())
+        if stream.empty():  # no rows: pyarrow refuses an empty file
+            return
+        # timestamps come as microseconds since 1970 (spec.ts): integers, cast back below
+        printed = [pa.int64() if pa.types.is_timestamp(t) else t for t in schema.types]
+        reader = pacsv.open_csv(
+            stream,
+            read_options=pacsv.ReadOptions(column_names=schema.names, block_size=CSV_BLOCK),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict(zip(schema.names, printed, strict=True)), null_values=[""],
+                strings_can_be_null=True, quoted_strings_can_be_null=False, true_values=["t"], false_values=["f"]))
+        for batch in reader:
+            yield pa.RecordBatch.from_arrays(
+                [c.cast(t) if t != p else c for c, t, p in zip(batch.columns, schema.types, printed, strict=True)],
+                schema=schema)
+        stream.finish()
 
     def _select_batches(self, sql: str, params: Mapping[str, Any], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
         cur = self._raw.driver_connection.cursor()
@@ -144,31 +144,52 @@ def _typed(columns: Sequence[Sequence[Any]], schema: pa.Schema) -> pa.RecordBatc
 
 
 class _CopyStream(io.RawIOBase):
-    """The COPY stream as a file pyarrow can read: psycopg hands out one row per read()."""
+    """The COPY stream as a file pyarrow reads, straight from libpq: PostgreSQL sends one message per
+    row, and psycopg's Copy object spends a Python generator step on each; this loop is the leanest
+    Python can read them (the statement is bound on the client, as psycopg binds a COPY's)."""
 
-    def __init__(self, copy: Any) -> None:
-        self._copy = copy
+    def __init__(self, pgconn: Any, statement: bytes) -> None:
+        self._pg = pgconn
         self._buffer = bytearray()
         self._ended = False
+        pgconn.send_query(statement)
+        result = pgconn.get_result()
+        if result.status != pq.ExecStatus.COPY_OUT:
+            self._drain()
+            raise psycopg.DatabaseError((result.error_message or b"COPY did not start").decode(errors="replace"))
 
     def readable(self) -> bool:
         return True
 
     def empty(self) -> bool:
-        chunk = self._copy.read()
-        self._buffer += chunk
-        self._ended = not chunk
+        self._buffer += self._next()
         return self._ended
+
+    def _next(self) -> bytes:
+        if self._ended:
+            return b""
+        size, data = self._pg.get_copy_data(0)
+        if size < 0:  # -1: the end (the statement's result follows); -2: an error
+            self._ended = True
+            self.finish()
+            return b""
+        return data
+
+    def finish(self) -> None:
+        result = self._pg.get_result()
+        self._drain()
+        if result is not None and result.status != pq.ExecStatus.COMMAND_OK:
+            raise psycopg.DatabaseError((result.error_message or b"COPY failed").decode(errors="replace"))
+
+    def _drain(self) -> None:
+        while self._pg.get_result() is not None:
+            pass
 
     def readinto(self, target: Any) -> int:
         wanted = len(target)
-        buffer, read = self._buffer, self._copy.read
+        buffer, read = self._buffer, self._next
         while len(buffer) < wanted and not self._ended:
-            chunk = read()
-            if not chunk:
-                self._ended = True
-                break
-            buffer += chunk
+            buffer += read()
         n = min(wanted, len(buffer))
         target[:n] = buffer[:n]
         del buffer[:n]
