@@ -18,7 +18,7 @@ def test_a_campaign_without_settings_is_judged_on_the_defaults(engine):
     campaign_id = make_campaign(engine)
     with engine.connect() as conn:
         found = es.settings_of(conn, campaign_id)
-    assert found == es.Settings()
+    assert found == es.Judging()
     assert (found.conversion_kind, found.conversion_days, found.response_hours) == ("recharge", 7, 72)
     assert [g.name for g in found.groups] == ["region", "contract_type", "age_band", "tenure_band"]
 

@@ -94,7 +94,7 @@ def test_a_slow_directorys_answer_holds_no_request_and_applies_at_a_later_one(en
         assert browser.get("/campaigns").status == 200  # the directory's answer is not in yet
         assert time.monotonic() - started < directory_recheck.ANSWER_WAIT + 0.4
         statuses = []
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 40  # generous for a loaded machine: the loop ends at the first 302
         while time.monotonic() < deadline and 302 not in statuses:  # none waits: the directory was slow
             statuses.append(browser.get("/campaigns").status)
         assert statuses[-1] == 302, statuses  # the answer came, and the next request applied it

@@ -46,7 +46,7 @@ from sqlalchemy import (
 )
 
 from engage.engine import statuses as st
-from engage.engine.analytics.effectiveness.settings import Settings
+from engage.engine.analytics.effectiveness.settings import Judging
 from engage.engine.store.schema import CampaignRun, InboundMessage, Message, Subscriber, UsageEvent, UssdSession
 
 SQLITE_TIME = "%Y-%m-%d %H:%M:%f"
@@ -87,7 +87,7 @@ def _whole_days(conn: Connection, start: Any, end: Any) -> ColumnElement[int]:
     return cast(func.julianday(end) - func.julianday(start), Integer)  # truncates: floor, as end >= start
 
 
-def fill(conn: Connection, table: Table, campaign_id: int, settings: Settings, on: date,
+def fill(conn: Connection, table: Table, campaign_id: int, settings: Judging, on: date,
          since: datetime | None) -> int:
     """Write the campaign's recipients' facts into `table` (created here); returns how many.
     `on`: the date ages and tenures are counted on; `since`: the first run's start, a bound on the

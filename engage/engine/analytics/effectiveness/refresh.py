@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 
 from engage.engine.analytics.effectiveness import facts
-from engage.engine.analytics.effectiveness.settings import Settings, SettingsError, parse, settings_of
+from engage.engine.analytics.effectiveness.settings import Judging, SettingsError, parse, settings_of
 from engage.engine.campaigns.kinds import REPLY_KIND
 from engage.engine.campaigns.trial_sends import TEST_KIND
 from engage.engine.store.database import aware
@@ -70,7 +70,7 @@ def _refresh(conn: Connection, campaign_id: int, now: datetime) -> dict[str, Any
             "closes_at": closes_at.isoformat() if closes_at else None}
 
 
-def _figures(conn: Connection, table: Any, settings: Settings, campaign_id: int, now: datetime
+def _figures(conn: Connection, table: Any, settings: Judging, campaign_id: int, now: datetime
              ) -> tuple[list[dict[str, Any]], datetime | None]:
     """Every figure set as campaign_results rows, and when the last window closes (None while
     messages are still on their way, whose delivery would open new windows)."""

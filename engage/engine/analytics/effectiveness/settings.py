@@ -41,7 +41,9 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
-class Settings:
+class Judging:
+    """How one campaign is judged (its settings, parsed); the defaults where it says nothing."""
+
     conversion_kind: str = "recharge"
     conversion_days: int = 7
     response_hours: int = 72
@@ -53,17 +55,17 @@ class Settings:
                 "response_hours": self.response_hours, "groups": [g.as_json() for g in self.groups]}
 
 
-def parse(raw: Any) -> Settings:
-    """Settings from their JSON form (None: the defaults); SettingsError at the first mistake. The
+def parse(raw: Any) -> Judging:
+    """The settings from their JSON form (None: the defaults); SettingsError at the first mistake. The
     conversion kind's existence in the data is checked by `checked`, which has a connection."""
     if raw is None:
-        return Settings()
+        return Judging()
     if not isinstance(raw, dict):
         raise SettingsError("analytics", "an object with conversion, response_hours and groups")
     unknown = sorted(set(raw) - set(_KEYS))
     if unknown:
         raise SettingsError(unknown[0], f"not a setting; the settings are {', '.join(_KEYS)}")
-    defaults = Settings()
+    defaults = Judging()
     conversion = raw.get("conversion") or {}
     if not isinstance(conversion, dict):
         raise SettingsError("conversion", 'an object such as {"kind": "recharge", "days": 7}')
@@ -78,7 +80,7 @@ def parse(raw: Any) -> Settings:
     hours = _whole(raw.get("response_hours", defaults.response_hours), "response_hours", 1, MAX_RESPONSE_HOURS,
                    "hours")
     groups = defaults.groups if raw.get("groups") is None else _groups(raw["groups"])
-    return Settings(conversion_kind=kind.strip(), conversion_days=days, response_hours=hours, groups=groups)
+    return Judging(conversion_kind=kind.strip(), conversion_days=days, response_hours=hours, groups=groups)
 
 
 def _whole(value: Any, name: str, low: int, high: int, unit: str) -> int:
@@ -130,7 +132,7 @@ def known_kind(conn: Connection, kind: str) -> bool:
         select(UsageEvent.kind).where(UsageEvent.kind == kind).limit(1)).first() is not None
 
 
-def checked(conn: Connection, raw: Any) -> Settings:
+def checked(conn: Connection, raw: Any) -> Judging:
     """parse, and the conversion kind exists."""
     settings = parse(raw)
     if not known_kind(conn, settings.conversion_kind):
@@ -139,7 +141,7 @@ def checked(conn: Connection, raw: Any) -> Settings:
     return settings
 
 
-def settings_of(conn: Connection, campaign_id: int) -> Settings:
+def settings_of(conn: Connection, campaign_id: int) -> Judging:
     """The campaign's settings, the defaults where it has none; LookupError when there is no such campaign."""
     row = conn.execute(select(Campaign.analytics).where(Campaign.id == campaign_id)).first()
     if row is None:
@@ -147,13 +149,13 @@ def settings_of(conn: Connection, campaign_id: int) -> Settings:
     return parse(row.analytics)
 
 
-def set_settings(conn: Connection, campaign_id: int, settings: Any, actor: str) -> Settings:
+def set_settings(conn: Connection, campaign_id: int, settings: Any, actor: str) -> Judging:
     """Check and store how the campaign is judged (its results are recomputed on the next refresh_due);
     audited with what changed."""
     found = conn.execute(select(Campaign.analytics).where(Campaign.id == campaign_id)).first()
     if found is None:
         raise LookupError(f"no campaign {campaign_id}")
-    new = checked(conn, settings.as_json() if isinstance(settings, Settings) else settings)
+    new = checked(conn, settings.as_json() if isinstance(settings, Judging) else settings)
     before = parse(found.analytics).as_json()
     conn.execute(update(Campaign.__table__).where(Campaign.id == campaign_id).values(analytics=new.as_json()))
     audit(conn, actor, "campaign.analytics", "campaign", campaign_id, before=before, after=new.as_json())
