@@ -160,6 +160,34 @@ def test_numbers_are_keyed_hashes_the_same_in_every_dataset(engine, sent, home):
         assert not any(isinstance(v, str) and "99890" in v for row in cells for v in row), dataset
 
 
+def test_a_number_the_gateway_gave_without_its_plus_hashes_as_its_subscribers(engine, sent, home):
+    with engine.begin() as conn:
+        conn.execute(insert(InboundMessage.__table__).values(provider_id=1, source="998900000005", destination="5050",
+                                                             text="YES", handled=True, keyword="YES"))
+        conn.execute(insert(UssdSession.__table__).values(gateway_id=1, session_key="s2", msisdn="998900000006",
+                                                          code="*100#", screen="main", visited=["main"]))
+    export(engine, home)
+    assert bi(home, "inbound", "any_value(msisdn_hash) FILTER (WHERE keyword = 'YES')") == hmac.new(
+        export_key(), b"+998900000005", "sha256").hexdigest()
+    assert duckdb.sql(
+        f"SELECT s.subscriber_id FROM read_parquet('{home}/exports/inbound/**/*.parquet') AS i "
+        f"JOIN read_parquet('{home}/exports/subscribers/**/*.parquet') AS s USING (msisdn_hash) "
+        "WHERE i.keyword = 'YES'").fetchall() == [(5,)]
+    assert duckdb.sql(
+        f"SELECT s.subscriber_id FROM read_parquet('{home}/exports/ussd_sessions/**/*.parquet') AS u "
+        f"JOIN read_parquet('{home}/exports/subscribers/**/*.parquet') AS s USING (msisdn_hash) "
+        "ORDER BY 1").fetchall() == [(3,), (6,)]
+
+
+def test_a_sender_id_that_is_no_number_is_hashed_as_it_came(engine, sent, home):
+    with engine.begin() as conn:
+        conn.execute(insert(InboundMessage.__table__).values(provider_id=1, source="MTN-INFO", destination="5050",
+                                                             text="promo", handled=True, keyword="PROMO"))
+    export(engine, home)
+    assert bi(home, "inbound", "any_value(msisdn_hash) FILTER (WHERE keyword = 'PROMO')") == hmac.new(
+        export_key(), b"MTN-INFO", "sha256").hexdigest()
+
+
 def test_the_export_key_lives_with_the_installation_not_the_exports(engine, sent, home):
     export(engine, home)
     assert (home / "home" / "export_key").stat().st_mode & 0o077 == 0

@@ -16,10 +16,10 @@ from engage.engine.analytics.exports.schema_doc import markdown
 FINGERPRINTS = {
     "campaigns": {1: "84dda528fb3946c5"},
     "events": {1: "daea3de2b94d8fa9"},
-    "inbound": {1: "8853b0bcc0f1660b"},
+    "inbound": {1: "8853b0bcc0f1660b", 2: "8853b0bcc0f1660b"},  # 2: numbers hashed in E.164
     "messages": {1: "7b46f2cb86c2889c"},
     "subscribers": {1: "7f42167746b4ca3f"},
-    "ussd_sessions": {1: "20e2bd805c5511d3"},
+    "ussd_sessions": {1: "20e2bd805c5511d3", 2: "20e2bd805c5511d3"},  # 2: E.164 too
 }
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "exports.md"
 

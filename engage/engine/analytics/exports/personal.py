@@ -88,6 +88,15 @@ def set_postgres_key(cursor: Any, key: bytes) -> None:
                    (ipad.hex(), opad.hex()))
 
 
+def e164(expression: str) -> dict[str, str]:
+    """A number as gateways give it, in the E.164 form subscribers.msisdn holds: digits only get their
+    "+" ("998991000197" -> "+998991000197"), as effectiveness/facts.py matches answers; anything else
+    (already "+...", a sender id such as "MTN-INFO") is left as it is. Hashed, it joins the subscriber's."""
+    return {"postgresql": f"CASE WHEN {expression} ~ '^[0-9]+$' THEN '+' || {expression} ELSE {expression} END",
+            "sqlite": f"CASE WHEN {expression} <> '' AND {expression} NOT GLOB '*[^0-9]*' THEN '+' || {expression} "
+                      f"ELSE {expression} END"}
+
+
 def register_sqlite_hash(dbapi_conn: Any, key: bytes) -> None:
     dbapi_conn.create_function("engage_hmac", 1, lambda m: hash_msisdn(key, m), deterministic=True)
 

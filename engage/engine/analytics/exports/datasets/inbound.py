@@ -6,18 +6,20 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from engage.engine.analytics.exports.personal import e164
 from engage.engine.analytics.exports.registry import register
 from engage.engine.analytics.exports.spec import STATUS, TIMESTAMP, Column, Dataset, ts
 
 DATASET = register(Dataset(
-    name="inbound", version=1, mode="append",
+    name="inbound", version=2, mode="append",
     doc="Every SMS a subscriber sent (MO) and what it was read as: the keyword (STOP, a campaign's word...) and "
         "the campaign it replied to. Append-only.",
     columns=(
         Column("inbound_id", pa.int64(), "The MO's id (events.inbound_id).", "i.id"),
         Column("received_at", TIMESTAMP, "When it arrived (UTC); its date is the partition.", ts("i.received_at")),
-        Column("msisdn_hash", pa.string(), "The sender's number as HMAC-SHA256 hex under the export key "
-               "(subscribers.msisdn_hash), as the gateway gave it.", "i.source", personal="msisdn"),
+        Column("msisdn_hash", pa.string(), "The sender's number in E.164 (a gateway's digits without their \"+\" "
+               "given it) as HMAC-SHA256 hex under the export key: joins subscribers.msisdn_hash. Since version 2; "
+               "version 1 hashed the number as the gateway gave it.", e164("i.source"), personal="msisdn"),
         Column("destination", STATUS, "The short code or sender id it was sent to.", "i.destination"),
         Column("provider_id", pa.int32(), "The provider it came through.", "i.provider_id"),
         Column("keyword", STATUS, "What keywords/ read it as: STOP, START, HELP, a campaign's keyword, or the "

@@ -10,6 +10,7 @@ from typing import Any
 import pyarrow as pa
 
 from engage.engine.analytics.exports.changed_rows import updated_since
+from engage.engine.analytics.exports.personal import e164
 from engage.engine.analytics.exports.registry import register
 from engage.engine.analytics.exports.spec import STATUS, TIMESTAMP, Changes, Column, Dataset, ts
 
@@ -20,13 +21,14 @@ def touched(session: Any, before: Any, cutoff: datetime | None) -> Changes:
 
 
 DATASET = register(Dataset(
-    name="ussd_sessions", version=1, mode="snapshot",
+    name="ussd_sessions", version=2, mode="snapshot",
     doc="Every USSD session, in its latest state, once. Partitioned by the day it started.",
     columns=(
         Column("session_id", pa.int64(), "The session's id (events.ussd_session_id).", "u.id"),
         Column("gateway_id", pa.int32(), "The USSD gateway it came through.", "u.gateway_id"),
-        Column("msisdn_hash", pa.string(), "The subscriber's number as HMAC-SHA256 hex under the export key "
-               "(subscribers.msisdn_hash).", "u.msisdn", personal="msisdn"),
+        Column("msisdn_hash", pa.string(), "The caller's number in E.164 (digits stored without their \"+\" given "
+               "it) as HMAC-SHA256 hex under the export key: joins subscribers.msisdn_hash. Since version 2.",
+               e164("u.msisdn"), personal="msisdn"),
         Column("code", STATUS, "The service code dialled, shortcut digits included.", "u.code"),
         Column("menu_id", pa.int32(), "The menu served.", "u.menu_id"),
         Column("screen", STATUS, "The screen it is on (or ended on).", "u.screen"),
