@@ -17,6 +17,7 @@ from engage.engine.analytics import consumers
 from engage.engine.analytics.effectiveness import refresh as er
 from engage.engine.events import record_batches
 from engage.engine.providers.records import add_smpp
+from engage.engine.segments import store as segments_store
 from engage.engine.store.schema import AuditEntry, Campaign, Message, RoutePrice
 from tests.effectiveness_data import LATER, Story
 from tests.fixtures.web import signed_in
@@ -209,3 +210,22 @@ def test_two_prefixes_of_one_network_are_one_row_of_delivery(site):
     analyst = signed_in(engine, base, "analyst")
     rows = csv_rows(analyst.get(f"/campaigns/{cid}/effectiveness/delivery_networks.csv").body)
     assert [(r["name"], r["submitted"], r["delivered"]) for r in rows] == [("Beeline", "3000", "3000")]
+
+
+def test_an_analyst_breaks_the_results_down_by_a_saved_segment(site):
+    engine, base = site
+    cid = planted(engine)
+    with engine.begin() as conn:
+        everyone = segments_store.create(conn, "Everyone with a number", {"field": "msisdn", "op": "starts_with",
+                                                                          "value": "+998"}, actor="t")
+    browser = signed_in(engine, base, "analyst")
+    assert f'name="segments" value="{everyone}"' in browser.get(f"/campaigns/{cid}/effectiveness").body
+    reply = browser.post_form(f"/campaigns/{cid}/effectiveness", {
+        "conversion_kind": "recharge", "conversion_days": "7", "response_hours": "72", "groups": "region",
+        "segments": [str(everyone)], "do": "save"})
+    assert reply.status == 303
+    page = browser.get(f"/campaigns/{cid}/effectiveness").body
+    assert "By segment “Everyone with a number”" in page
+    assert f'name="segments" value="{everyone}" checked' in page
+    table = re.search(rf'<table class="groups" data-dimension="segment:{everyone}">.*?</table>', page, re.S).group(0)
+    assert "In the segment" in table and ">3000<" in table

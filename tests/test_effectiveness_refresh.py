@@ -10,6 +10,7 @@ from sqlalchemy import select, text, update
 
 from engage.engine.analytics.effectiveness import refresh as er
 from engage.engine.analytics.effectiveness import settings as es
+from engage.engine.segments import store as segments_store
 from engage.engine.store.schema import Campaign, CampaignResult, CampaignResultState
 from tests.effectiveness_data import LATER, START, Story, born
 
@@ -273,3 +274,22 @@ def test_an_answer_and_a_recharge_in_the_second_of_delivery_count_however_the_mo
     er.refresh(engine, story.campaign_id, now=LATER)
     found = everyone(engine, story.campaign_id)
     assert (found["responded"], found["converted"]) == (1, 1)
+
+
+def test_a_saved_segment_is_a_customer_group_its_members_against_the_rest(engine):
+    story = Story(engine)
+    with engine.begin() as conn:
+        vip = segments_store.create(conn, "Tashkent VIP", {"field": "city", "value": "Tashkent"}, actor="t")
+    for city, converts in (("Tashkent", True), ("Tashkent", True), ("Tashkent", False), ("Bukhara", False)):
+        sid, _, delivered = story.recipient(city=city)
+        if converts:
+            story.usage(sid, delivered + timedelta(hours=1))
+    with engine.begin() as conn:
+        es.set_settings(conn, story.campaign_id, {"groups": [{"segment": vip}]}, actor="analyst")
+    er.refresh(engine, story.campaign_id, now=LATER)
+    found = rows(engine, story.campaign_id, f"segment:{vip}")
+    assert {g: (f["recipients"], f["converted"]) for (g, _, control), f in found.items() if not control} == {
+        "in": (3, 2), "out": (1, 0)}
+    with engine.connect() as conn:
+        stored = conn.execute(select(Campaign.analytics).where(Campaign.id == story.campaign_id)).scalar()
+    assert stored["groups"] == [{"segment": vip, "name": "Tashkent VIP"}]

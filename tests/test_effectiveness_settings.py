@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from engage.engine.analytics.effectiveness import settings as es
 from engage.engine.analytics.effectiveness.groups import Group
+from engage.engine.segments import store as segments_store
 from engage.engine.store.schema import AuditEntry, Campaign, UsageEvent
 from tests.campaign_setup import make_campaign
 
@@ -88,3 +89,26 @@ def test_a_mistake_is_refused_naming_the_setting_at_fault(raw, field, words):
 def test_settings_of_a_campaign_that_does_not_exist_say_so(engine):
     with engine.connect() as conn, pytest.raises(LookupError):
         es.settings_of(conn, 999)
+
+
+def test_a_segment_nobody_saved_is_refused_naming_the_group(engine):
+    campaign_id = make_campaign(engine)
+    with engine.begin() as conn, pytest.raises(es.SettingsError) as refused:
+        es.set_settings(conn, campaign_id, {"groups": ["region", {"segment": 999}]}, actor="analyst")
+    assert refused.value.field == "groups[1].segment" and "there is no segment 999" in str(refused.value)
+
+
+def test_another_branchs_segment_is_not_a_group_of_a_branchs_campaign(engine):
+    campaign_id = make_campaign(engine)
+    with engine.begin() as conn:
+        south = segments_store.create(conn, "South only", {"field": "city", "value": "Termez"}, actor="t",
+                                      branch="south")
+        conn.execute(update(Campaign).where(Campaign.id == campaign_id).values(branch="north"))
+        with pytest.raises(es.SettingsError, match=rf"groups\[0\].segment: there is no segment {south}"):
+            es.set_settings(conn, campaign_id, {"groups": [{"segment": south}]}, actor="analyst")
+
+
+def test_a_segment_group_is_named_by_its_segment():
+    group = es.parse({"groups": [{"segment": 4, "name": "Tashkent VIP"}]}).groups[0]
+    assert (group.label, group.words("in"), group.words("out"), group.words("")) == (
+        "Segment “Tashkent VIP”", "In the segment", "Not in it", "Unknown")

@@ -22,6 +22,7 @@ from engage.engine.analytics.effectiveness.refresh import refresh
 from engage.engine.analytics.effectiveness.report import compare, effectiveness, tables
 from engage.engine.analytics.effectiveness.settings import SettingsError, set_settings
 from engage.engine.campaigns import records
+from engage.engine.segments import store as segments
 from engage.engine.subscriber_fields import label_of
 from engage.engine.users.roles import ANALYTICS_GRANT, ANALYTICS_READERS
 from engage.web import report_charts
@@ -56,6 +57,8 @@ class AnalyticsBase(PageHandler):
                 found = effectiveness(conn, campaign_id)
                 if found is not None:
                     found["delivery_breakdown"] = delivery_report.breakdown(conn, campaign_id)
+                    found["segments"] = [{"id": g["id"], "name": g["name"]}
+                                         for g in segments.visible(conn, self.current_user.branch)]
                 return found
         report = await off_loop(read)
         if report is None:
@@ -95,11 +98,13 @@ class EffectivenessPage(AnalyticsBase):
 
     def _typed(self, judged: dict[str, Any]) -> dict[str, Any]:
         """The form as settings; a band ticked again keeps the edges it was judged with."""
-        kept = {g["field"]: g for g in judged["groups"] if isinstance(g, dict)}
+        kept = {g["field"]: g for g in judged["groups"] if isinstance(g, dict) and "field" in g}
+        chosen = [_number(s) for s in dict.fromkeys(self.get_body_arguments("segments")) if s]
         return {"conversion": {"kind": self.get_body_argument("conversion_kind", "").strip(),
                                "days": self.get_body_argument("conversion_days", "").strip()},
                 "response_hours": self.get_body_argument("response_hours", "").strip(),
-                "groups": [kept.get(g, g) for g in dict.fromkeys(self.get_body_arguments("groups")) if g]}
+                "groups": [kept.get(g, g) for g in dict.fromkeys(self.get_body_arguments("groups")) if g]
+                + [{"segment": s} for s in chosen]}
 
     def _save(self, campaign_id: int, raw: dict[str, Any]) -> None:
         for key, value in (("days", raw["conversion"]["days"]),):
@@ -112,7 +117,8 @@ class EffectivenessPage(AnalyticsBase):
               typed: dict[str, Any] | None = None) -> None:
         judged = report["campaign"]["settings"]
         shown = typed or judged
-        chosen = {g if isinstance(g, str) else g["field"] for g in shown["groups"]}
+        chosen = {g if isinstance(g, str) else g.get("field") or f"segment:{g.get('segment')}"
+                  for g in shown["groups"]}
         forest = {g["dimension"]: report_charts.intervals(g["groups"]) for g in report["groups"]}
         arms = report_charts.intervals([{"label": f"Arm {a['arm']}" if a["arm"] else "Sent", **a}
                                         for a in report["arms"]["arms"]])

@@ -46,7 +46,11 @@ from sqlalchemy import (
 )
 
 from engage.engine import statuses as st
+from engage.engine.analytics.effectiveness.groups import Group
 from engage.engine.analytics.effectiveness.settings import Judging
+from engage.engine.segments import audience
+from engage.engine.segments import store as segments
+from engage.engine.segments.criteria import compile_node
 from engage.engine.store.schema import CampaignRun, InboundMessage, Message, Subscriber, UsageEvent, UssdSession
 
 SQLITE_TIME = "%Y-%m-%d %H:%M:%f"
@@ -131,13 +135,22 @@ def fill(conn: Connection, table: Table, campaign_id: int, settings: Judging, on
                   case((responded.c.id.is_not(None), 1), else_=0),
                   case((converted.c.first_at.is_not(None), _whole_days(conn, base.c.t0, converted.c.first_at))),
                   base.c.cost, base.c.currency, base.c.seconds, base.c.t0,
-                  *[g.expression(on) for g in settings.groups]).select_from(source)
+                  *[g.expression(on, _segment_condition(conn, g)) for g in settings.groups]).select_from(source)
     names = ["run_id", "arm", "control", "delivered", "in_flight", "responded", "conv_day", "cost", "currency",
              "seconds", "t0", *[f"g{i}" for i in range(len(settings.groups))]]
     written = conn.execute(table.insert().from_select(names, rows).execution_options(preserve_rowcount=True)).rowcount
     if written is None or written < 0:
         written = conn.execute(select(func.count()).select_from(table)).scalar_one()
     return written
+
+
+def _segment_condition(conn: Connection, group: Group) -> ColumnElement[bool] | None:
+    """A segment group's segment as one condition on subscribers; None for another kind of group, or
+    a segment deleted since it was chosen."""
+    if group.segment is None:
+        return None
+    found = segments.get(conn, group.segment, None)
+    return None if found is None else compile_node(found["definition"], ctx=audience.context(conn))
 
 
 def _answers(since: datetime | None) -> Any:

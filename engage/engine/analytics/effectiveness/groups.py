@@ -32,6 +32,8 @@ _NOT_GROUPS = {"msisdn", "first_name", "last_name"}
 FIELDS = tuple(name for name, f in sf.FIELDS.items() if f.type in _GROUPABLE_TYPES and name not in _NOT_GROUPS)
 NAMES = FIELDS + tuple(BANDS)
 MAX_VALUE = 100  # campaign_results.grp holds this many characters of a value
+IN_SEGMENT, OUT_OF_SEGMENT = "in", "out"
+SEGMENT_PREFIX = "segment:"  # a segment group's name: "segment:12"
 
 
 @dataclass(frozen=True)
@@ -41,18 +43,26 @@ class Group:
 
     name: str
     edges: tuple[int, ...] = ()
+    segment: int | None = None  # a saved segment's id: its members ("in") against the rest ("out")
+    segment_name: str = ""
 
     @property
     def label(self) -> str:
+        if self.segment is not None:
+            return f"Segment “{self.segment_name}”"
         return BAND_LABELS.get(self.name) or sf.label_of(self.name)
 
     def as_json(self) -> str | dict[str, Any]:
+        if self.segment is not None:
+            return {"segment": self.segment, "name": self.segment_name}
         if self.name in BANDS and self.edges != BANDS[self.name][2]:
             return {"field": self.name, "edges": list(self.edges)}
         return self.name
 
     def values(self) -> list[str]:
         """A band's values in their natural order ('' for unknown last); [] for a field."""
+        if self.segment is not None:
+            return [IN_SEGMENT, OUT_OF_SEGMENT, ""]
         if self.name not in BANDS:
             return []
         unit = BANDS[self.name][3]
@@ -64,13 +74,21 @@ class Group:
         """A stored group value as a page says it: a choice by its name, yes/no, 'Unknown' for ''."""
         if value == "":
             return "Unknown"
+        if self.segment is not None:
+            return "In the segment" if value == IN_SEGMENT else "Not in it"
         field = sf.FIELDS.get(self.name)
         if field is not None and field.type == sf.BOOL:
             return "Yes" if value in ("1", "true", "True") else "No"
         return str(field.words(value)) if field is not None else value
 
-    def expression(self, on: date) -> ColumnElement[str]:
-        """The member's group value as of the date `on`, '' when the profile does not say."""
+    def expression(self, on: date, segment_condition: ColumnElement[bool] | None = None) -> ColumnElement[str]:
+        """The member's group value as of the date `on`, '' when the profile does not say. A segment
+        group is given its segment's condition on subscribers (compiled with a connection: facts.py)."""
+        if self.segment is not None:
+            if segment_condition is None:  # the segment was deleted since: nobody can be said to be in it
+                return literal("")
+            return case((Subscriber.id.is_(None), literal("")), (segment_condition, literal(IN_SEGMENT)),
+                        else_=literal(OUT_OF_SEGMENT))
         if self.name in BANDS:
             column_name, unit, _, _ = BANDS[self.name]
             column = Subscriber.__table__.c[column_name]

@@ -13,13 +13,14 @@ as campaign checks do, so a page shows it beside its input."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from engage.engine.analytics.effectiveness.groups import BANDS, NAMES, Group, field_names_in_words
+from engage.engine.analytics.effectiveness.groups import BANDS, NAMES, SEGMENT_PREFIX, Group, field_names_in_words
 from engage.engine.audit import audit
+from engage.engine.segments import store as segments
 from engage.engine.store.schema import Campaign, UsageEvent
 from engage.engine.usage import USAGE_KINDS
 
@@ -97,6 +98,9 @@ def _groups(raw: Any) -> tuple[Group, ...]:
     out: list[Group] = []
     for i, item in enumerate(raw):
         where = f"groups[{i}]"
+        if isinstance(item, dict) and "segment" in item:
+            out.append(_segment_group(item, where))
+            continue
         name, edges = (item.get("field"), item.get("edges")) if isinstance(item, dict) else (item, None)
         if isinstance(item, dict) and set(item) - {"field", "edges"}:
             raise SettingsError(where, "a group is a field name, or {\"field\": ..., \"edges\": [...]} for a band")
@@ -113,6 +117,16 @@ def _groups(raw: Any) -> tuple[Group, ...]:
     if twice:
         raise SettingsError("groups", f"{twice} is listed twice")
     return tuple(out)
+
+
+def _segment_group(item: dict[str, Any], where: str) -> Group:
+    """{"segment": 12} (its name filled in by `checked`): the segment's members against the rest."""
+    if set(item) - {"segment", "name"}:
+        raise SettingsError(where, 'a segment group is {"segment": <the segment\'s number>}')
+    segment = item["segment"]
+    if isinstance(segment, bool) or not isinstance(segment, int) or segment <= 0:
+        raise SettingsError(f"{where}.segment", f"a saved segment's number, got {segment!r}")
+    return Group(f"{SEGMENT_PREFIX}{segment}", segment=segment, segment_name=str(item.get("name") or segment))
 
 
 def _edges(raw: Any, where: str, name: str) -> tuple[int, ...]:
@@ -132,9 +146,19 @@ def known_kind(conn: Connection, kind: str) -> bool:
         select(UsageEvent.kind).where(UsageEvent.kind == kind).limit(1)).first() is not None
 
 
-def checked(conn: Connection, raw: Any) -> Judging:
-    """parse, and the conversion kind exists."""
+def checked(conn: Connection, raw: Any, branch: str | None = None) -> Judging:
+    """parse, and the conversion kind exists, and each segment group's segment is one the campaign's
+    `branch` sees (its name written in, so that the report names it)."""
     settings = parse(raw)
+    groups = []
+    for i, group in enumerate(settings.groups):
+        if group.segment is not None:
+            found = segments.get(conn, group.segment, branch)
+            if found is None:
+                raise SettingsError(f"groups[{i}].segment", f"there is no segment {group.segment}")
+            group = replace(group, segment_name=found["name"])
+        groups.append(group)
+    settings = replace(settings, groups=tuple(groups))
     if not known_kind(conn, settings.conversion_kind):
         raise SettingsError("conversion.kind", f"no usage event has the kind {settings.conversion_kind!r}; "
                                                f"choose one of {', '.join(USAGE_KINDS)} or a kind that was imported")
@@ -152,10 +176,10 @@ def settings_of(conn: Connection, campaign_id: int) -> Judging:
 def set_settings(conn: Connection, campaign_id: int, settings: Any, actor: str) -> Judging:
     """Check and store how the campaign is judged (its results are recomputed on the next refresh_due);
     audited with what changed."""
-    found = conn.execute(select(Campaign.analytics).where(Campaign.id == campaign_id)).first()
+    found = conn.execute(select(Campaign.analytics, Campaign.branch).where(Campaign.id == campaign_id)).first()
     if found is None:
         raise LookupError(f"no campaign {campaign_id}")
-    new = checked(conn, settings.as_json() if isinstance(settings, Judging) else settings)
+    new = checked(conn, settings.as_json() if isinstance(settings, Judging) else settings, found.branch)
     before = parse(found.analytics).as_json()
     conn.execute(update(Campaign.__table__).where(Campaign.id == campaign_id).values(analytics=new.as_json()))
     audit(conn, actor, "campaign.analytics", "campaign", campaign_id, before=before, after=new.as_json())
