@@ -14,6 +14,7 @@ from sqlalchemy import func, insert, select, text, update
 
 from engage.engine import events as ev
 from engage.engine.analytics import exports
+from engage.engine.analytics.effectiveness.refresh import refresh
 from engage.engine.analytics.exports.personal import export_key
 from engage.engine.campaigns import lifecycle
 from engage.engine.campaigns.completion import launch_due
@@ -21,7 +22,7 @@ from engage.engine.store.schema import Event, InboundMessage, Message, Subscribe
 from engage.engine.subscribers.storage import delete_subscribers
 from tests.campaign_setup import add_subscribers, make_campaign
 
-DATASETS = ("campaigns", "events", "inbound", "messages", "subscribers", "ussd_sessions")
+DATASETS = ("campaign_results", "campaigns", "events", "inbound", "messages", "subscribers", "ussd_sessions")
 
 
 @pytest.fixture
@@ -33,7 +34,8 @@ def home(tmp_path, monkeypatch):
 
 @pytest.fixture
 def sent(engine, home):
-    """A launched campaign of 12 subscribers, 5 of them delivered at a price; two MOs, a USSD session."""
+    """A launched campaign of 12 subscribers, 5 of them delivered at a price; two MOs, a USSD session; its
+    effectiveness figures computed."""
     add_subscribers(engine, 12)
     campaign_id = make_campaign(engine)
     with engine.begin() as conn:
@@ -48,6 +50,7 @@ def sent(engine, home):
              "keyword": "HELLO", "campaign_id": campaign_id}])
         conn.execute(insert(UssdSession.__table__).values(gateway_id=1, session_key="s1", msisdn="+998900000003",
                                                           code="*100#", screen="main", visited=["main"]))
+    refresh(engine, campaign_id)
     return campaign_id
 
 
@@ -91,6 +94,7 @@ def test_every_dataset_reads_in_duckdb_with_the_databases_counts(engine, sent, h
     assert bi(home, "campaigns") == 1
     assert bi(home, "inbound") == 2
     assert bi(home, "ussd_sessions") == 1
+    assert bi(home, "campaign_results") == database(engine, "SELECT count(*) FROM campaign_results") > 0
 
 
 def test_message_prices_and_statuses_sum_in_duckdb_as_in_the_database(engine, sent, home):

@@ -141,6 +141,7 @@ def select_sql(session: ReadSession, dataset: Dataset, plan_: Plan, *, text: boo
     if hashed and session.dialect == "postgresql":
         source += f" CROSS JOIN {personal.POSTGRES_KEYS}"
     conditions = " AND ".join(c for c in (dataset.sql_of(dataset.where, session.dialect), plan_.where) if c) or "1 = 1"
+    order = f" ORDER BY {dataset.order}" if dataset.order else ""
     if "{where}" in source:  # the dataset places the conditions itself (events: inside its subquery)
-        return f"SELECT {', '.join(expressions)} FROM {source.replace('{where}', conditions)}"
-    return f"SELECT {', '.join(expressions)} FROM {source} WHERE {conditions}"
+        return f"SELECT {', '.join(expressions)} FROM {source.replace('{where}', conditions)}{order}"
+    return f"SELECT {', '.join(expressions)} FROM {source} WHERE {conditions}{order}"

@@ -115,6 +115,7 @@ def _changed_only(batches: Iterator[pa.RecordBatch], schema: pa.Schema, dataset:
                   current: state.ExportState | None, plan: planning.Plan,
                   root: Path) -> tuple[Iterator[pa.RecordBatch], set[date], dict[str, str]]:
     """A small dataset, read whole: the partitions whose content changed (or vanished), and their rows."""
+    # sort_by is stable: rows of one key keep the dataset's order (Dataset.order), so the digest is the same
     table = pa.Table.from_batches(list(batches), schema=schema).sort_by(dataset.key_column)
     days = pc.cast(table.column(dataset.partition), pa.date32())
     digests: dict[str, str] = {}

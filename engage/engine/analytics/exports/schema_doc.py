@@ -27,10 +27,11 @@ SELECT status, count(*) FROM read_parquet('exports/messages/**/*.parquet', hive_
   Rows younger than `ENGAGE_EXPORT_SETTLE` seconds (60) wait for the next run, so a transaction still open
   when a run looks is not jumped over.
 - **Append datasets** (events, inbound) only gain files. **Snapshot datasets** (messages, subscribers,
-  ussd_sessions, campaigns) hold every row once, in its latest state: when a row changes (a delivery receipt
-  arriving days late, a subscriber's new tier), the partition of its day is rewritten and swapped whole. Read
-  them as they are, no de-duplication; the `events` dataset keeps the history (a late receipt is a new
-  `delivered` row there, and its message's partition in `messages` is replaced).
+  ussd_sessions, campaigns, campaign_results) hold every row once, in its latest state: when a row changes
+  (a delivery receipt arriving days late, a subscriber's new tier, a campaign's figures recomputed), the
+  partition of its day is rewritten and swapped whole. Read them as they are, no de-duplication; the `events`
+  dataset keeps the history (a late receipt is a new `delivered` row there, and its message's partition in
+  `messages` is replaced).
 - **Nothing half made is visible.** Files are written outside the dataset's directory and renamed into place;
   a run that dies is finished or undone by the next. `<dir>/<dataset>/_manifest.json` describes the last run
   (rows, files, partitions replaced, watermark from and to, schema version, started and finished);

@@ -79,6 +79,7 @@ class Dataset:
     touched: Touched | None = None
     where: str | Mapping[str, str] = ""  # always applied (e.g. a dataset's rows only)
     extra: dict[str, Any] = field(default_factory=dict)
+    order: str = ""  # small datasets: ORDER BY of the rows, so that unchanged content reads the same each run
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
