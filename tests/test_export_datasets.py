@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import func, insert, select, text, update
 
@@ -113,6 +114,16 @@ def test_columns_have_arrow_types_bi_relies_on(engine, sent, home):
     assert types["price"] == "DECIMAL(18,6)"
     assert types["created_at"] == "TIMESTAMP WITH TIME ZONE"
     assert types["dt"] == "DATE"
+
+
+def test_statuses_are_dictionary_encoded_in_the_files_and_ids_and_moments_are_not(engine, sent, home):
+    export(engine, home)
+    row_group = pq.ParquetFile(next((home / "exports" / "messages").rglob("*.parquet"))).metadata.row_group(0)
+    encodings = {row_group.column(i).path_in_schema: row_group.column(i).encodings
+                 for i in range(row_group.num_columns)}
+    assert "RLE_DICTIONARY" in encodings["status"]
+    assert "RLE_DICTIONARY" not in encodings["message_id"]
+    assert "RLE_DICTIONARY" not in encodings["created_at"]
 
 
 def test_partitions_are_the_utc_dates_of_the_rows(engine, sent, home):
