@@ -186,11 +186,20 @@ class _CopyStream(io.RawIOBase):
             pass
 
     def readinto(self, target: Any) -> int:
+        """The loop runs once per row: libpq's call bound to a local, no method call per row, and the
+        bytes handed over through memoryviews (one copy, not two)."""
         wanted = len(target)
-        buffer, read = self._buffer, self._next
-        while len(buffer) < wanted and not self._ended:
-            buffer += read()
+        buffer = self._buffer
+        if len(buffer) < wanted and not self._ended:
+            get = self._pg.get_copy_data
+            while len(buffer) < wanted:
+                size, data = get(0)
+                if size < 0:  # -1: the end (the statement's result follows); -2: an error
+                    self._ended = True
+                    self.finish()
+                    break
+                buffer += data
         n = min(wanted, len(buffer))
-        target[:n] = buffer[:n]
+        memoryview(target)[:n] = memoryview(buffer)[:n]
         del buffer[:n]
         return n
