@@ -112,15 +112,9 @@ def clear_name(name: str) -> str:
 
 
 def ts(expression: str) -> dict[str, str]:
-    """A timestamp as Arrow reads it in UTC. PostgreSQL: microseconds since 1970 as an integer (a third
-    cheaper for the server to print than the timestamp's text; the reader casts it back, exactly: a
-    double holds today's epoch to a quarter of a microsecond); SQLite: its naive UTC text, given its
-    offset."""
-    return {"postgresql": epoch_us(expression), "sqlite": f"({expression} || '+00')"}
-
-
-def epoch_us(expression: str) -> str:
-    return f"round(date_part('epoch', {expression}) * 1000000)::int8"
+    """A timestamp as Arrow reads it in UTC. PostgreSQL: the column itself (binary COPY hands it over as
+    microseconds, nothing printed); SQLite: its naive UTC text, given its offset."""
+    return {"postgresql": expression, "sqlite": f"({expression} || '+00')"}
 
 
 def json_field(column: str, key: str, *, integer: bool = False) -> dict[str, str]:

@@ -9,14 +9,14 @@ from __future__ import annotations
 import pyarrow as pa
 
 from engage.engine.analytics.exports.registry import register
-from engage.engine.analytics.exports.spec import STATUS, TIMESTAMP, Column, Dataset, epoch_us
+from engage.engine.analytics.exports.spec import STATUS, TIMESTAMP, Column, Dataset
 
 # The event's fields are read once per event, in a subquery the planner may not merge into the outer
 # query (OFFSET 0 / LIMIT -1): merged, a batch event's JSON would be parsed again for each of its
 # messages. The run's conditions go inside ({where}), on the events' own index.
 FIELDS = ("run", "provider_id", "inbound_id", "session")
 SOURCE = {
-    "postgresql": "(SELECT e.id, " + epoch_us("e.at") + " AS at, e.kind, e.campaign_id, e.message_id, e.message_count, "
+    "postgresql": "(SELECT e.id, e.at, e.kind, e.campaign_id, e.message_id, e.message_count, "
                   + ", ".join(f"(e.data->>'{f}')::bigint AS {f}" for f in FIELDS)
                   + ", e.data->>'keyword' AS keyword, e.data->>'screen' AS screen, e.data->>'error' AS error, "
                   "e.data->'message_ids' AS ids FROM events e WHERE {where} OFFSET 0) AS e "
