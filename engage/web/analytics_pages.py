@@ -84,7 +84,8 @@ class EffectivenessPage(AnalyticsBase):
     async def post(self, campaign_id: str) -> None:
         cid = int(campaign_id)
         report = await self._report(cid)  # 404 for a campaign out of the reader's branch
-        if self.get_body_argument("do", "save") == "save":
+        saving = self.get_body_argument("do", "save") == "save"
+        if saving:
             raw = self._typed(report["campaign"]["settings"])
             try:
                 await off_loop(self._save, cid, raw)
@@ -93,8 +94,7 @@ class EffectivenessPage(AnalyticsBase):
                 self._show(report, error=exc, typed=raw)
                 return
         await off_loop(refresh, self.db, cid)
-        self.redirect(f"/campaigns/{cid}/effectiveness?done="
-                      f"{'saved' if self.get_body_argument('do', 'save') == 'save' else 'recomputed'}", status=303)
+        self.redirect(f"/campaigns/{cid}/effectiveness?done={'saved' if saving else 'recomputed'}", status=303)
 
     def _typed(self, judged: dict[str, Any]) -> dict[str, Any]:
         """The form as settings; a band ticked again keeps the edges it was judged with."""
@@ -107,8 +107,7 @@ class EffectivenessPage(AnalyticsBase):
                 + [{"segment": s} for s in chosen]}
 
     def _save(self, campaign_id: int, raw: dict[str, Any]) -> None:
-        for key, value in (("days", raw["conversion"]["days"]),):
-            raw["conversion"][key] = _number(value)
+        raw["conversion"]["days"] = _number(raw["conversion"]["days"])
         raw["response_hours"] = _number(raw["response_hours"])
         with self.db.begin() as conn:
             set_settings(conn, campaign_id, raw, actor=self.current_user.email)
