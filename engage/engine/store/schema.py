@@ -476,16 +476,26 @@ class RoutePrice(Base):
     created_at: Mapped[datetime] = mapped_column(server_default=_now())
 
 
-# the tables of people, jobs, what subscribers text, USSD and analytics live beside this file; importing them
+# the tables of people, jobs, what subscribers text, USSD, analytics and loyalty live beside this file; importing them
 # here registers them in the metadata
 from engage.engine.store.schema_access import ApiToken, LoginAttempt, User, UserSession  # noqa: E402
 from engage.engine.store.schema_analytics import AnalyticsWatermark, CampaignResult, CampaignResultState, CampaignStat  # noqa: E402
 from engage.engine.store.schema_jobs import ImportJob  # noqa: E402
 from engage.engine.store.schema_keywords import InboundMessage, Keyword  # noqa: E402
+from engage.engine.store.schema_loyalty import (  # noqa: E402
+    LoyaltyBalance,
+    LoyaltyEntry,
+    LoyaltyHold,
+    LoyaltyHoldLot,
+    LoyaltyLot,
+    LoyaltyMember,
+    LoyaltyProgramme,
+)
 from engage.engine.store.schema_ussd import UssdGateway, UssdMenu, UssdSession  # noqa: E402
 
 __all__ = ["AnalyticsWatermark", "ApiToken", "CampaignResult", "CampaignResultState", "CampaignStat", "ImportJob",
-           "InboundMessage", "Keyword", "LoginAttempt", "User", "UserSession",
+           "InboundMessage", "Keyword", "LoginAttempt", "LoyaltyBalance", "LoyaltyEntry", "LoyaltyHold",
+           "LoyaltyHoldLot", "LoyaltyLot", "LoyaltyMember", "LoyaltyProgramme", "User", "UserSession",
            "UssdGateway", "UssdMenu", "UssdSession"]
 
 metadata = Base.metadata

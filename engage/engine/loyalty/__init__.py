@@ -1,0 +1,11 @@
+"""The loyalty programme: a ledger of points with the rules of the house for money and points
+(append-only entries, a balance kept in the transaction that posts them, an idempotency key per
+source, corrections as compensating entries).
+
+    programmes.py   a programme: its currency, what a point is worth, how long points live
+    members.py      enrolment (keyword, USSD, API, bulk, a segment) and a member's status
+    ledger.py       posting: credits in lots (earn, adjust, exchange in), debits oldest lot first,
+                    reversals; reading a balance and a member's entries
+    redemption.py   two-phase spending: hold, then confirm or release
+    expiry.py       the set-based job that empties lots that are due, one entry per lot
+"""

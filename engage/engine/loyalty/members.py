@@ -1,0 +1,63 @@
+"""Enrolment and a member's status. Enrolling is set-based (a segment or a bulk file enrols millions
+in one statement per batch) and idempotent: enrolling a member again changes nothing. Each new
+member gets their balance row in the same transaction, so postings only ever update it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, select, update
+
+from engage.engine.store.bulk import chunks, conflict_insert
+from engage.engine.store.schema_loyalty import LoyaltyBalance, LoyaltyMember
+
+CHANNELS = ("keyword", "ussd", "api", "bulk", "segment", "person", "migration")
+STATUSES = ("active", "suspended", "closed")
+BATCH = 5_000
+
+
+class MemberError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Member:
+    id: int
+    programme_id: int
+    subscriber_id: int
+    status: str
+    level: str | None
+
+
+def enrol(conn: Connection, programme_id: int, subscriber_ids: Sequence[int], via: str) -> int:
+    """How many were enrolled now (those already members are left as they are)."""
+    if via not in CHANNELS:
+        raise MemberError(f"via: {via!r} is not one of {', '.join(CHANNELS)}")
+    added = 0
+    for batch in chunks(sorted(set(subscriber_ids)), BATCH):
+        stmt = conflict_insert(conn, LoyaltyMember.__table__).on_conflict_do_nothing(
+            index_elements=["programme_id", "subscriber_id"]).returning(LoyaltyMember.id)
+        ids = conn.execute(stmt, [{"programme_id": programme_id, "subscriber_id": s, "status": "active",
+                                   "enrolled_via": via} for s in batch]).scalars().all()
+        if ids:
+            conn.execute(conflict_insert(conn, LoyaltyBalance.__table__).on_conflict_do_nothing(),
+                         [{"member_id": i} for i in ids])
+        added += len(ids)
+    return added
+
+
+def find(conn: Connection, programme_id: int, subscriber_id: int) -> Member | None:
+    row = conn.execute(select(LoyaltyMember).where(LoyaltyMember.programme_id == programme_id,
+                                                   LoyaltyMember.subscriber_id == subscriber_id)).first()
+    return None if row is None else Member(row.id, row.programme_id, row.subscriber_id, row.status, row.level)
+
+
+def set_status(conn: Connection, member_id: int, status: str) -> None:
+    """Suspended members keep their points but earn and spend none; closed ones are out for good."""
+    if status not in STATUSES:
+        raise MemberError(f"status: {status!r} is not one of {', '.join(STATUSES)}")
+    done = conn.execute(update(LoyaltyMember).where(LoyaltyMember.id == member_id,
+                                                    LoyaltyMember.status != "closed").values(status=status))
+    if done.rowcount != 1:
+        raise MemberError(f"member {member_id}: no such member, or closed (a closed membership is not reopened)")

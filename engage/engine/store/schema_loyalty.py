@@ -1,0 +1,142 @@
+"""The loyalty programme's tables (engine/loyalty/): programmes, members, the ledger of entries, the
+lots points are earned in, redemption holds, and each member's materialised balance. The ledger is
+append-only: a correction is a compensating entry, never an UPDATE of an entry. Part of
+engage.engine.store.schema."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Index, Integer, Numeric, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from engage.engine.store.schema import Base, BigId, _now
+
+
+class LoyaltyProgramme(Base):
+    """Several may coexist (a consumer club and a business one); a member belongs to one."""
+
+    __tablename__ = "loyalty_programmes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    point_value: Mapped[Decimal] = mapped_column(Numeric(14, 6), default=Decimal("0.01"))  # money, for liability
+    points_valid_days: Mapped[int | None] = mapped_column(Integer, default=365)  # a lot's life; None: never expire
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(server_default=_now())
+
+
+class LoyaltyMember(Base):
+    __tablename__ = "loyalty_members"
+    __table_args__ = (UniqueConstraint("programme_id", "subscriber_id"),
+                      Index("ix_loyalty_members_subscriber", "subscriber_id"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    programme_id: Mapped[int] = mapped_column(Integer)
+    subscriber_id: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(12), default="active")  # active | suspended | closed
+    level: Mapped[str | None] = mapped_column(String(32))
+    enrolled_via: Mapped[str] = mapped_column(String(16))  # keyword | ussd | api | bulk | segment | person
+    enrolled_at: Mapped[datetime] = mapped_column(server_default=_now())
+
+
+class LoyaltyBalance(Base):
+    """What the entries add up to, kept in the transaction that posts them. The CHECKs are the last
+    guard; the posting statements themselves refuse to overdraw (UPDATE ... WHERE available >= n)."""
+
+    __tablename__ = "loyalty_balances"
+    __table_args__ = (CheckConstraint("available >= 0", name="ck_loyalty_available"),
+                      CheckConstraint("held >= 0", name="ck_loyalty_held"))
+
+    member_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    available: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # spendable now
+    held: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # in redemptions not yet decided
+    earned: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")  # lifetime, after reversals
+    redeemed: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    expired: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    updated_at: Mapped[datetime] = mapped_column(server_default=_now())
+
+
+class LoyaltyEntry(Base):
+    """One movement of points. `points` changes the member's available points and `held` their held
+    ones (a hold moves points from one to the other; a confirmation spends held points). source +
+    idem_key make a cause post once: the same usage record, partner call or bulk row given again is
+    refused by the unique index, whatever the process that gives it."""
+
+    __tablename__ = "loyalty_entries"
+    __table_args__ = (Index("ix_loyalty_entries_member", "member_id", "id"),
+                      Index("uq_loyalty_entries_idem", "source", "idem_key", unique=True,
+                            postgresql_where=text("idem_key IS NOT NULL"),
+                            sqlite_where=text("idem_key IS NOT NULL")))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))  # ledger.KINDS
+    points: Mapped[int] = mapped_column(BigInteger, default=0)
+    held: Mapped[int] = mapped_column(BigInteger, default=0)
+    posted_at: Mapped[datetime] = mapped_column(server_default=_now())
+    occurred_at: Mapped[datetime] = mapped_column()  # when its cause happened (the usage, the purchase)
+    cause: Mapped[str] = mapped_column(String(16))  # rule | campaign | partner | bulk | person | redemption | ...
+    cause_id: Mapped[str | None] = mapped_column(String(64))  # which rule, campaign, partner transaction...
+    source: Mapped[str] = mapped_column(String(32))  # the idempotency namespace: "usage", "partner:7", ...
+    idem_key: Mapped[str | None] = mapped_column(String(128))  # None only where the row it moves is the key
+    lot_id: Mapped[int | None] = mapped_column(BigInteger)  # the lot an earn made or an expiry emptied
+    hold_id: Mapped[int | None] = mapped_column(BigInteger)
+    reverses: Mapped[int | None] = mapped_column(BigInteger)  # the entry a reversal compensates
+    actor: Mapped[str | None] = mapped_column(String(128))  # the person, for adjustments
+    reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class LoyaltyLot(Base):
+    """Points earned together, with their expiry: redemptions take the oldest first, expiry empties
+    what is due. `remaining` is what is left of `points`."""
+
+    __tablename__ = "loyalty_lots"
+    __table_args__ = (CheckConstraint("remaining >= 0", name="ck_loyalty_lot_remaining"),
+                      Index("ix_loyalty_lots_open", "member_id", "expires_at", "id",
+                            postgresql_where=text("remaining > 0"), sqlite_where=text("remaining > 0")),
+                      Index("ix_loyalty_lots_due", "expires_at",
+                            postgresql_where=text("remaining > 0"), sqlite_where=text("remaining > 0")))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[int] = mapped_column(BigInteger)
+    entry_id: Mapped[int] = mapped_column(BigInteger)  # the earn entry that made it
+    points: Mapped[int] = mapped_column(BigInteger)
+    remaining: Mapped[int] = mapped_column(BigInteger)
+    earned_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime | None] = mapped_column()  # None: never
+
+
+class LoyaltyHold(Base):
+    """A redemption's first phase: points set aside until fulfilment confirms or releases them. A
+    worker that dies between the phases leaves the hold `held`, found and finished later."""
+
+    __tablename__ = "loyalty_holds"
+    __table_args__ = (UniqueConstraint("source", "idem_key"),
+                      Index("ix_loyalty_holds_open", "created_at", postgresql_where=text("state = 'held'"),
+                            sqlite_where=text("state = 'held'")))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[int] = mapped_column(BigInteger)
+    points: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(12), default="held")  # held | confirmed | released
+    reward_id: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(32))
+    idem_key: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(server_default=_now())
+    decided_at: Mapped[datetime | None] = mapped_column()
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # what fulfilment answered, why released
+
+
+class LoyaltyHoldLot(Base):
+    """Which lots a hold took its points from, so a release gives them back with their own expiry."""
+
+    __tablename__ = "loyalty_hold_lots"
+
+    hold_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    lot_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    points: Mapped[int] = mapped_column(BigInteger)
