@@ -8,4 +8,7 @@ source, corrections as compensating entries).
                     reversals; reading a balance and a member's entries
     redemption.py   two-phase spending: hold, then confirm or release
     expiry.py       the set-based job that empties lots that are due, one entry per lot
+    rules.py        earning rules, versioned: what usage is worth, validated field by field
+    scoring.py      usage records -> points, a batch per transaction: replays dropped, the remainder
+                    carried, multipliers by level, caps per day and month; the rule tester
 """

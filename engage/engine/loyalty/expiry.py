@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, TextClause, bindparam, func, select, text
 
-from engage.engine.store.schema_loyalty import LoyaltyLot
+from engage.engine.store.schema import LoyaltyLot
 
 BATCH_IDS = 200_000  # lot ids per transaction
 

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Row, func, insert, select, text, update
 
 from engage.engine.store.bulk import conflict_insert
 from engage.engine.store.database import aware
-from engage.engine.store.schema_loyalty import LoyaltyBalance, LoyaltyEntry, LoyaltyLot
+from engage.engine.store.schema import LoyaltyBalance, LoyaltyEntry, LoyaltyLot
 
 CREDITS = ("earn", "adjust", "exchange_in", "transfer_in", "reversal")
 DEBITS = ("adjust", "exchange_out", "transfer_out", "reversal")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select, update
 
 from engage.engine.store.bulk import chunks, conflict_insert
-from engage.engine.store.schema_loyalty import LoyaltyBalance, LoyaltyMember
+from engage.engine.store.schema import LoyaltyBalance, LoyaltyMember
 
 CHANNELS = ("keyword", "ussd", "api", "bulk", "segment", "person", "migration")
 STATUSES = ("active", "suspended", "closed")

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
-from engage.engine.store.schema_loyalty import LoyaltyProgramme
+from engage.engine.store.schema import LoyaltyProgramme
 
 CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 

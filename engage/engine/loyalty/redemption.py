@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from engage.engine.loyalty.ledger import InsufficientPoints, LedgerError, take
-from engage.engine.store.schema_loyalty import LoyaltyBalance, LoyaltyEntry, LoyaltyHold
+from engage.engine.store.schema import LoyaltyBalance, LoyaltyEntry, LoyaltyHold
 
 
 @dataclass(frozen=True)

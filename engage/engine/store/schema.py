@@ -484,18 +484,23 @@ from engage.engine.store.schema_jobs import ImportJob  # noqa: E402
 from engage.engine.store.schema_keywords import InboundMessage, Keyword  # noqa: E402
 from engage.engine.store.schema_loyalty import (  # noqa: E402
     LoyaltyBalance,
+    LoyaltyCarry,
     LoyaltyEntry,
     LoyaltyHold,
     LoyaltyHoldLot,
     LoyaltyLot,
     LoyaltyMember,
     LoyaltyProgramme,
+    LoyaltyRule,
+    LoyaltyRuleVersion,
+    LoyaltyUsageSeen,
 )
 from engage.engine.store.schema_ussd import UssdGateway, UssdMenu, UssdSession  # noqa: E402
 
 __all__ = ["AnalyticsWatermark", "ApiToken", "CampaignResult", "CampaignResultState", "CampaignStat", "ImportJob",
            "InboundMessage", "Keyword", "LoginAttempt", "LoyaltyBalance", "LoyaltyEntry", "LoyaltyHold",
-           "LoyaltyHoldLot", "LoyaltyLot", "LoyaltyMember", "LoyaltyProgramme", "User", "UserSession",
+           "LoyaltyCarry", "LoyaltyHoldLot", "LoyaltyLot", "LoyaltyMember", "LoyaltyProgramme", "LoyaltyRule",
+           "LoyaltyRuleVersion", "LoyaltyUsageSeen", "User", "UserSession",
            "UssdGateway", "UssdMenu", "UssdSession"]
 
 metadata = Base.metadata

@@ -5,11 +5,23 @@ engage.engine.store.schema."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Index, Integer, Numeric, String, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    Float,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engage.engine.store.schema import Base, BigId, _now
@@ -140,3 +152,59 @@ class LoyaltyHoldLot(Base):
     hold_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     lot_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     points: Mapped[int] = mapped_column(BigInteger)
+
+
+class LoyaltyRule(Base):
+    """An earning rule; what it does is in its versions, so an event is scored by the version that
+    was in force when it happened, whatever was changed since."""
+
+    __tablename__ = "loyalty_rules"
+    __table_args__ = (UniqueConstraint("programme_id", "code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    programme_id: Mapped[int] = mapped_column(Integer)
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(100))
+    created_by: Mapped[str] = mapped_column(String(128), default="system")
+    created_at: Mapped[datetime] = mapped_column(server_default=_now())
+
+
+class LoyaltyRuleVersion(Base):
+    """In force from `valid_from` until the next version's; `definition` is rules.Definition's JSON."""
+
+    __tablename__ = "loyalty_rule_versions"
+    __table_args__ = (UniqueConstraint("rule_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule_id: Mapped[int] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer)
+    valid_from: Mapped[datetime] = mapped_column()
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(128), default="system")
+    created_at: Mapped[datetime] = mapped_column(server_default=_now())
+
+
+class LoyaltyCarry(Base):
+    """What a member's usage under a rule has gathered toward the next block of points (the 50 of
+    250 minutes when every 100 give 10), and the points it gave per day and month, for the caps."""
+
+    __tablename__ = "loyalty_carry"
+
+    member_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    rule_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    carried: Mapped[float] = mapped_column(Float, default=0.0)
+    day: Mapped[date | None] = mapped_column(Date)  # the day `day_points` counts
+    day_points: Mapped[int] = mapped_column(BigInteger, default=0)
+    month: Mapped[date | None] = mapped_column(Date)  # the first of the month `month_points` counts
+    month_points: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class LoyaltyUsageSeen(Base):
+    """The usage records already scored, by their id in the feed that sent them: the same record
+    sent again (a replayed file, a redelivered broker message) scores nothing."""
+
+    __tablename__ = "loyalty_usage_seen"
+
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(server_default=_now())
