@@ -120,7 +120,7 @@ def run_demo(*, recipients: int, headless: bool, exit_when_done: bool, port: int
     password = demo_users(engine)
     stop = threading.Event()
     runner.stop_on_signals(stop)
-    threads = runner.start(["receipts", "send", "dispatch", "scheduler", "events"], engine, broker_url, stop)
+    threads = runner.start(["receipts", "send", "dispatch", "scheduler", "events", "loyalty"], engine, broker_url, stop)
     result: dict[str, Any] = {}
     mos: int | None = None  # texted back once the campaign is sent, so that its figures do not depend on when
     usage: dict[str, Any] | None = None  # and recharged afterwards: the effectiveness report's conversions

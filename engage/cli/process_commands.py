@@ -93,7 +93,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(fn=cmd_serve)
 
     s = sub.add_parser("worker", help="run a worker process")
-    s.add_argument("name", choices=["dispatch", "send", "receipts", "scheduler", "events", "all"])
+    s.add_argument("name", choices=["dispatch", "send", "receipts", "scheduler", "events", "loyalty", "all"])
     s.add_argument("--metrics-port", type=int, default=None,
                    help="serve Prometheus /metrics on this port (default $ENGAGE_METRICS_PORT; 0: none)")
     s.add_argument("--metrics-addr", default=os.environ.get("ENGAGE_METRICS_ADDR", "0.0.0.0"),

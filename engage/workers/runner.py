@@ -11,7 +11,7 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 
 from engage.engine import metrics
-from engage.workers import dispatch, events, receipts, scheduler, send
+from engage.workers import dispatch, events, loyalty, receipts, scheduler, send
 
 WORKERS: dict[str, Callable[[Engine, str, threading.Event], None]] = {
     "receipts": receipts.run,
@@ -19,6 +19,7 @@ WORKERS: dict[str, Callable[[Engine, str, threading.Event], None]] = {
     "dispatch": dispatch.run,
     "scheduler": scheduler.run,
     "events": events.run,
+    "loyalty": loyalty.run,
 }
 log = logging.getLogger(__name__)
 

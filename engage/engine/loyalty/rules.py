@@ -63,7 +63,8 @@ class EarningRule:
         return self.multipliers.get(level or "", 1.0)
 
     def as_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind, "every": self.every, "points": self.points}
+        every = int(self.every) if self.every.is_integer() else self.every
+        out: dict[str, Any] = {"kind": self.kind, "every": every, "points": self.points}
         if not self.carry:
             out["carry"] = False
         if self.multipliers:
