@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 # the modules whose import registers a consumer: one line per consumer module
 CONSUMER_MODULES: tuple[str, ...] = (
     "engage.engine.analytics.delivery_stats",
+    "engage.engine.loyalty.awards",
 )
 PREFIX = "consumer:"
 MAX_BACKOFF = 60.0  # seconds between tries of a failing consumer, at most

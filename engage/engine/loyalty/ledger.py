@@ -66,6 +66,11 @@ class Posted:
 
 def credit(conn: Connection, credits: Sequence[Credit]) -> list[int]:
     """Post credits; returns the ids of the entries made now (keys posted before are skipped)."""
+    return [entry_id for _, entry_id in post_credits(conn, credits)]
+
+
+def post_credits(conn: Connection, credits: Sequence[Credit]) -> list[tuple[Credit, int]]:
+    """Post credits; returns those posted now, each with its entry's id."""
     for c in credits:
         _check(c.kind in CREDITS and c.points > 0 and c.cause in CAUSES,
                f"a credit is {', '.join(CREDITS)} of a positive number of points with a known cause: {c}")
@@ -80,18 +85,19 @@ def credit(conn: Connection, credits: Sequence[Credit]) -> list[int]:
     made = {(source, key): entry_id for entry_id, source, key in conn.execute(stmt, rows)}
     if not made:
         return []
-    lots, earned = [], defaultdict(int)
+    lots, earned, posted = [], defaultdict(int), []
     for c in credits:
         entry_id = made.pop((c.source, c.idem_key), None)  # pop: a key given twice in the batch posts once
         if entry_id is None:
             continue
         lots.append({"member_id": c.member_id, "entry_id": entry_id, "points": c.points, "remaining": c.points,
                      "earned_at": c.occurred_at, "expires_at": c.expires_at})
+        posted.append((c, entry_id))
         if c.kind == "earn":
             earned[c.member_id] += c.points
     conn.execute(insert(LoyaltyLot), lots)
     _add_to_balances(conn, earned, lots)
-    return [lot["entry_id"] for lot in lots]
+    return posted
 
 
 def _add_to_balances(conn: Connection, earned: dict[int, int], lots: Sequence[dict]) -> None:

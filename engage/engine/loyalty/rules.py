@@ -11,6 +11,14 @@ A definition, as JSON (the back office, `engage loyalty rule add` and the API al
      "until": "2027-03-31", "expires_days": 90}              January to March, living 90 days
     {"kind": "recharge", "every": 10, "points": 1, "carry": false}   no remainder kept between events
 
+Campaign-triggered awards, given once per member (and campaign); the control group, never sent a
+message, earns none of them, so the uplift of an award is measurable:
+
+    {"on": "reply", "points": 50, "campaigns": [12]}         replying to campaign 12 (any: no list)
+    {"on": "ussd_opt_in", "points": 20}                      opting in through a USSD menu
+    {"on": "usage_after_campaign", "kind": "recharge",       a recharge within 7 days after a
+     "within_days": 7, "points": 100}                        campaign's message was delivered
+
 `carry` (default true) keeps the remainder: 250 minutes give 20 points and the next 50 complete the
 third ten. `enabled: false` in a new version switches the rule off from its moment on.
 """
@@ -28,8 +36,12 @@ from engage.engine.store.database import aware
 from engage.engine.store.schema import LoyaltyRule, LoyaltyRuleVersion
 from engage.engine.usage import USAGE_KINDS
 
-KEYS = {"kind", "every", "points", "carry", "multipliers", "cap_day", "cap_month", "from", "until",
-        "expires_days", "enabled"}
+KEYS = {"on", "kind", "every", "points", "carry", "multipliers", "cap_day", "cap_month", "from", "until",
+        "expires_days", "enabled", "campaigns", "within_days"}
+# what a rule earns on: usage records (the default), or a campaign-triggered award, given once per
+# member (and campaign) by the events worker (awards.py) or, for usage after a campaign, by scoring
+USAGE, REPLY, USSD_OPT_IN, USAGE_AFTER_CAMPAIGN = "usage", "reply", "ussd_opt_in", "usage_after_campaign"
+ON = (USAGE, REPLY, USSD_OPT_IN, USAGE_AFTER_CAMPAIGN)
 
 
 class EarningRuleError(ValueError):
@@ -53,18 +65,29 @@ class EarningRule:
     ends: date | None = None  # inclusive
     expires_days: int | None = None  # None: the programme's
     enabled: bool = True
+    on: str = USAGE
+    campaigns: tuple[int, ...] = ()  # an award's campaigns (none: any campaign)
+    within_days: int | None = None  # usage_after_campaign: days after the campaign's message was delivered
 
-    def applies(self, kind: str, at: datetime) -> bool:
+    def applies(self, kind: str | None, at: datetime, on: str = USAGE) -> bool:
         day = at.date()
-        return (self.enabled and kind == self.kind and (self.starts is None or day >= self.starts)
-                and (self.ends is None or day <= self.ends))
+        return (self.enabled and on == self.on and (kind is None or kind == self.kind)
+                and (self.starts is None or day >= self.starts) and (self.ends is None or day <= self.ends))
+
+    def for_campaign(self, campaign_id: int | None) -> bool:
+        return not self.campaigns or campaign_id in self.campaigns
 
     def multiplier(self, level: str | None) -> float:
         return self.multipliers.get(level or "", 1.0)
 
     def as_json(self) -> dict[str, Any]:
         every = int(self.every) if self.every.is_integer() else self.every
-        out: dict[str, Any] = {"kind": self.kind, "every": every, "points": self.points}
+        out: dict[str, Any] = {"kind": self.kind, "every": every, "points": self.points} if self.on == USAGE else {
+            "on": self.on, "points": self.points}
+        if self.on == USAGE_AFTER_CAMPAIGN:
+            out.update({"kind": self.kind, "within_days": self.within_days})
+        if self.campaigns:
+            out["campaigns"] = list(self.campaigns)
         if not self.carry:
             out["carry"] = False
         if self.multipliers:
@@ -90,11 +113,23 @@ def parse(raw: Any) -> EarningRule:
     unknown = sorted(set(raw) - KEYS)
     if unknown:
         raise EarningRuleError(unknown[0], f"not a rule field; the fields are {', '.join(sorted(KEYS))}")
+    on = raw.get("on", USAGE)
+    if on not in ON:
+        raise EarningRuleError("on", f"{on!r}: a rule earns on {', '.join(ON)}")
     kind = raw.get("kind")
-    if kind not in USAGE_KINDS:
+    if on in (USAGE, USAGE_AFTER_CAMPAIGN) and kind not in USAGE_KINDS:
         raise EarningRuleError("kind", f"{kind!r} is not a usage kind ({', '.join(USAGE_KINDS)})")
-    every = _number(raw, "every", positive=True)
+    if on in (REPLY, USSD_OPT_IN) and kind is not None:
+        raise EarningRuleError("kind", f"a {on} award has no usage kind")
+    every = _number(raw, "every", positive=True) if on == USAGE else 1.0
     points = _whole(raw, "points", required=True)
+    campaigns = raw.get("campaigns") or []
+    if on == USAGE and campaigns or not isinstance(campaigns, list) or not all(
+            isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in campaigns):
+        raise EarningRuleError("campaigns", "a list of campaign ids, for the campaign-triggered awards only")
+    within = _whole(raw, "within_days", required=on == USAGE_AFTER_CAMPAIGN)
+    if within is not None and (on != USAGE_AFTER_CAMPAIGN or within > 365):
+        raise EarningRuleError("within_days", "1 to 365 days, for usage_after_campaign only")
     multipliers = raw.get("multipliers") or {}
     if not isinstance(multipliers, dict) or not all(
             isinstance(k, str) and k and _is_number(v) and 0 < v <= 100 for k, v in multipliers.items()):
@@ -105,9 +140,10 @@ def parse(raw: Any) -> EarningRule:
     for flag in ("carry", "enabled"):
         if not isinstance(raw.get(flag, True), bool):
             raise EarningRuleError(flag, "true or false")
-    return EarningRule(kind, every, points, raw.get("carry", True), {k: float(v) for k, v in multipliers.items()},
-                      _whole(raw, "cap_day"), _whole(raw, "cap_month"), starts, ends, _whole(raw, "expires_days"),
-                      raw.get("enabled", True))
+    return EarningRule(kind or "", every, points, raw.get("carry", True),
+                       {k: float(v) for k, v in multipliers.items()}, _whole(raw, "cap_day"), _whole(raw, "cap_month"),
+                       starts, ends, _whole(raw, "expires_days"), raw.get("enabled", True), on, tuple(campaigns),
+                       within)
 
 
 def _is_number(value: Any) -> bool:

@@ -22,8 +22,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, select, tuple_
 
-from engage.engine.loyalty import rules
-from engage.engine.loyalty.ledger import Credit, credit
+from engage.engine.loyalty import awards, rules
+from engage.engine.loyalty.ledger import Credit, post_credits
 from engage.engine.loyalty.programmes import Programme
 from engage.engine.store.bulk import chunks, conflict_insert, one_of
 from engage.engine.store.database import aware
@@ -140,12 +140,14 @@ def score_in(conn: Connection, programme: Programme, source: str, records: Seque
     usage: dict[tuple[int, int, int], dict[date, list[Record]]] = defaultdict(lambda: defaultdict(list))
     chosen: dict[tuple[int, int], rules.Version] = {}
     levels: dict[int, str | None] = {}
+    members_usage: list[tuple[int, int, str, datetime]] = []  # for the usage-after-campaign awards
     for r in sorted(fresh, key=lambda r: r.at):
         member = found.get(r.msisdn)
         if member is None:
             report.not_members += 1
             continue
         levels[member[0]] = member[1]
+        members_usage.append((member[0], member[2], r.kind, r.at))
         applied = False
         for v in rules.in_force(versions, r.at):
             if v.definition.applies(r.kind, r.at):
@@ -153,10 +155,8 @@ def score_in(conn: Connection, programme: Programme, source: str, records: Seque
                 chosen[(v.rule_id, v.version)] = v
                 applied = True
         report.scored += applied
-    if not usage:
-        return report
-    counters = _lock_counters(conn, {(m, rule_id) for m, rule_id, _ in usage})
-    credits = []
+    credits = awards.after_campaign(conn, programme, versions, members_usage)
+    counters = _lock_counters(conn, {(m, rule_id) for m, rule_id, _ in usage}) if usage else {}
     for (member_id, rule_id, version), days in usage.items():
         v = chosen[(rule_id, version)]
         state = counters[(member_id, rule_id)]
@@ -171,9 +171,11 @@ def score_in(conn: Connection, programme: Programme, source: str, records: Seque
                                   f"{v.rule_id}:{day.isoformat()}:{min(r.ref for r in day_records)}",
                                   expires_at=last + timedelta(days=lifetime) if lifetime else None,
                                   cause_id=f"{v.code}@v{v.version}"))
-    report.entries = len(credit(conn, credits))
-    report.points = sum(c.points for c in credits)
-    _save_counters(conn, counters)
+    posted = post_credits(conn, credits)
+    report.entries = len(posted)
+    report.points = sum(c.points for c, _ in posted)
+    if counters:
+        _save_counters(conn, counters)
     return report
 
 
@@ -189,14 +191,15 @@ def _unseen(conn: Connection, source: str, records: Sequence[Record]) -> list[Re
     return fresh
 
 
-def _members(conn: Connection, programme_id: int, numbers: Iterable[str]) -> dict[str, tuple[int, str | None]]:
+def _members(conn: Connection, programme_id: int, numbers: Iterable[str]) -> dict[str, tuple[int, str | None, int]]:
+    """number -> (member id, level, subscriber id) of the programme's active members."""
     numbers = sorted(numbers)
     if not numbers:
         return {}
-    rows = conn.execute(select(Subscriber.msisdn, LoyaltyMember.id, LoyaltyMember.level).join(
+    rows = conn.execute(select(Subscriber.msisdn, LoyaltyMember.id, LoyaltyMember.level, Subscriber.id).join(
         LoyaltyMember, and_(LoyaltyMember.subscriber_id == Subscriber.id, LoyaltyMember.programme_id == programme_id,
                             LoyaltyMember.status == "active")).where(one_of(conn, Subscriber.msisdn, numbers)))
-    return {msisdn: (member_id, level) for msisdn, member_id, level in rows}
+    return {msisdn: (member_id, level, subscriber_id) for msisdn, member_id, level, subscriber_id in rows}
 
 
 def _lock_counters(conn: Connection, pairs: set[tuple[int, int]]) -> dict[tuple[int, int], Counters]:

@@ -141,8 +141,11 @@ def opt_in(call: ActionCall) -> Outcome:
     refused = _not_a_number(call)
     if refused:
         return refused
-    changed = consent.opt_in(call.conn, [call.msisdn], call.params.get("channel", "sms"), source="ussd",
-                             actor="subscriber (USSD)")
+    channel = call.params.get("channel", "sms")
+    changed = consent.opt_in(call.conn, [call.msisdn], channel, source="ussd", actor="subscriber (USSD)")
+    # what loyalty's opt-in awards read (loyalty/awards.py), once per member whatever the event count
+    record_one(call.conn, "ussd_opt_in", msisdn=call.msisdn, channel=channel, menu=call.menu,
+               session=call.session_id)
     return Outcome("ok", {"opted_out": False, "changed": bool(changed)})
 
 
