@@ -14,4 +14,5 @@ source, corrections as compensating entries).
     awards.py       campaign-triggered awards: a reply, a USSD opt-in (an events-worker consumer),
                     usage within N days after a delivered message (found by scoring)
     feed.py         usage batches through the broker (`engage worker loyalty`) or from a file
+    ussd_actions.py loyalty_balance and loyalty_join, for a USSD menu's action screens
 """

@@ -12,11 +12,13 @@ screen routes on (`on: {ok: thanks, invalid: try_again}`, else `default`), and r
 join the session's values. A failure it does not expect is the outcome "failed" (and logged): a
 broken action never ends a subscriber's session by accident.
 
-Shipped here: opt_in, opt_out, set_language, set_field, callback; call_http is in http_action.py.
+Shipped here: opt_in, opt_out, set_language, set_field, callback; call_http is in http_action.py;
+loyalty_balance and loyalty_join in engine/loyalty/ussd_actions.py (ACTION_MODULES).
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import re
 from collections.abc import Callable
@@ -239,3 +241,8 @@ def clean_results(results: dict[str, Any]) -> dict[str, Any]:
 
 
 from engage.engine.ussd import http_action  # noqa: E402,F401 - registers call_http
+
+# actions other rooms add to this registry (named, not imported: ussd does not depend on them)
+ACTION_MODULES: tuple[str, ...] = ("engage.engine.loyalty.ussd_actions",)
+for _module in ACTION_MODULES:
+    importlib.import_module(_module)

@@ -1,0 +1,78 @@
+"""Loyalty on *123#, through a USSD gateway adapter (Africa's Talking over real HTTP) and the
+example menu: a member sees their points and what expires soon; a subscriber who is not one joins."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert, select
+
+from engage.engine.loyalty import ledger, members, programmes
+from engage.engine.loyalty.ledger import Credit
+from engage.engine.store.schema import LoyaltyMember, Subscriber
+from engage.engine.ussd import menus
+from tests.ussd_gateway_setup import CODE, gateway, post_form
+
+MENU = Path(__file__).resolve().parent.parent / "examples" / "ussd" / "loyalty.yaml"
+MEMBER, STRANGER = "+998900000001", "+998900000002"
+
+
+@pytest.fixture
+def dial(site):  # noqa: ANN001, ANN201
+    """A function walking *123# as `number` with answers; the last screen's text."""
+    engine, base = site
+    with engine.begin() as conn:
+        menus.save(conn, MENU.read_text(), code=CODE, actor="test")
+    _, token = gateway(engine, "africastalking", "at")
+
+    def walk(number: str, *answers: str) -> str:
+        text = ""
+        answer = post_form(base, f"/ussd/at?token={token}", {"sessionId": f"S-{number}-{len(answers)}",
+                                                              "serviceCode": CODE, "phoneNumber": number,
+                                                              "text": text})
+        for a in answers:
+            text = f"{text}*{a}" if text else a
+            answer = post_form(base, f"/ussd/at?token={token}", {"sessionId": f"S-{number}-{len(answers)}",
+                                                                  "serviceCode": CODE, "phoneNumber": number,
+                                                                  "text": text})
+        return answer.text
+
+    return engine, walk
+
+
+@pytest.fixture
+def club(dial):  # noqa: ANN001, ANN201
+    engine, walk = dial
+    soon = datetime.now(UTC) + timedelta(days=10)
+    with engine.begin() as conn:
+        conn.execute(insert(Subscriber), [{"msisdn": MEMBER, "language": "en"}, {"msisdn": STRANGER, "language": "en"}])
+        club = programmes.create(conn, "club", "Club")
+        sid = conn.execute(select(Subscriber.id).where(Subscriber.msisdn == MEMBER)).scalar_one()
+        members.enrol(conn, club.id, [sid], "api")
+        member = conn.execute(select(LoyaltyMember.id)).scalar_one()
+        ledger.credit(conn, [Credit(member, 40, datetime.now(UTC), "rule", "usage", "a", expires_at=soon),
+                             Credit(member, 80, datetime.now(UTC), "rule", "usage", "b")])
+    return engine, walk, soon
+
+
+def test_a_member_sees_their_points_and_what_expires_soon(club) -> None:  # noqa: ANN001
+    _, walk, soon = club
+    assert walk(MEMBER, "3") == f"END You have 120 points. 40 of them expire on {soon.date().isoformat()}."
+
+
+def test_a_subscriber_who_is_no_member_joins_from_the_menu(club) -> None:  # noqa: ANN001
+    engine, walk, _ = club
+    assert walk(STRANGER, "3").startswith("CON You are not in the club yet.")
+    assert walk(STRANGER, "3", "1").startswith("END Welcome to the club!")
+    assert walk(STRANGER, "3") == "END You have 0 points."
+    with engine.connect() as conn:
+        assert conn.execute(select(LoyaltyMember.enrolled_via).join(
+            Subscriber, Subscriber.id == LoyaltyMember.subscriber_id).where(Subscriber.msisdn == STRANGER)
+        ).scalar_one() == "ussd"
+
+
+def test_without_a_programme_the_menu_says_rewards_are_coming(dial) -> None:  # noqa: ANN001
+    _, walk = dial
+    assert walk(MEMBER, "3").startswith("END Rewards open with our loyalty programme")
