@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, insert, select
 
-from engage import config
+from engage import config, demo_loyalty
 from engage.demo_answers import seed_answers, text_back
 from engage.demo_usage import recharges
 from engage.engine import campaigns
@@ -117,6 +117,7 @@ def run_demo(*, recipients: int, headless: bool, exit_when_done: bool, port: int
     started = time.monotonic()
     campaign_id = seed(engine, recipients, sim.port)
     answers = seed_answers(engine)
+    answers.update(demo_loyalty.seed_programme(engine))
     password = demo_users(engine)
     stop = threading.Event()
     runner.stop_on_signals(stop)
@@ -124,9 +125,10 @@ def run_demo(*, recipients: int, headless: bool, exit_when_done: bool, port: int
     result: dict[str, Any] = {}
     mos: int | None = None  # texted back once the campaign is sent, so that its figures do not depend on when
     usage: dict[str, Any] | None = None  # and recharged afterwards: the effectiveness report's conversions
+    fed: int | None = None  # those recharges, fed to the loyalty worker and scored into points
 
     def watch() -> None:
-        nonlocal mos, usage
+        nonlocal mos, usage, fed
         while not stop.is_set():
             with engine.connect() as conn:
                 counts = campaigns.counts(conn, campaign_id)
@@ -137,10 +139,12 @@ def run_demo(*, recipients: int, headless: bool, exit_when_done: bool, port: int
                         Message.campaign_id == campaign_id).order_by(Message.id.desc()).limit(10)).scalars()))
             if sent and mos is not None and handled >= mos and usage is None:
                 usage = recharges(engine, campaign_id)
-            if exit_when_done and usage is not None:
+                fed = demo_loyalty.feed_usage(engine, broker_url)
+            if exit_when_done and usage is not None and fed is not None and demo_loyalty.scored(engine) >= fed:
                 result.update(campaign_id=campaign_id, recipients=sum(counts.values()), counts=counts,
                               seconds=round(time.monotonic() - started, 2),
-                              simulator_received=len(sim.received), inbound_handled=handled, **usage, **answers)
+                              simulator_received=len(sim.received), inbound_handled=handled, **usage, **answers,
+                              loyalty_scored=fed, loyalty_points=demo_loyalty.points_total(engine))
                 stop.set()
             elif exit_when_done and time.monotonic() - started > timeout:
                 result.update(error=f"not done after {timeout:.0f}s", counts=counts)

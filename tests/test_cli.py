@@ -90,6 +90,9 @@ def test_headless_demo_prints_final_counts_and_exits_zero(tmp_path):
     assert not any(result["counts"][s] for s in ("pending", "queued", "submitted"))
     assert result["inbound_handled"] == 10  # a few recipients texted back (STOP, JOIN, HELP, ...)
     assert result["ussd_code"] == "*123#" and result["ussd_callback"].startswith("/ussd/demo-africastalking")
+    # the recharges went through the loyalty worker: every subscriber a member, points earned
+    assert result["loyalty_enrolled"] > 0 and result["loyalty_scored"] == result["recharges"]
+    assert result["loyalty_points"] > 0
     with sqlite3.connect(tmp_path / ".engage" / "demo.db") as db:  # JOIN texts a welcome of its own, not HELP's
         assert db.execute("SELECT t.name FROM keywords k JOIN templates t ON t.id = k.reply_template_id "
                           "WHERE k.word = 'JOIN'").fetchall() == [("Keyword reply: JOIN (demo)",)]
