@@ -7,7 +7,7 @@ import argparse
 import sys
 from typing import Any
 
-from engage.cli.common import emit, engine
+from engage.cli.common import emit, engine, json_arg
 
 
 def cmd_keyword_list(args: argparse.Namespace) -> int:
@@ -34,6 +34,7 @@ def cmd_keyword_add(args: argparse.Namespace) -> int:
     steps += [{"kind": "webhook", "url": u} for u in args.webhook]
     if args.answered:
         steps.append({"kind": "answered"})
+    steps += args.step  # any registered step, e.g. {"kind": "loyalty_join", "programme": "club"}
     with engine().begin() as conn:
         definitions.load(conn)  # the built-in keywords and their reply templates, written on first use
         values: dict[str, Any] = {"word": args.word, "short_code": args.short_code or "", "aliases": args.alias,
@@ -78,6 +79,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="set a profile field: NAME=VALUE, or NAME for the words after the keyword")
     s.add_argument("--webhook", action="append", default=[], help="POST the MO as JSON to this URL")
     s.add_argument("--answered", action="store_true", help="count it as an answer to the campaign it replies to")
+    s.add_argument("--step", action="append", default=[], type=json_arg,
+                   help='any step as JSON, e.g. \'{"kind": "loyalty_join", "programme": "club"}\' (repeatable)')
     s.add_argument("--off", action="store_true", help="saved but not answering yet")
     s.set_defaults(fn=cmd_keyword_add)
     s = keywords.add_parser("test", help="what engage would do with this text, without doing it")

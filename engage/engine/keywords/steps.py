@@ -9,6 +9,7 @@ keyword never fails on every MO for a typo.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -172,3 +173,9 @@ def problems(conn: Connection, steps: list[Any]) -> list[str]:
         if why:
             out.append(f"step {i} ({kind}): {why}")
     return out
+
+
+# steps other rooms add to this registry (named, not imported: keywords does not depend on them)
+STEP_MODULES: tuple[str, ...] = ("engage.engine.loyalty.keyword_steps",)
+for _module in STEP_MODULES:
+    importlib.import_module(_module)

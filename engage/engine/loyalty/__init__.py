@@ -15,4 +15,7 @@ source, corrections as compensating entries).
                     usage within N days after a delivered message (found by scoring)
     feed.py         usage batches through the broker (`engage worker loyalty`) or from a file
     ussd_actions.py loyalty_balance and loyalty_join, for a USSD menu's action screens
+    keyword_steps.py the keyword steps loyalty_join and loyalty_balance (JOIN, BAL by SMS)
+    profile.py      the subscriber's loyalty_points and loyalty_tier kept from the ledger (the first
+                    programme's), so segments, templates and menus read the ledger's figures
 """

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Row, func, insert, select, text, update
 
+from engage.engine.loyalty import profile
 from engage.engine.store.bulk import conflict_insert
 from engage.engine.store.database import aware
 from engage.engine.store.schema import LoyaltyBalance, LoyaltyEntry, LoyaltyLot
@@ -97,6 +98,7 @@ def post_credits(conn: Connection, credits: Sequence[Credit]) -> list[tuple[Cred
             earned[c.member_id] += c.points
     conn.execute(insert(LoyaltyLot), lots)
     _add_to_balances(conn, earned, lots)
+    profile.mirror(conn, {lot["member_id"] for lot in lots})
     return posted
 
 
@@ -152,6 +154,7 @@ def take(conn: Connection, member_id: int, points: int, *, hold_id: int | None =
     else:
         conn.execute(text(f"UPDATE loyalty_lots SET remaining = remaining - t.take FROM ({_OLDEST_FIRST}) AS t "
                           "WHERE loyalty_lots.id = t.id"), {"member": member_id, "points": points})
+    profile.mirror(conn, [member_id])
 
 
 # the lots to take `points` from, oldest expiry first (never-expiring last), and how much from each

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from engage.engine.loyalty import profile
 from engage.engine.loyalty.ledger import InsufficientPoints, LedgerError, take
 from engage.engine.store.schema import LoyaltyBalance, LoyaltyEntry, LoyaltyHold
 
@@ -91,6 +92,7 @@ def _decide(conn: Connection, hold_id: int, state: str, detail: dict[str, Any] |
         conn.execute(text("UPDATE loyalty_lots SET remaining = remaining + hl.points FROM loyalty_hold_lots AS hl "
                           "WHERE hl.hold_id = :hold AND loyalty_lots.id = hl.lot_id"), {"hold": hold_id})
         _entry(conn, member_id, "release", points, -points, hold_id, f"{hold_id}:release")
+        profile.mirror(conn, [member_id])
     return Hold(hold_id, member_id, points, state)
 
 
