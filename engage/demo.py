@@ -116,8 +116,8 @@ def run_demo(*, recipients: int, headless: bool, exit_when_done: bool, port: int
     sim = start_in_thread(port=0)
     started = time.monotonic()
     campaign_id = seed(engine, recipients, sim.port)
-    answers = seed_answers(engine)
-    answers.update(demo_loyalty.seed_programme(engine))
+    loyalty = demo_loyalty.seed_programme(engine)  # before the keywords that name it
+    answers = {**seed_answers(engine), **loyalty}
     password = demo_users(engine)
     stop = threading.Event()
     runner.stop_on_signals(stop)

@@ -1,7 +1,8 @@
 """The demo's other half: subscribers answering. The loyalty menu of examples/ussd on *123# behind an
 Africa's Talking gateway (walk it from the browser's phone emulator, or with curl at the printed
-callback), a keyword of the demo's own (JOIN on 4455: a tag and a reply), and a few subscribers
-texting STOP, JOIN, HELP and a word nobody defined while the campaign sends."""
+callback), keywords of the demo's own on 4455 (JOIN: a tag, the loyalty club and a reply; BAL: the
+club balance), and a few subscribers texting STOP, JOIN, HELP, BAL and a word nobody defined while
+the campaign sends."""
 
 from __future__ import annotations
 
@@ -27,6 +28,13 @@ JOIN_REPLIES = {
     "ru": "Добро пожаловать в клуб{% if first_name %}, {{ first_name }}{% endif %}! Баллы: *123#. Отказ: СТОП.",
     "uz": "Klubga xush kelibsiz{% if first_name %}, {{ first_name }}{% endif %}! Ballar: *123#. Chiqish: STOP.",
 }
+BAL_TEMPLATE = "Keyword reply: BAL (demo)"
+BAL_REPLIES = {
+    "en": "You have {{ loyalty_points | default(0) }} points in the club. Dial *123# for more.",
+    "ru": "У вас {{ loyalty_points | default(0) }} баллов в клубе. Подробнее: *123#.",
+    "uz": "Klubdagi ballaringiz: {{ loyalty_points | default(0) }}. Batafsil: *123#.",
+}
+LOYALTY = "club"  # demo_loyalty.py's programme, made before these keywords name it
 MENU = Path(__file__).resolve().parent.parent / "examples" / "ussd" / "loyalty.yaml"
 
 
@@ -40,8 +48,16 @@ def seed_answers(engine: Engine) -> dict[str, Any]:
             welcome = conn.execute(select(Template.id).where(Template.name == JOIN_TEMPLATE)).scalar() \
                 or templates.create(conn, JOIN_TEMPLATE, JOIN_REPLIES, default_language="en", actor=DEMO_ACTOR)
             editing.save(conn, {"word": "JOIN", "short_code": SHORT_CODE, "aliases": ["CLUB"],
-                                "steps": [{"kind": "tag", "tag": "club"}], "reply_template_id": welcome},
-                         actor=DEMO_ACTOR)
+                                "steps": [{"kind": "tag", "tag": "club"},
+                                          {"kind": "loyalty_join", "programme": LOYALTY}],
+                                "reply_template_id": welcome}, actor=DEMO_ACTOR)
+        if conn.execute(select(Keyword.id).where(Keyword.word == "BAL", Keyword.short_code == SHORT_CODE)).first() \
+                is None:
+            told = conn.execute(select(Template.id).where(Template.name == BAL_TEMPLATE)).scalar() \
+                or templates.create(conn, BAL_TEMPLATE, BAL_REPLIES, default_language="en", actor=DEMO_ACTOR)
+            editing.save(conn, {"word": "BAL", "short_code": SHORT_CODE, "aliases": ["BALANCE", "POINTS"],
+                                "steps": [{"kind": "loyalty_balance", "programme": LOYALTY}],
+                                "reply_template_id": told}, actor=DEMO_ACTOR)
         if MENU.exists() and menus.for_code(conn, USSD_CODE) is None:
             menus.save(conn, MENU.read_text(encoding="utf-8"), code=USSD_CODE, actor=DEMO_ACTOR)
             _, token = add_gateway(conn, "africastalking", "demo-africastalking", {}, actor=DEMO_ACTOR)
@@ -52,7 +68,7 @@ def seed_answers(engine: Engine) -> dict[str, Any]:
 
 def text_back(sim: SmscSimulator, numbers: list[str]) -> int:
     """A few of the audience answer the campaign from their phones; returns how many MOs."""
-    words = ["STOP", "join", "Help", "What is this?", "Stop!"]
+    words = ["STOP", "join", "Help", "What is this?", "Stop!", "BAL"]
     mos = [(number.lstrip("+"), SHORT_CODE, words[i % len(words)]) for i, number in enumerate(numbers[:10])]
     sim.deliver_mos(mos)
     return len(mos)
