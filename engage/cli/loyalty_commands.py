@@ -161,6 +161,31 @@ def cmd_balance(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_levels(args: argparse.Namespace) -> int:
+    from engage.engine.audit import audit
+    from engage.engine.loyalty import levels
+
+    try:
+        with engine().begin() as conn:
+            programme = _programme(conn, args.programme)
+            made = levels.set_levels(conn, programme.id, args.json)
+            audit(conn, args.actor, "loyalty.levels.set", "loyalty_programme", programme.id, levels=made.as_json())
+    except levels.LevelsError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    emit({"programme": programme.code, **made.as_json()})
+    return 0
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    from engage.engine.loyalty import levels
+
+    eng = engine()
+    with eng.connect() as conn:
+        programme = _programme(conn, args.programme)
+    emit({"programme": programme.code, **levels.review(eng, programme.id)})
+    return 0
+
+
 def cmd_expire(args: argparse.Namespace) -> int:
     from engage.engine.loyalty import expiry
 
@@ -214,5 +239,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("programme")
     s.add_argument("msisdn")
     s.set_defaults(fn=cmd_balance)
+
+    s = loy.add_parser("levels", help="a programme's levels (see engine/loyalty/levels.py)")
+    s.add_argument("programme")
+    s.add_argument("--json", type=json_arg, required=True,
+                   help='{"levels": [{"name": "blue", "min": 0}, {"name": "gold", "min": 5000}], "window_days": 365, '
+                        '"grace_days": 30, "review_every_days": 90}')
+    s.set_defaults(fn=cmd_levels)
+    s = loy.add_parser("review", help="review the levels now, if the programme's review date has come")
+    s.add_argument("programme")
+    s.set_defaults(fn=cmd_review)
 
     loy.add_parser("expire", help="expire the points that are due").set_defaults(fn=cmd_expire)

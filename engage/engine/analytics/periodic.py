@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 # the modules whose import registers a periodic job: one line per module
 PERIODIC_MODULES: tuple[str, ...] = (
     "engage.engine.analytics.effectiveness.keeping_fresh",
+    "engage.engine.loyalty.jobs",
 )
 PREFIX = "periodic:"
 

@@ -16,6 +16,9 @@ source, corrections as compensating entries).
     feed.py         usage batches through the broker (`engage worker loyalty`) or from a file
     ussd_actions.py loyalty_balance and loyalty_join, for a USSD menu's action screens
     keyword_steps.py the keyword steps loyalty_join and loyalty_balance (JOIN, BAL by SMS)
+    levels.py       levels by points earned in a rolling window: raised at once, lowered at a review
+                    past a grace period
+    jobs.py         expiry and level reviews as the events worker's periodic jobs
     profile.py      the subscriber's loyalty_points and loyalty_tier kept from the ledger (the first
                     programme's), so segments, templates and menus read the ledger's figures
 """

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Row, func, insert, select, text, update
 
-from engage.engine.loyalty import profile
+from engage.engine.loyalty import levels, profile
 from engage.engine.store.bulk import conflict_insert
 from engage.engine.store.database import aware
 from engage.engine.store.schema import LoyaltyBalance, LoyaltyEntry, LoyaltyLot
@@ -98,6 +98,7 @@ def post_credits(conn: Connection, credits: Sequence[Credit]) -> list[tuple[Cred
             earned[c.member_id] += c.points
     conn.execute(insert(LoyaltyLot), lots)
     _add_to_balances(conn, earned, lots)
+    levels.upgrade(conn, set(earned))  # at once, in this transaction
     profile.mirror(conn, {lot["member_id"] for lot in lots})
     return posted
 

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, select, update
 
+from engage.engine.loyalty import levels
 from engage.engine.store.bulk import chunks, conflict_insert
-from engage.engine.store.schema import LoyaltyBalance, LoyaltyMember
+from engage.engine.store.schema import LoyaltyBalance, LoyaltyMember, LoyaltyProgramme
 
 CHANNELS = ("keyword", "ussd", "api", "bulk", "segment", "person", "migration")
 STATUSES = ("active", "suspended", "closed")
@@ -34,12 +35,15 @@ def enrol(conn: Connection, programme_id: int, subscriber_ids: Sequence[int], vi
     """How many were enrolled now (those already members are left as they are)."""
     if via not in CHANNELS:
         raise MemberError(f"via: {via!r} is not one of {', '.join(CHANNELS)}")
+    settings = conn.execute(select(LoyaltyProgramme.settings).where(LoyaltyProgramme.id == programme_id)).scalar()
+    first = levels.of(settings)
     added = 0
     for batch in chunks(sorted(set(subscriber_ids)), BATCH):
         stmt = conflict_insert(conn, LoyaltyMember.__table__).on_conflict_do_nothing(
             index_elements=["programme_id", "subscriber_id"]).returning(LoyaltyMember.id)
         ids = conn.execute(stmt, [{"programme_id": programme_id, "subscriber_id": s, "status": "active",
-                                   "enrolled_via": via} for s in batch]).scalars().all()
+                                   "level": first.names[0] if first else None, "enrolled_via": via}
+                                  for s in batch]).scalars().all()
         if ids:
             conn.execute(conflict_insert(conn, LoyaltyBalance.__table__).on_conflict_do_nothing(),
                          [{"member_id": i} for i in ids])

@@ -52,6 +52,7 @@ class LoyaltyMember(Base):
     subscriber_id: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(12), default="active")  # active | suspended | closed
     level: Mapped[str | None] = mapped_column(String(32))
+    level_since: Mapped[datetime | None] = mapped_column()  # when the member reached it (grace before a downgrade)
     enrolled_via: Mapped[str] = mapped_column(String(16))  # keyword | ussd | api | bulk | segment | person
     enrolled_at: Mapped[datetime] = mapped_column(server_default=_now())
 

@@ -1,0 +1,26 @@
+"""The programme's housekeeping, run by the events worker's periodic jobs (analytics/periodic.py):
+points that are due expire, and levels are reviewed when a programme's review date has come. Each
+runs once per period across all workers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from engage.engine.analytics.periodic import periodic
+from engage.engine.loyalty import expiry, levels
+from engage.engine.store.schema import LoyaltyProgramme
+
+
+@periodic("loyalty_expiry", every=900)
+def expire(engine: Engine, now: datetime) -> dict[str, Any]:
+    return expiry.expire_due(engine, now).as_dict()
+
+
+@periodic("loyalty_review", every=3600)
+def review(engine: Engine, now: datetime) -> dict[str, Any]:
+    with engine.connect() as conn:
+        ids = list(conn.execute(select(LoyaltyProgramme.id).order_by(LoyaltyProgramme.id)).scalars())
+    return {str(pid): levels.review(engine, pid, now) for pid in ids}
