@@ -71,3 +71,17 @@ def test_a_bad_rule_is_refused_naming_its_field(engage_cli, club) -> None:  # no
 def test_a_balance_for_a_number_that_is_no_member_says_so(engage_cli, club) -> None:  # noqa: ANN001
     with pytest.raises(SystemExit, match=r"\+998909999999 is not a member of club"):
         engage_cli("loyalty", "balance", "club", "+998909999999")
+
+
+def test_a_reward_is_added_with_its_codes_and_redeemed_at_the_desk(engage_cli, club, tmp_path) -> None:  # noqa: ANN001
+    engage_cli("loyalty", "feed", "club", str(cdr(tmp_path)), "--source", "cdr", "--now")
+    codes = tmp_path / "codes.txt"
+    codes.write_text("T-1\nT-2\n")
+    _, [added], _ = engage_cli("loyalty", "reward", "add", "club", "--json",
+                               '{"code": "tickets", "names": {"en": "Tickets"}, "points": 20, "fulfilment": "voucher"}',
+                               "--codes", str(codes))
+    assert added["voucher_codes"] == 2
+    _, [done], _ = engage_cli("loyalty", "redeem", "club", "+998901000001", "tickets", "--key", "desk-1")
+    assert (done["state"], done["detail"]["voucher"]) == ("confirmed", "T-1")
+    _, [balance], _ = engage_cli("loyalty", "balance", "club", "+998901000001")
+    assert (balance["available"], balance["redeemed"]) == (10, 20)

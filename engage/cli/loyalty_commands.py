@@ -186,6 +186,47 @@ def cmd_review(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reward_add(args: argparse.Namespace) -> int:
+    from engage.engine.audit import audit
+    from engage.engine.loyalty import rewards
+
+    try:
+        with engine().begin() as conn:
+            programme = _programme(conn, args.programme)
+            made = rewards.add(conn, programme.id, args.json)
+            added = rewards.add_codes(conn, made.id, Path(args.codes).read_text().splitlines()) if args.codes else 0
+            audit(conn, args.actor, "loyalty.reward.add", "loyalty_reward", made.id, code=made.code, codes=added)
+    except rewards.RewardError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    except OSError as exc:
+        raise SystemExit(f"error: --codes: {exc.strerror}") from None
+    emit({"reward": made.code, "points": made.points, "stock": made.stock, "fulfilment": made.fulfilment,
+          "voucher_codes": added})
+    return 0
+
+
+def cmd_redeem(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from engage.engine.loyalty import members, redeeming
+    from engage.engine.loyalty.ledger import LedgerError
+    from engage.engine.store.schema import Subscriber
+
+    eng = engine()
+    with eng.connect() as conn:
+        programme = _programme(conn, args.programme)
+        sid = conn.execute(select(Subscriber.id).where(Subscriber.msisdn == args.msisdn)).scalar()
+        member = None if sid is None else members.find(conn, programme.id, sid)
+    if member is None:
+        raise SystemExit(f"error: {args.msisdn} is not a member of {programme.code}")
+    try:
+        done = redeeming.redeem(eng, programme.id, member.id, args.reward, source="person", idem_key=args.key)
+    except (LedgerError, LookupError) as exc:
+        raise SystemExit(f"error: {exc}") from None
+    emit({"redemption": done.hold_id, "state": done.state, "points": done.points, "detail": done.detail})
+    return 0
+
+
 def cmd_expire(args: argparse.Namespace) -> int:
     from engage.engine.loyalty import expiry
 
@@ -249,5 +290,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = loy.add_parser("review", help="review the levels now, if the programme's review date has come")
     s.add_argument("programme")
     s.set_defaults(fn=cmd_review)
+
+    reward = loy.add_parser("reward", help="the rewards catalogue").add_subparsers(dest="what", required=True)
+    s = reward.add_parser("add", help="a reward (see engine/loyalty/rewards.py)")
+    s.add_argument("programme")
+    s.add_argument("--json", type=json_arg, required=True)
+    s.add_argument("--codes", help="a file of voucher codes, one a line (fulfilment voucher)")
+    s.set_defaults(fn=cmd_reward_add)
+    s = loy.add_parser("redeem", help="redeem a reward for a member (support's desk)")
+    s.add_argument("programme")
+    s.add_argument("msisdn")
+    s.add_argument("reward")
+    s.add_argument("--key", required=True, help="the request's own id: the same key again redeems once")
+    s.set_defaults(fn=cmd_redeem)
 
     loy.add_parser("expire", help="expire the points that are due").set_defaults(fn=cmd_expire)

@@ -7,6 +7,10 @@ source, corrections as compensating entries).
     ledger.py       posting: credits in lots (earn, adjust, exchange in), debits oldest lot first,
                     reversals; reading a balance and a member's entries
     redemption.py   two-phase spending: hold, then confirm or release
+    rewards.py      the catalogue: names per language, price, stock, validity, level, limit per member
+    fulfilment.py   how a reward is fulfilled: one registered adapter per kind (none, voucher, http)
+    redeeming.py    a redemption start to end: conditions, hold with stock, fulfil, confirm or
+                    release; the sweeper for those left undecided
     expiry.py       the set-based job that empties lots that are due, one entry per lot
     rules.py        earning rules, versioned: what usage is worth, validated field by field
     scoring.py      usage records -> points, a batch per transaction: replays dropped, the remainder

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from engage.engine.analytics.periodic import periodic
-from engage.engine.loyalty import expiry, levels
+from engage.engine.loyalty import expiry, levels, redeeming
 from engage.engine.store.schema import LoyaltyProgramme
 
 
@@ -24,3 +24,8 @@ def review(engine: Engine, now: datetime) -> dict[str, Any]:
     with engine.connect() as conn:
         ids = list(conn.execute(select(LoyaltyProgramme.id).order_by(LoyaltyProgramme.id)).scalars())
     return {str(pid): levels.review(engine, pid, now) for pid in ids}
+
+
+@periodic("loyalty_fulfilment", every=60)
+def fulfil(engine: Engine, now: datetime) -> dict[str, Any]:
+    return redeeming.settle_open(engine, now)

@@ -9,6 +9,7 @@ the second call is answered with the first hold."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,12 +29,14 @@ class Hold:
     points: int
     state: str
     new: bool = True  # False: the key was held before; this is that hold
+    reward_id: int | None = None
 
 
 def hold(engine: Engine, member_id: int, points: int, *, source: str, idem_key: str,
-         reward_id: int | None = None) -> Hold:
+         reward_id: int | None = None, reserve: Callable[[Connection, int], None] | None = None) -> Hold:
     """Set points aside in a transaction of its own; InsufficientPoints when the member has fewer
-    available (then nothing is held)."""
+    available (then nothing is held). reserve(conn, hold_id) runs in that transaction (a reward's
+    stock and limits): what it raises undoes the hold."""
     if points <= 0:
         raise LedgerError("a hold is of a positive number of points")
     try:
@@ -46,7 +49,9 @@ def hold(engine: Engine, member_id: int, points: int, *, source: str, idem_key: 
                 idem_key=idem_key).returning(LoyaltyHold.id)).scalar_one()
             take(conn, member_id, points, hold_id=hold_id)
             _entry(conn, member_id, "hold", -points, points, hold_id, f"{hold_id}:hold")
-            return Hold(hold_id, member_id, points, "held")
+            if reserve is not None:
+                reserve(conn, hold_id)
+            return Hold(hold_id, member_id, points, "held", reward_id=reward_id)
     except IntegrityError:  # the same key, held at the same moment by another transaction: that one stands
         with engine.connect() as conn:
             found = _find(conn, source, idem_key)
@@ -80,7 +85,7 @@ def _decide(conn: Connection, hold_id: int, state: str, detail: dict[str, Any] |
     if moved.rowcount != 1:
         now = conn.execute(select(LoyaltyHold.state).where(LoyaltyHold.id == hold_id)).scalar_one()
         if now == state:
-            return Hold(hold_id, member_id, points, state, new=False)
+            return Hold(hold_id, member_id, points, state, new=False, reward_id=row.reward_id)
         raise LedgerError(f"hold {hold_id}: it was {now} already")
     if state == "confirmed":
         conn.execute(update(LoyaltyBalance).where(LoyaltyBalance.member_id == member_id).values(
@@ -93,7 +98,7 @@ def _decide(conn: Connection, hold_id: int, state: str, detail: dict[str, Any] |
                           "WHERE hl.hold_id = :hold AND loyalty_lots.id = hl.lot_id"), {"hold": hold_id})
         _entry(conn, member_id, "release", points, -points, hold_id, f"{hold_id}:release")
         profile.mirror(conn, [member_id])
-    return Hold(hold_id, member_id, points, state)
+    return Hold(hold_id, member_id, points, state, reward_id=row.reward_id)
 
 
 def open_holds(conn: Connection, older_than: timedelta, now: datetime | None = None) -> list[Hold]:
@@ -101,13 +106,14 @@ def open_holds(conn: Connection, older_than: timedelta, now: datetime | None = N
     cutoff = (now or datetime.now(UTC)) - older_than
     rows = conn.execute(select(LoyaltyHold).where(LoyaltyHold.state == "held", LoyaltyHold.created_at <= cutoff)
                         .order_by(LoyaltyHold.created_at)).all()
-    return [Hold(r.id, r.member_id, r.points, r.state, new=False) for r in rows]
+    return [Hold(r.id, r.member_id, r.points, r.state, new=False, reward_id=r.reward_id) for r in rows]
 
 
 def _find(conn: Connection, source: str, idem_key: str) -> Hold | None:
     row = conn.execute(select(LoyaltyHold).where(LoyaltyHold.source == source,
                                                  LoyaltyHold.idem_key == idem_key)).first()
-    return None if row is None else Hold(row.id, row.member_id, row.points, row.state, new=False)
+    return None if row is None else Hold(row.id, row.member_id, row.points, row.state, new=False,
+                                         reward_id=row.reward_id)
 
 
 def _entry(conn: Connection, member_id: int, kind: str, points: int, held: int, hold_id: int, key: str) -> None:

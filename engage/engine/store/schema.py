@@ -491,16 +491,18 @@ from engage.engine.store.schema_loyalty import (  # noqa: E402
     LoyaltyLot,
     LoyaltyMember,
     LoyaltyProgramme,
+    LoyaltyReward,
     LoyaltyRule,
     LoyaltyRuleVersion,
     LoyaltyUsageSeen,
+    LoyaltyVoucherCode,
 )
 from engage.engine.store.schema_ussd import UssdGateway, UssdMenu, UssdSession  # noqa: E402
 
 __all__ = ["AnalyticsWatermark", "ApiToken", "CampaignResult", "CampaignResultState", "CampaignStat", "ImportJob",
            "InboundMessage", "Keyword", "LoginAttempt", "LoyaltyBalance", "LoyaltyEntry", "LoyaltyHold",
-           "LoyaltyCarry", "LoyaltyHoldLot", "LoyaltyLot", "LoyaltyMember", "LoyaltyProgramme", "LoyaltyRule",
-           "LoyaltyRuleVersion", "LoyaltyUsageSeen", "User", "UserSession",
+           "LoyaltyCarry", "LoyaltyHoldLot", "LoyaltyLot", "LoyaltyMember", "LoyaltyProgramme", "LoyaltyReward",
+           "LoyaltyRule", "LoyaltyRuleVersion", "LoyaltyUsageSeen", "LoyaltyVoucherCode", "User", "UserSession",
            "UssdGateway", "UssdMenu", "UssdSession"]
 
 metadata = Base.metadata

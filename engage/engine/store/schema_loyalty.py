@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     Float,
@@ -209,3 +210,42 @@ class LoyaltyUsageSeen(Base):
     source: Mapped[str] = mapped_column(String(32), primary_key=True)
     ref: Mapped[str] = mapped_column(String(64), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(server_default=_now())
+
+
+class LoyaltyReward(Base):
+    """What points buy: an operator service (a data bundle, minutes, airtime, a device discount) or a
+    partner's goods (tickets, a voucher). Fulfilled through a registered adapter (rewards.py)."""
+
+    __tablename__ = "loyalty_rewards"
+    __table_args__ = (UniqueConstraint("programme_id", "code"),
+                      CheckConstraint("stock IS NULL OR stock >= 0", name="ck_loyalty_reward_stock"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    programme_id: Mapped[int] = mapped_column(Integer)
+    code: Mapped[str] = mapped_column(String(32))
+    names: Mapped[dict[str, Any]] = mapped_column(JSON)  # language -> name
+    descriptions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # language -> text
+    points: Mapped[int] = mapped_column(BigInteger)  # its price
+    stock: Mapped[int | None] = mapped_column(Integer)  # None: unlimited
+    level: Mapped[str | None] = mapped_column(String(32))  # the level it needs, or any above it
+    per_member: Mapped[int | None] = mapped_column(Integer)  # redemptions a member may make; None: any
+    valid_from: Mapped[datetime | None] = mapped_column()
+    valid_until: Mapped[datetime | None] = mapped_column()
+    fulfilment: Mapped[str] = mapped_column(String(32), default="none")  # rewards.FULFILMENTS
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the adapter's settings
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(server_default=_now())
+
+
+class LoyaltyVoucherCode(Base):
+    """A partner's codes for a voucher reward, handed out one per redemption."""
+
+    __tablename__ = "loyalty_voucher_codes"
+    __table_args__ = (UniqueConstraint("reward_id", "code"),
+                      Index("ix_loyalty_voucher_free", "reward_id", "id", postgresql_where=text("hold_id IS NULL"),
+                            sqlite_where=text("hold_id IS NULL")))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    reward_id: Mapped[int] = mapped_column(Integer)
+    code: Mapped[str] = mapped_column(String(64))
+    hold_id: Mapped[int | None] = mapped_column(BigInteger)  # the redemption it went to
