@@ -1,5 +1,6 @@
-"""The demo's loyalty programme: "club", with rules for recharges and calls and an award for replying
-to the demo campaign, every demo subscriber a member. After the campaign, the demo's sample usage
+"""The demo's loyalty programme: "club", with rules for recharges and calls, an award for replying
+to the demo campaign and two rewards (100 SMS; a cinema ticket, a partner's voucher code), every
+demo subscriber a member. After the campaign, the demo's sample usage
 (demo_usage.py's recharges) goes through the real path: published to the broker's usage queue in
 batches, scored by the loyalty worker. Then a subscriber dialling *123# and picking "My points" sees
 what they earned."""
@@ -13,7 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from engage.engine.broker import connect
-from engage.engine.loyalty import feed, members, programmes, rules
+from engage.engine.loyalty import feed, members, programmes, rewards, rules
 from engage.engine.store.schema import LoyaltyUsageSeen, Subscriber, UsageEvent
 
 CODE = "club"
@@ -23,6 +24,12 @@ RULES = {
     "calls": ("Outgoing calls", {"kind": "call_out", "every": 100, "points": 10}),
 }
 REPLY_AWARD = {"on": "reply", "points": 25}
+REWARDS = (
+    {"code": "sms100", "names": {"en": "100 SMS", "ru": "100 SMS", "uz": "100 SMS"}, "points": 20},
+    {"code": "cinema", "names": {"en": "Cinema ticket", "ru": "Билет в кино", "uz": "Kino chiptasi"}, "points": 40,
+     "fulfilment": "voucher"},
+)
+CINEMA_CODES = [f"KINO-{n:04d}" for n in range(1, 51)]
 ACTOR = "demo"
 
 
@@ -39,6 +46,10 @@ def seed_programme(engine: Engine) -> dict[str, Any]:
                 rules.create(conn, club.id, code, name, definition, actor=ACTOR, valid_from=since)
             rules.create(conn, club.id, "reply", "Replying to a campaign", REPLY_AWARD, actor=ACTOR,
                          valid_from=since)
+            for reward in REWARDS:
+                made = rewards.add(conn, club.id, reward)
+                if reward.get("fulfilment") == "voucher":
+                    rewards.add_codes(conn, made.id, CINEMA_CODES)
         enrolled = members.enrol(conn, club.id, list(conn.execute(select(Subscriber.id)).scalars()), "bulk")
     return {"loyalty_programme": CODE, "loyalty_enrolled": enrolled}
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, select
 
-from engage.engine.loyalty import ledger, members, programmes
+from engage.engine.loyalty import ledger, members, programmes, rewards
 from engage.engine.loyalty.ledger import Credit
 from engage.engine.store.schema import LoyaltyMember, Subscriber
 from engage.engine.ussd import menus
@@ -59,14 +59,29 @@ def club(dial):  # noqa: ANN001, ANN201
 
 def test_a_member_sees_their_points_and_what_expires_soon(club) -> None:  # noqa: ANN001
     _, walk, soon = club
-    assert walk(MEMBER, "3") == f"END You have 120 points. 40 of them expire on {soon.date().isoformat()}."
+    assert walk(MEMBER, "3") == (f"CON You have 120 points. 40 of them expire on {soon.date().isoformat()}.\n"
+                                 "1. Rewards\n2. Exit")
+
+
+def test_a_member_redeems_a_reward_after_confirming_it(club) -> None:  # noqa: ANN001
+    engine, walk, _ = club
+    with engine.begin() as conn:
+        club_id = programmes.get(conn, "club").id
+        rewards.add(conn, club_id, {"code": "cinema", "names": {"en": "Cinema ticket"}, "points": 100})
+        made = rewards.add(conn, club_id, {"code": "coffee", "names": {"en": "Coffee"}, "points": 30,
+                                           "fulfilment": "voucher"})
+        rewards.add_codes(conn, made.id, ["CAFE-1"])
+    assert walk(MEMBER, "3", "1") == "CON 1. Coffee: 30\n2. Cinema ticket: 100\nReply with the reward's number"
+    assert walk(MEMBER, "3", "1", "1") == "CON Coffee for 30 points?\n1. Yes, redeem\n2. No"
+    assert walk(MEMBER, "3", "1", "1", "1") == "END Done: Coffee is yours. Your code: CAFE-1. 90 points left."
+    assert walk(MEMBER, "3", "1", "2", "1") == "END You do not have enough points for Cinema ticket yet."
 
 
 def test_a_subscriber_who_is_no_member_joins_from_the_menu(club) -> None:  # noqa: ANN001
     engine, walk, _ = club
     assert walk(STRANGER, "3").startswith("CON You are not in the club yet.")
     assert walk(STRANGER, "3", "1").startswith("END Welcome to the club!")
-    assert walk(STRANGER, "3") == "END You have 0 points."
+    assert walk(STRANGER, "3").startswith("CON You have 0 points.")
     with engine.connect() as conn:
         assert conn.execute(select(LoyaltyMember.enrolled_via).join(
             Subscriber, Subscriber.id == LoyaltyMember.subscriber_id).where(Subscriber.msisdn == STRANGER)

@@ -37,27 +37,35 @@ def hold(engine: Engine, member_id: int, points: int, *, source: str, idem_key: 
     """Set points aside in a transaction of its own; InsufficientPoints when the member has fewer
     available (then nothing is held). reserve(conn, hold_id) runs in that transaction (a reward's
     stock and limits): what it raises undoes the hold."""
-    if points <= 0:
-        raise LedgerError("a hold is of a positive number of points")
     try:
         with engine.begin() as conn:
-            before = _find(conn, source, idem_key)
-            if before is not None:
-                return before
-            hold_id = conn.execute(insert(LoyaltyHold).values(
-                member_id=member_id, points=points, state="held", reward_id=reward_id, source=source,
-                idem_key=idem_key).returning(LoyaltyHold.id)).scalar_one()
-            take(conn, member_id, points, hold_id=hold_id)
-            _entry(conn, member_id, "hold", -points, points, hold_id, f"{hold_id}:hold")
-            if reserve is not None:
-                reserve(conn, hold_id)
-            return Hold(hold_id, member_id, points, "held", reward_id=reward_id)
+            return hold_in(conn, member_id, points, source=source, idem_key=idem_key, reward_id=reward_id,
+                           reserve=reserve)
     except IntegrityError:  # the same key, held at the same moment by another transaction: that one stands
         with engine.connect() as conn:
             found = _find(conn, source, idem_key)
         if found is None:
             raise
         return found
+
+
+def hold_in(conn: Connection, member_id: int, points: int, *, source: str, idem_key: str,
+            reward_id: int | None = None, reserve: Callable[[Connection, int], None] | None = None) -> Hold:
+    """The same inside the caller's transaction (a USSD hop's, so that the hold and the hop commit
+    together); the caller's transaction answers for a concurrent hold of the same key."""
+    if points <= 0:
+        raise LedgerError("a hold is of a positive number of points")
+    before = _find(conn, source, idem_key)
+    if before is not None:
+        return before
+    hold_id = conn.execute(insert(LoyaltyHold).values(
+        member_id=member_id, points=points, state="held", reward_id=reward_id, source=source,
+        idem_key=idem_key).returning(LoyaltyHold.id)).scalar_one()
+    take(conn, member_id, points, hold_id=hold_id)
+    _entry(conn, member_id, "hold", -points, points, hold_id, f"{hold_id}:hold")
+    if reserve is not None:
+        reserve(conn, hold_id)
+    return Hold(hold_id, member_id, points, "held", reward_id=reward_id)
 
 
 def confirm(conn: Connection, hold_id: int, detail: dict[str, Any] | None = None) -> Hold:
@@ -122,4 +130,4 @@ def _entry(conn: Connection, member_id: int, kind: str, points: int, held: int, 
         cause_id=str(hold_id), source="redemption", idem_key=key, hold_id=hold_id))
 
 
-__all__ = ["Hold", "InsufficientPoints", "confirm", "hold", "open_holds", "release"]
+__all__ = ["Hold", "InsufficientPoints", "confirm", "hold", "hold_in", "open_holds", "release"]
