@@ -108,6 +108,13 @@ def cmd_bench_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_loyalty(args: argparse.Namespace) -> int:
+    from engage.bench.loyalty import run
+
+    emit(run(args.members, args.events, keep=args.keep, progress=not args.quiet))
+    return 0
+
+
 def _provider_tps(value: str) -> int | None:
     if value.strip().lower() == "none":
         return None
@@ -217,3 +224,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--keep", action="store_true", help="leave the bench rows in the database for the next run")
     s.add_argument("--quiet", action="store_true", help="no progress line on stderr")
     s.set_defaults(fn=cmd_bench_export)
+
+    s = bench.add_parser("loyalty", help="the loyalty ledger on a generated base: balance reads, redemptions, "
+                                         "200 at once against one balance, a credit file posted twice, expiry")
+    s.add_argument("--members", type=int, default=1_000_000)
+    s.add_argument("--events", type=int, default=10_000_000, help="earn entries, each with its lot, over the members")
+    s.add_argument("--keep", action="store_true", help="leave the bench rows in the database for the next run")
+    s.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    s.set_defaults(fn=cmd_bench_loyalty)
