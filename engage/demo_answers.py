@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from engage.engine.keywords import definitions, editing
-from engage.engine.store.schema import Keyword, Template
+from engage.engine.store.schema import Keyword, LoyaltyProgramme, Template
 from engage.engine.templates import store as templates
 from engage.engine.ussd import menus
 from engage.engine.ussd.gateways.records import add_gateway, callback_path
@@ -34,7 +34,7 @@ BAL_REPLIES = {
     "ru": "У вас {{ loyalty_points | default(0) }} баллов в клубе. Подробнее: *123#.",
     "uz": "Klubdagi ballaringiz: {{ loyalty_points | default(0) }}. Batafsil: *123#.",
 }
-LOYALTY = "club"  # demo_loyalty.py's programme, made before these keywords name it
+LOYALTY = "club"  # demo_loyalty.py's programme: its keywords are added once it exists
 MENU = Path(__file__).resolve().parent.parent / "examples" / "ussd" / "loyalty.yaml"
 
 
@@ -43,16 +43,17 @@ def seed_answers(engine: Engine) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with engine.begin() as conn:
         definitions.load(conn)  # STOP, START, HELP and their replies
+        club = conn.execute(select(LoyaltyProgramme.id).where(LoyaltyProgramme.code == LOYALTY)).first() is not None
         if conn.execute(select(Keyword.id).where(Keyword.word == "JOIN", Keyword.short_code == SHORT_CODE)).first() \
                 is None:
             welcome = conn.execute(select(Template.id).where(Template.name == JOIN_TEMPLATE)).scalar() \
                 or templates.create(conn, JOIN_TEMPLATE, JOIN_REPLIES, default_language="en", actor=DEMO_ACTOR)
             editing.save(conn, {"word": "JOIN", "short_code": SHORT_CODE, "aliases": ["CLUB"],
-                                "steps": [{"kind": "tag", "tag": "club"},
-                                          {"kind": "loyalty_join", "programme": LOYALTY}],
+                                "steps": [{"kind": "tag", "tag": "club"}]
+                                + ([{"kind": "loyalty_join", "programme": LOYALTY}] if club else []),
                                 "reply_template_id": welcome}, actor=DEMO_ACTOR)
-        if conn.execute(select(Keyword.id).where(Keyword.word == "BAL", Keyword.short_code == SHORT_CODE)).first() \
-                is None:
+        if club and conn.execute(select(Keyword.id).where(Keyword.word == "BAL",
+                                                          Keyword.short_code == SHORT_CODE)).first() is None:
             told = conn.execute(select(Template.id).where(Template.name == BAL_TEMPLATE)).scalar() \
                 or templates.create(conn, BAL_TEMPLATE, BAL_REPLIES, default_language="en", actor=DEMO_ACTOR)
             editing.save(conn, {"word": "BAL", "short_code": SHORT_CODE, "aliases": ["BALANCE", "POINTS"],

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from engage.demo_answers import seed_answers
+from engage.demo_loyalty import seed_programme
 from engage.engine import campaigns
 from engage.engine.analytics.effectiveness.refresh import refresh
 from engage.engine.campaigns import lifecycle
@@ -27,7 +28,7 @@ from engage.engine.store.database import make_engine
 from engage.engine.store.schema import Keyword, UssdMenu
 from engage.engine.subscribers import import_jobs
 from engage.engine.templates import store as templates
-from engage.engine.users.roles import ANALYTICS_READERS, INBOUND_READERS, PAGE_ROLES
+from engage.engine.users.roles import ANALYTICS_READERS, INBOUND_READERS, LOYALTY_READERS, PAGE_ROLES
 from engage.web.app import make_app
 from engage.web.sessions_web import PageHandler
 from tests.fixtures.axe import axe_violations, described
@@ -76,6 +77,10 @@ PAGES: dict[str, list[tuple[str, frozenset[str]]]] = {
     r"/subscribers/import$": [("/subscribers/import", EVERYONE)],
     r"/subscribers/import/(\d+)$": [("/subscribers/import/{import}", EVERYONE)],
     r"/subscribers/(\d+)$": [("/subscribers/{subscriber}", EVERYONE)],
+    r"/loyalty$": [("/loyalty", LOYALTY_READERS)],
+    r"/loyalty/([a-z0-9_-]+)/rules/new$": [("/loyalty/club/rules/new", LOYALTY_READERS)],
+    r"/loyalty/([a-z0-9_-]+)/rules/([a-z0-9_-]+)$": [("/loyalty/club/rules/recharge", LOYALTY_READERS)],
+    r"/loyalty/([a-z0-9_-]+)/member$": [("/loyalty/club/member?msisdn=%2B998901000001", LOYALTY_READERS)],
 }
 NOT_PAGES = {
     r"/subscribers/import/(\d+)/rejected\.csv$": "a CSV download, not HTML",
@@ -116,6 +121,7 @@ def demo_data(engine: Engine, home: Path) -> dict[str, int]:
     USSD menu, a draft, a campaign awaiting approval, a template with an A/B arm, a finished import."""
     people = add_people(engine)
     story = message_and_reply(engine, AZIZ)
+    seed_programme(engine)  # the demo's loyalty club, its rules and rewards, everyone a member
     seed_answers(engine)
     with engine.begin() as conn:
         template = templates.create(conn, "Spring bonus", {"en": "Hi {{ first_name }}, 500 points are yours!",

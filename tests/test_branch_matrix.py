@@ -86,6 +86,12 @@ ROUTES: dict[str, tuple[str, Any]] = {
     r"/keywords/new$": (GLOBAL, "only a user of no branch creates one (test_keyword_pages)"),
     r"/keywords/(\d+)$": (GLOBAL, "the operator's keywords: only a user of no branch edits (test_keyword_pages)"),
     r"/keywords/(\d+)/delete$": (GLOBAL, "only a user of no branch deletes (test_keyword_pages)"),
+    r"/loyalty$": (GLOBAL, "the operator's loyalty programmes: read by every branch (test_loyalty_pages)"),
+    r"/loyalty/([a-z0-9_-]+)/rules/new$": (GLOBAL, "only a user of no branch creates a rule (test_loyalty_pages)"),
+    r"/loyalty/([a-z0-9_-]+)/rules/([a-z0-9_-]+)$": (GLOBAL, "the operator's rules: only a user of no branch "
+                                                             "changes one (test_loyalty_pages)"),
+    r"/loyalty/([a-z0-9_-]+)/member$": (GLOBAL, "a lookup by number within the caller's branch: another "
+                                                "branch's subscriber is not found (test_loyalty_pages)"),
     r"/menus$": (GLOBAL, "the operator's USSD menus: read by every branch (test_ussd_menu_pages)"),
     r"/menus/new$": (GLOBAL, "only a user of no branch creates a USSD menu (test_ussd_menu_pages)"),
     r"/menus/(\d+)$": (GLOBAL, "the operator's USSD menus: only a user of no branch edits (test_ussd_menu_pages)"),

@@ -34,6 +34,7 @@ from engage.web.campaigns_api import CAMPAIGN_API_ROUTES, campaign_summary
 from engage.web.dashboard_page import DASHBOARD_ROUTES
 from engage.web.inbound_pages import INBOUND_ROUTES
 from engage.web.keyword_pages import KEYWORD_ROUTES
+from engage.web.loyalty_pages import LOYALTY_ROUTES
 from engage.web.off_loop import off_loop
 from engage.web.openapi import OPENAPI_ROUTES
 from engage.web.path_ids import NotFound, checked
@@ -117,6 +118,7 @@ def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None,
             *ACCOUNT_ROUTES,
             *INBOUND_ROUTES,
             *KEYWORD_ROUTES,
+            *LOYALTY_ROUTES,
             *USSD_PAGE_ROUTES,
             *ANALYTICS_ROUTES,
             *PROVIDER_ROUTES,

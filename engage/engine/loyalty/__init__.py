@@ -22,6 +22,7 @@ source, corrections as compensating entries).
     keyword_steps.py the keyword steps loyalty_join and loyalty_balance (JOIN, BAL by SMS)
     levels.py       levels by points earned in a rolling window: raised at once, lowered at a review
                     past a grace period
+    overview.py     what the back office shows: figures, rules in words, a member's ledger
     jobs.py         expiry and level reviews as the events worker's periodic jobs
     profile.py      the subscriber's loyalty_points and loyalty_tier kept from the ledger (the first
                     programme's), so segments, templates and menus read the ledger's figures

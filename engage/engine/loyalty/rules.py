@@ -25,6 +25,7 @@ third ten. `enabled: false` in a new version switches the rule off from its mome
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -36,6 +37,7 @@ from engage.engine.store.database import aware
 from engage.engine.store.schema import LoyaltyRule, LoyaltyRuleVersion
 from engage.engine.usage import USAGE_KINDS
 
+CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 KEYS = {"on", "kind", "every", "points", "carry", "multipliers", "cap_day", "cap_month", "from", "until",
         "expires_days", "enabled", "campaigns", "within_days"}
 # what a rule earns on: usage records (the default), or a campaign-triggered award, given once per
@@ -190,8 +192,8 @@ def create(conn: Connection, programme_id: int, code: str, name: str, definition
     """A new rule with its first version (in force from `valid_from`, now by default)."""
     rule = parse(definition)
     code = code.strip().lower()
-    if not code or len(code) > 32:
-        raise EarningRuleError("code", "1 to 32 characters")
+    if not CODE.match(code) or code == "new":
+        raise EarningRuleError("code", "1 to 32 lower-case letters, digits, _ or - (and not \"new\")")
     if conn.execute(select(LoyaltyRule.id).where(LoyaltyRule.programme_id == programme_id,
                                                  LoyaltyRule.code == code)).first():
         raise EarningRuleError("code", f"the programme has a rule {code!r} already; change it with a new version")

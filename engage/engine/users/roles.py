@@ -82,6 +82,11 @@ USSD_EDITORS = frozenset({"admin", "marketer"})
 ANALYTICS_READERS = frozenset({"admin", "analyst"})
 ANALYTICS_GRANT = "analytics"
 
+# the loyalty back office (/loyalty): support looks a member's ledger up to answer them, analysts read the
+# programme's figures; admin and marketer (of no branch: a programme serves the whole operator) edit its rules
+LOYALTY_READERS = frozenset({"admin", "marketer", "support", "analyst"})
+LOYALTY_EDITORS = frozenset({"admin", "marketer"})
+
 
 class Grantee(Protocol):
     """Who a right is asked about: a role, and the grants an admin gave beyond it (users.Account)."""
