@@ -40,7 +40,7 @@ def test_the_bench_prints_every_section_and_its_invariants_hold(configured) -> N
     out = bench.run(200, 2_000, progress=False)
     json.dumps(out)
     assert (out["members"], out["events"], out["generated"]["reused"]) == (200, 2_000, False)
-    assert {"balance", "redeem", "concurrent", "replay", "expiry"} <= set(out)
+    assert {"balance", "redeem", "concurrent", "replay", "scoring", "expiry"} <= set(out)
 
     assert out["balance"]["reads"] == bench.BALANCE_READS
     assert 0 < out["balance"]["p50_ms"] <= out["balance"]["p99_ms"] <= out["balance"]["max_ms"]
@@ -56,6 +56,11 @@ def test_the_bench_prints_every_section_and_its_invariants_hold(configured) -> N
     replay = out["replay"]
     assert replay["entries_posted_first"] == replay["credits"] == 2_000
     assert replay["entries_posted_second"] == 0 and replay["balances_changed_by_second"] == 0
+
+    scored = out["scoring"]  # 2,000 calls of 1 to 300 minutes over 200 members: every member earns
+    assert (scored["records"], scored["members"]) == (2_000, 200) and scored["events_per_s"] > 0
+    assert scored["entries"] > 0 and scored["points"] > 0
+    assert scored["replayed_batch"] == {"records": 2_000, "duplicates": 2_000, "points": 0}
 
     expired = out["expiry"]
     assert expired["lots"] == expired["expected_lots"] == 2_000

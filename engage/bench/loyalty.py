@@ -34,6 +34,7 @@ from sqlalchemy import Connection, Engine, bindparam, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from engage import config
+from engage.bench.loyalty_scoring import scoring
 from engage.engine.loyalty import expiry, ledger, members, programmes, redemption
 from engage.engine.loyalty.ledger import Credit, InsufficientPoints
 from engage.engine.store.bulk import chunks
@@ -104,7 +105,7 @@ def run(members: int, events: int, *, keep: bool = False, progress: bool = True)
         figures["redeem"] = _redeem(bench)
         figures["concurrent"] = _concurrent(bench)
         figures["replay"] = _replay(bench)
-        # scoring usage events into entries: its section goes here, before the expiry
+        figures["scoring"] = scoring(bench)  # usage records into entries, as the loyalty worker scores them
         figures["expiry"] = _expiry(bench)  # last: it empties every generated lot
         return figures
     finally:
