@@ -123,6 +123,9 @@ ROUTES: dict[str, tuple[str, Any]] = {
     r"/api/v1/providers/(\d+)/(disable|enable)$": (GLOBAL, "providers serve every branch; admins change them"),
     r"/api/v1/routes$": (GLOBAL, "prices serve every branch"),
     r"/api/v1/routes/import$": (GLOBAL, "prices serve every branch; admins import them"),
+    r"/api/v1/loyalty/(earn|burn|consent|balance|reversal)$": (GLOBAL, "a loyalty partner's own transactions in its "
+                                                                   "programme, authenticated by the partner's token; "
+                                                                   "no user or branch (test_loyalty_partners)"),
     r"/metrics$": (GLOBAL, "operators' metrics, no subscriber data"),
     r"/callbacks/(\w+)/(\d+)$": (GLOBAL, "a provider's receipts, authenticated by the provider's secret"),
     r"/callbacks/(\w+)/(\d+)/mo$": (GLOBAL, "subscribers' MOs from a gateway, authenticated by the provider's secret"),

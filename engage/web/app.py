@@ -34,6 +34,7 @@ from engage.web.campaigns_api import CAMPAIGN_API_ROUTES, campaign_summary
 from engage.web.dashboard_page import DASHBOARD_ROUTES
 from engage.web.inbound_pages import INBOUND_ROUTES
 from engage.web.keyword_pages import KEYWORD_ROUTES
+from engage.web.loyalty_api import LOYALTY_API_ROUTES
 from engage.web.loyalty_pages import LOYALTY_ROUTES
 from engage.web.off_loop import off_loop
 from engage.web.openapi import OPENAPI_ROUTES
@@ -136,6 +137,7 @@ def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None,
             *AUDIENCE_ROUTES,
             *SUBSCRIBER_API_ROUTES,
             *PROVIDER_API_ROUTES,
+            *LOYALTY_API_ROUTES,
             (r"/metrics", "engage.web.metrics_handler.MetricsHandler"),
             *callback_routes(engine),
             *ussd_gateway_routes(engine),

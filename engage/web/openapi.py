@@ -8,7 +8,7 @@ from typing import Any
 
 import tornado.web
 
-from engage.web import audience_api, campaigns_api, providers_api, subscribers_api, ussd_pages
+from engage.web import audience_api, campaigns_api, loyalty_api, providers_api, subscribers_api, ussd_pages
 
 ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
 JSON_BODY = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
@@ -20,8 +20,12 @@ OPERATIONS: dict[str, dict[str, tuple[str, bool]]] = {
     **campaigns_api.OPERATIONS,
     **providers_api.OPERATIONS,
     **ussd_pages.OPERATIONS,
+    **loyalty_api.OPERATIONS,
     "/api/v1/openapi.json": {"get": ("This document", False)},
 }
+# path -> method -> what an operation says beyond the common shape (the partner API: its own token,
+# the Idempotency-Key header, its body and answers), put over it
+DETAILS: dict[str, dict[str, dict[str, Any]]] = {**loyalty_api.DETAILS}
 
 
 def document() -> dict[str, Any]:
@@ -39,12 +43,17 @@ def document() -> dict[str, Any]:
                 operation["parameters"] = [ID]
             if body:
                 operation["requestBody"] = JSON_BODY
+            operation.update(DETAILS.get(path, {}).get(method, {}))
             item[method] = operation
         paths[path] = item
     return {"openapi": "3.0.3",
             "info": {"title": "engage API", "version": "1",
                      "description": "Bearer token (ENGAGE_API_TOKENS) or a signed-in session with X-XSRFToken."},
-            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+            "components": {"securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "partner": {"type": "http", "scheme": "bearer",
+                            "description": "A loyalty partner's token (engage loyalty partner add): only "
+                                           "/api/v1/loyalty/* takes it"}}},
             "security": [{"bearer": []}], "paths": paths}
 
 

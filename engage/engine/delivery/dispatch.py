@@ -42,9 +42,10 @@ from engage.engine.events import record, record_batch
 from engage.engine.providers.base import OutboundSms
 from engage.engine.routes.router import NoRoute, Route, Router, RouterCache
 from engage.engine.scheduler.quiet_hours import QuietHours, parse_quiet_hours
+from engage.engine.sms_encoding import analyse
 from engage.engine.store.bulk import update_from_values
 from engage.engine.store.schema import Campaign, CampaignRun, Message, Provider, Subscriber
-from engage.engine.templates.render import FIELDS, TemplateError, check_parts, sample_context
+from engage.engine.templates.render import FIELDS, Rendered, TemplateError, check_parts, sample_context
 from engage.engine.templates.store import TemplateSet
 
 messages = Message.__table__
@@ -174,7 +175,10 @@ class Dispatcher:
                         else:
                             context = {**sample_context(), "msisdn": row["msisdn"]}
                     context["sender"], context["campaign"] = sender_id, rules.name
-                    rendered = templates.pick(row["language"], row["arm"] or "A").render(context)
+                    if rules.reply and row["preset"] is not None:  # made when queued (replies.queue_text)
+                        rendered = Rendered(row["preset"], analyse(row["preset"]))
+                    else:
+                        rendered = templates.pick(row["language"], row["arm"] or "A").render(context)
                     check_parts(rendered, rules.max_parts)
                 except NoRoute as exc:  # after a failover, the last provider's own code says most
                     failures.append({"id": row["id"], "error": (row["last_error"] if tried else None)
@@ -222,7 +226,7 @@ class Dispatcher:
             after, self._rescan_at[campaign_id] = 0, now + RESCAN_EVERY
         while True:
             query = (select(Message.id, Message.msisdn, Message.tried_providers, Message.error.label("last_error"),
-                            Message.provider_id.label("came_by"),
+                            Message.provider_id.label("came_by"), Message.body.label("preset"),
                             Message.arm, Subscriber.id.label("profile"), *columns)
                      .outerjoin(Subscriber, Subscriber.id == Message.subscriber_id)
                      .where(Message.campaign_id == campaign_id, Message.status == st.PENDING, Message.id > after)

@@ -80,3 +80,14 @@ def _existing(conn: Connection, keys: set[tuple[int, str]]) -> dict[tuple[int, s
     match = or_(*(and_(Campaign.template_id == t, Campaign.sender_id == s) for t, s in sorted(keys)))
     return {(t, s): cid for cid, t, s in conn.execute(select(Campaign.id, Campaign.template_id, Campaign.sender_id)
                                                       .where(Campaign.kind == REPLY_KIND, match))}
+
+
+def queue_text(conn: Connection, template_id: int, sender: str, msisdn: str, subscriber_id: int, body: str) -> int:
+    """A message whose text was made when it was queued, from a value no template can hold (a
+    one-time code): it goes in the reply campaign of (template, sender), so it takes a reply's road,
+    and the dispatcher sends the body as it is. Returns the message's id."""
+    sender = sender[:SENDER_MAX]
+    campaign_id = _campaigns(conn, {(template_id, sender)})[(template_id, sender)]
+    return conn.execute(insert(Message.__table__).values(
+        campaign_id=campaign_id, msisdn=msisdn, subscriber_id=subscriber_id, status=st.PENDING, arm="A",
+        body=body).returning(Message.id)).scalar_one()

@@ -27,9 +27,11 @@ from engage.engine.store.database import aware
 from engage.engine.store.schema import LoyaltyBalance, LoyaltyEntry, LoyaltyLot
 
 CREDITS = ("earn", "adjust", "exchange_in", "transfer_in", "reversal")
-DEBITS = ("adjust", "exchange_out", "transfer_out", "reversal")
+DEBITS = ("adjust", "exchange_out", "transfer_out", "reversal", "partner_burn")
 KINDS = ("earn", "hold", "redeem", "release", "expire", "adjust", "transfer_in", "transfer_out", "exchange_in",
-         "exchange_out", "reversal")
+         "exchange_out", "reversal", "partner_burn")
+# what `reverse` undoes; holds and redemptions are undone by their own workflow (release)
+REVERSIBLE = ("earn", "adjust", "exchange_in", "exchange_out", "transfer_in", "transfer_out", "partner_burn")
 CAUSES = ("rule", "campaign", "partner", "bulk", "person", "redemption", "expiry", "exchange", "transfer", "system")
 
 
@@ -167,13 +169,14 @@ _OLDEST_FIRST = """
     WHERE before < :points"""
 
 
-def reverse(conn: Connection, entry_id: int, *, actor: str, reason: str, source: str, idem_key: str) -> Posted:
+def reverse(conn: Connection, entry_id: int, *, actor: str, reason: str, source: str, idem_key: str,
+            cause: str = "person") -> Posted:
     """The compensating entry of a credit (its points taken back, oldest lots first) or of a debit
-    (its points given back as a new lot)."""
+    (its points given back as a new lot). cause: who undoes it (a person; a partner its own transaction)."""
     entry = conn.execute(select(LoyaltyEntry).where(LoyaltyEntry.id == entry_id)).first()
     if entry is None:
         raise LedgerError(f"entry {entry_id}: there is no such entry")
-    if entry.kind not in ("earn", "adjust", "exchange_in", "exchange_out", "transfer_in", "transfer_out"):
+    if entry.kind not in REVERSIBLE:
         raise LedgerError(f"entry {entry_id}: a {entry.kind} entry is undone by its own workflow, not reversed")
     done = conn.execute(select(LoyaltyEntry.id).where(LoyaltyEntry.reverses == entry_id)).first()
     if done is not None:
@@ -182,10 +185,10 @@ def reverse(conn: Connection, entry_id: int, *, actor: str, reason: str, source:
             return Posted(before, False)
         raise LedgerError(f"entry {entry_id}: reversed already, by entry {done[0]}")
     if entry.points > 0:
-        return debit(conn, entry.member_id, entry.points, kind="reversal", cause="person", source=source,
+        return debit(conn, entry.member_id, entry.points, kind="reversal", cause=cause, source=source,
                      idem_key=idem_key, actor=actor, reason=reason, reverses=entry_id, cause_id=str(entry_id),
                      unearn=entry.kind == "earn")
-    posted = credit(conn, [Credit(entry.member_id, -entry.points, datetime.now(UTC), "person", source, idem_key,
+    posted = credit(conn, [Credit(entry.member_id, -entry.points, datetime.now(UTC), cause, source, idem_key,
                                   kind="reversal", actor=actor, reason=reason, reverses=entry_id,
                                   cause_id=str(entry_id))])
     return Posted(posted[0], True) if posted else Posted(_posted(conn, source, idem_key) or 0, False)

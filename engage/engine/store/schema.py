@@ -485,11 +485,17 @@ from engage.engine.store.schema_keywords import InboundMessage, Keyword  # noqa:
 from engage.engine.store.schema_loyalty import (  # noqa: E402
     LoyaltyBalance,
     LoyaltyCarry,
+    LoyaltyConsentCode,
     LoyaltyEntry,
+    LoyaltyExchangePartner,
+    LoyaltyExchangeTransfer,
     LoyaltyHold,
     LoyaltyHoldLot,
     LoyaltyLot,
     LoyaltyMember,
+    LoyaltyPartner,
+    LoyaltyPartnerRequest,
+    LoyaltyPartnerTransaction,
     LoyaltyProgramme,
     LoyaltyReward,
     LoyaltyRule,
@@ -502,7 +508,9 @@ from engage.engine.store.schema_ussd import UssdGateway, UssdMenu, UssdSession  
 __all__ = ["AnalyticsWatermark", "ApiToken", "CampaignResult", "CampaignResultState", "CampaignStat", "ImportJob",
            "InboundMessage", "Keyword", "LoginAttempt", "LoyaltyBalance", "LoyaltyEntry", "LoyaltyHold",
            "LoyaltyCarry", "LoyaltyHoldLot", "LoyaltyLot", "LoyaltyMember", "LoyaltyProgramme", "LoyaltyReward",
-           "LoyaltyRule", "LoyaltyRuleVersion", "LoyaltyUsageSeen", "LoyaltyVoucherCode", "User", "UserSession",
+           "LoyaltyRule", "LoyaltyRuleVersion", "LoyaltyUsageSeen", "LoyaltyVoucherCode", "LoyaltyConsentCode",
+           "LoyaltyExchangePartner", "LoyaltyExchangeTransfer", "LoyaltyPartner", "LoyaltyPartnerRequest",
+           "LoyaltyPartnerTransaction", "User", "UserSession",
            "UssdGateway", "UssdMenu", "UssdSession"]
 
 metadata = Base.metadata

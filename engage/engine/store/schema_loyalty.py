@@ -249,3 +249,119 @@ class LoyaltyVoucherCode(Base):
     reward_id: Mapped[int] = mapped_column(Integer)
     code: Mapped[str] = mapped_column(String(64))
     hold_id: Mapped[int | None] = mapped_column(BigInteger)  # the redemption it went to
+
+
+class LoyaltyPartner(Base):
+    """A merchant that earns and burns the programme's points through the partner API, with a token
+    of its own. Only the token's SHA-256 is kept: a copy of the table opens nothing."""
+
+    __tablename__ = "loyalty_partners"
+    __table_args__ = (UniqueConstraint("programme_id", "code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    programme_id: Mapped[int] = mapped_column(Integer)
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    earn_rate: Mapped[Decimal] = mapped_column(Numeric(14, 6))  # points per 1 of the partner's currency
+    currency: Mapped[str] = mapped_column(String(3))
+    burn_value: Mapped[Decimal] = mapped_column(Numeric(14, 6))  # money, in `currency`, of a point burnt there
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(server_default=_now())
+
+
+class LoyaltyPartnerTransaction(Base):
+    """What a partner did (earn, burn) or undid (reversal, naming the row it reverses), with the ledger
+    entry it posted: settlement adds these up per period, a reversal finds its transaction here. A
+    partner's transaction id earns once and burns once; a row is reversed once."""
+
+    __tablename__ = "loyalty_partner_transactions"
+    __table_args__ = (Index("uq_loyalty_partner_tx", "partner_id", "kind", "transaction_id", unique=True,
+                            postgresql_where=text("kind <> 'reversal'"), sqlite_where=text("kind <> 'reversal'")),
+                      Index("uq_loyalty_partner_tx_reverses", "reverses", unique=True,
+                            postgresql_where=text("reverses IS NOT NULL"), sqlite_where=text("reverses IS NOT NULL")),
+                      Index("ix_loyalty_partner_tx_period", "partner_id", "created_at"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    partner_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(10))  # earn | burn | reversal
+    transaction_id: Mapped[str] = mapped_column(String(64))  # the partner's own id of the purchase
+    msisdn: Mapped[str] = mapped_column(String(16))
+    member_id: Mapped[int] = mapped_column(BigInteger)
+    points: Mapped[int] = mapped_column(BigInteger)  # positive: earnt, burnt, or given back / taken back
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(16, 4))  # the purchase, for an earn
+    currency: Mapped[str] = mapped_column(String(3))
+    entry_id: Mapped[int] = mapped_column(BigInteger)
+    reverses: Mapped[int | None] = mapped_column(BigInteger)  # the transaction row a reversal undoes
+    created_at: Mapped[datetime] = mapped_column(server_default=_now())
+
+
+class LoyaltyConsentCode(Base):
+    """A member's consent to one partner reading their balance or burning their points: a one-time
+    code sent by SMS. Only a salted hash is kept; it is used once, lives minutes, and dies after a few
+    wrong attempts (a six-digit code is guessed by nobody in that many tries)."""
+
+    __tablename__ = "loyalty_consent_codes"
+    __table_args__ = (Index("ix_loyalty_consent_latest", "partner_id", "member_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    partner_id: Mapped[int] = mapped_column(Integer)
+    member_id: Mapped[int] = mapped_column(BigInteger)
+    salt: Mapped[str] = mapped_column(String(32))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column()
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # wrong codes given
+    used_at: Mapped[datetime | None] = mapped_column()
+    message_id: Mapped[int | None] = mapped_column(BigInteger)  # the SMS that carried it
+    created_at: Mapped[datetime] = mapped_column(server_default=_now())
+
+
+class LoyaltyPartnerRequest(Base):
+    """The first answer to a partner's request, by its Idempotency-Key: the same key again is answered
+    with it and changes nothing; the same key with another request is refused."""
+
+    __tablename__ = "loyalty_partner_requests"
+
+    partner_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    idem_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    operation: Mapped[str] = mapped_column(String(16))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of the request's JSON, keys sorted
+    answer: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(server_default=_now())
+
+
+class LoyaltyExchangePartner(Base):
+    """Another loyalty programme (an airline's miles, a bank's bonus) whose points are exchanged with
+    ours at configured rates, each way, with a minimum and a daily limit per member (in our points)."""
+
+    __tablename__ = "loyalty_exchange_partners"
+    __table_args__ = (UniqueConstraint("programme_id", "code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    programme_id: Mapped[int] = mapped_column(Integer)
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(100))
+    rate_in: Mapped[Decimal] = mapped_column(Numeric(14, 6))  # our points per one of theirs
+    rate_out: Mapped[Decimal] = mapped_column(Numeric(14, 6))  # their points per one of ours
+    min_points: Mapped[int] = mapped_column(BigInteger, default=1)
+    daily_limit: Mapped[int | None] = mapped_column(BigInteger)  # None: no limit
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(server_default=_now())
+
+
+class LoyaltyExchangeTransfer(Base):
+    """One exchange, our points and theirs, with the ledger entry it posted: the daily limits and the
+    statement per exchange partner are read from these."""
+
+    __tablename__ = "loyalty_exchange_transfers"
+    __table_args__ = (Index("ix_loyalty_exchange_member_day", "exchange_partner_id", "member_id", "created_at"),
+                      Index("ix_loyalty_exchange_period", "exchange_partner_id", "created_at"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    exchange_partner_id: Mapped[int] = mapped_column(Integer)
+    direction: Mapped[str] = mapped_column(String(3))  # in | out
+    member_id: Mapped[int] = mapped_column(BigInteger)
+    points: Mapped[int] = mapped_column(BigInteger)  # ours, positive
+    their_points: Mapped[int] = mapped_column(BigInteger)
+    entry_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    created_at: Mapped[datetime] = mapped_column(server_default=_now())
