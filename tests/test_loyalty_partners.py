@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -333,3 +334,11 @@ def test_the_partner_api_is_documented_with_its_token_and_idempotency_key() -> N
     assert [p["name"] for p in operation["parameters"]] == ["Idempotency-Key"]
     assert set(operation["requestBody"]["content"]["application/json"]["schema"]["required"]) == {
         "msisdn", "points", "transaction_id", "code"}
+
+
+def test_a_burn_sent_twice_at_the_same_moment_burns_once_and_both_get_its_answer(club) -> None:  # noqa: ANN001
+    code = code_sent(club)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(lambda _: burn(club, 100, code, key="same"), range(2)))
+    assert answers[0] == answers[1] and answers[0][0] == 200, answers
+    assert available(club) == 400

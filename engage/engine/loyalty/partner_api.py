@@ -58,19 +58,28 @@ def authenticate(engine: Engine, token: str | None) -> Partner | None:
 
 def handle(engine: Engine, partner: Partner, operation: str, idem_key: str | None, body: dict[str, Any], *,
            region: str | None = None) -> Answer:
-    """Run one request; every refusal is an Answer naming its field, never an exception."""
+    """Run one request; every refusal is an Answer naming its field, never an exception. A refusal
+    that a request with the same key, running at the same moment, caused (its code spent, its points
+    posted) is answered with that request's answer, as a retry after it would be."""
+    fingerprint = _fingerprint(operation, body)
     try:
         if idem_key is None or not KEY.match(idem_key):
             raise PartnerError(KEY_HEADER, "every request needs this header: 1 to 100 printable characters, "
                                            "unique per request (a retry sends the same)", 400)
         fields = _fields(operation, body, region or config.load().default_region)
-        return _run(engine, partner, operation, idem_key, fields, _fingerprint(operation, body))
-    except ConsentRefused as exc:
-        if exc.wrong_code_id is not None:
+        return _run(engine, partner, operation, idem_key, fields, fingerprint)
+    except (ConsentRefused, PartnerError) as exc:
+        if idem_key is not None and exc.field != KEY_HEADER:
+            try:
+                with engine.connect() as conn:
+                    kept = _kept(conn, partner.id, idem_key, operation, fingerprint)
+            except PartnerError as reused:  # the key was taken by another request meanwhile
+                kept = Answer(reused.status, {"error": str(reused), "field": reused.field})
+            if kept is not None:
+                return kept
+        if isinstance(exc, ConsentRefused) and exc.wrong_code_id is not None:
             with engine.begin() as conn:
                 consent_codes.wrong_attempt(conn, exc.wrong_code_id)
-        return Answer(exc.status, {"error": str(exc), "field": exc.field})
-    except PartnerError as exc:
         return Answer(exc.status, {"error": str(exc), "field": exc.field})
 
 
