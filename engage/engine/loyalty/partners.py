@@ -37,6 +37,7 @@ TOKEN_PREFIX = "lyp_"
 MAX_TOKEN = 200  # a longer "token" is not one of ours: not even hashed
 CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 MAX_AMOUNT = Decimal("1e11")  # a purchase, in the partner's currency: past it, a mistake
+AMOUNT_STEP = Decimal("0.0001")  # what loyalty_partner_transactions.amount keeps
 MAX_RATE = Decimal("1e6")
 MAX_POINTS = 10**12  # one posting: far beyond any purchase, well within a BIGINT
 
@@ -181,6 +182,8 @@ def earn(conn: Connection, partner: Partner, msisdn: str, amount: Any, transacti
     """Credit the member for a purchase at the partner. The same transaction with the same key again
     answers with the first; the transaction id earned already under another key is refused."""
     amount = decimal_of("amount", amount, positive=True, most=MAX_AMOUNT)
+    if amount != amount.quantize(AMOUNT_STEP):
+        raise PartnerError("amount", f"at most 4 decimals ({str(amount)[:30]})", 400)
     before = _done(conn, partner, "earn", transaction_id, idem_key)
     if before is not None:
         return before
