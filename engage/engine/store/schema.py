@@ -478,39 +478,16 @@ class RoutePrice(Base):
 
 # the tables of people, jobs, what subscribers text, USSD, analytics and loyalty live beside this file; importing them
 # here registers them in the metadata
+from engage.engine.store import schema_loyalty  # noqa: E402
 from engage.engine.store.schema_access import ApiToken, LoginAttempt, User, UserSession  # noqa: E402
 from engage.engine.store.schema_analytics import AnalyticsWatermark, CampaignResult, CampaignResultState, CampaignStat  # noqa: E402
 from engage.engine.store.schema_jobs import ImportJob  # noqa: E402
 from engage.engine.store.schema_keywords import InboundMessage, Keyword  # noqa: E402
-from engage.engine.store.schema_loyalty import (  # noqa: E402
-    LoyaltyBalance,
-    LoyaltyCarry,
-    LoyaltyConsentCode,
-    LoyaltyEntry,
-    LoyaltyExchangePartner,
-    LoyaltyExchangeTransfer,
-    LoyaltyHold,
-    LoyaltyHoldLot,
-    LoyaltyLot,
-    LoyaltyMember,
-    LoyaltyPartner,
-    LoyaltyPartnerRequest,
-    LoyaltyPartnerTransaction,
-    LoyaltyProgramme,
-    LoyaltyReward,
-    LoyaltyRule,
-    LoyaltyRuleVersion,
-    LoyaltyUsageSeen,
-    LoyaltyVoucherCode,
-)
+from engage.engine.store.schema_loyalty import *  # noqa: E402,F403 - every Loyalty* table (its __all__)
 from engage.engine.store.schema_ussd import UssdGateway, UssdMenu, UssdSession  # noqa: E402
 
 __all__ = ["AnalyticsWatermark", "ApiToken", "CampaignResult", "CampaignResultState", "CampaignStat", "ImportJob",
-           "InboundMessage", "Keyword", "LoginAttempt", "LoyaltyBalance", "LoyaltyEntry", "LoyaltyHold",
-           "LoyaltyCarry", "LoyaltyHoldLot", "LoyaltyLot", "LoyaltyMember", "LoyaltyProgramme", "LoyaltyReward",
-           "LoyaltyRule", "LoyaltyRuleVersion", "LoyaltyUsageSeen", "LoyaltyVoucherCode", "LoyaltyConsentCode",
-           "LoyaltyExchangePartner", "LoyaltyExchangeTransfer", "LoyaltyPartner", "LoyaltyPartnerRequest",
-           "LoyaltyPartnerTransaction", "User", "UserSession",
-           "UssdGateway", "UssdMenu", "UssdSession"]
+           "InboundMessage", "Keyword", "LoginAttempt", "User", "UserSession", "UssdGateway", "UssdMenu",
+           "UssdSession", *schema_loyalty.__all__]
 
 metadata = Base.metadata

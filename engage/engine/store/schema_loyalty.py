@@ -365,3 +365,9 @@ class LoyaltyExchangeTransfer(Base):
     their_points: Mapped[int] = mapped_column(BigInteger)
     entry_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     created_at: Mapped[datetime] = mapped_column(server_default=_now())
+
+
+__all__ = ["LoyaltyBalance", "LoyaltyCarry", "LoyaltyConsentCode", "LoyaltyEntry", "LoyaltyExchangePartner",
+           "LoyaltyExchangeTransfer", "LoyaltyHold", "LoyaltyHoldLot", "LoyaltyLot", "LoyaltyMember",
+           "LoyaltyPartner", "LoyaltyPartnerRequest", "LoyaltyPartnerTransaction", "LoyaltyProgramme", "LoyaltyReward",
+           "LoyaltyRule", "LoyaltyRuleVersion", "LoyaltyUsageSeen", "LoyaltyVoucherCode"]
