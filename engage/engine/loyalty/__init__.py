@@ -26,4 +26,13 @@ source, corrections as compensating entries).
     jobs.py         expiry and level reviews as the events worker's periodic jobs
     profile.py      the subscriber's loyalty_points and loyalty_tier kept from the ledger (the first
                     programme's), so segments, templates and menus read the ledger's figures
+    partners.py     merchants on the partner API: a token each (its hash kept), earn for a purchase, burn
+                    and read a balance with the member's consent code, reversal; their transactions
+    consent_codes.py one-time codes by SMS (a reply whose text is fixed when queued): a salted hash kept,
+                    one use, 10 minutes, 5 wrong tries, 5 codes an hour
+    partner_api.py  the partner API below HTTP: fields checked and named, one transaction per request, its
+                    answer kept under the Idempotency-Key
+    exchange.py     exchange with other programmes at their rates, both ways, a minimum and a daily limit
+                    per member; the statement per exchange partner
+    settlement.py   a partner's statement per period: points issued and burnt, their money value, the net; CSV
 """
