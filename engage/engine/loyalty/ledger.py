@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Connection, Row, func, insert, select, text, update
 
 from engage.engine.loyalty import levels, profile
-from engage.engine.store.bulk import conflict_insert
+from engage.engine.store.bulk import conflict_insert, insert_rows, insert_unnest
 from engage.engine.store.database import aware
 from engage.engine.store.schema import LoyaltyBalance, LoyaltyEntry, LoyaltyLot
 
@@ -82,10 +82,14 @@ def post_credits(conn: Connection, credits: Sequence[Credit]) -> list[tuple[Cred
     rows = [{"member_id": c.member_id, "kind": c.kind, "points": c.points, "held": 0, "occurred_at": c.occurred_at,
              "cause": c.cause, "cause_id": c.cause_id, "source": c.source, "idem_key": c.idem_key, "actor": c.actor,
              "reason": c.reason, "reverses": c.reverses} for c in credits]
-    stmt = conflict_insert(conn, LoyaltyEntry.__table__).on_conflict_do_nothing(
-        index_elements=["source", "idem_key"], index_where=text("idem_key IS NOT NULL")).returning(
-        LoyaltyEntry.id, LoyaltyEntry.source, LoyaltyEntry.idem_key)
-    made = {(source, key): entry_id for entry_id, source, key in conn.execute(stmt, rows)}
+    if conn.dialect.name == "postgresql":  # one statement of arrays, not a placeholder per value
+        inserted = insert_unnest(conn, LoyaltyEntry.__table__, rows, returning=("id", "source", "idem_key"),
+                                 suffix="ON CONFLICT (source, idem_key) WHERE idem_key IS NOT NULL DO NOTHING")
+    else:
+        inserted = conn.execute(conflict_insert(conn, LoyaltyEntry.__table__).on_conflict_do_nothing(
+            index_elements=["source", "idem_key"], index_where=text("idem_key IS NOT NULL")).returning(
+            LoyaltyEntry.id, LoyaltyEntry.source, LoyaltyEntry.idem_key), rows).all()
+    made = {(source, key): entry_id for entry_id, source, key in inserted}
     if not made:
         return []
     lots, earned, posted = [], defaultdict(int), []
@@ -98,7 +102,7 @@ def post_credits(conn: Connection, credits: Sequence[Credit]) -> list[tuple[Cred
         posted.append((c, entry_id))
         if c.kind == "earn":
             earned[c.member_id] += c.points
-    conn.execute(insert(LoyaltyLot), lots)
+    insert_rows(conn, LoyaltyLot.__table__, lots)
     _add_to_balances(conn, earned, lots)
     levels.upgrade(conn, set(earned))  # at once, in this transaction
     profile.mirror(conn, {lot["member_id"] for lot in lots})
@@ -112,6 +116,11 @@ def _add_to_balances(conn: Connection, earned: dict[int, int], lots: Sequence[di
     for lot in lots:
         available[lot["member_id"]] += lot["points"]
     rows = [{"member_id": m, "available": p, "earned": earned.get(m, 0)} for m, p in sorted(available.items())]
+    if conn.dialect.name == "postgresql":
+        insert_unnest(conn, LoyaltyBalance.__table__, rows, suffix=(
+            "ON CONFLICT (member_id) DO UPDATE SET available = loyalty_balances.available + EXCLUDED.available, "
+            "earned = loyalty_balances.earned + EXCLUDED.earned, updated_at = now()"))
+        return
     stmt = conflict_insert(conn, LoyaltyBalance.__table__)
     stmt = stmt.on_conflict_do_update(index_elements=["member_id"], set_={
         "available": LoyaltyBalance.available + stmt.excluded.available,

@@ -124,14 +124,18 @@ def upgrade(conn: Connection, member_ids: Collection[int], now: datetime | None 
     if not member_ids:
         return 0
     now = now or datetime.now(UTC)
-    rows = conn.execute(select(LoyaltyMember.id, LoyaltyMember.level, LoyaltyProgramme.settings).join(
-        LoyaltyProgramme, LoyaltyProgramme.id == LoyaltyMember.programme_id).where(
-        one_of(conn, LoyaltyMember.id, sorted(member_ids)))).all()
-    by_levels: dict[str, tuple[Levels, list[tuple[int, str | None]]]] = {}
-    for member_id, level, settings in rows:
-        levels = of(settings)
-        if levels is not None:
-            by_levels.setdefault(repr(levels), (levels, []))[1].append((member_id, level))
+    ids = sorted(member_ids)
+    ladders = {pid: levels for pid, settings in conn.execute(
+        select(LoyaltyProgramme.id, LoyaltyProgramme.settings).where(LoyaltyProgramme.id.in_(
+            select(LoyaltyMember.programme_id).where(one_of(conn, LoyaltyMember.id, ids)).distinct())))
+        if (levels := of(settings)) is not None}
+    if not ladders:  # no programme of these members has levels: one small query, nothing more
+        return 0
+    by_levels: dict[int, tuple[Levels, list[tuple[int, str | None]]]] = {}
+    for member_id, level, programme_id in conn.execute(select(
+            LoyaltyMember.id, LoyaltyMember.level, LoyaltyMember.programme_id).where(
+            one_of(conn, LoyaltyMember.id, ids), LoyaltyMember.programme_id.in_(list(ladders)))):
+        by_levels.setdefault(programme_id, (ladders[programme_id], []))[1].append((member_id, level))
     raised = []
     for levels, group in by_levels.values():
         points = qualifying(conn, [m for m, _ in group], now - timedelta(days=levels.window_days))

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Engine, and_, select, tuple_
 from engage.engine.loyalty import awards, rules
 from engage.engine.loyalty.ledger import Credit, post_credits
 from engage.engine.loyalty.programmes import Programme
-from engage.engine.store.bulk import chunks, conflict_insert, one_of
+from engage.engine.store.bulk import array_value, chunks, conflict_insert, insert_unnest, one_of
 from engage.engine.store.database import aware
 from engage.engine.store.schema import LoyaltyCarry, LoyaltyMember, LoyaltyUsageSeen, Subscriber
 from engage.engine.usage import USAGE_KINDS
@@ -182,6 +182,10 @@ def score_in(conn: Connection, programme: Programme, source: str, records: Seque
 def _unseen(conn: Connection, source: str, records: Sequence[Record]) -> list[Record]:
     """The records not scored before, each once (a ref given twice in the batch counts once)."""
     by_ref = {r.ref: r for r in records}
+    if conn.dialect.name == "postgresql":
+        rows = [{"source": source, "ref": ref} for ref in by_ref]
+        return [by_ref[ref] for (ref,) in insert_unnest(conn, LoyaltyUsageSeen.__table__, rows,
+                                                         suffix="ON CONFLICT DO NOTHING", returning=("ref",))]
     fresh: list[Record] = []
     for refs in chunks(list(by_ref), SEEN_CHUNK):
         stmt = conflict_insert(conn, LoyaltyUsageSeen.__table__).on_conflict_do_nothing().returning(
@@ -206,28 +210,39 @@ def _lock_counters(conn: Connection, pairs: set[tuple[int, int]]) -> dict[tuple[
     """The pairs' counters, their rows made if new and locked in one order, so a concurrent batch
     for the same member waits instead of overwriting this one's carry."""
     ordered = sorted(pairs)
-    conn.execute(conflict_insert(conn, LoyaltyCarry.__table__).on_conflict_do_nothing(),
-                 [{"member_id": m, "rule_id": r, "carried": 0.0, "day_points": 0, "month_points": 0}
-                  for m, r in ordered])
+    rows = [{"member_id": m, "rule_id": r, "carried": 0.0, "day_points": 0, "month_points": 0} for m, r in ordered]
     found: dict[tuple[int, int], Counters] = {}
+    if conn.dialect.name == "postgresql":
+        insert_unnest(conn, LoyaltyCarry.__table__, rows, suffix="ON CONFLICT DO NOTHING")
+        read = conn.exec_driver_sql(
+            "SELECT c.member_id, c.rule_id, c.carried, c.day, c.day_points, c.month, c.month_points "
+            "FROM loyalty_carry AS c JOIN unnest(%s::bigint[], %s::integer[]) AS k(m, r) "
+            "ON c.member_id = k.m AND c.rule_id = k.r ORDER BY c.member_id, c.rule_id FOR UPDATE OF c",
+            (array_value([m for m, _ in ordered]), array_value([r for _, r in ordered])))
+        for m, r, carried, day, day_points, month, month_points in read:
+            found[(m, r)] = Counters(carried, day, day_points, month, month_points)
+        return found
+    conn.execute(conflict_insert(conn, LoyaltyCarry.__table__).on_conflict_do_nothing(), rows)
     c = LoyaltyCarry
     for part in chunks(ordered, 2_000):
         query = select(c.member_id, c.rule_id, c.carried, c.day, c.day_points, c.month, c.month_points).where(
             tuple_(c.member_id, c.rule_id).in_(part)).order_by(c.member_id, c.rule_id)
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update()
         for m, r, carried, day, day_points, month, month_points in conn.execute(query):
             found[(m, r)] = Counters(carried, day, day_points, month, month_points)
     return found
 
 
 def _save_counters(conn: Connection, counters: dict[tuple[int, int], Counters]) -> None:
+    rows = [{"member_id": m, "rule_id": r, "carried": s.carried, "day": s.day, "day_points": s.day_points,
+             "month": s.month, "month_points": s.month_points} for (m, r), s in sorted(counters.items())]
+    names = ("carried", "day", "day_points", "month", "month_points")
+    if conn.dialect.name == "postgresql":
+        insert_unnest(conn, LoyaltyCarry.__table__, rows, suffix="ON CONFLICT (member_id, rule_id) DO UPDATE SET "
+                      + ", ".join(f"{n} = EXCLUDED.{n}" for n in names))
+        return
     stmt = conflict_insert(conn, LoyaltyCarry.__table__)
-    stmt = stmt.on_conflict_do_update(index_elements=["member_id", "rule_id"], set_={
-        name: getattr(stmt.excluded, name) for name in ("carried", "day", "day_points", "month", "month_points")})
-    conn.execute(stmt, [{"member_id": m, "rule_id": r, "carried": s.carried, "day": s.day,
-                         "day_points": s.day_points, "month": s.month, "month_points": s.month_points}
-                        for (m, r), s in sorted(counters.items())])
+    conn.execute(stmt.on_conflict_do_update(index_elements=["member_id", "rule_id"],
+                                            set_={n: getattr(stmt.excluded, n) for n in names}), rows)
 
 
 def trial(definition: Any, events: Sequence[tuple[datetime, float]], *, level: str | None = None,

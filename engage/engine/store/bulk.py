@@ -175,3 +175,19 @@ def _array_param(conn: Connection, table: Table, name: str) -> str:
 def _literal(conn: Connection, clause: ClauseElement) -> str:
     sql = str(clause.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
     return sql.replace("%", "%%")  # the driver's own placeholders are %s
+
+
+def insert_unnest(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *, suffix: str = "",
+                  returning: tuple[str, ...] = ()) -> list[tuple[Any, ...]]:
+    """PostgreSQL: the rows (all with the same keys) in one INSERT ... SELECT FROM unnest(an array per
+    column), followed by `suffix` (an ON CONFLICT clause of our own) and RETURNING `returning`: one
+    statement whose text is the same for every batch, where SQLAlchemy's multi-row VALUES would build
+    and parse a placeholder per value."""
+    if not rows:
+        return []
+    names = list(rows[0])
+    arrays = ", ".join(_array_param(conn, table, n) for n in names)
+    sql = (f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays}) {suffix}"
+           + (f" RETURNING {', '.join(returning)}" if returning else ""))
+    result = conn.exec_driver_sql(sql, tuple(array_value(_column(table, n, rows)) for n in names))
+    return [tuple(r) for r in result] if returning else []
