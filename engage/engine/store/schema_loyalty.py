@@ -367,7 +367,11 @@ class LoyaltyExchangeTransfer(Base):
     created_at: Mapped[datetime] = mapped_column(server_default=_now())
 
 
-__all__ = ["LoyaltyBalance", "LoyaltyCarry", "LoyaltyConsentCode", "LoyaltyEntry", "LoyaltyExchangePartner",
+from engage.engine.store import schema_loyalty_office  # noqa: E402
+from engage.engine.store.schema_loyalty_office import *  # noqa: E402,F403 - the back office's tables (its __all__)
+
+__all__ = [*schema_loyalty_office.__all__,
+           "LoyaltyBalance", "LoyaltyCarry", "LoyaltyConsentCode", "LoyaltyEntry", "LoyaltyExchangePartner",
            "LoyaltyExchangeTransfer", "LoyaltyHold", "LoyaltyHoldLot", "LoyaltyLot", "LoyaltyMember",
            "LoyaltyPartner", "LoyaltyPartnerRequest", "LoyaltyPartnerTransaction", "LoyaltyProgramme", "LoyaltyReward",
            "LoyaltyRule", "LoyaltyRuleVersion", "LoyaltyUsageSeen", "LoyaltyVoucherCode"]
