@@ -86,6 +86,12 @@ ANALYTICS_GRANT = "analytics"
 # programme's figures; admin and marketer (of no branch: a programme serves the whole operator) edit its rules
 LOYALTY_READERS = frozenset({"admin", "marketer", "support", "analyst"})
 LOYALTY_EDITORS = frozenset({"admin", "marketer"})
+# adding a merchant partner or replacing its token: the token lets a merchant's till post and spend points
+LOYALTY_PARTNER_ADMINS = frozenset({"admin"})
+# a member's points corrected by hand, with a reason (a branch's users only for their branch's members);
+# above the programme's threshold a second person, an approver, posts or rejects the correction
+LOYALTY_ADJUSTERS = frozenset({"admin", "marketer", "support"})
+LOYALTY_APPROVERS = frozenset({"admin", "approver"})
 
 
 class Grantee(Protocol):
