@@ -10,6 +10,7 @@ from sqlalchemy import insert, select, update
 
 from engage.engine.loyalty import ledger, members, programmes, rules, scoring
 from engage.engine.loyalty.scoring import Record
+from engage.engine.segments import store as segment_store
 from engage.engine.store.schema import LoyaltyEntry, LoyaltyMember, Subscriber
 
 T0 = datetime(2027, 1, 5, 9, tzinfo=UTC)
@@ -111,6 +112,44 @@ def test_the_level_multiplies_the_points(engine, club) -> None:  # noqa: ANN001
     assert (available(engine, "+998900000001"), available(engine, "+998900000002")) == (20, 10)
 
 
+def saved_segment(engine, name: str, prefixes: list[str]) -> int:  # noqa: ANN001
+    with engine.begin() as conn:
+        return segment_store.create(conn, name, {"kind": "number_prefix", "prefixes": prefixes}, actor="ana")
+
+
+def test_a_saved_segment_multiplies_the_points_of_whom_it_selects(engine, club) -> None:  # noqa: ANN001
+    seg = saved_segment(engine, "second", ["+998900000002"])
+    add_rule(engine, club, {**CALLS, "segment_multipliers": {str(seg): 3}})
+    scoring.score(engine, club, "cdr", [Record("g", "+998900000001", "call_out", T0, 100),
+                                        Record("s", "+998900000002", "call_out", T0, 100)])
+    assert (available(engine, "+998900000001"), available(engine, "+998900000002")) == (10, 30)
+
+
+def test_the_level_and_the_highest_segment_factor_multiply_together(engine, club) -> None:  # noqa: ANN001
+    both = saved_segment(engine, "both", ["+99890000000"])
+    first = saved_segment(engine, "first", ["+998900000001"])
+    add_rule(engine, club, {**CALLS, "multipliers": {"gold": 2}, "segment_multipliers": {str(both): 1.5,
+                                                                                         str(first): 3}})
+    scoring.score(engine, club, "cdr", [Record("g", "+998900000001", "call_out", T0, 100),
+                                        Record("s", "+998900000002", "call_out", T0, 100)])
+    assert (available(engine, "+998900000001"), available(engine, "+998900000002")) == (60, 15)
+
+
+def test_a_rule_naming_a_segment_that_does_not_exist_is_refused(engine, club) -> None:  # noqa: ANN001
+    with pytest.raises(rules.EarningRuleError) as refused:
+        add_rule(engine, club, {**CALLS, "segment_multipliers": {"999": 2}})
+    assert refused.value.field == "segment_multipliers" and "999" in str(refused.value)
+
+
+def test_a_segment_deleted_after_the_rule_multiplies_nobody(engine, club) -> None:  # noqa: ANN001
+    seg = saved_segment(engine, "second", ["+998900000002"])
+    add_rule(engine, club, {**CALLS, "segment_multipliers": {str(seg): 3}})
+    with engine.begin() as conn:
+        segment_store.remove(conn, seg, actor="ana", branch=None)
+    scoring.score(engine, club, "cdr", calls(("a", 0, 100)))
+    assert available(engine, "+998900000002") == 10
+
+
 def test_the_day_cap_holds_across_batches_and_a_new_day_starts_afresh(engine, club) -> None:  # noqa: ANN001
     add_rule(engine, club, {**CALLS, "cap_day": 25})
     scoring.score(engine, club, "cdr", calls(("a", 0, 200)))
@@ -158,6 +197,9 @@ def test_points_live_as_long_as_the_rule_says(engine, club) -> None:  # noqa: AN
     ({"kind": "call_out", "every": 100, "points": 10, "from": "2027-02-30"}, "from"),
     ({"kind": "call_out", "every": 100, "points": 10, "from": "2027-02-01", "until": "2027-01-01"}, "until"),
     ({"kind": "call_out", "every": 100, "points": 10, "per": "day"}, "per"),
+    ({"kind": "call_out", "every": 100, "points": 10, "segment_multipliers": {"vip": 2}}, "segment_multipliers"),
+    ({"kind": "call_out", "every": 100, "points": 10, "segment_multipliers": {"3": 0}}, "segment_multipliers"),
+    ({"on": "reply", "points": 10, "segment_multipliers": {"3": 2}}, "segment_multipliers"),
 ])
 def test_a_bad_rule_is_refused_naming_its_field(definition, field) -> None:  # noqa: ANN001
     with pytest.raises(rules.EarningRuleError) as refused:

@@ -14,7 +14,7 @@ source, corrections as compensating entries).
     expiry.py       the set-based job that empties lots that are due, one entry per lot
     rules.py        earning rules, versioned: what usage is worth, validated field by field
     scoring.py      usage records -> points, a batch per transaction: replays dropped, the remainder
-                    carried, multipliers by level, caps per day and month; the rule tester
+                    carried, multipliers by level or saved segment, caps per day and month; the rule tester
     awards.py       campaign-triggered awards: a reply, a USSD opt-in (an events-worker consumer),
                     usage within N days after a delivered message (found by scoring)
     feed.py         usage batches through the broker (`engage worker loyalty`) or from a file

@@ -96,6 +96,7 @@ def summary(rule: rules.EarningRule) -> str:
         every = int(rule.every) if rule.every.is_integer() else rule.every
         said = f"every {every} {rule.kind}: {rule.points} points" + ("" if rule.carry else ", no carry")
     extras = [f"x{f:g} {name}" for name, f in rule.multipliers.items()]
+    extras += [f"x{f:g} in segment {s}" for s, f in rule.segment_multipliers.items()]
     extras += [f"at most {rule.cap_day}/day"] if rule.cap_day else []
     extras += [f"at most {rule.cap_month}/month"] if rule.cap_month else []
     return said + (f" ({', '.join(extras)})" if extras else "")

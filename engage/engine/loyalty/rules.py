@@ -9,6 +9,11 @@ A definition, as JSON (the back office, `engage loyalty rule add` and the API al
      "multipliers": {"gold": 2}, "cap_day": 500,             twice that for gold members, at most 500
      "cap_month": 5000, "from": "2027-01-01",                a day and 5,000 a month, for events from
      "until": "2027-03-31", "expires_days": 90}              January to March, living 90 days
+    {"kind": "data_mb", "every": 1000, "points": 5,          every 1,000 MB: 5, three times that for
+     "segment_multipliers": {"12": 3}}                       whoever saved segment 12 selects then
+
+A member's factor is their level's (1 when none is named) times the highest factor of the saved
+segments they are in when the batch is scored (1 when none).
     {"kind": "recharge", "every": 10, "points": 1, "carry": false}   no remainder kept between events
 
 Campaign-triggered awards, given once per member (and campaign); the control group, never sent a
@@ -34,12 +39,12 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select
 
 from engage.engine.store.database import aware
-from engage.engine.store.schema import LoyaltyRule, LoyaltyRuleVersion
+from engage.engine.store.schema import LoyaltyRule, LoyaltyRuleVersion, Segment
 from engage.engine.usage import USAGE_KINDS
 
 CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
-KEYS = {"on", "kind", "every", "points", "carry", "multipliers", "cap_day", "cap_month", "from", "until",
-        "expires_days", "enabled", "campaigns", "within_days"}
+KEYS = {"on", "kind", "every", "points", "carry", "multipliers", "segment_multipliers", "cap_day", "cap_month", "from",
+        "until", "expires_days", "enabled", "campaigns", "within_days"}
 # what a rule earns on: usage records (the default), or a campaign-triggered award, given once per
 # member (and campaign) by the events worker (awards.py) or, for usage after a campaign, by scoring
 USAGE, REPLY, USSD_OPT_IN, USAGE_AFTER_CAMPAIGN = "usage", "reply", "ussd_opt_in", "usage_after_campaign"
@@ -70,6 +75,7 @@ class EarningRule:
     on: str = USAGE
     campaigns: tuple[int, ...] = ()  # an award's campaigns (none: any campaign)
     within_days: int | None = None  # usage_after_campaign: days after the campaign's message was delivered
+    segment_multipliers: Mapping[int, float] = field(default_factory=dict)  # saved segment id -> factor
 
     def applies(self, kind: str | None, at: datetime, on: str = USAGE) -> bool:
         day = at.date()
@@ -79,8 +85,9 @@ class EarningRule:
     def for_campaign(self, campaign_id: int | None) -> bool:
         return not self.campaigns or campaign_id in self.campaigns
 
-    def multiplier(self, level: str | None) -> float:
-        return self.multipliers.get(level or "", 1.0)
+    def multiplier(self, level: str | None, segments: frozenset[int] = frozenset()) -> float:
+        by_segment = max((f for s, f in self.segment_multipliers.items() if s in segments), default=1.0)
+        return self.multipliers.get(level or "", 1.0) * by_segment
 
     def as_json(self) -> dict[str, Any]:
         every = int(self.every) if self.every.is_integer() else self.every
@@ -94,6 +101,8 @@ class EarningRule:
             out["carry"] = False
         if self.multipliers:
             out["multipliers"] = dict(self.multipliers)
+        if self.segment_multipliers:
+            out["segment_multipliers"] = {str(s): f for s, f in self.segment_multipliers.items()}
         for key, value in (("cap_day", self.cap_day), ("cap_month", self.cap_month),
                            ("expires_days", self.expires_days)):
             if value is not None:
@@ -136,6 +145,9 @@ def parse(raw: Any) -> EarningRule:
     if not isinstance(multipliers, dict) or not all(
             isinstance(k, str) and k and _is_number(v) and 0 < v <= 100 for k, v in multipliers.items()):
         raise EarningRuleError("multipliers", "a level's name -> a factor above 0 and at most 100, e.g. {\"gold\": 2}")
+    by_segment = _segment_multipliers(raw.get("segment_multipliers") or {})
+    if by_segment and on != USAGE:
+        raise EarningRuleError("segment_multipliers", "for rules that earn on usage only")
     starts, ends = _date(raw, "from"), _date(raw, "until")
     if starts and ends and ends < starts:
         raise EarningRuleError("until", "the window ends before it starts")
@@ -145,7 +157,20 @@ def parse(raw: Any) -> EarningRule:
     return EarningRule(kind or "", every, points, raw.get("carry", True),
                        {k: float(v) for k, v in multipliers.items()}, _whole(raw, "cap_day"), _whole(raw, "cap_month"),
                        starts, ends, _whole(raw, "expires_days"), raw.get("enabled", True), on, tuple(campaigns),
-                       within)
+                       within, by_segment)
+
+
+def _segment_multipliers(raw: Any) -> dict[int, float]:
+    wrong = EarningRuleError("segment_multipliers", "a saved segment's number -> a factor above 0 and at most 100, "
+                                                    "e.g. {\"12\": 3}")
+    if not isinstance(raw, dict) or len(raw) > 20:
+        raise wrong
+    out: dict[int, float] = {}
+    for key, factor in raw.items():
+        if not str(key).isdigit() or not 0 < int(key) < 2**31 or not _is_number(factor) or not 0 < factor <= 100:
+            raise wrong
+        out[int(key)] = float(factor)
+    return out
 
 
 def _is_number(value: Any) -> bool:
@@ -191,6 +216,7 @@ def create(conn: Connection, programme_id: int, code: str, name: str, definition
            valid_from: datetime | None = None) -> Version:
     """A new rule with its first version (in force from `valid_from`, now by default)."""
     rule = parse(definition)
+    _check_segments(conn, rule)
     code = code.strip().lower()
     if not CODE.match(code) or code == "new":
         raise EarningRuleError("code", "1 to 32 lower-case letters, digits, _ or - (and not \"new\")")
@@ -207,6 +233,7 @@ def change(conn: Connection, programme_id: int, code: str, definition: Any, *, a
     """A new version of a rule, in force from `valid_from` (now by default; never before the
     latest version's moment, so history is not rewritten)."""
     rule = parse(definition)
+    _check_segments(conn, rule)
     found = conn.execute(select(LoyaltyRule.id).where(LoyaltyRule.programme_id == programme_id,
                                                       LoyaltyRule.code == code)).first()
     if found is None:
@@ -218,6 +245,15 @@ def change(conn: Connection, programme_id: int, code: str, definition: Any, *, a
         raise EarningRuleError("valid_from", f"version {latest} is in force from {aware(since).isoformat()}; "
                                       "a new one starts at that moment or later")
     return _add(conn, found[0], code, latest + 1, rule, moment, actor)
+
+
+def _check_segments(conn: Connection, rule: EarningRule) -> None:
+    """A rule names saved segments that exist (one that is deleted later multiplies nobody)."""
+    wanted = set(rule.segment_multipliers)
+    if wanted:
+        there = set(conn.execute(select(Segment.id).where(Segment.id.in_(sorted(wanted)))).scalars())
+        if wanted - there:
+            raise EarningRuleError("segment_multipliers", f"there is no saved segment {min(wanted - there)}")
 
 
 def _add(conn: Connection, rule_id: int, code: str, version: int, rule: EarningRule, valid_from: datetime | None,

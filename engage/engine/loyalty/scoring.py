@@ -5,7 +5,8 @@
 2. numbers are matched to the programme's active members in one query;
 3. each record is scored by the versions of the rules in force when it happened; a member's usage
    under one rule is summed per day, in time order, with the remainder carried from before
-   (`arithmetic`), multiplied by the member's level and capped per day and month;
+   (`arithmetic`), multiplied by the member's level and saved segments (one query per segment a
+   rule names) and capped per day and month;
 4. one credit per member, rule and day (ledger.credit, a lot each), and the carried remainders and
    cap counters written back, under their row locks (two workers never lose each other's carry).
 """
@@ -25,6 +26,8 @@ from sqlalchemy import Connection, Engine, and_, select, tuple_
 from engage.engine.loyalty import awards, rules
 from engage.engine.loyalty.ledger import Credit, post_credits
 from engage.engine.loyalty.programmes import Programme
+from engage.engine.segments.audience import condition
+from engage.engine.segments.errors import SegmentError
 from engage.engine.store.bulk import array_value, chunks, conflict_insert, insert_unnest, one_of
 from engage.engine.store.database import aware
 from engage.engine.store.schema import LoyaltyCarry, LoyaltyMember, LoyaltyUsageSeen, Subscriber
@@ -32,6 +35,7 @@ from engage.engine.usage import USAGE_KINDS
 
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 SEEN_CHUNK = 5_000
+NO_SEGMENTS: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -99,17 +103,17 @@ class Counters:
 
 
 def arithmetic(rule: rules.EarningRule, counters: Counters, day: date, amounts: Sequence[float],
-               level: str | None) -> int:
+               level: str | None, segments: frozenset[int] = frozenset()) -> int:
     """The points a day's amounts give under `rule`, moving `counters` on: blocks of `every` give
     `points` (with the remainder carried when the rule carries, else each amount alone), times the
-    level's multiplier, within what the caps leave of the day and month."""
+    level's and segments' multiplier, within what the caps leave of the day and month."""
     if rule.carry:
         total = counters.carried + sum(amounts)
         blocks = math.floor(total / rule.every + 1e-9)
         counters.carried = max(total - blocks * rule.every, 0.0)
     else:
         blocks = sum(math.floor(a / rule.every + 1e-9) for a in amounts)
-    points = math.floor(blocks * rule.points * rule.multiplier(level) + 1e-9)
+    points = math.floor(blocks * rule.points * rule.multiplier(level, segments) + 1e-9)
     if counters.day != day:
         counters.day, counters.day_points = day, 0
     month = day.replace(day=1)
@@ -156,13 +160,15 @@ def score_in(conn: Connection, programme: Programme, source: str, records: Seque
                 applied = True
         report.scored += applied
     credits = awards.after_campaign(conn, programme, versions, members_usage)
+    in_segments = _segments_of(conn, versions, {m[0]: m[2] for m in found.values() if m[0] in levels})
     counters = _lock_counters(conn, {(m, rule_id) for m, rule_id, _ in usage}) if usage else {}
     for (member_id, rule_id, version), days in usage.items():
         v = chosen[(rule_id, version)]
         state = counters[(member_id, rule_id)]
         for day in sorted(days):
             day_records = days[day]
-            points = arithmetic(v.definition, state, day, [r.amount for r in day_records], levels[member_id])
+            points = arithmetic(v.definition, state, day, [r.amount for r in day_records], levels[member_id],
+                                in_segments.get(member_id, NO_SEGMENTS))
             if points <= 0:
                 continue
             last = day_records[-1].at
@@ -206,6 +212,26 @@ def _members(conn: Connection, programme_id: int, numbers: Iterable[str]) -> dic
     return {msisdn: (member_id, level, subscriber_id) for msisdn, member_id, level, subscriber_id in rows}
 
 
+def _segments_of(conn: Connection, versions: list[rules.Version],
+                 subscribers: dict[int, int]) -> dict[int, frozenset[int]]:
+    """member id -> the saved segments, among those the rules multiply by, that select them now: one
+    query per such segment for the whole batch. A segment deleted since multiplies nobody."""
+    wanted = sorted({s for v in versions for s in v.definition.segment_multipliers})
+    if not wanted or not subscribers:
+        return {}
+    member_of = {subscriber: member for member, subscriber in subscribers.items()}
+    found: dict[int, set[int]] = defaultdict(set)
+    for segment_id in wanted:
+        try:
+            selects = condition(conn, {"kind": "in_segment", "segment_id": segment_id})
+        except SegmentError:
+            continue
+        query = select(Subscriber.id).where(one_of(conn, Subscriber.id, sorted(member_of)), selects)
+        for subscriber_id in conn.execute(query).scalars():
+            found[member_of[subscriber_id]].add(segment_id)
+    return {member: frozenset(segments) for member, segments in found.items()}
+
+
 def _lock_counters(conn: Connection, pairs: set[tuple[int, int]]) -> dict[tuple[int, int], Counters]:
     """The pairs' counters, their rows made if new and locked in one order, so a concurrent batch
     for the same member waits instead of overwriting this one's carry."""
@@ -246,12 +272,12 @@ def _save_counters(conn: Connection, counters: dict[tuple[int, int], Counters]) 
 
 
 def trial(definition: Any, events: Sequence[tuple[datetime, float]], *, level: str | None = None,
-          carried: float = 0.0) -> list[dict[str, Any]]:
+          carried: float = 0.0, segments: frozenset[int] = NO_SEGMENTS) -> list[dict[str, Any]]:
     """The rule tester: what each event, in turn, would give (and what is carried after it)."""
     rule = rules.parse(definition)
     counters = Counters(carried=carried)
     out = []
     for at, amount in events:
-        points = arithmetic(rule, counters, at.date(), [amount], level) if rule.applies(rule.kind, at) else 0
+        points = arithmetic(rule, counters, at.date(), [amount], level, segments) if rule.applies(rule.kind, at) else 0
         out.append({"at": at.isoformat(), "amount": amount, "points": points, "carried": round(counters.carried, 6)})
     return out
