@@ -28,7 +28,13 @@ from engage.engine.store.database import make_engine
 from engage.engine.store.schema import Keyword, UssdMenu
 from engage.engine.subscribers import import_jobs
 from engage.engine.templates import store as templates
-from engage.engine.users.roles import ANALYTICS_READERS, INBOUND_READERS, LOYALTY_READERS, PAGE_ROLES
+from engage.engine.users.roles import (
+    ANALYTICS_READERS,
+    INBOUND_READERS,
+    LOYALTY_EDITORS,
+    LOYALTY_READERS,
+    PAGE_ROLES,
+)
 from engage.web.app import make_app
 from engage.web.sessions_web import PageHandler
 from tests.fixtures.axe import axe_violations, described
@@ -81,6 +87,8 @@ PAGES: dict[str, list[tuple[str, frozenset[str]]]] = {
     r"/loyalty/([a-z0-9_-]+)/rules/new$": [("/loyalty/club/rules/new", LOYALTY_READERS)],
     r"/loyalty/([a-z0-9_-]+)/rules/([a-z0-9_-]+)$": [("/loyalty/club/rules/recharge", LOYALTY_READERS)],
     r"/loyalty/([a-z0-9_-]+)/member$": [("/loyalty/club/member?msisdn=%2B998901000001", LOYALTY_READERS)],
+    r"/loyalty/new$": [("/loyalty/new", LOYALTY_EDITORS)],
+    r"/loyalty/([a-z0-9_-]+)/settings$": [("/loyalty/club/settings", LOYALTY_READERS)],
 }
 NOT_PAGES = {
     r"/subscribers/import/(\d+)/rejected\.csv$": "a CSV download, not HTML",

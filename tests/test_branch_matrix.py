@@ -92,6 +92,10 @@ ROUTES: dict[str, tuple[str, Any]] = {
                                                              "changes one (test_loyalty_pages)"),
     r"/loyalty/([a-z0-9_-]+)/member$": (GLOBAL, "a lookup by number within the caller's branch: another "
                                                 "branch's subscriber is not found (test_loyalty_pages)"),
+    r"/loyalty/new$": (GLOBAL, "a programme is the whole operator's: only a user of no branch creates one "
+                               "(test_loyalty_settings_pages)"),
+    r"/loyalty/([a-z0-9_-]+)/settings$": (GLOBAL, "read by every branch, changed only by a user of no branch "
+                                                  "(test_loyalty_settings_pages)"),
     r"/menus$": (GLOBAL, "the operator's USSD menus: read by every branch (test_ussd_menu_pages)"),
     r"/menus/new$": (GLOBAL, "only a user of no branch creates a USSD menu (test_ussd_menu_pages)"),
     r"/menus/(\d+)$": (GLOBAL, "the operator's USSD menus: only a user of no branch edits (test_ussd_menu_pages)"),

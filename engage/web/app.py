@@ -36,6 +36,7 @@ from engage.web.inbound_pages import INBOUND_ROUTES
 from engage.web.keyword_pages import KEYWORD_ROUTES
 from engage.web.loyalty_api import LOYALTY_API_ROUTES
 from engage.web.loyalty_pages import LOYALTY_ROUTES
+from engage.web.loyalty_settings_pages import LOYALTY_SETTINGS_ROUTES
 from engage.web.off_loop import off_loop
 from engage.web.openapi import OPENAPI_ROUTES
 from engage.web.path_ids import NotFound, checked
@@ -120,6 +121,7 @@ def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None,
             *INBOUND_ROUTES,
             *KEYWORD_ROUTES,
             *LOYALTY_ROUTES,
+            *LOYALTY_SETTINGS_ROUTES,
             *USSD_PAGE_ROUTES,
             *ANALYTICS_ROUTES,
             *PROVIDER_ROUTES,

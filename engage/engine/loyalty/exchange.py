@@ -102,6 +102,12 @@ def get(conn: Connection, programme_id: int, code: str) -> ExchangePartner:
     return _partner(row)
 
 
+def listed(conn: Connection, programme_id: int) -> list[ExchangePartner]:
+    """The programmes this one exchanges with, by code."""
+    x = LoyaltyExchangePartner
+    return [_partner(row) for row in conn.execute(select(x).where(x.programme_id == programme_id).order_by(x.code))]
+
+
 def exchange_out(conn: Connection, partner: ExchangePartner, member_id: int, points: int, idem_key: str, *,
                  now: datetime | None = None) -> Transfer:
     """Our points to theirs; returns the exchange, with the points the other programme is to credit."""

@@ -156,6 +156,12 @@ def get(conn: Connection, programme_id: int, code: str) -> Partner:
     return _partner(row)
 
 
+def listed(conn: Connection, programme_id: int) -> list[Partner]:
+    """The programme's merchant partners, by code (their tokens are not kept, so not here either)."""
+    return [_partner(row) for row in conn.execute(select(LoyaltyPartner).where(
+        LoyaltyPartner.programme_id == programme_id).order_by(LoyaltyPartner.code))]
+
+
 def by_id(conn: Connection, partner_id: int) -> Partner:
     return _partner(conn.execute(select(LoyaltyPartner).where(LoyaltyPartner.id == partner_id)).one())
 

@@ -10,11 +10,11 @@ adapter of fulfilment.py). A reward as JSON (the back office, `engage loyalty re
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, case, func, insert, select, update
 
 from engage.engine.loyalty import fulfilment
 from engage.engine.store.database import aware
@@ -23,6 +23,7 @@ from engage.engine.store.schema import LoyaltyReward, LoyaltyVoucherCode
 KEYS = {"code", "names", "descriptions", "points", "stock", "level", "per_member", "valid_from", "valid_until",
         "fulfilment", "config", "active"}
 CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+MAX_VOUCHER_CODE = 64  # loyalty_voucher_codes.code
 
 
 class RewardError(ValueError):
@@ -45,6 +46,7 @@ class Reward:
     fulfilment: str
     config: dict[str, Any]
     active: bool
+    descriptions: dict[str, str] = field(default_factory=dict)
 
     def name(self, language: str | None) -> str:
         return self.names.get(language or "", next(iter(self.names.values()), self.code))
@@ -110,10 +112,34 @@ def add(conn: Connection, programme_id: int, raw: Any) -> Reward:
     return get(conn, programme_id, values["code"])
 
 
+def change(conn: Connection, programme_id: int, code: str, raw: Any) -> Reward:
+    """Replace a reward's fields (its code stays: redemptions name it); checked as add() checks them."""
+    values = parse({**raw, "code": code}) if isinstance(raw, dict) else parse(raw)
+    before = get(conn, programme_id, code)
+    values.pop("code")
+    conn.execute(update(LoyaltyReward).where(LoyaltyReward.id == before.id).values(**values))
+    return by_id(conn, before.id)
+
+
+def listed(conn: Connection, programme_id: int) -> list[tuple[Reward, int, int]]:
+    """The whole catalogue, offered now or not, by code: each reward with its voucher codes, free and in all."""
+    codes = {reward_id: (int(free), int(total)) for reward_id, free, total in conn.execute(
+        select(LoyaltyVoucherCode.reward_id,
+               func.coalesce(func.sum(case((LoyaltyVoucherCode.hold_id.is_(None), 1), else_=0)), 0), func.count())
+        .join(LoyaltyReward, LoyaltyReward.id == LoyaltyVoucherCode.reward_id)
+        .where(LoyaltyReward.programme_id == programme_id).group_by(LoyaltyVoucherCode.reward_id))}
+    rows = conn.execute(select(LoyaltyReward).where(LoyaltyReward.programme_id == programme_id)
+                        .order_by(LoyaltyReward.code)).all()
+    return [(reward, *codes.get(reward.id, (0, 0))) for reward in map(_reward, rows)]
+
+
 def add_codes(conn: Connection, reward_id: int, codes: list[str]) -> int:
     """A partner's voucher codes for a reward; codes given before are skipped. How many are new."""
     from engage.engine.store.bulk import conflict_insert
 
+    long = next((n for n, c in enumerate(codes, 1) if len(c.strip()) > MAX_VOUCHER_CODE), None)
+    if long is not None:
+        raise RewardError("codes", f"line {long}: a code has at most {MAX_VOUCHER_CODE} characters")
     rows = [{"reward_id": reward_id, "code": c.strip()} for c in codes if c.strip()]
     if not rows:
         return 0
@@ -126,7 +152,7 @@ def _reward(row: Any) -> Reward:
     return Reward(row.id, row.code, dict(row.names), row.points, row.stock, row.level, row.per_member,
                   aware(row.valid_from) if row.valid_from else None,
                   aware(row.valid_until) if row.valid_until else None, row.fulfilment, dict(row.config or {}),
-                  bool(row.active))
+                  bool(row.active), dict(row.descriptions or {}))
 
 
 def get(conn: Connection, programme_id: int, code: str) -> Reward:
