@@ -36,7 +36,7 @@ def test_a_marketer_creates_an_earning_rule_after_trying_it(page, site, quick_ha
     page.fill("#definition", '{"kind": "call_out", "every": 100, "points": 10, "multipliers": {"gold": 2}}')
     page.click("#save")
     expect(page.locator("#done")).to_contain_text("Rule saved")
-    expect(page.locator("#versions")).to_contain_text("every 100 call_out: 10 points (x2 gold)")
+    expect(page.locator("#versions")).to_contain_text("10 points for every 100 minutes of outgoing calls (x2 gold)")
     screenshot(page, "loyalty-rule")
     page.get_by_role("link", name="← Beeline Club").click()
     expect(page.locator("#rules tr[data-rule=calls]")).to_contain_text("Outgoing calls")

@@ -38,7 +38,7 @@ def test_the_page_shows_the_programmes_figures_and_rules(web) -> None:  # noqa: 
     assert page.status == 200
     assert 'id="members">1<' in page.body and 'id="outstanding">120<' in page.body
     assert 'id="liability">1.20 USD<' in page.body
-    assert "every 100 call_out: 10 points" in page.body
+    assert "10 points for every 100 minutes of outgoing calls" in page.body
 
 
 def test_an_approver_has_no_loyalty_pages(web) -> None:  # noqa: ANN001

@@ -23,6 +23,11 @@ from engage.engine.store.schema import (
 )
 
 
+# what a rule's `every` counts, in words: "10 points for every 100 minutes of outgoing calls"
+MEASURES = {"call_out": "minutes of outgoing calls", "call_in": "minutes of incoming calls", "data": "MB of data",
+            "sms_out": "SMS sent", "recharge": "of recharges", "purchase": "of purchases"}
+
+
 def programmes_listed(conn: Connection) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in conn.execute(select(
         LoyaltyProgramme.id, LoyaltyProgramme.code, LoyaltyProgramme.name, LoyaltyProgramme.currency,
@@ -91,10 +96,12 @@ def summary(rule: rules.EarningRule) -> str:
     elif rule.on == rules.USSD_OPT_IN:
         said = f"{rule.points} points for opting in on USSD"
     elif rule.on == rules.USAGE_AFTER_CAMPAIGN:
-        said = f"{rule.points} points for {rule.kind} within {rule.within_days} days after a campaign's message"
+        said = (f"{rule.points} points for {MEASURES.get(rule.kind, rule.kind).removeprefix('of ')} within "
+                f"{rule.within_days} days after a campaign's message")
     else:
-        every = int(rule.every) if rule.every.is_integer() else rule.every
-        said = f"every {every} {rule.kind}: {rule.points} points" + ("" if rule.carry else ", no carry")
+        every = f"{rule.every:,.0f}" if rule.every.is_integer() else f"{rule.every:g}"
+        said = f"{rule.points:,} points for every {every} {MEASURES.get(rule.kind, rule.kind)}" + (
+            "" if rule.carry else ", each event alone")
     extras = [f"x{f:g} {name}" for name, f in rule.multipliers.items()]
     extras += [f"x{f:g} in segment {s}" for s, f in rule.segment_multipliers.items()]
     extras += [f"at most {rule.cap_day}/day"] if rule.cap_day else []
