@@ -23,6 +23,8 @@ from engage.demo_loyalty import seed_programme
 from engage.engine import campaigns
 from engage.engine.analytics.effectiveness.refresh import refresh
 from engage.engine.campaigns import lifecycle
+from engage.engine.loyalty import adjustments
+from engage.engine.loyalty import programmes as loyalty_programmes
 from engage.engine.segments import store as segments
 from engage.engine.store.database import make_engine
 from engage.engine.store.schema import Keyword, UssdMenu
@@ -36,6 +38,7 @@ from engage.engine.users.roles import (
     PAGE_ROLES,
 )
 from engage.web.app import make_app
+from engage.web.loyalty_adjustment_pages import ADJUSTMENT_VIEWERS
 from engage.web.sessions_web import PageHandler
 from tests.fixtures.axe import axe_violations, described
 from tests.fixtures.browser import sign_in
@@ -87,6 +90,7 @@ PAGES: dict[str, list[tuple[str, frozenset[str]]]] = {
     r"/loyalty/([a-z0-9_-]+)/rules/new$": [("/loyalty/club/rules/new", LOYALTY_READERS)],
     r"/loyalty/([a-z0-9_-]+)/rules/([a-z0-9_-]+)$": [("/loyalty/club/rules/recharge", LOYALTY_READERS)],
     r"/loyalty/([a-z0-9_-]+)/member$": [("/loyalty/club/member?msisdn=%2B998901000001", LOYALTY_READERS)],
+    r"/loyalty/([a-z0-9_-]+)/adjustments$": [("/loyalty/club/adjustments", ADJUSTMENT_VIEWERS)],
     r"/loyalty/new$": [("/loyalty/new", LOYALTY_EDITORS)],
     r"/loyalty/([a-z0-9_-]+)/settings$": [("/loyalty/club/settings", LOYALTY_READERS)],
 }
@@ -130,6 +134,11 @@ def demo_data(engine: Engine, home: Path) -> dict[str, int]:
     people = add_people(engine)
     story = message_and_reply(engine, AZIZ)
     seed_programme(engine)  # the demo's loyalty club, its rules and rewards, everyone a member
+    with engine.begin() as conn:  # an adjustment posted at once, one waiting for a second person
+        club = loyalty_programmes.get(conn, "club")
+        member = adjustments.member_of(conn, club.id, "+998901000001")
+        for points in (50, 5000):
+            adjustments.request(conn, club, member, points, "goodwill after an outage", actor="mara@example.com")
     seed_answers(engine)
     with engine.begin() as conn:
         template = templates.create(conn, "Spring bonus", {"en": "Hi {{ first_name }}, 500 points are yours!",

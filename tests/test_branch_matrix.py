@@ -92,6 +92,14 @@ ROUTES: dict[str, tuple[str, Any]] = {
                                                              "changes one (test_loyalty_pages)"),
     r"/loyalty/([a-z0-9_-]+)/member$": (GLOBAL, "a lookup by number within the caller's branch: another "
                                                 "branch's subscriber is not found (test_loyalty_pages)"),
+    r"/loyalty/([a-z0-9_-]+)/adjustments$": (GLOBAL, "adjustments of the caller's branch's members only "
+                                                     "(test_loyalty_adjustment_pages)"),
+    r"/loyalty/([a-z0-9_-]+)/adjustments/new$": (GLOBAL, "a member found by number within the caller's branch: "
+                                                         "another branch's is not found "
+                                                         "(test_loyalty_adjustment_pages)"),
+    r"/loyalty/([a-z0-9_-]+)/adjustments/(\d+)/(approve|reject)$": (
+        GLOBAL, "an adjustment of another branch's member is a 404 and stays as it was "
+                "(test_loyalty_adjustment_pages)"),
     r"/loyalty/new$": (GLOBAL, "a programme is the whole operator's: only a user of no branch creates one "
                                "(test_loyalty_settings_pages)"),
     r"/loyalty/([a-z0-9_-]+)/settings$": (GLOBAL, "read by every branch, changed only by a user of no branch "

@@ -12,6 +12,7 @@ source, corrections as compensating entries).
     redeeming.py    a redemption start to end: conditions, hold with stock, fulfil, confirm or
                     release; the sweeper for those left undecided
     expiry.py       the set-based job that empties lots that are due, one entry per lot
+    expiry_notices.py the "points will expire" SMS, once per member and expiry day, N days before
     rules.py        earning rules, versioned: what usage is worth, validated field by field
     scoring.py      usage records -> points, a batch per transaction: replays dropped, the remainder
                     carried, multipliers by level or saved segment, caps per day and month; the rule tester

@@ -1,6 +1,6 @@
 """The programme's housekeeping, run by the events worker's periodic jobs (analytics/periodic.py):
-points that are due expire, and levels are reviewed when a programme's review date has come. Each
-runs once per period across all workers."""
+points that are due expire, members are told of points about to expire, and levels are reviewed when
+a programme's review date has come. Each runs once per period across all workers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from engage.engine.analytics.periodic import periodic
-from engage.engine.loyalty import expiry, levels, redeeming
+from engage.engine.loyalty import expiry, expiry_notices, levels, redeeming
 from engage.engine.store.schema import LoyaltyProgramme
 
 
@@ -29,3 +29,8 @@ def review(engine: Engine, now: datetime) -> dict[str, Any]:
 @periodic("loyalty_fulfilment", every=60)
 def fulfil(engine: Engine, now: datetime) -> dict[str, Any]:
     return redeeming.settle_open(engine, now)
+
+
+@periodic("loyalty_expiry_notices", every=3600)
+def tell_expiring(engine: Engine, now: datetime) -> dict[str, Any]:
+    return expiry_notices.send_due(engine, now)
