@@ -15,6 +15,7 @@ import tornado.web
 from engage.engine.audit import audit
 from engage.engine.loyalty import overview, programmes, rules, scoring
 from engage.engine.users.roles import LOYALTY_EDITORS, LOYALTY_READERS
+from engage.web.loyalty_adjustment_pages import member_adjustments, waiting_for
 from engage.web.off_loop import off_loop
 from engage.web.sessions_web import PageHandler, requires
 
@@ -34,7 +35,8 @@ class LoyaltyPage(PageHandler):
                 if chosen is None:
                     return {"listed": listed}
                 return {"listed": listed, "chosen": chosen, "figures": overview.figures(conn, chosen["id"]),
-                        "rules": overview.rules_listed(conn, chosen["id"])}
+                        "rules": overview.rules_listed(conn, chosen["id"]),
+                        "adjustments_waiting": waiting_for(conn, chosen["id"], self.current_user)}
         shown = await off_loop(read)
         self.render("loyalty.html", can_edit=_may_edit(self), **shown)
 
@@ -116,8 +118,10 @@ class LoyaltyMemberPage(PageHandler):
                     programme = programmes.get(conn, programme_code)
                 except LookupError:
                     raise tornado.web.HTTPError(404) from None
-                return programme, overview.member(conn, programme.id, msisdn,
-                                                  branch=self.current_user.branch) if msisdn else None
+                found = overview.member(conn, programme.id, msisdn, branch=self.current_user.branch) if msisdn else None
+                if found is not None:
+                    found["adjusting"] = member_adjustments(conn, programme.id, found["id"], self.current_user)
+                return programme, found
         programme, found = await off_loop(read)
         self.render("loyalty_member.html", programme=programme, msisdn=msisdn, member=found)
 

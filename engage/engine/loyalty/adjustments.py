@@ -177,6 +177,15 @@ def of_member(conn: Connection, member_id: int, *, limit: int = 50) -> list[Adju
                  .order_by(LoyaltyAdjustment.id.desc()).limit(limit))
 
 
+def member_of(conn: Connection, programme_id: int, msisdn: str, *, branch: str | None = None) -> int | None:
+    """The member with this number (in this branch), for a desk that knows people by their number."""
+    query = select(LoyaltyMember.id).join(Subscriber, Subscriber.id == LoyaltyMember.subscriber_id).where(
+        LoyaltyMember.programme_id == programme_id, Subscriber.msisdn == msisdn)
+    if branch is not None:
+        query = query.where(Subscriber.branch == branch)
+    return conn.execute(query).scalar()
+
+
 def _post(conn: Connection, programme: programmes.Programme, adjustment_id: int, member_id: int, points: int,
           reason: str, actor: str, *, waits: bool) -> None:
     key, now = f"adjustment:{adjustment_id}", datetime.now(UTC)
