@@ -13,6 +13,7 @@ source, corrections as compensating entries).
                     release; the sweeper for those left undecided
     expiry.py       the set-based job that empties lots that are due, one entry per lot
     expiry_notices.py the "points will expire" SMS, once per member and expiry day, N days before
+    opening_balances.py the imported loyalty_points and loyalty_tier moved into a programme's ledger, once
     rules.py        earning rules, versioned: what usage is worth, validated field by field
     scoring.py      usage records -> points, a batch per transaction: replays dropped, the remainder
                     carried, multipliers by level or saved segment, caps per day and month; the rule tester
