@@ -100,6 +100,12 @@ ROUTES: dict[str, tuple[str, Any]] = {
     r"/loyalty/([a-z0-9_-]+)/adjustments/(\d+)/(approve|reject)$": (
         GLOBAL, "an adjustment of another branch's member is a 404 and stays as it was "
                 "(test_loyalty_adjustment_pages)"),
+    r"/loyalty/([a-z0-9_-]+)/loads$": (GLOBAL, "a load gives points to members of every branch: users of a branch "
+                                               "get 403 (test_loyalty_load_pages)"),
+    r"/loyalty/([a-z0-9_-]+)/loads/(\d+)$": (GLOBAL, "a load of the whole operator: users of a branch get 403 "
+                                                    "(test_loyalty_load_pages)"),
+    r"/loyalty/([a-z0-9_-]+)/loads/(\d+)/problems\.csv$": (GLOBAL, "a load's report: users of a branch get 403 "
+                                                                   "(test_loyalty_load_pages)"),
     r"/loyalty/new$": (GLOBAL, "a programme is the whole operator's: only a user of no branch creates one "
                                "(test_loyalty_settings_pages)"),
     r"/loyalty/([a-z0-9_-]+)/settings$": (GLOBAL, "read by every branch, changed only by a user of no branch "

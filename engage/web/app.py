@@ -36,6 +36,7 @@ from engage.web.inbound_pages import INBOUND_ROUTES
 from engage.web.keyword_pages import KEYWORD_ROUTES
 from engage.web.loyalty_adjustment_pages import LOYALTY_ADJUSTMENT_ROUTES
 from engage.web.loyalty_api import LOYALTY_API_ROUTES
+from engage.web.loyalty_load_pages import LOYALTY_LOAD_ROUTES
 from engage.web.loyalty_pages import LOYALTY_ROUTES
 from engage.web.loyalty_settings_pages import LOYALTY_SETTINGS_ROUTES
 from engage.web.off_loop import off_loop
@@ -122,6 +123,7 @@ def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None,
             *INBOUND_ROUTES,
             *KEYWORD_ROUTES,
             *LOYALTY_ROUTES,
+            *LOYALTY_LOAD_ROUTES,
             *LOYALTY_ADJUSTMENT_ROUTES,
             *LOYALTY_SETTINGS_ROUTES,
             *USSD_PAGE_ROUTES,

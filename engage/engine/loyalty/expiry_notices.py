@@ -30,6 +30,7 @@ from sqlalchemy import Connection, Date, Engine, and_, cast, exists, func, selec
 
 from engage.engine.keywords import builtins, replies
 from engage.engine.loyalty.consent_codes import DEFAULT_SENDER, SENDER_SETTING
+from engage.engine.loyalty.programmes import EXPIRY_NOTICE_DAYS, SETTINGS
 from engage.engine.store.bulk import conflict_insert, update_from_values
 from engage.engine.store.schema import (
     Campaign,
@@ -47,9 +48,9 @@ from engage.engine.templates.render import FIELDS, TemplateError
 from engage.engine.templates.store import TemplateSet
 
 TEMPLATE = "Loyalty: points expiring"
-DAYS_SETTING = "expiry_notice_days"  # days ahead a member is told; 0: never
-DEFAULT_DAYS = 7
-QUIET_HOURS = "21:00-09:00"  # the notices' campaign's, in each subscriber's zone, unless changed there
+DAYS_SETTING = EXPIRY_NOTICE_DAYS  # days ahead a member is told; 0: never (set on the programme's settings page)
+DEFAULT_DAYS: int = SETTINGS[EXPIRY_NOTICE_DAYS]
+QUIET_HOURS = "21:00-09:00"  # the notices' campaign's (set where it has none), in each subscriber's zone
 BATCH = 5_000  # lots read per batch
 TEXTS = {
     "en": "{points} of your loyalty points expire on {date}. Use them before then.",
