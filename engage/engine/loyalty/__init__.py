@@ -37,4 +37,7 @@ source, corrections as compensating entries).
     exchange.py     exchange with other programmes at their rates, both ways, a minimum and a daily limit
                     per member; the statement per exchange partner
     settlement.py   a partner's statement per period: points issued and burnt, their money value, the net; CSV
+    reports.py      the back office's reports: per period, per rule and cause, liability, levels, partners; CSV
+    report_periods.py days, weeks and months in the reader's time zone, grouped in the database on both stores
+    report_usage.py the programme's use: USSD visits, keyword use, campaigns sent and awarded
 """
