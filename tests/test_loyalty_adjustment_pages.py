@@ -197,3 +197,11 @@ def test_the_programme_page_links_the_adjustments_with_how_many_wait(web) -> Non
     adjust(support, "5000")
     assert "Adjustments (1 waiting)" in support.get("/loyalty").body
     assert "Adjustments (" not in signed_in(engine, base, "analyst").get("/loyalty").body
+
+
+def test_an_approver_finds_what_waits_on_the_approvals_page(web) -> None:  # noqa: ANN001
+    engine, base = web
+    adjust(signed_in(engine, base, "support"), "5000")
+    page = signed_in(engine, base, "approver").get("/approvals").body
+    assert '<a href="/loyalty/club/adjustments">Beeline Club (1 waiting)</a>' in page
+    assert 'id="loyalty-adjustments"' not in signed_in(engine, base, "marketer").get("/approvals").body

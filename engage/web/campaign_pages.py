@@ -18,6 +18,7 @@ from engage.engine.campaigns.review import review, review_of
 from engage.engine.segments.audience import COUNT_SECONDS
 from engage.engine.users.roles import CAMPAIGN_ACTION_ROLES, CAMPAIGN_APPROVERS, CAMPAIGN_MAKERS
 from engage.web.campaigns_api import visible
+from engage.web.loyalty_adjustment_pages import waiting_for_approver
 from engage.web.off_loop import off_loop
 from engage.web.sessions_web import PageHandler, requires
 
@@ -66,7 +67,8 @@ class ApprovalsPage(PageHandler):
     @requires(*CAMPAIGN_APPROVERS, *CAMPAIGN_MAKERS)
     async def get(self) -> None:
         waiting = await off_loop(self._waiting, self.current_user)  # a count and an estimate each: off the IO loop
-        self.render("approvals.html", waiting=waiting, money=money)
+        loyalty = await off_loop(waiting_for_approver, self.db, self.current_user)
+        self.render("approvals.html", waiting=waiting, money=money, loyalty=loyalty)
 
     def _waiting(self, user: Any) -> list[dict[str, Any]]:
         waiting = []

@@ -10,7 +10,7 @@ import urllib.parse
 from typing import Any
 
 import tornado.web
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from engage.engine import phones
 from engage.engine.loyalty import adjustments, programmes
@@ -35,6 +35,14 @@ def waiting_for(conn: Connection, programme_id: int, user: Any) -> int | None:
     if user.role not in ADJUSTMENT_VIEWERS:
         return None
     return adjustments.waiting(conn, programme_id, branch=user.branch)
+
+
+def waiting_for_approver(engine: Engine, user: Any) -> list[tuple[str, str, int]]:
+    """For the approvals page, where approvers look: the programmes whose adjustments wait, and how many."""
+    if user.role not in LOYALTY_APPROVERS:
+        return []
+    with engine.connect() as conn:
+        return adjustments.waiting_by_programme(conn, branch=user.branch)
 
 
 def _programme(conn: Connection, code: str) -> programmes.Programme:

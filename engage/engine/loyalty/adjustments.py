@@ -1,5 +1,5 @@
 """A person's correction of a member's points, with its reason. A small one is posted at once; one
-above the programme's threshold (settings "adjust_approval_above", default 1,000 points either way)
+above the programme's threshold (its setting adjust_approval_above, default 1,000 points either way)
 waits until a second person approves it, as a campaign waits for its approver, so that nobody moves
 large amounts alone. Approving posts it through the ledger under the key "adjustment:<id>", so that
 two approvals at the same moment post once; a debit the balance cannot cover is refused and the
@@ -29,8 +29,6 @@ from engage.engine.store.schema import (
     Subscriber,
 )
 
-THRESHOLD_SETTING = "adjust_approval_above"
-DEFAULT_THRESHOLD = 1_000
 MAX_POINTS = 1_000_000_000  # a correction, not a way to mint a liability by a slip of the keyboard
 MAX_REASON = 200
 SOURCE = "adjustment"
@@ -83,13 +81,14 @@ class Adjustment:
                 "decision_reason": self.decision_reason, "entry_id": self.entry_id, "msisdn": self.msisdn}
 
 
-def threshold(conn: Connection, programme_id: int) -> int:
-    """The most points an adjustment may move without a second person."""
-    settings = conn.execute(select(LoyaltyProgramme.settings).where(LoyaltyProgramme.id == programme_id)).scalar()
-    value = (settings or {}).get(THRESHOLD_SETTING, DEFAULT_THRESHOLD)
+def threshold(conn: Connection, programme: programmes.Programme | int | str) -> int:
+    """The most points an adjustment may move without a second person (the programme's setting)."""
+    if not isinstance(programme, programmes.Programme):
+        programme = programmes.get(conn, programme)
+    value = programme.setting(programmes.ADJUST_APPROVAL_ABOVE)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise AdjustmentError(THRESHOLD_SETTING, f"the programme's setting is {value!r}, not a whole number of "
-                                                 "points of 0 or more")
+        raise AdjustmentError(programmes.ADJUST_APPROVAL_ABOVE, f"the programme's setting is {value!r}, not a whole "
+                                                                "number of points of 0 or more")
     return value
 
 
@@ -104,7 +103,7 @@ def request(conn: Connection, programme: programmes.Programme | int | str, membe
                                         f"{MAX_POINTS:,} either way (minus takes points away)")
     reason = _reason("reason", reason)
     _member(conn, programme.id, member_id, branch)
-    at_once = abs(points) <= threshold(conn, programme.id)
+    at_once = abs(points) <= threshold(conn, programme)
     with conn.begin_nested():  # an overdraw leaves no adjustment behind, whatever the caller does next
         adjustment_id = conn.execute(insert(LoyaltyAdjustment).values(
             programme_id=programme.id, member_id=member_id, points=points, reason=reason, state="pending",
@@ -169,6 +168,19 @@ def waiting(conn: Connection, programme_id: int, *, branch: str | None = None) -
         query = query.join(LoyaltyMember, LoyaltyMember.id == LoyaltyAdjustment.member_id).join(
             Subscriber, Subscriber.id == LoyaltyMember.subscriber_id).where(Subscriber.branch == branch)
     return int(conn.execute(query).scalar_one())
+
+
+def waiting_by_programme(conn: Connection, *, branch: str | None = None) -> list[tuple[str, str, int]]:
+    """(code, name, how many wait) of each programme where adjustments wait, for the approvals page."""
+    query = select(LoyaltyProgramme.code, LoyaltyProgramme.name, func.count()).join(
+        LoyaltyAdjustment, LoyaltyAdjustment.programme_id == LoyaltyProgramme.id).where(
+        LoyaltyAdjustment.state == "pending")
+    if branch is not None:
+        query = query.join(LoyaltyMember, LoyaltyMember.id == LoyaltyAdjustment.member_id).join(
+            Subscriber, Subscriber.id == LoyaltyMember.subscriber_id).where(Subscriber.branch == branch)
+    rows = conn.execute(query.group_by(LoyaltyProgramme.id, LoyaltyProgramme.code, LoyaltyProgramme.name)
+                        .order_by(LoyaltyProgramme.code)).all()
+    return [(code, name, int(n)) for code, name, n in rows]
 
 
 def of_member(conn: Connection, member_id: int, *, limit: int = 50) -> list[Adjustment]:
