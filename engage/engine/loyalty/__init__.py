@@ -25,6 +25,8 @@ source, corrections as compensating entries).
     levels.py       levels by points earned in a rolling window: raised at once, lowered at a review
                     past a grace period
     overview.py     what the back office shows: figures, rules in words, a member's ledger
+    adjustments.py  a person's corrections, with a reason: posted at once within the programme's threshold,
+                    above it waiting for a second person who approves (posting once) or rejects
     jobs.py         expiry and level reviews as the events worker's periodic jobs
     profile.py      the subscriber's loyalty_points and loyalty_tier kept from the ledger (the first
                     programme's), so segments, templates and menus read the ledger's figures
