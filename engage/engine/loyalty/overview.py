@@ -22,7 +22,6 @@ from engage.engine.store.schema import (
     Subscriber,
 )
 
-
 # what a rule's `every` counts, in words: "10 points for every 100 minutes of outgoing calls"
 MEASURES = {"call_out": "minutes of outgoing calls", "call_in": "minutes of incoming calls", "data": "MB of data",
             "sms_out": "SMS sent", "recharge": "of recharges", "purchase": "of purchases"}
