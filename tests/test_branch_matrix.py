@@ -110,6 +110,21 @@ ROUTES: dict[str, tuple[str, Any]] = {
                                "(test_loyalty_settings_pages)"),
     r"/loyalty/([a-z0-9_-]+)/settings$": (GLOBAL, "read by every branch, changed only by a user of no branch "
                                                   "(test_loyalty_settings_pages)"),
+    r"/loyalty/([a-z0-9_-]+)/levels$": (GLOBAL, "the programme's levels: read by every branch, changed only by a user "
+                                                "of no branch (test_loyalty_level_pages)"),
+    r"/loyalty/([a-z0-9_-]+)/rewards$": (GLOBAL, "the programme's catalogue: read by every branch "
+                                                 "(test_loyalty_catalogue_pages)"),
+    r"/loyalty/([a-z0-9_-]+)/rewards/new$": (GLOBAL, "only a user of no branch adds a reward "
+                                                     "(test_loyalty_catalogue_pages)"),
+    r"/loyalty/([a-z0-9_-]+)/rewards/([a-z0-9_-]+)$": (GLOBAL, "a reward of the whole operator: only a user of no "
+                                                               "branch changes it (test_loyalty_catalogue_pages)"),
+    r"/loyalty/([a-z0-9_-]+)/partners$": (GLOBAL, "the programme's partners: only a user of no branch adds one "
+                                                  "(test_loyalty_partner_pages)"),
+    r"/loyalty/([a-z0-9_-]+)/partners/(merchant|exchange)/([a-z0-9_-]+)$": (
+        GLOBAL, "a partner of the whole operator and its statement; only an admin of no branch replaces its token "
+                "(test_loyalty_partner_pages)"),
+    r"/loyalty/([a-z0-9_-]+)/partners/(merchant|exchange)/([a-z0-9_-]+)/statement\.csv$": (
+        GLOBAL, "the statement above as CSV (test_loyalty_partner_pages)"),
     r"/menus$": (GLOBAL, "the operator's USSD menus: read by every branch (test_ussd_menu_pages)"),
     r"/menus/new$": (GLOBAL, "only a user of no branch creates a USSD menu (test_ussd_menu_pages)"),
     r"/menus/(\d+)$": (GLOBAL, "the operator's USSD menus: only a user of no branch edits (test_ussd_menu_pages)"),

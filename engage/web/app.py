@@ -36,8 +36,11 @@ from engage.web.inbound_pages import INBOUND_ROUTES
 from engage.web.keyword_pages import KEYWORD_ROUTES
 from engage.web.loyalty_adjustment_pages import LOYALTY_ADJUSTMENT_ROUTES
 from engage.web.loyalty_api import LOYALTY_API_ROUTES
+from engage.web.loyalty_catalogue_pages import LOYALTY_CATALOGUE_ROUTES
+from engage.web.loyalty_level_pages import LOYALTY_LEVEL_ROUTES
 from engage.web.loyalty_load_pages import LOYALTY_LOAD_ROUTES
 from engage.web.loyalty_pages import LOYALTY_ROUTES
+from engage.web.loyalty_partner_pages import LOYALTY_PARTNER_ROUTES
 from engage.web.loyalty_settings_pages import LOYALTY_SETTINGS_ROUTES
 from engage.web.off_loop import off_loop
 from engage.web.openapi import OPENAPI_ROUTES
@@ -126,6 +129,9 @@ def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None,
             *LOYALTY_LOAD_ROUTES,
             *LOYALTY_ADJUSTMENT_ROUTES,
             *LOYALTY_SETTINGS_ROUTES,
+            *LOYALTY_LEVEL_ROUTES,
+            *LOYALTY_CATALOGUE_ROUTES,
+            *LOYALTY_PARTNER_ROUTES,
             *USSD_PAGE_ROUTES,
             *ANALYTICS_ROUTES,
             *PROVIDER_ROUTES,
