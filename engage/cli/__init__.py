@@ -26,6 +26,7 @@ from engage.cli import (
     keyword_commands,
     loyalty_adjust_commands,
     loyalty_commands,
+    loyalty_load_commands,
     loyalty_opening_commands,
     loyalty_partner_commands,
     process_commands,
@@ -42,7 +43,7 @@ COMMAND_GROUPS = [data_commands, audience_commands, usage_commands, provider_com
                   campaign_commands, dlq_commands, process_commands, bench_commands, user_commands,
                   ussd_commands, ussd_gateway_commands, keyword_commands, export_commands, loyalty_commands,
                   loyalty_adjust_commands,
-                  loyalty_partner_commands, loyalty_opening_commands]
+                  loyalty_partner_commands, loyalty_opening_commands, loyalty_load_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:
