@@ -42,4 +42,8 @@ source, corrections as compensating entries).
     reports.py      the back office's reports: per period, per rule and cause, liability, levels, partners; CSV
     report_periods.py days, weeks and months in the reader's time zone, grouped in the database on both stores
     report_usage.py the programme's use: USSD visits, keyword use, campaigns sent and awarded
+    loads.py        bulk point loads: a file read into a load with each row's problem by line, waiting for a
+                    second person; its report and CSV
+    load_files.py   a load's file read: CSV (UTF-8) or Parquet, the columns found, whole-file mistakes
+    load_posting.py a load approved (posted in batches, each external id once) or rejected
 """
