@@ -93,6 +93,7 @@ PAGES: dict[str, list[tuple[str, frozenset[str]]]] = {
     r"/loyalty/([a-z0-9_-]+)/rules/new$": [("/loyalty/club/rules/new", LOYALTY_READERS)],
     r"/loyalty/([a-z0-9_-]+)/rules/([a-z0-9_-]+)$": [("/loyalty/club/rules/recharge", LOYALTY_READERS)],
     r"/loyalty/([a-z0-9_-]+)/member$": [("/loyalty/club/member?msisdn=%2B998901000001", LOYALTY_READERS)],
+    r"/loyalty/([a-z0-9_-]+)/reports$": [("/loyalty/club/reports", LOYALTY_READERS)],
     r"/loyalty/([a-z0-9_-]+)/adjustments$": [("/loyalty/club/adjustments", ADJUSTMENT_VIEWERS)],
     r"/loyalty/new$": [("/loyalty/new", LOYALTY_EDITORS)],
     r"/loyalty/([a-z0-9_-]+)/settings$": [("/loyalty/club/settings", LOYALTY_READERS)],
@@ -111,6 +112,7 @@ NOT_PAGES = {
     r"/subscribers/import/(\d+)/rejected\.csv$": "a CSV download, not HTML",
     r"/campaigns/(\d+)/effectiveness/([a-z_]+)\.csv$": "a CSV download, not HTML",
     r"/loyalty/([a-z0-9_-]+)/loads/(\d+)/problems\.csv$": "a CSV download, not HTML",
+    r"/loyalty/([a-z0-9_-]+)/reports\.csv$": "a CSV download, not HTML",
     r"/loyalty/([a-z0-9_-]+)/partners/(merchant|exchange)/([a-z0-9_-]+)/statement\.csv$": "a CSV download, not HTML",
 }
 # Known violations in pages other engineers own, until they fix them: (role, path) -> why.

@@ -92,6 +92,10 @@ ROUTES: dict[str, tuple[str, Any]] = {
                                                              "changes one (test_loyalty_pages)"),
     r"/loyalty/([a-z0-9_-]+)/member$": (GLOBAL, "a lookup by number within the caller's branch: another "
                                                 "branch's subscriber is not found (test_loyalty_pages)"),
+    r"/loyalty/([a-z0-9_-]+)/reports$": (GLOBAL, "the programme's reports: operator-wide figures read by every branch, "
+                                                 "said so on the page (test_loyalty_report_pages)"),
+    r"/loyalty/([a-z0-9_-]+)/reports\.csv$": (GLOBAL, "a table of the reports above, as CSV "
+                                                      "(test_loyalty_report_pages)"),
     r"/loyalty/([a-z0-9_-]+)/adjustments$": (GLOBAL, "adjustments of the caller's branch's members only "
                                                      "(test_loyalty_adjustment_pages)"),
     r"/loyalty/([a-z0-9_-]+)/adjustments/new$": (GLOBAL, "a member found by number within the caller's branch: "

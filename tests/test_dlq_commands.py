@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from engage.cli import main
 from engage.engine.broker import REPLAYS_HEADER, connect, dead_letter_queue
-from engage.engine.broker.queues import receipts_queue, send_queue
+from engage.engine.broker.queues import loyalty_usage_queue, receipts_queue, send_queue
 from engage.engine.providers.records import add_smpp
 from engage.engine.store.database import make_engine
 from engage.engine.store.migrate import upgrade
@@ -39,7 +39,7 @@ def site(tmp_path, broker_url, monkeypatch):
         pid = add_smpp(conn, name="sim", host="127.0.0.1", port=2775, system_id="a", password="pw", actor="t")
     broker = connect(broker_url)
     yield engine, broker, pid
-    for queue in (receipts_queue(), send_queue(pid)):
+    for queue in (receipts_queue(), send_queue(pid), loyalty_usage_queue()):
         broker.delete(queue)
     broker.close()
     engine.dispose()
@@ -65,6 +65,13 @@ def test_list_shows_each_queue_with_dead_letters_and_how_many(site, capsys):
     code, out, _ = run(capsys, "dlq", "list")
     assert code == 0
     assert out == [{"queue": receipts_queue(), "dead_letters": 1}, {"queue": send_queue(pid), "dead_letters": 3}]
+
+
+def test_refused_usage_batches_of_the_loyalty_worker_are_listed_too(site, capsys):
+    _, broker, _ = site
+    dead_letters(broker, loyalty_usage_queue(), 2, "not a usage batch", body={"records": "none"})
+    assert run(capsys, "dlq", "list")[1] == [{"queue": loyalty_usage_queue(), "dead_letters": 2}]
+    assert len(run(capsys, "dlq", "list", "loyalty.usage")[1]) == 2
 
 
 def test_list_says_so_when_there_are_none(site, capsys):

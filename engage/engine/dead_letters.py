@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from engage.engine.broker import ORIGIN_HEADER, REASON_HEADER, Broker, Delivery, dead_letter_queue
-from engage.engine.broker.queues import receipts_queue, send_queue
+from engage.engine.broker.queues import loyalty_usage_queue, receipts_queue, send_queue
 from engage.engine.phones import mask
 from engage.engine.store.schema import Provider
 
@@ -20,9 +20,10 @@ PHONE_KEYS = {"to", "msisdn", "source", "destination", "source_addr", "destinati
 
 
 def known_queues(conn: Connection) -> list[str]:
-    """Every queue engage consumes: receipts, and the send queue of each provider in the database."""
+    """Every queue engage consumes: receipts, the send queue of each provider in the database, and
+    the loyalty worker's usage batches."""
     ids = conn.execute(select(Provider.id).order_by(Provider.id)).scalars().all()
-    return [receipts_queue(), *(send_queue(i) for i in ids)]
+    return [receipts_queue(), *(send_queue(i) for i in ids), loyalty_usage_queue()]
 
 
 def park(broker: Broker, queue: str, body: bytes, reason: str) -> None:

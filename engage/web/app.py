@@ -41,6 +41,7 @@ from engage.web.loyalty_level_pages import LOYALTY_LEVEL_ROUTES
 from engage.web.loyalty_load_pages import LOYALTY_LOAD_ROUTES
 from engage.web.loyalty_pages import LOYALTY_ROUTES
 from engage.web.loyalty_partner_pages import LOYALTY_PARTNER_ROUTES
+from engage.web.loyalty_report_pages import LOYALTY_REPORT_ROUTES
 from engage.web.loyalty_settings_pages import LOYALTY_SETTINGS_ROUTES
 from engage.web.off_loop import off_loop
 from engage.web.openapi import OPENAPI_ROUTES
@@ -126,6 +127,7 @@ def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None,
             *INBOUND_ROUTES,
             *KEYWORD_ROUTES,
             *LOYALTY_ROUTES,
+            *LOYALTY_REPORT_ROUTES,
             *LOYALTY_LOAD_ROUTES,
             *LOYALTY_ADJUSTMENT_ROUTES,
             *LOYALTY_SETTINGS_ROUTES,

@@ -18,3 +18,8 @@ def receipts_queue() -> str:
 def send_queue(provider_id: int) -> str:
     """One queue per provider, so a slow provider never holds up another."""
     return f"{prefix()}.send.{provider_id}"
+
+
+def loyalty_usage_queue() -> str:
+    """Usage batches (CDRs, recharges, purchases) for the loyalty worker to score."""
+    return f"{prefix()}.loyalty.usage"

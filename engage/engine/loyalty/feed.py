@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from engage.engine.broker.queues import prefix
+from engage.engine.broker.queues import loyalty_usage_queue
 from engage.engine.loyalty import programmes, scoring
 from engage.engine.loyalty.scoring import Record, ScoreReport
 
@@ -34,7 +34,7 @@ class FeedError(ValueError):
 
 
 def usage_queue() -> str:
-    return f"{prefix()}.loyalty.usage"
+    return loyalty_usage_queue()
 
 
 @dataclass

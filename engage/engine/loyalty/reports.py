@@ -28,6 +28,7 @@ from sqlalchemy.orm import aliased
 
 from engage.engine.loyalty import programmes, report_usage, settlement
 from engage.engine.loyalty.exchange import statement as exchange_statement
+from engage.engine.loyalty.loads import CSV_RISKY
 from engage.engine.loyalty.report_periods import ReportError, Span, bucket, labels, span, within
 from engage.engine.store.schema import (
     LoyaltyBalance,
@@ -248,7 +249,8 @@ def _money(points: int, value: Decimal) -> Decimal:
 
 
 def as_csv(made: dict[str, Any], table: str) -> str:
-    """One table of a report as CSV: a line of column keys, then its rows; dates ISO, money as decimals."""
+    """One table of a report as CSV: a line of column keys, then its rows; dates ISO, money as decimals, a
+    text that a spreadsheet would run as a formula with a leading apostrophe."""
     if table not in made["tables"]:
         raise ReportError("table", f"{str(table)[:30]!r} is not one of {', '.join(made['tables'])}")
     shown = made["tables"][table]
@@ -266,6 +268,8 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, date | datetime):
         return value.isoformat()
+    if isinstance(value, str) and value.startswith(CSV_RISKY):
+        return "'" + value  # a name a spreadsheet would run as a formula
     return format(value, "f") if isinstance(value, Decimal) else str(value)
 
 
