@@ -2,7 +2,8 @@
 (append-only entries, a balance kept in the transaction that posts them, an idempotency key per
 source, corrections as compensating entries).
 
-    programmes.py   a programme: its currency, what a point is worth, how long points live
+    programmes.py   a programme: its currency, what a point is worth, how long points live, the settings
+                    other parts read (with their defaults) and their changes
     members.py      enrolment (keyword, USSD, API, bulk, a segment) and a member's status
     ledger.py       posting: credits in lots (earn, adjust, exchange in), debits oldest lot first,
                     reversals; reading a balance and a member's entries
