@@ -142,3 +142,10 @@ def test_a_load_of_another_programme_is_not_found(web) -> None:  # noqa: ANN001
     with engine.begin() as conn:
         programmes.create(conn, "other", "Other")
     assert marketer.get("/loyalty/other/loads/1").status == 404
+
+
+def test_an_approver_finds_the_waiting_load_on_the_approvals_page(web) -> None:  # noqa: ANN001
+    engine, base = web
+    upload(signed_in(engine, base, "marketer"), FILE)
+    page = signed_in(engine, base, "approver").get("/approvals")
+    assert '<a href="/loyalty/club/loads">Beeline Club (1 waiting)</a>' in page.body

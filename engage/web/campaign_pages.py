@@ -19,6 +19,7 @@ from engage.engine.segments.audience import COUNT_SECONDS
 from engage.engine.users.roles import CAMPAIGN_ACTION_ROLES, CAMPAIGN_APPROVERS, CAMPAIGN_MAKERS
 from engage.web.campaigns_api import visible
 from engage.web.loyalty_adjustment_pages import waiting_for_approver
+from engage.web.loyalty_load_pages import waiting_loads_for_approver
 from engage.web.off_loop import off_loop
 from engage.web.sessions_web import PageHandler, requires
 
@@ -68,7 +69,8 @@ class ApprovalsPage(PageHandler):
     async def get(self) -> None:
         waiting = await off_loop(self._waiting, self.current_user)  # a count and an estimate each: off the IO loop
         loyalty = await off_loop(waiting_for_approver, self.db, self.current_user)
-        self.render("approvals.html", waiting=waiting, money=money, loyalty=loyalty)
+        loyalty_loads = await off_loop(waiting_loads_for_approver, self.db, self.current_user)
+        self.render("approvals.html", waiting=waiting, money=money, loyalty=loyalty, loyalty_loads=loyalty_loads)
 
     def _waiting(self, user: Any) -> list[dict[str, Any]]:
         waiting = []

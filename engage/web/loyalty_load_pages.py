@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import tornado.web
+from sqlalchemy import Engine
 
 from engage.engine.loyalty import load_posting, loads, programmes
 from engage.engine.loyalty.loads import LoadError
@@ -25,6 +26,14 @@ from engage.web.uploads import StreamedUpload, UploadError
 
 LOAD_VIEWERS = LOYALTY_READERS | LOYALTY_APPROVERS
 BRANCH_REFUSAL = "a load gives points to members of every branch: its pages are for users of no branch"
+
+
+def waiting_loads_for_approver(engine: Engine, user: Any) -> list[tuple[str, str, int]]:
+    """For the approvals page, where approvers look: the programmes whose loads wait, and how many."""
+    if user.role not in LOYALTY_APPROVERS or user.branch is not None:
+        return []
+    with engine.connect() as conn:
+        return loads.waiting_by_programme(conn)
 
 
 def _refuse_a_branch(handler: PageHandler) -> None:

@@ -32,7 +32,14 @@ from engage.engine.loyalty.load_files import LoadFileError, RawRow, rows_of
 from engage.engine.phones import InvalidNumber, mask, to_e164
 from engage.engine.store.bulk import insert_rows, one_of
 from engage.engine.store.database import aware
-from engage.engine.store.schema import LoyaltyEntry, LoyaltyLoad, LoyaltyLoadRow, LoyaltyMember, Subscriber
+from engage.engine.store.schema import (
+    LoyaltyEntry,
+    LoyaltyLoad,
+    LoyaltyLoadRow,
+    LoyaltyMember,
+    LoyaltyProgramme,
+    Subscriber,
+)
 
 CHUNK = 5_000
 MAX_REASON = 200
@@ -240,6 +247,14 @@ def listed(conn: Connection, programme_id: int, *, limit: int = 200) -> list[dic
     """The programme's loads, newest first."""
     return [_listed_row(load) for load in conn.execute(select(LoyaltyLoad).where(
         LoyaltyLoad.programme_id == programme_id).order_by(LoyaltyLoad.id.desc()).limit(limit))]
+
+
+def waiting_by_programme(conn: Connection) -> list[tuple[str, str, int]]:
+    """(code, name, how many) of the programmes whose loads wait for a second person."""
+    return [(code, name, int(n)) for code, name, n in conn.execute(
+        select(LoyaltyProgramme.code, LoyaltyProgramme.name, func.count()).join(
+            LoyaltyLoad, LoyaltyLoad.programme_id == LoyaltyProgramme.id).where(LoyaltyLoad.state == "pending")
+        .group_by(LoyaltyProgramme.code, LoyaltyProgramme.name).order_by(LoyaltyProgramme.code))]
 
 
 def report(conn: Connection, load_id: int, offset: int = 0, limit: int = PAGE, *,
