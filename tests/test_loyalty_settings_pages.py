@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from engage.engine.loyalty import programmes
+from engage.engine.loyalty import levels, programmes
 from engage.engine.store.schema import AuditEntry
 from tests.fixtures.web import serving, signed_in
 
@@ -79,6 +79,16 @@ def test_the_settings_are_changed_and_audited_with_before_and_after(club) -> Non
     change = audited(engine, "loyalty.programme.settings")[0]
     assert change["before"]["adjust_approval_above"] == 1000 and change["after"]["adjust_approval_above"] == 5000
     assert change["before"]["name"] == "Club" and change["after"]["name"] == "Beeline Club"
+
+
+def test_changing_the_settings_keeps_the_programmes_levels(club) -> None:  # noqa: ANN001
+    engine, base = club
+    with engine.begin() as conn:
+        levels.set_levels(conn, programmes.get(conn, "club").id, {"levels": [{"name": "blue", "min": 0}]})
+    signed_in(engine, base, "admin").post_form("/loyalty/club/settings", SETTINGS)
+    with engine.connect() as conn:
+        kept = programmes.get(conn, "club").settings
+    assert kept["levels"]["levels"] == [{"name": "blue", "min": 0}] and "next_review" in kept
 
 
 def test_a_programme_shows_the_defaults_of_settings_it_never_set(club) -> None:  # noqa: ANN001

@@ -17,12 +17,14 @@ from sqlalchemy import update as update_rows
 
 from engage.engine.loyalty.consent_codes import DEFAULT_SENDER, SENDER_SETTING
 from engage.engine.sender_ids import SenderIdError, parse_sender
-from engage.engine.store.schema import LoyaltyProgramme
+from engage.engine.store.schema import LoyaltyProgramme, Segment
 
 CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 ADJUST_APPROVAL_ABOVE = "adjust_approval_above"  # points: an adjustment above it waits for a second person
 EXPIRY_NOTICE_DAYS = "expiry_notice_days"  # days before points expire that the member is texted; 0: never
-SETTINGS: dict[str, Any] = {ADJUST_APPROVAL_ABOVE: 1000, EXPIRY_NOTICE_DAYS: 7, SENDER_SETTING: DEFAULT_SENDER}
+ENROL_SEGMENT = "enrol_segment"  # a saved segment whose subscribers are enrolled by themselves; None: nobody
+SETTINGS: dict[str, Any] = {ADJUST_APPROVAL_ABOVE: 1000, EXPIRY_NOTICE_DAYS: 7, SENDER_SETTING: DEFAULT_SENDER,
+                            ENROL_SEGMENT: None}
 COLUMNS = ("name", "point_value", "points_valid_days")  # what update() changes besides SETTINGS
 
 
@@ -80,9 +82,10 @@ def update(conn: Connection, programme_id: int, changes: dict[str, Any], *, regi
     checks = {"name": _name, "point_value": _point_value, "points_valid_days": _valid_days,
               ADJUST_APPROVAL_ABOVE: lambda v: _whole(ADJUST_APPROVAL_ABOVE, v, 0, 10**9),
               EXPIRY_NOTICE_DAYS: lambda v: _whole(EXPIRY_NOTICE_DAYS, v, 0, 365),
-              SENDER_SETTING: lambda v: _sender(v, region)}
+              SENDER_SETTING: lambda v: _sender(v, region), ENROL_SEGMENT: lambda v: _segment(conn, v)}
     checked = {key: checks[key](value) for key, value in changes.items()}
-    row = conn.execute(select(LoyaltyProgramme.settings).where(LoyaltyProgramme.id == programme_id)).first()
+    row = conn.execute(select(LoyaltyProgramme.settings).where(LoyaltyProgramme.id == programme_id)
+                       .with_for_update()).first()  # another change of its settings waits: none is lost
     if row is None:
         raise LookupError(f"no loyalty programme {programme_id!r}")
     settings = {**(row.settings or {}), **{k: v for k, v in checked.items() if k in SETTINGS}}
@@ -129,6 +132,15 @@ def _whole(key: str, value: Any, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ProgrammeError(key, f"a whole number from {low:,} to {high:,}")
     return value
+
+
+def _segment(conn: Connection, value: Any) -> int | None:
+    if value is None:
+        return None
+    segment_id = _whole(ENROL_SEGMENT, value, 1, 2**31 - 1)
+    if conn.execute(select(Segment.id).where(Segment.id == segment_id)).first() is None:
+        raise ProgrammeError(ENROL_SEGMENT, f"there is no saved segment {segment_id}")
+    return segment_id
 
 
 def _sender(value: Any, region: str) -> str:
