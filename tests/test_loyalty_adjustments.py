@@ -5,6 +5,7 @@ every request and decision in the audit log."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -211,3 +212,23 @@ def test_every_request_and_decision_is_audited(engine, club) -> None:  # noqa: A
         ("sam@example.com", "loyalty.adjustment.request", str(rejected.id)),
         ("ann@example.com", "loyalty.adjustment.approve", str(approved.id)),
         ("ann@example.com", "loyalty.adjustment.reject", str(rejected.id))]
+
+
+def test_two_approvers_at_the_same_moment_post_once(engine, club) -> None:  # noqa: ANN001
+    made = ask(engine, club, 5000)
+    outcomes: list[str] = []
+
+    def approve(who: str) -> None:
+        try:
+            with engine.begin() as conn:
+                adjustments.approve(conn, made.id, actor=who)
+            outcomes.append("posted")
+        except AdjustmentError:
+            outcomes.append("refused")
+    threads = [threading.Thread(target=approve, args=(f"approver{n}@example.com",)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["posted", "refused", "refused", "refused"]
+    assert available(engine, club["north"]) == 5300
