@@ -95,6 +95,7 @@ PAGES: dict[str, list[tuple[str, frozenset[str]]]] = {
     r"/loyalty/([a-z0-9_-]+)/member$": [("/loyalty/club/member?msisdn=%2B998901000001", LOYALTY_READERS)],
     r"/loyalty/([a-z0-9_-]+)/reports$": [("/loyalty/club/reports", LOYALTY_READERS)],
     r"/loyalty/([a-z0-9_-]+)/adjustments$": [("/loyalty/club/adjustments", ADJUSTMENT_VIEWERS)],
+    r"/loyalty/([a-z0-9_-]+)/incidents$": [("/loyalty/club/incidents", LOYALTY_READERS)],
     r"/loyalty/new$": [("/loyalty/new", LOYALTY_EDITORS)],
     r"/loyalty/([a-z0-9_-]+)/settings$": [("/loyalty/club/settings", LOYALTY_READERS)],
     r"/loyalty/([a-z0-9_-]+)/levels$": [("/loyalty/club/levels", LOYALTY_READERS)],

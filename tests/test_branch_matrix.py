@@ -104,6 +104,8 @@ ROUTES: dict[str, tuple[str, Any]] = {
     r"/loyalty/([a-z0-9_-]+)/adjustments/(\d+)/(approve|reject)$": (
         GLOBAL, "an adjustment of another branch's member is a 404 and stays as it was "
                 "(test_loyalty_adjustment_pages)"),
+    r"/loyalty/([a-z0-9_-]+)/incidents$": (GLOBAL, "redemptions of the caller's branch's members only "
+                                                   "(test_loyalty_incidents)"),
     r"/loyalty/([a-z0-9_-]+)/loads$": (GLOBAL, "a load gives points to members of every branch: users of a branch "
                                                "get 403 (test_loyalty_load_pages)"),
     r"/loyalty/([a-z0-9_-]+)/loads/(\d+)$": (GLOBAL, "a load of the whole operator: users of a branch get 403 "

@@ -92,6 +92,8 @@ def cmd_enrol(args: argparse.Namespace) -> int:
     from engage.engine.loyalty import members
     from engage.engine.store.schema import Subscriber
 
+    if args.segment is not None:
+        return _enrol_segment(args)
     with engine().begin() as conn:
         programme = _programme(conn, args.programme)
         query = select(Subscriber.id) if args.all else select(Subscriber.id).where(Subscriber.msisdn.in_(args.msisdn))
@@ -102,6 +104,25 @@ def cmd_enrol(args: argparse.Namespace) -> int:
         added = members.enrol(conn, programme.id, ids, "person" if args.msisdn else "bulk")
         audit(conn, args.actor, "loyalty.enrol", "loyalty_programme", programme.id, enrolled=added)
     emit({"programme": programme.code, "subscribers": len(ids), "enrolled": added})
+    return 0
+
+
+def _enrol_segment(args: argparse.Namespace) -> int:
+    from engage.engine.audit import audit
+    from engage.engine.loyalty import auto_enrol
+    from engage.engine.segments.errors import SegmentError
+
+    db = engine()
+    with db.connect() as conn:
+        programme = _programme(conn, args.programme)
+    try:
+        done = auto_enrol.enrol_segment(db, programme.id, args.segment)
+    except SegmentError as exc:
+        raise SystemExit(f"error: --segment: {exc.message}") from None
+    with db.begin() as conn:
+        audit(conn, args.actor, "loyalty.enrol", "loyalty_programme", programme.id, segment=args.segment,
+              enrolled=done["enrolled"])
+    emit({"programme": programme.code, "segment": args.segment, **done})
     return 0
 
 
@@ -267,6 +288,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     who = s.add_mutually_exclusive_group(required=True)
     who.add_argument("--msisdn", action="append", help="an E.164 number, repeatable")
     who.add_argument("--all", action="store_true", help="every subscriber")
+    who.add_argument("--segment", type=int, help="whoever saved segment N selects now (the programme's enrol_segment "
+                                                 "setting does this every hour by itself)")
     s.set_defaults(fn=cmd_enrol)
 
     s = loy.add_parser("feed", help="usage records from CSV/Parquet (ref, msisdn, kind, at, amount) to scoring")

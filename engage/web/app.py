@@ -37,6 +37,7 @@ from engage.web.keyword_pages import KEYWORD_ROUTES
 from engage.web.loyalty_adjustment_pages import LOYALTY_ADJUSTMENT_ROUTES
 from engage.web.loyalty_api import LOYALTY_API_ROUTES
 from engage.web.loyalty_catalogue_pages import LOYALTY_CATALOGUE_ROUTES
+from engage.web.loyalty_incident_pages import LOYALTY_INCIDENT_ROUTES
 from engage.web.loyalty_level_pages import LOYALTY_LEVEL_ROUTES
 from engage.web.loyalty_load_pages import LOYALTY_LOAD_ROUTES
 from engage.web.loyalty_pages import LOYALTY_ROUTES
@@ -134,6 +135,7 @@ def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None,
             *LOYALTY_LEVEL_ROUTES,
             *LOYALTY_CATALOGUE_ROUTES,
             *LOYALTY_PARTNER_ROUTES,
+            *LOYALTY_INCIDENT_ROUTES,
             *USSD_PAGE_ROUTES,
             *ANALYTICS_ROUTES,
             *PROVIDER_ROUTES,

@@ -5,6 +5,7 @@ source, corrections as compensating entries).
     programmes.py   a programme: its currency, what a point is worth, how long points live, the settings
                     other parts read (with their defaults) and their changes
     members.py      enrolment (keyword, USSD, API, bulk, a segment) and a member's status
+    auto_enrol.py   whoever a saved segment selects enrolled: once, or hourly for the programme's enrol_segment
     ledger.py       posting: credits in lots (earn, adjust, exchange in), debits oldest lot first,
                     reversals; reading a balance and a member's entries
     redemption.py   two-phase spending: hold, then confirm or release
@@ -28,7 +29,9 @@ source, corrections as compensating entries).
     overview.py     what the back office shows: figures, rules in words, a member's ledger
     adjustments.py  a person's corrections, with a reason: posted at once within the programme's threshold,
                     above it waiting for a second person who approves (posting once) or rejects
-    jobs.py         expiry and level reviews as the events worker's periodic jobs
+    jobs.py         expiry, notices, level reviews, fulfilment retries and segment enrolment as the events
+                    worker's periodic jobs
+    incidents.py    what needs a person: redemptions waiting for fulfilment, and those that failed, with why
     profile.py      the subscriber's loyalty_points and loyalty_tier kept from the ledger (the first
                     programme's), so segments, templates and menus read the ledger's figures
     partners.py     merchants on the partner API: a token each (its hash kept), earn for a purchase, burn

@@ -1,6 +1,7 @@
 """The programme's housekeeping, run by the events worker's periodic jobs (analytics/periodic.py):
 points that are due expire, members are told of points about to expire, and levels are reviewed when
-a programme's review date has come. Each runs once per period across all workers."""
+a programme's review date has come, and whoever a programme's enrolment segment selects is
+enrolled. Each runs once per period across all workers."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from engage.engine.analytics.periodic import periodic
-from engage.engine.loyalty import expiry, expiry_notices, levels, redeeming
+from engage.engine.loyalty import auto_enrol, expiry, expiry_notices, levels, redeeming
 from engage.engine.store.schema import LoyaltyProgramme
 
 
@@ -34,3 +35,8 @@ def fulfil(engine: Engine, now: datetime) -> dict[str, Any]:
 @periodic("loyalty_expiry_notices", every=3600)
 def tell_expiring(engine: Engine, now: datetime) -> dict[str, Any]:
     return expiry_notices.send_due(engine, now)
+
+
+@periodic("loyalty_auto_enrol", every=3600)
+def enrol_from_segments(engine: Engine, now: datetime) -> dict[str, Any]:
+    return auto_enrol.enrol_due(engine, now)
