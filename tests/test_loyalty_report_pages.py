@@ -57,7 +57,7 @@ def test_each_table_has_headings_with_their_units(web) -> None:  # noqa: ANN001
 def test_the_liability_and_the_rule_are_shown(web) -> None:  # noqa: ANN001
     engine, base = web
     page = signed_in(engine, base, "support").get(f"/loyalty/club/reports?{_period()}")
-    assert '<td data-key="liability" class="number">1.20</td>' in page.body
+    assert '<td data-key="liability" class="num">1.20</td>' in page.body
     assert '<td data-key="rule">calls</td>' in page.body
 
 
@@ -113,7 +113,7 @@ def test_an_approver_has_no_reports(web) -> None:  # noqa: ANN001
 def test_a_user_of_a_branch_is_told_the_figures_are_the_whole_programmes(web) -> None:  # noqa: ANN001
     engine, base = web
     page = signed_in(engine, base, "analyst", branch="north").get(f"/loyalty/club/reports?{_period()}")
-    assert 'id="operator-wide"' in page.body and '<td data-key="liability" class="number">1.20</td>' in page.body
+    assert 'id="operator-wide"' in page.body and '<td data-key="liability" class="num">1.20</td>' in page.body
 
 
 def test_the_programmes_pages_link_the_reports(web) -> None:  # noqa: ANN001

@@ -290,7 +290,7 @@ def test_another_branchs_campaign_is_counted_but_not_named(engine, club) -> None
 def test_a_table_as_csv_has_its_keys_then_its_rows(movements, club) -> None:  # noqa: ANN001
     made = _report(movements, club, "per_rule", "liability")
     assert list(csv.reader(io.StringIO(reports.as_csv(made, "liability"))))[1][:6] == [
-        "1", "55", "0", "55", "0.010000", "0.55"]
+        "1", "55", "0", "55", "0.01", "0.55"]
     assert reports.as_csv(made, "per_rule").splitlines()[0] == "rule,name,version,points,reversed,members,entries"
 
 

@@ -29,6 +29,7 @@ from engage.cli import (
     loyalty_load_commands,
     loyalty_opening_commands,
     loyalty_partner_commands,
+    loyalty_report_commands,
     process_commands,
     provider_commands,
     route_commands,
@@ -43,7 +44,8 @@ COMMAND_GROUPS = [data_commands, audience_commands, usage_commands, provider_com
                   campaign_commands, dlq_commands, process_commands, bench_commands, user_commands,
                   ussd_commands, ussd_gateway_commands, keyword_commands, export_commands, loyalty_commands,
                   loyalty_adjust_commands,
-                  loyalty_partner_commands, loyalty_opening_commands, loyalty_load_commands]
+                  loyalty_partner_commands, loyalty_opening_commands, loyalty_load_commands,
+                  loyalty_report_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,6 +7,7 @@ campaign of another branch is counted without its name."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -98,7 +99,7 @@ def cell(value: Any) -> str:
         return f"{value:,}"
     if isinstance(value, date):
         return value.isoformat()
-    return str(value)
+    return format(value, "f") if isinstance(value, Decimal) else str(value)
 
 
 LOYALTY_REPORT_ROUTES = [

@@ -33,6 +33,8 @@ from engage.engine.store.schema import (
 from engage.engine.ussd.funnel import TEST_GATEWAYS
 
 TITLES = {"ussd": "USSD visits", "keywords": "Keyword use", "campaigns": "Participation in campaigns"}
+EMPTY = {"ussd": "No USSD menu runs this programme's actions.", "keywords": "No keyword runs this programme's steps.",
+         "campaigns": "No member was sent a campaign's message or given a campaign's award in this range."}
 USSD_ACTIONS = ("loyalty_balance", "loyalty_join", "loyalty_rewards", "loyalty_redeem")  # the ones a column each
 OTHER_BRANCH = "a campaign of another branch"
 

@@ -77,6 +77,9 @@ TITLES = {"periods": "Points per period", "per_rule": "Issued per rule", "per_ca
           "liability": "Outstanding liability now", "levels": "Members by level and status",
           "partners": "Per partner (settlement)", "exchange": "Per exchanged programme", **report_usage.TITLES}
 TABLES = tuple(TITLES)
+EMPTY = {"per_rule": "No points were earned by a rule in this range.", "per_cause": "No points moved in this range.",
+         "levels": "The programme has no members yet.", "partners": "The programme has no merchant partners.",
+         "exchange": "The programme exchanges points with no other programme.", **report_usage.EMPTY}
 
 
 def report(conn: Connection, programme_id: int, first: date, last: date, *, by: str = "month", zone: str = "UTC",
@@ -102,7 +105,7 @@ def report(conn: Connection, programme_id: int, first: date, last: date, *, by: 
             columns, rows = builders[name](conn, programme, made, now or datetime.now(UTC))
         else:
             columns, rows = report_usage.table(conn, programme.id, name, made, branch=branch)
-        out[name] = {"title": TITLES[name], "rows": rows,
+        out[name] = {"title": TITLES[name], "rows": rows, "empty": EMPTY.get(name, "Nothing in this range."),
                      "columns": [{"key": k, "heading": h, "unit": u} for k, h, u in columns]}
     return {"programme": {"code": programme.code, "name": programme.name, "currency": programme.currency,
                           "point_value": programme.point_value},
@@ -184,7 +187,7 @@ def _liability(conn: Connection, programme: programmes.Programme, _made: Span, n
              ("point_value", "Point value", currency), ("liability", "Liability", currency),
              ("expiring", "Expiring within 30 days", "points"), ("expiring_value", "Their value", currency)],
             [{"members": int(holders), "available": int(available), "held": int(held), "outstanding": outstanding,
-              "point_value": programme.point_value, "liability": _money(outstanding, programme.point_value),
+              "point_value": programme.point_value.normalize(), "liability": _money(outstanding, programme.point_value),
               "expiring": int(expiring), "expiring_value": _money(int(expiring), programme.point_value)}])
 
 
