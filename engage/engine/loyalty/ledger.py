@@ -74,9 +74,9 @@ def credit(conn: Connection, credits: Sequence[Credit]) -> list[int]:
 
 def post_credits(conn: Connection, credits: Sequence[Credit]) -> list[tuple[Credit, int]]:
     """Post credits; returns those posted now, each with its entry's id."""
-    for c in credits:
-        _check(c.kind in CREDITS and c.points > 0 and c.cause in CAUSES,
-               f"a credit is {', '.join(CREDITS)} of a positive number of points with a known cause: {c}")
+    wrong = next((c for c in credits if c.kind not in CREDITS or c.points <= 0 or c.cause not in CAUSES), None)
+    _check(wrong is None, f"a credit is {', '.join(CREDITS)} of a positive number of points with a known cause: "
+                          f"{wrong}")
     if not credits:
         return []
     rows = [{"member_id": c.member_id, "kind": c.kind, "points": c.points, "held": 0, "occurred_at": c.occurred_at,
