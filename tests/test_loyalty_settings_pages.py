@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from engage.engine.loyalty import levels, programmes
+from engage.engine.segments import store as segment_store
 from engage.engine.store.schema import AuditEntry
 from tests.fixtures.web import serving, signed_in
 
@@ -144,3 +145,23 @@ def test_support_reads_the_settings_but_may_not_change_them(club) -> None:  # no
 def test_an_unknown_programme_has_no_settings_page(club) -> None:  # noqa: ANN001
     engine, base = club
     assert signed_in(engine, base, "admin").get("/loyalty/nope/settings").status == 404
+
+
+def test_a_segment_chosen_to_enrol_from_is_saved_offered_by_name_and_audited(club) -> None:  # noqa: ANN001
+    engine, base = club
+    with engine.begin() as conn:
+        segment = segment_store.create(conn, "Prepaid Tashkent", {"kind": "number_prefix", "prefixes": ["+99890"]},
+                                       actor="ana")
+    browser = signed_in(engine, base, "admin")
+    assert f'<option value="{segment}">Prepaid Tashkent</option>' in browser.get("/loyalty/club/settings").body
+    assert browser.post_form("/loyalty/club/settings", {**SETTINGS, "enrol_segment": str(segment)}).status == 303
+    with engine.connect() as conn:
+        assert programmes.get(conn, "club").setting("enrol_segment") == segment
+    assert audited(engine, "loyalty.programme.settings")[0]["after"]["enrol_segment"] == segment
+    assert f'<option value="{segment}" selected>' in browser.get("/loyalty/club/settings").body
+
+
+def test_a_segment_that_is_gone_is_named_beside_its_field(club) -> None:  # noqa: ANN001
+    engine, base = club
+    page = signed_in(engine, base, "admin").post_form("/loyalty/club/settings", {**SETTINGS, "enrol_segment": "999"})
+    assert page.status == 400 and "there is no saved segment 999" in page.body

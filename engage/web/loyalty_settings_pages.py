@@ -2,7 +2,8 @@
 what a point is worth, how long points live), /loyalty/<p>/settings changes what may change after
 (the code and currency stay: entries, partners and statements are kept in them) and the settings
 other parts read (the threshold above which an adjustment needs a second person, when members are
-told their points will expire, the sender of the programme's texts). Admin and marketer of no branch
+told their points will expire, the sender of the programme's texts, the saved segment whose
+subscribers are enrolled by themselves). Admin and marketer of no branch
 change them; the other readers of the back office see them. Each change is audited with the values
 before and after."""
 
@@ -15,7 +16,8 @@ from engage import config
 from engage.engine.audit import audit
 from engage.engine.loyalty import programmes
 from engage.engine.loyalty.consent_codes import SENDER_SETTING
-from engage.engine.loyalty.programmes import ADJUST_APPROVAL_ABOVE, EXPIRY_NOTICE_DAYS
+from engage.engine.loyalty.programmes import ADJUST_APPROVAL_ABOVE, ENROL_SEGMENT, EXPIRY_NOTICE_DAYS
+from engage.engine.segments import store as segment_store
 from engage.engine.users.roles import LOYALTY_EDITORS, LOYALTY_READERS
 from engage.web.loyalty_forms import FieldErrors, may_edit, programme_of, refuse_a_branch, whole
 from engage.web.off_loop import off_loop
@@ -69,6 +71,7 @@ class LoyaltyProgrammeSettingsPage(PageHandler):
     @requires(*LOYALTY_READERS)
     async def get(self, code: str) -> None:
         programme = await programme_of(self, code)
+        self.segments = await off_loop(self._segments)
         self._show(programme, form_of(programme), FieldErrors(),
                    done="created" if self.get_query_argument("created", "") else
                    "saved" if self.get_query_argument("saved", "") else "")
@@ -77,9 +80,10 @@ class LoyaltyProgrammeSettingsPage(PageHandler):
     async def post(self, code: str) -> None:
         refuse_a_branch(self)
         programme = await programme_of(self, code)
+        self.segments = await off_loop(self._segments)
         arg = self.get_body_argument
-        form = {key: arg(key, "").strip()[:100] for key in ("name", "point_value", "points_valid_days",
-                                                            *SETTING_FIELDS)} | {"never": arg("never", "")}
+        fields = ("name", "point_value", "points_valid_days", *SETTING_FIELDS, ENROL_SEGMENT)
+        form = {key: arg(key, "").strip()[:100] for key in fields} | {"never": arg("never", "")}
         wrong = FieldErrors()
         changes: dict[str, Any] = {"name": form["name"], "point_value": form["point_value"],
                                    SENDER_SETTING: form[SENDER_SETTING]}
@@ -91,6 +95,7 @@ class LoyaltyProgrammeSettingsPage(PageHandler):
             changes[key] = whole(form[key], key, wrong, blank="")
             if changes[key] == "":
                 wrong[key] = "a whole number is needed here"
+        changes[ENROL_SEGMENT] = whole(form[ENROL_SEGMENT], ENROL_SEGMENT, wrong, blank=None)
         if wrong:
             self._show(programme, form, wrong, status=400)
             return
@@ -117,7 +122,12 @@ class LoyaltyProgrammeSettingsPage(PageHandler):
               done: str = "", status: int = 200) -> None:
         self.set_status(status)
         self.render("loyalty_settings.html", programme=programme, form=form, wrong=wrong, done=done,
-                    can_edit=may_edit(self), sender_field=SENDER_SETTING)
+                    can_edit=may_edit(self), sender_field=SENDER_SETTING, segments=self.segments)
+
+    def _segments(self) -> list[tuple[int, str]]:
+        """The saved segments a programme may enrol from, by name."""
+        with self.db.connect() as conn:
+            return [(s["id"], s["name"]) for s in segment_store.visible(conn, None)]
 
 
 def form_of(programme: programmes.Programme) -> dict[str, str]:
@@ -125,7 +135,8 @@ def form_of(programme: programmes.Programme) -> dict[str, str]:
     days = programme.points_valid_days
     return {"name": programme.name, "point_value": decimal_text(programme.point_value),
             "points_valid_days": "" if days is None else str(days), "never": "" if days else "1",
-            **{key: str(programme.setting(key)) for key in SETTING_FIELDS}}
+            **{key: str(programme.setting(key)) for key in SETTING_FIELDS},
+            ENROL_SEGMENT: str(programme.setting(ENROL_SEGMENT) or "")}
 
 
 def decimal_text(value: Decimal) -> str:
