@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -56,6 +57,22 @@ def check_args(args: Any) -> None:
                     check_text(name, item)
                 except BodyError as exc:
                     raise SystemExit(f"error: {exc}") from None
+
+
+def subcommands_of(sub: argparse._SubParsersAction, command: str) -> argparse._SubParsersAction:
+    """The subcommands of `engage <command>`, which its own module registered, for another module
+    to add to (the loyalty commands are spread over several modules, one job each)."""
+    parser = sub.choices[command]
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+
+
+def person_option(s: argparse.ArgumentParser, what: str) -> None:
+    """--actor, kept apart from the `actor` main() sets (cli:<login>): `person(args)` reads the two."""
+    s.add_argument("--actor", dest="person", help=f"who {what} (default cli:<login>), as the audit log names them")
+
+
+def person(args: argparse.Namespace) -> str:
+    return args.person or args.actor
 
 
 def emit(data: Any) -> None:

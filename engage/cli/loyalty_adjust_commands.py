@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import argparse
 
-from engage.cli.common import emit, engine
+from engage.cli.common import emit, engine, person, person_option, subcommands_of
 
 OPTIONS = {"points": "--points", "reason": "--reason", "msisdn": "--msisdn"}
-
-
-def _actor(args: argparse.Namespace) -> str:
-    return args.person or args.actor
 
 
 def _refused(exc: Exception) -> SystemExit:
@@ -42,7 +38,7 @@ def cmd_adjust(args: argparse.Namespace) -> int:
             member = adjustments.member_of(conn, programme.id, args.msisdn)
             if member is None:
                 raise SystemExit(f"error: --msisdn: {args.msisdn} is not a member of {programme.code}")
-            made = adjustments.request(conn, programme, member, args.points, args.reason, actor=_actor(args))
+            made = adjustments.request(conn, programme, member, args.points, args.reason, actor=person(args))
     except (adjustments.AdjustmentError, InsufficientPoints) as exc:
         raise _refused(exc) from None
     except LookupError as exc:
@@ -81,9 +77,9 @@ def cmd_decide(args: argparse.Namespace) -> int:
     try:
         with engine().begin() as conn:
             if args.decision == "approve":
-                done = adjustments.approve(conn, args.id, actor=_actor(args))
+                done = adjustments.approve(conn, args.id, actor=person(args))
             else:
-                done = adjustments.reject(conn, args.id, actor=_actor(args), reason=args.reason)
+                done = adjustments.reject(conn, args.id, actor=person(args), reason=args.reason)
     except (adjustments.AdjustmentError, InsufficientPoints) as exc:
         raise _refused(exc) from None
     except LookupError as exc:
@@ -92,24 +88,16 @@ def cmd_decide(args: argparse.Namespace) -> int:
     return 0
 
 
-def _loyalty(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
-    """`engage loyalty`'s own subcommands, which loyalty_commands registered."""
-    parser = sub.choices["loyalty"]
-    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-
-
-def _person(s: argparse.ArgumentParser, what: str) -> None:
-    s.add_argument("--actor", dest="person", help=f"who {what} (default cli:<login>), as the audit log names them")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    loy = _loyalty(sub)
+    loy = subcommands_of(sub, "loyalty")
     s = loy.add_parser("adjust", help="correct a member's points, with a reason (big ones wait for approval)")
     s.add_argument("--programme", required=True)
     s.add_argument("--msisdn", required=True, help="the member's number, E.164")
     s.add_argument("--points", type=int, required=True, help="a whole number; minus takes points away")
     s.add_argument("--reason", required=True, help="why, at most 200 characters")
-    _person(s, "asks")
+    person_option(s, "asks")
     s.set_defaults(fn=cmd_adjust)
 
     adj = loy.add_parser("adjustment", help="adjustments: list, approve or reject those waiting").add_subparsers(
@@ -127,5 +115,5 @@ def register(sub: argparse._SubParsersAction) -> None:
         s.add_argument("id", type=int)
         if decision == "reject":
             s.add_argument("--reason", required=True)
-        _person(s, "decides")
+        person_option(s, "decides")
         s.set_defaults(fn=cmd_decide, decision=decision)

@@ -11,13 +11,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from engage.cli.common import emit, engine
+from engage.cli.common import emit, engine, person, person_option, subcommands_of
 
 SHOWN_PROBLEMS = 1_000  # rows with a problem printed; --report writes them all
-
-
-def _actor(args: argparse.Namespace) -> str:
-    return args.person or args.actor
 
 
 def cmd_load(args: argparse.Namespace) -> int:
@@ -29,7 +25,7 @@ def cmd_load(args: argparse.Namespace) -> int:
     data = path.read_bytes()
     try:
         with engine().begin() as conn:
-            made = loads.read(conn, args.programme, path.name, data, actor=_actor(args), enrol=args.enrol)
+            made = loads.read(conn, args.programme, path.name, data, actor=person(args), enrol=args.enrol)
             problems = loads.report(conn, made["load"], 0, SHOWN_PROBLEMS)
             if args.report:
                 Path(args.report).write_text(loads.report_csv(conn, made["load"]), encoding="utf-8")
@@ -48,10 +44,10 @@ def cmd_decide(args: argparse.Namespace) -> int:
 
     try:
         if args.decision == "approve":
-            done = load_posting.approve(engine(), args.id, actor=_actor(args))
+            done = load_posting.approve(engine(), args.id, actor=person(args))
         else:
             with engine().begin() as conn:
-                done = load_posting.reject(conn, args.id, actor=_actor(args), reason=args.reason)
+                done = load_posting.reject(conn, args.id, actor=person(args), reason=args.reason)
     except loads.LoadError as exc:
         raise SystemExit(f"error: {exc}") from None
     emit(_shown(done))
@@ -74,25 +70,17 @@ def _shown(load: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in load.items() if k != "programme_id"}
 
 
-def _loyalty(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
-    """`engage loyalty`'s own subcommands, which loyalty_commands registered."""
-    parser = sub.choices["loyalty"]
-    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-
-
-def _person(s: argparse.ArgumentParser, what: str) -> None:
-    s.add_argument("--actor", dest="person", help=f"who {what} (default cli:<login>), as the audit log names them")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    loy = _loyalty(sub)
+    loy = subcommands_of(sub, "loyalty")
     s = loy.add_parser("load", help="a file of points for many members (msisdn, points, reason, external_id), "
                                     "checked row by row; posted once another person approves it")
     s.add_argument("file", help="CSV (UTF-8) or Parquet")
     s.add_argument("--programme", required=True)
     s.add_argument("--enrol", action="store_true", help="enrol subscribers not yet members when it is posted")
     s.add_argument("--report", metavar="CSV", help="write every row with a problem here (line, ..., problem)")
-    _person(s, "uploads")
+    person_option(s, "uploads")
     s.set_defaults(fn=cmd_load)
     for decision, what in (("approve", "post a waiting load (not by its uploader)"),
                            ("reject", "drop a waiting load, with a reason")):
@@ -100,7 +88,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         s.add_argument("id", type=int)
         if decision == "reject":
             s.add_argument("--reason", required=True)
-        _person(s, "decides")
+        person_option(s, "decides")
         s.set_defaults(fn=cmd_decide, decision=decision)
     s = loy.add_parser("loads", help="a programme's loads, newest first")
     s.add_argument("--programme", required=True)

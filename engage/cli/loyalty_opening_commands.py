@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from engage.cli.common import emit, engine
+from engage.cli.common import emit, engine, subcommands_of
 
 ACTOR_MAX = 128  # audit_log.actor
 
@@ -31,14 +31,9 @@ def cmd_open_balances(args: argparse.Namespace) -> int:
     return 0
 
 
-def _loyalty(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
-    """`engage loyalty`'s own subcommands, which loyalty_commands registered."""
-    parser = sub.choices["loyalty"]
-    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-
 
 def register(sub: argparse._SubParsersAction) -> None:
-    s = _loyalty(sub).add_parser(
+    s = subcommands_of(sub, "loyalty").add_parser(
         "open-balances", help="the imported loyalty_points and loyalty_tier as opening balances in a programme (once)")
     s.add_argument("--programme", required=True, help="the programme's code, e.g. club")
     s.add_argument("--actor", dest="person", default="",

@@ -11,7 +11,7 @@ import sys
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from engage.cli.common import emit, engine
+from engage.cli.common import emit, engine, subcommands_of
 
 
 def _day(value: str) -> date:
@@ -156,11 +156,6 @@ def cmd_exchange_statement(args: argparse.Namespace) -> int:
     return 0
 
 
-def _loyalty(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
-    """`engage loyalty`'s own subcommands, which loyalty_commands registered."""
-    parser = sub.choices["loyalty"]
-    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-
 
 def _period_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("programme")
@@ -171,7 +166,7 @@ def _period_args(s: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    loy = _loyalty(sub)
+    loy = subcommands_of(sub, "loyalty")
     partner = loy.add_parser("partner", help="partners on the partner API").add_subparsers(dest="what", required=True)
     s = partner.add_parser("add", help="a partner, and its token (printed once)")
     s.add_argument("programme")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from engage.cli.common import emit, engine
+from engage.cli.common import emit, engine, subcommands_of
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -38,15 +38,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _loyalty(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
-    """`engage loyalty`'s own subcommands, which loyalty_commands registered."""
-    parser = sub.choices["loyalty"]
-    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-
 
 def register(sub: argparse._SubParsersAction) -> None:
-    s = _loyalty(sub).add_parser("report", help="a programme's reports for a range of days: per period, rule, "
-                                                "cause, partner; liability, levels, usage")
+    s = subcommands_of(sub, "loyalty").add_parser(
+        "report", help="a programme's reports for a range of days: per period, rule, cause, partner; liability, "
+                       "levels, usage")
     s.add_argument("--programme", required=True, help="the programme's code")
     s.add_argument("--from", dest="since", metavar="DAY", required=True, help="the first day, e.g. 2026-11-01")
     s.add_argument("--to", metavar="DAY", required=True, help="the last day, included, e.g. 2026-12-31")

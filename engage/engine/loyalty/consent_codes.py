@@ -22,16 +22,14 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 
 from engage.engine.keywords import builtins, replies
-from engage.engine.store.bulk import conflict_insert
 from engage.engine.store.database import aware
 from engage.engine.store.schema import (
     LoyaltyConsentCode,
     LoyaltyMember,
     LoyaltyProgramme,
     Subscriber,
-    Template,
-    TemplateVariant,
 )
+from engage.engine.templates import store as template_store
 from engage.engine.templates.render import FIELDS
 from engage.engine.templates.store import TemplateSet
 
@@ -143,14 +141,5 @@ def _send(conn: Connection, member_id: int, partner_name: str, code: str) -> int
 
 
 def _template(conn: Connection) -> int:
-    """The consent code's template, written on first use (two first uses at once: one row)."""
-    found = conn.execute(select(Template.id).where(Template.name == TEMPLATE)).scalar()
-    if found is not None:
-        return found
-    made = conn.execute(conflict_insert(conn, Template.__table__).values(name=TEMPLATE, default_language="en")
-                        .on_conflict_do_nothing(index_elements=["name"]).returning(Template.id)).scalar()
-    if made is None:
-        return conn.execute(select(Template.id).where(Template.name == TEMPLATE)).scalar_one()
-    conn.execute(TemplateVariant.__table__.insert(), [
-        {"template_id": made, "language": language, "arm": "A", "body": body} for language, body in TEXTS.items()])
-    return made
+    """The consent code's template, written on first use."""
+    return template_store.ensure_builtin(conn, TEMPLATE, TEXTS)

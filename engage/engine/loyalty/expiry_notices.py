@@ -40,9 +40,8 @@ from engage.engine.store.schema import (
     LoyaltyProgramme,
     OptOut,
     Subscriber,
-    Template,
-    TemplateVariant,
 )
+from engage.engine.templates import store as template_store
 from engage.engine.templates.formatting import gsm_safe, locale_for
 from engage.engine.templates.render import FIELDS, TemplateError
 from engage.engine.templates.store import TemplateSet
@@ -201,14 +200,5 @@ def _text(templates: TemplateSet, due: Due, sender: str) -> str:
 
 
 def template_id(conn: Connection) -> int:
-    """The notice's template, written on first use (two first uses at once: one row)."""
-    found = conn.execute(select(Template.id).where(Template.name == TEMPLATE)).scalar()
-    if found is not None:
-        return found
-    made = conn.execute(conflict_insert(conn, Template.__table__).values(name=TEMPLATE, default_language="en")
-                        .on_conflict_do_nothing(index_elements=["name"]).returning(Template.id)).scalar()
-    if made is None:
-        return conn.execute(select(Template.id).where(Template.name == TEMPLATE)).scalar_one()
-    conn.execute(TemplateVariant.__table__.insert(), [
-        {"template_id": made, "language": language, "arm": "A", "body": body} for language, body in TEXTS.items()])
-    return made
+    """The notice's template, written on first use."""
+    return template_store.ensure_builtin(conn, TEMPLATE, TEXTS)

@@ -25,6 +25,7 @@ from sqlalchemy import update as sql_update
 
 from engage.engine import statuses as st
 from engage.engine.audit import audit
+from engage.engine.store.bulk import conflict_insert
 from engage.engine.store.schema import Campaign, Template, TemplateVariant
 from engage.engine.templates import limits
 from engage.engine.templates.render import CompiledTemplate, TemplateError, check, on_sample
@@ -37,6 +38,22 @@ _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,4})?")  # fits templa
 
 class TemplateInUse(ValueError):
     """The template cannot be changed or deleted now: a campaign uses it (the message names which)."""
+
+
+def ensure_builtin(conn: Connection, name: str, texts: Mapping[str, str], *, default_language: str = "en") -> int:
+    """The id of a template the system writes on first use (a consent code's text, the "points will
+    expire" notice), made with these texts (one per language) if there is none; two first uses at once
+    make one row. Once made it is an ordinary template that people edit: this never overwrites it."""
+    found = conn.execute(select(Template.id).where(Template.name == name)).scalar()
+    if found is not None:
+        return found
+    made = conn.execute(conflict_insert(conn, Template.__table__).values(name=name, default_language=default_language)
+                        .on_conflict_do_nothing(index_elements=["name"]).returning(Template.id)).scalar()
+    if made is None:
+        return conn.execute(select(Template.id).where(Template.name == name)).scalar_one()
+    conn.execute(TemplateVariant.__table__.insert(), [
+        {"template_id": made, "language": language, "arm": "A", "body": body} for language, body in texts.items()])
+    return made
 
 
 def sees(template_branch: str | None, branch: str | None) -> bool:
