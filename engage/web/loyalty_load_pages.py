@@ -50,14 +50,7 @@ def _may_upload(handler: PageHandler) -> bool:
 class LoyaltyLoadsPage(StreamedUpload, PageHandler):
     """The upload form and the programme's loads."""
 
-    _xsrf_later = False
-
-    def check_xsrf_cookie(self) -> None:
-        headers = self.request.headers
-        if headers.get("X-Xsrftoken") or headers.get("X-Csrftoken") or self.get_query_argument("_xsrf", None):
-            super().check_xsrf_cookie()
-        else:
-            self._xsrf_later = True  # the body's _xsrf field, once it is in (post)
+    xsrf_in_form = True
 
     async def prepare(self) -> None:
         if self.request.method != "POST":
@@ -86,9 +79,7 @@ class LoyaltyLoadsPage(StreamedUpload, PageHandler):
             self.set_status(exc.status)
             await self._show(programme, error=exc.message)
             return
-        if self._xsrf_later:
-            self.request.arguments["_xsrf"] = [self.upload.fields.get("_xsrf", "").encode()]
-            super().check_xsrf_cookie()
+        self.check_xsrf_of_upload()
         filename, enrol = self.upload.filename, self.upload.fields.get("enrol") == "1"
 
         def read() -> dict[str, Any]:

@@ -93,14 +93,7 @@ class ImportPage(StreamedUpload, SubscriberPageBase):
     """The upload form. The file streams to disk as it arrives, so the form's _xsrf field is read
     with it and checked before any job is made (an X-XSRFToken header is checked at once)."""
 
-    _xsrf_later = False
-
-    def check_xsrf_cookie(self) -> None:
-        headers = self.request.headers
-        if headers.get("X-Xsrftoken") or headers.get("X-Csrftoken") or self.get_query_argument("_xsrf", None):
-            super().check_xsrf_cookie()
-        else:
-            self._xsrf_later = True  # the body's _xsrf field, once it is in (post)
+    xsrf_in_form = True
 
     def prepare(self) -> None:
         if self.request.method != "POST":
@@ -131,9 +124,7 @@ class ImportPage(StreamedUpload, SubscriberPageBase):
             self.set_status(exc.status)
             self.form(exc.message)
             return
-        if self._xsrf_later:
-            self.request.arguments["_xsrf"] = [self.upload.fields.get("_xsrf", "").encode()]
-            super().check_xsrf_cookie()
+        self.check_xsrf_of_upload()
         encoding = self.upload.fields.get("encoding")
         filename, self.upload = self.upload.filename, None  # the job owns the file now
         try:

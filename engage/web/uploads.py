@@ -195,10 +195,30 @@ def _header_params(name: str, value: str) -> tuple[str, dict[str, str]]:
 class StreamedUpload:
     """Mixin for a tornado.web.stream_request_body handler: ``begin_upload`` from prepare() once the
     caller may upload; the body then streams into ``self.upload``. Whatever is not handed on (the
-    handler sets ``self.upload = None`` once it owns the file) is removed when the request ends."""
+    handler sets ``self.upload = None`` once it owns the file) is removed when the request ends.
+
+    A page's form (``xsrf_in_form``) sends its _xsrf field in the body with the file: without an
+    X-XSRFToken header (or ?_xsrf=) the check then waits for the body, and post() calls
+    ``check_xsrf_of_upload`` before it acts on it. An API upload has no form: the header is checked
+    at once, as for any other request."""
 
     upload: Upload | None = None
     request: Any
+    xsrf_in_form = False
+    _xsrf_later = False
+
+    def check_xsrf_cookie(self) -> None:
+        headers, asked = self.request.headers, self.request.query_arguments
+        if not self.xsrf_in_form or headers.get("X-Xsrftoken") or headers.get("X-Csrftoken") or asked.get("_xsrf"):
+            super().check_xsrf_cookie()  # type: ignore[misc]
+        else:
+            self._xsrf_later = True
+
+    def check_xsrf_of_upload(self) -> None:
+        """The body's _xsrf field checked, where the header did not carry it (once the upload is in)."""
+        if self._xsrf_later and self.upload is not None:
+            self.request.arguments["_xsrf"] = [self.upload.fields.get("_xsrf", "").encode()]
+            super().check_xsrf_cookie()  # type: ignore[misc]
 
     def begin_upload(self, directory: Path, limit: int, filename: str | None = None) -> None:
         """A body over the limit is refused with a 413 that end() raises once the body is in, read and
