@@ -17,6 +17,7 @@ from engage.engine.loyalty import adjustments, programmes
 from engage.engine.loyalty.adjustments import AdjustmentError, AdjustmentNotFound
 from engage.engine.loyalty.ledger import InsufficientPoints
 from engage.engine.users.roles import LOYALTY_ADJUSTERS, LOYALTY_APPROVERS, LOYALTY_READERS, NUMBER_READERS, Grantee
+from engage.web.loyalty_forms import programme_in
 from engage.web.off_loop import off_loop
 from engage.web.sessions_web import PageHandler, requires
 
@@ -45,13 +46,6 @@ def waiting_for_approver(engine: Engine, user: Any) -> list[tuple[str, str, int]
         return adjustments.waiting_by_programme(conn, branch=user.branch)
 
 
-def _programme(conn: Connection, code: str) -> programmes.Programme:
-    try:
-        return programmes.get(conn, code)
-    except LookupError:
-        raise tornado.web.HTTPError(404) from None
-
-
 class LoyaltyAdjustmentsPage(PageHandler):
     @requires(*ADJUSTMENT_VIEWERS)
     async def get(self, programme_code: str) -> None:
@@ -66,7 +60,7 @@ async def _show(handler: PageHandler, programme_code: str, *, notice: str | None
 
     def read() -> dict[str, Any]:
         with handler.db.connect() as conn:
-            programme = _programme(conn, programme_code)
+            programme = programme_in(conn, programme_code)
             return {"programme": programme, "waiting": adjustments.pending(conn, programme.id, branch=user.branch),
                     "decided": adjustments.decided(conn, programme.id, branch=user.branch)}
     shown = await off_loop(read)
@@ -85,7 +79,7 @@ class LoyaltyAdjustmentDecision(PageHandler):
 
         def decide() -> str:
             with self.db.begin() as conn:
-                programme = _programme(conn, programme_code)
+                programme = programme_in(conn, programme_code)
                 if adjustments.get(conn, int(adjustment_id), branch=user.branch).programme_id != programme.id:
                     raise AdjustmentNotFound(f"adjustment {adjustment_id}: not of {programme.code}")
                 if action == "approve":
@@ -114,7 +108,7 @@ class LoyaltyAdjustmentRequest(PageHandler):
 
         def ask() -> tuple[programmes.Programme, adjustments.Adjustment | None]:
             with self.db.begin() as conn:
-                programme = _programme(conn, programme_code)
+                programme = programme_in(conn, programme_code)
                 if wrong:
                     return programme, None
                 member_id = adjustments.member_of(conn, programme.id, form["msisdn"], branch=user.branch)

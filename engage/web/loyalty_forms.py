@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import tornado.web
+from sqlalchemy import Connection
 from tornado.escape import xhtml_escape
 
 from engage.engine.loyalty import programmes
@@ -43,13 +44,18 @@ def refuse_a_branch(handler: PageHandler) -> None:
         raise tornado.web.HTTPError(403, reason=BRANCH_REFUSAL)
 
 
+def programme_in(conn: Connection, code: str) -> programmes.Programme:
+    """The programme a page's path names, or the page is not found (404)."""
+    try:
+        return programmes.get(conn, code)
+    except LookupError:
+        raise tornado.web.HTTPError(404) from None
+
+
 async def programme_of(handler: PageHandler, code: str) -> programmes.Programme:
     def read() -> programmes.Programme:
         with handler.db.connect() as conn:
-            try:
-                return programmes.get(conn, code)
-            except LookupError:
-                raise tornado.web.HTTPError(404) from None
+            return programme_in(conn, code)
     return await off_loop(read)
 
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import tornado.web
-
-from engage.engine.loyalty import incidents, programmes
+from engage.engine.loyalty import incidents
 from engage.engine.users.roles import LOYALTY_READERS, NUMBER_READERS
+from engage.web.loyalty_forms import programme_in
 from engage.web.off_loop import off_loop
 from engage.web.sessions_web import PageHandler, requires
 
@@ -21,10 +20,7 @@ class LoyaltyIncidentsPage(PageHandler):
 
         def read() -> dict[str, Any]:
             with self.db.connect() as conn:
-                try:
-                    programme = programmes.get(conn, programme_code)
-                except LookupError:
-                    raise tornado.web.HTTPError(404) from None
+                programme = programme_in(conn, programme_code)
                 return {"programme": programme, **incidents.listed(
                     conn, programme.id, branch=user.branch, show_numbers=user.role in NUMBER_READERS)}
         self.render("loyalty_incidents.html", waiting_after=int(incidents.WAITING_AFTER.total_seconds() // 60),

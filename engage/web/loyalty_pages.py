@@ -16,6 +16,7 @@ from engage.engine.audit import audit
 from engage.engine.loyalty import overview, programmes, rules, scoring
 from engage.engine.users.roles import LOYALTY_EDITORS, LOYALTY_READERS
 from engage.web.loyalty_adjustment_pages import member_adjustments, waiting_for
+from engage.web.loyalty_forms import programme_in
 from engage.web.off_loop import off_loop
 from engage.web.sessions_web import PageHandler, requires
 
@@ -90,10 +91,7 @@ class LoyaltyRulePage(PageHandler):
 
     def _read(self, programme_code: str, rule_code: str | None) -> tuple[programmes.Programme, list[dict[str, Any]]]:
         with self.db.connect() as conn:
-            try:
-                programme = programmes.get(conn, programme_code)
-            except LookupError:
-                raise tornado.web.HTTPError(404) from None
+            programme = programme_in(conn, programme_code)
             versions = overview.rule_versions(conn, programme.id, rule_code) if rule_code else []
         if rule_code and not versions:
             raise tornado.web.HTTPError(404)
@@ -114,10 +112,7 @@ class LoyaltyMemberPage(PageHandler):
 
         def read() -> tuple[programmes.Programme, dict[str, Any] | None]:
             with self.db.connect() as conn:
-                try:
-                    programme = programmes.get(conn, programme_code)
-                except LookupError:
-                    raise tornado.web.HTTPError(404) from None
+                programme = programme_in(conn, programme_code)
                 found = overview.member(conn, programme.id, msisdn, branch=self.current_user.branch) if msisdn else None
                 if found is not None:
                     found["adjusting"] = member_adjustments(conn, programme.id, found["id"], self.current_user)

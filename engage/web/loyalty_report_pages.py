@@ -17,6 +17,7 @@ import tornado.web
 from engage.engine.loyalty import programmes, reports
 from engage.engine.loyalty.report_periods import GRANULARITIES, ReportError, day
 from engage.engine.users.roles import LOYALTY_READERS
+from engage.web.loyalty_forms import programme_in
 from engage.web.off_loop import off_loop
 from engage.web.sessions_web import PageHandler, requires
 
@@ -46,10 +47,7 @@ class LoyaltyReportBase(PageHandler):
 
         def read() -> tuple[programmes.Programme, dict[str, Any] | None]:
             with self.db.connect() as conn:
-                try:
-                    programme = programmes.get(conn, programme_code)
-                except LookupError:
-                    raise tornado.web.HTTPError(404) from None
+                programme = programme_in(conn, programme_code)
                 if wrong or first is None or last is None:
                     return programme, None
                 try:
