@@ -41,6 +41,13 @@ def test_the_page_shows_the_programmes_figures_and_rules(web) -> None:  # noqa: 
     assert "10 points for every 100 minutes of outgoing calls" in page.body
 
 
+def test_the_points_earned_are_said_by_the_rules_name_and_version(web) -> None:  # noqa: ANN001
+    engine, base = web
+    page = signed_in(engine, base, "analyst").get("/loyalty")
+    assert "<td>Outgoing calls (version 1)</td><td>120</td>" in page.body
+    assert "Members by level: no level 1" in page.body
+
+
 def test_an_approver_has_no_loyalty_pages(web) -> None:  # noqa: ANN001
     engine, base = web
     assert signed_in(engine, base, "approver").get("/loyalty").status == 403

@@ -67,7 +67,7 @@ async def _show(handler: PageHandler, programme_code: str, *, notice: str | None
     whole = user.role in NUMBER_READERS
     handler.set_status(status)
     handler.render("loyalty_adjustments.html", **shown, notice=notice, error=error, me=user.email,
-                   can_decide=user.role in LOYALTY_APPROVERS, can_read_members=user.role in LOYALTY_READERS,
+                   can_decide=user.role in LOYALTY_APPROVERS,
                    number=(lambda n: n) if whole else phones.mask, link_members=whole and user.role in LOYALTY_READERS)
 
 

@@ -51,15 +51,29 @@ def figures(conn: Connection, programme_id: int, *, days: int = 30, now: datetim
         func.coalesce(func.sum(case((e.kind == "expire", -e.points), else_=0)), 0),
         func.coalesce(func.sum(case((e.kind == "adjust", e.points), else_=0)), 0))
         .join(m, m.id == e.member_id).where(m.programme_id == programme_id, e.posted_at >= since)).one()
-    per_rule = conn.execute(select(e.cause_id, func.sum(e.points), func.count()).join(m, m.id == e.member_id).where(
-        m.programme_id == programme_id, e.posted_at >= since, e.kind == "earn").group_by(e.cause_id)
-        .order_by(func.sum(e.points).desc()).limit(20)).all()
+    per_rule = conn.execute(select(e.cause, e.cause_id, func.sum(e.points), func.count()).join(
+        m, m.id == e.member_id).where(m.programme_id == programme_id, e.posted_at >= since, e.kind == "earn")
+        .group_by(e.cause, e.cause_id).order_by(func.sum(e.points).desc()).limit(20)).all()
+    names = dict(conn.execute(select(LoyaltyRule.code, LoyaltyRule.name).where(
+        LoyaltyRule.programme_id == programme_id)).all())
     outstanding = int(available) + int(held)
     return {"programme": programme, "days": days, "members": sum(by_status.values()), "by_status": by_status,
             "by_level": by_level, "available": int(available), "held": int(held), "outstanding": outstanding,
             "liability": (Decimal(outstanding) * programme.point_value).quantize(Decimal("0.01")),
             "issued": int(moved[0]), "redeemed": int(moved[1]), "expired": int(moved[2]), "adjusted": int(moved[3]),
-            "per_rule": [(cause or "?", int(points), n) for cause, points, n in per_rule]}
+            "per_rule": [(cause_in_words(cause, cause_id, names), int(points), n)
+                         for cause, cause_id, points, n in per_rule]}
+
+
+def cause_in_words(cause: str, cause_id: str | None, rule_names: dict[str, str]) -> str:
+    """What earned the points, for people: "Outgoing calls (version 2)", "Award for campaign 12"."""
+    if cause == "rule" and cause_id:
+        code, _, version = cause_id.partition("@v")
+        return f"{rule_names.get(code, code)} (version {version})" if version else rule_names.get(code, code)
+    if cause == "campaign":
+        return f"Award for campaign {cause_id}" if cause_id else "Campaign awards"
+    return {"partner": "Partner purchases", "bulk": "Point loads", "person": "Adjustments by people",
+            "exchange": "Exchange from other programmes", "system": "Opening balances"}.get(cause, cause)
 
 
 def rules_listed(conn: Connection, programme_id: int) -> list[dict[str, Any]]:
