@@ -60,7 +60,7 @@ def club(dial):  # noqa: ANN001, ANN201
 def test_a_member_sees_their_points_and_what_expires_soon(club) -> None:  # noqa: ANN001
     _, walk, soon = club
     assert walk(MEMBER, "3") == (f"CON You have 120 points. 40 of them expire on {soon.date().isoformat()}.\n"
-                                 "1. Rewards\n2. Exit")
+                                 "1. Rewards\n2. Give points\n3. Exit")
 
 
 def test_a_member_redeems_a_reward_after_confirming_it(club) -> None:  # noqa: ANN001
@@ -75,6 +75,28 @@ def test_a_member_redeems_a_reward_after_confirming_it(club) -> None:  # noqa: A
     assert walk(MEMBER, "3", "1", "1") == "CON Coffee for 30 points?\n1. Yes, redeem\n2. No"
     assert walk(MEMBER, "3", "1", "1", "1") == "END Done: Coffee is yours. Your code: CAFE-1. 90 points left."
     assert walk(MEMBER, "3", "1", "2", "1") == "END You do not have enough points for Cinema ticket yet."
+
+
+def test_a_member_gives_points_to_another_member_after_confirming(club) -> None:  # noqa: ANN001
+    engine, walk, _ = club
+    walk(STRANGER, "3", "1")  # joins
+    assert walk(MEMBER, "3", "2") == "CON Whose number gets your points?"
+    assert walk(MEMBER, "3", "2", "900000002", "50") == "CON Give 50 points to +998900000002?\n1. Yes, give\n2. No"
+    assert walk(MEMBER, "3", "2", "900000002", "50", "1") == (
+        "END Done: 50 points went to +998900000002. 70 points left.")
+    assert walk(STRANGER, "3").startswith("CON You have 50 points.")
+
+
+def test_points_cannot_be_given_to_a_number_outside_the_club(club) -> None:  # noqa: ANN001
+    _, walk, _ = club
+    assert walk(MEMBER, "3", "2", "+998900000002", "50", "1") == (
+        "END +998900000002 is not in the club: they can join on *123#.")
+
+
+def test_a_member_cannot_give_more_points_than_they_have(club) -> None:  # noqa: ANN001
+    _, walk, _ = club
+    walk(STRANGER, "3", "1")
+    assert walk(MEMBER, "3", "2", "+998900000002", "500", "1") == "END You do not have 500 points to give."
 
 
 def test_a_subscriber_who_is_no_member_joins_from_the_menu(club) -> None:  # noqa: ANN001

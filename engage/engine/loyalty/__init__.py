@@ -9,6 +9,7 @@ source, corrections as compensating entries).
     ledger.py       posting: credits in lots (earn, adjust, exchange in), debits oldest lot first,
                     reversals; reading a balance and a member's entries
     redemption.py   two-phase spending: hold, then confirm or release
+    transfers.py    points given by one member to another, keeping the earliest expiry of what was taken
     rewards.py      the catalogue: names per language, price, stock, validity, level, limit per member
     fulfilment.py   how a reward is fulfilled: one registered adapter per kind (none, voucher, http)
     redeeming.py    a redemption start to end: conditions, hold with stock, fulfil, confirm or
@@ -23,6 +24,7 @@ source, corrections as compensating entries).
                     usage within N days after a delivered message (found by scoring)
     feed.py         usage batches through the broker (`engage worker loyalty`) or from a file
     ussd_actions.py loyalty_balance and loyalty_join, for a USSD menu's action screens
+    ussd_transfer.py loyalty_transfer: giving points on a USSD menu, once per session
     keyword_steps.py the keyword steps loyalty_join and loyalty_balance (JOIN, BAL by SMS)
     levels.py       levels by points earned in a rolling window: raised at once, lowered at a review
                     past a grace period

@@ -160,17 +160,17 @@ def take(conn: Connection, member_id: int, points: int, *, hold_id: int | None =
         raise InsufficientPoints(member_id, points)
     if hold_id is not None:
         conn.execute(text(f"INSERT INTO loyalty_hold_lots (hold_id, lot_id, points) SELECT :hold, id, take "
-                          f"FROM ({_OLDEST_FIRST}) AS t"), {"member": member_id, "points": points, "hold": hold_id})
+                          f"FROM ({OLDEST_FIRST}) AS t"), {"member": member_id, "points": points, "hold": hold_id})
         conn.execute(text("UPDATE loyalty_lots SET remaining = remaining - hl.points FROM loyalty_hold_lots AS hl "
                           "WHERE hl.hold_id = :hold AND loyalty_lots.id = hl.lot_id"), {"hold": hold_id})
     else:
-        conn.execute(text(f"UPDATE loyalty_lots SET remaining = remaining - t.take FROM ({_OLDEST_FIRST}) AS t "
+        conn.execute(text(f"UPDATE loyalty_lots SET remaining = remaining - t.take FROM ({OLDEST_FIRST}) AS t "
                           "WHERE loyalty_lots.id = t.id"), {"member": member_id, "points": points})
     profile.mirror(conn, [member_id])
 
 
 # the lots to take `points` from, oldest expiry first (never-expiring last), and how much from each
-_OLDEST_FIRST = """
+OLDEST_FIRST = """
     SELECT id, CASE WHEN remaining < :points - before THEN remaining ELSE :points - before END AS take
     FROM (SELECT id, remaining, coalesce(sum(remaining) OVER (ORDER BY expires_at IS NULL, expires_at, id
                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before

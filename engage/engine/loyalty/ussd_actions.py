@@ -32,12 +32,12 @@ EXPIRING_WITHIN = timedelta(days=30)
 MAX_LISTED = 6  # a USSD screen holds 182 characters
 
 
-def _check_programme(params: dict[str, Any]) -> str | None:
+def check_programme(params: dict[str, Any]) -> str | None:
     value = params.get("programme")
     return None if isinstance(value, str) and value.strip() else "programme: the loyalty programme's code"
 
 
-def _membership(call: ActionCall) -> tuple[Outcome | None, Any, members.Member | None, int | None]:
+def membership(call: ActionCall) -> tuple[Outcome | None, Any, members.Member | None, int | None]:
     """(an early outcome, the programme, the member, the subscriber id)."""
     try:
         programme = programmes.get(call.conn, str(call.params["programme"]).strip().lower())
@@ -51,9 +51,9 @@ def _membership(call: ActionCall) -> tuple[Outcome | None, Any, members.Member |
 
 
 @ussd_action("loyalty_balance", outcomes=("ok", "not_member", "no_programme", "not_a_number"),
-             params=("programme",), required=("programme",), check=_check_programme)
+             params=("programme",), required=("programme",), check=check_programme)
 def balance(call: ActionCall) -> Outcome:
-    early, _, member, _ = _membership(call)
+    early, _, member, _ = membership(call)
     if early:
         return early
     if member is None or member.status == "closed":
@@ -66,9 +66,9 @@ def balance(call: ActionCall) -> Outcome:
 
 
 @ussd_action("loyalty_join", outcomes=("ok", "already", "not_subscriber", "no_programme", "not_a_number"),
-             params=("programme",), required=("programme",), check=_check_programme)
+             params=("programme",), required=("programme",), check=check_programme)
 def join(call: ActionCall) -> Outcome:
-    early, programme, member, subscriber_id = _membership(call)
+    early, programme, member, subscriber_id = membership(call)
     if early:
         return early
     if subscriber_id is None:
@@ -91,10 +91,10 @@ def _offered(call: ActionCall, programme: Any, member: members.Member) -> list[A
 
 
 @ussd_action("loyalty_rewards", outcomes=("ok", "none", "not_member", "no_programme", "not_a_number"),
-             params=("programme",), required=("programme",), check=_check_programme)
+             params=("programme",), required=("programme",), check=check_programme)
 def catalogue(call: ActionCall) -> Outcome:
     """results: rewards (the numbered list, in the session's language), reward_count."""
-    early, programme, member, _ = _membership(call)
+    early, programme, member, _ = membership(call)
     if early:
         return early
     if member is None or member.status != "active":
@@ -107,10 +107,10 @@ def catalogue(call: ActionCall) -> Outcome:
 
 
 @ussd_action("loyalty_pick", outcomes=("ok", "invalid", "not_member", "no_programme", "not_a_number"),
-             params=("programme", "choice"), required=("programme", "choice"), check=_check_programme)
+             params=("programme", "choice"), required=("programme", "choice"), check=check_programme)
 def pick(call: ActionCall) -> Outcome:
     """The choice-th reward of the listing; results reward_code, reward_name, reward_points."""
-    early, programme, member, _ = _membership(call)
+    early, programme, member, _ = membership(call)
     if early:
         return early
     if member is None or member.status != "active":
@@ -126,7 +126,7 @@ def pick(call: ActionCall) -> Outcome:
 
 @ussd_action("loyalty_redeem", outcomes=("ok", "pending", "refused", "too_few_points", "not_member", "no_programme",
                                          "not_a_number"),
-             params=("programme", "reward"), required=("programme", "reward"), check=_check_programme)
+             params=("programme", "reward"), required=("programme", "reward"), check=check_programme)
 def redeem(call: ActionCall) -> Outcome:
     """Redeem the reward the member confirmed, in the hop's transaction, keyed by the session: the
     same session redeems it once. A reward an outside system fulfils is `pending` (the sweeper
@@ -134,7 +134,7 @@ def redeem(call: ActionCall) -> Outcome:
     from engage.engine.loyalty import redeeming
     from engage.engine.loyalty.ledger import InsufficientPoints
 
-    early, programme, member, _ = _membership(call)
+    early, programme, member, _ = membership(call)
     if early:
         return early
     if member is None or member.status != "active":

@@ -243,6 +243,6 @@ def clean_results(results: dict[str, Any]) -> dict[str, Any]:
 from engage.engine.ussd import http_action  # noqa: E402,F401 - registers call_http
 
 # actions other rooms add to this registry (named, not imported: ussd does not depend on them)
-ACTION_MODULES: tuple[str, ...] = ("engage.engine.loyalty.ussd_actions",)
+ACTION_MODULES: tuple[str, ...] = ("engage.engine.loyalty.ussd_actions", "engage.engine.loyalty.ussd_transfer")
 for _module in ACTION_MODULES:
     importlib.import_module(_module)
