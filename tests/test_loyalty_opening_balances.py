@@ -166,3 +166,36 @@ def test_the_command_opens_the_balances_and_prints_what_it_did(engage_cli, engin
 def test_the_command_names_a_programme_that_does_not_exist(engage_cli, club) -> None:  # noqa: ANN001
     with pytest.raises(SystemExit, match="--programme: no loyalty programme 'nope'"):
         engage_cli("loyalty", "open-balances", "--programme", "nope")
+
+
+def test_imported_points_become_the_opening_balance_as_the_subscriber_joins(engine, club) -> None:  # noqa: ANN001
+    imported(engine, 1, 700)
+    with engine.begin() as conn:
+        members.enrol(conn, club.id, [1], "keyword")
+    assert ledger_of(engine, 1)[:2] == (700, [("adjust", 700, "opening")])
+
+
+def test_a_member_who_joined_with_imported_points_is_not_credited_again_by_the_run(engine, club) -> None:  # noqa: ANN001
+    imported(engine, 1, 700)
+    with engine.begin() as conn:
+        members.enrol(conn, club.id, [1], "ussd")
+    assert opened(engine, club)["credited"] == 0
+    assert ledger_of(engine, 1)[0] == 700
+
+
+def test_earning_after_joining_keeps_the_imported_points(engine, club) -> None:  # noqa: ANN001
+    imported(engine, 1, 700)
+    with engine.begin() as conn:
+        members.enrol(conn, club.id, [1], "keyword")
+        member = conn.execute(select(LoyaltyMember.id)).scalar_one()
+        ledger.credit(conn, [Credit(member, 50, NOW, "rule", "usage", "a")])
+        assert conn.execute(select(Subscriber.loyalty_points).where(Subscriber.id == 1)).scalar_one() == 750
+
+
+def test_joining_a_second_programme_opens_nothing_there(engine, club) -> None:  # noqa: ANN001
+    imported(engine, 1, 700)
+    with engine.begin() as conn:
+        other = programmes.create(conn, "biz", "Business")
+        members.enrol(conn, other.id, [1], "keyword")
+        member = conn.execute(select(LoyaltyMember.id).where(LoyaltyMember.programme_id == other.id)).scalar_one()
+        assert ledger.balance(conn, member).available == 0

@@ -32,8 +32,7 @@ from engage.engine.loyalty.programmes import Programme
 from engage.engine.store.bulk import one_of, update_from_values
 from engage.engine.store.schema import LoyaltyBalance, LoyaltyEntry, LoyaltyMember, LoyaltyProgramme, Subscriber
 
-SOURCE = "opening"
-REASON = "opening balance from the imported loyalty_points"
+SOURCE, REASON = members.OPENING_SOURCE, members.OPENING_REASON  # enrolment opens them too, under the same key
 VIA = "migration"
 BATCH = 5_000
 
