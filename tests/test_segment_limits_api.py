@@ -99,11 +99,12 @@ def test_a_segment_whose_count_is_over_the_budget_is_not_saved(slow_api):
 
 def test_the_sign_in_page_answers_at_once_while_a_count_runs(slow_api, monkeypatch):
     _, base = slow_api
+    monkeypatch.setattr(audience, "COUNT_SECONDS", 3.0)  # time for the sign-in page on a busy machine
     compiled = signal_on_call(monkeypatch, audience, "condition")
     with in_background(lambda: _call(base, "/api/v1/segments/count", {"definition": {"or": [SLOW] * 8}})) as answered:
         assert compiled.wait(5)
-        assert_sign_in_answers_at_once(base)
-    assert answered[0][0] == 422  # the count was still running when the sign-in page answered
+        assert_sign_in_answers_at_once(base, held=answered)  # while the count has not answered yet
+    assert answered[0][0] in (200, 422)  # SLOW takes over 1 s: counted, or stopped at its budget
 
 
 @pytest.fixture
