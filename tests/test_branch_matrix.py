@@ -152,6 +152,8 @@ ROUTES: dict[str, tuple[str, Any]] = {
     r"/api/v1/segments$": (GLOBAL, "list and create in the caller's branch"),
     r"/api/v1/segments/(\d+)$": ("segment", {"GET": None, "PUT": {"name": "renamed"}, "DELETE": None}),
     r"/api/v1/segments/(\d+)/duplicate$": ("segment", {"POST": {}}),
+    r"/api/v1/loyalty/members$": (GLOBAL, "enrols and reads the caller's branch's subscribers only "
+                                          "(test_loyalty_members_api)"),
     r"/api/v1/subscribers$": (GLOBAL, "search and upsert within the caller's branch (test_subscriber_upsert_branches)"),
     r"/api/v1/subscribers/(\d+)$": ("subscriber", {"GET": None}),
     r"/api/v1/imports$": (GLOBAL, "an import into the caller's branch"),

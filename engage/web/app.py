@@ -40,6 +40,7 @@ from engage.web.loyalty_catalogue_pages import LOYALTY_CATALOGUE_ROUTES
 from engage.web.loyalty_incident_pages import LOYALTY_INCIDENT_ROUTES
 from engage.web.loyalty_level_pages import LOYALTY_LEVEL_ROUTES
 from engage.web.loyalty_load_pages import LOYALTY_LOAD_ROUTES
+from engage.web.loyalty_members_api import LOYALTY_MEMBERS_API_ROUTES
 from engage.web.loyalty_pages import LOYALTY_ROUTES
 from engage.web.loyalty_partner_pages import LOYALTY_PARTNER_ROUTES
 from engage.web.loyalty_report_pages import LOYALTY_REPORT_ROUTES
@@ -154,6 +155,7 @@ def make_app(engine: Engine, *, debug: bool = False, tokens: str | None = None,
             *SUBSCRIBER_API_ROUTES,
             *PROVIDER_API_ROUTES,
             *LOYALTY_API_ROUTES,
+            *LOYALTY_MEMBERS_API_ROUTES,
             (r"/metrics", "engage.web.metrics_handler.MetricsHandler"),
             *callback_routes(engine),
             *ussd_gateway_routes(engine),

@@ -8,7 +8,15 @@ from typing import Any
 
 import tornado.web
 
-from engage.web import audience_api, campaigns_api, loyalty_api, providers_api, subscribers_api, ussd_pages
+from engage.web import (
+    audience_api,
+    campaigns_api,
+    loyalty_api,
+    loyalty_members_api,
+    providers_api,
+    subscribers_api,
+    ussd_pages,
+)
 
 ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
 JSON_BODY = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
@@ -21,6 +29,7 @@ OPERATIONS: dict[str, dict[str, tuple[str, bool]]] = {
     **providers_api.OPERATIONS,
     **ussd_pages.OPERATIONS,
     **loyalty_api.OPERATIONS,
+    **loyalty_members_api.OPERATIONS,
     "/api/v1/openapi.json": {"get": ("This document", False)},
 }
 # path -> method -> what an operation says beyond the common shape (the partner API: its own token,

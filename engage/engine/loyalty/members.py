@@ -74,6 +74,22 @@ def _open_imported(conn: Connection, programme_id: int, member_ids: Sequence[int
                                for member, subscriber, points in rows])
 
 
+def enrol_number(conn: Connection, programme_id: int, msisdn: str, via: str, *,
+                 branch: str | None = None) -> tuple[int, bool]:
+    """(the member id, enrolled now) of the subscriber with this number; LookupError when no
+    subscriber (of `branch`, when one is given) has it."""
+    query = select(Subscriber.id).where(Subscriber.msisdn == msisdn)
+    if branch is not None:
+        query = query.where(Subscriber.branch == branch)
+    subscriber_id = conn.execute(query).scalar()
+    if subscriber_id is None:
+        raise LookupError(f"no subscriber has the number {msisdn}")
+    added = enrol(conn, programme_id, [subscriber_id], via)
+    member = find(conn, programme_id, subscriber_id)
+    assert member is not None
+    return member.id, added == 1
+
+
 def find(conn: Connection, programme_id: int, subscriber_id: int) -> Member | None:
     row = conn.execute(select(LoyaltyMember).where(LoyaltyMember.programme_id == programme_id,
                                                    LoyaltyMember.subscriber_id == subscriber_id)).first()
