@@ -29,7 +29,7 @@ screens:
 def test_import_puts_a_menu_on_a_code(engage_cli):
     code, out, _ = engage_cli("ussd", "menu", "import", str(EXAMPLES / "loyalty.yaml"), "--code", "*123#")
     assert code == 0
-    assert out == [{"id": 1, "name": "Loyalty club", "code": "*123#", "screens": 39}]
+    assert out == [{"id": 1, "name": "Loyalty club", "code": "*123#", "screens": 46}]
 
 
 def test_an_imported_menu_answers_its_code(engage_cli, engine):
